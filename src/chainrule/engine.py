@@ -1,0 +1,290 @@
+"""The reverse sweep: grad mode, graph nodes, and the chain rule applied backwards.
+
+A node records which primitive produced an array, from which arguments, and the output *array* (never the output
+Tensor, so no reference cycle exists and a graph is freed the moment the user drops its last tensor). ``run`` walks the
+nodes once in reverse topological order and multiplies each incoming cotangent by the primitive's local derivative:
+that walk is dy/dx = dy/du * du/dv * dv/dx, one factor per node. Nothing here recurses.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+_grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("chainrule_grad_enabled", default=True)
+is_grad_enabled = _grad_enabled.get
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _GradMode:
+    """A context manager and decorator that sets grad mode for its block, restoring the old mode afterwards."""
+
+    __slots__ = ("_mode", "_tokens")
+
+    def __init__(self, mode: bool) -> None:
+        self._mode = mode
+        self._tokens: list[contextvars.Token[bool]] = []
+
+    def __enter__(self) -> None:
+        self._tokens.append(_grad_enabled.set(self._mode))
+
+    def __exit__(self, *exc: object) -> None:
+        _grad_enabled.reset(self._tokens.pop())
+
+    def __call__(self, fn: F) -> F:
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            token = _grad_enabled.set(mode)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _grad_enabled.reset(token)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def no_grad() -> _GradMode:
+    """Stop recording graphs inside a ``with`` block or a decorated function.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(1.0, requires_grad=True)
+    >>> with cr.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """Record graphs again inside a ``no_grad`` block (a context manager and a decorator).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(1.0, requires_grad=True)
+    >>> with cr.no_grad(), cr.enable_grad():
+    ...     (x * 2).requires_grad
+    True
+    """
+    return _GradMode(True)
+
+
+@contextmanager
+def _grad_mode(mode: bool) -> Iterator[None]:
+    token = _grad_enabled.set(mode)
+    try:
+        yield
+    finally:
+        _grad_enabled.reset(token)
+
+
+class Version:
+    """The in-place modification stamp shared by a tensor and every view of its memory."""
+
+    __slots__ = ("clock",)
+
+    def __init__(self) -> None:
+        self.clock = 0
+
+
+class Clock:
+    """A global counter of in-place modifications; a node remembers its value when it is recorded."""
+
+    now = 0
+
+    @classmethod
+    def tick(cls) -> int:
+        cls.now += 1
+        return cls.now
+
+
+class Node:
+    """One application of a primitive in a recorded graph.
+
+    ``args`` are the arguments as given (Tensors and constants), ``raw`` the same with Tensors replaced by their
+    arrays, ``ans`` the output array. ``raw`` and ``ans`` are dropped once a backward pass without
+    ``retain_graph`` has used them.
+    """
+
+    __slots__ = ("prim", "args", "raw", "kwargs", "ans", "clock", "hooks", "__weakref__")
+
+    def __init__(self, prim: Any, args: tuple[Any, ...], raw: Sequence[Any], kwargs: dict[str, Any], ans: Any) -> None:
+        self.prim = prim
+        self.args = args
+        self.raw = raw
+        self.kwargs = kwargs
+        self.ans = ans
+        self.clock = Clock.now
+        self.hooks: list[Callable[[Any], Any]] | None = None
+
+
+def _sum_to(c: Any, shape: tuple[int, ...]) -> Any:
+    """Undo broadcasting: sum a cotangent down to the shape of the input it belongs to (the one place this happens)."""
+    extra = len(c.shape) - len(shape)
+    axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and c.shape[i + extra] != 1)
+    if axes:
+        c = c.sum(axis=axes, keepdims=True)
+    if extra or c.shape != shape:
+        c = c.reshape(shape)
+    return c
+
+
+def _accumulate(out: dict[int, tuple[Any, Any]], tensor: Any, c: Any) -> None:
+    key = id(tensor)
+    out[key] = (tensor, out[key][1] + c) if key in out else (tensor, c)
+
+
+def _toposort_counts(roots: Sequence[Node]) -> dict[Node, int]:
+    """For every node reachable from the roots, how many recorded edges consume its output (iterative DFS)."""
+    consumers: dict[Node, int] = {}
+    stack: list[Node] = []
+    for root in roots:
+        if root not in consumers:
+            consumers[root] = 0
+            stack.append(root)
+    while stack:
+        node = stack.pop()
+        if node.raw is None:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time (at '{node.prim.name}'): its saved values were "
+                "freed by the first backward(). Pass retain_graph=True to the first backward() to keep them."
+            )
+        vjps = node.prim.vjps
+        for i, a in enumerate(node.args):
+            parent = getattr(a, "_node", None)
+            if parent is None or not a.requires_grad or vjps[i] is None:
+                continue
+            if parent in consumers:
+                consumers[parent] += 1
+            else:
+                consumers[parent] = 1
+                stack.append(parent)
+    return consumers
+
+
+def _check_versions(node: Node) -> None:
+    for a in node.args:
+        version = getattr(a, "_version", None)
+        if version is not None and version.clock > node.clock:
+            raise RuntimeError(
+                f"A tensor of shape {a.shape} that '{node.prim.name}' saved for backward was modified in place after "
+                "it was used; its gradient would be wrong. Update it after backward(), or work on a copy "
+                "(t.detach() or t * 1) before modifying it."
+            )
+
+
+def run(
+    roots: Sequence[tuple[Any, Any]],
+    create_graph: bool = False,
+    retain_graph: bool = False,
+    targets: Sequence[Any] | None = None,
+) -> dict[int, tuple[Any, Any]]:
+    """Propagate cotangents from ``roots`` (pairs of tensor and seed) back to the leaves.
+
+    Returns ``{id(tensor): (tensor, cotangent)}`` for every leaf tensor that requires grad and, when ``targets`` is
+    given, for those tensors too (leaves or not). Cotangents are raw arrays unless ``create_graph``, when they are
+    Tensors whose own graph can be differentiated again.
+    """
+    from .tensor import Tensor
+
+    wrap = Tensor._from_node
+    out: dict[int, tuple[Any, Any]] = {}
+    grads: dict[Node, Any] = {}
+    root_nodes = []
+    for tensor, seed in roots:
+        if tensor._node is None:
+            _accumulate(out, tensor, seed)
+            continue
+        node = tensor._node
+        grads[node] = grads[node] + seed if node in grads else seed
+        root_nodes.append(node)
+    consumers = _toposort_counts(root_nodes)
+    target_nodes = {t._node: t for t in targets if t._node is not None} if targets is not None else None
+    ready = [n for n in dict.fromkeys(root_nodes) if consumers[n] == 0]
+    visited = []
+    with _grad_mode(create_graph):
+        while ready:
+            node = ready.pop()
+            visited.append(node)
+            g = grads.pop(node)
+            if node.hooks is not None:
+                for hook in node.hooks:
+                    result = hook(wrap(g, None) if not create_graph else g)
+                    if result is not None:
+                        g = result if create_graph else (result.data if isinstance(result, Tensor) else result)
+            if target_nodes is not None and node in target_nodes:
+                out[id(target_nodes[node])] = (target_nodes[node], g)
+            _check_versions(node)
+            prim = node.prim
+            kw = node.kwargs
+            if create_graph:
+                ans: Any = wrap(node.ans, node)
+                args: Sequence[Any] = node.args
+            else:
+                ans = node.ans
+                args = node.raw
+            for i, a in enumerate(node.args):
+                if not isinstance(a, Tensor) or not a.requires_grad:
+                    continue
+                vjp = prim.vjps[i]
+                if vjp is None:
+                    continue
+                c = vjp(g, ans, *args, **kw)
+                data = a.data
+                if c.shape != data.shape:
+                    c = _sum_to(c, data.shape)
+                if c.dtype != data.dtype:
+                    c = c.astype(data.dtype)
+                parent = a._node
+                if parent is None:
+                    _accumulate(out, a, c)
+                    continue
+                grads[parent] = grads[parent] + c if parent in grads else c
+                consumers[parent] -= 1
+                if consumers[parent] == 0:
+                    ready.append(parent)
+    if not retain_graph:
+        for node in visited:
+            node.raw = None
+            node.ans = None
+    return out
+
+
+def grad(
+    outputs: Any | Sequence[Any],
+    inputs: Any | Sequence[Any],
+    grad_outputs: Any | Sequence[Any] | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> tuple[Any, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs``, returned rather than accumulated into ``.grad``.
+
+    Inputs that the outputs do not depend on get zeros. With ``create_graph`` the results are differentiable.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(2.0, requires_grad=True)
+    >>> (g,) = cr.engine.grad(x ** 3, x)
+    >>> float(g)
+    12.0
+    """
+    from .tensor import Tensor, _seed
+
+    outs: list[Any] = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    if grad_outputs is None:
+        seeds: list[Any] = [None] * len(outs)
+    else:
+        seeds = list(grad_outputs) if isinstance(grad_outputs, (list, tuple)) else [grad_outputs]
+    roots = [(o, _seed(o, s, create_graph)) for o, s in zip(outs, seeds) if o.requires_grad]
+    found = run(roots, create_graph=create_graph, retain_graph=create_graph if retain_graph is None else retain_graph,
+                targets=ins)
+    result = []
+    for x in ins:
+        g = found[id(x)][1] if id(x) in found else x.data * 0
+        result.append(g if isinstance(g, Tensor) else Tensor._from_node(g, None))
+    return tuple(result)

@@ -1,0 +1,1 @@
+"""``cr.linalg``: NumPy's ``numpy.linalg`` names, differentiable."""

@@ -1,0 +1,1 @@
+"""The primitive table, by family: elementwise, reduce, shape (with indexing), linalg."""

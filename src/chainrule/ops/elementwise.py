@@ -1,0 +1,331 @@
+"""Elementwise primitives and composites: arithmetic, exponentials, trigonometry, activations, comparisons.
+
+Each entry reads as "forward, then how its gradient flows". Most unary entries give only the local derivative
+d(ans)/dx as a function of (ans, x); ``elementwise`` turns it into the VJP ``g * d`` and the JVP ``t * d``.
+Constants are Python floats (``math.pi``, never ``np.pi``'s float64 scalar) so float32 stays float32.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..primitive import Primitive, Sample
+from . import samples as S
+
+Deriv = Callable[[Any, Any], Any]
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def elementwise(
+    name: str,
+    forward: Callable[..., Any],
+    deriv: Deriv,
+    samples: S.SamplesFn | None = None,
+    reference: Callable[..., Any] | None = None,
+) -> Primitive:
+    """A unary primitive from its local derivative ``deriv(ans, x)``: VJP ``g * deriv``, JVP ``t * deriv``."""
+    return Primitive(
+        name,
+        forward,
+        vjp=lambda g, ans, x: g * deriv(ans, x),
+        jvp=lambda t, ans, x: t * deriv(ans, x),
+        samples=samples or S.unary(),
+        reference=reference,
+    )
+
+
+def nondifferentiable(name: str, forward: Callable[..., Any], samples: S.SamplesFn) -> Primitive:
+    """A primitive whose output never requires grad (comparisons, sign, rounding)."""
+    return Primitive(name, forward, samples=samples, differentiable=False)
+
+
+# ---- arithmetic ----------------------------------------------------------------------------------------------
+add = Primitive("add", np.add, vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g),
+                jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: t), samples=S.binary())
+subtract = Primitive("subtract", np.subtract, vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g),
+                     jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t), samples=S.binary())
+multiply = Primitive("multiply", np.multiply, vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x),
+                     jvp=(lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t), samples=S.binary())
+# d(x/y)/dy = -x/y^2 = -ans/y
+divide = Primitive("divide", np.divide, vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y),
+                   jvp=(lambda t, ans, x, y: t / y, lambda t, ans, x, y: -t * ans / y), samples=S.binary())
+negative = Primitive("negative", np.negative, vjp=lambda g, ans, x: -g, jvp=lambda t, ans, x: -t,
+                     samples=S.unary("any"))
+
+
+def _log_base(x: Any) -> Any:
+    """log(x) where x > 0, and 0 elsewhere: d(x**y)/dy is taken as 0 where the real logarithm does not exist."""
+    return log(where(x > 0, x, 1.0))
+
+
+power = Primitive(
+    "power",
+    np.power,
+    vjp=(lambda g, ans, x, y: g * y * x ** (y - 1), lambda g, ans, x, y: g * ans * _log_base(x)),
+    jvp=(lambda t, ans, x, y: t * y * x ** (y - 1), lambda t, ans, x, y: t * ans * _log_base(x)),
+    samples=S.binary(("positive", "real")),
+)
+# x mod y = x - floor(x / y) * y, so the gradient is 1 for x and -floor(x / y) for y (away from the jumps)
+remainder = Primitive(
+    "remainder",
+    np.remainder,
+    vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g * floor(x / y)),
+    jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t * floor(x / y)),
+    samples=lambda rng: [Sample((S.draw(rng, a, "positive") * 3 + 0.25, S.draw(rng, b, "positive")))
+                         for a, b in S.PAIRS],
+)
+
+# ---- exponentials and logarithms -----------------------------------------------------------------------------
+exp = elementwise("exp", np.exp, lambda ans, x: ans)
+exp2 = elementwise("exp2", np.exp2, lambda ans, x: ans * _LN2)
+expm1 = elementwise("expm1", np.expm1, lambda ans, x: ans + 1)
+log = elementwise("log", np.log, lambda ans, x: 1 / x, S.unary("positive"))
+log2 = elementwise("log2", np.log2, lambda ans, x: 1 / (x * _LN2), S.unary("positive"))
+log10 = elementwise("log10", np.log10, lambda ans, x: 1 / (x * _LN10), S.unary("positive"))
+log1p = elementwise("log1p", np.log1p, lambda ans, x: 1 / (1 + x), S.unary("positive"))
+# sqrt'(0) = 1/0 = inf, as IEEE arithmetic says; never a silent 0
+sqrt = elementwise("sqrt", np.sqrt, lambda ans, x: 0.5 / ans, S.unary("positive"))
+square = elementwise("square", np.square, lambda ans, x: 2 * x)
+reciprocal = elementwise("reciprocal", np.reciprocal, lambda ans, x: -ans * ans)
+# sign(0) = 0, so abs'(0) = 0
+absolute = elementwise("absolute", np.absolute, lambda ans, x: sign(x))
+abs = absolute
+
+# ---- trigonometric and hyperbolic ----------------------------------------------------------------------------
+sin = elementwise("sin", np.sin, lambda ans, x: cos(x), S.unary("any"))
+cos = elementwise("cos", np.cos, lambda ans, x: -sin(x), S.unary("any"))
+tan = elementwise("tan", np.tan, lambda ans, x: 1 + ans * ans, S.unary("unit"))
+arcsin = elementwise("arcsin", np.arcsin, lambda ans, x: 1 / sqrt(1 - x * x), S.unary("unit"))
+arccos = elementwise("arccos", np.arccos, lambda ans, x: -1 / sqrt(1 - x * x), S.unary("unit"))
+arctan = elementwise("arctan", np.arctan, lambda ans, x: 1 / (1 + x * x), S.unary("any"))
+sinh = elementwise("sinh", np.sinh, lambda ans, x: cosh(x), S.unary("any"))
+cosh = elementwise("cosh", np.cosh, lambda ans, x: sinh(x), S.unary("any"))
+tanh = elementwise("tanh", np.tanh, lambda ans, x: 1 - ans * ans, S.unary("any"))
+arctan2 = Primitive(
+    "arctan2",
+    np.arctan2,
+    vjp=(lambda g, ans, y, x: g * x / (x * x + y * y), lambda g, ans, y, x: -g * y / (x * x + y * y)),
+    jvp=(lambda t, ans, y, x: t * x / (x * x + y * y), lambda t, ans, y, x: -t * y / (x * x + y * y)),
+    samples=S.binary(),
+)
+
+
+# ---- activations ---------------------------------------------------------------------------------------------
+def _stable_sigmoid(x: Any) -> Any:
+    """1 / (1 + e^-x) without overflow: e^-|x| never exceeds 1."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _erf(x: Any) -> Any:
+    """The error function, from the C library's erf (NumPy has none)."""
+    x = np.asarray(x)
+    return np.asarray(_erf_ufunc(x), dtype=x.dtype if x.dtype.kind == "f" else np.float64)
+
+
+_erf_ufunc = np.frompyfunc(math.erf, 1, 1)
+
+
+def _reference_sigmoid(x: Any) -> Any:
+    return 1 / (1 + np.exp(-x))
+
+
+def _reference_erf(x: Any) -> Any:
+    return np.vectorize(math.erf, otypes=[float])(x)
+
+
+# the seed's result: sigma' = sigma (1 - sigma), reusing the forward's answer
+sigmoid = elementwise("sigmoid", _stable_sigmoid, lambda ans, x: ans * (1 - ans), reference=_reference_sigmoid)
+# log(1 + e^x) = logaddexp(0, x) never overflows; its derivative is sigmoid(x)
+softplus = elementwise("softplus", lambda x: np.logaddexp(0, x), lambda ans, x: sigmoid(x),
+                       S.unary("any"), reference=lambda x: np.log1p(np.exp(x)))
+erf = elementwise("erf", _erf, lambda ans, x: _TWO_OVER_SQRT_PI * exp(-x * x), S.unary("any"),
+                  reference=_reference_erf)
+# relu'(0) = 0: the mask is x > 0, not x >= 0 (and no maximum(x, 0), which would split a tie)
+relu = elementwise("relu", lambda x: np.maximum(x, 0), lambda ans, x: x > 0, reference=lambda x: x * (x > 0))
+
+
+def _leaky_relu_grad(g: Any, ans: Any, x: Any, negative_slope: float = 0.01) -> Any:
+    return where(x > 0, g, g * negative_slope)
+
+
+leaky_relu = Primitive(
+    "leaky_relu",
+    lambda x, negative_slope=0.01: np.where(x > 0, x, x * negative_slope),
+    vjp=_leaky_relu_grad,
+    jvp=_leaky_relu_grad,
+    samples=lambda rng: S.unary()(rng) + S.unary(negative_slope=0.2)(rng),
+    reference=lambda x, negative_slope=0.01: np.maximum(x, 0) + negative_slope * np.minimum(x, 0),
+)
+
+
+def _elu_grad(g: Any, ans: Any, x: Any, alpha: float = 1.0) -> Any:
+    """For x <= 0, d/dx alpha (e^x - 1) = alpha e^x = ans + alpha."""
+    return where(x > 0, g, g * (ans + alpha))
+
+
+elu = Primitive(
+    "elu",
+    lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
+    vjp=_elu_grad,
+    jvp=_elu_grad,
+    samples=lambda rng: S.unary()(rng) + S.unary(alpha=0.5)(rng),
+    reference=lambda x, alpha=1.0: np.maximum(x, 0) + alpha * (np.exp(np.minimum(x, 0)) - 1),
+)
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(x: Any) -> Any:
+    """Scaled ELU with the self-normalising constants: ``scale * elu(x, alpha)``.
+
+    >>> import chainrule as cr
+    >>> round(float(cr.selu(cr.tensor(1.0))), 4)
+    1.0507
+    """
+    return _SELU_SCALE * elu(x, alpha=_SELU_ALPHA)
+
+
+def gelu(x: Any, approximate: str = "none") -> Any:
+    """Gaussian error linear unit, ``x * Phi(x)``; ``approximate="tanh"`` uses the tanh form.
+
+    >>> import chainrule as cr
+    >>> round(float(cr.gelu(cr.tensor(1.0))), 4)
+    0.8413
+    """
+    if approximate == "tanh":
+        return 0.5 * x * (1 + tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)))
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return 0.5 * x * (1 + erf(x * math.sqrt(0.5)))
+
+
+def silu(x: Any) -> Any:
+    """Sigmoid-weighted linear unit (swish), ``x * sigmoid(x)``.
+
+    >>> import chainrule as cr
+    >>> round(float(cr.silu(cr.tensor(1.0))), 4)
+    0.7311
+    """
+    return x * sigmoid(x)
+
+
+def log_sigmoid(x: Any) -> Any:
+    """``log(sigmoid(x)) = -softplus(-x)``, finite for every finite x.
+
+    >>> import chainrule as cr
+    >>> float(cr.log_sigmoid(cr.tensor(-1000.0)))
+    -1000.0
+    """
+    return -softplus(-x)
+
+
+# ---- selection: kinks split evenly ----------------------------------------------------------------------------
+def _share(g: Any, win: Any, tie: Any) -> Any:
+    """The winner takes g; a tie gives each side half."""
+    return g * win + (g * 0.5) * tie
+
+
+maximum = Primitive(
+    "maximum",
+    np.maximum,
+    vjp=(lambda g, ans, x, y: _share(g, x > y, x == y), lambda g, ans, x, y: _share(g, y > x, x == y)),
+    jvp=(lambda t, ans, x, y: _share(t, x > y, x == y), lambda t, ans, x, y: _share(t, y > x, x == y)),
+    samples=S.binary(),
+)
+minimum = Primitive(
+    "minimum",
+    np.minimum,
+    vjp=(lambda g, ans, x, y: _share(g, x < y, x == y), lambda g, ans, x, y: _share(g, y < x, x == y)),
+    jvp=(lambda t, ans, x, y: _share(t, x < y, x == y), lambda t, ans, x, y: _share(t, y < x, x == y)),
+    samples=S.binary(),
+)
+
+
+def _pass_inside(g: Any, ans: Any, x: Any, lo: Any, hi: Any) -> Any:
+    """Clip passes the gradient to x wherever x lies within the bounds, the bounds themselves included."""
+    if lo is not None:
+        g = where(x >= lo, g, 0.0)
+    if hi is not None:
+        g = where(x <= hi, g, 0.0)
+    return g
+
+
+clip = Primitive(
+    "clip",
+    np.clip,
+    vjp=(_pass_inside, lambda g, ans, x, lo, hi: where(x < lo, g, 0.0),
+         lambda g, ans, x, lo, hi: where(x > hi, g, 0.0)),
+    jvp=(_pass_inside, lambda t, ans, x, lo, hi: where(x < lo, t, 0.0),
+         lambda t, ans, x, lo, hi: where(x > hi, t, 0.0)),
+    samples=lambda rng: [Sample((S.draw(rng, s, "any"), -0.5, 0.7)) for s in S.SHAPES]
+    + [Sample((S.draw(rng, (2, 3), "any"), None, 0.3)), Sample((S.draw(rng, (2, 3), "any"), -0.3, None)),
+       Sample((S.draw(rng, (2, 3), "any") * 2, S.draw(rng, (3,), "any") - 3.0, S.draw(rng, (2, 1), "any") + 3.0))],
+)
+
+where = Primitive(
+    "where",
+    np.where,
+    vjp=(None, lambda g, ans, c, x, y: where(c, g, 0.0), lambda g, ans, c, x, y: where(c, 0.0, g)),
+    jvp=(None, lambda t, ans, c, x, y: where(c, t, 0.0), lambda t, ans, c, x, y: where(c, 0.0, t)),
+    samples=lambda rng: [Sample((S.draw(rng, a, "any") > 0, S.draw(rng, a), S.draw(rng, b))) for a, b in S.PAIRS]
+    + [Sample((S.draw(rng, (3, 1), "any") > 0, S.draw(rng, (1, 4)), S.draw(rng, ())))],
+)
+
+
+# ---- casts ---------------------------------------------------------------------------------------------------
+def _cast_forward(x: Any, dtype: Any) -> Any:
+    return np.asarray(x).astype(dtype)
+
+
+_cast = Primitive("astype", _cast_forward, vjp=lambda g, ans, x, dtype: g,  # the engine casts g to x's dtype
+                  jvp=lambda t, ans, x, dtype: t.astype(ans.dtype),
+                  samples=lambda rng: [Sample((S.draw(rng, s),), {"dtype": np.float64}) for s in S.SHAPES],
+                  reference=_cast_forward)
+_cast_nondifferentiable = nondifferentiable("astype_nondifferentiable", _cast_forward, samples=lambda rng: [
+    Sample((S.draw(rng, s) * 3,), {"dtype": np.int64}) for s in S.SHAPES])
+_cast_nondifferentiable.reference = _cast_forward
+
+
+def astype(x: Any, dtype: Any) -> Any:
+    """``x`` converted to ``dtype``; differentiable between floating dtypes (the gradient is cast back).
+
+    >>> import numpy as np, chainrule as cr
+    >>> cr.tensor([1.5]).astype(np.float32).dtype
+    dtype('float32')
+    """
+    if np.issubdtype(np.dtype(dtype), np.floating):
+        return _cast(x, dtype=dtype)
+    return _cast_nondifferentiable(x, dtype=dtype)
+
+
+# ---- no gradient: comparisons, signs, rounding, classification ------------------------------------------------
+less = nondifferentiable("less", np.less, S.binary())
+less_equal = nondifferentiable("less_equal", np.less_equal, S.binary())
+greater = nondifferentiable("greater", np.greater, S.binary())
+greater_equal = nondifferentiable("greater_equal", np.greater_equal, S.binary())
+equal = nondifferentiable("equal", np.equal, S.binary())
+not_equal = nondifferentiable("not_equal", np.not_equal, S.binary())
+sign = nondifferentiable("sign", np.sign, S.unary())
+floor = nondifferentiable("floor", np.floor, S.unary())
+ceil = nondifferentiable("ceil", np.ceil, S.unary())
+round = nondifferentiable("round", np.round, lambda rng: S.unary()(rng) + S.unary(decimals=1)(rng))
+floor_divide = nondifferentiable("floor_divide", np.floor_divide, S.binary())
+
+
+def _with_special_values(rng: np.random.Generator) -> list[Sample]:
+    x = S.draw(rng, (2, 4))
+    x[0, :3] = [np.nan, np.inf, -np.inf]
+    return [Sample((x,)), Sample((np.array(np.nan),)), Sample((np.array([1.0, -np.inf]),))]
+
+
+isnan = nondifferentiable("isnan", np.isnan, _with_special_values)
+isinf = nondifferentiable("isinf", np.isinf, _with_special_values)
+isfinite = nondifferentiable("isfinite", np.isfinite, _with_special_values)

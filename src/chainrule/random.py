@@ -1,0 +1,61 @@
+"""Random tensors from one module-level ``numpy.random.Generator``; ``seed(n)`` makes runs repeat exactly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .creation import _leaf, _shape
+from .tensor import Tensor
+
+_generator = np.random.default_rng()
+
+
+def seed(n: int) -> None:
+    """Reset the generator behind ``randn``, ``rand`` and ``randint`` (and the library's initialisers).
+
+    >>> import chainrule as cr
+    >>> cr.random.seed(0); a = cr.randn(2)
+    >>> cr.random.seed(0); b = cr.randn(2)
+    >>> bool((a == b).data.all())
+    True
+    """
+    global _generator
+    _generator = np.random.default_rng(n)
+
+
+def generator() -> np.random.Generator:
+    """The generator in use (for code that needs draws NumPy offers but chainrule does not wrap)."""
+    return _generator
+
+
+def randn(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
+    """Standard normal draws: ``cr.randn(2, 3)``.
+
+    >>> import chainrule as cr
+    >>> cr.randn(2, 3).shape
+    (2, 3)
+    """
+    return _leaf(_generator.standard_normal(_shape(shape)).astype(dtype, copy=False), requires_grad)
+
+
+def rand(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
+    """Uniform draws on [0, 1).
+
+    >>> import chainrule as cr
+    >>> x = cr.rand(5)
+    >>> bool((x >= 0).data.all() and (x < 1).data.all())
+    True
+    """
+    return _leaf(_generator.random(_shape(shape)).astype(dtype, copy=False), requires_grad)
+
+
+def randint(low: int, high: int | None = None, size: Any = None, dtype: Any = np.int64) -> Tensor:
+    """Integers in ``[low, high)`` (or ``[0, low)``), as ``Generator.integers``.
+
+    >>> import chainrule as cr
+    >>> int(cr.randint(1, 2, size=()))
+    1
+    """
+    return _leaf(np.asarray(_generator.integers(low, high, size=size, dtype=dtype)), False)

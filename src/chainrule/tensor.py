@@ -1,0 +1,515 @@
+"""Tensor: an array, and (when it was computed from tensors that require grad) the node that made it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from . import engine
+from .engine import Clock, Node, Version
+
+ArrayLike = Any  # anything np.asarray accepts, or a Tensor
+Axis = int | tuple[int, ...] | None
+
+
+def _check_differentiable_dtype(dtype: np.dtype[Any]) -> None:
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(
+            f"only floating-point tensors can require gradients, got dtype {dtype}; "
+            "convert first, e.g. cr.tensor(data, dtype=np.float64, requires_grad=True)"
+        )
+
+
+def _raw(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+class Tensor:
+    """An n-dimensional array that can record how it was computed, so gradients can flow back through it.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([0.5, -1.0], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    tensor([ 1., -2.])
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "_node", "_version", "_hooks", "__weakref__")
+    __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
+    __hash__ = object.__hash__  # == is elementwise, identity hashing still lets tensors key a dict
+
+    data: np.ndarray[Any, Any]
+    requires_grad: bool
+    grad: Tensor | None
+    _node: Node | None
+    _version: Version | None
+    _hooks: list[Callable[[Tensor], Tensor | None]] | None
+
+    def __init__(self, data: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> None:
+        array = np.array(_raw(data), dtype=dtype)
+        if requires_grad:
+            _check_differentiable_dtype(array.dtype)
+        self.data = array
+        self.requires_grad = requires_grad
+        self.grad = None
+        self._node = None
+        self._version = None
+        self._hooks = None
+
+    @classmethod
+    def _from_node(cls, data: Any, node: Node | None) -> Tensor:
+        t = cls.__new__(cls)
+        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        t.requires_grad = node is not None
+        t.grad = None
+        t._node = node
+        t._version = None
+        t._hooks = None
+        return t
+
+    # ---- properties and interop ------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors the user made (and any computed without recording a graph)."""
+        return self._node is None
+
+    @property
+    def T(self) -> Tensor:
+        return transpose(self)
+
+    def numpy(self) -> np.ndarray[Any, Any]:
+        """The underlying ndarray (shared, not copied)."""
+        return self.data
+
+    def item(self) -> Any:
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __int__(self) -> int:
+        return int(self.data)
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __index__(self) -> int:
+        return self.data.__index__()
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray[Any, Any]:
+        if copy:
+            return np.array(self.data, dtype=dtype)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype not in (np.float64, np.int64, np.bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self._node is not None:
+            extras.append(f"grad_fn=<{self._node.prim.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"tensor({body}{''.join(', ' + e for e in extras)})"
+
+    # ---- autograd --------------------------------------------------------------------------------------------
+    def backward(self, gradient: ArrayLike | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (the chain rule, applied backwards).
+
+        ``gradient`` is the cotangent to start from (required when ``self`` is not a scalar). The graph's saved
+        values are freed afterwards unless ``retain_graph``; ``create_graph`` makes the gradients differentiable.
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor(3.0, requires_grad=True)
+        >>> (x ** 2).backward()
+        >>> float(x.grad)
+        6.0
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() on a tensor that does not require grad: no input of its computation had "
+                "requires_grad=True (or it was computed under cr.no_grad())"
+            )
+        seed = _seed(self, gradient, create_graph)
+        if retain_graph is None:
+            retain_graph = create_graph
+        grads = engine.run([(self, seed)], create_graph=create_graph, retain_graph=retain_graph)
+        _accumulate_leaf_grads(grads, create_graph)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (leaves always keep theirs)."""
+        if self._node is None:
+            return
+        import weakref
+
+        ref = weakref.ref(self)
+
+        def keep(g: Tensor) -> None:
+            t = ref()
+            if t is not None:
+                t.grad = g.detach() if t.grad is None else t.grad + g.detach()
+
+        self.register_hook(keep)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> None:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces the gradient."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self._node is None:
+            if self._hooks is None:
+                self._hooks = []
+            self._hooks.append(hook)
+        else:
+            if self._node.hooks is None:
+                self._node.hooks = []
+            self._node.hooks.append(hook)
+
+    def detach(self) -> Tensor:
+        """The same values (shared memory) cut off from the graph."""
+        t = Tensor._from_node(self.data, None)
+        t._version = self._share_version()
+        return t
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` on a leaf, in place; returns self."""
+        if self._node is not None and not requires_grad:
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use t.detach() instead")
+        if requires_grad:
+            _check_differentiable_dtype(self.data.dtype)
+        self.requires_grad = requires_grad
+        return self
+
+    def _share_version(self) -> Version:
+        if self._version is None:
+            self._version = Version()
+        return self._version
+
+    # ---- in-place updates (optimizers) -------------------------------------------------------------------------
+    def _inplace(self, op: Callable[..., Any], other: Any) -> Tensor:
+        if engine.is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False)):
+            if self._node is None:
+                raise RuntimeError(
+                    "a leaf tensor that requires grad cannot be modified in place while gradients are recorded; "
+                    "wrap the update in `with cr.no_grad():`"
+                )
+            return op(self, other)  # a recorded non-leaf: out of place, the name is rebound
+        result = op.forward(self.data, _raw(other))
+        if self._node is not None:
+            self.data = np.asarray(result, dtype=self.data.dtype)  # its node saved the old array: keep that intact
+            return self
+        if not np.can_cast(result.dtype, self.data.dtype, casting="same_kind"):
+            raise TypeError(f"in-place update would cast {result.dtype} to {self.data.dtype}")
+        self.data[...] = result
+        self._share_version().clock = Clock.tick()
+        return self
+
+    def __iadd__(self, other: ArrayLike) -> Tensor:
+        return self._inplace(add, other)
+
+    def __isub__(self, other: ArrayLike) -> Tensor:
+        return self._inplace(subtract, other)
+
+    def __imul__(self, other: ArrayLike) -> Tensor:
+        return self._inplace(multiply, other)
+
+    def __itruediv__(self, other: ArrayLike) -> Tensor:
+        return self._inplace(divide, other)
+
+    def __setitem__(self, index: Any, value: ArrayLike) -> None:
+        if engine.is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
+            raise RuntimeError(
+                "assignment into a tensor that takes part in a recorded graph is not differentiable; use "
+                "cr.where(mask, value, t) to build a new tensor, or assign under `with cr.no_grad():`"
+            )
+        self.data[_raw_index(index)] = _raw(value)
+        self._share_version().clock = Clock.tick()
+
+    # ---- operators -------------------------------------------------------------------------------------------
+    def __add__(self, other: ArrayLike) -> Tensor:
+        return add(self, other)
+
+    def __radd__(self, other: ArrayLike) -> Tensor:
+        return add(other, self)
+
+    def __sub__(self, other: ArrayLike) -> Tensor:
+        return subtract(self, other)
+
+    def __rsub__(self, other: ArrayLike) -> Tensor:
+        return subtract(other, self)
+
+    def __mul__(self, other: ArrayLike) -> Tensor:
+        return multiply(self, other)
+
+    def __rmul__(self, other: ArrayLike) -> Tensor:
+        return multiply(other, self)
+
+    def __truediv__(self, other: ArrayLike) -> Tensor:
+        return divide(self, other)
+
+    def __rtruediv__(self, other: ArrayLike) -> Tensor:
+        return divide(other, self)
+
+    def __floordiv__(self, other: ArrayLike) -> Tensor:
+        return floor_divide(self, other)
+
+    def __rfloordiv__(self, other: ArrayLike) -> Tensor:
+        return floor_divide(other, self)
+
+    def __mod__(self, other: ArrayLike) -> Tensor:
+        return remainder(self, other)
+
+    def __rmod__(self, other: ArrayLike) -> Tensor:
+        return remainder(other, self)
+
+    def __pow__(self, other: ArrayLike) -> Tensor:
+        return power(self, other)
+
+    def __rpow__(self, other: ArrayLike) -> Tensor:
+        return power(other, self)
+
+    def __matmul__(self, other: ArrayLike) -> Tensor:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: ArrayLike) -> Tensor:
+        return matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return negative(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return absolute(self)
+
+    def __lt__(self, other: ArrayLike) -> Tensor:
+        return less(self, other)
+
+    def __le__(self, other: ArrayLike) -> Tensor:
+        return less_equal(self, other)
+
+    def __gt__(self, other: ArrayLike) -> Tensor:
+        return greater(self, other)
+
+    def __ge__(self, other: ArrayLike) -> Tensor:
+        return greater_equal(self, other)
+
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        return equal(self, other)
+
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        return not_equal(self, other)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return getitem(self, index)
+
+    # ---- methods mirroring ndarray's, so rules read the same on arrays and tensors ----------------------------
+    def astype(self, dtype: Any) -> Tensor:
+        return astype(self, dtype)
+
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _reduce.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _reduce.mean(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _reduce.prod(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+        return _reduce.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+        return _reduce.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _reduce.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _reduce.min(self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return _reduce.argmax(self, axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return _reduce.argmin(self, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis: int | None = None) -> Tensor:
+        return _reduce.cumsum(self, axis=axis)
+
+    def cumprod(self, axis: int | None = None) -> Tensor:
+        return _reduce.cumprod(self, axis=axis)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return _shape.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        return transpose(self, (axes[0] if len(axes) == 1 else axes) if axes else None)
+
+    def permute(self, *axes: Any) -> Tensor:
+        return transpose(self, axes[0] if len(axes) == 1 else axes)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        return _shape.swapaxes(self, axis1, axis2)
+
+    def squeeze(self, axis: Axis = None) -> Tensor:
+        return _shape.squeeze(self, axis)
+
+    def flatten(self) -> Tensor:
+        return _shape.flatten(self)
+
+    def ravel(self) -> Tensor:
+        return _shape.ravel(self)
+
+    def repeat(self, repeats: Any, axis: int | None = None) -> Tensor:
+        return _shape.repeat(self, repeats, axis=axis)
+
+    def take(self, indices: ArrayLike, axis: int | None = None) -> Tensor:
+        return _shape.take(self, indices, axis=axis)
+
+    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+        return _linalg.diagonal(self, offset, axis1, axis2)
+
+    def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+        return _linalg.trace(self, offset, axis1, axis2)
+
+    def dot(self, other: ArrayLike) -> Tensor:
+        return _linalg.dot(self, other)
+
+    def clip(self, a_min: ArrayLike = None, a_max: ArrayLike = None) -> Tensor:
+        return clip(self, a_min, a_max)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        return round(self, decimals)
+
+    def conj(self) -> Tensor:
+        return self  # real tensors only
+
+    def exp(self) -> Tensor:
+        return exp(self)
+
+    def log(self) -> Tensor:
+        return log(self)
+
+    def sqrt(self) -> Tensor:
+        return sqrt(self)
+
+    def tanh(self) -> Tensor:
+        return tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return relu(self)
+
+    def abs(self) -> Tensor:
+        return absolute(self)
+
+
+def _raw_index(index: Any) -> Any:
+    if isinstance(index, tuple):
+        return tuple(_raw(i) for i in index)
+    return _raw(index)
+
+
+def _seed(out: Tensor, gradient: ArrayLike | None, create_graph: bool) -> Any:
+    if gradient is None:
+        if out.data.size != 1:
+            raise RuntimeError(
+                f"backward() needs a scalar output, got shape {out.shape}: reduce it first (e.g. y.sum().backward()) "
+                "or pass the output's cotangent, y.backward(gradient=...)"
+            )
+        seed: Any = np.ones_like(out.data)
+    else:
+        seed = _raw(gradient) if not (create_graph and isinstance(gradient, Tensor)) else gradient
+        if not isinstance(seed, Tensor):
+            seed = np.asarray(seed, dtype=out.data.dtype)
+        if seed.shape != out.shape:
+            raise RuntimeError(
+                f"backward(gradient=...) got a gradient of shape {seed.shape} for an output of shape {out.shape}: "
+                "they must match"
+            )
+    if create_graph and not isinstance(seed, Tensor):
+        seed = Tensor._from_node(seed, None)
+    return seed
+
+
+def _accumulate_leaf_grads(grads: dict[int, tuple[Tensor, Any]], create_graph: bool) -> None:
+    """Add each leaf's cotangent into its ``.grad`` (PyTorch semantics: accumulate until set to None)."""
+    for leaf, g in grads.values():
+        g = g if isinstance(g, Tensor) else Tensor._from_node(g, None)
+        if leaf._hooks is not None:
+            for hook in leaf._hooks:
+                result = hook(g)
+                if result is not None:
+                    g = result
+        grad = g if leaf.grad is None else leaf.grad + g
+        leaf.grad = grad if create_graph else grad.detach()
+
+
+# Bound last: the ops modules import Tensor from here.
+from .ops import linalg as _linalg  # noqa: E402
+from .ops import reduce as _reduce  # noqa: E402
+from .ops import shape as _shape  # noqa: E402
+from .ops.elementwise import (  # noqa: E402
+    absolute,
+    add,
+    astype,
+    clip,
+    divide,
+    equal,
+    exp,
+    floor_divide,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    log,
+    multiply,
+    negative,
+    not_equal,
+    power,
+    relu,
+    remainder,
+    round,
+    sigmoid,
+    sqrt,
+    subtract,
+    tanh,
+)
+from .ops.linalg import matmul  # noqa: E402
+from .ops.shape import getitem, transpose  # noqa: E402
