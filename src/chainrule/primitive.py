@@ -8,7 +8,8 @@ differentiable one (Tensors, under ``create_graph=True``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +30,30 @@ class Sample:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-def _as_tuple(rules: Rule | Sequence[Rule | None] | None) -> tuple[Rule | None, ...]:
+class _EveryInput:
+    """The rules of a variadic primitive (concatenate, stack): one rule, told which input it is for."""
+
+    __slots__ = ("rule",)
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+
+    def __getitem__(self, i: int) -> Rule:
+        return functools.partial(self.rule, i)
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter((self.rule,))
+
+
+def _rules(rules: Rule | Sequence[Rule | None] | None, variadic: bool) -> Sequence[Rule | None]:
     if rules is None:
         return ()
+    if variadic:
+        assert callable(rules), "a variadic primitive takes one rule, rule(i, g_or_t, ans, *args)"
+        return _EveryInput(rules)
     if callable(rules):
         return (rules,)
     return tuple(rules)
@@ -44,6 +66,8 @@ class Primitive:
     broadcasts to the output: the engine sums it down to the input's shape). ``jvp[i](t, ans, *args, **kwargs)``
     maps input i's tangent ``t`` to its share of the output tangent. ``None`` marks an input without a derivative
     (an index, a condition). A primitive with ``differentiable=False`` (comparisons, sign, argmax) never records.
+    A ``variadic`` primitive (any number of array inputs, as concatenate) takes a single rule for each of VJP and
+    JVP, called as ``rule(i, g, ans, *args, **kwargs)`` with the index ``i`` of the input.
 
     >>> import numpy as np
     >>> from chainrule.primitive import Primitive
@@ -65,12 +89,13 @@ class Primitive:
         samples: Callable[[np.random.Generator], list[Sample]] | None = None,
         reference: Callable[..., Any] | None = None,
         differentiable: bool = True,
+        variadic: bool = False,
         register: bool = True,
     ) -> None:
         self.name = name
         self.forward = forward
-        self.vjps = _as_tuple(vjp)
-        self.jvps = _as_tuple(jvp)
+        self.vjps = _rules(vjp, variadic)
+        self.jvps = _rules(jvp, variadic)
         self.samples = samples
         self.reference = reference if reference is not None else getattr(np, name, None)
         self.differentiable = differentiable

@@ -10,6 +10,8 @@ from ..primitive import Primitive, Sample
 from . import samples as S
 from .shape import reshape, transpose
 
+__all__ = ["matmul"]
+
 
 def _mT(x: Any) -> Any:
     """Swap the last two axes (the matrix transpose of a batch)."""

@@ -10,6 +10,8 @@ from ..primitive import Primitive
 from . import samples as S
 from .shape import broadcast_to, reshape
 
+__all__ = ["sum", "mean"]
+
 Axis = int | tuple[int, ...] | None
 
 

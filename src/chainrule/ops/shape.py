@@ -9,6 +9,8 @@ import numpy as np
 from ..primitive import Primitive, Sample
 from . import samples as S
 
+__all__ = ["reshape", "transpose", "broadcast_to", "getitem", "scatter_add"]
+
 
 def _inverse_axes(axes: Any, ndim: int) -> Any:
     return None if axes is None else tuple(np.argsort([a % ndim for a in axes]))
