@@ -9,6 +9,8 @@ that walk is dy/dx = dy/du * du/dv * dv/dx, one factor per node. Nothing here re
 from __future__ import annotations
 
 import contextvars
+import heapq
+import itertools
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -92,35 +94,29 @@ class Version:
         self.clock = 0
 
 
-class Clock:
-    """A global counter of in-place modifications; a node remembers its value when it is recorded."""
-
-    now = 0
-
-    @classmethod
-    def tick(cls) -> int:
-        cls.now += 1
-        return cls.now
+# One counter orders everything: each recorded node and each in-place modification takes the next number. A node's
+# inputs are always older than the node (so the reverse sweep can go by descending number), and a saved tensor
+# whose version stamp is newer than the node that saved it was modified after being saved.
+tick = itertools.count(1).__next__
 
 
 class Node:
     """One application of a primitive in a recorded graph.
 
     ``args`` are the arguments as given (Tensors and constants), ``raw`` the same with Tensors replaced by their
-    arrays, ``ans`` the output array. ``raw`` and ``ans`` are dropped once a backward pass without
-    ``retain_graph`` has used them.
+    arrays, ``ans`` the output array, ``clock`` the node's number from ``tick`` (its place in evaluation order).
+    ``raw`` and ``ans`` are dropped once a backward pass without ``retain_graph`` has used them.
     """
 
     __slots__ = ("prim", "args", "raw", "kwargs", "ans", "clock", "hooks", "__weakref__")
 
-    def __init__(self, prim: Any, args: tuple[Any, ...], raw: Sequence[Any], kwargs: dict[str, Any], ans: Any) -> None:
-        self.prim = prim
-        self.args = args
-        self.raw = raw
-        self.kwargs = kwargs
-        self.ans = ans
-        self.clock = Clock.now
-        self.hooks: list[Callable[[Any], Any]] | None = None
+    prim: Any
+    args: tuple[Any, ...]
+    raw: Sequence[Any] | None
+    kwargs: dict[str, Any]
+    ans: Any
+    clock: int
+    hooks: list[Callable[[Any], Any]] | None
 
 
 def _sum_to(c: Any, shape: tuple[int, ...]) -> Any:
@@ -139,43 +135,18 @@ def _accumulate(out: dict[int, tuple[Any, Any]], tensor: Any, c: Any) -> None:
     out[key] = (tensor, out[key][1] + c) if key in out else (tensor, c)
 
 
-def _toposort_counts(roots: Sequence[Node]) -> dict[Node, int]:
-    """For every node reachable from the roots, how many recorded edges consume its output (iterative DFS)."""
-    consumers: dict[Node, int] = {}
-    stack: list[Node] = []
-    for root in roots:
-        if root not in consumers:
-            consumers[root] = 0
-            stack.append(root)
-    while stack:
-        node = stack.pop()
-        if node.raw is None:
-            raise RuntimeError(
-                f"Trying to backward through the graph a second time (at '{node.prim.name}'): its saved values were "
-                "freed by the first backward(). Pass retain_graph=True to the first backward() to keep them."
-            )
-        vjps = node.prim.vjps
-        for i, a in enumerate(node.args):
-            parent = getattr(a, "_node", None)
-            if parent is None or not a.requires_grad or vjps[i] is None:
-                continue
-            if parent in consumers:
-                consumers[parent] += 1
-            else:
-                consumers[parent] = 1
-                stack.append(parent)
-    return consumers
+def _freed_error(node: Node) -> RuntimeError:
+    return RuntimeError(
+        f"Trying to backward through the graph a second time (at '{node.prim.name}'): its saved values were freed "
+        "by the first backward(). Pass retain_graph=True to the first backward() to keep them."
+    )
 
 
-def _check_versions(node: Node) -> None:
-    for a in node.args:
-        version = getattr(a, "_version", None)
-        if version is not None and version.clock > node.clock:
-            raise RuntimeError(
-                f"A tensor of shape {a.shape} that '{node.prim.name}' saved for backward was modified in place after "
-                "it was used; its gradient would be wrong. Update it after backward(), or work on a copy "
-                "(t.detach() or t * 1) before modifying it."
-            )
+def _modified_error(node: Node, a: Any) -> RuntimeError:
+    return RuntimeError(
+        f"A tensor of shape {a.shape} that '{node.prim.name}' saved for backward was modified in place after it was "
+        "used; its gradient would be wrong. Update it after backward(), or modify a copy (t.detach() * 1) instead."
+    )
 
 
 def run(
@@ -188,39 +159,41 @@ def run(
 
     Returns ``{id(tensor): (tensor, cotangent)}`` for every leaf tensor that requires grad and, when ``targets`` is
     given, for those tensors too (leaves or not). Cotangents are raw arrays unless ``create_graph``, when they are
-    Tensors whose own graph can be differentiated again.
+    Tensors whose own graph can be differentiated again. Without ``retain_graph`` each node's saved arrays are
+    dropped as soon as its rule has run.
     """
     from .tensor import Tensor
 
     wrap = Tensor._from_node
     out: dict[int, tuple[Any, Any]] = {}
     grads: dict[Node, Any] = {}
-    root_nodes = []
+    # a max-heap on the node number: every consumer of a node is newer than it, so when a node comes off the heap
+    # all the cotangents it will receive have arrived (the chain rule needs the whole dy/du before going on to du/dv)
+    heap: list[tuple[int, Node]] = []
     for tensor, seed in roots:
-        if tensor._node is None:
-            _accumulate(out, tensor, seed)
-            continue
         node = tensor._node
-        grads[node] = grads[node] + seed if node in grads else seed
-        root_nodes.append(node)
-    consumers = _toposort_counts(root_nodes)
+        if node is None:
+            _accumulate(out, tensor, seed)
+        elif node in grads:
+            grads[node] = grads[node] + seed
+        else:
+            grads[node] = seed
+            heapq.heappush(heap, (-node.clock, node))
     target_nodes = {t._node: t for t in targets if t._node is not None} if targets is not None else None
-    ready = [n for n in dict.fromkeys(root_nodes) if consumers[n] == 0]
-    visited = []
+    push = heapq.heappush
+    pop = heapq.heappop
     with _grad_mode(create_graph):
-        while ready:
-            node = ready.pop()
-            visited.append(node)
+        while heap:
+            node = pop(heap)[1]
             g = grads.pop(node)
+            if node.raw is None:
+                raise _freed_error(node)
             if node.hooks is not None:
-                for hook in node.hooks:
-                    result = hook(wrap(g, None) if not create_graph else g)
-                    if result is not None:
-                        g = result if create_graph else (result.data if isinstance(result, Tensor) else result)
-            if target_nodes is not None and node in target_nodes:
-                out[id(target_nodes[node])] = (target_nodes[node], g)
-            _check_versions(node)
-            prim = node.prim
+                g = _run_hooks(node.hooks, g, create_graph)
+            if target_nodes and node in target_nodes:
+                t = target_nodes[node]
+                out[id(t)] = (t, g)
+            vjps = node.prim.vjps
             kw = node.kwargs
             if create_graph:
                 ans: Any = wrap(node.ans, node)
@@ -228,13 +201,14 @@ def run(
             else:
                 ans = node.ans
                 args = node.raw
-            for i, a in enumerate(node.args):
-                if not isinstance(a, Tensor) or not a.requires_grad:
+            i = -1
+            for a in node.args:
+                i += 1
+                if not isinstance(a, Tensor) or not a.requires_grad or vjps[i] is None:
                     continue
-                vjp = prim.vjps[i]
-                if vjp is None:
-                    continue
-                c = vjp(g, ans, *args, **kw)
+                if a._version is not None and a._version.clock > node.clock:
+                    raise _modified_error(node, a)
+                c = vjps[i](g, ans, *args, **kw)
                 data = a.data
                 if c.shape != data.shape:
                     c = _sum_to(c, data.shape)
@@ -243,16 +217,26 @@ def run(
                 parent = a._node
                 if parent is None:
                     _accumulate(out, a, c)
-                    continue
-                grads[parent] = grads[parent] + c if parent in grads else c
-                consumers[parent] -= 1
-                if consumers[parent] == 0:
-                    ready.append(parent)
-    if not retain_graph:
-        for node in visited:
-            node.raw = None
-            node.ans = None
+                elif parent in grads:
+                    grads[parent] = grads[parent] + c
+                else:
+                    grads[parent] = c
+                    push(heap, (-parent.clock, parent))
+            if not retain_graph:
+                node.raw = None
+                node.ans = None
     return out
+
+
+def _run_hooks(hooks: list[Callable[[Any], Any]], g: Any, create_graph: bool) -> Any:
+    """Tensor hooks see a Tensor; one that returns a value replaces the gradient."""
+    from .tensor import Tensor
+
+    for hook in hooks:
+        result = hook(g if create_graph else Tensor._from_node(g, None))
+        if result is not None:
+            g = result if create_graph else (result.data if isinstance(result, Tensor) else result)
+    return g
 
 
 def grad(

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Node, Version, is_grad_enabled
+from .engine import Node, Version, is_grad_enabled, tick
 from .tensor import Tensor
 
 Rule = Callable[..., Any]
@@ -107,48 +107,57 @@ class Primitive:
             REGISTRY[name] = self
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return apply(self, args, kwargs)
+        """Run on ``args``; wrap the result in a Tensor, and record a node, when the arguments call for it."""
+        if _dual_depth and any(type(a) is Dual for a in args):
+            return _apply_dual(self, args, kwargs)
+        raw: list[Any] | None = None
+        requires = False
+        i = 0
+        for a in args:
+            if isinstance(a, Tensor):
+                if raw is None:
+                    raw = list(args)
+                raw[i] = a.data
+                if a.requires_grad:
+                    requires = True
+            i += 1
+        if raw is None:
+            return self.forward(*args, **kwargs)
+        ans = self.forward(*raw, **kwargs)
+        if type(ans) is not np.ndarray:
+            ans = np.asarray(ans)
+        out = _new(Tensor)
+        out.data = ans
+        out.grad = None
+        out._hooks = None
+        out._version = None if ans.base is None else _share_version(args)
+        if requires and self.differentiable and is_grad_enabled():
+            # the hot path: Node's fields set inline, without an __init__ frame
+            node = _new(Node)
+            node.prim = self
+            node.args = args
+            node.raw = raw
+            node.kwargs = kwargs
+            node.ans = ans
+            node.clock = tick()
+            node.hooks = None
+            out._node = node
+            out.requires_grad = True
+        else:
+            out._node = None
+            out.requires_grad = False
+        return out
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
 
 
-_new_tensor = Tensor.__new__
+_new = object.__new__
 
 
 def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Run ``prim`` on ``args``; wrap the result in a Tensor, and record a node, when the arguments call for it."""
-    if _dual_depth and any(type(a) is Dual for a in args):
-        return _apply_dual(prim, args, kwargs)
-    raw: list[Any] | None = None
-    requires = False
-    for i, a in enumerate(args):
-        if isinstance(a, Tensor):
-            if raw is None:
-                raw = list(args)
-            raw[i] = a.data
-            if a.requires_grad:
-                requires = True
-    if raw is None:
-        return prim.forward(*args, **kwargs)
-    ans = prim.forward(*raw, **kwargs)
-    if type(ans) is not np.ndarray:
-        ans = np.asarray(ans)
-    out = _new_tensor(Tensor)
-    out.data = ans
-    out.grad = None
-    out._hooks = None
-    if requires and prim.differentiable and is_grad_enabled():
-        out._node = Node(prim, args, raw, kwargs, ans)
-        out.requires_grad = True
-    else:
-        out._node = None
-        out.requires_grad = False
-    if ans.base is not None:
-        out._version = _share_version(args)
-    else:
-        out._version = None
-    return out
+    """``prim(*args, **kwargs)``: the one place a primitive runs and a node is recorded."""
+    return prim(*args, **kwargs)
 
 
 def _share_version(args: tuple[Any, ...]) -> Version:

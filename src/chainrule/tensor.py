@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import engine
-from .engine import Clock, Node, Version
+from .engine import Node, Version, tick
 
 ArrayLike = Any  # anything np.asarray accepts, or a Tensor
 Axis = int | tuple[int, ...] | None
@@ -233,7 +233,7 @@ class Tensor:
         if not np.can_cast(result.dtype, self.data.dtype, casting="same_kind"):
             raise TypeError(f"in-place update would cast {result.dtype} to {self.data.dtype}")
         self.data[...] = result
-        self._share_version().clock = Clock.tick()
+        self._share_version().clock = tick()
         return self
 
     def __iadd__(self, other: ArrayLike) -> Tensor:
@@ -255,7 +255,7 @@ class Tensor:
                 "cr.where(mask, value, t) to build a new tensor, or assign under `with cr.no_grad():`"
             )
         self.data[_raw_index(index)] = _raw(value)
-        self._share_version().clock = Clock.tick()
+        self._share_version().clock = tick()
 
     # ---- operators -------------------------------------------------------------------------------------------
     def __add__(self, other: ArrayLike) -> Tensor:
