@@ -16,9 +16,9 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import chainrule as cr  # noqa: E402
+import chainrule as cr
 
 LAYERS = 200
 OPS = 3 * LAYERS + 1  # multiply, add, tanh per layer, then the sum

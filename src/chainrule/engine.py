@@ -9,9 +9,9 @@ that walk is dy/dx = dy/du * du/dv * dv/dx, one factor per node. Nothing here re
 from __future__ import annotations
 
 import contextvars
+import functools
 import heapq
 import itertools
-import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
