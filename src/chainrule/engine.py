@@ -259,7 +259,7 @@ def grad(
     from .tensor import Tensor, _seed
 
     outs: list[Any] = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-    ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    ins: list[Any] = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     if grad_outputs is None:
         seeds: list[Any] = [None] * len(outs)
     else:

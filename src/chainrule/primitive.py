@@ -30,7 +30,7 @@ class Sample:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-class _EveryInput:
+class _EveryInput(Sequence[Rule]):
     """The rules of a variadic primitive (concatenate, stack): one rule, told which input it is for."""
 
     __slots__ = ("rule",)
@@ -38,7 +38,7 @@ class _EveryInput:
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
 
-    def __getitem__(self, i: int) -> Rule:
+    def __getitem__(self, i: int) -> Rule:  # type: ignore[override]
         return functools.partial(self.rule, i)
 
     def __len__(self) -> int:

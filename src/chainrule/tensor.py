@@ -218,7 +218,7 @@ class Tensor:
         return self._version
 
     # ---- in-place updates (optimizers) -------------------------------------------------------------------------
-    def _inplace(self, op: Callable[..., Any], other: Any) -> Tensor:
+    def _inplace(self, op: Any, other: Any) -> Tensor:
         if engine.is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False)):
             if self._node is None:
                 raise RuntimeError(
