@@ -51,8 +51,8 @@ class _GradMode:
         return wrapper  # type: ignore[return-value]
 
 
-def no_grad() -> _GradMode:
-    """Stop recording graphs inside a ``with`` block or a decorated function.
+def no_grad(fn: F | None = None) -> Any:
+    """Stop recording graphs inside a ``with`` block or a decorated function (``@no_grad`` or ``@no_grad()``).
 
     >>> import chainrule as cr
     >>> x = cr.tensor(1.0, requires_grad=True)
@@ -61,11 +61,11 @@ def no_grad() -> _GradMode:
     >>> y.requires_grad
     False
     """
-    return _GradMode(False)
+    return _GradMode(False) if fn is None else _GradMode(False)(fn)
 
 
-def enable_grad() -> _GradMode:
-    """Record graphs again inside a ``no_grad`` block (a context manager and a decorator).
+def enable_grad(fn: F | None = None) -> Any:
+    """Record graphs again inside a ``no_grad`` block (a context manager and a decorator, with or without ``()``).
 
     >>> import chainrule as cr
     >>> x = cr.tensor(1.0, requires_grad=True)
@@ -73,7 +73,7 @@ def enable_grad() -> _GradMode:
     ...     (x * 2).requires_grad
     True
     """
-    return _GradMode(True)
+    return _GradMode(True) if fn is None else _GradMode(True)(fn)
 
 
 @contextmanager
@@ -179,7 +179,11 @@ def run(
         else:
             grads[node] = seed
             heapq.heappush(heap, (-node.clock, node))
-    target_nodes = {t._node: t for t in targets if t._node is not None} if targets is not None else None
+    target_nodes = None
+    reach = None
+    if targets is not None:
+        target_nodes = {t._node: t for t in targets if t._node is not None}
+        reach = _leading_to(heap, targets)
     push = heapq.heappush
     pop = heapq.heappop
     with _grad_mode(create_graph):
@@ -193,6 +197,8 @@ def run(
             if target_nodes and node in target_nodes:
                 t = target_nodes[node]
                 out[id(t)] = (t, g)
+            if reach is not None and not any(id(a) in reach for a in node.args):
+                continue  # nothing below this node was asked for: leave it (and its saved values) alone
             vjps = node.prim.vjps
             kw = node.kwargs
             if create_graph:
@@ -204,10 +210,12 @@ def run(
             i = -1
             for a in node.args:
                 i += 1
-                if not isinstance(a, Tensor) or not a.requires_grad or vjps[i] is None:
+                if not isinstance(a, Tensor):
                     continue
                 if a._version is not None and a._version.clock > node.clock:
                     raise _modified_error(node, a)
+                if not a.requires_grad or vjps[i] is None or (reach is not None and id(a) not in reach):
+                    continue
                 c = vjps[i](g, ans, *args, **kw)
                 data = a.data
                 if c.shape != data.shape:
@@ -228,14 +236,42 @@ def run(
     return out
 
 
-def _run_hooks(hooks: list[Callable[[Any], Any]], g: Any, create_graph: bool) -> Any:
-    """Tensor hooks see a Tensor; one that returns a value replaces the gradient."""
+def _leading_to(heap: list[tuple[int, Node]], targets: Sequence[Any]) -> set[int]:
+    """The ids of the tensors on some path from the roots down to a target, so a sweep for ``engine.grad``
+    visits only what it needs and leaves the rest of the graph (and its saved values) alone."""
     from .tensor import Tensor
 
-    for hook in hooks:
+    wanted = {id(t) for t in targets}
+    nodes: dict[Node, None] = {}
+    stack = [n for _, n in heap]
+    while stack:
+        node = stack.pop()
+        if node in nodes:
+            continue
+        nodes[node] = None
+        stack.extend(a._node for a in node.args if isinstance(a, Tensor) and a._node is not None)
+    # older nodes first: a node leads to a target when one of its inputs is a target or leads to one
+    leads: set[Node] = set()
+    through: set[int] = set()
+    for node in sorted(nodes, key=lambda n: n.clock):
+        for a in node.args:
+            if isinstance(a, Tensor) and a.requires_grad and (id(a) in wanted or a._node in leads):
+                through.add(id(a))
+                leads.add(node)
+    return through
+
+
+def _run_hooks(hooks: list[Callable[[Any], Any]], g: Any, create_graph: bool) -> Any:
+    """Tensor hooks see a Tensor; one that returns a value replaces the gradient. ``retain_grad`` runs last."""
+    from .tensor import Tensor
+
+    for hook in sorted(hooks, key=lambda h: getattr(h, "retains_grad", False)):
         result = hook(g if create_graph else Tensor._from_node(g, None))
-        if result is not None:
-            g = result if create_graph else (result.data if isinstance(result, Tensor) else result)
+        if result is None:
+            continue
+        if result.shape != g.shape:
+            raise RuntimeError(f"a hook returned a gradient of shape {result.shape} for a tensor of shape {g.shape}")
+        g = result if create_graph else (result.data if isinstance(result, Tensor) else result)
     return g
 
 

@@ -106,14 +106,23 @@ class Tensor:
     def tolist(self) -> Any:
         return self.data.tolist()
 
+    def _scalar(self, kind: str) -> Any:
+        if self.data.size != 1:
+            raise TypeError(f"only a tensor with one element converts to {kind}, got shape {self.shape}")
+        return self.data.item()
+
     def __float__(self) -> float:
-        return float(self.data)
+        return float(self._scalar("float"))
 
     def __int__(self) -> int:
-        return int(self.data)
+        return int(self._scalar("int"))
 
     def __bool__(self) -> bool:
-        return bool(self.data)
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous: use (t).all() or (t).any()"
+            )
+        return bool(self.data.item())
 
     def __index__(self) -> int:
         return self.data.__index__()
@@ -150,7 +159,9 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (the chain rule, applied backwards).
 
         ``gradient`` is the cotangent to start from (required when ``self`` is not a scalar). The graph's saved
-        values are freed afterwards unless ``retain_graph``; ``create_graph`` makes the gradients differentiable.
+        values are freed afterwards unless ``retain_graph``; ``create_graph`` makes the gradients differentiable
+        (a leaf's ``.grad`` then refers to a graph that refers to the leaf: set ``.grad = None`` when done, or the
+        cycle waits for Python's garbage collector).
 
         >>> import chainrule as cr
         >>> x = cr.tensor(3.0, requires_grad=True)
@@ -182,6 +193,7 @@ class Tensor:
             if t is not None:
                 t.grad = g.detach() if t.grad is None else t.grad + g.detach()
 
+        keep.retains_grad = True  # type: ignore[attr-defined]  # runs after the other hooks, seeing their result
         self.register_hook(keep)
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> None:
@@ -220,12 +232,12 @@ class Tensor:
     # ---- in-place updates (optimizers) -------------------------------------------------------------------------
     def _inplace(self, op: Any, other: Any) -> Tensor:
         if engine.is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False)):
-            if self._node is None:
+            if self._node is None and self.requires_grad:
                 raise RuntimeError(
                     "a leaf tensor that requires grad cannot be modified in place while gradients are recorded; "
                     "wrap the update in `with cr.no_grad():`"
                 )
-            return op(self, other)  # a recorded non-leaf: out of place, the name is rebound
+            return op(self, other)  # recorded: out of place, and the name is rebound to the result
         result = op.forward(self.data, _raw(other))
         if self._node is not None:
             self.data = np.asarray(result, dtype=self.data.dtype)  # its node saved the old array: keep that intact
@@ -457,7 +469,7 @@ def _seed(out: Tensor, gradient: ArrayLike | None, create_graph: bool) -> Any:
     else:
         seed = _raw(gradient) if not (create_graph and isinstance(gradient, Tensor)) else gradient
         if not isinstance(seed, Tensor):
-            seed = np.asarray(seed, dtype=out.data.dtype)
+            seed = np.array(seed, dtype=out.data.dtype)  # a copy: a leaf's .grad must never alias the caller's array
         if seed.shape != out.shape:
             raise RuntimeError(
                 f"backward(gradient=...) got a gradient of shape {seed.shape} for an output of shape {out.shape}: "
@@ -469,9 +481,18 @@ def _seed(out: Tensor, gradient: ArrayLike | None, create_graph: bool) -> Any:
 
 
 def _accumulate_leaf_grads(grads: dict[int, tuple[Tensor, Any]], create_graph: bool) -> None:
-    """Add each leaf's cotangent into its ``.grad`` (PyTorch semantics: accumulate until set to None)."""
+    """Add each leaf's cotangent into its ``.grad`` (PyTorch semantics: accumulate until set to None).
+
+    A cotangent may be a broadcast view, or one array that a rule passed on to several inputs (add's VJP is
+    ``g``): each ``.grad`` gets an array of its own, writable, so in-place updates of one never touch another.
+    """
+    stored: set[int] = set()
     for leaf, g in grads.values():
-        g = g if isinstance(g, Tensor) else Tensor._from_node(g, None)
+        if not isinstance(g, Tensor):
+            if id(g) in stored or g.base is not None or not g.flags.writeable:
+                g = np.array(g)
+            stored.add(id(g))
+            g = Tensor._from_node(g, None)
         if leaf._hooks is not None:
             for hook in leaf._hooks:
                 result = hook(g)

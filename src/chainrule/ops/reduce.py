@@ -1,4 +1,10 @@
-"""Reductions: sum, mean, prod, var, std, max/min, arg-reductions, logsumexp, softmax, cumulative sums."""
+"""Reductions: sum, mean, prod, var, std, max/min, arg-reductions, logsumexp, softmax, cumulative sums.
+
+A reduction's VJP spreads the output cotangent back over the reduced axes (``_unreduce``); its JVP reduces the
+input tangent the same way the forward reduces the input. Every rule reuses the forward's answer where it can.
+Kinks are decided here: max/min ties split the gradient evenly among the tied entries, and prod/cumprod give the
+exact gradient (the product of all the other factors) when entries are zero.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +12,41 @@ from typing import Any
 
 import numpy as np
 
-from ..primitive import Primitive
+from ..primitive import Primitive, Sample
+from ..tensor import Tensor
 from . import samples as S
-from .shape import broadcast_to, reshape
+from .elementwise import astype, equal, exp, isnan, sqrt, where
+from .shape import broadcast_to, getitem, reshape, scatter_add, transpose
 
-__all__ = ["sum", "mean"]
+__all__ = [
+    "amax",
+    "amin",
+    "argmax",
+    "argmin",
+    "cumprod",
+    "cumsum",
+    "log_softmax",
+    "logsumexp",
+    "max",
+    "mean",
+    "min",
+    "prod",
+    "softmax",
+    "std",
+    "sum",
+    "var",
+]
 
 Axis = int | tuple[int, ...] | None
 
 
+# ---- helpers -------------------------------------------------------------------------------------------------
 def _axes(axis: Axis, ndim: int) -> tuple[int, ...]:
-    """The reduced axes as non-negative ints."""
-    if axis is None:
+    """The reduced axes as non-negative ints (none for a 0-d input, which NumPy lets axis=0 or -1 reduce)."""
+    if axis is None or ndim == 0:
         return tuple(range(ndim))
     axes = axis if isinstance(axis, tuple) else (axis,)
-    return tuple(a % ndim if ndim else 0 for a in axes)
+    return tuple(a % ndim for a in axes)
 
 
 def _keepdims_shape(shape: tuple[int, ...], axis: Axis) -> tuple[int, ...]:
@@ -28,11 +54,14 @@ def _keepdims_shape(shape: tuple[int, ...], axis: Axis) -> tuple[int, ...]:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
+def _keep(y: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
+    """A reduction's output (or cotangent) with the reduced axes kept as size 1, so it broadcasts against x."""
+    return y if keepdims else reshape(y, _keepdims_shape(x.shape, axis))
+
+
 def _unreduce(g: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
     """Spread a reduction's cotangent back over the input's shape."""
-    if not keepdims:
-        g = reshape(g, _keepdims_shape(x.shape, axis))
-    return broadcast_to(g, x.shape)
+    return broadcast_to(_keep(g, x, axis, keepdims), x.shape)
 
 
 def _count(x: Any, axis: Axis) -> int:
@@ -40,6 +69,32 @@ def _count(x: Any, axis: Axis) -> int:
     return int(np.prod([shape[a] for a in _axes(axis, len(shape))], dtype=np.int64))
 
 
+def _has_zero(x: Any) -> bool:
+    """Whether any entry of x is exactly zero: a choice between two exact formulas, made on the values, not recorded."""
+    return not bool((x.data if isinstance(x, Tensor) else x).all())
+
+
+def _to_last(x: Any, axes: tuple[int, ...]) -> tuple[Any, tuple[int, ...]]:
+    """x with ``axes`` moved to the end (in order), and the permutation used."""
+    perm = tuple(i for i in range(x.ndim) if i not in axes) + axes
+    return transpose(x, perm), perm
+
+
+def _from_last(y: Any, perm: tuple[int, ...]) -> Any:
+    return transpose(y, tuple(int(i) for i in np.argsort(perm)))
+
+
+def _flip(x: Any, axis: int) -> Any:
+    """x reversed along ``axis`` (a view)."""
+    return getitem(x, (slice(None),) * (axis % x.ndim) + (slice(None, None, -1),))
+
+
+def _reverse_cumsum(g: Any, axis: int) -> Any:
+    """r_i = sum_{k >= i} g_k along ``axis``: cumsum's VJP."""
+    return _flip(cumsum(_flip(g, axis), axis=axis), axis)
+
+
+# ---- sum, mean, var, std -------------------------------------------------------------------------------------
 sum = Primitive(
     "sum",
     lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
@@ -57,3 +112,298 @@ def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     3.0
     """
     return sum(x, axis=axis, keepdims=keepdims) / _count(x, axis)
+
+
+def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any:
+    """Variance over ``axis``: sum((x - mean)^2) / (N - ddof), as ``np.var``.
+
+    >>> import chainrule as cr
+    >>> float(cr.var(cr.tensor([1.0, 2.0, 6.0])))
+    4.666666666666667
+    >>> float(cr.var(cr.tensor([1.0, 2.0, 6.0]), ddof=1))
+    7.0
+    """
+    d = x - mean(x, axis=axis, keepdims=True)
+    return sum(d * d, axis=axis, keepdims=keepdims) / (_count(x, axis) - ddof)
+
+
+def std(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any:
+    """Standard deviation over ``axis``, ``sqrt(var(x, axis, ddof))``; its gradient is inf/nan where it is 0.
+
+    >>> import chainrule as cr
+    >>> float(cr.std(cr.tensor([1.0, 3.0])))
+    1.0
+    """
+    return sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
+
+
+# ---- prod ----------------------------------------------------------------------------------------------------
+def _exclusive_cumprod(v: Any) -> Any:
+    """e_i = prod_{j < i} v_j along the last axis (e_0 = 1): cumprod shifted right by one, with a 1 in front."""
+    n = v.shape[-1]
+    shifted = scatter_add(getitem(cumprod(v, axis=-1), (Ellipsis, slice(None, n - 1))),
+                          (Ellipsis, slice(1, None)), v.shape)
+    first = np.zeros(n, dtype=v.dtype)
+    first[0] = 1
+    return shifted + first
+
+
+def _others_product(ans: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
+    """d prod / dx_i = prod_{j != i} x_j over the reduced axes, for every entry i.
+
+    Without zeros that is ans / x_i. With zeros ans / x_i is 0/0, so the product of the others is taken directly
+    as (product of those before i) * (product of those after i), from exclusive cumulative products along the
+    flattened reduced axes: exact for one zero (the others' product at the zero, 0 elsewhere) and for several
+    (0 everywhere), and itself differentiable, so second derivatives at zeros are right too.
+    """
+    if not _has_zero(x):
+        return _keep(ans, x, axis, keepdims) / x
+    axes = _axes(axis, x.ndim)
+    if not axes:  # nothing reduced (a 0-d input, or axis=()): prod(x) = x
+        return np.ones(x.shape, dtype=x.dtype)
+    xt, perm = _to_last(x, axes)
+    n = _count(x, axis)
+    flat = reshape(xt, (*xt.shape[: xt.ndim - len(axes)], n))
+    before = _exclusive_cumprod(flat)
+    after = _flip(_exclusive_cumprod(_flip(flat, -1)), -1)
+    return _from_last(reshape(before * after, xt.shape), perm)
+
+
+prod = Primitive(
+    "prod",
+    lambda x, axis=None, keepdims=False: np.prod(x, axis=axis, keepdims=keepdims),
+    vjp=lambda g, ans, x, axis=None, keepdims=False: _keep(g, x, axis, keepdims) * _others_product(ans, x, axis, keepdims),
+    jvp=lambda t, ans, x, axis=None, keepdims=False: sum(t * _others_product(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),
+    samples=lambda rng: [
+        *S.reductions()(rng),
+        Sample((np.array([1.5, 0.0, -0.7, 1.2]),)),                                  # one zero
+        Sample((np.array([0.0, 1.3, 0.0, -0.8]),)),                                  # two zeros
+        Sample((np.array([[0.0, 1.1, -0.6], [0.0, 0.0, 1.4]]),), {"axis": 1}),       # one and two zeros per row
+        Sample((np.array([[0.9, 0.0, -1.3], [0.7, 1.2, 0.0]]),), {"axis": 0, "keepdims": True}),
+    ],
+)
+
+
+# ---- max and min: ties split the gradient evenly ---------------------------------------------------------------
+def _tie_weights(ans: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
+    """1/k on each of the k entries equal to their slice's extremum, 0 elsewhere (a NaN extremum picks the NaNs)."""
+    best = _keep(ans, x, axis, keepdims)
+    hit = astype(equal(x, best), x.dtype) + astype(isnan(x), x.dtype)
+    return hit / sum(hit, axis=axis, keepdims=True)
+
+
+def _select_vjp(g: Any, ans: Any, x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+    return _keep(g, x, axis, keepdims) * _tie_weights(ans, x, axis, keepdims)
+
+
+def _select_jvp(t: Any, ans: Any, x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+    return sum(t * _tie_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims)
+
+
+# max([1, 3, 3]) has gradient [0, 0.5, 0.5]: the tied maxima share it evenly (DESIGN principle 9)
+max = Primitive(
+    "max",
+    lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
+    vjp=_select_vjp,
+    jvp=_select_jvp,
+    samples=S.reductions(),
+)
+min = Primitive(
+    "min",
+    lambda x, axis=None, keepdims=False: np.min(x, axis=axis, keepdims=keepdims),
+    vjp=_select_vjp,
+    jvp=_select_jvp,
+    samples=S.reductions(),
+)
+amax = max
+amin = min
+
+
+def _arg_samples(rng: np.random.Generator) -> list[Sample]:
+    return [Sample((S.draw(rng, ()),)), Sample((S.draw(rng, (4,)),)),
+            Sample((S.draw(rng, (2, 3)),), {"axis": 0}), Sample((S.draw(rng, (2, 3)),), {"axis": -1, "keepdims": True}),
+            Sample((S.draw(rng, (2, 3)),), {"axis": None, "keepdims": True}),
+            Sample((np.array([1.0, 3.0, 3.0, -3.0, -3.0]),))]  # ties: the first occurrence, as NumPy
+
+
+argmax = Primitive(
+    "argmax",
+    lambda x, axis=None, keepdims=False: np.argmax(x, axis=axis, keepdims=keepdims),
+    samples=_arg_samples,
+    differentiable=False,
+)
+argmin = Primitive(
+    "argmin",
+    lambda x, axis=None, keepdims=False: np.argmin(x, axis=axis, keepdims=keepdims),
+    samples=_arg_samples,
+    differentiable=False,
+)
+
+
+# ---- logsumexp, softmax, log_softmax: shifted by the max, so nothing overflows ----------------------------------
+def _shift(x: Any, axis: Axis) -> Any:
+    """The max over ``axis`` (kept), or 0 where it is infinite (an all -inf slice then stays -inf, not NaN)."""
+    m = np.max(x, axis=axis, keepdims=True)
+    return np.where(np.isfinite(m), m, 0)
+
+
+def _logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+    m = _shift(x, axis)
+    with np.errstate(divide="ignore"):  # log(0) = -inf for an all -inf slice, as the math says
+        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _softmax(x: Any, axis: Axis = -1) -> Any:
+    e = np.exp(x - _shift(x, axis))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax(x: Any, axis: Axis = -1) -> Any:
+    shifted = x - _shift(x, axis)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def _reference_logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+    return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
+
+
+def _reference_softmax(x: Any, axis: Axis = -1) -> Any:
+    return np.exp(x) / np.sum(np.exp(x), axis=axis, keepdims=True)
+
+
+def _reference_log_softmax(x: Any, axis: Axis = -1) -> Any:
+    return x - np.log(np.sum(np.exp(x), axis=axis, keepdims=True))
+
+
+def _softmax_samples(rng: np.random.Generator) -> list[Sample]:
+    return [Sample((S.draw(rng, (3,), "any"),)), Sample((S.draw(rng, (2, 3), "any"),)),
+            Sample((S.draw(rng, (2, 3), "any"),), {"axis": 0}), Sample((S.draw(rng, (2, 2, 3), "any"),), {"axis": 1}),
+            Sample((S.draw(rng, (2, 3), "any"),), {"axis": (0, 1)})]
+
+
+# d logsumexp / dx = exp(x - logsumexp(x)) = softmax(x): the answer is reused, and x - ans <= 0 never overflows
+logsumexp = Primitive(
+    "logsumexp",
+    _logsumexp,
+    vjp=lambda g, ans, x, axis=None, keepdims=False: _keep(g, x, axis, keepdims) * exp(x - _keep(ans, x, axis, keepdims)),
+    jvp=lambda t, ans, x, axis=None, keepdims=False: sum(t * exp(x - _keep(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims),
+    samples=S.reductions("any"),
+    reference=_reference_logsumexp,
+)
+# with s = softmax(x): ds = s * (dx - sum(s * dx)); its VJP has the same form (the Jacobian is symmetric)
+softmax = Primitive(
+    "softmax",
+    _softmax,
+    vjp=lambda g, ans, x, axis=-1: ans * (g - sum(g * ans, axis=axis, keepdims=True)),
+    jvp=lambda t, ans, x, axis=-1: ans * (t - sum(t * ans, axis=axis, keepdims=True)),
+    samples=_softmax_samples,
+    reference=_reference_softmax,
+)
+# with l = log_softmax(x), softmax = exp(l): dl = dx - sum(exp(l) * dx); the VJP is g - exp(l) * sum(g)
+log_softmax = Primitive(
+    "log_softmax",
+    _log_softmax,
+    vjp=lambda g, ans, x, axis=-1: g - exp(ans) * sum(g, axis=axis, keepdims=True),
+    jvp=lambda t, ans, x, axis=-1: t - sum(exp(ans) * t, axis=axis, keepdims=True),
+    samples=_softmax_samples,
+    reference=_reference_log_softmax,
+)
+
+
+# ---- cumulative sum and product (axis=None flattens, as NumPy) -------------------------------------------------
+def _flat(x: Any, axis: int | None) -> bool:
+    """Whether the cumulative op runs over the flattened input (axis=None, or a 0-d input)."""
+    return axis is None or x.ndim == 0
+
+
+def _cumsum_vjp(g: Any, ans: Any, x: Any, axis: int | None = None) -> Any:
+    if _flat(x, axis):
+        return reshape(_reverse_cumsum(g, 0), x.shape)
+    return _reverse_cumsum(g, axis)  # type: ignore[arg-type]
+
+
+cumsum = Primitive(
+    "cumsum",
+    lambda x, axis=None: np.cumsum(x, axis=axis),
+    vjp=_cumsum_vjp,
+    jvp=lambda t, ans, x, axis=None: cumsum(t, axis=axis),
+    samples=lambda rng: [Sample((S.draw(rng, ()),)), Sample((S.draw(rng, (4,)),)),
+                         Sample((S.draw(rng, (2, 3)),), {"axis": 0}), Sample((S.draw(rng, (2, 3)),), {"axis": 1}),
+                         Sample((S.draw(rng, (2, 3)),), {"axis": -1}), Sample((S.draw(rng, (2, 3)),), {"axis": None})],
+)
+
+
+def _as_rows(v: Any, axis: int) -> tuple[Any, tuple[int, ...], tuple[int, ...]]:
+    """v with ``axis`` moved last and the rest flattened: shape (B, n); plus what ``_from_rows`` needs."""
+    vl, perm = _to_last(v, (axis % v.ndim,))
+    n = vl.shape[-1]
+    return reshape(vl, (vl.size // n, n)), vl.shape, perm
+
+
+def _from_rows(v2: Any, shape: tuple[int, ...], perm: tuple[int, ...]) -> Any:
+    return _from_last(reshape(v2, shape), perm)
+
+
+def _zero_partials(x2: Any, rows: Any, cols: Any) -> Any:
+    """D[r, k] = dy_k / dx[rows[r], cols[r]] for y = cumprod(x2, axis=1), at each zero entry (rows[r], cols[r]).
+
+    That is prod_{j <= k, j != i} x_j for k >= i (i = cols[r]), else 0: the cumprod of the entry's row with the
+    entry itself replaced by 1. An identity for every x, so exact and differentiable; O(zeros * n) memory.
+    """
+    n = x2.shape[1]
+    position = np.arange(n)
+    others = cumprod(where(position == cols[:, None], 1.0, getitem(x2, (rows,))), axis=1)
+    return where(position >= cols[:, None], others, 0.0)
+
+
+def _cumprod_vjp(g: Any, ans: Any, x: Any, axis: int | None = None) -> Any:
+    """grad_i = sum_{k >= i} g_k dy_k/dx_i = reverse_cumsum(g * ans)_i / x_i wherever x_i != 0.
+
+    At a zero x_i that quotient is 0/0: there the partials are taken directly (``_zero_partials``). Both formulas
+    are identities of the true gradient (the first wherever x_i != 0), so higher derivatives are right as well.
+    """
+    if _flat(x, axis):
+        return reshape(_cumprod_vjp(g, ans, reshape(x, (-1,)), 0), x.shape)
+    assert axis is not None
+    if not _has_zero(x):
+        return _reverse_cumsum(g * ans, axis) / x
+    x2, shape, perm = _as_rows(x, axis)
+    g2, ans2 = _as_rows(g, axis)[0], _as_rows(ans, axis)[0]
+    zero = (x2.data if isinstance(x2, Tensor) else x2) == 0
+    rows, cols = zero.nonzero()
+    at_zeros = sum(_zero_partials(x2, rows, cols) * getitem(g2, (rows,)), axis=1)
+    elsewhere = _reverse_cumsum(g2 * ans2, 1) / where(zero, 1.0, x2)
+    return _from_rows(where(zero, scatter_add(at_zeros, (rows, cols), zero.shape), elsewhere), shape, perm)
+
+
+def _cumprod_jvp(t: Any, ans: Any, x: Any, axis: int | None = None) -> Any:
+    """t_out_k = sum_{i <= k} t_i dy_k/dx_i = ans_k * cumsum(t / x)_k when no x_i is zero; zeros as in the VJP."""
+    if _flat(x, axis):
+        return _cumprod_jvp(reshape(t, (-1,)), ans, reshape(x, (-1,)), 0)
+    assert axis is not None
+    if not _has_zero(x):
+        return ans * cumsum(t / x, axis=axis)
+    x2, shape, perm = _as_rows(x, axis)
+    t2, ans2 = _as_rows(t, axis)[0], _as_rows(ans, axis)[0]
+    zero = (x2.data if isinstance(x2, Tensor) else x2) == 0
+    rows, cols = zero.nonzero()
+    from_zeros = reshape(getitem(t2, (rows, cols)), (len(rows), 1)) * _zero_partials(x2, rows, cols)
+    elsewhere = ans2 * cumsum(where(zero, 0.0, t2 / where(zero, 1.0, x2)), axis=1)
+    return _from_rows(elsewhere + scatter_add(from_zeros, (rows,), zero.shape), shape, perm)
+
+
+# exact at zeros too (values and higher derivatives); each zero costs O(n) extra work along the axis
+cumprod = Primitive(
+    "cumprod",
+    lambda x, axis=None: np.cumprod(x, axis=axis),
+    vjp=_cumprod_vjp,
+    jvp=_cumprod_jvp,
+    samples=lambda rng: [
+        *cumsum.samples(rng),  # type: ignore[misc]
+        Sample((np.array([1.5, 0.0, -0.7, 1.2]),)),                                  # one zero
+        Sample((np.array([0.0, 1.3, 0.0, -0.8]),)),                                  # two zeros
+        Sample((np.array([[1.1, 0.0, -0.6], [0.0, 0.0, 1.4]]),), {"axis": 1}),
+        Sample((np.array([[0.9, 0.0, -1.3], [0.7, 1.2, 0.0]]),), {"axis": 0}),
+    ],
+)

@@ -1,0 +1,324 @@
+"""Reductions beyond the generated op tests: NumPy agreement over every axis/keepdims combination, the decided kinks
+(max/min ties, prod/cumprod at zeros) with exact values, stability at |x| = 1000, dtypes, and a property test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.special
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import chainrule as cr
+from chainrule.primitive import forward_jvp
+
+SHAPE = (2, 3, 4)
+AXES: list[Any] = [None, 0, 1, 2, -1, -2, -3, (0, 1), (0, 2), (1, 2), (2, 0), (0, 1, 2), (-1, -3)]
+INT_AXES: list[Any] = [None, 0, 1, 2, -1]
+
+
+def _x(seed: int = 0, shape: tuple[int, ...] = SHAPE) -> np.ndarray[Any, Any]:
+    """Distinct values (no ties, gaps of at least 0.09), in [-1.2, 1.2], no zeros."""
+    rng = np.random.default_rng(seed)
+    n = int(np.prod(shape, dtype=np.int64))
+    values = (rng.permutation(n) - n / 2 + 0.5) * (2.4 / n) + rng.uniform(-0.004, 0.004, n)
+    return values.reshape(shape)
+
+
+def _grad(f: Callable[[Any], Any], x0: Any, dtype: Any = np.float64) -> np.ndarray[Any, Any]:
+    x = cr.tensor(np.asarray(x0, dtype=dtype), requires_grad=True)
+    y = f(x)
+    y.backward(np.ones(y.shape, dtype=y.dtype))
+    assert x.grad is not None
+    return x.grad.numpy()
+
+
+def _hessian(f: Callable[[Any], Any], x0: list[float]) -> np.ndarray[Any, Any]:
+    """The Hessian of a scalar f, row by row, through create_graph (reverse over reverse)."""
+    x = cr.tensor(np.asarray(x0, dtype=np.float64), requires_grad=True)
+    (g,) = cr.engine.grad(f(x), x, create_graph=True)
+    rows = []
+    for i in range(len(x0)):
+        (h,) = cr.engine.grad(g[i], x, retain_graph=True)
+        rows.append(h.numpy())
+    return np.array(rows)
+
+
+# ---- forward against NumPy on a (2, 3, 4) input, every axis and keepdims ---------------------------------------
+REDUCTIONS: list[tuple[str, Callable[..., Any], Callable[..., Any]]] = [
+    ("sum", cr.sum, np.sum),
+    ("mean", cr.mean, np.mean),
+    ("prod", cr.prod, np.prod),
+    ("var", cr.var, np.var),
+    ("var_ddof1", lambda x, **kw: cr.var(x, ddof=1, **kw), lambda x, **kw: np.var(x, ddof=1, **kw)),
+    ("std", cr.std, np.std),
+    ("std_ddof1", lambda x, **kw: cr.std(x, ddof=1, **kw), lambda x, **kw: np.std(x, ddof=1, **kw)),
+    ("max", cr.max, np.max),
+    ("min", cr.min, np.min),
+    ("amax", cr.amax, np.amax),
+    ("amin", cr.amin, np.amin),
+    ("logsumexp", cr.logsumexp, scipy.special.logsumexp),
+]
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("axis", AXES, ids=str)
+@pytest.mark.parametrize(("name", "fn", "ref"), REDUCTIONS, ids=[r[0] for r in REDUCTIONS])
+def test_reduction_forward_and_gradient_every_axis(name: str, fn: Callable[..., Any], ref: Callable[..., Any],
+                                                   axis: Any, keepdims: bool) -> None:
+    x = _x()
+    got = fn(cr.tensor(x), axis=axis, keepdims=keepdims)
+    expected = ref(x, axis=axis, keepdims=keepdims)
+    assert got.shape == np.shape(expected)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(fn(x, axis=axis, keepdims=keepdims)), expected, rtol=1e-12, atol=1e-12)
+    assert cr.gradcheck(lambda t: fn(t, axis=axis, keepdims=keepdims), x, order=1)
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("axis", INT_AXES, ids=str)
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_arg_reductions_match_numpy(name: str, axis: Any, keepdims: bool) -> None:
+    x = _x()
+    got = getattr(cr, name)(cr.tensor(x, requires_grad=True), axis=axis, keepdims=keepdims)
+    expected = getattr(np, name)(x, axis=axis, keepdims=keepdims)
+    np.testing.assert_array_equal(got.numpy(), expected)
+    assert got.dtype == expected.dtype and not got.requires_grad
+
+
+@pytest.mark.parametrize("axis", INT_AXES, ids=str)
+@pytest.mark.parametrize("name", ["cumsum", "cumprod"])
+def test_cumulative_match_numpy(name: str, axis: Any) -> None:
+    x = _x()
+    got = getattr(cr, name)(cr.tensor(x), axis=axis)
+    np.testing.assert_allclose(got.numpy(), getattr(np, name)(x, axis=axis), rtol=1e-12, atol=1e-14)
+    assert cr.gradcheck(lambda t: getattr(cr, name)(t, axis=axis), x, order=1)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1, (0, 2)], ids=str)
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_matches_scipy(name: str, axis: Any) -> None:
+    x = _x() * 3
+    got = getattr(cr, name)(cr.tensor(x), axis=axis)
+    np.testing.assert_allclose(got.numpy(), getattr(scipy.special, name)(x, axis=axis), rtol=1e-12, atol=1e-14)
+    assert cr.gradcheck(lambda t: getattr(cr, name)(t, axis=axis), x, order=1)
+
+
+def test_defaults_and_tensor_methods() -> None:
+    x = _x()
+    t = cr.tensor(x)
+    np.testing.assert_allclose(cr.softmax(t).numpy(), scipy.special.softmax(x, axis=-1), rtol=1e-12)
+    np.testing.assert_allclose(cr.cumsum(t).numpy(), np.cumsum(x), rtol=1e-12)  # axis=None flattens
+    checks = [
+        (t.sum(axis=1), x.sum(axis=1)), (t.mean(axis=(0, 2), keepdims=True), x.mean(axis=(0, 2), keepdims=True)),
+        (t.prod(axis=-1), x.prod(axis=-1)), (t.var(axis=0, ddof=1), x.var(axis=0, ddof=1)),
+        (t.std(keepdims=True), x.std(keepdims=True)), (t.max(axis=2), x.max(axis=2)), (t.min(), x.min()),
+        (t.argmax(axis=1), x.argmax(axis=1)), (t.argmin(keepdims=True), x.argmin(keepdims=True)),
+        (t.cumsum(axis=1), x.cumsum(axis=1)), (t.cumprod(), x.cumprod()),
+    ]
+    for got, expected in checks:
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
+        assert got.shape == np.shape(expected)
+
+
+# ---- max / min: ties split the gradient evenly (exact values) --------------------------------------------------
+def test_max_tie_splits_gradient_evenly() -> None:
+    np.testing.assert_array_equal(_grad(cr.max, [1.0, 3.0, 3.0]), [0.0, 0.5, 0.5])
+    np.testing.assert_array_equal(_grad(cr.amax, [1.0, 3.0, 3.0]), [0.0, 0.5, 0.5])
+    np.testing.assert_array_equal(_grad(cr.max, [1.0, 3.0, 2.0]), [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(_grad(cr.max, [2.0, 2.0, 2.0, 2.0]), [0.25] * 4)
+    np.testing.assert_array_equal(_grad(lambda x: x.max(), [[4.0, 1.0], [4.0, 4.0]]), [[1 / 3, 0], [1 / 3, 1 / 3]])
+
+
+def test_min_tie_splits_gradient_evenly() -> None:
+    np.testing.assert_array_equal(_grad(cr.min, [2.0, -1.0, -1.0, -1.0]), [0.0, 1 / 3, 1 / 3, 1 / 3])
+    np.testing.assert_array_equal(_grad(cr.amin, [0.0, 0.0]), [0.5, 0.5])
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_max_ties_along_an_axis_weight_the_incoming_gradient(keepdims: bool) -> None:
+    x = cr.tensor([[1.0, 3.0, 3.0], [5.0, 5.0, 5.0]], requires_grad=True)
+    y = cr.max(x, axis=1, keepdims=keepdims)
+    g = np.array([[2.0], [3.0]]) if keepdims else np.array([2.0, 3.0])
+    y.backward(g)
+    assert x.grad is not None
+    np.testing.assert_allclose(x.grad.numpy(), [[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]], rtol=1e-15)
+    x.grad = None
+    cr.min(x, axis=0).backward(np.array([1.0, 2.0, 4.0]))
+    np.testing.assert_allclose(x.grad.numpy(), [[1.0, 2.0, 4.0], [0.0, 0.0, 0.0]])
+
+
+def test_max_ties_in_forward_mode_and_second_order() -> None:
+    y, t = forward_jvp(cr.max, [np.array([1.0, 3.0, 3.0])], [np.array([1.0, 2.0, 4.0])])
+    assert float(y) == 3.0 and float(t) == 3.0  # (2 + 4) / 2
+    np.testing.assert_array_equal(_hessian(cr.max, [1.0, 3.0, 3.0]), np.zeros((3, 3)))
+
+
+def test_max_with_nan_propagates_without_warning() -> None:
+    g = _grad(cr.max, [1.0, np.nan, 2.0])
+    np.testing.assert_array_equal(g, [0.0, 1.0, 0.0])
+
+
+# ---- prod and cumprod with zeros: exact gradients ----------------------------------------------------------------
+def test_prod_gradient_with_one_zero() -> None:
+    np.testing.assert_array_equal(_grad(cr.prod, [2.0, 0.0, 3.0]), [0.0, 6.0, 0.0])
+    np.testing.assert_array_equal(_grad(cr.prod, [0.0, -1.5, 4.0]), [-6.0, 0.0, 0.0])
+
+
+def test_prod_gradient_with_several_zeros() -> None:
+    np.testing.assert_array_equal(_grad(cr.prod, [0.0, 2.0, 0.0]), [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(_grad(cr.prod, [0.0, 0.0]), [0.0, 0.0])
+    np.testing.assert_array_equal(_grad(cr.prod, [0.0]), [1.0])
+    np.testing.assert_array_equal(_grad(cr.prod, 0.0), 1.0)
+
+
+def test_prod_gradient_with_zeros_along_axes() -> None:
+    x = [[0.0, 2.0, 3.0], [0.0, 0.0, 5.0], [1.0, 2.0, 4.0]]
+    np.testing.assert_array_equal(_grad(lambda t: cr.prod(t, axis=1), x), [[6, 0, 0], [0, 0, 0], [8, 4, 2]])
+    np.testing.assert_array_equal(_grad(lambda t: cr.prod(t, axis=0, keepdims=True), x),
+                                  [[0, 0, 20], [0, 4, 12], [0, 0, 15]])
+
+
+def test_prod_hessian_at_zeros_by_hand() -> None:
+    # prod = x0 x1 x2: d2/dxi dxj = x_k for the third index k
+    np.testing.assert_array_equal(_hessian(cr.prod, [2.0, 0.0, 3.0]), [[0, 3, 0], [3, 0, 2], [0, 2, 0]])
+    np.testing.assert_array_equal(_hessian(cr.prod, [0.0, 2.0, 0.0]), [[0, 0, 2], [0, 0, 0], [2, 0, 0]])
+    np.testing.assert_array_equal(_hessian(cr.prod, [0.0, 0.0, 0.0]), np.zeros((3, 3)))
+
+
+@pytest.mark.parametrize(("x", "kwargs"), [
+    (np.array([0.0, 1.3, -0.8, 0.0]), {}),
+    (np.array([[[0.5, 0.0], [1.2, -0.7], [0.0, 0.9]], [[0.0, 1.1], [0.0, 0.0], [0.8, -1.4]]]), {"axis": (0, 2)}),
+    (np.array([[[0.5, 0.0], [1.2, -0.7], [0.0, 0.9]], [[0.0, 1.1], [0.0, 0.0], [0.8, -1.4]]]),
+     {"axis": (-1, 1), "keepdims": True}),
+    (np.array([[0.0, 0.0, 0.0], [0.0, 1.5, 0.0]]), {"axis": None}),
+])
+def test_prod_with_zeros_matches_finite_differences_to_order_2(x: Any, kwargs: dict[str, Any]) -> None:
+    assert cr.gradcheck(lambda t: cr.prod(t, **kwargs), x, order=2)
+
+
+def test_cumprod_gradient_with_zeros_by_hand() -> None:
+    # sum(cumprod(x)) = x0 + x0 x1 + x0 x1 x2 + x0 x1 x2 x3
+    np.testing.assert_array_equal(_grad(cr.cumprod, [2.0, 0.0, 3.0, 4.0]), [1.0, 32.0, 0.0, 0.0])
+    np.testing.assert_array_equal(_grad(cr.cumprod, [0.0, 2.0, 3.0]), [9.0, 0.0, 0.0])
+    np.testing.assert_array_equal(_grad(cr.cumprod, [2.0, 0.0, 0.0]), [1.0, 2.0, 0.0])
+    np.testing.assert_array_equal(_hessian(lambda t: cr.cumprod(t).sum(), [2.0, 0.0, 3.0]),
+                                  [[0, 4, 0], [4, 0, 2], [0, 2, 0]])
+
+
+@pytest.mark.parametrize(("x", "axis"), [
+    (np.array([1.5, 0.0, -0.7, 1.2]), None),
+    (np.array([[0.0, 1.2, 0.0], [0.7, 0.0, -1.1]]), None),
+    (np.array([[0.0, 1.2, 0.0], [0.7, 0.0, -1.1]]), -1),
+    (np.array([[[0.5, 0.0], [1.2, -0.7], [0.0, 0.9]], [[0.0, 1.1], [0.0, 0.0], [0.8, -1.4]]]), 1),
+])
+def test_cumprod_with_zeros_matches_finite_differences_to_order_2(x: Any, axis: Any) -> None:
+    assert cr.gradcheck(lambda t: cr.cumprod(t, axis=axis), x, order=2)
+
+
+def test_zeros_keep_float32() -> None:
+    for fn in (cr.prod, cr.cumprod):
+        g = _grad(fn, [2.0, 0.0, 3.0], np.float32)
+        assert g.dtype == np.float32
+
+
+# ---- stability at |x| = 1000 -------------------------------------------------------------------------------------
+STABLE = [("logsumexp", cr.logsumexp), ("softmax", cr.softmax), ("log_softmax", cr.log_softmax)]
+EXTREME = [[1000.0, -1000.0, 0.0], [1000.0, 1000.0], [-1000.0, -1000.0], [-1000.0, 1000.0, 1000.0]]
+
+
+@pytest.mark.parametrize("values", EXTREME, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize(("name", "fn"), STABLE, ids=[s[0] for s in STABLE])
+def test_stable_at_large_magnitudes(name: str, fn: Callable[..., Any], dtype: Any, values: list[float]) -> None:
+    x = cr.tensor(np.array(values, dtype=dtype), requires_grad=True)
+    y = fn(x)
+    assert y.dtype == dtype and np.all(np.isfinite(y.numpy()))
+    (y * cr.tensor(np.arange(1, y.size + 1, dtype=dtype).reshape(y.shape))).sum().backward()
+    assert x.grad is not None and x.grad.dtype == dtype and np.all(np.isfinite(x.grad.numpy()))
+    # second order stays finite too
+    x64 = cr.tensor(np.array(values, dtype=dtype), requires_grad=True)
+    (g,) = cr.engine.grad((fn(x64) ** 2).sum(), x64, create_graph=True)
+    (h,) = cr.engine.grad(g.sum(), x64)
+    assert np.all(np.isfinite(h.numpy()))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_stable_values(dtype: Any) -> None:
+    x = np.array([1000.0, -1000.0, 0.0], dtype=dtype)
+    tie = np.array([1000.0, 1000.0], dtype=dtype)
+    np.testing.assert_allclose(cr.logsumexp(x), 1000.0, rtol=1e-7)
+    np.testing.assert_allclose(cr.logsumexp(tie), 1000.0 + np.log(2.0), rtol=1e-7)
+    np.testing.assert_allclose(cr.softmax(x), [1.0, 0.0, 0.0], atol=1e-30)
+    np.testing.assert_allclose(cr.softmax(tie), [0.5, 0.5], rtol=1e-7)
+    np.testing.assert_allclose(cr.log_softmax(x), [0.0, -2000.0, -1000.0], rtol=1e-7)
+    np.testing.assert_allclose(cr.log_softmax(tie), [-np.log(2.0)] * 2, rtol=1e-6)
+    np.testing.assert_allclose(_grad(cr.logsumexp, x, dtype), [1.0, 0.0, 0.0], atol=1e-30)
+    # the VJP reuses ans = 1000.69..., whose float32 rounding (half an ulp of 1000, 3e-5) shows in exp(x - ans)
+    np.testing.assert_allclose(_grad(cr.logsumexp, tie, dtype), [0.5, 0.5], rtol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+def test_logsumexp_of_infinities() -> None:
+    assert float(cr.logsumexp(np.array([-np.inf, -np.inf]))) == -np.inf
+    assert float(cr.logsumexp(np.array([-np.inf, 0.0]))) == 0.0
+    assert float(cr.logsumexp(np.array([np.inf, 1.0]))) == np.inf
+    np.testing.assert_array_equal(cr.softmax(np.array([0.0, -np.inf])), [1.0, 0.0])
+
+
+# ---- dtype: float32 in, float32 values and gradients out ---------------------------------------------------------
+FLOAT32_FNS: list[Callable[[Any], Any]] = [
+    cr.sum, cr.mean, cr.prod, cr.var, lambda x: cr.var(x, axis=0, ddof=1), cr.std, cr.max, cr.min,
+    lambda x: cr.max(x, axis=1), cr.logsumexp, lambda x: cr.logsumexp(x, axis=0), cr.softmax, cr.log_softmax,
+    cr.cumsum, cr.cumprod, lambda x: cr.cumprod(x, axis=1),
+]
+
+
+@pytest.mark.parametrize("fn", FLOAT32_FNS)
+def test_float32_in_float32_out(fn: Callable[[Any], Any]) -> None:
+    x = cr.tensor(_x(1, (2, 3)).astype(np.float32), requires_grad=True)
+    y = fn(x)
+    assert y.dtype == np.float32
+    (g,) = cr.engine.grad(y, x, np.ones(y.shape, dtype=np.float32), create_graph=True)
+    assert g.dtype == np.float32
+    (h,) = cr.engine.grad(g.sum(), x)
+    assert h.dtype == np.float32
+
+
+def test_arg_reductions_are_not_differentiable() -> None:
+    x = cr.tensor([1.0, 3.0, 3.0, -2.0, -2.0], requires_grad=True)
+    assert int(cr.argmax(x)) == 1 and int(cr.argmin(x)) == 3  # first occurrence, as NumPy
+    assert not cr.argmax(x).requires_grad and cr.argmax(x).dtype.kind == "i"
+
+
+# ---- property: the gradient has the input's shape and matches finite differences --------------------------------
+@st.composite
+def _shape_and_axis(draw: st.DrawFn) -> tuple[tuple[int, ...], Any, bool, int]:
+    shape = tuple(draw(st.lists(st.integers(1, 3), min_size=0, max_size=3)))
+    ndim = len(shape)
+    if ndim == 0:
+        axis: Any = draw(st.sampled_from([None, 0, -1, ()]))
+    else:
+        axis = draw(st.one_of(
+            st.none(),
+            st.integers(-ndim, ndim - 1),
+            st.lists(st.integers(0, ndim - 1), unique=True, max_size=ndim).map(
+                lambda axes: tuple(a - ndim if a % 2 else a for a in axes)),
+        ))
+    return shape, axis, draw(st.booleans()), draw(st.integers(0, 2**16))
+
+
+@settings(max_examples=25, deadline=None)
+@given(_shape_and_axis(), st.sampled_from(["sum", "mean", "max", "min", "prod", "logsumexp"]))
+def test_reduction_gradients_property(case: tuple[tuple[int, ...], Any, bool, int], name: str) -> None:
+    shape, axis, keepdims, seed = case
+    fn = getattr(cr, name)
+    x0 = _x(seed, shape)
+    x = cr.tensor(x0, requires_grad=True)
+    y = fn(x, axis=axis, keepdims=keepdims)
+    assert y.shape == np.sum(x0, axis=axis, keepdims=keepdims).shape
+    y.backward(np.ones(y.shape))
+    assert x.grad is not None and x.grad.shape == shape
+    assert cr.gradcheck(lambda t: fn(t, axis=axis, keepdims=keepdims), x0, order=1)
