@@ -7,6 +7,9 @@
 tensor([0.23500371, 0.19661193])
 """
 
+from .tensor import Tensor  # first: the primitive table and everything after it build on Tensor
+
+# isort: split
 from . import engine, linalg, random
 from .creation import arange, eye, full, linspace, ones, ones_like, tensor, zeros, zeros_like
 from .engine import enable_grad, is_grad_enabled, no_grad
@@ -16,7 +19,6 @@ from .ops.reduce import *  # noqa: F403
 from .ops.shape import *  # noqa: F403
 from .primitive import Primitive, Sample
 from .random import rand, randint, randn
-from .tensor import Tensor
 from .testing import GradcheckError, gradcheck
 
 __version__ = "0.1.0"

@@ -1,0 +1,849 @@
+"""``cr.linalg``: inverses, solves, determinants, decompositions and norms, with their matrix derivatives.
+
+All functions take stacks of matrices (leading batch axes) where NumPy does. The engine records one output array
+per node, so a decomposition with several outputs (``eigh``, ``qr``, ``svd``, ``slogdet``) is a composite returning
+single-output primitives; each part's VJP is the full rule restricted to that output's cotangent (the rules are
+linear in the cotangents, so the engine's sum over the parts is the full rule). Every rule is written with
+chainrule's own functions (matmul, solve, transposes, ``where``), so it is differentiable again.
+
+References: M. Giles, "Collected matrix derivative results for forward and reverse mode AD" (2008) for inv, solve
+and det; I. Murray, "Differentiation of the Cholesky decomposition" (2016); J. Townsend, "Differentiating the
+singular value decomposition" (2016); Walter & Lehmann (2018) for QR; Golub & Pereyra (1973) for the pseudo-inverse.
+
+Conventions. Notation below: ``A^-T`` is the transposed inverse, ``o`` the elementwise product, ``sym_L(A)`` the
+symmetric matrix made of A's lower triangle.
+
+* eigh and cholesky read only the lower triangle, as NumPy does: they are functions of ``sym_L(A)``, and their
+  gradients are too (zero on the strict upper triangle, the lower triangle collecting both mirrored entries).
+* Signs are fixed, so each output is a well-defined (and locally smooth) function of the input: eigenvectors and
+  left singular vectors have their largest-magnitude entry positive (``vh``'s rows follow ``u``'s columns), and
+  ``qr``'s R has a positive diagonal. NumPy leaves these signs to LAPACK, so they may differ from NumPy's.
+* Where a derivative does not exist the code does not hide it: repeated eigenvalues or singular values make the
+  terms ``1 / (w_j - w_i)`` infinite (NumPy warns "divide by zero") and the vector gradients inf/nan; a zero
+  singular value makes ``1 / s`` infinite; singular matrices make the solves inside inv/solve/det/cholesky/qr
+  rules raise ``LinAlgError``. The values' own gradients (``eigvalsh``, ``svdvals``, ``norm(x, 'nuc')``) stay
+  finite at repeated values.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..primitive import Primitive, Sample
+from ..tensor import Tensor
+from .elementwise import absolute, sqrt, where
+from .linalg import _as_array, _mT, _to_end
+from .reduce import sum
+from .shape import getitem, reshape, transpose
+
+__all__ = [
+    "cholesky",
+    "det",
+    "eigh",
+    "eigvalsh",
+    "inv",
+    "matrix_norm",
+    "norm",
+    "pinv",
+    "qr",
+    "slogdet",
+    "solve",
+    "svd",
+    "svdvals",
+    "vector_norm",
+]
+
+Shape = tuple[int, ...]
+
+
+# ---- helpers shared by the rules -----------------------------------------------------------------------------------
+def _row(v: Any) -> Any:
+    """(..., n) -> (..., 1, n): multiplying a matrix by it scales its columns (``X diag(v)``)."""
+    return reshape(v, (*v.shape[:-1], 1, v.shape[-1]))
+
+
+def _col(v: Any) -> Any:
+    """(..., n) -> (..., n, 1): multiplying a matrix by it scales its rows (``diag(v) X``)."""
+    return reshape(v, (*v.shape, 1))
+
+
+def _scalar(v: Any) -> Any:
+    """(...) -> (..., 1, 1): one scalar per matrix of a stack."""
+    return reshape(v, (*v.shape, 1, 1))
+
+
+@functools.lru_cache(maxsize=64)
+def _tri(n: int, m: int, k: int) -> np.ndarray[Any, Any]:
+    """The boolean mask ``j <= i + k`` of an n x m matrix (read-only: it is shared)."""
+    mask = np.tri(n, m, k, dtype=bool)
+    mask.flags.writeable = False
+    return mask
+
+
+def _lower(n: int) -> np.ndarray[Any, Any]:
+    return _tri(n, n, 0)
+
+
+def _strict_lower(n: int) -> np.ndarray[Any, Any]:
+    return _tri(n, n, -1)
+
+
+@functools.lru_cache(maxsize=64)
+def _eye(n: int) -> np.ndarray[Any, Any]:
+    mask = np.eye(n, dtype=bool)
+    mask.flags.writeable = False
+    return mask
+
+
+def _upper(n: int, m: int) -> np.ndarray[Any, Any]:
+    """``j >= i``: the upper triangle (diagonal included) of an n x m matrix."""
+    return ~_tri(n, m, -1)
+
+
+def _sym_lower(t: Any) -> Any:
+    """``sym_L(T)``: the lower triangle of T mirrored onto the upper one (what eigh and cholesky read)."""
+    return where(_lower(t.shape[-1]), t, _mT(t))
+
+
+def _from_sym_lower(p: Any) -> Any:
+    """The cotangent of A from the cotangent P of ``S = sym_L(A)``: ``<P, dS> = <result, dA>``.
+
+    A strictly lower entry appears twice in S (at (i, j) and (j, i)), a diagonal entry once, an upper one never.
+    """
+    n = p.shape[-1]
+    return where(_strict_lower(n), p + _mT(p), where(_eye(n), p, 0.0))
+
+
+def _gap_inverse(w: Any) -> Any:
+    """``F[i, j] = 1 / (w[j] - w[i])`` off the diagonal, 0 on it (inf where two values coincide)."""
+    n = w.shape[-1]
+    return where(_eye(n), 0.0, 1 / (_row(w) - _col(w) + _eye(n)))
+
+
+def _fix_signs(u: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """+1 or -1 per column of u (shape (..., 1, k)) that makes each column's largest-magnitude entry positive."""
+    big = np.argmax(np.abs(u), axis=-2)[..., None, :]
+    return np.where(np.take_along_axis(u, big, axis=-2) < 0, -1, 1).astype(u.dtype)
+
+
+def _value(x: Any) -> np.ndarray[Any, Any]:
+    """The array behind x (a Tensor's or a Dual's values), for decisions that carry no gradient."""
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _check_square(name: str, a: Any) -> None:
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"linalg.{name} needs square matrices (..., n, n), got shape {a.shape}")
+
+
+class _Memo:
+    """The last input and result of one LAPACK routine.
+
+    A decomposition's outputs are separate primitives (the engine records one array per node), and each one's rule
+    needs the other outputs: without this, ``svd`` plus its backward would run the SVD nine times. The input is
+    compared by value (its bytes), so an array changed in place is decomposed afresh. Inputs above
+    ``_MEMO_MAX_BYTES`` are not kept. Callers get copies, never the remembered arrays.
+    """
+
+    __slots__ = ("fn", "entry")
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.entry: tuple[Any, tuple[np.ndarray[Any, Any], ...]] | None = None
+
+    @staticmethod
+    def _key(a: np.ndarray[Any, Any]) -> Any:
+        return (a.shape, a.dtype.str, a.tobytes())
+
+    def lookup(self, a: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], ...] | None:
+        entry = self.entry  # one read: another thread may replace it, never half of it
+        if entry is not None and entry[0][0] == a.shape and entry[0] == self._key(a):
+            return entry[1]
+        return None
+
+    def __call__(self, a: Any) -> tuple[np.ndarray[Any, Any], ...]:
+        a = np.asarray(a)
+        found = self.lookup(a)
+        if found is not None:
+            return found
+        out = tuple(self.fn(a))
+        if a.nbytes <= _MEMO_MAX_BYTES:
+            self.entry = (self._key(a), out)
+        return out
+
+
+_MEMO_MAX_BYTES = 1 << 26
+
+
+# ---- sample inputs -------------------------------------------------------------------------------------------------
+def _stack(rng: np.random.Generator, shape: Shape, make: Any) -> np.ndarray[Any, Any]:
+    """A batch of matrices of the given shape, each made by ``make(rng, n, m)``."""
+    batch = shape[:-2]
+    out = np.stack([make(rng, *shape[-2:]) for _ in range(math.prod(batch))]) if batch else make(rng, *shape)
+    return np.asarray(out.reshape(shape), dtype=np.float64)
+
+
+def _orthonormal(rng: np.random.Generator, n: int, k: int) -> np.ndarray[Any, Any]:
+    return np.linalg.qr(rng.standard_normal((n, k)))[0]
+
+
+def _well_conditioned(rng: np.random.Generator, n: int, m: int) -> np.ndarray[Any, Any]:
+    """A perturbed identity, its first row's sign flipped at random (negative determinants too)."""
+    a = 0.4 * rng.uniform(-1, 1, (n, m)) + 1.5 * np.eye(n, m)
+    a[0] *= rng.choice([-1.0, 1.0])
+    return a
+
+
+def _distinct_symmetric(rng: np.random.Generator, n: int, m: int) -> np.ndarray[Any, Any]:
+    """Q diag(w) Q^T with eigenvalues a unit apart (so 1 / (w_j - w_i) stays small)."""
+    q = _orthonormal(rng, n, n)
+    w = np.arange(n) + rng.uniform(-0.2, 0.2, n) - 0.7
+    return (q * w) @ q.T
+
+
+def _positive_definite(rng: np.random.Generator, n: int, m: int) -> np.ndarray[Any, Any]:
+    b = rng.uniform(-1, 1, (n, n))
+    return b @ b.T + n * np.eye(n)
+
+
+def _distinct_singular(rng: np.random.Generator, n: int, m: int) -> np.ndarray[Any, Any]:
+    """U diag(s) V^T with singular values about 1, 2, 3 (distinct, away from zero)."""
+    k = min(n, m)
+    s = np.arange(k, 0, -1) + rng.uniform(-0.2, 0.2, k)
+    return (_orthonormal(rng, n, k) * s) @ _orthonormal(rng, m, k).T
+
+
+def _samples(make: Any, shapes: Sequence[Shape]) -> Any:
+    return lambda rng: [Sample((_stack(rng, s, make),)) for s in shapes]
+
+
+_SQUARE = ((3, 3), (2, 2), (2, 2, 2), (1, 3, 3))
+_RECTANGULAR = ((3, 3), (3, 2), (2, 3), (2, 3, 2))
+
+
+# ---- inverse and solve ---------------------------------------------------------------------------------------------
+# X = A^-1: dX = -X dA X, so Abar = -X^T Xbar X^T.
+_inv = Primitive(
+    "inv",
+    np.linalg.inv,
+    vjp=lambda g, ans, a: -(_mT(ans) @ g @ _mT(ans)),
+    jvp=lambda t, ans, a: -(ans @ t @ ans),
+    samples=_samples(_well_conditioned, _SQUARE),
+    reference=np.linalg.inv,
+)
+
+
+def inv(a: Any) -> Any:
+    """The matrix inverse ``A^-1`` (of each matrix of a stack); ``dA^-1 = -A^-1 dA A^-1``.
+
+    >>> import chainrule as cr
+    >>> cr.linalg.inv(cr.tensor([[2.0, 0.0], [0.0, 4.0]]))
+    tensor([[0.5 , 0.  ],
+            [0.  , 0.25]])
+    """
+    a = _as_array(a)
+    _check_square("inv", a)
+    return _inv(a)
+
+
+def _draw_any(rng: np.random.Generator, shape: Shape) -> np.ndarray[Any, Any]:
+    return np.asarray(rng.uniform(-2, 2, shape))
+
+
+def _solve_samples(rng: np.random.Generator) -> list[Sample]:
+    pairs = (((3, 3), (3, 2)), ((2, 2, 2), (2, 1)), ((2, 2), (2, 2, 2)), ((1, 2, 2), (3, 2, 1)))
+    return [Sample((_stack(rng, a, _well_conditioned), _draw_any(rng, b))) for a, b in pairs]
+
+
+# X = A^-1 B (B a stack of matrices): Bbar = A^-T Xbar, Abar = -Bbar X^T; dX = A^-1 (dB - dA X).
+_solve = Primitive(
+    "solve",
+    np.linalg.solve,
+    vjp=(lambda g, ans, a, b: -(_solve(_mT(a), g) @ _mT(ans)), lambda g, ans, a, b: _solve(_mT(a), g)),
+    jvp=(lambda t, ans, a, b: -_solve(a, t @ ans), lambda t, ans, a, b: _solve(a, t)),
+    samples=_solve_samples,
+    reference=np.linalg.solve,
+)
+
+
+def solve(a: Any, b: Any) -> Any:
+    """The solution x of ``a @ x = b``; b is a vector (shape (n,)) or a stack of matrices (..., n, k), as in
+    NumPy 2. ``x = A^-1 b``, ``bbar = A^-T xbar``, ``Abar = -bbar x^T``.
+
+    >>> import chainrule as cr
+    >>> cr.linalg.solve(cr.tensor([[2.0, 0.0], [0.0, 4.0]]), cr.tensor([1.0, 1.0]))
+    tensor([0.5 , 0.25])
+    """
+    a, b = _as_array(a), _as_array(b)
+    _check_square("solve", a)
+    if b.ndim == 1:
+        x = _solve(a, reshape(b, (b.shape[0], 1)))
+        return reshape(x, x.shape[:-1])
+    return _solve(a, b)
+
+
+# ---- determinants --------------------------------------------------------------------------------------------------
+# d det(A) = det(A) tr(A^-1 dA), so Abar = gbar det(A) A^-T (Jacobi's formula). Singular A: inv raises LinAlgError.
+_det = Primitive(
+    "det",
+    np.linalg.det,
+    vjp=lambda g, ans, a: _scalar(g * ans) * _mT(_inv(a)),
+    jvp=lambda t, ans, a: ans * sum(_mT(_inv(a)) * t, axis=(-2, -1)),
+    samples=_samples(_well_conditioned, _SQUARE),
+    reference=np.linalg.det,
+)
+
+
+def det(a: Any) -> Any:
+    """The determinant of each matrix of a stack; its gradient is ``det(A) A^-T`` (undefined for singular A:
+    the inverse in the rule raises ``LinAlgError``).
+
+    >>> import chainrule as cr
+    >>> a = cr.tensor([[2.0, 1.0], [1.0, 3.0]], requires_grad=True)
+    >>> cr.linalg.det(a).backward()
+    >>> a.grad
+    tensor([[ 3., -1.],
+            [-1.,  2.]])
+    """
+    a = _as_array(a)
+    _check_square("det", a)
+    return _det(a)
+
+
+_slogdet_memo = _Memo(np.linalg.slogdet)
+_slogdet_sign = Primitive(
+    "slogdet_sign",
+    lambda a: _slogdet_memo(a)[0].copy(),
+    samples=_samples(_well_conditioned, _SQUARE),
+    reference=lambda a: np.linalg.slogdet(a)[0],
+    differentiable=False,
+)
+# d log|det A| = tr(A^-1 dA): Abar = gbar A^-T
+_slogdet_logabsdet = Primitive(
+    "slogdet_logabsdet",
+    lambda a: _slogdet_memo(a)[1].copy(),
+    vjp=lambda g, ans, a: _scalar(g) * _mT(_inv(a)),
+    jvp=lambda t, ans, a: sum(_mT(_inv(a)) * t, axis=(-2, -1)),
+    samples=_samples(_well_conditioned, _SQUARE),
+    reference=lambda a: np.linalg.slogdet(a)[1],
+)
+
+
+def slogdet(a: Any) -> tuple[Any, Any]:
+    """``(sign, log|det A|)``, stable where det itself would over- or underflow. The sign carries no gradient;
+    ``log|det A|`` has gradient ``A^-T``.
+
+    >>> import chainrule as cr
+    >>> sign, logabsdet = cr.linalg.slogdet(cr.tensor([[-2.0, 0.0], [0.0, 3.0]]))
+    >>> float(sign), round(float(logabsdet), 4)
+    (-1.0, 1.7918)
+    """
+    a = _as_array(a)
+    _check_square("slogdet", a)
+    return _slogdet_sign(a), _slogdet_logabsdet(a)
+
+
+# ---- Cholesky ------------------------------------------------------------------------------------------------------
+def _phi(x: Any) -> Any:
+    """Murray's Phi: the lower triangle with the diagonal halved."""
+    n = x.shape[-1]
+    return where(_strict_lower(n), x, where(_eye(n), 0.5 * x, 0.0))
+
+
+def _cholesky_vjp(g: Any, ans: Any, a: Any) -> Any:
+    """Murray (2016): ``S̄ = L^-T Phi(L^T L̄) L^-1``, then folded onto the lower triangle that was read."""
+    z = _solve(_mT(ans), _phi(_mT(ans) @ g))  # L^-T Phi(L^T Lbar)
+    return _from_sym_lower(_mT(_solve(_mT(ans), _mT(z))))  # (L^-T Z^T)^T = Z L^-1
+
+
+def _cholesky_jvp(t: Any, ans: Any, a: Any) -> Any:
+    """``dL = L Phi(L^-1 dS L^-T)`` with ``dS = sym_L(dA)``."""
+    y = _solve(ans, _sym_lower(t))  # L^-1 dS
+    return ans @ _phi(_solve(ans, _mT(y)))  # L^-1 (L^-1 dS)^T = L^-1 dS L^-T (dS is symmetric)
+
+
+_cholesky = Primitive(
+    "cholesky",
+    np.linalg.cholesky,
+    vjp=_cholesky_vjp,
+    jvp=_cholesky_jvp,
+    samples=_samples(_positive_definite, ((3, 3), (2, 2), (2, 2, 2))),
+    reference=np.linalg.cholesky,
+)
+
+
+def cholesky(a: Any, upper: bool = False) -> Any:
+    """The Cholesky factor: lower L with ``A = L L^T`` (or upper U with ``A = U^T U``), for symmetric
+    positive-definite A. Like NumPy it reads only the lower (upper) triangle; so does its gradient.
+
+    >>> import chainrule as cr
+    >>> cr.linalg.cholesky(cr.tensor([[4.0, 2.0], [2.0, 5.0]]))
+    tensor([[2., 0.],
+            [1., 2.]])
+    """
+    a = _as_array(a)
+    _check_square("cholesky", a)
+    if upper:
+        return _mT(_cholesky(_mT(a)))
+    return _cholesky(a)
+
+
+# ---- QR ------------------------------------------------------------------------------------------------------------
+def _qr_forward(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Q of the reduced QR of a tall or square matrix, with signs making R's diagonal positive."""
+    q, r = np.linalg.qr(a)
+    d = np.diagonal(r, axis1=-2, axis2=-1)
+    return q * np.where(d < 0, -1, 1).astype(q.dtype)[..., None, :]
+
+
+def _qr_r(q: Any, a: Any) -> Any:
+    """R = Q^T A (upper triangular; the rounding below the diagonal is cleared)."""
+    r = _mT(q) @ a
+    return where(_upper(*r.shape[-2:]), r, 0.0)
+
+
+def _qr_vjp(g: Any, ans: Any, a: Any) -> Any:
+    """``Abar = (Qbar - Q copyltu(Q^T Qbar)) R^-T``, copyltu(M) mirroring M's upper triangle onto the lower.
+
+    The full rule, with R's cotangent too, is ``(Qbar + Q copyltu(R Rbar^T - Q^T Qbar)) R^-T`` (Walter & Lehmann
+    2018): the R part arrives through ``R = triu(Q^T A)``, a composite.
+    """
+    r = _qr_r(ans, a)
+    m = _mT(ans) @ g
+    k = where(_upper(*m.shape[-2:]), m, _mT(m))
+    return _mT(_solve(r, _mT(g - ans @ k)))  # X R^-T = (R^-1 X^T)^T
+
+
+def _qr_jvp(t: Any, ans: Any, a: Any) -> Any:
+    """``C = Q^T dA R^-1``, ``Omega = tril(C, -1) - tril(C, -1)^T`` (= Q^T dQ), ``dQ = dA R^-1 - Q (C - Omega)``."""
+    r = _qr_r(ans, a)
+    t_rinv = _mT(_solve(_mT(r), _mT(t)))
+    c = _mT(ans) @ t_rinv
+    low = where(_strict_lower(c.shape[-1]), c, 0.0)
+    return t_rinv - ans @ (c - low + _mT(low))
+
+
+_qr_q = Primitive(
+    "qr_q",
+    _qr_forward,
+    vjp=_qr_vjp,
+    jvp=_qr_jvp,
+    samples=_samples(_well_conditioned, ((3, 3), (3, 2), (4, 2), (2, 3, 2))),
+    reference=_qr_forward,
+)
+
+
+def qr(a: Any, mode: str = "reduced") -> Any:
+    """The reduced QR decomposition ``A = Q R`` (Q with orthonormal columns, R upper triangular with a positive
+    diagonal); ``mode="r"`` returns R alone. For an m x n matrix with m < n, Q comes from the first m columns.
+    Gradients need full column rank (of those first min(m, n) columns); otherwise ``LinAlgError``.
+
+    >>> import chainrule as cr
+    >>> q, r = cr.linalg.qr(cr.tensor([[3.0, 1.0], [4.0, 2.0]]))
+    >>> r
+    tensor([[5. , 2.2],
+            [0. , 0.4]])
+    """
+    if mode not in ("reduced", "r"):
+        raise ValueError(f"linalg.qr: mode {mode!r} is not supported (differentiable modes: 'reduced', 'r')")
+    a = _as_array(a)
+    if a.ndim < 2:
+        raise ValueError(f"linalg.qr needs matrices (..., m, n), got shape {a.shape}")
+    m, n = a.shape[-2:]
+    q = _qr_q(a if m >= n else getitem(a, (Ellipsis, slice(None), slice(0, m))))
+    r = _qr_r(q, a)
+    return r if mode == "r" else (q, r)
+
+
+# ---- symmetric eigendecomposition ----------------------------------------------------------------------------------
+def _eigh_signed(a: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    w, v = np.linalg.eigh(a)
+    return w, v * _fix_signs(v)
+
+
+_eigh_memo = _Memo(_eigh_signed)
+
+
+def _eigh_values_forward(a: Any) -> np.ndarray[Any, Any]:
+    """From a remembered eigh when there is one, else the cheaper eigvalsh (no vectors)."""
+    a = np.asarray(a)
+    found = _eigh_memo.lookup(a)
+    return found[0].copy() if found is not None else np.linalg.eigvalsh(a)
+
+
+def _eigh_vectors_forward(a: Any) -> np.ndarray[Any, Any]:
+    return _eigh_memo(a)[1].copy()
+
+
+def _eigh_values_vjp(g: Any, ans: Any, a: Any) -> Any:
+    """``S̄ = V diag(wbar) V^T``."""
+    v = _eigh_vectors(a)
+    return _from_sym_lower((v * _row(g)) @ _mT(v))
+
+
+def _eigh_values_jvp(t: Any, ans: Any, a: Any) -> Any:
+    """``dw = diag(V^T dS V)``."""
+    v = _eigh_vectors(a)
+    return sum(v * (_sym_lower(t) @ v), axis=-2)
+
+
+def _eigh_vectors_vjp(g: Any, ans: Any, a: Any) -> Any:
+    """``S̄ = V (F o (V^T Vbar)) V^T`` with ``F[i, j] = 1 / (w_j - w_i)``: inf for repeated eigenvalues."""
+    f = _gap_inverse(_eigh_values(a))
+    return _from_sym_lower(ans @ (f * (_mT(ans) @ g)) @ _mT(ans))
+
+
+def _eigh_vectors_jvp(t: Any, ans: Any, a: Any) -> Any:
+    """``dV = V (F o (V^T dS V))``."""
+    f = _gap_inverse(_eigh_values(a))
+    return ans @ (f * (_mT(ans) @ _sym_lower(t) @ ans))
+
+
+_eigh_values = Primitive(
+    "eigh_values",
+    _eigh_values_forward,
+    vjp=_eigh_values_vjp,
+    jvp=_eigh_values_jvp,
+    samples=_samples(_distinct_symmetric, ((3, 3), (2, 2), (2, 2, 2))),
+    reference=np.linalg.eigvalsh,
+)
+_eigh_vectors = Primitive(
+    "eigh_vectors",
+    _eigh_vectors_forward,
+    vjp=_eigh_vectors_vjp,
+    jvp=_eigh_vectors_jvp,
+    samples=_samples(_distinct_symmetric, ((3, 3), (2, 2), (2, 2, 2))),
+    reference=lambda a: _eigh_signed(a)[1],
+)
+
+
+def _symmetric_input(name: str, a: Any, uplo: str) -> Any:
+    a = _as_array(a)
+    _check_square(name, a)
+    if uplo not in ("L", "U"):
+        raise ValueError(f"linalg.{name}: UPLO must be 'L' or 'U', got {uplo!r}")
+    return a if uplo == "L" else _mT(a)  # the upper triangle of A is the lower one of A^T
+
+
+def eigh(a: Any, UPLO: str = "L") -> tuple[Any, Any]:
+    """Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix, ``A = V diag(w) V^T``.
+
+    Only the lower (``UPLO="U"``: upper) triangle is read. Each eigenvector's largest-magnitude entry is positive.
+    ``dw = diag(V^T dA V)``; ``dV = V (F o (V^T dA V))``, ``F[i, j] = 1 / (w_j - w_i)`` (inf for repeated
+    eigenvalues: there the eigenvectors are not unique and their gradient is inf/nan).
+
+    >>> import chainrule as cr
+    >>> w, v = cr.linalg.eigh(cr.tensor([[2.0, 1.0], [1.0, 2.0]]))
+    >>> w
+    tensor([1., 3.])
+    """
+    a = _symmetric_input("eigh", a, UPLO)
+    v = _eigh_vectors(a)  # first: the values then come from the same decomposition
+    return _eigh_values(a), v
+
+
+def eigvalsh(a: Any, UPLO: str = "L") -> Any:
+    """The eigenvalues of a symmetric matrix, ascending; gradient ``V diag(wbar) V^T``.
+
+    >>> import chainrule as cr
+    >>> cr.linalg.eigvalsh(cr.tensor([[2.0, 0.0], [0.0, 1.0]]))
+    tensor([1., 2.])
+    """
+    return _eigh_values(_symmetric_input("eigvalsh", a, UPLO))
+
+
+# ---- singular value decomposition ----------------------------------------------------------------------------------
+def _svd_signed(a: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], ...]:
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    signs = _fix_signs(u)
+    return u * signs, s, vh * _mT(signs)
+
+
+_svd_memo = _Memo(_svd_signed)
+
+
+def _svd_s_forward(a: Any) -> np.ndarray[Any, Any]:
+    """From a remembered SVD when there is one, else the cheaper values-only SVD."""
+    a = np.asarray(a)
+    found = _svd_memo.lookup(a)
+    return found[1].copy() if found is not None else np.linalg.svd(a, compute_uv=False)
+
+
+def _svd_s_vjp(g: Any, ans: Any, a: Any) -> Any:
+    """``Abar = U diag(sbar) V^T``."""
+    return (_svd_u(a) * _row(g)) @ _svd_vh(a)
+
+
+def _svd_u_vjp(g: Any, ans: Any, a: Any) -> Any:
+    """``Abar = [U (F o (U^T Ubar - Ubar^T U)) S + (I - U U^T) Ubar S^-1] V^T``, ``F[i, j] = 1 / (s_j^2 - s_i^2)``."""
+    s, vh = _svd_s(a), _svd_vh(a)
+    x = _mT(ans) @ g
+    inner = ans @ (_gap_inverse(s * s) * (x - _mT(x)) * _row(s)) + (g - ans @ x) * _row(1 / s)
+    return inner @ vh
+
+
+def _svd_vh_vjp(g: Any, ans: Any, a: Any) -> Any:
+    """With ``Vbar = vhbar^T``: ``Abar = U S (F o (V^T Vbar - Vbar^T V)) V^T + U S^-1 Vbar^T (I - V V^T)``."""
+    u, s = _svd_u(a), _svd_s(a)
+    y = ans @ _mT(g)
+    return (u * _row(s)) @ (_gap_inverse(s * s) * (y - _mT(y))) @ ans + (u * _row(1 / s)) @ (g - (g @ _mT(ans)) @ ans)
+
+
+def _svd_s_jvp(t: Any, ans: Any, a: Any) -> Any:
+    """``ds = diag(U^T dA V)``."""
+    return sum(_svd_u(a) * (t @ _mT(_svd_vh(a))), axis=-2)
+
+
+def _svd_u_jvp(t: Any, ans: Any, a: Any) -> Any:
+    """``dU = U (F o (dP S + S dP^T)) + (I - U U^T) dA V S^-1`` with ``dP = U^T dA V``."""
+    s, vh = _svd_s(a), _svd_vh(a)
+    t_v = t @ _mT(vh)
+    dp = _mT(ans) @ t_v
+    return ans @ (_gap_inverse(s * s) * (dp * _row(s) + _col(s) * _mT(dp))) + (t_v - ans @ dp) * _row(1 / s)
+
+
+def _svd_vh_jvp(t: Any, ans: Any, a: Any) -> Any:
+    """``dV^T = -(F o (S dP + dP^T S)) V^T + S^-1 U^T dA (I - V V^T)`` (the bracket is symmetric, F antisymmetric)."""
+    u, s = _svd_u(a), _svd_s(a)
+    ut_t = _mT(u) @ t
+    dp = ut_t @ _mT(ans)
+    return -((_gap_inverse(s * s) * (_col(s) * dp + _mT(dp) * _row(s))) @ ans) + _col(1 / s) * (ut_t - dp @ ans)
+
+
+_SVD_SHAPES = ((3, 3), (3, 2), (2, 3), (2, 3, 2))
+_svd_s = Primitive(
+    "svd_s",
+    _svd_s_forward,
+    vjp=_svd_s_vjp,
+    jvp=_svd_s_jvp,
+    samples=_samples(_distinct_singular, _SVD_SHAPES),
+    reference=lambda a: np.linalg.svd(a, compute_uv=False),
+)
+_svd_u = Primitive(
+    "svd_u",
+    lambda a: _svd_memo(a)[0].copy(),
+    vjp=_svd_u_vjp,
+    jvp=_svd_u_jvp,
+    samples=_samples(_distinct_singular, _SVD_SHAPES),
+    reference=lambda a: _svd_signed(a)[0],
+)
+_svd_vh = Primitive(
+    "svd_vh",
+    lambda a: _svd_memo(a)[2].copy(),
+    vjp=_svd_vh_vjp,
+    jvp=_svd_vh_jvp,
+    samples=_samples(_distinct_singular, _SVD_SHAPES),
+    reference=lambda a: _svd_signed(a)[2],
+)
+
+
+def _check_matrix(name: str, a: Any) -> None:
+    if a.ndim < 2:
+        raise ValueError(f"linalg.{name} needs matrices (..., m, n), got shape {a.shape}")
+
+
+def svd(a: Any, full_matrices: bool = False, compute_uv: bool = True) -> Any:
+    """The reduced singular value decomposition ``A = U diag(s) Vh``, s descending; ``compute_uv=False`` gives s.
+
+    Each column of U has its largest-magnitude entry positive (Vh's rows follow). Gradients (Townsend 2016) use
+    ``F[i, j] = 1 / (s_j^2 - s_i^2)`` and ``1 / s``: U and Vh have inf/nan gradients at repeated or zero singular
+    values; s itself does not. ``full_matrices=True`` is not supported (the extra columns are not unique).
+
+    >>> import chainrule as cr
+    >>> u, s, vh = cr.linalg.svd(cr.tensor([[3.0, 0.0], [0.0, -2.0]]))
+    >>> s
+    tensor([3., 2.])
+    """
+    if full_matrices:
+        raise ValueError("linalg.svd: full_matrices=True is not supported (its extra singular vectors are not "
+                         "unique, so not differentiable); use full_matrices=False")
+    a = _as_array(a)
+    _check_matrix("svd", a)
+    if not compute_uv:
+        return _svd_s(a)
+    u = _svd_u(a)  # first: s and vh then come from the same decomposition
+    return u, _svd_s(a), _svd_vh(a)
+
+
+def svdvals(a: Any) -> Any:
+    """The singular values, descending; gradient ``U diag(sbar) V^T``.
+
+    >>> import chainrule as cr
+    >>> cr.linalg.svdvals(cr.tensor([[0.0, 2.0], [1.0, 0.0]]))
+    tensor([2., 1.])
+    """
+    a = _as_array(a)
+    _check_matrix("svdvals", a)
+    return _svd_s(a)
+
+
+# ---- pseudo-inverse ------------------------------------------------------------------------------------------------
+def _pinv_vjp(g: Any, ans: Any, a: Any, rcond: Any = None) -> Any:
+    """Golub & Pereyra, transposed: ``Abar = -P^T G P^T + (I - A P) G^T P P^T + P^T P G^T (I - P A)``."""
+    gt = _mT(g)
+    pt = _mT(ans)
+    return -(pt @ g @ pt) + (gt - a @ (ans @ gt)) @ (ans @ pt) + (pt @ ans) @ (gt - (gt @ ans) @ a)
+
+
+def _pinv_jvp(t: Any, ans: Any, a: Any, rcond: Any = None) -> Any:
+    """``dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P`` (valid while the rank does not change)."""
+    tt = _mT(t)
+    pt = _mT(ans)
+    return -(ans @ t @ ans) + (ans @ pt) @ (tt - (tt @ a) @ ans) + (tt - ans @ (a @ tt)) @ (pt @ ans)
+
+
+_pinv = Primitive(
+    "pinv",
+    lambda a, rcond=None: np.linalg.pinv(a, rcond=rcond),
+    vjp=_pinv_vjp,
+    jvp=_pinv_jvp,
+    samples=_samples(_distinct_singular, _RECTANGULAR),
+    reference=lambda a, rcond=None: np.linalg.pinv(a, rcond=rcond),
+)
+
+
+def pinv(a: Any, rcond: float | None = None) -> Any:
+    """The Moore-Penrose pseudo-inverse (singular values below ``rcond * largest`` are treated as zero; NumPy's
+    default). The gradient (Golub & Pereyra 1973) holds where the rank is locally constant.
+
+    >>> import chainrule as cr
+    >>> cr.linalg.pinv(cr.tensor([[1.0], [1.0]]))
+    tensor([[0.5, 0.5]])
+    """
+    a = _as_array(a)
+    _check_matrix("pinv", a)
+    return _pinv(a) if rcond is None else _pinv(a, rcond=rcond)
+
+
+# ---- norms ---------------------------------------------------------------------------------------------------------
+def _safe_root(s: Any, p: float) -> Any:
+    """``s ** (1/p)`` for s >= 0, with gradient 0 (not inf * 0 = nan) where s = 0: a norm's subgradient at 0."""
+    positive = s > 0
+    inner = where(positive, s, 1.0)
+    return where(positive, sqrt(inner) if p == 2 else inner ** (1.0 / p), 0.0)
+
+
+def _extreme(x: Any, axis: int | tuple[int, ...], keepdims: bool, largest: bool) -> Any:
+    """max (or min) over axis; ties share the gradient evenly, as ``cr.max`` does."""
+    v = _value(x)
+    m = (np.max if largest else np.min)(v, axis=axis, keepdims=True)
+    hit = (v == m) | np.isnan(m)  # a NaN spreads to the result through every entry
+    weights = (hit / hit.sum(axis=axis, keepdims=True)).astype(v.dtype)
+    return sum(x * weights, axis=axis, keepdims=keepdims)
+
+
+def _vector_norm(x: Any, ord: Any, axis: Any, keepdims: bool) -> Any:
+    if ord is None or ord == 2:
+        return _safe_root(sum(x * x, axis=axis, keepdims=keepdims), 2)
+    if isinstance(ord, str):
+        raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
+    if ord == math.inf or ord == -math.inf:
+        return _extreme(absolute(x), axis, keepdims, ord > 0)
+    if ord == 0:
+        return sum(x != 0, axis=axis, keepdims=keepdims).astype(x.dtype)
+    if ord == 1:
+        return sum(absolute(x), axis=axis, keepdims=keepdims)
+    p = float(ord)
+    return _safe_root(sum(absolute(x) ** p, axis=axis, keepdims=keepdims), p)
+
+
+def _matrix_norm(x: Any, ord: Any, axes: tuple[int, int], keepdims: bool) -> Any:
+    row, col = axes
+    if row == col:
+        raise ValueError("norm: duplicate axes given")
+    if ord is None or ord == "fro":
+        return _safe_root(sum(x * x, axis=axes, keepdims=keepdims), 2)
+    if ord in ("nuc", 2, -2):
+        s = _svd_s(_to_end(x, row, col))
+        out = sum(s, axis=-1) if ord == "nuc" else getitem(s, (Ellipsis, 0 if ord == 2 else -1))
+        if keepdims:
+            out = reshape(out, tuple(1 if i in (row, col) else n for i, n in enumerate(x.shape)))
+        return out
+    if ord in (1, -1):
+        out = _extreme(sum(absolute(x), axis=row, keepdims=True), col, True, ord > 0)
+    elif ord in (math.inf, -math.inf):
+        out = _extreme(sum(absolute(x), axis=col, keepdims=True), row, True, ord > 0)
+    else:
+        raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
+    return out if keepdims else reshape(out, tuple(n for i, n in enumerate(x.shape) if i not in (row, col)))
+
+
+def norm(x: Any, ord: Any = None, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
+    """Vector or matrix norm, as ``numpy.linalg.norm``.
+
+    Vectors (1-d x, or an int ``axis``): ord None/2 (Euclidean), 1, inf, -inf, 0 (count of non-zeros, no
+    gradient), other p: ``sum(|x|^p)^(1/p)``. Matrices (2-d x, or a 2-tuple ``axis``): None/'fro', 'nuc', 1, -1,
+    2, -2 (largest/smallest singular value), inf, -inf. With ``axis=None`` and ``ord=None`` any x is flattened.
+
+    Kinks: the gradient at x = 0 is 0 for the 2-norm and p-norms (a subgradient, as ``abs'(0) = 0``); max/min ties
+    (inf norms, matrix 1/inf norms) share the gradient evenly. p < 1 norms have an infinite slope at zero entries.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([3.0, -4.0], requires_grad=True)
+    >>> n = cr.linalg.norm(x)
+    >>> n.backward()
+    >>> float(n), x.grad
+    (5.0, tensor([ 0.6, -0.8]))
+    """
+    x = _as_array(x)
+    if not np.issubdtype(x.dtype, np.inexact):
+        x = x.astype(np.float64)
+    nd = x.ndim
+    if axis is None:
+        if ord is None:
+            return _safe_root(sum(x * x, axis=None, keepdims=keepdims), 2)
+        if nd not in (1, 2):
+            raise ValueError(f"norm: ord={ord!r} with axis=None needs a 1-d or 2-d array, got {nd} dimensions")
+        axes = tuple(range(nd))
+    else:
+        axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = tuple(int(a) % nd for a in axes)
+    if len(axes) == 1:
+        return _vector_norm(x, ord, axes[0], keepdims)
+    if len(axes) == 2:
+        return _matrix_norm(x, ord, (axes[0], axes[1]), keepdims)
+    raise ValueError(f"norm: axis must name one or two axes, got {axis!r}")
+
+
+def vector_norm(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, ord: Any = 2) -> Any:
+    """The vector norm over ``axis`` (all axes by default, flattened), as ``numpy.linalg.vector_norm``.
+
+    >>> import chainrule as cr
+    >>> float(cr.linalg.vector_norm(cr.tensor([[1.0, -2.0], [2.0, 0.0]]), ord=1))
+    5.0
+    """
+    x = _as_array(x)
+    if axis is None:
+        flat = reshape(x, (-1,))
+        out = _vector_norm(flat if np.issubdtype(x.dtype, np.inexact) else flat.astype(np.float64), ord, 0, False)
+        return reshape(out, (1,) * x.ndim) if keepdims else out
+    if isinstance(axis, tuple) and len(axis) > 1:
+        nd = x.ndim
+        axes = tuple(a % nd for a in axis)
+        rest = [i for i in range(nd) if i not in axes]
+        moved = reshape(_to_perm(x, (*rest, *axes)), (*(x.shape[i] for i in rest), -1))
+        out = norm(moved, ord, axis=-1)
+        return reshape(out, tuple(1 if i in axes else n for i, n in enumerate(x.shape))) if keepdims else out
+    return norm(x, ord, axis=axis, keepdims=keepdims)
+
+
+def _to_perm(x: Any, perm: tuple[int, ...]) -> Any:
+    return transpose(x, perm) if perm != tuple(range(x.ndim)) else x
+
+
+def matrix_norm(x: Any, keepdims: bool = False, ord: Any = "fro") -> Any:
+    """The matrix norm of each matrix of a stack (the last two axes), as ``numpy.linalg.matrix_norm``.
+
+    >>> import chainrule as cr
+    >>> float(cr.linalg.matrix_norm(cr.tensor([[3.0, 0.0], [0.0, 4.0]]), ord="nuc"))
+    7.0
+    """
+    x = _as_array(x)
+    _check_matrix("matrix_norm", x)
+    return norm(x, ord, axis=(-2, -1), keepdims=keepdims)
+
