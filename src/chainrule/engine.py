@@ -216,11 +216,11 @@ def run(
                     raise _modified_error(node, a)
                 if not a.requires_grad or vjps[i] is None or (reach is not None and id(a) not in reach):
                     continue
-                c = vjps[i](g, ans, *args, **kw)
+                c = vjps[i](g, ans, *args, **kw) if kw else vjps[i](g, ans, *args)
                 data = a.data
                 if c.shape != data.shape:
                     c = _sum_to(c, data.shape)
-                if c.dtype != data.dtype:
+                if c.dtype is not data.dtype and c.dtype != data.dtype:
                     c = c.astype(data.dtype)
                 parent = a._node
                 if parent is None:

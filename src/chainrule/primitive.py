@@ -123,7 +123,7 @@ class Primitive:
             i += 1
         if raw is None:
             return self.forward(*args, **kwargs)
-        ans = self.forward(*raw, **kwargs)
+        ans = self.forward(*raw, **kwargs) if kwargs else self.forward(*raw)
         if type(ans) is not np.ndarray:
             ans = np.asarray(ans)
         out = _new(Tensor)
