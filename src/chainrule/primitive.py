@@ -187,13 +187,7 @@ class Dual(Tensor):
 
 
 def make_dual(primal: Any, tangent: Any, level: int) -> Dual:
-    d = Dual.__new__(Dual)
-    d.data = primal.data if isinstance(primal, Tensor) else np.asarray(primal)
-    d.requires_grad = False
-    d.grad = None
-    d._node = None
-    d._version = None
-    d._hooks = None
+    d = Dual._from_node(primal.data if isinstance(primal, Tensor) else primal, None)
     d.primal = primal
     d.tangent = tangent
     d.level = level

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -11,6 +11,7 @@ from . import engine
 from .engine import Node, Version, tick
 
 ArrayLike = Any  # anything np.asarray accepts, or a Tensor
+T = TypeVar("T", bound="Tensor")
 Axis = int | tuple[int, ...] | None
 
 
@@ -60,7 +61,7 @@ class Tensor:
         self._hooks = None
 
     @classmethod
-    def _from_node(cls, data: Any, node: Node | None) -> Tensor:
+    def _from_node(cls: type[T], data: Any, node: Node | None) -> T:
         t = cls.__new__(cls)
         t.data = data if type(data) is np.ndarray else np.asarray(data)
         t.requires_grad = node is not None
