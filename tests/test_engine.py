@@ -668,9 +668,8 @@ def test_maximum_and_minimum_ties_give_half_to_each() -> None:
 
 
 def test_maximum_tie_in_forward_mode() -> None:
-    from chainrule.primitive import forward_jvp
 
-    _, t = forward_jvp(cr.maximum, [np.array(1.0), np.array(1.0)], [np.array(1.0), np.array(0.0)])
+    _, t = cr.jvp(cr.maximum, [np.array(1.0), np.array(1.0)], [np.array(1.0), np.array(0.0)])
     assert float(t) == 0.5
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import chainrule as cr
-from chainrule.primitive import Primitive, forward_jvp
+from chainrule.primitive import Primitive
 
 X = np.array([0.3, -1.2, 0.8])
 
@@ -161,7 +161,7 @@ def test_vjp_and_jvp_are_transposes(name: str, f: Callable[..., Any], shapes: li
     primals = [rng.uniform(-1.5, 1.5, s) for s in shapes]
     for _ in range(3):
         us = [rng.standard_normal(s) for s in shapes]
-        out, jvp_u = forward_jvp(f, primals, us)
+        out, jvp_u = cr.jvp(f, primals, us)
         v = rng.standard_normal(np.shape(out))
         xs = [cr.tensor(p, requires_grad=True) for p in primals]
         vjp_v = cr.engine.grad(f(*xs), xs, grad_outputs=v)

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule.engine import grad
-from chainrule.primitive import forward_jvp
 
 RNG = np.random.default_rng(0)
 
@@ -306,7 +305,7 @@ def test_mask_over_leading_dims_and_values_from_mask() -> None:
 
 def test_indexing_in_forward_mode_and_second_order() -> None:
     x = np.array([0.5, -1.0, 2.0])
-    _, t = forward_jvp(lambda v: (v[[0, 0, 2]] ** 2).sum(), [x], [np.ones(3)])
+    _, t = cr.jvp(lambda v: (v[[0, 0, 2]] ** 2).sum(), [x], [np.ones(3)])
     np.testing.assert_allclose(np.asarray(t), 4 * x[0] + 2 * x[2])
     v = cr.tensor(x, requires_grad=True)
     (g,) = grad((v[[0, 0, 2]] ** 3).sum(), v, create_graph=True)

@@ -20,5 +20,6 @@ from .ops.shape import *  # noqa: F403
 from .primitive import Primitive, Sample
 from .random import rand, randint, randn
 from .testing import GradcheckError, gradcheck
+from .transforms import *  # noqa: F403
 
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ that walk is dy/dx = dy/du * du/dv * dv/dx, one factor per node. Nothing here re
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import heapq
@@ -109,6 +110,7 @@ class Node:
     """
 
     __slots__ = ("prim", "args", "raw", "kwargs", "ans", "clock", "hooks", "__weakref__")
+    level = 0  # the transform level it was recorded at; nodes of nested transforms override it (LevelNode)
 
     prim: Any
     args: tuple[Any, ...]
@@ -186,7 +188,9 @@ def run(
         reach = _leading_to(heap, targets)
     push = heapq.heappush
     pop = heapq.heappop
-    with _grad_mode(create_graph):
+    # create_graph: rules record their own graph. Otherwise they see plain arrays and record nothing anyway, and
+    # grad mode stays as it is, so a rule that runs a transform inside (checkpoint, custom rules) still can.
+    with _grad_mode(True) if create_graph else contextlib.nullcontext():
         while heap:
             node = pop(heap)[1]
             g = grads.pop(node)
@@ -201,7 +205,8 @@ def run(
                 continue  # nothing below this node was asked for: leave it (and its saved values) alone
             vjps = node.prim.vjps
             kw = node.kwargs
-            if create_graph:
+            if create_graph and not node.level:
+                # level 0 saved plain arrays: re-box them so the rules record a graph of their own
                 ans: Any = wrap(node.ans, node)
                 args: Sequence[Any] = node.args
             else:

@@ -108,8 +108,9 @@ class Primitive:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run on ``args``; wrap the result in a Tensor, and record a node, when the arguments call for it."""
-        if _dual_depth and any(type(a) is Dual for a in args):
-            return _apply_dual(self, args, kwargs)
+        if _depth:
+            return _apply_nested(self, args, kwargs)
+        # the hot path: no transform is active, so every Tensor is an ordinary (level 0) one
         raw: list[Any] | None = None
         requires = False
         i = 0
@@ -132,8 +133,7 @@ class Primitive:
         out._hooks = None
         out._version = None if ans.base is None else _share_version(args)
         if requires and self.differentiable and is_grad_enabled():
-            # the hot path: Node's fields set inline, without an __init__ frame
-            node = _new(Node)
+            node = _new(Node)  # fields set inline, without an __init__ frame
             node.prim = self
             node.args = args
             node.raw = raw
@@ -168,10 +168,129 @@ def _share_version(args: tuple[Any, ...]) -> Version:
     return base._version
 
 
+# ---- nesting: levels ------------------------------------------------------------------------------------------
+# Each transform (grad, vjp, jvp, ...) opens a level. A *box* is a value being differentiated at some level: a Dual
+# (forward mode) or a Tensor that requires grad (reverse mode; its node says its level, and tensors made outside
+# any transform are level 0). A primitive applied to boxes handles the highest level first and treats lower-level
+# boxes as constants, whose own arithmetic is recorded at their own level: that keeps nested derivatives apart
+# (no perturbation confusion). A reverse-mode tensor above level 0 holds the value one level down in ``.data``.
+_depth = 0  # levels open now; apply takes the slower nested path only while some are
+
+
+class LevelNode(Node):
+    """A node recorded at a transform's level (plain Nodes are level 0)."""
+
+    __slots__ = ("level",)
+
+
+def _level_node(level: int) -> LevelNode:
+    node = LevelNode.__new__(LevelNode)
+    node.level = level
+    return node
+
+
+def enter_level() -> int:
+    """Open a new, innermost level; returns its number."""
+    global _depth
+    _depth += 1
+    return _depth
+
+
+def exit_level() -> None:
+    global _depth
+    _depth -= 1
+
+
+def level_of(x: Any) -> int:
+    """The level at which ``x`` is being differentiated, or -1 for a constant."""
+    if type(x) is Dual:
+        return x.level
+    if isinstance(x, Tensor) and x.requires_grad:
+        return x._node.level if x._node is not None else 0
+    return -1
+
+
+def _apply_nested(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    top, dual = -1, False
+    for a in args:
+        level = level_of(a)
+        if level > top:
+            top, dual = level, type(a) is Dual
+    if dual:
+        return _apply_dual(prim, args, kwargs, top)
+    return _apply_reverse(prim, args, kwargs, top)
+
+
+def _apply_reverse(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level: int) -> Any:
+    """``prim`` recorded at reverse-mode ``level`` (-1: no box at all), computing on the values one level down.
+
+    The same steps as the hot path in ``Primitive.__call__``, which handles level 0 alone, for speed.
+    """
+    raw = list(args)
+    wrapped = requires = False
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor) and type(a) is not Dual and (not a.requires_grad or level_of(a) == level):
+            raw[i] = a.data
+            wrapped = True
+            requires = requires or a.requires_grad
+    if any(level_of(r) >= 0 for r in raw):
+        ans = prim(*raw, **kwargs)  # lower-level boxes: their own levels record this
+        if isinstance(ans, Tensor) and level_of(ans) < 0:
+            ans = ans.data
+    else:
+        ans = prim.forward(*raw, **kwargs)
+        if type(ans) is not np.ndarray:
+            ans = np.asarray(ans)
+    if not wrapped:
+        return ans
+    return record(prim, args, raw, kwargs, ans, level, requires)
+
+
+def record(prim: Primitive, args: tuple[Any, ...], raw: list[Any], kwargs: dict[str, Any], ans: Any, level: int,
+           requires: bool = True) -> Tensor:
+    """Wrap ``ans`` (computed from ``raw``) in a Tensor of reverse-mode ``level``, with a node when it requires grad."""
+    out = Tensor._from_node(ans, None) if isinstance(ans, np.ndarray) else _box(ans)
+    if isinstance(ans, np.ndarray) and ans.base is not None:
+        out._version = _share_version(args)
+    if requires and prim.differentiable and is_grad_enabled():
+        node = _new(Node) if not level else _level_node(level)
+        node.prim, node.args, node.raw, node.kwargs, node.ans = prim, args, raw, kwargs, ans
+        node.clock, node.hooks = tick(), None
+        out._node = node
+        out.requires_grad = True
+    return out
+
+
+def _box(value: Any) -> Tensor:
+    """A Tensor holding a lower-level value (a Dual, or a Tensor of a lower level) as its data."""
+    t = _new(Tensor)
+    t.data, t.requires_grad, t.grad, t._node, t._version, t._hooks = value, False, None, None, None, None
+    return t
+
+
+def lift(x: Any, level: int) -> Tensor:
+    """``x`` as a fresh variable of reverse-mode ``level``: a new node, so it is told apart from ``x`` itself."""
+    value = x.data if isinstance(x, Tensor) and level_of(x) < 0 else x
+    node = _level_node(level)
+    node.prim, node.args, node.raw, node.kwargs, node.ans = identity, (x,), [value], {}, value
+    node.clock, node.hooks = tick(), None
+    out = Tensor._from_node(value, None) if isinstance(value, np.ndarray) else _box(value)
+    out._node = node
+    out.requires_grad = True
+    return out
+
+
+def lower(x: Any) -> Any:
+    """The value one level down of a reverse-mode box (its ``.data``); anything else as it is."""
+    return x.data if isinstance(x, Tensor) and type(x) is not Dual and x._node is not None else x
+
+
+identity = Primitive("identity", lambda x: x, vjp=lambda g, ans, x: g, jvp=lambda t, ans, x: t,
+                     samples=lambda rng: [Sample((rng.standard_normal(s),)) for s in ((), (3,), (2, 3))],
+                     reference=lambda x: x)
+
+
 # ---- forward mode ----------------------------------------------------------------------------------------------
-_dual_depth = 0  # how many forward-mode levels are active; apply looks for Duals only when some are
-
-
 class Dual(Tensor):
     """A value carrying a tangent at one forward-mode level: primal + tangent * epsilon, with epsilon^2 = 0.
 
@@ -187,16 +306,15 @@ class Dual(Tensor):
 
 
 def make_dual(primal: Any, tangent: Any, level: int) -> Dual:
-    d = Dual._from_node(primal.data if isinstance(primal, Tensor) else primal, None)
+    d = Dual._from_node(np.asarray(primal), None)  # .data: the plain array at the bottom, for shape and dtype
     d.primal = primal
     d.tangent = tangent
     d.level = level
     return d
 
 
-def _apply_dual(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Push tangents through ``prim`` with its JVP rules at the highest level present among the arguments."""
-    level = max(a.level for a in args if type(a) is Dual)
+def _apply_dual(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level: int) -> Any:
+    """Push tangents through ``prim`` with its JVP rules at forward-mode ``level``."""
     primals = list(args)
     tangents: list[Any] = [None] * len(args)
     for i, a in enumerate(args):
@@ -221,28 +339,3 @@ def _apply_dual(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any]) 
     if tangent.dtype != out.dtype:
         tangent = tangent.astype(out.dtype)
     return make_dual(out, tangent, level)
-
-
-def forward_jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
-    """Evaluate ``f(*primals)`` and its directional derivative along ``tangents`` in one forward pass.
-
-    Nothing is stored along the way: each tangent is computed from its inputs' tangents and then dropped.
-
-    >>> import numpy as np
-    >>> import chainrule as cr
-    >>> from chainrule.primitive import forward_jvp
-    >>> y, t = forward_jvp(cr.sin, [np.array(0.0)], [np.array(1.0)])
-    >>> float(t)
-    1.0
-    """
-    global _dual_depth
-    level = _dual_depth + 1
-    duals = [make_dual(p, t, level) for p, t in zip(primals, tangents)]
-    _dual_depth += 1
-    try:
-        out = f(*duals)
-    finally:
-        _dual_depth -= 1
-    if type(out) is Dual and out.level == level:
-        return out.primal, out.tangent
-    return out, np.zeros(np.shape(out), dtype=np.result_type(out))

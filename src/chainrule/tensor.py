@@ -139,9 +139,10 @@ class Tensor:
         return (self[i] for i in range(len(self.data)))
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray[Any, Any]:
+        data = self.data if type(self.data) is np.ndarray else np.asarray(self.data)  # inside a transform: a box
         if copy:
-            return np.array(self.data, dtype=dtype)
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+            return np.array(data, dtype=dtype)
+        return data if dtype is None else data.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")

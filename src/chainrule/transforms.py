@@ -1,0 +1,520 @@
+"""Function transforms: grad, value_and_grad, vjp, jvp, linearize, jacobians, hessians, checkpointing, custom rules.
+
+Each transform opens a level (``primitive.enter_level``) and differentiates what its function computes at that level
+only, so transforms nest to any depth, in any order, without confusing one level's perturbation with another's.
+Functions may take plain ndarrays, Python floats or Tensors, in nested tuples, lists and dicts; results come back in
+the same structure, as ndarrays for ndarray inputs and as Tensors for Tensor inputs.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import engine
+from .primitive import Dual, enter_level, exit_level, level_of, lift, lower, make_dual
+from .tensor import Tensor
+
+Tree = Any
+ArgNums = int | Sequence[int]
+
+__all__ = [
+    "checkpoint",
+    "custom_jvp",
+    "custom_vjp",
+    "grad",
+    "hessian",
+    "hvp",
+    "jacfwd",
+    "jacobian",
+    "jacrev",
+    "jvp",
+    "linearize",
+    "stop_gradient",
+    "value_and_grad",
+    "vjp",
+]
+
+
+# ---- pytrees: nested tuples, lists and dicts of arrays ------------------------------------------------------------
+def _flatten(tree: Tree) -> tuple[list[Any], Callable[[list[Any]], Tree]]:
+    """The leaves of ``tree`` in order, and a function that builds the same structure from new leaves."""
+    if isinstance(tree, (tuple, list)):
+        parts = [_flatten(t) for t in tree]
+        kind = type(tree)
+
+        def build_seq(leaves: list[Any]) -> Tree:
+            out, k = [], 0
+            for flat, build in parts:
+                out.append(build(leaves[k:k + len(flat)]))
+                k += len(flat)
+            return kind(out) if kind in (tuple, list) else kind(*out)
+
+        return [leaf for flat, _ in parts for leaf in flat], build_seq
+    if isinstance(tree, dict):
+        keys = list(tree)
+        values, build_values = _flatten([tree[k] for k in keys])
+        return values, lambda leaves: dict(zip(keys, build_values(leaves)))
+    return [tree], lambda leaves: leaves[0]
+
+
+def _argnums(argnums: ArgNums, n: int) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if not -n <= i < n:
+            raise ValueError(f"argnums {argnums} is out of range for a function called with {n} arguments")
+    return tuple(i % n for i in nums)
+
+
+def _check_float(leaf: Any, where: str) -> None:
+    dtype = np.result_type(leaf.dtype if isinstance(leaf, Tensor) else np.asarray(leaf))
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(
+            f"{where} has dtype {dtype}: only floating-point inputs can be differentiated "
+            "(convert it, e.g. x.astype(np.float64), or leave it out of argnums)"
+        )
+
+
+def _float_array(x: Any) -> Any:
+    """Python numbers become float64 arrays; arrays, Tensors and boxes stay as they are."""
+    return np.asarray(x, dtype=np.float64) if isinstance(x, (int, float)) else x
+
+
+def _as_user(value: Any, like: Any) -> Any:
+    """A result in the user's terms: a Tensor when the input was one, a plain array otherwise; boxes of outer
+    levels pass through untouched (the enclosing transform differentiates them)."""
+    if level_of(value) >= 0:
+        return value
+    value = np.asarray(value.data if isinstance(value, Tensor) else value)
+    return Tensor(value) if isinstance(like, Tensor) and level_of(like) < 0 else value
+
+
+# ---- reverse mode ------------------------------------------------------------------------------------------------
+class _Traced:
+    """The arguments of one transform call with the differentiated leaves lifted to the transform's level."""
+
+    def __init__(self, args: tuple[Any, ...], argnums: tuple[int, ...], level: int, check: bool = True) -> None:
+        self.args = list(args)
+        self.originals: list[list[Any]] = []
+        self.inputs: list[list[Tensor]] = []
+        self.builds: list[Callable[[list[Any]], Tree]] = []
+        for i in argnums:
+            leaves, build = _flatten(args[i])
+            if check:
+                for leaf in leaves:
+                    _check_float(leaf, f"argument {i}")
+            lifted = [lift(_float_array(leaf), level) for leaf in leaves]
+            self.originals.append(leaves)
+            self.inputs.append(lifted)
+            self.builds.append(build)
+            self.args[i] = build(lifted)
+
+    def flat_inputs(self) -> list[Tensor]:
+        return [x for xs in self.inputs for x in xs]
+
+    def unflatten(self, flat: list[Any]) -> list[Tree]:
+        out, k = [], 0
+        for originals, build in zip(self.originals, self.builds):
+            n = len(originals)
+            out.append(build([_as_user(g, x) for g, x in zip(flat[k:k + n], originals)]))
+            k += n
+        return out
+
+
+def _backward(outputs: list[Any], cotangents: list[Any], inputs: list[Tensor], retain_graph: bool) -> list[Any]:
+    """Cotangents of ``inputs`` (one level's lifted variables) for the given output cotangents."""
+    roots = [(o, c) for o, c in zip(outputs, cotangents) if isinstance(o, Tensor) and o.requires_grad]
+    found = engine.run(roots, create_graph=True, retain_graph=retain_graph, targets=inputs) if roots else {}
+    return [found[id(x)][1] if id(x) in found else _zeros_like(lower(x)) for x in inputs]
+
+
+def _zeros_like(x: Any) -> Any:
+    return np.zeros(np.shape(x), dtype=np.result_type(np.asarray(x).dtype))
+
+
+def _scalar_output(out: Any, name: str) -> None:
+    shape = np.shape(np.asarray(out)) if not isinstance(out, Tensor) else out.shape
+    if shape != ():
+        raise TypeError(
+            f"{name} needs a function with a scalar output, got shape {shape}: use cr.jacobian (or cr.vjp) for "
+            "vector outputs, or reduce the output first (e.g. .sum())"
+        )
+
+
+def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False) -> Callable[..., Any]:
+    """``f`` and its gradient with respect to the arguments ``argnums``, in one call: ``(value, grad)``.
+
+    With ``has_aux``, ``f`` returns ``(value, aux)`` and the result is ``((value, aux), grad)``.
+
+    >>> import numpy as np, chainrule as cr
+    >>> value, g = cr.value_and_grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
+    >>> float(value), g.tolist()
+    (5.0, [2.0, 4.0])
+    """
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        nums = _argnums(argnums, len(args))
+        level = enter_level()
+        try:
+            traced = _Traced(args, nums, level)
+            with engine.enable_grad():  # a transform differentiates whatever the ambient grad mode
+                result = f(*traced.args, **kwargs)
+        finally:
+            exit_level()
+        out, aux = result if has_aux else (result, None)
+        _scalar_output(out, "grad")
+        seed = np.ones((), dtype=np.result_type(np.asarray(out).dtype))
+        grads = traced.unflatten(_backward([out], [seed], traced.flat_inputs(), retain_graph=False))
+        value = _as_user(lower(out), args[nums[0]])
+        g = grads[0] if isinstance(argnums, int) else tuple(grads)
+        return ((value, aux) if has_aux else value), g
+
+    return wrapper
+
+
+def grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False) -> Callable[..., Any]:
+    """The gradient of a scalar function: ``grad(f)(x)`` is df/dx, with x's shape (and structure).
+
+    ``argnums`` picks the arguments (an int, or a tuple for a tuple of gradients). Nests freely:
+    ``grad(grad(f))`` is the second derivative.
+
+    >>> import chainrule as cr
+    >>> d2 = cr.grad(cr.grad(lambda x: x ** 3))
+    >>> float(d2(2.0))
+    12.0
+    """
+    value_grad = value_and_grad(f, argnums, has_aux)
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        value, g = value_grad(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    return wrapper
+
+
+def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
+    """``(f(*primals), vjp_fn)``: ``vjp_fn(cotangent)`` maps an output cotangent to the primals' cotangents.
+
+    ``vjp_fn`` may be called many times (the graph is kept until ``vjp_fn`` is dropped).
+
+    >>> import numpy as np, chainrule as cr
+    >>> y, vjp_fn = cr.vjp(lambda x: x * x, np.array([1.0, 3.0]))
+    >>> vjp_fn(np.array([1.0, 1.0]))[0].tolist()
+    [2.0, 6.0]
+    """
+    level = enter_level()
+    try:
+        traced = _Traced(primals, tuple(range(len(primals))), level)
+        with engine.enable_grad():
+            result = f(*traced.args)
+    finally:
+        exit_level()
+    out, aux = result if has_aux else (result, None)
+    outs, build_out = _flatten(out)
+    inputs = traced.flat_inputs()
+
+    def vjp_fn(cotangent: Tree) -> tuple[Any, ...]:
+        cots, _ = _flatten(cotangent)
+        if len(cots) != len(outs):
+            raise ValueError(f"vjp_fn got {len(cots)} cotangents for {len(outs)} outputs")
+        for o, c in zip(outs, cots):
+            if np.shape(c) != tuple(np.shape(np.asarray(o))):
+                raise ValueError(f"vjp_fn: cotangent of shape {np.shape(c)} for an output of shape {np.shape(o)}")
+        cots = [c.data if isinstance(c, Tensor) and level_of(c) < 0 else c for c in cots]
+        return tuple(traced.unflatten(_backward(outs, cots, inputs, retain_graph=True)))
+
+    primal_out = build_out([_as_user(lower(o), primals[0] if primals else None) for o in outs])
+    return (primal_out, vjp_fn, aux) if has_aux else (primal_out, vjp_fn)
+
+
+def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+    """The Jacobian by reverse mode, one VJP per output entry: shape ``out.shape + x.shape`` (alias ``jacrev``).
+
+    >>> import numpy as np, chainrule as cr
+    >>> cr.jacobian(lambda x: x ** 2)(np.array([1.0, 2.0])).tolist()
+    [[2.0, 0.0], [0.0, 4.0]]
+    """
+
+    @functools.wraps(f)
+    def wrapper(*args: Any) -> Any:
+        i = _argnums(argnums, len(args))[0]
+        x = args[i]
+        out, vjp_fn = vjp(lambda xi: f(*args[:i], xi, *args[i + 1:]), x)
+        out_shape = tuple(np.shape(np.asarray(out)))
+        rows = []
+        for k in range(int(np.prod(out_shape, dtype=np.int64))):
+            e = np.zeros(out_shape, dtype=np.asarray(out).dtype)
+            e.flat[k] = 1.0
+            rows.append(vjp_fn(e)[0])
+        return _stack(rows, out_shape, np.shape(np.asarray(x)), rows_first=True)
+
+    return wrapper
+
+
+jacrev = jacobian
+
+
+# ---- forward mode ------------------------------------------------------------------------------------------------
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False) -> Any:
+    """``(f(*primals), J @ tangents)`` in one forward pass, by each primitive's JVP rule (true forward mode: memory
+    does not grow with the length of the computation).
+
+    >>> import numpy as np, chainrule as cr
+    >>> y, t = cr.jvp(cr.sin, (np.array(0.0),), (np.array(1.0),))
+    >>> float(y), float(t)
+    (0.0, 1.0)
+    """
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
+    level = enter_level()
+    try:
+        args = []
+        for i, (p, t) in enumerate(zip(primals, tangents)):
+            leaves, build = _flatten(p)
+            tleaves, _ = _flatten(t)
+            if len(leaves) != len(tleaves):
+                raise ValueError(f"jvp: primal {i} and its tangent have different structures")
+            duals = []
+            for leaf, tl in zip(leaves, tleaves):
+                _check_float(leaf, f"primal {i}")
+                if np.shape(leaf) != np.shape(tl):
+                    raise ValueError(f"jvp: tangent of shape {np.shape(tl)} for a primal of shape {np.shape(leaf)}")
+                duals.append(make_dual(_float_array(leaf), _float_array(tl), level))
+            args.append(build(duals))
+        result = f(*args)
+    finally:
+        exit_level()
+    out, aux = result if has_aux else (result, None)
+    outs, build_out = _flatten(out)
+    like = primals[0] if primals else None
+    values, slopes = [], []
+    for o in outs:
+        if type(o) is Dual and o.level == level:
+            values.append(_as_user(o.primal, like))
+            slopes.append(_as_user(o.tangent, like))
+        else:
+            values.append(_as_user(o, like))
+            slopes.append(_as_user(_zeros_like(o), like))
+    pair = (build_out(values), build_out(slopes))
+    return (*pair, aux) if has_aux else pair
+
+
+def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+    """``(f(*primals), jvp_fn)`` where ``jvp_fn(*tangents)`` is the derivative at ``primals`` applied to tangents.
+
+    >>> import numpy as np, chainrule as cr
+    >>> y, df = cr.linearize(cr.exp, np.array(0.0))
+    >>> float(df(np.array(2.0)))
+    2.0
+    """
+    out = f(*primals)
+    return out, lambda *tangents: jvp(f, primals, tangents)[1]
+
+
+def jacfwd(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+    """The Jacobian by forward mode, one JVP per input entry: shape ``out.shape + x.shape``.
+
+    >>> import numpy as np, chainrule as cr
+    >>> cr.jacfwd(lambda x: x[0] * x[1])(np.array([2.0, 3.0])).tolist()
+    [3.0, 2.0]
+    """
+
+    @functools.wraps(f)
+    def wrapper(*args: Any) -> Any:
+        i = _argnums(argnums, len(args))[0]
+        x = _float_array(args[i])
+        x_shape = tuple(np.shape(np.asarray(x)))
+        columns, out_shape = [], ()
+        for k in range(int(np.prod(x_shape, dtype=np.int64))):
+            e = np.zeros(x_shape, dtype=np.asarray(x).dtype)
+            e.flat[k] = 1.0
+            out, column = jvp(lambda xi: f(*args[:i], xi, *args[i + 1:]), (x,), (e,))
+            out_shape = tuple(np.shape(np.asarray(out)))
+            columns.append(column)
+        return _stack(columns, out_shape, x_shape, rows_first=False)
+
+    return wrapper
+
+
+def _stack(parts: list[Any], out_shape: tuple[int, ...], x_shape: tuple[int, ...], rows_first: bool) -> Any:
+    """Assemble per-entry VJP rows (or JVP columns) into an ``out_shape + x_shape`` Jacobian."""
+    from .ops.shape import reshape, stack, transpose
+
+    if not parts:
+        return np.zeros(out_shape + x_shape)
+    flat = stack([reshape(p, (-1,)) for p in parts], axis=0)
+    if not rows_first:
+        flat = transpose(flat)
+    return reshape(flat, out_shape + x_shape)
+
+
+def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+    """The Hessian of a scalar function, forward over reverse: ``jacfwd(grad(f))``, shape ``x.shape + x.shape``.
+
+    >>> import numpy as np, chainrule as cr
+    >>> cr.hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 2.0])).tolist()
+    [[4.0, 2.0], [2.0, 0.0]]
+    """
+    return jacfwd(grad(f, argnums), argnums)
+
+
+def hvp(f: Callable[..., Any], x: Any, v: Any) -> Any:
+    """The Hessian-vector product H(x) @ v without forming H: the forward derivative of the gradient along v.
+
+    >>> import numpy as np, chainrule as cr
+    >>> cr.hvp(lambda x: (x ** 3).sum(), np.array([1.0, 2.0]), np.array([1.0, 0.0])).tolist()
+    [6.0, 0.0]
+    """
+    return jvp(grad(f), (x,), (v,))[1]
+
+
+# ---- stopping, checkpointing, custom rules -------------------------------------------------------------------------
+def stop_gradient(x: Any) -> Any:
+    """``x``'s value as a constant at every level: no gradient flows through it.
+
+    >>> import chainrule as cr
+    >>> float(cr.grad(lambda x: x * cr.stop_gradient(x))(3.0))
+    3.0
+    """
+    if isinstance(x, Tensor):
+        return Tensor._from_node(np.asarray(x), None)
+    return x
+
+
+class custom_vjp:
+    """A function with a reverse-mode rule of your own (JAX's convention).
+
+    ``f.defvjp(fwd, bwd)``: ``fwd(*args) -> (out, residuals)``; ``bwd(residuals, g) -> tuple`` of one cotangent per
+    argument (None for no gradient). ``bwd`` written with chainrule functions is itself differentiable. Forward mode
+    differentiates ``f``'s own body.
+
+    >>> import numpy as np, chainrule as cr
+    >>> @cr.custom_vjp
+    ... def clip_gradient(x):
+    ...     return x
+    >>> clip_gradient.defvjp(lambda x: (x, None), lambda res, g: (cr.clip(g, -1.0, 1.0),))
+    >>> cr.grad(lambda x: (5.0 * clip_gradient(x)).sum())(np.array([1.0])).tolist()
+    [1.0]
+    """
+
+    def __init__(self, f: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, f)
+        self.f = f
+        self.fwd: Callable[..., Any] | None = None
+        self.bwd: Callable[..., Any] | None = None
+
+    def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any]) -> None:
+        self.fwd, self.bwd = fwd, bwd
+
+    def __call__(self, *args: Any) -> Any:
+        if self.fwd is None or self.bwd is None:
+            raise TypeError(f"custom_vjp function {self.f.__name__!r} has no rule yet: call .defvjp(fwd, bwd) first")
+        top = max((level_of(a) for a in args), default=-1)
+        if top < 0 or any(type(a) is Dual and a.level == top for a in args):
+            return self.f(*args)  # nothing to differentiate here, or forward mode: through f's own primitives
+        return _record_custom(self.fwd, self.bwd, args, top, self.f.__name__)
+
+
+def _record_custom(fwd: Callable[..., Any], bwd: Callable[..., Any], args: tuple[Any, ...], level: int,
+                   name: str) -> Any:
+    """Run ``fwd`` one level down and record a node at ``level`` whose VJP is ``bwd`` (run once per backward)."""
+    from .primitive import Primitive, record
+
+    raw = [a.data if isinstance(a, Tensor) and level_of(a) == level else a for a in args]
+    out, residuals = fwd(*raw)  # one level down: lower levels record fwd's own operations
+    last: list[Any] = [None, None]  # the cotangent bwd last ran for, and bwd's answer (held, so ids never recur)
+
+    def cotangent(i: int, g: Any, ans: Any, *saved: Any) -> Any:
+        if last[0] is not g:
+            # under create_graph the engine hands back level-0 tensors: residuals must then depend on them too
+            res = fwd(*saved)[1] if any(level_of(a) >= 0 for a in saved) and level == 0 else residuals
+            cots = bwd(res, g)
+            if not isinstance(cots, tuple) or len(cots) != len(args):
+                raise TypeError(f"custom_vjp {name!r}: bwd must return a tuple of {len(args)} cotangents")
+            last[:] = [g, cots]
+        c = last[1][i]
+        return g * 0.0 if c is None else c  # None: no gradient (a zero; the engine sums it to the input's shape)
+
+    def no_jvp(i: int, t: Any, ans: Any, *_: Any) -> Any:
+        raise TypeError(f"custom_vjp {name!r}: forward mode goes through the function itself, not its VJP")
+
+    prim = Primitive(f"custom_vjp:{name}", lambda *a: out, vjp=cotangent, jvp=no_jvp, variadic=True,
+                     register=False, reference=lambda *a: out)
+    return record(prim, args, raw, {}, out, level)
+
+
+class custom_jvp:
+    """A function with a forward-mode rule of your own (JAX's convention).
+
+    ``f.defjvp(rule)`` with ``rule(primals, tangents) -> (out, tangent_out)``. Reverse mode uses the same rule: the
+    tangent map is linear, and its transpose (the VJP) is found by differentiating it in reverse.
+
+    >>> import numpy as np, chainrule as cr
+    >>> @cr.custom_jvp
+    ... def log1pexp(x):
+    ...     return cr.log(1 + cr.exp(x))
+    >>> log1pexp.defjvp(lambda p, t: (log1pexp(p[0]), t[0] * cr.sigmoid(p[0])))
+    >>> print(f"{float(cr.grad(log1pexp)(2.0)):.6f}")
+    0.880797
+    """
+
+    def __init__(self, f: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, f)
+        self.f = f
+        self.rule: Callable[..., Any] | None = None
+
+    def defjvp(self, rule: Callable[..., Any]) -> None:
+        self.rule = rule
+
+    def __call__(self, *args: Any) -> Any:
+        rule = self.rule
+        if rule is None:
+            raise TypeError(f"custom_jvp function {self.f.__name__!r} has no rule yet: call .defjvp(rule) first")
+        top = max((level_of(a) for a in args), default=-1)
+        if top < 0:
+            return self.f(*args)
+        if any(type(a) is Dual and a.level == top for a in args):
+            primals = [a.primal if type(a) is Dual and a.level == top else a for a in args]
+            tangents = [a.tangent if type(a) is Dual and a.level == top else _zeros_like(a) for a in args]
+            out, t_out = rule(primals, tangents)
+            return make_dual(out, t_out, top)
+
+        def fwd(*raw: Any) -> tuple[Any, Any]:
+            return rule(list(raw), [_zeros_like(r) for r in raw])[0], raw
+
+        def bwd(raw: tuple[Any, ...], g: Any) -> tuple[Any, ...]:
+            # the VJP is the transpose of the (linear) tangent map: differentiate the map in reverse along g
+            _, transpose_fn = vjp(lambda *ts: rule(list(raw), list(ts))[1], *[_zeros_like(r) for r in raw])
+            return transpose_fn(g)
+
+        return _record_custom(fwd, bwd, args, top, self.f.__name__)
+
+
+def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``f`` whose intermediate values are not kept for backward but recomputed then: memory for time.
+
+    >>> import numpy as np, chainrule as cr
+    >>> block = cr.checkpoint(lambda x: cr.tanh(cr.tanh(x)))
+    >>> cr.grad(lambda x: block(x).sum())(np.array([0.0])).tolist()
+    [1.0]
+    """
+
+    @custom_vjp
+    def checkpointed(*args: Any) -> Any:
+        return f(*args)
+
+    def fwd(*args: Any) -> tuple[Any, Any]:
+        with engine.no_grad():  # run f without recording, keeping only its inputs
+            out = f(*args)
+        return (lower(out) if level_of(out) >= 0 else out), args
+
+    def bwd(args: tuple[Any, ...], g: Any) -> tuple[Any, ...]:
+        return vjp(f, *args)[1](g)  # run f again, this time recording, and take its VJP
+
+    checkpointed.defvjp(fwd, bwd)
+    return functools.wraps(f)(checkpointed)
