@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 
 from ..primitive import Primitive, Sample
-from ..tensor import Tensor
 from .elementwise import absolute, sqrt, where
 from .linalg import _as_array, _mT, _to_end
 from .reduce import sum
@@ -132,8 +131,8 @@ def _fix_signs(u: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 
 
 def _value(x: Any) -> np.ndarray[Any, Any]:
-    """The array behind x (a Tensor's or a Dual's values), for decisions that carry no gradient."""
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    """The array behind x (a Tensor's or a Dual's values, under any transform), for decisions without gradient."""
+    return np.asarray(x)
 
 
 def _check_square(name: str, a: Any) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from ..primitive import Primitive, Sample
-from ..tensor import Tensor
 from . import samples as S
 from .elementwise import astype, equal, exp, isnan, sqrt, where
 from .shape import broadcast_to, getitem, reshape, scatter_add, transpose
@@ -71,7 +70,7 @@ def _count(x: Any, axis: Axis) -> int:
 
 def _has_zero(x: Any) -> bool:
     """Whether any entry of x is exactly zero: a choice between two exact formulas, made on the values, not recorded."""
-    return not bool((x.data if isinstance(x, Tensor) else x).all())
+    return not bool(np.asarray(x).all())  # a Tensor's values, at the bottom of any transform's boxes
 
 
 def _to_last(x: Any, axes: tuple[int, ...]) -> tuple[Any, tuple[int, ...]]:
@@ -370,7 +369,7 @@ def _cumprod_vjp(g: Any, ans: Any, x: Any, axis: int | None = None) -> Any:
         return _reverse_cumsum(g * ans, axis) / x
     x2, shape, perm = _as_rows(x, axis)
     g2, ans2 = _as_rows(g, axis)[0], _as_rows(ans, axis)[0]
-    zero = (x2.data if isinstance(x2, Tensor) else x2) == 0
+    zero = np.asarray(x2) == 0
     rows, cols = zero.nonzero()
     at_zeros = sum(_zero_partials(x2, rows, cols) * getitem(g2, (rows,)), axis=1)
     elsewhere = _reverse_cumsum(g2 * ans2, 1) / where(zero, 1.0, x2)
@@ -386,7 +385,7 @@ def _cumprod_jvp(t: Any, ans: Any, x: Any, axis: int | None = None) -> Any:
         return ans * cumsum(t / x, axis=axis)
     x2, shape, perm = _as_rows(x, axis)
     t2, ans2 = _as_rows(t, axis)[0], _as_rows(ans, axis)[0]
-    zero = (x2.data if isinstance(x2, Tensor) else x2) == 0
+    zero = np.asarray(x2) == 0
     rows, cols = zero.nonzero()
     from_zeros = reshape(getitem(t2, (rows, cols)), (len(rows), 1)) * _zero_partials(x2, rows, cols)
     elsewhere = ans2 * cumsum(where(zero, 0.0, t2 / where(zero, 1.0, x2)), axis=1)
