@@ -185,7 +185,8 @@ def run(
     reach = None
     if targets is not None:
         target_nodes = {t._node: t for t in targets if t._node is not None}
-        reach = _leading_to(heap, targets)
+        if not all(t._node is not None and t._node.level for t in targets):
+            reach = _leading_to(heap, targets)  # a transform's sweep keeps to its own level: no search needed
     push = heapq.heappush
     pop = heapq.heappop
     # create_graph: rules record their own graph. Otherwise they see plain arrays and record nothing anyway, and
@@ -221,6 +222,8 @@ def run(
                     raise _modified_error(node, a)
                 if not a.requires_grad or vjps[i] is None or (reach is not None and id(a) not in reach):
                     continue
+                if node.level and (a._node.level if a._node is not None else 0) != node.level:
+                    continue  # a box of a lower level: a constant at this node's level
                 c = vjps[i](g, ans, *args, **kw) if kw else vjps[i](g, ans, *args)
                 data = a.data
                 if c.shape != data.shape:

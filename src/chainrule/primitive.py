@@ -226,17 +226,9 @@ def _apply_reverse(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any
 
     The same steps as the hot path in ``Primitive.__call__``, which handles level 0 alone, for speed.
     """
-    raw = list(args)
-    wrapped = requires = False
-    for i, a in enumerate(args):
-        if isinstance(a, Tensor) and type(a) is not Dual and (not a.requires_grad or level_of(a) == level):
-            raw[i] = a.data
-            wrapped = True
-            requires = requires or a.requires_grad
-    if any(level_of(r) >= 0 for r in raw):
-        ans = prim(*raw, **kwargs)  # lower-level boxes: their own levels record this
-        if isinstance(ans, Tensor) and level_of(ans) < 0:
-            ans = ans.data
+    raw, wrapped, requires, boxed = unwrap(args, level)
+    if boxed:
+        ans = constant_data(prim(*raw, **kwargs))  # lower-level boxes: their own levels record this
     else:
         ans = prim.forward(*raw, **kwargs)
         if type(ans) is not np.ndarray:
@@ -244,6 +236,32 @@ def _apply_reverse(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any
     if not wrapped:
         return ans
     return record(prim, args, raw, kwargs, ans, level, requires)
+
+
+def unwrap(args: Sequence[Any], level: int) -> tuple[list[Any], bool, bool, bool]:
+    """``args`` one level below reverse-mode ``level``: that level's tensors (and constant tensors) replaced by their
+    data. Also: whether any tensor was unwrapped, whether any of them requires grad, and whether what is left holds
+    boxes of lower levels (whose levels must then record the computation)."""
+    raw = list(args)
+    wrapped = requires = boxed = False
+    for i, a in enumerate(args):
+        if not isinstance(a, Tensor):
+            continue
+        if type(a) is Dual or (a.requires_grad and level_of(a) != level):
+            boxed = True
+            continue
+        data = raw[i] = a.data
+        wrapped = True
+        if a.requires_grad:
+            requires = True
+        if type(data) is not np.ndarray and level_of(data) >= 0:
+            boxed = True
+    return raw, wrapped, requires, boxed
+
+
+def constant_data(x: Any) -> Any:
+    """A Tensor that is no box (it requires no grad) stands for its data; anything else for itself."""
+    return x.data if isinstance(x, Tensor) and level_of(x) < 0 else x
 
 
 def record(prim: Primitive, args: tuple[Any, ...], raw: list[Any], kwargs: dict[str, Any], ans: Any, level: int,
@@ -270,7 +288,7 @@ def _box(value: Any) -> Tensor:
 
 def lift(x: Any, level: int) -> Tensor:
     """``x`` as a fresh variable of reverse-mode ``level``: a new node, so it is told apart from ``x`` itself."""
-    value = x.data if isinstance(x, Tensor) and level_of(x) < 0 else x
+    value = constant_data(x)
     node = _level_node(level)
     node.prim, node.args, node.raw, node.kwargs, node.ans = identity, (x,), [value], {}, value
     node.clock, node.hooks = tick(), None

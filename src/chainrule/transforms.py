@@ -423,10 +423,11 @@ class custom_vjp:
 def _record_custom(fwd: Callable[..., Any], bwd: Callable[..., Any], args: tuple[Any, ...], level: int,
                    name: str) -> Any:
     """Run ``fwd`` one level down and record a node at ``level`` whose VJP is ``bwd`` (run once per backward)."""
-    from .primitive import Primitive, record
+    from .primitive import Primitive, constant_data, record, unwrap
 
-    raw = [a.data if isinstance(a, Tensor) and level_of(a) == level else a for a in args]
+    raw = unwrap(args, level)[0]
     out, residuals = fwd(*raw)  # one level down: lower levels record fwd's own operations
+    out = constant_data(out)
     last: list[Any] = [None, None]  # the cotangent bwd last ran for, and bwd's answer (held, so ids never recur)
 
     def cotangent(i: int, g: Any, ans: Any, *saved: Any) -> Any:

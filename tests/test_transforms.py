@@ -1,0 +1,365 @@
+"""Function transforms: grad, vjp, jvp, jacobians, hessians, nesting, checkpointing and custom rules."""
+
+from __future__ import annotations
+
+import tracemalloc
+from typing import Any
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+RNG = np.random.default_rng(0)
+A = RNG.standard_normal((4, 4))
+X = RNG.standard_normal(4)
+
+
+def tanh_sum(x: Any) -> Any:
+    return cr.tanh(A @ x).sum()
+
+
+def tanh_sum_hessian(x: np.ndarray) -> np.ndarray:
+    t = np.tanh(A @ x)
+    return A.T @ np.diag(-2 * t * (1 - t * t)) @ A
+
+
+# ---- grad and value_and_grad ---------------------------------------------------------------------------------------
+def test_grad_on_ndarrays_returns_ndarrays() -> None:
+    g = cr.grad(lambda x: (x * x).sum())(np.array([1.0, -2.0]))
+    assert type(g) is np.ndarray
+    np.testing.assert_array_equal(g, [2.0, -4.0])
+
+
+def test_grad_on_tensors_returns_tensors() -> None:
+    g = cr.grad(lambda x: (x * x).sum())(cr.tensor([1.0, -2.0]))
+    assert isinstance(g, cr.Tensor)
+    np.testing.assert_array_equal(g.data, [2.0, -4.0])
+
+
+def test_grad_of_python_float() -> None:
+    assert float(cr.grad(cr.sin)(0.0)) == 1.0
+
+
+def test_value_and_grad_and_argnums() -> None:
+    f = lambda x, y: (x * y).sum()  # noqa: E731
+    value, (gx, gy) = cr.value_and_grad(f, argnums=(0, 1))(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    assert float(value) == 11.0
+    np.testing.assert_array_equal(gx, [3.0, 4.0])
+    np.testing.assert_array_equal(gy, [1.0, 2.0])
+    np.testing.assert_array_equal(cr.grad(f, argnums=1)(np.array([1.0, 2.0]), np.array([3.0, 4.0])), [1.0, 2.0])
+    np.testing.assert_array_equal(cr.grad(f, argnums=-1)(np.array([1.0, 2.0]), np.array([3.0, 4.0])), [1.0, 2.0])
+
+
+def test_has_aux() -> None:
+    g, aux = cr.grad(lambda x: ((x * x).sum(), "note"), has_aux=True)(np.array([3.0]))
+    assert aux == "note" and g.tolist() == [6.0]
+    (value, aux), g = cr.value_and_grad(lambda x: ((x * x).sum(), x * 2), has_aux=True)(np.array([3.0]))
+    assert float(value) == 9.0 and g.tolist() == [6.0]
+    np.testing.assert_array_equal(np.asarray(aux), [6.0])
+
+
+def test_grad_of_non_scalar_output_is_a_type_error_naming_the_shape() -> None:
+    with pytest.raises(TypeError, match=r"shape \(3,\).*cr\.jacobian"):
+        cr.grad(lambda x: x * 2)(np.ones(3))
+
+
+def test_grad_of_integer_input_is_a_type_error_naming_the_argument() -> None:
+    with pytest.raises(TypeError, match="argument 1 has dtype int64"):
+        cr.grad(lambda x, n: (x * n).sum(), argnums=(0, 1))(np.ones(2), np.arange(2))
+
+
+def test_integer_argument_outside_argnums_is_fine() -> None:
+    g = cr.grad(lambda x, n: (x * n).sum())(np.ones(2), np.arange(2))
+    np.testing.assert_array_equal(g, [0.0, 1.0])
+
+
+def test_pytree_arguments_give_gradients_of_the_same_structure() -> None:
+    params = {"w": np.array([1.0, 2.0]), "layers": [(np.array(3.0), np.array([4.0]))]}
+
+    def loss(p: Any) -> Any:
+        b, c = p["layers"][0]
+        return (p["w"] ** 2).sum() + b * c.sum()
+
+    g = cr.grad(loss)(params)
+    assert set(g) == {"w", "layers"} and isinstance(g["layers"], list) and isinstance(g["layers"][0], tuple)
+    np.testing.assert_array_equal(g["w"], [2.0, 4.0])
+    assert float(g["layers"][0][0]) == 4.0
+    np.testing.assert_array_equal(g["layers"][0][1], [3.0])
+
+
+def test_unused_input_gets_zeros() -> None:
+    g = cr.grad(lambda x, y: (x * 2).sum(), argnums=1)(np.ones(2), np.ones(3))
+    np.testing.assert_array_equal(g, np.zeros(3))
+
+
+def test_float32_stays_float32() -> None:
+    g = cr.grad(lambda x: cr.tanh(x).sum())(np.ones(3, dtype=np.float32))
+    assert g.dtype == np.float32
+
+
+def test_grad_works_inside_no_grad() -> None:
+    with cr.no_grad():
+        g = cr.grad(lambda x: (x * x).sum())(np.array([2.0]))
+    assert g.tolist() == [4.0]
+
+
+# ---- vjp, jvp, linearize ---------------------------------------------------------------------------------------------
+def test_vjp_can_be_called_many_times() -> None:
+    y, vjp_fn = cr.vjp(lambda x: cr.sin(x) * 2, np.array([0.0, 1.0]))
+    np.testing.assert_allclose(y, 2 * np.sin([0.0, 1.0]))
+    for v in (np.array([1.0, 0.0]), np.array([0.0, 1.0])):
+        (g,) = vjp_fn(v)
+        np.testing.assert_allclose(g, 2 * np.cos([0.0, 1.0]) * v)
+
+
+def test_vjp_rejects_a_cotangent_of_the_wrong_shape() -> None:
+    _, vjp_fn = cr.vjp(lambda x: x * 2, np.ones(3))
+    with pytest.raises(ValueError, match="shape"):
+        vjp_fn(np.ones(2))
+
+
+def test_jvp_matches_finite_differences() -> None:
+    f = lambda x, y: cr.sin(x) * cr.exp(y)  # noqa: E731
+    x, y, u, v = (RNG.standard_normal(3) for _ in range(4))
+    out, t = cr.jvp(f, (x, y), (u, v))
+    eps = 1e-6
+    numeric = (np.sin(x + eps * u) * np.exp(y + eps * v) - np.sin(x - eps * u) * np.exp(y - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(out, np.sin(x) * np.exp(y))
+    np.testing.assert_allclose(t, numeric, rtol=1e-6)
+
+
+def test_jvp_of_a_constant_function_is_zero() -> None:
+    out, t = cr.jvp(lambda x: np.ones(2), (np.ones(3),), (np.ones(3),))
+    np.testing.assert_array_equal(t, np.zeros(2))
+
+
+def test_linearize() -> None:
+    y, df = cr.linearize(lambda x: x ** 3, np.array(2.0))
+    assert float(y) == 8.0 and float(df(np.array(1.0))) == 12.0
+
+
+@pytest.mark.parametrize("f", [tanh_sum, lambda x: cr.logsumexp(x * x) + (cr.sigmoid(x) * x).prod(),
+                               lambda x: (cr.linalg.norm(A @ x) * cr.softmax(x)).sum()])
+def test_vjp_and_jvp_are_adjoint(f: Any) -> None:
+    def vector(x: Any) -> Any:
+        return f(x) * cr.cos(x)  # a vector output
+
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        u, v = rng.standard_normal(4), rng.standard_normal(4)
+        _, ju = cr.jvp(vector, (X,), (u,))
+        _, vjp_fn = cr.vjp(vector, X)
+        (vj,) = vjp_fn(v)
+        assert np.isclose(np.dot(u, vj), np.dot(ju, v), rtol=1e-10)
+
+
+def test_jvp_does_not_store_the_chain() -> None:
+    def chain(x: Any) -> Any:
+        for _ in range(100_000):
+            x = x * 0.99999 + 0.00001
+        return x
+
+    x0 = np.ones(8)
+    tracemalloc.start()
+    try:
+        cr.jvp(chain, (x0,), (np.ones(8),))
+        _, forward_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        x = cr.tensor(x0, requires_grad=True)
+        y = chain(x)
+        _, recorded_peak = tracemalloc.get_traced_memory()
+        del y, x
+    finally:
+        tracemalloc.stop()
+    assert forward_peak < 1_000_000, f"forward mode peaked at {forward_peak} bytes"
+    assert recorded_peak > 50 * forward_peak  # the recorded graph grows with the chain, forward mode does not
+
+
+# ---- jacobians and hessians ----------------------------------------------------------------------------------------
+def test_jacobian_and_jacfwd_agree_with_the_closed_form() -> None:
+    f = lambda x: cr.tanh(A @ x)  # noqa: E731
+    expected = (1 - np.tanh(A @ X) ** 2)[:, None] * A
+    np.testing.assert_allclose(cr.jacobian(f)(X), expected, atol=1e-12)
+    np.testing.assert_allclose(cr.jacrev(f)(X), expected, atol=1e-12)
+    np.testing.assert_allclose(cr.jacfwd(f)(X), expected, atol=1e-12)
+
+
+def test_jacobian_shapes_are_output_then_input() -> None:
+    x = RNG.standard_normal((2, 3))
+    f = lambda x: (x * x).sum(axis=0)  # noqa: E731
+    assert cr.jacobian(f)(x).shape == (3, 2, 3)
+    assert cr.jacfwd(f)(x).shape == (3, 2, 3)
+    np.testing.assert_allclose(cr.jacobian(f)(x), cr.jacfwd(f)(x))
+
+
+@pytest.mark.parametrize("make", [
+    lambda f: cr.hessian(f),
+    lambda f: cr.jacfwd(cr.jacrev(f)),
+    lambda f: cr.jacrev(cr.jacrev(f)),
+    lambda f: cr.jacrev(cr.jacfwd(f)),
+    lambda f: cr.jacfwd(cr.jacfwd(f)),
+    lambda f: cr.jacobian(cr.grad(f)),
+], ids=["hessian", "fwd-rev", "rev-rev", "rev-fwd", "fwd-fwd", "rev-grad"])
+def test_every_composition_gives_the_hessian(make: Any) -> None:
+    np.testing.assert_allclose(make(tanh_sum)(X), tanh_sum_hessian(X), atol=1e-12)
+
+
+def test_hvp_without_forming_the_hessian() -> None:
+    v = RNG.standard_normal(4)
+    np.testing.assert_allclose(cr.hvp(tanh_sum, X, v), tanh_sum_hessian(X) @ v, atol=1e-12)
+
+
+# ---- nesting -------------------------------------------------------------------------------------------------------
+def test_no_perturbation_confusion() -> None:
+    # d/dx [x * d/dy (x + y)] = d/dx [x * 1] = 1, not 2
+    assert float(cr.grad(lambda x: x * cr.grad(lambda y: x + y)(x))(1.0)) == 1.0
+    inner = lambda x: cr.jvp(lambda y: x + y, (x,), (1.0,))[1]  # noqa: E731
+    assert float(cr.jvp(lambda x: x * inner(x), (1.0,), (1.0,))[1]) == 1.0
+    assert float(cr.grad(lambda x: x * cr.jvp(lambda y: x * y, (x,), (1.0,))[1])(3.0)) == 6.0
+
+
+def test_third_derivative_by_nested_grad() -> None:
+    f = lambda x: cr.sin(x) * x ** 2  # noqa: E731
+    x = 0.7
+    expected = -np.cos(x) * x**2 - 6 * x * np.sin(x) + 6 * np.cos(x)
+    assert np.isclose(float(cr.grad(cr.grad(cr.grad(f)))(x)), expected, rtol=1e-12)
+    assert np.isclose(float(cr.jacfwd(cr.grad(cr.jacfwd(f)))(x)), expected, rtol=1e-12)
+
+
+def test_transforms_nest_with_backward_create_graph() -> None:
+    x = cr.tensor(X, requires_grad=True)
+    g = cr.grad(tanh_sum)(x)  # a Tensor in x's graph
+    assert isinstance(g, cr.Tensor) and g.requires_grad
+    v = RNG.standard_normal(4)
+    (g * v).sum().backward()
+    np.testing.assert_allclose(x.grad.data, tanh_sum_hessian(X) @ v, atol=1e-12)
+
+    y = cr.tensor(0.5, requires_grad=True)
+    (cr.tanh(y) ** 2).backward(create_graph=True)
+    dy = y.grad
+    y.grad = None
+    h = cr.grad(lambda t: dy * t)(2.0)  # a transform over a tensor that carries a create_graph graph
+    h.backward()
+    assert np.isclose(float(h), float(dy))
+    assert y.grad is not None
+
+
+def test_gradcheck_through_transforms() -> None:
+    assert cr.gradcheck(lambda x: cr.grad(tanh_sum)(x), X, order=2)
+
+
+# ---- stop_gradient, checkpoint ----------------------------------------------------------------------------------------
+def test_stop_gradient() -> None:
+    assert float(cr.grad(lambda x: x * cr.stop_gradient(x))(3.0)) == 3.0
+    x = cr.tensor(2.0, requires_grad=True)
+    (x * cr.stop_gradient(x * x)).backward()
+    assert float(x.grad) == 4.0
+
+
+def _mlp(block: Any, weights: list[cr.Tensor], x: np.ndarray) -> Any:
+    h = cr.tensor(x)
+    for w in weights:
+        h = block(h, w)
+    return (h * h).mean()
+
+
+def _block(h: Any, w: Any) -> Any:
+    for _ in range(4):
+        h = cr.tanh(h @ w) * 0.5 + h * 0.5
+    return h
+
+
+def test_checkpoint_gives_the_same_gradients_and_saves_memory() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((256, 128))
+    ws = [rng.standard_normal((128, 128)) / 12 for _ in range(6)]
+    peaks, grads = [], []
+    for block in (_block, cr.checkpoint(_block)):
+        weights = [cr.tensor(w, requires_grad=True) for w in ws]
+        tracemalloc.start()
+        try:
+            _mlp(block, weights, x).backward()
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        grads.append([w.grad.data for w in weights])
+    for plain, checkpointed in zip(*grads):
+        np.testing.assert_allclose(checkpointed, plain, rtol=1e-12)
+    assert peaks[1] < 0.5 * peaks[0], f"peak with checkpoint {peaks[1]} vs without {peaks[0]}"
+
+
+def test_checkpoint_under_grad_and_second_order() -> None:
+    block = cr.checkpoint(lambda x: cr.sin(x) * x)
+    x = np.array([0.3, -1.1])
+    np.testing.assert_allclose(cr.grad(lambda x: block(x).sum())(x), np.cos(x) * x + np.sin(x))
+    assert cr.gradcheck(lambda x: block(x), x, order=2)
+
+
+# ---- custom rules ----------------------------------------------------------------------------------------------------
+@cr.custom_vjp
+def _clip_gradient(x: Any, bound: Any) -> Any:
+    return x
+
+
+_clip_gradient.defvjp(lambda x, bound: (x, bound), lambda bound, g: (cr.clip(g, -bound, bound), None))
+
+
+def test_custom_vjp_is_used_in_reverse_mode() -> None:
+    g = cr.grad(lambda x: (5.0 * _clip_gradient(x, 1.0)).sum())(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(g, [1.0, 1.0])
+    x = cr.tensor([1.0], requires_grad=True)
+    (3.0 * _clip_gradient(x, 2.0)).sum().backward()
+    assert x.grad.tolist() == [2.0]
+
+
+@cr.custom_vjp
+def _my_sin(x: Any) -> Any:
+    return cr.sin(x)
+
+
+_my_sin.defvjp(lambda x: (cr.sin(x), x), lambda x, g: (g * cr.cos(x),))
+
+
+@cr.custom_jvp
+def _my_cos(x: Any) -> Any:
+    return cr.cos(x)
+
+
+_my_cos.defjvp(lambda primals, tangents: (_my_cos(primals[0]), -tangents[0] * cr.sin(primals[0])))
+
+
+@pytest.mark.parametrize("f", [_my_sin, _my_cos, lambda x: _my_sin(x) * _my_cos(x)], ids=["vjp", "jvp", "both"])
+def test_custom_rules_work_under_every_transform(f: Any) -> None:
+    x = np.array([0.3, 1.2])
+    assert cr.gradcheck(f, x, order=2)
+    expected = cr.hessian(lambda x: (cr.sin(x) * cr.cos(x)).sum())(x)
+    if f not in (_my_sin, _my_cos):
+        np.testing.assert_allclose(cr.hessian(lambda x: f(x).sum())(x), expected, atol=1e-12)
+        np.testing.assert_allclose(cr.jacrev(cr.jacrev(lambda x: f(x).sum()))(x), expected, atol=1e-12)
+
+
+def test_custom_jvp_rule_is_used_in_both_modes() -> None:
+    calls = []
+
+    @cr.custom_jvp
+    def double(x: Any) -> Any:
+        return x * 2
+
+    def rule(primals: Any, tangents: Any) -> Any:
+        calls.append(1)
+        return double(primals[0]), tangents[0] * 3.0  # a deliberately different derivative
+
+    double.defjvp(rule)
+    assert float(cr.jvp(double, (1.0,), (1.0,))[1]) == 3.0
+    assert float(cr.grad(double)(1.0)) == 3.0
+    assert calls
+
+
+def test_custom_function_without_a_rule_says_so() -> None:
+    @cr.custom_vjp
+    def f(x: Any) -> Any:
+        return x
+
+    with pytest.raises(TypeError, match="defvjp"):
+        cr.grad(f)(1.0)
