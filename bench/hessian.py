@@ -17,9 +17,9 @@ from typing import Any
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import chainrule as cr  # noqa: E402
+import chainrule as cr
 
 N = 64
 RNG = np.random.default_rng(0)

@@ -42,7 +42,7 @@ def test_grad_of_python_float() -> None:
 
 
 def test_value_and_grad_and_argnums() -> None:
-    f = lambda x, y: (x * y).sum()  # noqa: E731
+    f = lambda x, y: (x * y).sum()
     value, (gx, gy) = cr.value_and_grad(f, argnums=(0, 1))(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
     assert float(value) == 11.0
     np.testing.assert_array_equal(gx, [3.0, 4.0])
@@ -120,7 +120,7 @@ def test_vjp_rejects_a_cotangent_of_the_wrong_shape() -> None:
 
 
 def test_jvp_matches_finite_differences() -> None:
-    f = lambda x, y: cr.sin(x) * cr.exp(y)  # noqa: E731
+    f = lambda x, y: cr.sin(x) * cr.exp(y)
     x, y, u, v = (RNG.standard_normal(3) for _ in range(4))
     out, t = cr.jvp(f, (x, y), (u, v))
     eps = 1e-6
@@ -130,7 +130,7 @@ def test_jvp_matches_finite_differences() -> None:
 
 
 def test_jvp_of_a_constant_function_is_zero() -> None:
-    out, t = cr.jvp(lambda x: np.ones(2), (np.ones(3),), (np.ones(3),))
+    _out, t = cr.jvp(lambda x: np.ones(2), (np.ones(3),), (np.ones(3),))
     np.testing.assert_array_equal(t, np.zeros(2))
 
 
@@ -178,7 +178,7 @@ def test_jvp_does_not_store_the_chain() -> None:
 
 # ---- jacobians and hessians ----------------------------------------------------------------------------------------
 def test_jacobian_and_jacfwd_agree_with_the_closed_form() -> None:
-    f = lambda x: cr.tanh(A @ x)  # noqa: E731
+    f = lambda x: cr.tanh(A @ x)
     expected = (1 - np.tanh(A @ X) ** 2)[:, None] * A
     np.testing.assert_allclose(cr.jacobian(f)(X), expected, atol=1e-12)
     np.testing.assert_allclose(cr.jacrev(f)(X), expected, atol=1e-12)
@@ -187,7 +187,7 @@ def test_jacobian_and_jacfwd_agree_with_the_closed_form() -> None:
 
 def test_jacobian_shapes_are_output_then_input() -> None:
     x = RNG.standard_normal((2, 3))
-    f = lambda x: (x * x).sum(axis=0)  # noqa: E731
+    f = lambda x: (x * x).sum(axis=0)
     assert cr.jacobian(f)(x).shape == (3, 2, 3)
     assert cr.jacfwd(f)(x).shape == (3, 2, 3)
     np.testing.assert_allclose(cr.jacobian(f)(x), cr.jacfwd(f)(x))
@@ -214,13 +214,13 @@ def test_hvp_without_forming_the_hessian() -> None:
 def test_no_perturbation_confusion() -> None:
     # d/dx [x * d/dy (x + y)] = d/dx [x * 1] = 1, not 2
     assert float(cr.grad(lambda x: x * cr.grad(lambda y: x + y)(x))(1.0)) == 1.0
-    inner = lambda x: cr.jvp(lambda y: x + y, (x,), (1.0,))[1]  # noqa: E731
+    inner = lambda x: cr.jvp(lambda y: x + y, (x,), (1.0,))[1]
     assert float(cr.jvp(lambda x: x * inner(x), (1.0,), (1.0,))[1]) == 1.0
     assert float(cr.grad(lambda x: x * cr.jvp(lambda y: x * y, (x,), (1.0,))[1])(3.0)) == 6.0
 
 
 def test_third_derivative_by_nested_grad() -> None:
-    f = lambda x: cr.sin(x) * x ** 2  # noqa: E731
+    f = lambda x: cr.sin(x) * x ** 2
     x = 0.7
     expected = -np.cos(x) * x**2 - 6 * x * np.sin(x) + 6 * np.cos(x)
     assert np.isclose(float(cr.grad(cr.grad(cr.grad(f)))(x)), expected, rtol=1e-12)
