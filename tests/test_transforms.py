@@ -249,7 +249,7 @@ def test_gradcheck_through_transforms() -> None:
     assert cr.gradcheck(lambda x: cr.grad(tanh_sum)(x), X, order=2)
 
 
-# ---- stop_gradient, checkpoint ----------------------------------------------------------------------------------------
+# ---- stop_gradient, checkpoint --------------------------------------------------------------------------------------
 def test_stop_gradient() -> None:
     assert float(cr.grad(lambda x: x * cr.stop_gradient(x))(3.0)) == 3.0
     x = cr.tensor(2.0, requires_grad=True)
