@@ -1,0 +1,114 @@
+"""Adam and AdamW: adaptive moment estimation, with L2 or decoupled weight decay, and the AMSGrad variant."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .optimizer import Optimizer, ParamsT
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba), PyTorch's update step by step.
+
+    With gradient g_t (negated when ``maximize``), betas (β1, β2), learning rate γ, weight decay λ, ε:
+
+        g_t <- g_t + λ θ_{t-1}                                   (when λ != 0; AdamW decays θ instead)
+        m_t  = β1 m_{t-1} + (1 - β1) g_t
+        v_t  = β2 v_{t-1} + (1 - β2) g_t²
+        v̂_t  = max(v̂_{t-1}, v_t)  (amsgrad),   v̂_t = v_t  (otherwise)
+        θ_t  = θ_{t-1} - γ / (1 - β1^t) · m_t / (sqrt(v̂_t) / sqrt(1 - β2^t) + ε)
+
+    >>> import chainrule as cr
+    >>> w = cr.tensor([1.0, -1.0], requires_grad=True)
+    >>> opt = cr.optim.Adam([w], lr=0.1)
+    >>> (w * w).sum().backward()
+    >>> opt.step()            # the first step moves each weight by about lr against the gradient's sign
+    >>> w
+    tensor([ 0.9, -0.9], requires_grad=True)
+    """
+
+    _decoupled = False
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
+                 maximize: bool = False) -> None:
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        if not 0.0 <= group["lr"]:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if not 0.0 <= group["eps"]:
+            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        betas = group["betas"]
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas}")
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        if not 0.0 <= group["weight_decay"]:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+
+    def _update(self, group: dict[str, Any]) -> None:
+        lr, eps, weight_decay, amsgrad = group["lr"], group["eps"], group["weight_decay"], group["amsgrad"]
+        beta1, beta2 = group["betas"]
+        for p, g in self._grads(group):
+            state = self.state[p]
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = self._buffer(p)
+                state["exp_avg_sq"] = self._buffer(p)
+                if amsgrad:
+                    state["max_exp_avg_sq"] = self._buffer(p)
+            state["step"] += 1
+            step = state["step"]
+            if weight_decay != 0:
+                if self._decoupled:
+                    p *= 1 - lr * weight_decay
+                else:
+                    g = g + weight_decay * p.data
+            m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+            m *= beta1
+            m += (1 - beta1) * g
+            v *= beta2
+            v += (1 - beta2) * (g * g)
+            if amsgrad:
+                if "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
+                    state["max_exp_avg_sq"] = self._buffer(p)
+                v_hat = state["max_exp_avg_sq"].data
+                np.maximum(v_hat, v, out=v_hat)
+            else:
+                v_hat = v
+            step_size = lr / (1 - beta1**step)
+            denom = np.sqrt(v_hat)
+            denom /= math.sqrt(1 - beta2**step)
+            denom += eps
+            update = m / denom
+            update *= step_size
+            p -= update
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter): θ is shrunk by γλ before the Adam step.
+
+        θ_{t-1} <- θ_{t-1} (1 - γ λ),   then Adam's update without the L2 term
+
+    >>> import chainrule as cr
+    >>> w = cr.tensor([1.0], requires_grad=True)
+    >>> opt = cr.optim.AdamW([w], lr=0.1, weight_decay=0.5)
+    >>> w.grad = cr.tensor([0.0])          # no gradient signal: only the decay acts
+    >>> opt.step()
+    >>> w
+    tensor([0.95], requires_grad=True)
+    """
+
+    _decoupled = True
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)

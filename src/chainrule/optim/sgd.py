@@ -1,0 +1,66 @@
+"""Stochastic gradient descent, with momentum, dampening, Nesterov momentum and weight decay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .optimizer import Optimizer, ParamsT
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent (PyTorch's update, step by step).
+
+    With gradient g_t (negated when ``maximize``), weight decay λ, momentum μ, dampening τ and learning rate γ:
+
+        g_t <- g_t + λ θ_{t-1}                                        (when λ != 0)
+        b_t  = g_t  (first step),   b_t = μ b_{t-1} + (1 - τ) g_t     (when μ != 0)
+        g_t <- g_t + μ b_t  (nesterov),   g_t <- b_t  (otherwise)     (when μ != 0)
+        θ_t  = θ_{t-1} - γ g_t
+
+    >>> import chainrule as cr
+    >>> w = cr.tensor([1.0], requires_grad=True)
+    >>> opt = cr.optim.SGD([w], lr=0.1, momentum=0.9)
+    >>> for _ in range(2):
+    ...     opt.zero_grad()
+    ...     (w * w).sum().backward()
+    ...     opt.step()
+    >>> w   # 1 - 0.1 * 2 = 0.8, then 0.8 - 0.1 * (0.9 * 2 + 1.6) = 0.46
+    tensor([0.46], requires_grad=True)
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False) -> None:
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        if not 0.0 <= group["lr"]:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if not 0.0 <= group["momentum"]:
+            raise ValueError(f"Invalid momentum value: {group['momentum']}")
+        if not 0.0 <= group["weight_decay"]:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def _update(self, group: dict[str, Any]) -> None:
+        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+        weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+        for p, g in self._grads(group):
+            if weight_decay != 0:
+                g = g + weight_decay * p.data
+            if momentum != 0:
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = self._buffer(p)
+                    np.copyto(buf.data, g)
+                else:
+                    b = buf.data
+                    b *= momentum
+                    b += (1 - dampening) * g
+                g = g + momentum * buf.data if nesterov else buf.data
+            p -= lr * g
