@@ -1,0 +1,289 @@
+"""Convolution and pooling layers: Conv1d, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d.
+
+Weights follow PyTorch's layouts: a convolution's ``weight`` is (out_channels, in_channels / groups, *kernel_size),
+a transposed convolution's (in_channels, out_channels / groups, *kernel_size); both start from kaiming_uniform
+with a = sqrt(5) (U(-1/sqrt(fan_in), 1/sqrt(fan_in))), and so does the bias. The arithmetic itself is in
+``cr.nn.functional`` (conv and pool are primitives with their own VJP and JVP rules).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import functional as F
+from . import init
+from ._helpers import check_device, float_dtype, ntuple
+from .module import Module, Parameter
+
+__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d"]
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class _ConvNd(Module):
+    """What Conv1d and Conv2d share: arguments, parameters, initialisation, padding modes, repr."""
+
+    _n = 2
+    transposed = False
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any, padding: Any,
+                 dilation: Any, groups: int, bias: bool, padding_mode: str, output_padding: Any = 0,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        check_device(device)
+        n = self._n
+        if groups <= 0:
+            raise ValueError("groups must be a positive integer")
+        if in_channels % groups:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups:
+            raise ValueError("out_channels must be divisible by groups")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = ntuple(kernel_size, n, "kernel_size")
+        self.stride = ntuple(stride, n, "stride")
+        self.dilation = ntuple(dilation, n, "dilation")
+        self.output_padding = ntuple(output_padding, n, "output_padding")
+        self.groups = groups
+        self.padding_mode = padding_mode
+        self.padding: str | tuple[int, ...]
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+            self.padding = padding
+            totals = [0 if padding == "valid" else d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            pads = [(t // 2, t - t // 2) for t in totals]  # an odd total puts the extra one after
+        else:
+            self.padding = ntuple(padding, n, "padding")
+            pads = [(p, p) for p in self.padding]
+        # F.pad's layout (last dimension first), for the padding modes other than zeros
+        self._reversed_padding_repeated_twice = tuple(v for before, after in reversed(pads) for v in (before, after))
+        dt = float_dtype(dtype)
+        if self.transposed:
+            shape = (in_channels, out_channels // groups, *self.kernel_size)
+        else:
+            shape = (out_channels, in_channels // groups, *self.kernel_size)
+        self.weight = Parameter(np.empty(shape, dtype=dt))
+        if bias:
+            self.bias = Parameter(np.empty(out_channels, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: kaiming_uniform(a=sqrt(5)) for the weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for
+        the bias, fan_in = weight.shape[1] * prod(kernel_size)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def _padded_input(self, input: Any) -> tuple[Any, Any]:
+        """The input to convolve and the ``padding`` argument for the functional convolution."""
+        if self.padding_mode != "zeros":
+            return F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode), 0
+        return input, self.padding
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * self._n:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * self._n:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self._n:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution (cross-correlation, as PyTorch) over (N, C_in, L) or (C_in, L) inputs.
+
+    >>> import chainrule as cr
+    >>> conv = cr.nn.Conv1d(2, 4, 3, padding="same")
+    >>> conv.weight.shape, conv(cr.zeros(5, 2, 7, dtype="float32")).shape
+    ((4, 2, 3), (5, 4, 7))
+    """
+
+    _n = 1
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device=device, dtype=dtype)
+
+    def forward(self, input: Any) -> Any:
+        x, padding = self._padded_input(input)
+        return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution (cross-correlation, as PyTorch) over (N, C_in, H, W) or (C_in, H, W) inputs.
+
+    ``padding`` is an int, a pair, ``"valid"`` (none) or ``"same"`` (output size = input size; stride 1 only);
+    ``padding_mode`` is ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
+
+    >>> import chainrule as cr
+    >>> conv = cr.nn.Conv2d(1, 16, 3, padding=1)
+    >>> conv
+    Conv2d(1, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+    >>> conv.weight.shape, conv(cr.zeros(2, 1, 8, 8, dtype="float32")).shape
+    ((16, 1, 3, 3), (2, 16, 8, 8))
+    """
+
+    _n = 2
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device=device, dtype=dtype)
+
+    def forward(self, input: Any) -> Any:
+        x, padding = self._padded_input(input)
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class ConvTranspose2d(_ConvNd):
+    """2-D transposed convolution (the gradient of Conv2d with respect to its input), ``weight`` of shape
+    (in_channels, out_channels / groups, kh, kw).
+
+    Output size per dimension: (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1;
+    ``forward(input, output_size=...)`` picks the ``output_padding`` that gives a requested size.
+
+    >>> import chainrule as cr
+    >>> up = cr.nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1)
+    >>> up.weight.shape, up(cr.zeros(1, 4, 5, 5, dtype="float32"), output_size=(10, 10)).shape
+    ((4, 2, 3, 3), (1, 2, 10, 10))
+    """
+
+    _n = 2
+    transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1,
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
+        if isinstance(padding, str):
+            raise ValueError("ConvTranspose2d takes an int or a pair as padding, not a string")
+        if padding_mode != "zeros":
+            raise ValueError(f"only 'zeros' padding mode is supported for ConvTranspose2d, got {padding_mode!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, output_padding, device=device, dtype=dtype)
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if op >= max(s, d):
+                raise ValueError(f"output_padding {self.output_padding} must be smaller than either stride "
+                                 f"{self.stride} or dilation {self.dilation}")
+
+    def _output_padding(self, input: Any, output_size: Any) -> tuple[int, ...]:
+        if output_size is None:
+            return self.output_padding
+        sizes = tuple(int(s) for s in output_size)[-2:]
+        if len(sizes) != 2:
+            raise ValueError(f"output_size must have 2 or more elements (got {len(sizes)})")
+        result = []
+        for d in range(2):
+            n = input.shape[input.ndim - 2 + d]
+            smallest = ((n - 1) * self.stride[d] - 2 * self.padding[d]
+                        + self.dilation[d] * (self.kernel_size[d] - 1) + 1)
+            largest = smallest + self.stride[d] - 1
+            if not smallest <= sizes[d] <= largest:
+                raise ValueError(f"requested an output size of {sizes}, but valid sizes range from "
+                                 f"{smallest} to {largest} (for an input of {input.shape[-2:]})")
+            result.append(sizes[d] - smallest)
+        return tuple(result)
+
+    def forward(self, input: Any, output_size: Any = None) -> Any:
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                  self._output_padding(input, output_size), self.groups, self.dilation)
+
+
+class MaxPool2d(Module):
+    """The maximum over each ``kernel_size`` window (stride defaults to the kernel size).
+
+    >>> import chainrule as cr
+    >>> cr.nn.MaxPool2d(2)(cr.arange(16.0).reshape(1, 1, 4, 4))
+    tensor([[[[ 5.,  7.],
+              [13., 15.]]]])
+    """
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input: Any) -> Any:
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool2d(Module):
+    """The mean over each ``kernel_size`` window (stride defaults to the kernel size).
+
+    >>> import chainrule as cr
+    >>> cr.nn.AvgPool2d(2)(cr.arange(16.0).reshape(1, 1, 4, 4))
+    tensor([[[[ 2.5,  4.5],
+              [10.5, 12.5]]]])
+    """
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override: int | None = None) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+
+    def forward(self, input: Any) -> Any:
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed ``output_size`` (an int, a pair, ``None`` keeping that dimension), with
+    PyTorch's windows floor(i * H / out) to ceil((i + 1) * H / out).
+
+    >>> import chainrule as cr
+    >>> cr.nn.AdaptiveAvgPool2d(1)(cr.ones(2, 3, 5, 7)).shape
+    (2, 3, 1, 1)
+    >>> cr.nn.AdaptiveAvgPool2d((2, 3))(cr.arange(20.0).reshape(1, 4, 5))
+    tensor([[[ 3. ,  4.5,  6. ],
+             [13. , 14.5, 16. ]]])
+    """
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Any) -> Any:
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

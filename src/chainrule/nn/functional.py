@@ -1,0 +1,1190 @@
+"""``cr.nn.functional``: convolution, pooling, normalisation, attention, activations and losses, as PyTorch names them.
+
+Signatures, defaults and semantics follow ``torch.nn.functional``: NCHW layouts, weights ``(out, in / groups, kh,
+kw)``, ``reduction="mean"``, PyTorch's eps values and momentum convention. Convolution and pooling are primitives of
+the table (``chainrule.ops.nn``, with their own VJP and JVP rules); everything else here is a composite of
+primitives and carries no gradient code. Like every chainrule function these take Tensors or ndarrays: on plain
+ndarrays they compute plain ndarrays.
+
+Kinks and conventions, decided here: max pooling gives the whole gradient to the first maximum of each window
+(row-major order within the window, as PyTorch; a NaN counts as the maximum). ``binary_cross_entropy`` clamps each
+logarithm at -100 as PyTorch does; at an input of exactly 0 or 1 the clamped side has gradient 0 (PyTorch reports a
+huge finite slope there). ``cosine_similarity`` clamps each norm at ``eps``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import random as _random
+from ..engine import no_grad
+from ..ops import nn as _nn
+from ..ops.elementwise import abs as _abs
+from ..ops.elementwise import clip as _clip
+from ..ops.elementwise import elu as _elu
+from ..ops.elementwise import exp, gelu, log, log_sigmoid, maximum, sigmoid, sqrt, tanh, where
+from ..ops.elementwise import leaky_relu as _leaky_relu
+from ..ops.elementwise import relu as _relu
+from ..ops.elementwise import selu as _selu
+from ..ops.elementwise import silu as _silu
+from ..ops.elementwise import softplus as _softplus
+from ..ops.linalg import einsum, matmul
+from ..ops.reduce import log_softmax as _log_softmax
+from ..ops.reduce import mean as _mean
+from ..ops.reduce import softmax as _softmax
+from ..ops.reduce import sum as _sum
+from ..ops.shape import getitem, repeat, reshape, swapaxes, take
+from ..ops.shape import pad as _pad_constant
+from ..tensor import Tensor
+
+__all__ = [
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
+    "batch_norm",
+    "bilinear",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "conv1d",
+    "conv2d",
+    "conv_transpose2d",
+    "cosine_similarity",
+    "cross_entropy",
+    "dropout",
+    "elu",
+    "embedding",
+    "gelu",
+    "group_norm",
+    "hardtanh",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
+    "layer_norm",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "logsigmoid",
+    "max_pool2d",
+    "mish",
+    "mse_loss",
+    "nll_loss",
+    "normalize",
+    "one_hot",
+    "pad",
+    "relu",
+    "relu6",
+    "scaled_dot_product_attention",
+    "selu",
+    "sigmoid",
+    "silu",
+    "smooth_l1_loss",
+    "softmax",
+    "softmin",
+    "softplus",
+    "softsign",
+    "tanh",
+]
+
+Pair = tuple[int, int]
+
+
+# ---- helpers -------------------------------------------------------------------------------------------------------
+def _array(x: Any) -> Any:
+    """Tensors and ndarrays as they are; lists and scalars as ndarrays, so they have a shape."""
+    return x if isinstance(x, (Tensor, np.ndarray)) else np.asarray(x)
+
+
+def _raw(x: Any) -> Any:
+    """The values behind x (at the bottom of any transform's boxes), for decisions that carry no gradient."""
+    return np.asarray(x)
+
+
+def _pair(v: Any, name: str) -> Pair:
+    """An int, or a sequence of one or two ints, as a pair (PyTorch's ``_pair``)."""
+    if isinstance(v, (int, np.integer)):
+        return (int(v), int(v))
+    t = tuple(int(a) for a in v)
+    if len(t) == 1:
+        return (t[0], t[0])
+    if len(t) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+    return (t[0], t[1])
+
+
+def _single(v: Any, name: str) -> int:
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    t = tuple(int(a) for a in v)
+    if len(t) != 1:
+        raise ValueError(f"{name} must be an int or a 1-tuple, got {v!r}")
+    return t[0]
+
+
+def _positive(p: Pair, name: str, what: str) -> None:
+    if p[0] <= 0 or p[1] <= 0:
+        raise ValueError(f"{what}: {name} must be positive, got {p}")
+
+
+def _broadcast_channels(v: Any, ndim: int) -> Any:
+    """A per-channel vector (C,) shaped (1, C, 1, ...) to broadcast over an (N, C, *) input."""
+    return reshape(v, (1, -1) + (1,) * (ndim - 2))
+
+
+def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
+    """PyTorch's deprecated ``size_average`` / ``reduce`` arguments, translated to ``reduction``."""
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn("size_average and reduce are deprecated; use reduction='mean' | 'sum' | 'none' instead",
+                  DeprecationWarning, stacklevel=3)
+    if reduce is False:
+        return "none"
+    return "sum" if size_average is False else "mean"
+
+
+def _reduce(loss: Any, reduction: str) -> Any:
+    if reduction == "mean":
+        return _mean(loss)
+    if reduction == "sum":
+        return _sum(loss)
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{reduction!r} is not a valid value for reduction: use 'mean', 'sum' or 'none'")
+
+
+def _check_reduction(reduction: str, allowed: tuple[str, ...] = ("mean", "sum", "none")) -> None:
+    if reduction not in allowed:
+        raise ValueError(f"{reduction!r} is not a valid value for reduction: use one of {', '.join(allowed)}")
+
+
+def _unbatched(x: Any, ndim: int, what: str) -> tuple[Any, bool]:
+    """An input of ``ndim`` dimensions (batched) as it is, or of ``ndim - 1`` with a batch axis of 1 added."""
+    if x.ndim == ndim:
+        return x, False
+    if x.ndim == ndim - 1:
+        return reshape(x, (1, *x.shape)), True
+    raise ValueError(f"{what}: expected a {ndim - 1}-d (unbatched) or {ndim}-d (batched) input, got shape {x.shape}")
+
+
+# ---- linear layers -------------------------------------------------------------------------------------------------
+def linear(input: Any, weight: Any, bias: Any = None) -> Any:
+    """``y = x W^T + b`` with ``weight`` of shape (out_features, in_features).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.linear(cr.ones((2, 3)), cr.ones((4, 3)), cr.zeros(4)).shape
+    (2, 4)
+    """
+    w = _array(weight)
+    y = matmul(_array(input), w.T if w.ndim == 2 else w)
+    return y if bias is None else y + bias
+
+
+def bilinear(input1: Any, input2: Any, weight: Any, bias: Any = None) -> Any:
+    """``y_o = x1^T W_o x2 + b_o`` with ``weight`` of shape (out, in1, in2).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.bilinear(cr.ones((5, 2)), cr.ones((5, 3)), cr.ones((4, 2, 3))).shape
+    (5, 4)
+    """
+    y = einsum("...i,oij,...j->...o", _array(input1), _array(weight), _array(input2))
+    return y if bias is None else y + bias
+
+
+# ---- convolution ---------------------------------------------------------------------------------------------------
+def _conv_padding(padding: Any, kernel: Pair, dilation: Pair, stride: Pair, what: str) -> tuple[Pair, Pair]:
+    """PyTorch's padding argument (an int, a pair, "valid" or "same") as ((top, bottom), (left, right))."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding != "same":
+            raise ValueError(f"{what}: padding must be 'valid', 'same', an int or a pair of ints, got {padding!r}")
+        if stride != (1, 1):
+            raise ValueError(f"{what}: padding='same' is not supported for strided convolutions (stride={stride})")
+        pads = []
+        for k, d in zip(kernel, dilation):
+            total = d * (k - 1)
+            pads.append((total // 2, total - total // 2))  # the extra one goes after, as PyTorch
+        return (pads[0], pads[1])
+    ph, pw = _pair(padding, "padding")
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{what}: padding must be non-negative, got {padding!r}")
+    return ((ph, ph), (pw, pw))
+
+
+def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+           groups: int = 1) -> Any:
+    """2-d cross-correlation of an (N, C, H, W) input with a (O, C / groups, kh, kw) weight, plus a bias (O,).
+
+    ``y[n, o, i, j] = b[o] + sum_{c, p, q} x[n, c, i*sh + p*dh - pt, j*sw + q*dw - pl] * w[o, c, p, q]``; padding is
+    an int, a pair, "valid" or "same" (stride 1 only). An unbatched (C, H, W) input gives a (O, Ho, Wo) output.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
+    >>> F.conv2d(x, cr.ones((1, 1, 2, 2)))
+    tensor([[[[10., 14., 18.],
+              [26., 30., 34.],
+              [42., 46., 50.]]]])
+    >>> F.conv2d(x, cr.ones((2, 1, 3, 3)), padding="same", stride=1).shape
+    (1, 2, 4, 4)
+    """
+    x, unbatched = _unbatched(_array(input), 4, "conv2d")
+    w = _array(weight)
+    if w.ndim != 4:
+        raise ValueError(f"conv2d: weight must be 4-d (out_channels, in_channels / groups, kh, kw), got shape "
+                         f"{w.shape}")
+    groups = int(groups)
+    if groups < 1 or x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
+        raise ValueError(f"conv2d: input of shape {x.shape} with groups={groups} does not fit a weight of shape "
+                         f"{w.shape} (expected {w.shape[1] * groups} input channels and out_channels divisible by "
+                         f"groups)")
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    _positive(stride, "stride", "conv2d")
+    _positive(dilation, "dilation", "conv2d")
+    pads = _conv_padding(padding, (w.shape[2], w.shape[3]), dilation, stride, "conv2d")
+    if bias is not None:
+        bias = _array(bias)
+        if bias.shape != (w.shape[0],):
+            raise ValueError(f"conv2d: bias must have shape ({w.shape[0]},), got {bias.shape}")
+    y = _nn.conv2d(x, w, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
+    return reshape(y, y.shape[1:]) if unbatched else y
+
+
+def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+           groups: int = 1) -> Any:
+    """1-d cross-correlation of an (N, C, L) input with a (O, C / groups, k) weight: ``conv2d`` on a height of 1.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.conv1d(cr.arange(5.0).reshape(1, 1, 5), cr.ones((1, 1, 2)))
+    tensor([[[1., 3., 5., 7.]]])
+    """
+    x, unbatched = _unbatched(_array(input), 3, "conv1d")
+    w = _array(weight)
+    if w.ndim != 3:
+        raise ValueError(f"conv1d: weight must be 3-d (out_channels, in_channels / groups, k), got shape {w.shape}")
+    pad2 = padding if isinstance(padding, str) else (0, _single(padding, "padding"))
+    y = conv2d(reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2])), reshape(w, (*w.shape[:2], 1, w.shape[2])), bias,
+               (1, _single(stride, "stride")), pad2, (1, _single(dilation, "dilation")), groups)
+    y = reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
+    return reshape(y, y.shape[1:]) if unbatched else y
+
+
+def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+                     output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Any:
+    """Transposed 2-d convolution (the gradient of ``conv2d`` with respect to its input), weight (C_in, O / groups, kh,
+    kw); the output size is (H - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.conv_transpose2d(cr.ones((1, 1, 2, 2)), cr.ones((1, 1, 2, 2)), stride=2).shape
+    (1, 1, 4, 4)
+    """
+    x, unbatched = _unbatched(_array(input), 4, "conv_transpose2d")
+    w = _array(weight)
+    if w.ndim != 4:
+        raise ValueError(f"conv_transpose2d: weight must be 4-d (in_channels, out_channels / groups, kh, kw), got "
+                         f"shape {w.shape}")
+    groups = int(groups)
+    if groups < 1 or x.shape[1] != w.shape[0] or w.shape[0] % groups:
+        raise ValueError(f"conv_transpose2d: input of shape {x.shape} with groups={groups} does not fit a weight of "
+                         f"shape {w.shape} (expected {w.shape[0]} input channels, divisible by groups)")
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    _positive(stride, "stride", "conv_transpose2d")
+    _positive(dilation, "dilation", "conv_transpose2d")
+    (ph, pw), (oph, opw) = _pair(padding, "padding"), _pair(output_padding, "output_padding")
+    if ph < 0 or pw < 0 or oph < 0 or opw < 0:
+        raise ValueError("conv_transpose2d: padding and output_padding must be non-negative")
+    for op, s, d in ((oph, stride[0], dilation[0]), (opw, stride[1], dilation[1])):
+        if op >= s and op >= d:
+            raise ValueError(f"conv_transpose2d: output_padding must be smaller than either stride or dilation, got "
+                             f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
+    h, wd = x.shape[2], x.shape[3]
+    kh, kw = w.shape[2], w.shape[3]
+    size = ((h - 1) * stride[0] - 2 * ph + dilation[0] * (kh - 1) + oph + 1,
+            (wd - 1) * stride[1] - 2 * pw + dilation[1] * (kw - 1) + opw + 1)
+    if size[0] <= 0 or size[1] <= 0:
+        raise ValueError(f"conv_transpose2d: output size {size} is too small")
+    pads = ((ph, ph), (pw, pw))
+    # the convolution of an image of this size has (h + oph // sh, w + opw // sw) outputs: output padding at least as
+    # large as the stride (allowed when below the dilation) adds rows of the input that are zero
+    extra_h = (size[0] + 2 * ph - dilation[0] * (kh - 1) - 1) // stride[0] + 1 - h
+    extra_w = (size[1] + 2 * pw - dilation[1] * (kw - 1) - 1) // stride[1] + 1 - wd
+    if extra_h or extra_w:
+        x = pad(x, (0, extra_w, 0, extra_h))
+    # PyTorch's transposed weight (C_in, O / g, kh, kw) is the weight of the convolution it is the adjoint of
+    y = _nn.conv_transpose2d(x, w, stride=stride, padding=pads, dilation=dilation, groups=groups, in_size=size)
+    if bias is not None:
+        y = y + _broadcast_channels(bias, 4)
+    return reshape(y, y.shape[1:]) if unbatched else y
+
+
+# ---- pooling -------------------------------------------------------------------------------------------------------
+def _pool_size(n: int, k: int, pad: int, s: int, d: int, ceil_mode: bool) -> tuple[int, int]:
+    """PyTorch's pooled length along one axis, and the extra padding after the input that ``ceil_mode`` needs."""
+    span = n + 2 * pad - d * (k - 1) - 1
+    out = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= n + pad:  # the last window must start inside the input or the left padding
+        out -= 1
+    extra = builtins.max(0, (out - 1) * s + d * (k - 1) + 1 - (n + 2 * pad))
+    return out, extra
+
+
+def _pool_args(x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
+               what: str) -> dict[str, Any]:
+    kernel = _pair(kernel_size, "kernel_size")
+    no_stride = stride is None or (not isinstance(stride, (int, np.integer)) and len(stride) == 0)
+    stride_ = kernel if no_stride else _pair(stride, "stride")
+    pad, dil = _pair(padding, "padding"), _pair(dilation, "dilation")
+    _positive(kernel, "kernel_size", what)
+    _positive(stride_, "stride", what)
+    _positive(dil, "dilation", what)
+    if pad[0] < 0 or pad[1] < 0 or pad[0] > kernel[0] // 2 or pad[1] > kernel[1] // 2:
+        raise ValueError(f"{what}: padding should be non-negative and at most half of the kernel size, got "
+                         f"padding={pad} for kernel_size={kernel}")
+    (ho, eh), (wo, ew) = (_pool_size(x.shape[2], kernel[0], pad[0], stride_[0], dil[0], ceil_mode),
+                          _pool_size(x.shape[3], kernel[1], pad[1], stride_[1], dil[1], ceil_mode))
+    if ho <= 0 or wo <= 0:
+        raise ValueError(f"{what}: input of shape {x.shape} is too small for kernel_size={kernel}, "
+                         f"dilation={dil}, padding={pad}: output size {(ho, wo)}")
+    return {"kernel_size": kernel, "stride": stride_, "padding": ((pad[0], pad[0] + eh), (pad[1], pad[1] + ew)),
+            "dilation": dil}
+
+
+def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """The maximum over each (dilated) ``kernel_size`` window; ``stride`` defaults to ``kernel_size``.
+
+    The gradient goes to the first maximum of each window (row-major within the window), as PyTorch. With
+    ``return_indices`` the flat index (into H * W) of that maximum comes back too, as an int64 array.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.max_pool2d(cr.arange(16.0).reshape(1, 1, 4, 4), 2)
+    tensor([[[[ 5.,  7.],
+              [13., 15.]]]])
+    """
+    x, unbatched = _unbatched(_array(input), 4, "max_pool2d")
+    kw = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
+    y = _nn.max_pool2d(x, **kw)
+    if unbatched:
+        y = reshape(y, y.shape[1:])
+    if not return_indices:
+        return y
+    idx = _nn._window_argmax(x, y if not unbatched else reshape(y, (1, *y.shape)), **kw)
+    kwid, (sh, sw), (dh, dw) = kw["kernel_size"][1], kw["stride"], kw["dilation"]
+    p, q = np.divmod(idx, kwid)
+    rows = np.arange(idx.shape[2])[:, None] * sh + p * dh - kw["padding"][0][0]
+    cols = np.arange(idx.shape[3])[None, :] * sw + q * dw - kw["padding"][1][0]
+    flat = (rows * x.shape[3] + cols).astype(np.int64)
+    if unbatched:
+        flat = flat[0]
+    return y, (Tensor(flat) if isinstance(y, Tensor) else flat)
+
+
+def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Any:
+    """The mean over each ``kernel_size`` window; the zero padding counts in the divisor with ``count_include_pad``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.avg_pool2d(cr.arange(16.0).reshape(1, 1, 4, 4), 2)
+    tensor([[[[ 2.5,  4.5],
+              [10.5, 12.5]]]])
+    """
+    x, unbatched = _unbatched(_array(input), 4, "avg_pool2d")
+    kw = _pool_args(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
+    del kw["dilation"]
+    if divisor_override is not None and int(divisor_override) <= 0:
+        raise ValueError(f"avg_pool2d: divisor_override must be positive, got {divisor_override}")
+    y = _nn.avg_pool2d(x, count_include_pad=bool(count_include_pad),
+                       divisor_override=None if divisor_override is None else int(divisor_override), **kw)
+    return reshape(y, y.shape[1:]) if unbatched else y
+
+
+def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
+    """The mean over PyTorch's adaptive windows [floor(i H / Ho), ceil((i + 1) H / Ho)), whatever the input size;
+    an entry of ``output_size`` that is None keeps that input size.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.adaptive_avg_pool2d(cr.arange(16.0).reshape(1, 1, 4, 4), 1)
+    tensor([[[[7.5]]]])
+    """
+    x = _array(input)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"adaptive_avg_pool2d: expected a 3-d or 4-d input, got shape {x.shape}")
+    size = (output_size, output_size) if isinstance(output_size, (int, np.integer)) or output_size is None \
+        else tuple(output_size)
+    if len(size) != 2:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be an int or a pair, got {output_size!r}")
+    out = (int(x.shape[-2]) if size[0] is None else int(size[0]), int(x.shape[-1]) if size[1] is None else int(size[1]))
+    _positive(out, "output_size", "adaptive_avg_pool2d")
+    return _nn.adaptive_avg_pool2d(x, output_size=out)
+
+
+# ---- dropout and normalisation --------------------------------------------------------------------------------------
+def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Any:
+    """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p) (identity when not training).
+
+    The mask is drawn from ``cr.random.generator()``, so ``cr.random.seed(n)`` makes it repeat. ``inplace`` is
+    accepted for PyTorch compatibility; the result is always a new tensor.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> cr.random.seed(0)
+    >>> y = F.dropout(cr.ones(1000), 0.5)
+    >>> sorted(set(y.tolist()))
+    [0.0, 2.0]
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    x = _array(input)
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    mask = (_random.generator().random(x.shape, dtype=np.float32 if dtype == np.float32 else np.float64) >= p)
+    scaled = mask.astype(dtype)
+    scaled *= 1.0 / (1.0 - p)
+    return x * scaled
+
+
+def _update_running(stat: Any, batch_value: np.ndarray[Any, Any], momentum: float) -> None:
+    """stat <- (1 - momentum) * stat + momentum * batch_value, in place (a Tensor buffer or an ndarray)."""
+    with no_grad():
+        raw = _raw(stat)
+        new = (1.0 - momentum) * raw + momentum * batch_value.astype(raw.dtype, copy=False)
+        stat[...] = new
+
+
+def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None, bias: Any = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Any:
+    """Normalise each channel of an (N, C, *) input by its batch statistics (training) or the running ones.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``. In training the biased batch variance normalises, and the
+    running statistics (when given) are updated in place: ``r <- (1 - momentum) r + momentum * batch``, with the
+    unbiased variance for ``running_var``, as PyTorch.
+
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> rm, rv = np.zeros(2), np.ones(2)
+    >>> y = F.batch_norm(cr.tensor([[1.0, 2.0], [3.0, 6.0]]), rm, rv, training=True)
+    >>> y
+    tensor([[-0.999995  , -0.99999875],
+            [ 0.999995  ,  0.99999875]])
+    >>> rm, rv
+    (array([0.2, 0.4]), array([1.1, 1.7]))
+    """
+    x = _array(input)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of at least 2 dimensions (N, C, *), got shape {x.shape}")
+    axes = (0, *range(2, x.ndim))
+    if training:
+        count = x.size // x.shape[1]
+        if count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of shape "
+                             f"{x.shape}")
+        mu = _mean(x, axis=axes, keepdims=True)
+        d = x - mu
+        var = _mean(d * d, axis=axes, keepdims=True)
+        if running_mean is not None:
+            _update_running(running_mean, np.reshape(_raw(mu), -1), momentum)
+        if running_var is not None:
+            _update_running(running_var, np.reshape(_raw(var), -1) * (count / (count - 1)), momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var must be given when training=False")
+        d = x - _broadcast_channels(running_mean, x.ndim)
+        var = _broadcast_channels(running_var, x.ndim)
+    y = d / sqrt(var + eps)
+    if weight is not None:
+        y = y * _broadcast_channels(weight, x.ndim)
+    if bias is not None:
+        y = y + _broadcast_channels(bias, x.ndim)
+    return y
+
+
+def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Any:
+    """Normalise over the trailing ``normalized_shape`` axes (biased variance), then scale and shift elementwise.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.layer_norm(cr.tensor([[1.0, 3.0]]), (2,))
+    tensor([[-0.999995,  0.999995]])
+    """
+    x = _array(input)
+    shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
+        raise ValueError(f"layer_norm: normalized_shape {shape} does not match the trailing axes of an input of "
+                         f"shape {x.shape}")
+    axes = tuple(range(x.ndim - k, x.ndim))
+    d = x - _mean(x, axis=axes, keepdims=True)
+    y = d / sqrt(_mean(d * d, axis=axes, keepdims=True) + eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Any:
+    """Normalise each of ``num_groups`` groups of channels of an (N, C, *) input, then a per-channel affine.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.group_norm(cr.tensor([[1.0, 3.0, 5.0, 9.0]]), 2)
+    tensor([[-0.999995  ,  0.999995  , -0.99999875,  0.99999875]])
+    """
+    x = _array(input)
+    if x.ndim < 2:
+        raise ValueError(f"group_norm: expected an input of at least 2 dimensions (N, C, *), got shape {x.shape}")
+    n, c = x.shape[0], x.shape[1]
+    if num_groups <= 0 or c % num_groups:
+        raise ValueError(f"group_norm: {c} channels do not divide into num_groups={num_groups} groups")
+    g = reshape(x, (n, num_groups, -1))
+    d = g - _mean(g, axis=2, keepdims=True)
+    y = reshape(d / sqrt(_mean(d * d, axis=2, keepdims=True) + eps), x.shape)
+    if weight is not None:
+        y = y * _broadcast_channels(weight, x.ndim)
+    if bias is not None:
+        y = y + _broadcast_channels(bias, x.ndim)
+    return y
+
+
+def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Any:
+    """``x / max(||x||_p, eps)`` along ``dim``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.normalize(cr.tensor([[3.0, 4.0]]))
+    tensor([[0.6, 0.8]])
+    """
+    x = _array(input)
+    if p == 2.0:
+        norm = sqrt(_sum(x * x, axis=dim, keepdims=True))
+    elif p == 1.0:
+        norm = _sum(_abs(x), axis=dim, keepdims=True)
+    else:
+        norm = _sum(_abs(x) ** p, axis=dim, keepdims=True) ** (1.0 / p)
+    return x / maximum(norm, eps)
+
+
+# ---- embedding, one-hot, padding -------------------------------------------------------------------------------------
+def _indices(x: Any, what: str) -> np.ndarray[Any, Any]:
+    idx = np.asarray(_raw(x))
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{what}: indices must be integers, got an array of dtype {idx.dtype}")
+    return idx
+
+
+def embedding(input: Any, weight: Any, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Any:
+    """Rows of ``weight`` (num_embeddings, dim) picked by the integer ``input``; rows picked twice get both gradients.
+
+    The row ``padding_idx`` receives no gradient. With ``max_norm``, the picked rows whose ``norm_type``-norm exceeds
+    it are first rescaled in place (under no_grad) to that norm, as PyTorch.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.embedding([[0, 2]], cr.tensor([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]))
+    tensor([[[0., 1.],
+             [4., 5.]]])
+    """
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not supported")
+    idx = _indices(input, "embedding")
+    w = _array(weight)
+    n = w.shape[0]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"embedding: index out of range for {n} embeddings (got indices from {idx.min()} to "
+                         f"{idx.max()})")
+    idx = np.where(idx < 0, idx + n, idx)
+    if max_norm is not None:
+        with no_grad():
+            raw = _raw(w)
+            rows = np.unique(idx)
+            norms = np.linalg.norm(raw[rows], ord=norm_type, axis=1, keepdims=True)
+            scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(raw.dtype)
+            w[rows] = raw[rows] * scale
+    out = getitem(w, idx)
+    if padding_idx is not None:
+        pad_row = padding_idx + n if padding_idx < 0 else padding_idx
+        if not 0 <= pad_row < n:
+            raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for {n} embeddings")
+        hit = idx == pad_row
+        if hit.any():
+            out = where(hit[..., None], _raw(w)[idx], out)  # the padding row's value, cut off from the gradient
+    return out
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Any:
+    """Integer labels as int64 one-hot vectors along a new last axis (``num_classes=-1``: the largest label + 1).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.one_hot(cr.tensor([0, 2]), 3)
+    tensor([[1, 0, 0],
+            [0, 0, 1]])
+    """
+    idx = _indices(tensor, "one_hot")
+    if num_classes == -1:
+        if idx.size == 0:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor")
+        num_classes = int(idx.max()) + 1
+    if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+        raise ValueError(f"one_hot: class values must be in [0, {num_classes}), got values from {idx.min()} to "
+                         f"{idx.max()}")
+    out = (idx[..., None] == np.arange(num_classes)).astype(np.int64)
+    return Tensor(out) if isinstance(tensor, Tensor) else out
+
+
+def _pad_index(n: int, before: int, after: int, mode: str) -> np.ndarray[Any, Any]:
+    """Source positions of a padded axis: reflect (without the edge), replicate (the edge), or circular."""
+    i = np.arange(-before, n + after)
+    if mode == "reflect":
+        if before >= n or after >= n:
+            raise ValueError(f"pad: reflect padding ({before}, {after}) must be smaller than the dimension ({n})")
+        i = np.abs(i)
+        return np.where(i >= n, 2 * (n - 1) - i, i)
+    if mode == "replicate":
+        return np.clip(i, 0, n - 1)
+    if before > n or after > n:
+        raise ValueError(f"pad: circular padding ({before}, {after}) must not exceed the dimension ({n})")
+    return np.mod(i, n)
+
+
+def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Any:
+    """Pad the last ``len(pad) // 2`` axes: ``pad = (last_before, last_after, second_last_before, ...)``.
+
+    ``mode`` is "constant" (``value``, default 0; negative widths crop), "reflect", "replicate" or "circular".
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.pad(cr.tensor([[1.0, 2.0, 3.0]]), (1, 2))
+    tensor([[0., 1., 2., 3., 0., 0.]])
+    >>> F.pad(cr.tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect")
+    tensor([[3., 2., 1., 2., 3., 2.]])
+    """
+    x = _array(input)
+    widths = [int(p) for p in pad]
+    if len(widths) % 2 or len(widths) // 2 > x.ndim:
+        raise ValueError(f"pad: the padding {tuple(pad)} must have an even length of at most 2 * ndim = {2 * x.ndim}")
+    pairs = [(widths[2 * k], widths[2 * k + 1]) for k in range(len(widths) // 2)]  # last axis first
+    if mode == "constant":
+        crop = [slice(None)] * x.ndim
+        grow = [(0, 0)] * x.ndim
+        for k, (b, a) in enumerate(pairs):
+            axis = x.ndim - 1 - k
+            crop[axis] = slice(builtins.max(-b, 0), x.shape[axis] - builtins.max(-a, 0))
+            grow[axis] = (builtins.max(b, 0), builtins.max(a, 0))
+        if any(w < 0 for w in widths):
+            x = getitem(x, tuple(crop))
+        return _pad_constant(x, grow, constant_values=0.0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    if value:
+        raise ValueError(f"pad: a padding value only applies to mode='constant', not {mode!r}")
+    if any(w < 0 for w in widths):
+        raise ValueError(f"pad: negative padding is only supported in mode='constant', got {tuple(pad)}")
+    for k, (b, a) in enumerate(pairs):
+        axis = x.ndim - 1 - k
+        if b or a:
+            x = take(x, _pad_index(x.shape[axis], b, a, mode), axis=axis)
+    return x
+
+
+# ---- attention ------------------------------------------------------------------------------------------------------
+def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Any:
+    """``softmax(Q K^T * scale + mask) V`` over (..., L, E) queries, (..., S, E) keys and (..., S, Ev) values.
+
+    ``scale`` defaults to 1 / sqrt(E). A boolean ``attn_mask`` marks the pairs that may attend (False -> -inf); a
+    float mask is added to the scores. ``is_causal`` lets query i attend to keys j <= i only. With ``enable_gqa``,
+    key and value heads (axis -3) are repeated to match the query heads.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> q = k = v = cr.ones((2, 3, 4))
+    >>> F.scaled_dot_product_attention(q, k, v, is_causal=True).shape
+    (2, 3, 4)
+    """
+    q, k, v = _array(query), _array(key), _array(value)
+    if enable_gqa and q.ndim >= 3 and k.shape[-3] != q.shape[-3]:
+        if q.shape[-3] % k.shape[-3]:
+            raise ValueError(f"scaled_dot_product_attention: {q.shape[-3]} query heads are not a multiple of "
+                             f"{k.shape[-3]} key heads")
+        reps = q.shape[-3] // k.shape[-3]
+        k, v = repeat(k, reps, axis=k.ndim - 3), repeat(v, reps, axis=v.ndim - 3)
+    factor = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    scores = matmul(q, swapaxes(k, -1, -2)) * factor
+    big_l, big_s = q.shape[-2], k.shape[-2]
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
+        scores = where(np.tril(np.ones((big_l, big_s), dtype=bool)), scores, -math.inf)
+    if attn_mask is not None:
+        mask = _array(attn_mask)
+        if mask.dtype == np.bool_:
+            scores = where(_raw(mask), scores, -math.inf)
+        else:
+            scores = scores + mask
+    weights = _softmax(scores, axis=-1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, training=True)
+    return matmul(weights, v)
+
+
+# ---- activations ----------------------------------------------------------------------------------------------------
+def _softmax_dim(ndim: int, dim: int | None, what: str) -> int:
+    if dim is not None:
+        return dim
+    warnings.warn(f"Implicit dimension choice for {what} has been deprecated. Change the call to include dim=X as "
+                  "an argument.", UserWarning, stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
+    """``exp(x) / sum(exp(x))`` along ``dim``, computed without overflow.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.softmax(cr.tensor([[0.0, 0.0]]), dim=1)
+    tensor([[0.5, 0.5]])
+    """
+    x = _array(input) if dtype is None else _array(input).astype(dtype)
+    return _softmax(x, axis=_softmax_dim(x.ndim, dim, "softmax"))
+
+
+def softmin(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
+    """``softmax(-x)`` along ``dim``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.softmin(cr.tensor([0.0, 0.0]), dim=0)
+    tensor([0.5, 0.5])
+    """
+    x = _array(input) if dtype is None else _array(input).astype(dtype)
+    return _softmax(-x, axis=_softmax_dim(x.ndim, dim, "softmin"))
+
+
+def log_softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
+    """``x - logsumexp(x)`` along ``dim``, finite for every finite input.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.log_softmax(cr.tensor([0.0, 1000.0]), dim=0)
+    tensor([-1000.,     0.])
+    """
+    x = _array(input) if dtype is None else _array(input).astype(dtype)
+    return _log_softmax(x, axis=_softmax_dim(x.ndim, dim, "log_softmax"))
+
+
+def relu(input: Any, inplace: bool = False) -> Any:
+    """``max(x, 0)``, with relu'(0) = 0. ``inplace`` is accepted for PyTorch compatibility (never in place here).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.relu(cr.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
+    return _relu(_array(input))
+
+
+def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) -> Any:
+    """``x`` where positive, ``negative_slope * x`` elsewhere.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.leaky_relu(cr.tensor([-1.0, 2.0]), 0.1)
+    tensor([-0.1,  2. ])
+    """
+    return _leaky_relu(_array(input), negative_slope=negative_slope)
+
+
+def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Any:
+    """``x`` where positive, ``alpha (exp(x) - 1)`` elsewhere.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> print(f"{float(F.elu(cr.tensor(-1.0))):.4f}")
+    -0.6321
+    """
+    return _elu(_array(input), alpha=alpha)
+
+
+def selu(input: Any, inplace: bool = False) -> Any:
+    """Scaled ELU with the self-normalising constants.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> print(f"{float(F.selu(cr.tensor(1.0))):.4f}")
+    1.0507
+    """
+    return _selu(_array(input))
+
+
+def silu(input: Any, inplace: bool = False) -> Any:
+    """``x * sigmoid(x)`` (swish).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> print(f"{float(F.silu(cr.tensor(1.0))):.4f}")
+    0.7311
+    """
+    return _silu(_array(input))
+
+
+def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
+    """``log(1 + exp(beta x)) / beta``, and x itself where ``beta x > threshold`` (as PyTorch).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.softplus(cr.tensor([0.0, 100.0]))
+    tensor([  0.69314718, 100.        ])
+    """
+    x = _array(input)
+    bx = x * beta if beta != 1.0 else x
+    soft = _softplus(bx) if beta == 1.0 else _softplus(bx) / beta
+    return where(_raw(bx) > threshold, x, soft)
+
+
+def logsigmoid(input: Any) -> Any:
+    """``log(sigmoid(x)) = -softplus(-x)``, finite for every finite x.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.logsigmoid(cr.tensor([-1000.0]))
+    tensor([-1000.])
+    """
+    return log_sigmoid(_array(input))
+
+
+def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Any:
+    """``x`` clipped to [min_val, max_val].
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.hardtanh(cr.tensor([-2.0, 0.5, 3.0]))
+    tensor([-1. ,  0.5,  1. ])
+    """
+    return _clip(_array(input), min_val, max_val)
+
+
+def relu6(input: Any, inplace: bool = False) -> Any:
+    """``min(max(x, 0), 6)``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.relu6(cr.tensor([-1.0, 3.0, 9.0]))
+    tensor([0., 3., 6.])
+    """
+    return _clip(_array(input), 0.0, 6.0)
+
+
+def mish(input: Any, inplace: bool = False) -> Any:
+    """``x * tanh(softplus(x))``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> print(f"{float(F.mish(cr.tensor(1.0))):.4f}")
+    0.8651
+    """
+    x = _array(input)
+    return x * tanh(_softplus(x))
+
+
+def softsign(input: Any) -> Any:
+    """``x / (1 + |x|)``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.softsign(cr.tensor([1.0, -3.0]))
+    tensor([ 0.5 , -0.75])
+    """
+    x = _array(input)
+    return x / (1 + _abs(x))
+
+
+# ---- losses ---------------------------------------------------------------------------------------------------------
+def _class_coefficients(logp: Any, target: Any, weight: Any, ignore_index: int, smoothing: float,
+                        what: str) -> tuple[np.ndarray[Any, Any], float]:
+    """The constant array c with ``loss_i = -sum_c c[i, c] logp[i, c]`` for integer class targets, and the
+    denominator of ``reduction="mean"`` (the summed weight of the targets that count).
+
+    c[i, c] = w_c ((1 - s) [c == y_i] + s / C) for a counted target y_i, 0 for an ignored one (s: label smoothing).
+    """
+    idx = _indices(target, what)
+    axis = 0 if logp.ndim == 1 else 1
+    n_classes = logp.shape[axis]
+    expected = logp.shape[:axis] + logp.shape[axis + 1:]
+    if idx.shape != expected:
+        raise ValueError(f"{what}: a target of shape {idx.shape} does not match an input of shape {logp.shape} "
+                         f"(expected {expected})")
+    counted = idx != ignore_index
+    picked = np.where(counted, idx, 0)
+    if counted.any() and (picked.min() < 0 or picked.max() >= n_classes):
+        bad = idx[counted & ((idx < 0) | (idx >= n_classes))]
+        raise IndexError(f"{what}: target {int(bad.flat[0])} is out of bounds for {n_classes} classes")
+    dtype = logp.dtype
+    w = np.ones(n_classes, dtype=dtype) if weight is None else np.asarray(_raw(weight), dtype=dtype)
+    if w.shape != (n_classes,):
+        raise ValueError(f"{what}: weight must have shape ({n_classes},), got {w.shape}")
+    classes = np.arange(n_classes).reshape((n_classes,) + (1,) * (logp.ndim - axis - 1))
+    hit = np.expand_dims(picked, axis) == classes
+    w_class = w.reshape(classes.shape)
+    keep = np.expand_dims(counted, axis)
+    coef = np.where(keep & hit, w_class * (1.0 - smoothing), 0.0)
+    if smoothing:
+        coef = coef + np.where(keep, w_class * (smoothing / n_classes), 0.0)
+    denominator = float(np.sum(np.where(counted, w[picked], 0.0)))
+    return coef.astype(dtype, copy=False), denominator
+
+
+def _weighted_mean(total: Any, denominator: float) -> Any:
+    """``total / denominator``; NaN (as PyTorch) when nothing counted, without a division-by-zero warning."""
+    return total / denominator if denominator != 0.0 else total * 0.0 + math.nan  # gradient 0, as PyTorch
+
+
+def nll_loss(input: Any, target: Any, weight: Any = None, size_average: bool | None = None, ignore_index: int = -100,
+             reduce: bool | None = None, reduction: str = "mean") -> Any:
+    """Negative log-likelihood of integer targets under log-probabilities ``input`` (N, C) or (N, C, d1, ...).
+
+    ``loss_i = -w[y_i] input[i, y_i]``; targets equal to ``ignore_index`` count for nothing; "mean" divides the sum
+    by the summed weights of the counted targets.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.nll_loss(cr.tensor([[-1.0, -2.0], [-3.0, -4.0]]), [1, 0])
+    tensor(2.5)
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    logp = _array(input)
+    coef, denominator = _class_coefficients(logp, target, weight, ignore_index, 0.0, "nll_loss")
+    loss = -_sum(logp * coef, axis=0 if logp.ndim == 1 else 1)
+    if reduction == "mean":
+        return _weighted_mean(_sum(loss), denominator)
+    return _reduce(loss, reduction)
+
+
+def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: bool | None = None,
+                  ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Any:
+    """Cross-entropy of logits (N, C) or (N, C, d1, ...) against integer classes or class probabilities.
+
+    Computed from ``log_softmax`` (stable at any logit size). For integer targets: ``-w[y] log p_y``, with
+    ``ignore_index`` and "mean" over the summed weights of the counted targets; for probability targets (same shape
+    as the input): ``-sum_c w_c t_c log p_c``, "mean" over the batch elements. ``label_smoothing`` s mixes the
+    target with the uniform distribution: (1 - s) target + s / C.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.cross_entropy(cr.tensor([[0.0, 0.0], [1000.0, 0.0]]), [1, 0])
+    tensor(0.34657359)
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    x = _array(input)
+    if x.ndim == 0:
+        raise ValueError("cross_entropy: the input must have a class axis (shape (C,), (N, C) or (N, C, d1, ...))")
+    axis = 0 if x.ndim == 1 else 1
+    logp = _log_softmax(x, axis=axis)
+    t = _array(target)
+    if t.dtype.kind != "f":
+        coef, denominator = _class_coefficients(logp, t, weight, ignore_index, label_smoothing, "cross_entropy")
+        loss = -_sum(logp * coef, axis=axis)
+        if reduction == "mean":
+            return _weighted_mean(_sum(loss), denominator)
+        return _reduce(loss, reduction)
+    if t.shape != x.shape:
+        raise ValueError(f"cross_entropy: probability targets must have the input's shape {x.shape}, got {t.shape}")
+    n_classes = x.shape[axis]
+    if label_smoothing:
+        t = t * (1.0 - label_smoothing) + label_smoothing / n_classes
+    terms = logp * t
+    if weight is not None:
+        w = np.asarray(_raw(weight), dtype=x.dtype)
+        terms = terms * w.reshape((n_classes,) + (1,) * (x.ndim - axis - 1))
+    return _reduce(-_sum(terms, axis=axis), reduction)
+
+
+def _same_size(input: Any, target: Any, what: str) -> None:
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(f"{what}: target size {tuple(target.shape)} must be the same as input size "
+                         f"{tuple(input.shape)}")
+
+
+def _elementwise_loss(loss: Any, weight: Any, reduction: str, mean_over_weight: bool) -> Any:
+    _check_reduction(reduction)
+    if weight is None:
+        return _reduce(loss, reduction)
+    if tuple(_array(weight).shape) != tuple(loss.shape):
+        raise ValueError(f"weight of shape {tuple(_array(weight).shape)} must have the input's shape "
+                         f"{tuple(loss.shape)}")
+    loss = loss * weight
+    if reduction == "mean" and mean_over_weight:
+        return _sum(loss) / _sum(weight)
+    return _reduce(loss, reduction)
+
+
+def mse_loss(input: Any, target: Any, size_average: bool | None = None, reduce: bool | None = None,
+             reduction: str = "mean", weight: Any = None) -> Any:
+    """Squared error ``(x - y)^2``; with an elementwise ``weight``, "mean" divides by the summed weight.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.mse_loss(cr.tensor([1.0, 2.0]), cr.tensor([0.0, 0.0]))
+    tensor(2.5)
+    """
+    d = _array(input) - _array(target)
+    return _elementwise_loss(d * d, weight, _legacy_reduction(size_average, reduce, reduction), True)
+
+
+def l1_loss(input: Any, target: Any, size_average: bool | None = None, reduce: bool | None = None,
+            reduction: str = "mean", weight: Any = None) -> Any:
+    """Absolute error ``|x - y|`` (gradient 0 where x == y); a ``weight`` as in ``mse_loss``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.l1_loss(cr.tensor([1.0, -3.0]), cr.tensor([0.0, 0.0]))
+    tensor(2.)
+    """
+    return _elementwise_loss(_abs(_array(input) - _array(target)), weight,
+                             _legacy_reduction(size_average, reduce, reduction), True)
+
+
+def smooth_l1_loss(input: Any, target: Any, size_average: bool | None = None, reduce: bool | None = None,
+                   reduction: str = "mean", beta: float = 1.0) -> Any:
+    """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``beta = 0``: the L1 loss).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.smooth_l1_loss(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0]), reduction="none")
+    tensor([0.125, 2.5  ])
+    """
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    d = _array(input) - _array(target)
+    ad = _abs(d)
+    loss = ad if beta == 0 else where(_raw(ad) < beta, (0.5 / beta) * d * d, ad - 0.5 * beta)
+    return _elementwise_loss(loss, None, _legacy_reduction(size_average, reduce, reduction), False)
+
+
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0, weight: Any = None) -> Any:
+    """``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``; a ``weight`` multiplies elementwise.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.huber_loss(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0]), reduction="none", delta=2.0)
+    tensor([0.125, 4.   ])
+    """
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    d = _array(input) - _array(target)
+    ad = _abs(d)
+    loss = where(_raw(ad) < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+    return _elementwise_loss(loss, weight, reduction, False)
+
+
+def _clamped_log(p: Any) -> Any:
+    """``max(log p, -100)`` as PyTorch's BCE takes it, without evaluating log(0) (gradient 0 at p = 0)."""
+    raw = _raw(p)
+    positive = raw > 0
+    return maximum(where(positive, log(where(positive, p, 1.0)), -100.0), -100.0)
+
+
+def binary_cross_entropy(input: Any, target: Any, weight: Any = None, size_average: bool | None = None,
+                         reduce: bool | None = None, reduction: str = "mean") -> Any:
+    """``-w (y log x + (1 - y) log(1 - x))`` for probabilities x in [0, 1], each log clamped at -100 (as PyTorch).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.binary_cross_entropy(cr.tensor([0.5, 0.0]), cr.tensor([1.0, 1.0]), reduction="none")
+    tensor([  0.69314718, 100.        ])
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    x, y = _array(input), _array(target)
+    _same_size(x, y, "binary_cross_entropy")
+    raw = _raw(x)
+    if raw.size and not (np.all(raw >= 0) and np.all(raw <= 1)):
+        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
+    loss = -(y * _clamped_log(x) + (1 - y) * _clamped_log(1 - x))
+    if weight is not None:
+        loss = loss * weight
+    return _elementwise_loss(loss, None, reduction, False)
+
+
+def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, size_average: bool | None = None,
+                                     reduce: bool | None = None, reduction: str = "mean",
+                                     pos_weight: Any = None) -> Any:
+    """BCE of ``sigmoid(x)``, computed stably: ``(1 - y) x + (1 + (pw - 1) y) softplus(-x)``.
+
+    ``pos_weight`` (broadcast along the last axis) weighs the positive term; nothing overflows at |x| = 1000.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.binary_cross_entropy_with_logits(cr.tensor([1000.0, -1000.0]), cr.tensor([0.0, 0.0]), reduction="none")
+    tensor([1000.,    0.])
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    x, y = _array(input), _array(target)
+    _same_size(x, y, "binary_cross_entropy_with_logits")
+    # -[pw y log s(x) + (1 - y) log(1 - s(x))] with -log s(x) = softplus(-x) and -log(1 - s(x)) = x + softplus(-x)
+    scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * y
+    loss = (1 - y) * x + scale * _softplus(-x)
+    if weight is not None:
+        loss = loss * weight
+    return _elementwise_loss(loss, None, reduction, False)
+
+
+def kl_div(input: Any, target: Any, size_average: bool | None = None, reduce: bool | None = None,
+           reduction: str = "mean", log_target: bool = False) -> Any:
+    """Kullback-Leibler divergence with ``input`` as log-probabilities: ``t (log t - input)`` pointwise (0 where t is
+    0), or ``exp(t) (t - input)`` with ``log_target``.
+
+    "mean" averages over every element (PyTorch's semantics); "batchmean" divides the sum by the batch size, which
+    is the mathematical KL divergence per sample.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.kl_div(cr.log(cr.tensor([[0.5, 0.5]])), cr.tensor([[1.0, 0.0]]), reduction="batchmean")
+    tensor(0.69314718)
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, ("mean", "batchmean", "sum", "none"))
+    x, t = _array(input), _array(target)
+    if log_target:
+        loss = exp(t) * (t - x)
+    else:
+        positive = _raw(t) > 0
+        loss = where(positive, t * log(where(positive, t, 1.0)), 0.0) - t * x
+    if reduction == "batchmean":
+        total = _sum(loss)
+        return total / x.shape[0] if x.ndim else total
+    return _reduce(loss, reduction)
+
+
+def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Any:
+    """``sum(x1 / max(|x1|, eps) * x2 / max(|x2|, eps))`` along ``dim`` (the inputs broadcast against each other).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.cosine_similarity(cr.tensor([[1.0, 0.0], [1.0, 1.0]]), cr.tensor([[2.0, 0.0], [-1.0, -1.0]]))
+    tensor([ 1., -1.])
+    """
+    a, b = _array(x1), _array(x2)
+    na = maximum(sqrt(_sum(a * a, axis=dim, keepdims=True)), eps)
+    nb = maximum(sqrt(_sum(b * b, axis=dim, keepdims=True)), eps)
+    return _sum((a / na) * (b / nb), axis=dim)

@@ -1,0 +1,108 @@
+"""Gradient clipping: rescale gradients in place so their total norm, or each entry, stays within a bound."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..engine import no_grad
+from ..tensor import Tensor
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
+
+TensorOrTensors = Tensor | Iterable[Tensor]
+
+
+def _tensors(tensors: TensorOrTensors) -> list[Tensor]:
+    return [tensors] if isinstance(tensors, Tensor) else list(tensors)
+
+
+def _grads(parameters: TensorOrTensors) -> list[Tensor]:
+    return [p.grad for p in _tensors(parameters) if p.grad is not None]
+
+
+def _vector_norm(x: np.ndarray[Any, Any], ord: float) -> np.ndarray[Any, Any]:
+    return np.asarray(np.linalg.vector_norm(x, ord=ord))
+
+
+def get_total_norm(tensors: TensorOrTensors, norm_type: float | str = 2.0, error_if_nonfinite: bool = False,
+                   foreach: bool | None = None) -> Tensor:
+    """The ``norm_type``-norm of all the tensors together, as if concatenated into one vector: ‖(‖t₁‖, ‖t₂‖, …)‖.
+
+    ``norm_type`` may be ``inf`` (the largest absolute entry). ``foreach`` is accepted for PyTorch compatibility.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils import get_total_norm
+    >>> get_total_norm([cr.tensor([3.0]), cr.tensor([4.0])])
+    tensor(5.)
+    """
+    norm_type = float(norm_type)
+    arrays = [np.asarray(t.data) for t in _tensors(tensors)]
+    if not arrays:
+        return Tensor(np.array(0.0, dtype=np.float32))
+    total = _vector_norm(np.stack([_vector_norm(a, norm_type) for a in arrays]), norm_type)
+    if error_if_nonfinite and not np.isfinite(total):
+        raise RuntimeError(
+            f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it cannot be "
+            "clipped. To disable this error and scale the gradients by the non-finite norm anyway, set "
+            "`error_if_nonfinite=False`"
+        )
+    return Tensor(total)
+
+
+def clip_grads_with_norm_(parameters: TensorOrTensors, max_norm: float, total_norm: Tensor | float,
+                          foreach: bool | None = None) -> None:
+    """Scale the parameters' gradients in place by min(1, max_norm / (total_norm + 1e-6))."""
+    grads = _grads(parameters)
+    if not grads:
+        return
+    total = np.asarray(total_norm.data if isinstance(total_norm, Tensor) else total_norm)
+    coef = float(np.minimum(max_norm / (total + 1e-6), 1.0))
+    with no_grad():
+        for g in grads:
+            g *= coef
+
+
+def clip_grad_norm_(parameters: TensorOrTensors, max_norm: float, norm_type: float | str = 2.0,
+                    error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
+    """Rescale the gradients in place so that their total norm is at most ``max_norm``; returns the norm before.
+
+    The gradients are multiplied by min(1, max_norm / (total_norm + 1e-6)), total_norm being the ``norm_type``-norm
+    of all gradients concatenated (``inf``: the largest absolute entry). A non-finite norm raises a RuntimeError
+    when ``error_if_nonfinite``.
+
+    >>> import chainrule as cr
+    >>> w = cr.tensor([3.0, 4.0], requires_grad=True)
+    >>> (w * w).sum().backward()          # grad = (6, 8), norm 10
+    >>> from chainrule.nn.utils import clip_grad_norm_
+    >>> clip_grad_norm_([w], max_norm=1.0)
+    tensor(10.)
+    >>> [round(g, 6) for g in w.grad.tolist()]   # times 1 / (10 + 1e-6)
+    [0.6, 0.8]
+    """
+    params = _tensors(parameters)  # a generator (model.parameters()) is read once
+    grads = _grads(params)
+    if not grads:
+        return Tensor(np.array(0.0, dtype=np.float32))
+    total = get_total_norm(grads, norm_type, error_if_nonfinite)
+    clip_grads_with_norm_(params, max_norm, total)
+    return total
+
+
+def clip_grad_value_(parameters: TensorOrTensors, clip_value: float, foreach: bool | None = None) -> None:
+    """Clamp every gradient entry in place to [-clip_value, clip_value].
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils import clip_grad_value_
+    >>> w = cr.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    >>> w.grad = cr.tensor([0.5, -4.0, 9.0])
+    >>> clip_grad_value_([w], 1.0)
+    >>> w.grad
+    tensor([ 0.5, -1. ,  1. ])
+    """
+    clip_value = float(clip_value)
+    with no_grad():
+        for g in _grads(parameters):
+            g[...] = np.clip(g.data, -clip_value, clip_value)

@@ -1,0 +1,802 @@
+"""Convolution and pooling primitives on NCHW arrays: an im2col forward, and rules that are convolutions again.
+
+The static arguments arrive normalised from ``chainrule.nn.functional`` (which holds the public API, with PyTorch's
+signatures): ``stride=(sh, sw)``, ``padding=((top, bottom), (left, right))``, ``dilation=(dh, dw)``, ``groups=g``,
+``kernel_size=(kh, kw)``. Weights are laid out as PyTorch's: ``(out_channels, in_channels / groups, kh, kw)``.
+
+Convolution (a cross-correlation, as in every deep-learning library) is bilinear in the input x and the weight w:
+
+    y[n, o, i, j] = sum_{c, p, q} xpad[n, c, i*sh + p*dh, j*sw + q*dw] * w[o, c, p, q]     (c in o's group)
+
+Three primitives are closed under differentiation, each one's VJPs and JVPs being the others:
+
+    conv2d(x, w)             y = x * w
+    conv_transpose2d(y, w)   the adjoint of x -> x * w (the input gradient; PyTorch's transposed convolution)
+    conv2d_weight(x, y)      the adjoint of w -> x * w (the weight gradient)
+
+so gradients of gradients (and forward mode) run through the same fast kernels. Each kernel is one BLAS ``matmul``
+per image against an im2col matrix (the strided windows of the padded input, copied into columns): the forward and
+the weight gradient multiply by it; the input gradient multiplies into columns and adds them back onto their windows
+(col2im), for stride 1 as a single strided sum over the kernel taps (see ``_Conv.fold_product``). With many input
+channels the weight gradient skips the im2col copy: at stride 1 each tap's windows are one slice of the flattened
+padded input. Python loops run over kernel taps (kh * kw of them), never over pixels or batch elements; the large
+temporaries live in per-thread scratch buffers, reused from call to call.
+
+Pooling: ``max_pool2d`` (the whole gradient goes to the first maximum of each window in row-major order, as in
+PyTorch; a NaN counts as the maximum), with its adjoint pair ``max_pool2d_scatter`` / ``max_pool2d_gather`` taking the
+window argmax as an integer argument; ``avg_pool2d`` and its adjoint ``avg_pool2d_transpose``;
+``adaptive_avg_pool2d`` (separable: two products with constant averaging matrices).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..primitive import Primitive, Sample
+from . import samples as S
+from .linalg import matmul
+from .reduce import sum
+from .shape import reshape
+
+# The primitives here take normalised static arguments; the public API is ``chainrule.nn.functional``.
+__all__: list[str] = []
+
+Pair = tuple[int, int]
+Pads = tuple[Pair, Pair]
+
+
+# ---- scratch memory ------------------------------------------------------------------------------------------------
+# The im2col matrices and other temporaries are large and short-lived: allocated fresh on every call, each costs the
+# page faults of new memory (about a third of a convolution's time). They live in per-thread scratch buffers instead,
+# reused from call to call; results handed back to the caller never alias them.
+_SCRATCH_MAX = 1 << 27  # bytes: a larger temporary is allocated afresh each time rather than kept
+
+
+class _Scratch(threading.local):
+    def __init__(self) -> None:
+        self.buffers: dict[str, np.ndarray[Any, Any]] = {}
+
+
+_scratch_space = _Scratch()
+
+
+def _settle_allocator() -> None:
+    """Let the C allocator keep freed memory of up to ~30 MB for reuse, rather than unmapping it.
+
+    glibc's malloc hands each block above its mmap threshold back to the operating system on free, so the next array
+    of that size costs fresh page faults (a tenth of a millisecond per megabyte). The threshold adapts upwards to
+    the largest block it has seen freed; a NumPy program gets there on its first large temporary. The scratch
+    buffers above take those temporaries away, so one such block is freed here, once. Elsewhere this is a no-op.
+    """
+    block = np.empty(30_000_000, dtype=np.uint8)  # never touched: costs no page faults
+    del block
+
+
+_settle_allocator()
+
+
+def _scratch(tag: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray[Any, Any]:
+    """An uninitialised array for a temporary: this thread's buffer ``tag``, grown as needed (at most one per tag is
+    in use at a time)."""
+    dtype = np.dtype(dtype)
+    n = math.prod(shape)
+    if n * dtype.itemsize > _SCRATCH_MAX:
+        return np.empty(shape, dtype=dtype)
+    buffers = _scratch_space.buffers
+    buf = buffers.get(tag)
+    if buf is None or buf.dtype != dtype or buf.size < n:
+        buf = buffers[tag] = np.empty(n, dtype=dtype)
+    return buf[:n].reshape(shape)
+
+
+# ---- geometry ----------------------------------------------------------------------------------------------------
+def _out_size(n: int, k: int, s: int, pad: Pair, d: int) -> int:
+    """Output length along one axis: (n + pads - d (k - 1) - 1) // s + 1."""
+    return (n + pad[0] + pad[1] - d * (k - 1) - 1) // s + 1
+
+
+def _grid(buf: np.ndarray[Any, Any], hp: int, wp: int) -> np.ndarray[Any, Any]:
+    """The (N, C, Hp, Wp) image view of a flat (N, C, Hp * Wp + tail) buffer."""
+    n, c = buf.shape[:2]
+    s = buf.strides
+    return as_strided(buf, (n, c, hp, wp), (s[0], s[1], wp * s[2], s[2]))
+
+
+def _padded(x: np.ndarray[Any, Any], padding: Pads, tail: int = 0, fill: float = 0.0,
+            scratch: str | None = None) -> np.ndarray[Any, Any]:
+    """x (N, C, H, W) inside a flat (N, C, Hp * Wp + tail) buffer of ``fill`` (a scratch buffer when tagged)."""
+    n, c, h, w = x.shape
+    (pt, pb), (pl, pr) = padding
+    hp, wp = h + pt + pb, w + pl + pr
+    shape = (n, c, hp * wp + tail)
+    buf = np.empty(shape, dtype=x.dtype) if scratch is None else _scratch(scratch, shape, x.dtype)
+    image = _grid(buf, hp, wp)
+    image[:, :, :pt] = fill  # the border only: the interior is written next
+    image[:, :, hp - pb:] = fill
+    image[:, :, pt:hp - pb, :pl] = fill
+    image[:, :, pt:hp - pb, wp - pr:] = fill
+    buf[:, :, hp * wp:] = fill
+    image[:, :, pt:pt + h, pl:pl + w] = x
+    return buf
+
+
+def _image(x: np.ndarray[Any, Any], padding: Pads, fill: float = 0.0) -> np.ndarray[Any, Any]:
+    """x padded on the four sides with ``fill``, as an (N, C, Hp, Wp) array (x itself when there is no padding)."""
+    (pt, pb), (pl, pr) = padding
+    if not (pt or pb or pl or pr):
+        return x
+    h, w = x.shape[2:]
+    return _grid(_padded(x, padding, 0, fill), h + pt + pb, w + pl + pr)
+
+
+def _taps(xp: np.ndarray[Any, Any], kernel: Pair, stride: Pair, dilation: Pair, ho: int, wo: int) -> list[Any]:
+    """The kh * kw strided views (N, C, Ho, Wo) of a padded image, one per kernel position, in row-major order."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    return [xp[:, :, p * dh:p * dh + sh * (ho - 1) + 1:sh, q * dw:q * dw + sw * (wo - 1) + 1:sw]
+            for p in range(kh) for q in range(kw)]
+
+
+class _Conv:
+    """The geometry of one convolution: input (H, W), kernel, stride, padding, dilation, output (Ho, Wo).
+
+    im2col columns come in two layouts. Narrow: Ho * Wo columns, one per output pixel (the forward and the weight
+    gradient). Wide, for stride 1: Ho * Wp columns, column i * Wp + j for window (i, j), the columns j >= Wo being
+    spare; then the window at kernel tap (p, q) of every output pixel is one contiguous slice of the flattened padded
+    image, starting at ``p * dh * Wp + q * dw``, which makes col2im a single strided sum (see ``fold_product``).
+    """
+
+    __slots__ = ("h", "w", "kh", "kw", "sh", "sw", "pads", "dh", "dw", "hp", "wp", "ho", "wo", "wide")
+
+    def __init__(self, size: Sequence[int], kernel: Pair, stride: Pair, padding: Pads, dilation: Pair) -> None:
+        self.h, self.w = int(size[0]), int(size[1])
+        (self.kh, self.kw), (self.sh, self.sw), self.pads, (self.dh, self.dw) = kernel, stride, padding, dilation
+        (pt, pb), (pl, pr) = padding
+        self.hp, self.wp = self.h + pt + pb, self.w + pl + pr
+        self.ho = _out_size(self.h, self.kh, self.sh, padding[0], self.dh)
+        self.wo = _out_size(self.w, self.kw, self.sw, padding[1], self.dw)
+        if self.ho <= 0 or self.wo <= 0:
+            raise ValueError(f"convolution: input of size {(self.h, self.w)} (padded {(self.hp, self.wp)}) is "
+                             f"smaller than the dilated kernel: output size {(self.ho, self.wo)} is too small")
+        self.wide = stride == (1, 1)
+
+    @property
+    def reach(self) -> int:
+        """The offset of the last kernel tap in the flattened padded image (wide layout)."""
+        return (self.kh - 1) * self.dh * self.wp + (self.kw - 1) * self.dw
+
+    def offset(self, p: int, q: int) -> int:
+        return p * self.dh * self.wp + q * self.dw
+
+    def flat(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """x padded and flattened to (N, C, Hp * Wp + tail) (a scratch buffer), for wide windows."""
+        return _padded(x, self.pads, (self.kw - 1) * self.dw, scratch="pad")
+
+    def unfold(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Narrow im2col: (N, C, kh, kw, Ho * Wo), column l holding the input under tap (p, q) of window l.
+
+        The result is a scratch buffer (or x itself, for an unpadded 1x1 kernel of stride 1): valid until the next
+        ``unfold`` in this thread.
+        """
+        n, c = x.shape[:2]
+        (pt, pb), (pl, pr) = self.pads
+        padded = pt or pb or pl or pr
+        if self.kh == self.kw == 1 and self.wide and not padded:
+            return np.ascontiguousarray(x).reshape(n, c, 1, 1, self.ho * self.wo)
+        cols = _scratch("cols", (n, c, self.kh, self.kw, self.ho * self.wo), x.dtype)
+        xp = _grid(_padded(x, self.pads, scratch="pad"), self.hp, self.wp) if padded else x
+        s = xp.strides
+        view = as_strided(xp, (n, c, self.kh, self.kw, self.ho, self.wo),
+                          (s[0], s[1], self.dh * s[2], self.dw * s[3], self.sh * s[2], self.sw * s[3]))
+        np.copyto(cols.reshape(n, c, self.kh, self.kw, self.ho, self.wo), view)
+        return cols
+
+    def widen(self, y: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """An output-shaped array (N, O, Ho, Wo) as wide columns (N, O, Ho * Wp), zero in the spare columns (a
+        scratch buffer)."""
+        n, o = y.shape[:2]
+        if self.wp == self.wo:
+            return np.ascontiguousarray(y).reshape(n, o, self.ho * self.wp)
+        out = _scratch("widen", (n, o, self.ho, self.wp), y.dtype)
+        out[..., :self.wo] = y
+        out[..., self.wo:] = 0
+        return out.reshape(n, o, self.ho * self.wp)
+
+    def fold_product(self, a: np.ndarray[Any, Any], y: np.ndarray[Any, Any], groups: int) -> np.ndarray[Any, Any]:
+        """col2im of the columns ``a @ y`` (a: (g, Cg kh kw, Og), y: an (N, O, Ho, Wo) output-shaped array): each
+        column added back onto its window, the adjoint of ``unfold``; a new (N, C, H, W) array."""
+        n, o = y.shape[:2]
+        k = a.shape[-2]
+        c = groups * k // (self.kh * self.kw)
+        dtype = np.result_type(a, y)
+        (pt, _), (pl, _) = self.pads
+        if not self.wide:
+            length = self.ho * self.wo
+            cols = np.matmul(a, np.ascontiguousarray(y).reshape(n, groups, o // groups, length),
+                             out=_scratch("cols", (n, groups, k, length), dtype))
+            image = _scratch("fold", (n, c, self.hp, self.wp), dtype)
+            image.fill(0)
+            taps = _taps(image, (self.kh, self.kw), (self.sh, self.sw), (self.dh, self.dw), self.ho, self.wo)
+            parts = cols.reshape(n, c, self.kh * self.kw, self.ho, self.wo)
+            for t, tap in enumerate(taps):
+                tap += parts[:, :, t]
+            return image[:, :, pt:pt + self.h, pl:pl + self.w].copy()
+        # Each row of wide columns sits between zero margins as wide as the kernel's reach (a row's right margin is
+        # the next row's left one); then, for every pixel m of the flattened padded image, the column entries that
+        # land on it are found at one strided offset per tap (m - offset(p, q), inside the row or in its zeros), so
+        # col2im is a single sum over the kh * kw taps.
+        length = self.ho * self.wp
+        reach = self.reach
+        stride = length + reach
+        rows = n * groups * k
+        buf = _scratch("fold", (reach + rows * stride,), dtype)
+        buf[:reach] = 0
+        e = buf.itemsize
+        as_strided(buf[reach + length:], (rows, reach), (stride * e, e))[...] = 0
+        base = buf[reach:]
+        middle = as_strided(base, (n, groups, k, length), (groups * k * stride * e, k * stride * e, stride * e, e))
+        np.matmul(a, self.widen(y).reshape(n, groups, o // groups, length), out=middle)
+        size = self.hp * self.wp + (self.kw - 1) * self.dw
+        spread = as_strided(base, (n, c, self.kh, self.kw, size),
+                            (groups * k * stride * e, self.kh * self.kw * stride * e,
+                             (self.kw * stride - self.dh * self.wp) * e, (stride - self.dw) * e, e))
+        image = np.sum(spread, axis=(2, 3), out=_scratch("image", (n, c, size), dtype))
+        return _grid(image, self.hp, self.wp)[:, :, pt:pt + self.h, pl:pl + self.w].copy()
+
+
+# ---- convolution: three primitives, each differentiated by the others ----------------------------------------------
+def _conv2d_forward(x: Any, w: Any, b: Any = None, stride: Pair = (1, 1), padding: Pads = ((0, 0), (0, 0)),
+                    dilation: Pair = (1, 1), groups: int = 1) -> Any:
+    o, cg, kh, kw = w.shape
+    n = x.shape[0]
+    geo = _Conv(x.shape[2:], (kh, kw), stride, padding, dilation)
+    cols = geo.unfold(x)
+    k, length = cg * kh * kw, geo.ho * geo.wo
+    if groups == 1:
+        out = np.matmul(w.reshape(o, k), cols.reshape(n, k, length))
+    else:
+        out = np.matmul(w.reshape(groups, o // groups, k), cols.reshape(n, groups, k, length))
+    out = out.reshape(n, o, geo.ho, geo.wo)
+    if b is not None:
+        out += b.reshape(1, o, 1, 1)
+    return out
+
+
+def _conv_transpose2d_forward(y: Any, w: Any, stride: Pair = (1, 1), padding: Pads = ((0, 0), (0, 0)),
+                              dilation: Pair = (1, 1), groups: int = 1, in_size: Pair = (1, 1)) -> Any:
+    """The adjoint of x -> conv2d(x, w) for inputs x of spatial size ``in_size``, applied to y."""
+    o, cg, kh, kw = w.shape
+    geo = _Conv(in_size, (kh, kw), stride, padding, dilation)
+    if y.shape[2:] != (geo.ho, geo.wo):
+        raise ValueError(f"conv_transpose2d: an input of spatial size {tuple(y.shape[2:])} does not come from a "
+                         f"convolution of an image of size {tuple(in_size)} (that gives {(geo.ho, geo.wo)})")
+    return geo.fold_product(w.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1), y, groups)
+
+
+_TAPWISE_MIN_CHANNELS = 24  # measured: below this the per-tap products are too thin to beat one im2col product
+
+
+def _conv2d_weight_forward(x: Any, y: Any, stride: Pair = (1, 1), padding: Pads = ((0, 0), (0, 0)),
+                           dilation: Pair = (1, 1), groups: int = 1, kernel_size: Pair = (1, 1)) -> Any:
+    """The adjoint of w -> conv2d(x, w) for weights of spatial size ``kernel_size``, applied to y."""
+    n, c = x.shape[:2]
+    o = y.shape[1]
+    kh, kw = kernel_size
+    geo = _Conv(x.shape[2:], (kh, kw), stride, padding, dilation)
+    if y.shape[2:] != (geo.ho, geo.wo):
+        raise ValueError(f"conv2d_weight: y of spatial size {tuple(y.shape[2:])} does not match the convolution's "
+                         f"output size {(geo.ho, geo.wo)}")
+    cg, og = c // groups, o // groups
+    if not geo.wide or cg < _TAPWISE_MIN_CHANNELS:
+        length = geo.ho * geo.wo
+        cols = geo.unfold(x).reshape(n, groups, cg * kh * kw, length)
+        gy = np.ascontiguousarray(y).reshape(n, groups, og, length)
+        return np.matmul(gy, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(o, cg, kh, kw)
+    # wide windows are slices of the flattened padded input: one product per kernel tap, without an im2col copy
+    # (which pays once the products are wide enough, with many input channels per group)
+    length = geo.ho * geo.wp
+    gy = geo.widen(y).reshape(n, groups, og, length)
+    buf = geo.flat(x)
+    b = buf.strides
+    image = as_strided(buf, (n, groups, cg, buf.shape[2]), (b[0], cg * b[1], b[1], b[2]))
+    out = np.empty((groups, og, cg, kh, kw), dtype=np.result_type(x, y))
+    for p in range(kh):
+        for q in range(kw):
+            off = geo.offset(p, q)
+            window = image[..., off:off + length]
+            out[..., p, q] = np.matmul(gy, window.transpose(0, 1, 3, 2)).sum(axis=0)
+    return out.reshape(o, cg, kh, kw)
+
+
+def _conv_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
+    return {"stride": kw.get("stride", (1, 1)), "padding": kw.get("padding", ((0, 0), (0, 0))),
+            "dilation": kw.get("dilation", (1, 1)), "groups": kw.get("groups", 1)}
+
+
+def _spatial(a: Any) -> Pair:
+    return (int(a.shape[2]), int(a.shape[3]))
+
+
+def _channel_sums(g: Any) -> Any:
+    """g (N, C, H, W) summed over all axes but C: a product with a vector of ones (BLAS: thrice np.sum's speed)."""
+    n, c, h, w = g.shape
+    return sum(matmul(reshape(g, (n, c, h * w)), np.ones(h * w, dtype=g.dtype)), axis=0)
+
+
+# y = conv(x, w) + b:  dL/dx = conv_transpose(g, w),  dL/dw = conv_weight(x, g),  dL/db = g summed over all but
+# the channel axis. Linear in each input: the JVPs are convolutions (and the bias broadcast).
+conv2d = Primitive(
+    "conv2d",
+    _conv2d_forward,
+    vjp=(lambda g, ans, x, w, b=None, **kw: conv_transpose2d(g, w, in_size=_spatial(x), **kw),
+         lambda g, ans, x, w, b=None, **kw: conv2d_weight(x, g, kernel_size=_spatial(w), **kw),
+         lambda g, ans, x, w, b=None, **kw: _channel_sums(g)),
+    jvp=(lambda t, ans, x, w, b=None, **kw: conv2d(t, w, None, **kw),
+         lambda t, ans, x, w, b=None, **kw: conv2d(x, t, None, **kw),
+         lambda t, ans, x, w, b=None, **kw: reshape(t, (1, -1, 1, 1))),
+    samples=lambda rng: _conv_samples(rng, "conv2d"),
+    reference=lambda x, w, b=None, **kw: _reference_conv2d(x, w, b, **_conv_kwargs(kw)),
+)
+# z = conv_transpose(y, w) = A_w^T y:  dL/dy = conv(G, w),  dL/dw = conv_weight(G, y)  (<G, A_w^T y> = <A_w G, y>)
+conv_transpose2d = Primitive(
+    "conv_transpose2d",
+    _conv_transpose2d_forward,
+    vjp=(lambda g, ans, y, w, in_size, **kw: conv2d(g, w, None, **kw),
+         lambda g, ans, y, w, in_size, **kw: conv2d_weight(g, y, kernel_size=_spatial(w), **kw)),
+    jvp=(lambda t, ans, y, w, in_size, **kw: conv_transpose2d(t, w, in_size=in_size, **kw),
+         lambda t, ans, y, w, in_size, **kw: conv_transpose2d(y, t, in_size=in_size, **kw)),
+    samples=lambda rng: _conv_samples(rng, "conv_transpose2d"),
+    reference=lambda y, w, in_size, **kw: _reference_conv_transpose2d(y, w, in_size=in_size, **_conv_kwargs(kw)),
+)
+# v = conv_weight(x, y):  <G, conv_weight(x, y)> = <conv(x, G), y> = <x, conv_transpose(y, G)>
+conv2d_weight = Primitive(
+    "conv2d_weight",
+    _conv2d_weight_forward,
+    vjp=(lambda g, ans, x, y, kernel_size, **kw: conv_transpose2d(y, g, in_size=_spatial(x), **kw),
+         lambda g, ans, x, y, kernel_size, **kw: conv2d(x, g, None, **kw)),
+    jvp=(lambda t, ans, x, y, kernel_size, **kw: conv2d_weight(t, y, kernel_size=kernel_size, **kw),
+         lambda t, ans, x, y, kernel_size, **kw: conv2d_weight(x, t, kernel_size=kernel_size, **kw)),
+    samples=lambda rng: _conv_samples(rng, "conv2d_weight"),
+    reference=lambda x, y, kernel_size, **kw: _reference_conv2d_weight(x, y, kernel_size=kernel_size,
+                                                                       **_conv_kwargs(kw)),
+)
+
+
+# ---- max pooling: the first maximum of each window takes the gradient ----------------------------------------------
+def _pool_geometry(x_shape: Sequence[int], kernel_size: Pair, stride: Pair, padding: Pads,
+                   dilation: Pair) -> tuple[int, int]:
+    ho = _out_size(x_shape[2], kernel_size[0], stride[0], padding[0], dilation[0])
+    wo = _out_size(x_shape[3], kernel_size[1], stride[1], padding[1], dilation[1])
+    if ho <= 0 or wo <= 0:
+        raise ValueError(f"pooling: input of spatial size {tuple(x_shape[2:])} is too small for the window: output "
+                         f"size {(ho, wo)}")
+    return ho, wo
+
+
+def _max_pool2d_forward(x: Any, kernel_size: Pair, stride: Pair, padding: Pads = ((0, 0), (0, 0)),
+                        dilation: Pair = (1, 1)) -> Any:
+    ho, wo = _pool_geometry(x.shape, kernel_size, stride, padding, dilation)
+    taps = _taps(_image(x, padding, -math.inf), kernel_size, stride, dilation, ho, wo)
+    out = taps[0].copy()
+    for tap in taps[1:]:
+        np.maximum(out, tap, out=out)  # propagates NaN, as PyTorch's max pooling does
+    return out
+
+
+def _window_argmax(x: Any, ans: Any, kernel_size: Pair, stride: Pair, padding: Pads = ((0, 0), (0, 0)),
+                   dilation: Pair = (1, 1)) -> np.ndarray[Any, Any]:
+    """The tap index (row-major within the window) of the first maximum of each window, given the maxima ``ans``;
+    a NaN counts as the maximum. Values only: the argmax carries no gradient."""
+    x, ans = np.asarray(x), np.asarray(ans)  # the values at the bottom of any transform's boxes
+    taps = _taps(_image(x, padding, -math.inf), kernel_size, stride, dilation, *ans.shape[2:])
+    last = len(taps) - 1
+    idx = np.full(ans.shape, last, dtype=np.int8 if last < 127 else np.intp)
+    nan = np.isnan(ans)
+    nan = nan if nan.any() else None
+    for k in range(last - 1, -1, -1):  # backwards, so the first hit is written last
+        hit = taps[k] == ans
+        if nan is not None:
+            hit |= nan & np.isnan(taps[k])
+        idx -= (idx - k) * hit  # idx = k where hit, arithmetic rather than a branchy select
+    return idx
+
+
+def _max_pool2d_gather_forward(x: Any, idx: Any, kernel_size: Pair, stride: Pair,
+                               padding: Pads = ((0, 0), (0, 0)), dilation: Pair = (1, 1)) -> Any:
+    """out[n, c, i, j] = x at tap idx[n, c, i, j] of window (i, j) (0 where that tap falls on padding)."""
+    taps = _taps(_image(x, padding), kernel_size, stride, dilation, *idx.shape[2:])
+    finite = bool(np.isfinite(x).all())
+    out = np.zeros(idx.shape, dtype=x.dtype)
+    for k, tap in enumerate(taps):
+        out += tap * (idx == k) if finite else np.where(idx == k, tap, 0)
+    return out
+
+
+def _max_pool2d_scatter_forward(g: Any, idx: Any, kernel_size: Pair, stride: Pair,
+                                padding: Pads = ((0, 0), (0, 0)), dilation: Pair = (1, 1),
+                                in_size: Pair = (1, 1)) -> Any:
+    """The adjoint of the gather: each g[n, c, i, j] added onto the input element at tap idx of window (i, j)."""
+    (pt, pb), (pl, pr) = padding
+    h, w = in_size
+    n, c = g.shape[:2]
+    image = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=g.dtype)
+    taps = _taps(image, kernel_size, stride, dilation, *g.shape[2:])
+    finite = bool(np.isfinite(g).all())
+    for k, tap in enumerate(taps):
+        tap += g * (idx == k) if finite else np.where(idx == k, g, 0)
+    return np.ascontiguousarray(image[:, :, pt:pt + h, pl:pl + w])
+
+
+def _pool_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
+    return {"kernel_size": kw["kernel_size"], "stride": kw["stride"], "padding": kw.get("padding", ((0, 0), (0, 0))),
+            "dilation": kw.get("dilation", (1, 1))}
+
+
+# Max pooling is locally linear: y = gather(x, argmax(x)). Its VJP scatters g to the argmax, its JVP gathers the
+# tangent there; gather and scatter are each other's adjoints (and linear in their array argument).
+max_pool2d = Primitive(
+    "max_pool2d",
+    _max_pool2d_forward,
+    vjp=lambda g, ans, x, **kw: max_pool2d_scatter(g, _window_argmax(x, ans, **kw), in_size=_spatial(x), **kw),
+    jvp=lambda t, ans, x, **kw: max_pool2d_gather(t, _window_argmax(x, ans, **kw), **kw),
+    samples=lambda rng: _pool_samples(rng, "max"),
+    reference=lambda x, **kw: _reference_max_pool2d(x, **_pool_kwargs(kw)),
+)
+max_pool2d_gather = Primitive(
+    "max_pool2d_gather",
+    _max_pool2d_gather_forward,
+    vjp=(lambda g, ans, x, idx, **kw: max_pool2d_scatter(g, idx, in_size=_spatial(x), **kw), None),
+    jvp=(lambda t, ans, x, idx, **kw: max_pool2d_gather(t, idx, **kw), None),
+    samples=lambda rng: _pool_samples(rng, "gather"),
+    reference=lambda x, idx, **kw: _reference_gather(x, idx, **_pool_kwargs(kw)),
+)
+max_pool2d_scatter = Primitive(
+    "max_pool2d_scatter",
+    _max_pool2d_scatter_forward,
+    vjp=(lambda g, ans, y, idx, in_size, **kw: max_pool2d_gather(g, idx, **kw), None),
+    jvp=(lambda t, ans, y, idx, in_size, **kw: max_pool2d_scatter(t, idx, in_size=in_size, **kw), None),
+    samples=lambda rng: _pool_samples(rng, "scatter"),
+    reference=lambda y, idx, in_size, **kw: _reference_scatter(y, idx, in_size=in_size, **_pool_kwargs(kw)),
+)
+
+
+# ---- average pooling ---------------------------------------------------------------------------------------------
+def _counts(n: int, k: int, s: int, pad: Pair, out: int, include_pad: bool) -> np.ndarray[Any, Any]:
+    """How many elements each window covers along one axis: inside [-pad, n + pad) (``count_include_pad``, the
+    right padding counting only up to the symmetric pad) or inside the input [0, n)."""
+    start = np.arange(out) * s - pad[0]
+    end = np.minimum(start + k, n + pad[0])
+    if include_pad:
+        return end - start
+    return np.minimum(end, n) - np.maximum(start, 0)
+
+
+def _avg_scale(x_shape: Sequence[int], kernel_size: Pair, stride: Pair, padding: Pads, out: Pair,
+               count_include_pad: bool, divisor_override: int | None, dtype: Any) -> Any:
+    """1 / divisor for every output position: a (Ho, Wo) array (a Python float with ``divisor_override``)."""
+    if divisor_override is not None:
+        return 1.0 / divisor_override
+    ch = _counts(x_shape[2], kernel_size[0], stride[0], padding[0], out[0], count_include_pad)
+    cw = _counts(x_shape[3], kernel_size[1], stride[1], padding[1], out[1], count_include_pad)
+    return (1.0 / np.maximum(np.outer(ch, cw), 1)).astype(dtype)  # a count is >= 1 when pad <= kernel / 2
+
+
+def _avg_pool2d_forward(x: Any, kernel_size: Pair, stride: Pair, padding: Pads = ((0, 0), (0, 0)),
+                        count_include_pad: bool = True, divisor_override: int | None = None) -> Any:
+    ho, wo = _pool_geometry(x.shape, kernel_size, stride, padding, (1, 1))
+    taps = _taps(_image(x, padding), kernel_size, stride, (1, 1), ho, wo)
+    out = taps[0].copy()
+    for tap in taps[1:]:
+        out += tap
+    out *= _avg_scale(x.shape, kernel_size, stride, padding, (ho, wo), count_include_pad, divisor_override, x.dtype)
+    return out
+
+
+def _avg_pool2d_transpose_forward(g: Any, kernel_size: Pair, stride: Pair, padding: Pads = ((0, 0), (0, 0)),
+                                  count_include_pad: bool = True, divisor_override: int | None = None,
+                                  in_size: Pair = (1, 1)) -> Any:
+    """The adjoint of average pooling: each g / divisor spread evenly back over its window."""
+    (pt, pb), (pl, pr) = padding
+    h, w = in_size
+    n, c, ho, wo = g.shape
+    image = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=g.dtype)
+    shape = (n, c, h, w)
+    spread = g * _avg_scale(shape, kernel_size, stride, padding, (ho, wo), count_include_pad, divisor_override,
+                            g.dtype)
+    for tap in _taps(image, kernel_size, stride, (1, 1), ho, wo):
+        tap += spread
+    return np.ascontiguousarray(image[:, :, pt:pt + h, pl:pl + w])
+
+
+def _avg_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
+    return {"kernel_size": kw["kernel_size"], "stride": kw["stride"], "padding": kw.get("padding", ((0, 0), (0, 0))),
+            "count_include_pad": kw.get("count_include_pad", True), "divisor_override": kw.get("divisor_override")}
+
+
+# average pooling is linear: its VJP is its adjoint, whose VJP is average pooling again
+avg_pool2d = Primitive(
+    "avg_pool2d",
+    _avg_pool2d_forward,
+    vjp=lambda g, ans, x, **kw: avg_pool2d_transpose(g, in_size=_spatial(x), **kw),
+    jvp=lambda t, ans, x, **kw: avg_pool2d(t, **kw),
+    samples=lambda rng: _pool_samples(rng, "avg"),
+    reference=lambda x, **kw: _reference_avg_pool2d(x, **_avg_kwargs(kw)),
+)
+avg_pool2d_transpose = Primitive(
+    "avg_pool2d_transpose",
+    _avg_pool2d_transpose_forward,
+    vjp=lambda g, ans, y, in_size, **kw: avg_pool2d(g, **kw),
+    jvp=lambda t, ans, y, in_size, **kw: avg_pool2d_transpose(t, in_size=in_size, **kw),
+    samples=lambda rng: _pool_samples(rng, "avg_transpose"),
+    reference=lambda y, in_size, **kw: _reference_avg_pool2d_transpose(y, in_size=in_size, **_avg_kwargs(kw)),
+)
+
+
+# ---- adaptive average pooling ----------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=256)
+def _averaging(n: int, out: int) -> np.ndarray[Any, Any]:
+    """A (out, n) matrix averaging the windows [floor(i n / out), ceil((i + 1) n / out)) of a length-n axis."""
+    i = np.arange(out)
+    start = (i * n) // out
+    end = -((-(i + 1) * n) // out)
+    cols = np.arange(n)
+    inside = (cols >= start[:, None]) & (cols < end[:, None])
+    a = inside / (end - start)[:, None]
+    a.flags.writeable = False
+    return a
+
+
+def _adaptive_matrices(x: Any, output_size: Pair) -> tuple[Any, Any]:
+    a_h = _averaging(int(x.shape[-2]), output_size[0]).astype(x.dtype, copy=False)
+    a_w = _averaging(int(x.shape[-1]), output_size[1]).astype(x.dtype, copy=False)
+    return a_h, a_w
+
+
+def _adaptive_avg_pool2d_forward(x: Any, output_size: Pair) -> Any:
+    a_h, a_w = _adaptive_matrices(x, output_size)
+    return np.matmul(np.matmul(a_h, x), a_w.T)
+
+
+def _adaptive_vjp(g: Any, ans: Any, x: Any, output_size: Pair) -> Any:
+    """y = A_h x A_w^T, so dL/dx = A_h^T g A_w (the matrices are constants)."""
+    a_h, a_w = _adaptive_matrices(x, output_size)
+    return matmul(matmul(a_h.T, g), a_w)
+
+
+# each output is the mean of a rectangle, and a rectangle's mean is separable: y = A_h x A_w^T
+adaptive_avg_pool2d = Primitive(
+    "adaptive_avg_pool2d",
+    _adaptive_avg_pool2d_forward,
+    vjp=_adaptive_vjp,
+    jvp=lambda t, ans, x, output_size: adaptive_avg_pool2d(t, output_size=output_size),
+    samples=lambda rng: [Sample((S.draw(rng, (1, 1, 3, 4)),), {"output_size": (2, 3)}),
+                         Sample((S.draw(rng, (2, 1, 2, 3)),), {"output_size": (1, 1)}),
+                         Sample((S.draw(rng, (1, 2, 3, 2)),), {"output_size": (3, 2)}),
+                         Sample((S.draw(rng, (1, 1, 5, 3)),), {"output_size": (3, 2)})],
+    reference=lambda x, output_size: _reference_adaptive_avg_pool2d(x, output_size),
+)
+
+
+# ---- sample inputs for the generated tests: small, with every option exercised ---------------------------------------
+def _conv_cases() -> list[tuple[tuple[int, ...], tuple[int, ...], dict[str, Any]]]:
+    """(x shape, w shape, static kwargs): plain, padded (asymmetric), strided, dilated, grouped."""
+    return [
+        ((1, 1, 3, 3), (1, 1, 2, 2), {}),
+        ((2, 1, 3, 3), (2, 1, 2, 2), {"padding": ((1, 0), (0, 1))}),
+        ((1, 1, 4, 3), (1, 1, 2, 2), {"stride": (2, 1), "padding": ((1, 1), (0, 0))}),
+        ((1, 1, 4, 4), (1, 1, 2, 2), {"dilation": (2, 1), "stride": (1, 2)}),
+        ((1, 2, 3, 3), (2, 1, 2, 2), {"groups": 2, "padding": ((0, 1), (1, 0))}),
+        ((1, 2, 3, 2), (1, 2, 2, 1), {"stride": (2, 2), "padding": ((1, 1), (1, 1)), "dilation": (2, 1)}),
+    ]
+
+
+def _conv_samples(rng: np.random.Generator, which: str) -> list[Sample]:
+    out: list[Sample] = []
+    for xs, ws, kw in _conv_cases():
+        x, w = S.draw(rng, xs, "any"), S.draw(rng, ws, "any")
+        if which == "conv2d":
+            bias = S.draw(rng, (ws[0],), "any") if len(out) % 2 else None
+            out.append(Sample((x, w, bias), dict(kw)))
+            continue
+        y = _conv2d_forward(x, w, None, **_conv_kwargs(kw))
+        y = S.draw(rng, y.shape, "any")
+        if which == "conv_transpose2d":
+            out.append(Sample((y, w), {**kw, "in_size": xs[2:]}))
+        else:
+            out.append(Sample((x, y), {**kw, "kernel_size": ws[2:]}))
+    return out
+
+
+def _pool_cases(which: str) -> list[tuple[tuple[int, ...], dict[str, Any]]]:
+    """(x shape, static kwargs): plain, overlapping, padded and strided, ceil-mode padding; dilated for max."""
+    cases: list[tuple[tuple[int, ...], dict[str, Any]]] = [
+        ((1, 1, 4, 4), {"kernel_size": (2, 2), "stride": (2, 2)}),
+        ((2, 1, 3, 3), {"kernel_size": (2, 2), "stride": (1, 1)}),
+        ((1, 1, 3, 4), {"kernel_size": (3, 2), "stride": (2, 1), "padding": ((1, 1), (1, 1))}),
+        ((1, 2, 3, 3), {"kernel_size": (2, 2), "stride": (2, 2), "padding": ((0, 1), (0, 1))}),  # ceil_mode
+    ]
+    if which in ("max", "gather", "scatter"):
+        cases.append(((1, 1, 4, 4), {"kernel_size": (2, 2), "stride": (1, 2), "dilation": (2, 1)}))
+    return cases
+
+
+def _distinct(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
+    """Values at least 0.15 apart (no ties, so finite differences of a max see a smooth function), either sign."""
+    n = int(np.prod(shape))
+    return (rng.permutation(n).reshape(shape) - n / 2) * 0.25 + rng.uniform(-0.05, 0.05, shape)
+
+
+def _pool_samples(rng: np.random.Generator, which: str) -> list[Sample]:
+    out = []
+    for i, (xs, kw) in enumerate(_pool_cases(which)):
+        x = _distinct(rng, xs)
+        if which == "max":
+            out.append(Sample((x,), dict(kw)))
+        elif which in ("gather", "scatter"):
+            ho, wo = _pool_geometry(xs, kw["kernel_size"], kw["stride"], kw.get("padding", ((0, 0), (0, 0))),
+                                    kw.get("dilation", (1, 1)))
+            idx = rng.integers(0, kw["kernel_size"][0] * kw["kernel_size"][1], size=(xs[0], xs[1], ho, wo))
+            if which == "gather":
+                out.append(Sample((x, idx), dict(kw)))
+            else:
+                out.append(Sample((S.draw(rng, idx.shape, "any"), idx), {**kw, "in_size": xs[2:]}))
+        else:
+            avg: dict[str, Any] = {**kw, "count_include_pad": i % 2 == 0}
+            if i == 3:
+                avg["divisor_override"] = 3
+            if which == "avg":
+                out.append(Sample((x,), avg))
+            else:
+                y = _avg_pool2d_forward(x, **avg)
+                out.append(Sample((S.draw(rng, y.shape, "any"),), {**avg, "in_size": xs[2:]}))
+    return out
+
+
+# ---- references: direct loops over output positions (independent of the im2col kernels) -----------------------------
+def _window(o: int, s: int, d: int, k: int) -> np.ndarray[Any, Any]:
+    return o * s + d * np.arange(k)
+
+
+def _pad_ref(x: Any, padding: Pads, fill: float = 0.0) -> Any:
+    return np.pad(x, ((0, 0), (0, 0), padding[0], padding[1]), constant_values=fill)
+
+
+def _reference_conv2d(x: Any, w: Any, b: Any, stride: Pair, padding: Pads, dilation: Pair, groups: int) -> Any:
+    xp = _pad_ref(x, padding)
+    o, cg, kh, kw = w.shape
+    ho = _out_size(x.shape[2], kh, stride[0], padding[0], dilation[0])
+    wo = _out_size(x.shape[3], kw, stride[1], padding[1], dilation[1])
+    og = o // groups
+    out = np.zeros((x.shape[0], o, ho, wo), dtype=np.result_type(x, w))
+    for g in range(groups):
+        xg, wg = xp[:, g * cg:(g + 1) * cg], w[g * og:(g + 1) * og]
+        for i in range(ho):
+            for j in range(wo):
+                rows = _window(i, stride[0], dilation[0], kh)
+                cols = _window(j, stride[1], dilation[1], kw)
+                patch = xg[:, :, rows][:, :, :, cols]
+                out[:, g * og:(g + 1) * og, i, j] = np.einsum("nchw,ochw->no", patch, wg)
+    return out if b is None else out + b.reshape(1, -1, 1, 1)
+
+
+def _reference_conv_transpose2d(y: Any, w: Any, stride: Pair, padding: Pads, dilation: Pair, groups: int,
+                                in_size: Pair) -> Any:
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    (pt, pb), (pl, pr) = padding
+    xp = np.zeros((y.shape[0], cg * groups, in_size[0] + pt + pb, in_size[1] + pl + pr), dtype=np.result_type(y, w))
+    for g in range(groups):
+        for i in range(y.shape[2]):
+            for j in range(y.shape[3]):
+                rows = _window(i, stride[0], dilation[0], kh)
+                cols = _window(j, stride[1], dilation[1], kw)
+                contrib = np.einsum("no,ochw->nchw", y[:, g * og:(g + 1) * og, i, j], w[g * og:(g + 1) * og])
+                xp[np.ix_(np.arange(y.shape[0]), np.arange(g * cg, (g + 1) * cg), rows, cols)] += contrib
+    return xp[:, :, pt:pt + in_size[0], pl:pl + in_size[1]]
+
+
+def _reference_conv2d_weight(x: Any, y: Any, stride: Pair, padding: Pads, dilation: Pair, groups: int,
+                             kernel_size: Pair) -> Any:
+    xp = _pad_ref(x, padding)
+    kh, kw = kernel_size
+    o = y.shape[1]
+    cg = x.shape[1] // groups
+    og = o // groups
+    out = np.zeros((o, cg, kh, kw), dtype=np.result_type(x, y))
+    for g in range(groups):
+        for i in range(y.shape[2]):
+            for j in range(y.shape[3]):
+                rows = _window(i, stride[0], dilation[0], kh)
+                cols = _window(j, stride[1], dilation[1], kw)
+                patch = xp[:, g * cg:(g + 1) * cg][:, :, rows][:, :, :, cols]
+                out[g * og:(g + 1) * og] += np.einsum("no,nchw->ochw", y[:, g * og:(g + 1) * og, i, j], patch)
+    return out
+
+
+def _pool_windows(x: Any, kernel_size: Pair, stride: Pair, padding: Pads, dilation: Pair, fill: float) -> Any:
+    """Every window as (N, C, Ho, Wo, kh * kw), by loops."""
+    xp = _pad_ref(x, padding, fill)
+    ho, wo = _pool_geometry(x.shape, kernel_size, stride, padding, dilation)
+    out = np.empty((*x.shape[:2], ho, wo, kernel_size[0] * kernel_size[1]), dtype=x.dtype)
+    for i in range(ho):
+        for j in range(wo):
+            rows = _window(i, stride[0], dilation[0], kernel_size[0])
+            cols = _window(j, stride[1], dilation[1], kernel_size[1])
+            out[:, :, i, j] = xp[:, :, rows][:, :, :, cols].reshape(*x.shape[:2], -1)
+    return out
+
+
+def _reference_max_pool2d(x: Any, kernel_size: Pair, stride: Pair, padding: Pads, dilation: Pair) -> Any:
+    return _pool_windows(x, kernel_size, stride, padding, dilation, -math.inf).max(axis=-1)
+
+
+def _reference_gather(x: Any, idx: Any, kernel_size: Pair, stride: Pair, padding: Pads, dilation: Pair) -> Any:
+    windows = _pool_windows(x, kernel_size, stride, padding, dilation, 0.0)
+    return np.take_along_axis(windows, idx[..., None], axis=-1)[..., 0]
+
+
+def _reference_scatter(y: Any, idx: Any, kernel_size: Pair, stride: Pair, padding: Pads, dilation: Pair,
+                       in_size: Pair) -> Any:
+    (pt, pb), (pl, pr) = padding
+    n, c, ho, wo = y.shape
+    xp = np.zeros((n, c, in_size[0] + pt + pb, in_size[1] + pl + pr), dtype=y.dtype)
+    for a in range(n):
+        for b in range(c):
+            for i in range(ho):
+                for j in range(wo):
+                    p, q = divmod(int(idx[a, b, i, j]), kernel_size[1])
+                    xp[a, b, i * stride[0] + p * dilation[0], j * stride[1] + q * dilation[1]] += y[a, b, i, j]
+    return xp[:, :, pt:pt + in_size[0], pl:pl + in_size[1]]
+
+
+def _reference_divisor(h: int, w: int, i: int, j: int, kernel_size: Pair, stride: Pair, padding: Pads,
+                       count_include_pad: bool, divisor_override: int | None) -> int:
+    """PyTorch's divisor for window (i, j): the window clipped to the symmetrically padded input, or to the input."""
+    if divisor_override is not None:
+        return divisor_override
+    hs, ws = i * stride[0] - padding[0][0], j * stride[1] - padding[1][0]
+    he, we = min(hs + kernel_size[0], h + padding[0][0]), min(ws + kernel_size[1], w + padding[1][0])
+    if count_include_pad:
+        return (he - hs) * (we - ws)
+    return (min(he, h) - max(hs, 0)) * (min(we, w) - max(ws, 0))
+
+
+def _reference_avg_pool2d(x: Any, kernel_size: Pair, stride: Pair, padding: Pads, count_include_pad: bool,
+                          divisor_override: int | None) -> Any:
+    sums = _pool_windows(x, kernel_size, stride, padding, (1, 1), 0.0).sum(axis=-1)
+    for i in range(sums.shape[2]):
+        for j in range(sums.shape[3]):
+            sums[:, :, i, j] /= _reference_divisor(x.shape[2], x.shape[3], i, j, kernel_size, stride, padding,
+                                                   count_include_pad, divisor_override)
+    return sums
+
+
+def _reference_avg_pool2d_transpose(y: Any, kernel_size: Pair, stride: Pair, padding: Pads,
+                                    count_include_pad: bool, divisor_override: int | None, in_size: Pair) -> Any:
+    (pt, pb), (pl, pr) = padding
+    n, c, ho, wo = y.shape
+    xp = np.zeros((n, c, in_size[0] + pt + pb, in_size[1] + pl + pr), dtype=y.dtype)
+    for i in range(ho):
+        for j in range(wo):
+            d = _reference_divisor(in_size[0], in_size[1], i, j, kernel_size, stride, padding, count_include_pad,
+                                   divisor_override)
+            xp[:, :, i * stride[0]:i * stride[0] + kernel_size[0], j * stride[1]:j * stride[1] + kernel_size[1]] += \
+                y[:, :, i:i + 1, j:j + 1] / d
+    return xp[:, :, pt:pt + in_size[0], pl:pl + in_size[1]]
+
+
+def _reference_adaptive_avg_pool2d(x: Any, output_size: Pair) -> Any:
+    h, w = x.shape[-2:]
+    out = np.empty((*x.shape[:-2], *output_size), dtype=x.dtype)
+    for i in range(output_size[0]):
+        for j in range(output_size[1]):
+            hs, he = (i * h) // output_size[0], math.ceil((i + 1) * h / output_size[0])
+            ws, we = (j * w) // output_size[1], math.ceil((j + 1) * w / output_size[1])
+            out[..., i, j] = x[..., hs:he, ws:we].mean(axis=(-2, -1))
+    return out
