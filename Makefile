@@ -16,7 +16,7 @@ $(STAMP_DEV): $(BIN)/python pyproject.toml
 	touch $@
 
 $(STAMP_DEMO): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[demo]"
 	touch $@
 
 lint: $(STAMP_DEV)
@@ -27,7 +27,7 @@ test: lint
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest
 
 demo: $(STAMP_DEMO)
-	$(BIN)/python examples/demo.py
+	$(BIN)/chainrule demo
 
 bench: $(STAMP_DEV)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/chain.py

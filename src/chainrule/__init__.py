@@ -10,9 +10,12 @@ tensor([0.23500371, 0.19661193])
 from .tensor import Tensor  # first: the primitive table and everything after it build on Tensor
 
 # isort: split
-from . import data, engine, io, linalg, optim, random
+from . import data, engine, io, linalg, nn, optim, random
 from .creation import arange, eye, full, linspace, ones, ones_like, tensor, zeros, zeros_like
 from .engine import enable_grad, is_grad_enabled, no_grad
+from .explain import Explanation, explain
+from .expr import ExpressionError
+from .graph import to_dot
 from .io import SerializationError, load, save
 from .ops.elementwise import *  # noqa: F403
 from .ops.linalg import *  # noqa: F403

@@ -1,0 +1,213 @@
+"""``chainrule demo``: train a small CNN (or an MLP) on scikit-learn's bundled 8x8 digits, and show the result.
+
+Writes into the output folder: ``model.safetensors`` (the trained weights, loadable by PyTorch), ``training.png``
+(loss and accuracy by epoch) and ``predictions.png`` (test digits with the predicted labels, mistakes in red).
+Needs the ``demo`` extra (tqdm, matplotlib, scikit-learn, safetensors).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import data, io, nn, optim
+from . import random as cr_random
+from .engine import no_grad
+from .nn import functional as F
+from .tensor import Tensor
+
+# Adam under a one-cycle learning-rate schedule (peak ``lr``); tuned so seeds 0-2 all pass 98% (CNN) / 97% (MLP)
+EPOCHS = {"cnn": 20, "mlp": 30}
+LEARNING_RATE = 1e-2
+
+
+def build_model(kind: str) -> nn.Module:
+    """The demo's networks: a CNN (conv-relu-pool twice, then linear) or a two-layer MLP.
+
+    >>> from chainrule.demo import build_model
+    >>> sum(p.size for p in build_model("cnn").parameters())
+    21386
+    """
+    if kind == "cnn":
+        return nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 32 x 4 x 4
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 64 x 2 x 2
+            nn.Flatten(), nn.Linear(64 * 2 * 2, 10),
+        )
+    if kind == "mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+    raise ValueError(f"unknown model {kind!r}: choose 'cnn' or 'mlp'")
+
+
+@dataclass
+class History:
+    """Per-epoch numbers of one training run."""
+
+    loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    test_accuracy: list[float] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> float:
+    """The fraction of ``x`` that ``model`` labels as ``y`` (in eval mode, without recording a graph)."""
+    return float(np.mean(predict(model, x, batch_size) == y))
+
+
+def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    was_training = model.training
+    model.eval()
+    with no_grad():
+        labels = [np.asarray(model(Tensor(x[i:i + batch_size]))).argmax(axis=1) for i in range(0, len(x), batch_size)]
+    model.train(was_training)
+    return np.concatenate(labels)
+
+
+def train(kind: str = "cnn", epochs: int | None = None, batch_size: int = 32, lr: float | None = None,
+          seed: int = 0, out: str | Path = "chainrule-demo", quiet: bool = False) -> tuple[nn.Module, History]:
+    """Train the demo model with Adam, print progress, and write the model and the two pictures into ``out``.
+
+    Ctrl-C stops training after the current batch; what was trained so far is still saved and drawn.
+    """
+    from tqdm import tqdm
+
+    epochs = EPOCHS[kind] if epochs is None else epochs
+    lr = LEARNING_RATE if lr is None else lr
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cr_random.seed(seed)
+    (x_train, y_train), (x_test, y_test) = data.load_digits(seed=seed)
+    model = build_model(kind)
+    optimizer = optim.Adam(model.parameters(), lr=lr)
+    loader = data.DataLoader((x_train, y_train), batch_size=batch_size, shuffle=True, seed=seed)
+    schedule = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(loader))
+    history = History()
+    say = (lambda *a: None) if quiet else print
+    say(f"chainrule demo: {kind.upper()} on 8x8 digits ({len(x_train)} train, {len(x_test)} test), Adam, "
+        f"one-cycle lr up to {lr}, "
+        f"batch {batch_size}, {epochs} epochs, seed {seed}")
+    try:
+        for epoch in range(1, epochs + 1):
+            model.train()
+            total_loss = correct = seen = 0.0
+            start = time.perf_counter()
+            bar = tqdm(loader, desc=f"epoch {epoch:2d}/{epochs}", leave=False, disable=quiet, unit="batch")
+            for xb, yb in bar:
+                logits = model(xb)
+                loss = F.cross_entropy(logits, yb)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                n = len(yb)
+                total_loss += float(loss) * n
+                correct += float((np.asarray(logits).argmax(axis=1) == np.asarray(yb)).sum())
+                seen += n
+                bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}",
+                                ex_s=f"{seen / (time.perf_counter() - start):.0f}")
+            history.loss.append(total_loss / seen)
+            history.train_accuracy.append(correct / seen)
+            history.test_accuracy.append(accuracy(model, x_test, y_test))
+            say(f"epoch {epoch:2d}/{epochs}  loss {history.loss[-1]:.4f}  train acc {history.train_accuracy[-1]:.4f}"
+                f"  test acc {history.test_accuracy[-1]:.4f}  ({seen / (time.perf_counter() - start):.0f} ex/s)")
+    except KeyboardInterrupt:
+        history.interrupted = True
+        say("\ninterrupted: saving what was trained so far")
+    final = accuracy(model, x_test, y_test)
+    io.save(model.state_dict(), out / "model.safetensors")
+    plot_history(history, out / "training.png")
+    plot_predictions(x_test, y_test, predict(model, x_test), out / "predictions.png")
+    print(f"test accuracy {final:.4f} ({kind}); wrote {out / 'model.safetensors'}, {out / 'training.png'}, "
+          f"{out / 'predictions.png'}")
+    return model, history
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_history(history: History, path: Path) -> None:
+    """Loss and accuracy by epoch, side by side."""
+    plt = _pyplot()
+    epochs = np.arange(1, len(history.loss) + 1)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    left.plot(epochs, history.loss, marker="o")
+    left.set(title="training loss (cross-entropy)", xlabel="epoch", ylabel="loss")
+    right.plot(epochs, history.train_accuracy, marker="o", label="train")
+    right.plot(epochs, history.test_accuracy, marker="s", label="test")
+    right.set(title="accuracy", xlabel="epoch", ylabel="accuracy", ylim=(min([0.8, *history.test_accuracy]), 1.0))
+    right.legend()
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_predictions(x: np.ndarray, y: np.ndarray, predicted: np.ndarray, path: Path, count: int = 48) -> None:
+    """A grid of test digits titled with the predicted label; mistakes in red, with the true label."""
+    plt = _pyplot()
+    wrong = np.flatnonzero(predicted != y)
+    shown = np.concatenate([wrong, np.flatnonzero(predicted == y)])[:count]  # mistakes first
+    cols = 12
+    rows = -(-len(shown) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 1.05))
+    for ax in np.ravel(axes):
+        ax.axis("off")
+    for ax, i in zip(np.ravel(axes), shown):
+        ok = predicted[i] == y[i]
+        ax.imshow(x[i].reshape(8, 8), cmap="gray_r")
+        ax.set_title(f"{predicted[i]}" if ok else f"{predicted[i]} (is {y[i]})", fontsize=8,
+                     color="black" if ok else "red")
+    fig.suptitle(f"test digits, predicted labels ({len(wrong)} mistakes of {len(y)}, shown first in red)",
+                 fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def add_demo_command(subparsers: Any) -> None:
+    """``chainrule demo``: the subcommand's options (the CLI lists this in ``cli.COMMANDS``)."""
+    p = subparsers.add_parser("demo", help="train a small network on the bundled digits and show the result",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("--model", choices=("cnn", "mlp"), default="cnn", help="network to train (default: cnn)")
+    p.add_argument("--epochs", type=_positive, default=None, help="epochs (default: 20 for cnn, 30 for mlp)")
+    p.add_argument("--batch-size", type=_positive, default=32, help="examples per batch (default: 32)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate of the one-cycle schedule (1e-2)")
+    p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same numbers (default: 0)")
+    p.add_argument("--out", default="chainrule-demo", help="output folder (default: ./chainrule-demo/)")
+    p.add_argument("--quiet", action="store_true", help="print only the final result")
+    p.set_defaults(handler=_run_demo)
+
+
+def _positive(text: str) -> int:
+    import argparse
+
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _run_demo(args: Any) -> int:
+    try:
+        import matplotlib  # noqa: F401
+        import sklearn  # noqa: F401
+        import tqdm  # noqa: F401
+    except ImportError as error:
+        print(f"chainrule demo: {error.name} is missing; install the demo extra: pip install 'chainrule[demo]'",
+              file=sys.stderr)
+        return 1
+    train(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, out=args.out,
+          quiet=args.quiet)
+    return 0
