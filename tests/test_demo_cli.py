@@ -58,9 +58,11 @@ def test_bad_options_exit_with_status_2() -> None:
 
 
 def test_ctrl_c_stops_cleanly_after_saving(tmp_path: Path) -> None:
+    # a child inherits an ignored SIGINT (as under `cmd &` or some CI runners), and Python then installs no
+    # KeyboardInterrupt handler: give the child SIGINT's default back, as a terminal's Ctrl-C would find it
     process = subprocess.Popen([sys.executable, "-m", "chainrule", "demo", "--model", "mlp", "--epochs", "500",
                                 "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=ENV)
+                               env=ENV, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert process.stdout is not None
     deadline = time.monotonic() + 120
     for line in process.stdout:  # wait until an epoch has finished
