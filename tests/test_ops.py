@@ -78,3 +78,26 @@ def test_float32_in_float32_out(prim: Primitive, index: int) -> None:
     out.backward(np.ones(out.shape, dtype=out.dtype))
     for i in floats:
         assert args[i].grad is not None and args[i].grad.dtype == np.float32, f"input {i}"
+
+
+@pytest.mark.parametrize(("prim", "index"), DIFFERENTIABLE)
+def test_vjp_and_jvp_are_adjoint(prim: Primitive, index: int) -> None:
+    """<u, vjp(v)> = <jvp(u), v>: each primitive's two rules describe the same derivative."""
+    sample = _samples(prim)[index]
+    floats = _float_inputs(sample)
+    rng = np.random.default_rng(index)
+
+    def f(*xs: Any) -> Any:
+        args = list(sample.args)
+        for i, x in zip(floats, xs):
+            args[i] = x
+        return prim(*args, **sample.kwargs)
+
+    primals = [sample.args[i] for i in floats]
+    us = [rng.standard_normal(np.shape(p)) for p in primals]
+    out, ju = cr.jvp(f, primals, us)
+    v = rng.standard_normal(np.shape(out))
+    _, vjp_fn = cr.vjp(f, *primals)
+    cotangents = vjp_fn(v)
+    lhs = sum(float(np.sum(u * np.asarray(c))) for u, c in zip(us, cotangents))
+    assert np.isclose(lhs, float(np.sum(np.asarray(ju) * v)), rtol=1e-9, atol=1e-12)
