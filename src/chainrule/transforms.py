@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import engine
-from .primitive import Dual, enter_level, exit_level, level_of, lift, lower, make_dual
+from .primitive import Dual, enter_level, exit_level, level_of, lift, lower, make_dual, stack_batch
 from .tensor import Tensor
 
 Tree = Any
@@ -251,7 +251,7 @@ def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
             e = np.zeros(out_shape, dtype=np.asarray(out).dtype)
             e.flat[k] = 1.0
             rows.append(vjp_fn(e)[0])
-        return _stack(rows, out_shape, np.shape(np.asarray(x)), rows_first=True)
+        return _stack(rows, out_shape, np.shape(np.asarray(x)))
 
     return wrapper
 
@@ -317,7 +317,8 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
 
 
 def jacfwd(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
-    """The Jacobian by forward mode, one JVP per input entry: shape ``out.shape + x.shape``.
+    """The Jacobian by forward mode, shape ``out.shape + x.shape``: one pass that pushes every basis tangent of x
+    at once (a batched forward level: each tangent carries a leading axis of size x.size).
 
     >>> import numpy as np, chainrule as cr
     >>> cr.jacfwd(lambda x: x[0] * x[1])(np.array([2.0, 3.0])).tolist()
@@ -328,29 +329,36 @@ def jacfwd(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
     def wrapper(*args: Any) -> Any:
         i = _argnums(argnums, len(args))[0]
         x = _float_array(args[i])
+        _check_float(x, f"argument {i}")
         x_shape = tuple(np.shape(np.asarray(x)))
-        columns, out_shape = [], ()
-        for k in range(int(np.prod(x_shape, dtype=np.int64))):
-            e = np.zeros(x_shape, dtype=np.asarray(x).dtype)
-            e.flat[k] = 1.0
-            out, column = jvp(lambda xi: f(*args[:i], xi, *args[i + 1:]), (x,), (e,))
-            out_shape = tuple(np.shape(np.asarray(out)))
-            columns.append(column)
-        return _stack(columns, out_shape, x_shape, rows_first=False)
+        n = int(np.prod(x_shape, dtype=np.int64))
+        level = enter_level()
+        try:
+            basis = np.eye(n, dtype=np.asarray(x).dtype).reshape((n, *x_shape))
+            out = f(*args[:i], make_dual(x, basis, level, batched=True) if n else x, *args[i + 1:])
+        finally:
+            exit_level()
+        tangents = None
+        if type(out) is Dual and out.level == level:
+            out, tangents = out.primal, out.tangent  # (n,) + out.shape: one column of the Jacobian per entry of x
+        out_shape = tuple(np.shape(np.asarray(out)))
+        if tangents is None:
+            return _as_user(np.zeros(out_shape + x_shape, dtype=np.asarray(out).dtype), args[i])
+        from .ops.shape import reshape, transpose
+
+        columns = transpose(tangents, (*range(1, len(out_shape) + 1), 0))
+        return _as_user(reshape(columns, out_shape + x_shape), args[i])
 
     return wrapper
 
 
-def _stack(parts: list[Any], out_shape: tuple[int, ...], x_shape: tuple[int, ...], rows_first: bool) -> Any:
-    """Assemble per-entry VJP rows (or JVP columns) into an ``out_shape + x_shape`` Jacobian."""
-    from .ops.shape import reshape, stack, transpose
+def _stack(rows: list[Any], out_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> Any:
+    """Assemble per-entry VJP rows into an ``out_shape + x_shape`` Jacobian."""
+    from .ops.shape import reshape, stack
 
-    if not parts:
+    if not rows:
         return np.zeros(out_shape + x_shape)
-    flat = stack([reshape(p, (-1,)) for p in parts], axis=0)
-    if not rows_first:
-        flat = transpose(flat)
-    return reshape(flat, out_shape + x_shape)
+    return reshape(stack([reshape(r, (-1,)) for r in rows], axis=0), out_shape + x_shape)
 
 
 def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
@@ -479,11 +487,20 @@ class custom_jvp:
         top = max((level_of(a) for a in args), default=-1)
         if top < 0:
             return self.f(*args)
-        if any(type(a) is Dual and a.level == top for a in args):
-            primals = [a.primal if type(a) is Dual and a.level == top else a for a in args]
-            tangents = [a.tangent if type(a) is Dual and a.level == top else _zeros_like(a) for a in args]
-            out, t_out = rule(primals, tangents)
-            return make_dual(out, t_out, top)
+        duals = [type(a) is Dual and a.level == top for a in args]
+        if any(duals):
+            primals = [a.primal if d else a for a, d in zip(args, duals)]
+            tangents = [a.tangent if d else _zeros_like(a) for a, d in zip(args, duals)]
+            first = next(a for a, d in zip(args, duals) if d)
+            if not first.batched:
+                out, t_out = rule(primals, tangents)
+                return make_dual(out, t_out, top)
+            # a batch of tangents: the user's rule takes one at a time
+            pairs = [rule(primals, [t[b] if d else t for t, d in zip(tangents, duals)])
+                     for b in range(first.tangent.shape[0])]
+            out = pairs[0][0]
+            t_out = stack_batch([p[1] for p in pairs], out)
+            return make_dual(out, t_out, top, batched=True)
 
         def fwd(*raw: Any) -> tuple[Any, Any]:
             return rule(list(raw), [_zeros_like(r) for r in raw])[0], raw

@@ -96,6 +96,7 @@ def elementwise(
         forward,
         vjp=lambda g, ans, x: g * deriv(ans, x),
         jvp=lambda t, ans, x: t * deriv(ans, x),
+        batching=True,
         samples=samples or S.unary(),
         reference=reference,
     )
@@ -108,16 +109,17 @@ def nondifferentiable(name: str, forward: Callable[..., Any], samples: S.Samples
 
 # ---- arithmetic ----------------------------------------------------------------------------------------------
 add = Primitive("add", np.add, vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g),
-                jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: t), samples=S.binary())
+                jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: t), batching=True, samples=S.binary())
 subtract = Primitive("subtract", np.subtract, vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g),
-                     jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t), samples=S.binary())
+                     jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t), batching=True, samples=S.binary())
 multiply = Primitive("multiply", np.multiply, vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x),
-                     jvp=(lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t), samples=S.binary())
+                     jvp=(lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t), batching=True, samples=S.binary())
 # d(x/y)/dy = -x/y^2 = -ans/y
 divide = Primitive("divide", np.divide, vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y),
-                   jvp=(lambda t, ans, x, y: t / y, lambda t, ans, x, y: -t * ans / y), samples=S.binary())
+                   jvp=(lambda t, ans, x, y: t / y, lambda t, ans, x, y: -t * ans / y), batching=True,
+                   samples=S.binary())
 negative = Primitive("negative", np.negative, vjp=lambda g, ans, x: -g, jvp=lambda t, ans, x: -t,
-                     samples=S.unary("any"))
+                     batching=True, samples=S.unary("any"))
 
 
 def _log_base(x: Any) -> Any:
@@ -130,6 +132,7 @@ power = Primitive(
     np.power,
     vjp=(lambda g, ans, x, y: g * y * x ** (y - 1), lambda g, ans, x, y: g * ans * _log_base(x)),
     jvp=(lambda t, ans, x, y: t * y * x ** (y - 1), lambda t, ans, x, y: t * ans * _log_base(x)),
+    batching=True,
     samples=S.binary(("positive", "real")),
 )
 # x mod y = x - floor(x / y) * y, so the gradient is 1 for x and -floor(x / y) for y (away from the jumps)
@@ -138,6 +141,7 @@ remainder = Primitive(
     np.remainder,
     vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g * floor(x / y)),
     jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t * floor(x / y)),
+    batching=True,
     samples=lambda rng: [Sample((S.draw(rng, a, "positive") * 3 + 0.25, S.draw(rng, b, "positive")))
                          for a, b in S.PAIRS],
 )
@@ -173,6 +177,7 @@ arctan2 = Primitive(
     np.arctan2,
     vjp=(lambda g, ans, y, x: g * x / (x * x + y * y), lambda g, ans, y, x: -g * y / (x * x + y * y)),
     jvp=(lambda t, ans, y, x: t * x / (x * x + y * y), lambda t, ans, y, x: -t * y / (x * x + y * y)),
+    batching=True,
     samples=S.binary(),
 )
 
@@ -221,6 +226,7 @@ leaky_relu = Primitive(
     lambda x, negative_slope=0.01: np.where(x > 0, x, x * negative_slope),
     vjp=_leaky_relu_grad,
     jvp=_leaky_relu_grad,
+    batching=True,
     samples=lambda rng: S.unary()(rng) + S.unary(negative_slope=0.2)(rng),
     reference=lambda x, negative_slope=0.01: np.maximum(x, 0) + negative_slope * np.minimum(x, 0),
 )
@@ -236,6 +242,7 @@ elu = Primitive(
     lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
     vjp=_elu_grad,
     jvp=_elu_grad,
+    batching=True,
     samples=lambda rng: S.unary()(rng) + S.unary(alpha=0.5)(rng),
     reference=lambda x, alpha=1.0: np.maximum(x, 0) + alpha * (np.exp(np.minimum(x, 0)) - 1),
 )
@@ -299,6 +306,7 @@ maximum = Primitive(
     np.maximum,
     vjp=(lambda g, ans, x, y: _share(g, x > y, x == y), lambda g, ans, x, y: _share(g, y > x, x == y)),
     jvp=(lambda t, ans, x, y: _share(t, x > y, x == y), lambda t, ans, x, y: _share(t, y > x, x == y)),
+    batching=True,
     samples=S.binary(),
 )
 minimum = Primitive(
@@ -306,6 +314,7 @@ minimum = Primitive(
     np.minimum,
     vjp=(lambda g, ans, x, y: _share(g, x < y, x == y), lambda g, ans, x, y: _share(g, y < x, x == y)),
     jvp=(lambda t, ans, x, y: _share(t, x < y, x == y), lambda t, ans, x, y: _share(t, y < x, x == y)),
+    batching=True,
     samples=S.binary(),
 )
 
@@ -326,6 +335,7 @@ clip = Primitive(
          lambda g, ans, x, lo, hi: where(x > hi, g, 0.0)),
     jvp=(_pass_inside, lambda t, ans, x, lo, hi: where(x < lo, t, 0.0),
          lambda t, ans, x, lo, hi: where(x > hi, t, 0.0)),
+    batching=True,
     samples=lambda rng: [Sample((S.draw(rng, s, "any"), -0.5, 0.7)) for s in S.SHAPES]
     + [Sample((S.draw(rng, (2, 3), "any"), None, 0.3)), Sample((S.draw(rng, (2, 3), "any"), -0.3, None)),
        Sample((S.draw(rng, (2, 3), "any") * 2, S.draw(rng, (3,), "any") - 3.0, S.draw(rng, (2, 1), "any") + 3.0))],
@@ -336,6 +346,7 @@ where = Primitive(
     np.where,
     vjp=(None, lambda g, ans, c, x, y: where(c, g, 0.0), lambda g, ans, c, x, y: where(c, 0.0, g)),
     jvp=(None, lambda t, ans, c, x, y: where(c, t, 0.0), lambda t, ans, c, x, y: where(c, 0.0, t)),
+    batching=True,
     samples=lambda rng: [Sample((S.draw(rng, a, "any") > 0, S.draw(rng, a), S.draw(rng, b))) for a, b in S.PAIRS]
     + [Sample((S.draw(rng, (3, 1), "any") > 0, S.draw(rng, (1, 4)), S.draw(rng, ())))],
 )
@@ -348,6 +359,7 @@ def _cast_forward(x: Any, dtype: Any) -> Any:
 
 _cast = Primitive("astype", _cast_forward, vjp=lambda g, ans, x, dtype: g,  # the engine casts g to x's dtype
                   jvp=lambda t, ans, x, dtype: t.astype(ans.dtype),
+                  batching=True,
                   samples=lambda rng: [Sample((S.draw(rng, s),), {"dtype": np.float64}) for s in S.SHAPES],
                   reference=_cast_forward)
 _cast_nondifferentiable = nondifferentiable("astype_nondifferentiable", _cast_forward, samples=lambda rng: [

@@ -52,11 +52,30 @@ def _matmul_vjp(g: Any, a: Any, b: Any, wrt_a: bool) -> Any:
     return reshape(c, c.shape[:-1]) if b_vec else c
 
 
+def _matmul_batched(t: Any, ans: Any, a: Any, b: Any, wrt_a: bool) -> Any:
+    """matmul's JVP for a batch of tangents of a (or b): 1-d operands promoted to matrices as matmul does, the
+    tangents' batch axis put in front of every other batch axis, and the promoted axes dropped again."""
+    a2 = a.reshape((1, a.shape[0])) if a.ndim == 1 else a
+    b2 = b.reshape((b.shape[0], 1)) if b.ndim == 1 else b
+    batch = t.shape[:1] + ans.shape
+    # the common cases as one matrix product: the tangents' rows times a matrix b, or a matrix a times columns
+    if wrt_a and b2.ndim == 2:
+        return (t.reshape((-1, b2.shape[0])) @ b2).reshape(batch)
+    if not wrt_a and a2.ndim == 2 and b2.shape[-1] == 1:
+        return (t.reshape((-1, a2.shape[1])) @ a2.T).reshape(batch)
+    ndim = max(a2.ndim, b2.ndim)
+    own = a2 if wrt_a else b2
+    t2 = t.reshape(t.shape[:1] + (1,) * (ndim - own.ndim) + own.shape)
+    return (t2 @ b2 if wrt_a else a2 @ t2).reshape(batch)
+
+
 matmul = Primitive(
     "matmul",
     np.matmul,
     vjp=(lambda g, ans, a, b: _matmul_vjp(g, a, b, True), lambda g, ans, a, b: _matmul_vjp(g, a, b, False)),
     jvp=(lambda t, ans, a, b: matmul(t, b), lambda t, ans, a, b: matmul(a, t)),
+    batching=(lambda t, ans, a, b: _matmul_batched(t, ans, a, b, True),
+              lambda t, ans, a, b: _matmul_batched(t, ans, a, b, False)),
     samples=lambda rng: [Sample((S.draw(rng, a), S.draw(rng, b))) for a, b in (
         ((2, 3), (3, 4)), ((3,), (3, 2)), ((2, 3), (3,)), ((3,), (3,)), ((2, 2, 3), (3, 2)), ((1, 2, 3), (2, 3, 2)))],
 )
@@ -139,6 +158,16 @@ def _einsum_jvp(i: int, t: Any, ans: Any, *operands: Any, subscripts: str) -> An
     return _einsum(*args, subscripts=subscripts)
 
 
+def _einsum_batched(i: int, t: Any, ans: Any, *operands: Any, subscripts: str) -> Any:
+    """The JVP for a batch of tangents of operand i: the batch axis is one more label, kept in the output."""
+    inputs, output = _parse(subscripts)
+    batch = next(c for c in _LETTERS if c not in subscripts)
+    args = list(operands)
+    args[i] = t
+    labels = [batch + s if k == i else s for k, s in enumerate(inputs)]
+    return _einsum(*args, subscripts=",".join(labels) + "->" + batch + output)
+
+
 def _einsum_samples(rng: np.random.Generator) -> list[Sample]:
     cases: list[tuple[str, tuple[tuple[int, ...], ...]]] = [
         ("ij,jk->ik", ((2, 3), (3, 2))),
@@ -161,6 +190,7 @@ _einsum = Primitive(
     _einsum_forward,
     vjp=_einsum_vjp,
     jvp=_einsum_jvp,
+    batching=_einsum_batched,
     samples=_einsum_samples,
     reference=lambda *operands, subscripts: np.einsum(subscripts, *operands),
     variadic=True,

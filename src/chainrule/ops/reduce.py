@@ -63,6 +63,11 @@ def _unreduce(g: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
     return broadcast_to(_keep(g, x, axis, keepdims), x.shape)
 
 
+def _batch_axes(axis: Axis, ndim: int) -> tuple[int, ...]:
+    """The reduced axes of a batch of tangents, shape (B,) + x.shape: x's reduced axes, one further along."""
+    return tuple(a + 1 for a in _axes(axis, ndim))
+
+
 def _count(x: Any, axis: Axis) -> int:
     shape = x.shape
     return int(np.prod([shape[a] for a in _axes(axis, len(shape))], dtype=np.int64))
@@ -99,6 +104,7 @@ sum = Primitive(
     lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, ans, x, axis=None, keepdims=False: _unreduce(g, x, axis, keepdims),
     jvp=lambda t, ans, x, axis=None, keepdims=False: sum(t, axis=axis, keepdims=keepdims),
+    batching=lambda t, ans, x, axis=None, keepdims=False: t.sum(axis=_batch_axes(axis, x.ndim), keepdims=keepdims),
     samples=S.reductions(),
 )
 

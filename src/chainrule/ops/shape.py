@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from ..primitive import Primitive, Sample
+from ..primitive import Primitive, Sample, fit_batch
 from ..tensor import Tensor
 from . import samples as S
 
@@ -63,11 +63,18 @@ def _along(axis: int, index: Any) -> tuple[Any, ...]:
     return (slice(None),) * axis + (index,)
 
 
+def _batch_order(axes: Any, ndim: int) -> tuple[int, ...]:
+    """transpose's axes for a batch of tangents, shape (B,) + x.shape: the batch axis stays first."""
+    order = range(ndim - 1, -1, -1) if axes is None else axes
+    return (0, *(a % ndim + 1 for a in order))
+
+
 reshape = Primitive(
     "reshape",
     np.reshape,
     vjp=lambda g, ans, x, shape: reshape(g, x.shape),
     jvp=lambda t, ans, x, shape: reshape(t, ans.shape),
+    batching=lambda t, ans, x, shape: t.reshape(t.shape[:1] + ans.shape),
     samples=lambda rng: [Sample((S.draw(rng, (2, 3)), (3, 2))), Sample((S.draw(rng, (2, 3)), (-1,))),
                          Sample((S.draw(rng, ()), (1, 1))), Sample((S.draw(rng, (4,)), (2, 1, 2)))],
 )
@@ -76,6 +83,7 @@ transpose = Primitive(
     lambda x, axes=None: np.transpose(x, axes),
     vjp=lambda g, ans, x, axes=None: transpose(g, _inverse_axes(axes, x.ndim)),
     jvp=lambda t, ans, x, axes=None: transpose(t, axes),
+    batching=lambda t, ans, x, axes=None: t.transpose(_batch_order(axes, x.ndim)),
     samples=lambda rng: [Sample((S.draw(rng, (2, 3)),)), Sample((S.draw(rng, (2, 3, 4)), (1, 2, 0))),
                          Sample((S.draw(rng, (3,)),)), Sample((S.draw(rng, (2, 3, 4)), (-1, 0, 1)))],
 )
@@ -85,6 +93,7 @@ broadcast_to = Primitive(
     np.broadcast_to,
     vjp=lambda g, ans, x, shape: g,
     jvp=lambda t, ans, x, shape: broadcast_to(t, ans.shape),
+    batching=lambda t, ans, x, shape: fit_batch(t, ans),
     samples=lambda rng: [Sample((S.draw(rng, (3,)), (2, 3))), Sample((S.draw(rng, ()), (2, 2))),
                          Sample((S.draw(rng, (2, 1)), (4, 2, 3)))],
 )
@@ -134,12 +143,33 @@ def _scatter_add_forward(g: Any, index: tuple[Any, ...], shape: tuple[int, ...])
     return out
 
 
+def _batch_position(index: tuple[Any, ...]) -> int:
+    """Where ``t[(slice(None),) + index]`` puts the batch axis of t: first, unless index arrays stand apart (a slice,
+    Ellipsis or None between them), when NumPy puts their broadcast axes first and the batch axis after them."""
+    advanced = [k for k, i in enumerate(index) if isinstance(i, (np.ndarray, int, np.integer)) and type(i) is not bool]
+    if not any(isinstance(index[k], np.ndarray) for k in advanced) or advanced[-1] - advanced[0] < len(advanced):
+        return 0
+    return len(np.broadcast_shapes(*(np.shape(index[k]) for k in advanced)))
+
+
+def _getitem_batched(t: Any, ans: Any, x: Any, index: tuple[Any, ...]) -> Any:
+    k = _batch_position(index)
+    out = _getitem(t, (slice(None), *index))
+    return moveaxis(out, k, 0) if k else out
+
+
+def _scatter_add_batched(t: Any, ans: Any, u: Any, index: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
+    k = _batch_position(index)
+    return scatter_add(moveaxis(t, 0, k) if k else t, (slice(None), *index), t.shape[:1] + tuple(shape))
+
+
 # scatter_add(g, index, shape) is the adjoint of x[index]: each is the other's VJP
 scatter_add = Primitive(
     "scatter_add",
     _scatter_add_forward,
     vjp=lambda g, ans, u, index, shape: _getitem(g, index),
     jvp=lambda t, ans, u, index, shape: scatter_add(t, index, shape),
+    batching=_scatter_add_batched,
     samples=lambda rng: [Sample((S.draw(rng, (2,)), (np.array([0, 2]),), (3,))),
                          Sample((S.draw(rng, (3,)), (np.array([1, 1, 0]),), (2,))),
                          Sample((S.draw(rng, (2, 2)), (slice(0, 2), slice(1, 3)), (3, 3))),
@@ -151,6 +181,7 @@ _getitem = Primitive(
     lambda x, index: x[index],
     vjp=lambda g, ans, x, index: scatter_add(g, index, x.shape),
     jvp=lambda t, ans, x, index: _getitem(t, index),
+    batching=_getitem_batched,
     samples=lambda rng: [
         Sample((S.draw(rng, (4, 3)), (slice(1, None, 2),))),
         Sample((S.draw(rng, (4, 3)), (Ellipsis, None, slice(None, None, -1)))),
@@ -364,6 +395,7 @@ _concatenate = Primitive(
     _concatenate_forward,
     vjp=lambda i, g, ans, *xs, axis=0: _getitem(g, _block(i, xs, axis)),
     jvp=lambda i, t, ans, *xs, axis=0: scatter_add(t, _block(i, xs, axis), ans.shape),
+    batching=lambda i, t, ans, *xs, axis=0: scatter_add(t, (slice(None), *_block(i, xs, axis)), t.shape[:1] + ans.shape),
     variadic=True,
     samples=lambda rng: [
         Sample((S.draw(rng, (3,)), S.draw(rng, (2,)))),
