@@ -165,11 +165,6 @@ class Primitive:
 _new = object.__new__
 
 
-def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """``prim(*args, **kwargs)``: the one place a primitive runs and a node is recorded."""
-    return prim(*args, **kwargs)
-
-
 def _share_version(args: tuple[Any, ...]) -> Version:
     """A view shares its base's version stamp, so an in-place change through either is seen by both."""
     base = next(a for a in args if isinstance(a, Tensor))
