@@ -728,3 +728,19 @@ def test_mixed_float32_and_float64_promote_like_numpy() -> None:
     y.backward()
     assert a.grad is not None and b.grad is not None
     assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+
+
+def test_leaf_hook_may_return_an_array_and_is_shape_checked() -> None:
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: np.asarray(g) * 3)
+    (x * 1.0).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+    y = cr.tensor([1.0, 2.0], requires_grad=True)
+    y.register_hook(lambda g: g.sum())
+    with pytest.raises(RuntimeError, match="shape"):
+        (y * 1.0).sum().backward()
+
+
+def test_a_shape_mismatch_names_the_op() -> None:
+    with pytest.raises(ValueError, match=r"^add: .*\(3,\), \(4,\)"):
+        cr.tensor(np.ones(3)) + np.ones(4)

@@ -238,3 +238,10 @@ def test_broadcasting_where(shapes: Any, seed: int) -> None:
 
     _check_gradient_shapes(f, a, b)
     assert cr.gradcheck(f, a, b, order=1)
+
+
+def test_an_overflowing_difference_quotient_does_not_hide_a_wrong_derivative() -> None:
+    wrong_exp = Primitive("wrong_exp", np.exp, vjp=lambda g, ans, x: g * 0.0, jvp=lambda t, ans, x: t * 0.0,
+                          register=False)
+    with np.errstate(over="ignore"), pytest.raises(cr.GradcheckError):
+        cr.gradcheck(wrong_exp, np.array(709.7827125), order=1, modes=("rev",))

@@ -556,3 +556,36 @@ def test_leaf_grad_does_not_alias_the_users_gradient_array() -> None:
     g[0] = 100.0
     assert x.grad is not None
     np.testing.assert_array_equal(_grad(x), [1.0, 1.0])
+
+
+def test_assigning_into_a_recorded_output_keeps_its_node_intact() -> None:
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = cr.exp(x)
+    s = y.sum()  # saved y before the assignment
+    with cr.no_grad():
+        y[0] = 100.0
+    with pytest.raises(RuntimeError, match="modified in place"):
+        s.backward(retain_graph=True)
+    y.sum().backward()  # used after: exp's own saved answer was not overwritten
+    np.testing.assert_allclose(x.grad.data, np.exp([1.0, 2.0]))
+
+
+def test_inplace_on_a_non_leaf_under_no_grad_is_caught_by_its_consumers() -> None:
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x * x
+    z = (y * y).sum()
+    with cr.no_grad():
+        y += 1
+    for create_graph in (False, True):
+        with pytest.raises(RuntimeError, match="modified in place"):
+            z.backward(retain_graph=True, create_graph=create_graph)
+
+
+def test_create_graph_leaf_grads_are_separate_tensors() -> None:
+    a = cr.tensor(1.0, requires_grad=True)
+    b = cr.tensor(1.0, requires_grad=True)
+    (a + b).backward(create_graph=True)
+    assert a.grad is not b.grad
+    with cr.no_grad():
+        a.grad *= 10
+    assert float(b.grad) == 1.0

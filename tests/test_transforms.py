@@ -363,3 +363,75 @@ def test_custom_function_without_a_rule_says_so() -> None:
 
     with pytest.raises(TypeError, match="defvjp"):
         cr.grad(f)(1.0)
+
+
+# ---- defects found in review ----------------------------------------------------------------------------------------
+def test_transforms_in_several_threads_at_once() -> None:
+    import threading
+
+    results: list[float] = []
+
+    def work() -> None:
+        for _ in range(100):
+            results.append(float(cr.grad(lambda x: x * cr.grad(lambda y: x * y)(1.0))(3.0)))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [6.0] * 400
+
+
+def test_custom_vjp_sees_a_reused_cotangent_buffer_afresh() -> None:
+    @cr.custom_vjp
+    def double(x: Any) -> Any:
+        return x * 2
+
+    double.defvjp(lambda x: (x * 2, None), lambda res, g: (g * 2,))
+    _, vjp_fn = cr.vjp(double, np.ones(3))
+    ct = np.ones(3)
+    vjp_fn(ct)
+    ct *= 5
+    np.testing.assert_array_equal(vjp_fn(ct)[0], [10.0, 10.0, 10.0])
+
+
+def test_checkpoint_keeps_second_order_terms_and_takes_integer_arguments() -> None:
+    s = cr.checkpoint(cr.sin)
+    value = float(cr.grad(lambda x: cr.grad(lambda y: y * s(x * y))(1.0))(0.7))
+    assert np.isclose(value, 2 * np.cos(0.7) - 0.7 * np.sin(0.7))
+    power = cr.checkpoint(lambda x, n: x ** n)
+    np.testing.assert_allclose(cr.grad(lambda x: power(x, 3).sum())(np.array([1.0, 2.0])), [3.0, 12.0])
+
+
+def test_custom_vjp_none_cotangent_is_a_zero_of_the_inputs_shape() -> None:
+    @cr.custom_vjp
+    def dot(x: Any, w: Any) -> Any:
+        return (x * w).sum()
+
+    dot.defvjp(lambda x, w: ((x * w).sum(), w), lambda w, g: (g * w, None))
+    gx, gw = cr.grad(dot, argnums=(0, 1))(np.ones(3), np.full(3, 2.0))
+    np.testing.assert_array_equal(gx, [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(gw, np.zeros(3))
+
+
+def test_aux_leaves_the_transform_as_a_plain_value() -> None:
+    _, aux = cr.grad(lambda x: ((x ** 3).sum(), x ** 3), has_aux=True)(np.array([1.0, 2.0]))
+    assert type(aux) is np.ndarray and aux.tolist() == [1.0, 8.0]
+    _, _, aux = cr.jvp(lambda x: (x * 2, x * 3), (np.array(1.0),), (np.array(1.0),), has_aux=True)
+    assert type(aux) is np.ndarray and float(aux) == 3.0
+
+
+def test_a_transform_leaves_other_graphs_alone() -> None:
+    w = cr.tensor(2.0, requires_grad=True)
+    y = w * w
+    assert float(cr.grad(lambda x: y * 1.0)(1.0)) == 0.0  # y does not depend on x
+    y.backward()  # y's own graph was not swept, nor freed
+    assert float(w.grad) == 4.0
+
+
+def test_jacobians_refuse_structures_and_several_argnums_by_name() -> None:
+    with pytest.raises(TypeError, match="one argument at a time"):
+        cr.jacfwd(lambda x, y: x * y, argnums=(0, 1))
+    with pytest.raises(TypeError, match="array input and output"):
+        cr.jacobian(lambda x: (x, x))(np.ones(2))

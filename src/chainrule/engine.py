@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import numpy as np
+
 _grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("chainrule_grad_enabled", default=True)
 is_grad_enabled = _grad_enabled.get
 
@@ -198,7 +200,7 @@ def run(
             if node.raw is None:
                 raise _freed_error(node)
             if node.hooks is not None:
-                g = _run_hooks(node.hooks, g, create_graph)
+                g = run_hooks(node.hooks, g, create_graph)
             if target_nodes and node in target_nodes:
                 t = target_nodes[node]
                 out[id(t)] = (t, g)
@@ -269,17 +271,22 @@ def _leading_to(heap: list[tuple[int, Node]], targets: Sequence[Any]) -> set[int
     return through
 
 
-def _run_hooks(hooks: list[Callable[[Any], Any]], g: Any, create_graph: bool) -> Any:
-    """Tensor hooks see a Tensor; one that returns a value replaces the gradient. ``retain_grad`` runs last."""
+def run_hooks(hooks: list[Callable[[Any], Any]], g: Any, create_graph: bool) -> Any:
+    """Tensor hooks see a Tensor; one that returns a value (a Tensor or an array of the same shape) replaces the
+    gradient. ``retain_grad`` runs last. ``g`` and the result are Tensors when ``create_graph``, arrays otherwise."""
     from .tensor import Tensor
 
     for hook in sorted(hooks, key=lambda h: getattr(h, "retains_grad", False)):
         result = hook(g if create_graph else Tensor._from_node(g, None))
         if result is None:
             continue
-        if result.shape != g.shape:
-            raise RuntimeError(f"a hook returned a gradient of shape {result.shape} for a tensor of shape {g.shape}")
-        g = result if create_graph else (result.data if isinstance(result, Tensor) else result)
+        if np.shape(result) != g.shape:
+            raise RuntimeError(f"a hook returned a gradient of shape {np.shape(result)} for a tensor of shape "
+                               f"{g.shape}")
+        if create_graph:
+            g = result if isinstance(result, Tensor) else Tensor._from_node(np.asarray(result, dtype=g.dtype), None)
+        else:
+            g = result.data if isinstance(result, Tensor) else np.asarray(result, dtype=g.dtype)
     return g
 
 
@@ -313,6 +320,6 @@ def grad(
                 targets=ins)
     result = []
     for x in ins:
-        g = found[id(x)][1] if id(x) in found else x.data * 0
+        g = found[id(x)][1] if id(x) in found else np.zeros_like(np.asarray(x))
         result.append(g if isinstance(g, Tensor) else Tensor._from_node(g, None))
     return tuple(result)

@@ -9,6 +9,8 @@ differentiable one (Tensors, under ``create_graph=True``).
 from __future__ import annotations
 
 import functools
+import itertools
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,7 +136,10 @@ class Primitive:
             i += 1
         if raw is None:
             return self.forward(*args, **kwargs)
-        ans = self.forward(*raw, **kwargs) if kwargs else self.forward(*raw)
+        try:
+            ans = self.forward(*raw, **kwargs) if kwargs else self.forward(*raw)
+        except ValueError as error:  # NumPy's words, without the op: say which op and which shapes
+            raise _named(self, raw, error) from error
         if type(ans) is not np.ndarray:
             ans = np.asarray(ans)
         out = _new(Tensor)
@@ -165,6 +170,11 @@ class Primitive:
 _new = object.__new__
 
 
+def _named(prim: Primitive, raw: Sequence[Any], error: ValueError) -> ValueError:
+    shapes = ", ".join(str(np.shape(r)) for r in raw if isinstance(r, np.ndarray))
+    return ValueError(f"{prim.name}: {error} (input shapes {shapes})")
+
+
 def _share_version(args: tuple[Any, ...]) -> Version:
     """A view shares its base's version stamp, so an in-place change through either is seen by both."""
     base = next(a for a in args if isinstance(a, Tensor))
@@ -179,7 +189,9 @@ def _share_version(args: tuple[Any, ...]) -> Version:
 # any transform are level 0). A primitive applied to boxes handles the highest level first and treats lower-level
 # boxes as constants, whose own arithmetic is recorded at their own level: that keeps nested derivatives apart
 # (no perturbation confusion). A reverse-mode tensor above level 0 holds the value one level down in ``.data``.
-_depth = 0  # levels open now; apply takes the slower nested path only while some are
+_depth = 0  # transforms running now, in any thread: apply takes the slower nested path only while some are
+_depth_lock = threading.Lock()
+_next_level = itertools.count(1).__next__  # level numbers are never reused, so threads never share one
 
 
 class LevelNode(Node):
@@ -195,15 +207,17 @@ def _level_node(level: int) -> LevelNode:
 
 
 def enter_level() -> int:
-    """Open a new, innermost level; returns its number."""
+    """Open a new level, numbered above every level opened before it (so inside any enclosing one)."""
     global _depth
-    _depth += 1
-    return _depth
+    with _depth_lock:
+        _depth += 1
+        return _next_level()
 
 
 def exit_level() -> None:
     global _depth
-    _depth -= 1
+    with _depth_lock:
+        _depth -= 1
 
 
 def level_of(x: Any) -> int:

@@ -145,7 +145,7 @@ class Tensor:
         return data if dtype is None else data.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(np.asarray(self), separator=", ", prefix="tensor(")  # inside a transform: the values
         extras = []
         if self.data.dtype not in (np.float64, np.int64, np.bool_):
             extras.append(f"dtype={self.data.dtype}")
@@ -242,7 +242,9 @@ class Tensor:
             return op(self, other)  # recorded: out of place, and the name is rebound to the result
         result = op.forward(self.data, _raw(other))
         if self._node is not None:
-            self.data = np.asarray(result, dtype=self.data.dtype)  # its node saved the old array: keep that intact
+            # its node saved the old array: keep that intact, and tell the nodes that used this tensor
+            self.data = np.asarray(result, dtype=self.data.dtype)
+            self._share_version().clock = tick()
             return self
         if not np.can_cast(result.dtype, self.data.dtype, casting="same_kind"):
             raise TypeError(f"in-place update would cast {result.dtype} to {self.data.dtype}")
@@ -268,6 +270,8 @@ class Tensor:
                 "assignment into a tensor that takes part in a recorded graph is not differentiable; use "
                 "cr.where(mask, value, t) to build a new tensor, or assign under `with cr.no_grad():`"
             )
+        if self._node is not None:
+            self.data = self.data.copy()  # its node saved the array as it was: write into a copy
         self.data[_raw_index(index)] = _raw(value)
         self._share_version().clock = tick()
 
@@ -495,11 +499,11 @@ def _accumulate_leaf_grads(grads: dict[int, tuple[Tensor, Any]], create_graph: b
                 g = np.array(g)
             stored.add(id(g))
             g = Tensor._from_node(g, None)
+        elif id(g) in stored:
+            g = g * 1  # one cotangent passed on to several leaves (add's VJP is g): each .grad its own tensor
+        stored.add(id(g))
         if leaf._hooks is not None:
-            for hook in leaf._hooks:
-                result = hook(g)
-                if result is not None:
-                    g = result
+            g = engine.run_hooks(leaf._hooks, g, create_graph=True)  # sees and returns Tensors
         grad = g if leaf.grad is None else leaf.grad + g
         leaf.grad = grad if create_graph else grad.detach()
 

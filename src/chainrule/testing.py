@@ -59,8 +59,12 @@ class _Tolerance:
 
     def worst(self, got: np.ndarray[Any, Any], expected: np.ndarray[Any, Any]) -> int | None:
         """The flat index of the entry that misses the tolerance by most, or None when all agree."""
-        err = np.abs(got - expected) - (self.atol + self.rtol * np.abs(expected))
-        err = np.where(np.isnan(got) != np.isnan(expected), np.inf, np.nan_to_num(err, nan=0.0))
+        with np.errstate(invalid="ignore"):
+            err = np.abs(got - expected) - (self.atol + self.rtol * np.abs(expected))
+        # where either side is not finite (a difference quotient that overflowed), only exact agreement passes
+        finite = np.isfinite(got) & np.isfinite(expected)
+        same = (got == expected) | (np.isnan(got) & np.isnan(expected))
+        err = np.where(finite, err, np.where(same, 0.0, np.inf))
         if err.size == 0 or err.max() <= 0:
             return None
         return int(np.argmax(err))

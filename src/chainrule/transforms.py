@@ -2,8 +2,9 @@
 
 Each transform opens a level (``primitive.enter_level``) and differentiates what its function computes at that level
 only, so transforms nest to any depth, in any order, without confusing one level's perturbation with another's.
-Functions may take plain ndarrays, Python floats or Tensors, in nested tuples, lists and dicts; results come back in
-the same structure, as ndarrays for ndarray inputs and as Tensors for Tensor inputs.
+Functions may take plain ndarrays, Python floats or Tensors; grad, value_and_grad, vjp and jvp also take nested
+tuples, lists and dicts and give results in the same structure (the Jacobians are of one array with respect to one
+array). Results are ndarrays for ndarray inputs and Tensors for Tensor inputs.
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ def _check_float(leaf: Any, where: str) -> None:
         )
 
 
+def _is_float(x: Any) -> bool:
+    """A value that can be differentiated: floating point, or a box of an enclosing transform."""
+    if level_of(x) >= 0 or isinstance(x, float):
+        return True
+    return isinstance(x, (np.ndarray, np.generic, Tensor)) and np.issubdtype(np.asarray(x).dtype, np.floating)
+
+
 def _float_array(x: Any) -> Any:
     """Python numbers become float64 arrays; arrays, Tensors and boxes stay as they are."""
     return np.asarray(x, dtype=np.float64) if isinstance(x, (int, float)) else x
@@ -124,11 +132,22 @@ class _Traced:
         return out
 
 
-def _backward(outputs: list[Any], cotangents: list[Any], inputs: list[Tensor], retain_graph: bool) -> list[Any]:
-    """Cotangents of ``inputs`` (one level's lifted variables) for the given output cotangents."""
-    roots = [(o, c) for o, c in zip(outputs, cotangents) if isinstance(o, Tensor) and o.requires_grad]
+def _backward(outputs: list[Any], cotangents: list[Any], inputs: list[Tensor], level: int,
+              retain_graph: bool) -> list[Any]:
+    """Cotangents of ``inputs`` (one level's lifted variables) for the given output cotangents. Only outputs of
+    this level take part: an output that does not depend on the inputs belongs to another level's graph, which is
+    left alone."""
+    roots = [(o, c) for o, c in zip(outputs, cotangents) if type(o) is not Dual and level_of(o) == level]
     found = engine.run(roots, create_graph=True, retain_graph=retain_graph, targets=inputs) if roots else {}
     return [found[id(x)][1] if id(x) in found else _zeros_like(lower(x)) for x in inputs]
+
+
+def _strip(tree: Tree, level: int) -> Tree:
+    """``tree`` with this level's boxes replaced by their values one level down (auxiliary outputs leave the
+    transform as plain values, like its primal output)."""
+    leaves, build = _flatten(tree)
+    return build([x.primal if type(x) is Dual and x.level == level else lower(x) if level_of(x) == level else x
+                  for x in leaves])
 
 
 def _zeros_like(x: Any) -> Any:
@@ -168,10 +187,10 @@ def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = 
         out, aux = result if has_aux else (result, None)
         _scalar_output(out, "grad")
         seed = np.ones((), dtype=np.result_type(np.asarray(out).dtype))
-        grads = traced.unflatten(_backward([out], [seed], traced.flat_inputs(), retain_graph=False))
+        grads = traced.unflatten(_backward([out], [seed], traced.flat_inputs(), level, retain_graph=False))
         value = _as_user(lower(out), args[nums[0]])
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
-        return ((value, aux) if has_aux else value), g
+        return ((value, _strip(aux, level)) if has_aux else value), g
 
     return wrapper
 
@@ -226,10 +245,10 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
             if np.shape(c) != tuple(np.shape(np.asarray(o))):
                 raise ValueError(f"vjp_fn: cotangent of shape {np.shape(c)} for an output of shape {np.shape(o)}")
         cots = [c.data if isinstance(c, Tensor) and level_of(c) < 0 else c for c in cots]
-        return tuple(traced.unflatten(_backward(outs, cots, inputs, retain_graph=True)))
+        return tuple(traced.unflatten(_backward(outs, cots, inputs, level, retain_graph=True)))
 
     primal_out = build_out([_as_user(lower(o), primals[0] if primals else None) for o in outs])
-    return (primal_out, vjp_fn, aux) if has_aux else (primal_out, vjp_fn)
+    return (primal_out, vjp_fn, _strip(aux, level)) if has_aux else (primal_out, vjp_fn)
 
 
 def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
@@ -240,11 +259,13 @@ def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
     [[2.0, 0.0], [0.0, 4.0]]
     """
 
+    _one_argument(argnums, "jacobian")
+
     @functools.wraps(f)
     def wrapper(*args: Any) -> Any:
         i = _argnums(argnums, len(args))[0]
-        x = args[i]
-        out, vjp_fn = vjp(lambda xi: f(*args[:i], xi, *args[i + 1:]), x)
+        x = _one_array(args[i], "jacobian")
+        out, vjp_fn = vjp(lambda xi: _one_array(f(*args[:i], xi, *args[i + 1:]), "jacobian"), x)
         out_shape = tuple(np.shape(np.asarray(out)))
         rows = []
         for k in range(int(np.prod(out_shape, dtype=np.int64))):
@@ -301,7 +322,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], 
             values.append(_as_user(o, like))
             slopes.append(_as_user(_zeros_like(o), like))
     pair = (build_out(values), build_out(slopes))
-    return (*pair, aux) if has_aux else pair
+    return (*pair, _strip(aux, level)) if has_aux else pair
 
 
 def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
@@ -316,6 +337,19 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
     return out, lambda *tangents: jvp(f, primals, tangents)[1]
 
 
+def _one_argument(argnums: Any, name: str) -> None:
+    if not isinstance(argnums, int):
+        raise TypeError(f"{name} differentiates one argument at a time: argnums must be an int, got {argnums!r}")
+
+
+def _one_array(x: Any, name: str) -> Any:
+    """Jacobians are of one array with respect to one array: a tuple, list or dict is refused by name."""
+    if isinstance(x, (tuple, list, dict)):
+        raise TypeError(f"{name} needs an array input and output, got a {type(x).__name__}; differentiate each "
+                        "array separately (or use cr.vjp / cr.jvp, which take nested structures)")
+    return x
+
+
 def jacfwd(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
     """The Jacobian by forward mode, shape ``out.shape + x.shape``: one pass that pushes every basis tangent of x
     at once (a batched forward level: each tangent carries a leading axis of size x.size).
@@ -325,17 +359,20 @@ def jacfwd(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
     [3.0, 2.0]
     """
 
+    _one_argument(argnums, "jacfwd")
+
     @functools.wraps(f)
     def wrapper(*args: Any) -> Any:
         i = _argnums(argnums, len(args))[0]
-        x = _float_array(args[i])
+        x = _float_array(_one_array(args[i], "jacfwd"))
         _check_float(x, f"argument {i}")
         x_shape = tuple(np.shape(np.asarray(x)))
         n = int(np.prod(x_shape, dtype=np.int64))
         level = enter_level()
         try:
             basis = np.eye(n, dtype=np.asarray(x).dtype).reshape((n, *x_shape))
-            out = f(*args[:i], make_dual(x, basis, level, batched=True) if n else x, *args[i + 1:])
+            out = _one_array(f(*args[:i], make_dual(x, basis, level, batched=True) if n else x, *args[i + 1:]),
+                             "jacfwd")
         finally:
             exit_level()
         tangents = None
@@ -435,19 +472,31 @@ def _record_custom(fwd: Callable[..., Any], bwd: Callable[..., Any], args: tuple
 
     raw = unwrap(args, level)[0]
     out, residuals = fwd(*raw)  # one level down: lower levels record fwd's own operations
+    if isinstance(out, (tuple, list, dict)):
+        raise TypeError(f"custom_vjp {name!r} returned a {type(out).__name__}: a custom rule (and checkpoint) covers a "
+                        "function with one array output; split the function, one call per output")
     out = constant_data(out)
-    last: list[Any] = [None, None]  # the cotangent bwd last ran for, and bwd's answer (held, so ids never recur)
+    last: list[Any] = [None, None, -1]  # the cotangent bwd last ran for, its answer, the last input served
 
     def cotangent(i: int, g: Any, ans: Any, *saved: Any) -> Any:
-        if last[0] is not g:
+        # the engine asks for the inputs' cotangents one after another, in increasing i: bwd runs once per pass
+        if last[0] is not g or i <= last[2]:
             # under create_graph the engine hands back level-0 tensors: residuals must then depend on them too
             res = fwd(*saved)[1] if any(level_of(a) >= 0 for a in saved) and level == 0 else residuals
             cots = bwd(res, g)
             if not isinstance(cots, tuple) or len(cots) != len(args):
                 raise TypeError(f"custom_vjp {name!r}: bwd must return a tuple of {len(args)} cotangents")
-            last[:] = [g, cots]
+            last[:] = [g, cots, i]
+        last[2] = i
         c = last[1][i]
-        return g * 0.0 if c is None else c  # None: no gradient (a zero; the engine sums it to the input's shape)
+        if c is None:  # no gradient: a zero of the input's shape and the cotangent's dtype
+            return np.zeros(np.shape(args[i]), dtype=np.asarray(g).dtype)
+        if not hasattr(c, "shape"):
+            c = np.asarray(c, dtype=np.asarray(g).dtype)  # a Python number
+        if tuple(c.shape) != tuple(np.shape(args[i])):
+            raise ValueError(f"custom_vjp {name!r}: bwd returned a cotangent of shape {np.shape(c)} for argument {i} "
+                             f"of shape {np.shape(args[i])}")
+        return c
 
     def no_jvp(i: int, t: Any, ans: Any, *_: Any) -> Any:
         raise TypeError(f"custom_vjp {name!r}: forward mode goes through the function itself, not its VJP")
@@ -527,12 +576,23 @@ def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
         return f(*args)
 
     def fwd(*args: Any) -> tuple[Any, Any]:
+        if any(level_of(a) >= 0 for a in args):
+            return f(*args), args  # enclosing transforms must see f's inside: their levels record it
         with engine.no_grad():  # run f without recording, keeping only its inputs
-            out = f(*args)
-        return (lower(out) if level_of(out) >= 0 else out), args
+            return f(*args), args
 
     def bwd(args: tuple[Any, ...], g: Any) -> tuple[Any, ...]:
-        return vjp(f, *args)[1](g)  # run f again, this time recording, and take its VJP
+        # run f again, this time recording, and take its VJP with respect to the floating-point arguments
+        diff = [i for i, a in enumerate(args) if _is_float(a)]
+
+        def along(*xs: Any) -> Any:
+            full = list(args)
+            for i, x in zip(diff, xs):
+                full[i] = x
+            return f(*full)
+
+        cots = iter(vjp(along, *[args[i] for i in diff])[1](g))
+        return tuple(next(cots) if i in diff else None for i in range(len(args)))
 
     checkpointed.defvjp(fwd, bwd)
     return functools.wraps(f)(checkpointed)
