@@ -744,3 +744,26 @@ def test_leaf_hook_may_return_an_array_and_is_shape_checked() -> None:
 def test_a_shape_mismatch_names_the_op() -> None:
     with pytest.raises(ValueError, match=r"^add: .*\(3,\), \(4,\)"):
         cr.tensor(np.ones(3)) + np.ones(4)
+
+
+def test_one_no_grad_instance_serves_several_threads() -> None:
+    import threading
+
+    shared = cr.no_grad()
+    errors: list[BaseException] = []
+    seen: list[bool] = []
+
+    def work() -> None:
+        try:
+            for _ in range(200):
+                with shared:
+                    seen.append(cr.is_grad_enabled())
+        except BaseException as error:  # any failure counts
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and not any(seen) and cr.is_grad_enabled()

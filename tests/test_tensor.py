@@ -589,3 +589,9 @@ def test_create_graph_leaf_grads_are_separate_tensors() -> None:
     with cr.no_grad():
         a.grad *= 10
     assert float(b.grad) == 1.0
+
+
+def test_all_and_any() -> None:
+    x = cr.tensor([1.0, -1.0])
+    assert bool((x > 0).any()) and not bool((x > 0).all())
+    assert (x > -2).all(axis=0).tolist() is True

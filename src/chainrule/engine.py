@@ -21,6 +21,8 @@ import numpy as np
 
 _grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("chainrule_grad_enabled", default=True)
 is_grad_enabled = _grad_enabled.get
+_grad_enabled_before: contextvars.ContextVar[tuple[bool, ...]] = contextvars.ContextVar("chainrule_grad_before",
+                                                                                        default=())
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,17 +30,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 class _GradMode:
     """A context manager and decorator that sets grad mode for its block, restoring the old mode afterwards."""
 
-    __slots__ = ("_mode", "_tokens")
+    __slots__ = ("_mode",)
 
     def __init__(self, mode: bool) -> None:
         self._mode = mode
-        self._tokens: list[contextvars.Token[bool]] = []
 
     def __enter__(self) -> None:
-        self._tokens.append(_grad_enabled.set(self._mode))
+        # the modes to restore are kept per context (thread, asyncio task), so one instance can serve them all
+        _grad_enabled_before.set((*_grad_enabled_before.get(), _grad_enabled.get()))
+        _grad_enabled.set(self._mode)
 
     def __exit__(self, *exc: object) -> None:
-        _grad_enabled.reset(self._tokens.pop())
+        *before, mode = _grad_enabled_before.get()
+        _grad_enabled_before.set(tuple(before))
+        _grad_enabled.set(mode)
 
     def __call__(self, fn: F) -> F:
         mode = self._mode

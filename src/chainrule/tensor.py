@@ -385,6 +385,14 @@ class Tensor:
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return _reduce.argmin(self, axis=axis, keepdims=keepdims)
 
+    def all(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Whether every element is true (no gradient)."""
+        return Tensor._from_node(np.asarray(self).all(axis=axis, keepdims=keepdims), None)
+
+    def any(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Whether some element is true (no gradient)."""
+        return Tensor._from_node(np.asarray(self).any(axis=axis, keepdims=keepdims), None)
+
     def cumsum(self, axis: int | None = None) -> Tensor:
         return _reduce.cumsum(self, axis=axis)
 
