@@ -523,7 +523,7 @@ def test_binary_cross_entropy_clamps_the_log_at_minus_100_as_torch() -> None:
     np.testing.assert_allclose(out.data[:3], 100.0)
     with pytest.raises(ValueError, match="between 0 and 1"):
         F.binary_cross_entropy(cr.tensor([1.5]), cr.tensor([1.0]))
-    with pytest.raises(ValueError, match="same as input size"):
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: input of shape \(1,\) and target of shape \(2,\)"):
         F.binary_cross_entropy(cr.tensor([0.5]), cr.tensor([1.0, 0.0]))
 
 
@@ -603,6 +603,132 @@ def test_logit_losses_are_stable_at_1000(dtype: Any) -> None:
         np.testing.assert_allclose(out.data, ref.numpy(), rtol=1e-6)
         out.sum().backward()
         assert xt.grad.dtype == dtype and np.isfinite(xt.grad.data).all()
+
+
+def _loss_and_grad(fn: Callable[..., Any], x: np.ndarray[Any, Any], *rest: Any, **kw: Any) -> tuple[Any, Any]:
+    xt = cr.tensor(x, requires_grad=True)
+    out = fn(xt, *rest, **kw)
+    out.sum().backward()
+    return out.data, xt.grad.data
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_and_nll_loss_with_minus_inf_logits(reduction: str) -> None:
+    """A -inf logit is a class of probability 0: unless the target weighs it, the loss and its gradient are those of
+    the other classes (0 log 0 = 0), not NaN (0 * -inf)."""
+    x = np.array([[0.0, -np.inf, 1.0], [2.0, -1.0, -np.inf]])
+    value, grad = _loss_and_grad(F.cross_entropy, x, np.array([0, 1]), reduction=reduction)
+    finite = np.array([[0.0, -30.0, 1.0], [2.0, -1.0, -30.0]])  # exp(-30) is below float64's resolution here
+    ref = TF.cross_entropy(torch.tensor(finite, requires_grad=True), torch.tensor([0, 1]), reduction=reduction)
+    np.testing.assert_allclose(value, ref.detach().numpy(), rtol=1e-12)
+    ref_x = torch.tensor(finite, requires_grad=True)
+    TF.cross_entropy(ref_x, torch.tensor([0, 1]), reduction=reduction).sum().backward()
+    np.testing.assert_allclose(grad, ref_x.grad.numpy(), rtol=1e-12, atol=1e-12)
+    first, _ = _loss_and_grad(F.cross_entropy, x[:1], np.array([0]), reduction=reduction)
+    np.testing.assert_allclose(first, 1.3132616875182228)  # log(1 + e), the issue's example
+    # probability targets that give the -inf class no weight, and nll_loss on log-probabilities with -inf
+    probs = np.array([[0.5, 0.0, 0.5], [0.25, 0.75, 0.0]])
+    value, grad = _loss_and_grad(F.cross_entropy, x, probs, reduction=reduction)
+    ref = TF.cross_entropy(torch.tensor(finite), torch.tensor(probs), reduction=reduction)
+    np.testing.assert_allclose(value, ref.numpy(), rtol=1e-12)
+    assert np.isfinite(grad).all()
+    value, grad = _loss_and_grad(F.nll_loss, np.array([[np.log(0.25), -np.inf, np.log(0.75)]]), np.array([2]),
+                                 reduction=reduction)
+    np.testing.assert_allclose(value, -np.log(0.75))
+    np.testing.assert_array_equal(grad, [[0.0, 0.0, -1.0]])
+
+
+def test_cross_entropy_with_minus_inf_on_the_target_is_infinite_with_a_finite_gradient() -> None:
+    value, grad = _loss_and_grad(F.cross_entropy, np.array([[0.0, -np.inf, 1.0]]), np.array([1]))
+    assert value == np.inf  # log p = -inf: the math says infinite
+    value, grad = _loss_and_grad(F.cross_entropy, np.array([[0.0, -np.inf, 1.0]]), np.array([0]),
+                                 label_smoothing=0.1)
+    assert value == np.inf and np.isfinite(grad).all()
+
+
+def test_float16_cross_entropy_mean_does_not_overflow_where_the_mean_is_finite() -> None:
+    # each loss is 6e4, below float16's largest 65504; their sum is not, their mean is
+    x = np.array([[0.0, 6e4], [0.0, 6e4]], dtype=np.float16)
+    value, grad = _loss_and_grad(F.cross_entropy, x, np.array([0, 0]))
+    assert value.dtype == np.float16 and float(value) == 6e4
+    np.testing.assert_array_equal(grad, [[-0.5, 0.5], [-0.5, 0.5]])
+    value, _ = _loss_and_grad(F.nll_loss, -x, np.array([1, 1]))
+    assert float(value) == 6e4
+
+
+def test_logit_losses_at_infinity_are_exact() -> None:
+    """Where the math is finite (the target gives no weight to the infinite term), so are value and gradient."""
+    inf = np.inf
+    x = np.array([inf, -inf, 1e308, -1e308, inf, -inf])
+    y = np.array([1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
+    value, grad = _loss_and_grad(F.binary_cross_entropy_with_logits, x, y, reduction="none")
+    np.testing.assert_array_equal(value, [0.0, 0.0, 0.0, 0.0, inf, inf])
+    np.testing.assert_array_equal(grad, [0.0, 0.0, 0.0, 0.0, 1.0, -1.0])  # sigmoid(x) - y
+    value, grad = _loss_and_grad(F.binary_cross_entropy_with_logits, x[:2], y[:2], reduction="none",
+                                 pos_weight=np.array([3.0]))
+    np.testing.assert_array_equal(value, [0.0, 0.0])
+    value, grad = _loss_and_grad(F.binary_cross_entropy_with_logits, np.array([6e4, -6e4], dtype=np.float16),
+                                 np.array([1.0, 0.0], dtype=np.float16), reduction="none")
+    np.testing.assert_array_equal(value, [0.0, 0.0])
+    # kl_div: a target of 0 costs nothing even where the input log-probability is -inf
+    value, grad = _loss_and_grad(F.kl_div, np.array([-inf, np.log(0.5), np.log(0.5)]), np.array([0.0, 0.5, 0.5]),
+                                 reduction="sum")
+    np.testing.assert_allclose(value, 0.0, atol=1e-15)
+    np.testing.assert_array_equal(grad, [0.0, -0.5, -0.5])
+    value, grad = _loss_and_grad(F.kl_div, np.array([-inf, 0.0, -1.0]), np.array([-inf, -inf, 0.0]),
+                                 reduction="none", log_target=True)
+    np.testing.assert_array_equal(value, [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(grad, [0.0, 0.0, -1.0])
+
+
+LOSSES_OF_INPUT_AND_TARGET: list[tuple[str, Callable[..., Any]]] = [
+    ("mse_loss", F.mse_loss), ("l1_loss", F.l1_loss), ("smooth_l1_loss", F.smooth_l1_loss),
+    ("huber_loss", F.huber_loss), ("binary_cross_entropy", F.binary_cross_entropy),
+    ("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits), ("kl_div", F.kl_div),
+]
+
+
+@pytest.mark.parametrize(("name", "loss"), LOSSES_OF_INPUT_AND_TARGET)
+def test_losses_refuse_an_input_and_target_of_different_shapes(name: str, loss: Callable[..., Any]) -> None:
+    """(3, 1) against (3,) would broadcast to nine terms: refused, naming the loss and both shapes."""
+    x, y = np.full((3, 1), 0.5), np.full(3, 0.5)
+    with pytest.raises(ValueError, match=rf"^{name}: input of shape \(3, 1\) and target of shape \(3,\) differ "
+                                         r"\(broadcasting would compute \(3, 3\) terms\); .*target.reshape\(3, 1\)"):
+        loss(cr.tensor(x), cr.tensor(y))
+    with pytest.raises(ValueError, match=rf"^{name}: input of shape \(3,\) and target of shape \(\) differ"):
+        loss(y, 0.5)
+    assert np.shape(loss(x, y.reshape(3, 1))) == ()
+
+
+def test_loss_weights_may_broadcast_but_not_widen_the_loss() -> None:
+    p, y = np.full(3, 0.5), np.ones(3)
+    np.testing.assert_allclose(F.binary_cross_entropy(p, y, weight=np.array([2.0]), reduction="sum"),
+                               6 * np.log(2))
+    for fn, kw in ((F.binary_cross_entropy, {"weight": np.ones((3, 1))}),
+                   (F.binary_cross_entropy_with_logits, {"weight": np.ones((3, 1))}),
+                   (F.binary_cross_entropy_with_logits, {"pos_weight": np.ones((2, 3))})):
+        name = next(iter(kw))
+        with pytest.raises(ValueError, match=rf"{fn.__name__}: {name} of shape .* does not broadcast to the "
+                                             r"input's shape \(3,\)"):
+            fn(p, y, **kw)
+
+
+def test_embedding_refuses_negative_and_out_of_range_indices() -> None:
+    w = randn(4, 2)
+    for idx, extra in (([-1], "a negative index does not count from the end"), ([[0, 4]], r"\[0, 3\]")):
+        with pytest.raises(IndexError, match=rf"^embedding: index {np.ravel(idx)[-1]} is out of range for 4 "
+                                             rf"embeddings.*{extra}"):
+            F.embedding(np.array(idx), w)
+    assert F.embedding(np.zeros((2, 0), dtype=np.int64), w).shape == (2, 0, 2)
+
+
+def test_linear_and_bilinear_errors_name_the_function_and_shapes() -> None:
+    with pytest.raises(ValueError, match=r"^linear: input's last dimension is 5, expected 3 \(input shape \(4, 5\)\)"):
+        F.linear(np.ones((4, 5)), np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"^bilinear: input2's last dimension is 5, expected 4"):
+        F.bilinear(np.ones((5, 3)), np.ones((5, 5)), np.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match=r"^bilinear: input1 and input2 must have the same leading"):
+        F.bilinear(np.ones((5, 3)), np.ones((6, 4)), np.ones((2, 3, 4)))
 
 
 def _f32(*shape: int, seed: int = 0) -> Any:

@@ -5,6 +5,7 @@ same outputs and the same gradients (inputs and parameters). Then default initia
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -286,10 +287,10 @@ def test_batchnorm2d_options(kwargs: dict[str, Any]) -> None:
 
 
 def test_batchnorm_checks_input_rank() -> None:
-    with pytest.raises(ValueError, match="expected 4D input"):
-        nn.BatchNorm2d(3)(cr.zeros(2, 3))
-    with pytest.raises(ValueError, match="expected 2D or 3D input"):
-        nn.BatchNorm1d(3)(cr.zeros(2, 3, 4, 5))
+    with pytest.raises(ValueError, match=r"BatchNorm2d\(3, .*\): expected a 4-d input"):
+        nn.BatchNorm2d(3)(cr.zeros(2, 3, dtype=np.float32))
+    with pytest.raises(ValueError, match="expected a 2-d or 3-d input"):
+        nn.BatchNorm1d(3)(cr.zeros(2, 3, 4, 5, dtype=np.float32))
 
 
 @pytest.mark.parametrize("kwargs", [dict(normalized_shape=5), dict(normalized_shape=(4, 5), eps=1e-3),
@@ -353,8 +354,8 @@ def test_cell_over_a_sequence_backpropagates_through_time() -> None:
     h.sum().backward()
     th.sum().backward()
     np.testing.assert_allclose(ours.weight_hh.grad.numpy(), theirs.weight_hh.grad.numpy(), rtol=1e-4, atol=1e-5)
-    with pytest.raises(ValueError, match="1D or 2D"):
-        ours(cr.zeros(1, 2, 2))
+    with pytest.raises(ValueError, match="expected a 1-d or 2-d input"):
+        ours(cr.zeros(1, 2, 2, dtype=np.float32))
 
 
 # ---- attention ---------------------------------------------------------------------------------------------------
@@ -620,3 +621,90 @@ def test_lstm_and_attention_differentiate_twice() -> None:
     mha = nn.MultiheadAttention(2, 1, batch_first=True, dtype=np.float64)
     q = cr.tensor(RNG.standard_normal((1, 2, 2)))
     assert cr.gradcheck(lambda a: mha(a, a, a)[0], q)
+
+
+# ---- errors name the layer ---------------------------------------------------------------------------------------
+def _f32(*shape: int) -> cr.Tensor:
+    return cr.ones(*shape, dtype=np.float32)
+
+
+LAYER_ERRORS: list[tuple[Callable[[], Any], str]] = [
+    (lambda: nn.Linear(3, 2)(_f32(4, 5)),
+     r"Linear(in_features=3, out_features=2, bias=True): input's last dimension is 5, expected 3 (input shape (4, 5))"),
+    (lambda: nn.Linear(3, 2)(cr.tensor(np.float32(1.0))),
+     "Linear(in_features=3, out_features=2, bias=True): input needs a last dimension of size 3, got input shape ()"),
+    (lambda: nn.Bilinear(3, 4, 2)(_f32(5, 3), _f32(5, 5)),
+     "Bilinear(in1_features=3, in2_features=4, out_features=2, bias=True): input2's last dimension is 5, expected 4"),
+    (lambda: nn.Bilinear(3, 4, 2)(_f32(5, 3), _f32(6, 4)),
+     "Bilinear(in1_features=3, in2_features=4, out_features=2, bias=True): input1 and input2 must have the same "
+     "leading (batch) dimensions, got shapes (5, 3) and (6, 4)"),
+    (lambda: nn.Conv1d(2, 4, 3)(_f32(1, 3, 7)),
+     "Conv1d(2, 4, kernel_size=(3,), stride=(1,)): input's channel dimension (dim 1) is 3, expected 2"),
+    (lambda: nn.Conv2d(2, 4, 3)(_f32(3, 7, 7)),
+     "Conv2d(2, 4, kernel_size=(3, 3), stride=(1, 1)): input's channel dimension (dim 0) is 3, expected 2 "
+     "(input shape (3, 7, 7))"),
+    (lambda: nn.Conv2d(2, 4, 3, padding_mode="reflect", padding=1)(_f32(1, 3, 7, 7)),
+     "Conv2d(2, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), padding_mode=reflect): input's channel "
+     "dimension (dim 1) is 3, expected 2"),
+    (lambda: nn.Conv2d(2, 4, 3)(_f32(1, 1, 2, 7, 7)),
+     "Conv2d(2, 4, kernel_size=(3, 3), stride=(1, 1)): expected a 3-d or 4-d input (N, C, H, W) or unbatched "
+     "(C, H, W), got input shape (1, 1, 2, 7, 7)"),
+    (lambda: nn.ConvTranspose2d(2, 4, 3)(_f32(1, 3, 7, 7)),
+     "ConvTranspose2d(2, 4, kernel_size=(3, 3), stride=(1, 1)): input's channel dimension (dim 1) is 3, expected 2"),
+    (lambda: nn.LayerNorm(4)(_f32(2, 5)),
+     "LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True): input's trailing dimensions (5,) do not match "
+     "normalized_shape=(4,) (input shape (2, 5))"),
+    (lambda: nn.LayerNorm((2, 4))(_f32(4,)), "LayerNorm((2, 4), .*): input's trailing dimensions (4,) do not match"),
+    (lambda: nn.BatchNorm1d(3)(_f32(4, 5)),
+     "BatchNorm1d(3, .*): input's channel dimension (dim 1) is 5, expected 3 (input shape (4, 5))"),
+    (lambda: nn.BatchNorm1d(3).eval()(_f32(4, 5, 2)), "BatchNorm1d(3, .*): input's channel dimension (dim 1) is 5"),
+    (lambda: nn.BatchNorm2d(3)(_f32(4, 5, 2, 2)), "BatchNorm2d(3, .*): input's channel dimension (dim 1) is 5"),
+    (lambda: nn.GroupNorm(2, 4)(_f32(3, 6, 5)), "GroupNorm(2, 4, .*): input's channel dimension (dim 1) is 6"),
+    (lambda: nn.RNNCell(3, 5)(_f32(4, 2)),
+     "RNNCell(3, 5): input's last dimension (input_size) is 2, expected 3 (input shape (4, 2))"),
+    (lambda: nn.RNNCell(3, 5)(_f32(4, 3), _f32(4, 6)),
+     "RNNCell(3, 5): hx must have shape (batch, hidden_size) = (4, 5) for an input of shape (4, 3), got hx shape "
+     "(4, 6)"),
+    (lambda: nn.GRUCell(3, 5)(_f32(3), _f32(2, 5)),
+     "GRUCell(3, 5): hx must have shape (hidden_size,) = (5,) for an input of shape (3,), got hx shape (2, 5)"),
+    (lambda: nn.LSTMCell(3, 5)(_f32(4, 3), (_f32(4, 5), _f32(2, 5))), "LSTMCell(3, 5): c_0 must have shape"),
+    (lambda: nn.MultiheadAttention(8, 2)(_f32(3, 5, 6), _f32(3, 5, 6), _f32(3, 5, 6)),
+     "MultiheadAttention: query's last dimension (embed_dim) is 6, expected 8 (query shape (3, 5, 6))"),
+    (lambda: nn.MultiheadAttention(8, 2, batch_first=True)(_f32(3, 5, 8), _f32(4, 5, 8), _f32(4, 5, 8)),
+     "MultiheadAttention: query and key have different batch sizes (3 and 4"),
+    (lambda: nn.MultiheadAttention(8, 2, batch_first=True)(_f32(3, 5, 8), _f32(3, 4, 8), _f32(3, 4, 8),
+                                                           attn_mask=np.zeros((5, 5), dtype=bool)),
+     "MultiheadAttention: attn_mask must have shape (L, S) = (5, 4) or (N * num_heads, L, S) = (6, 5, 4)"),
+    (lambda: nn.MultiheadAttention(8, 2, batch_first=True)(_f32(3, 5, 8), _f32(3, 4, 8), _f32(3, 4, 8),
+                                                           key_padding_mask=np.zeros((3, 5), dtype=bool)),
+     r"MultiheadAttention: key_padding_mask must have shape (N, S) = (3, 4), got (3, 5)"),
+]
+
+
+@pytest.mark.parametrize(("call", "message"), LAYER_ERRORS, ids=[str(i) for i in range(len(LAYER_ERRORS))])
+def test_shape_errors_name_the_layer(call: Callable[[], Any], message: str) -> None:
+    """A mismatched input says which layer, which dimension, what it got and what it expected (not "matmul: ...")."""
+    pattern = "^" + ".*".join(re.escape(part) for part in message.split(".*"))
+    with pytest.raises(ValueError, match=pattern):
+        call()
+
+
+@pytest.mark.parametrize("indices", [[-1], [0, 4], [[1, 2], [3, -4]]])
+def test_embedding_refuses_indices_outside_the_table(indices: Any) -> None:
+    emb = nn.Embedding(4, 2)
+    bad = next(i for i in np.ravel(indices) if not 0 <= i < 4)
+    with pytest.raises(IndexError, match=rf"^Embedding\(4, 2\): index {bad} is out of range for 4 embeddings: "
+                                         r"indices must lie in \[0, 3\]"):
+        emb(np.array(indices))
+    with pytest.raises(IndexError):
+        torch.nn.Embedding(4, 2)(torch.tensor(indices))  # as PyTorch
+    np.testing.assert_array_equal(emb(np.array([3, 0])).numpy(), emb.weight.numpy()[[3, 0]])
+
+
+def test_device_arguments_say_what_is_available() -> None:
+    with pytest.raises(ValueError, match=r"^Linear: device 'cuda:0' is not available: .*only the CPU \(NumPy\) "
+                                         r"backend .*use 'cpu'"):
+        nn.Linear(2, 2, device="cuda:0")
+    with pytest.raises(ValueError, match=r"^LayerNorm: 'gpu0' is not a device"):
+        nn.LayerNorm(2, device="gpu0")
+    assert nn.Conv2d(1, 1, 3, device="cpu").weight.shape == (1, 1, 3, 3)

@@ -18,7 +18,7 @@ from ..ops.shape import concatenate, expand_dims, pad, reshape, squeeze, swapaxe
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from ._helpers import check_device, float_dtype
+from ._helpers import check_device, expect_size, float_dtype, layer_name
 from .linear import Linear
 from .module import Module, Parameter
 
@@ -60,7 +60,7 @@ class MultiheadAttention(Module):
                  vdim: int | None = None, batch_first: bool = False, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        check_device(device)
+        check_device(device, type(self).__name__)
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueError(f"embed_dim and num_heads must be greater than 0, got embed_dim={embed_dim} and "
                              f"num_heads={num_heads} instead")
@@ -132,16 +132,22 @@ class MultiheadAttention(Module):
     def forward(self, query: Any, key: Any, value: Any, key_padding_mask: Any = None, need_weights: bool = True,
                 attn_mask: Any = None, average_attn_weights: bool = True,
                 is_causal: bool = False) -> tuple[Any, Any]:
+        who = layer_name(self)
         batched = query.ndim == 3
         if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
-            raise ValueError(f"MultiheadAttention: query, key and value must all be 2-D (unbatched) or 3-D, got "
-                             f"shapes {query.shape}, {key.shape}, {value.shape}")
-        if query.shape[-1] != self.embed_dim or key.shape[-1] != self.kdim or value.shape[-1] != self.vdim:
-            raise ValueError(f"MultiheadAttention: expected feature sizes ({self.embed_dim}, {self.kdim}, "
-                             f"{self.vdim}) for query, key, value, got {query.shape[-1]}, {key.shape[-1]}, "
-                             f"{value.shape[-1]}")
+            raise ValueError(f"{who}: query, key and value must all be 2-D (unbatched) or 3-D, got shapes "
+                             f"{query.shape}, {key.shape}, {value.shape}")
+        expect_size(who, "query", query.shape, -1, self.embed_dim, "last dimension (embed_dim)")
+        expect_size(who, "key", key.shape, -1, self.kdim, "last dimension (kdim)")
+        expect_size(who, "value", value.shape, -1, self.vdim, "last dimension (vdim)")
         if key.shape[:-1] != value.shape[:-1]:
-            raise ValueError(f"MultiheadAttention: key shape {key.shape} does not match value shape {value.shape}")
+            raise ValueError(f"{who}: key shape {key.shape} does not match value shape {value.shape} (they must "
+                             "differ in the last dimension only)")
+        batch_axis = 0 if self.batch_first else 1
+        if batched and query.shape[batch_axis] != key.shape[batch_axis]:
+            raise ValueError(f"{who}: query and key have different batch sizes ({query.shape[batch_axis]} and "
+                             f"{key.shape[batch_axis]}, dimension {batch_axis} with batch_first={self.batch_first}); "
+                             f"got query shape {query.shape}, key shape {key.shape}")
         same = query is key and key is value
         if not batched:  # everything below works on (N, L, E)
             query, key, value = (expand_dims(t, 0) for t in (query, key, value))
@@ -160,13 +166,18 @@ class MultiheadAttention(Module):
             attn_mask = np.triu(np.ones((tgt_len, key.shape[1]), dtype=bool), 1)
         if attn_mask is not None:
             mask = _additive(attn_mask, q.dtype)
+            src_len = key.shape[1]
+            if tuple(mask.shape) not in ((tgt_len, src_len), (n * heads, tgt_len, src_len)):
+                raise ValueError(f"{who}: attn_mask must have shape (L, S) = {(tgt_len, src_len)} or "
+                                 f"(N * num_heads, L, S) = {(n * heads, tgt_len, src_len)}, got {mask.shape}")
             if mask.ndim == 3:
                 mask = reshape(mask, (n, heads, *mask.shape[1:]))
-            elif mask.ndim != 2:
-                raise ValueError(f"attn_mask must be 2-D (L, S) or 3-D (N * num_heads, L, S), got {mask.shape}")
             masks.append(mask)
         if key_padding_mask is not None:
             kpm = _additive(key_padding_mask, q.dtype)
+            if tuple(kpm.shape) != (n, key.shape[1]):
+                raise ValueError(f"{who}: key_padding_mask must have shape (N, S) = {(n, key.shape[1])}, got "
+                                 f"{kpm.shape}")
             masks.append(reshape(kpm, (n, 1, 1, kpm.shape[-1])))
         if self.bias_k is not None:  # one more key and value, the learned biases, for every sample
             k = concatenate([k, tile(self.bias_k, (n, 1, 1))], axis=1)

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import functional as F
 from . import init
-from ._helpers import check_device, float_dtype, ntuple
+from ._helpers import check_device, expect_ndim, expect_size, float_dtype, layer_name, ntuple
 from .module import Module, Parameter
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d"]
@@ -33,7 +33,7 @@ class _ConvNd(Module):
                  dilation: Any, groups: int, bias: bool, padding_mode: str, output_padding: Any = 0,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        check_device(device)
+        check_device(device, type(self).__name__)
         n = self._n
         if groups <= 0:
             raise ValueError("groups must be a positive integer")
@@ -86,8 +86,19 @@ class _ConvNd(Module):
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
             init.uniform_(self.bias, -bound, bound)
 
+    def _check_input(self, input: Any) -> None:
+        """An (N, C, *spatial) or unbatched (C, *spatial) input with ``in_channels`` channels, or an error naming
+        the layer."""
+        spatial = ("L",) if self._n == 1 else ("H", "W")
+        layout = f"({', '.join(('N', 'C', *spatial))}) or unbatched ({', '.join(('C', *spatial))})"
+        who = layer_name(self)
+        shape = expect_ndim(who, "input", input, (self._n + 1, self._n + 2), layout)
+        axis = len(shape) - self._n - 1
+        expect_size(who, "input", shape, axis, self.in_channels, f"channel dimension (dim {axis})")
+
     def _padded_input(self, input: Any) -> tuple[Any, Any]:
         """The input to convolve and the ``padding`` argument for the functional convolution."""
+        self._check_input(input)
         if self.padding_mode != "zeros":
             return F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode), 0
         return input, self.padding
@@ -207,6 +218,7 @@ class ConvTranspose2d(_ConvNd):
         return tuple(result)
 
     def forward(self, input: Any, output_size: Any = None) -> Any:
+        self._check_input(input)
         return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
                                   self._output_padding(input, output_size), self.groups, self.dilation)
 

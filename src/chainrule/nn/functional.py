@@ -42,6 +42,7 @@ from ..ops.reduce import sum as _sum
 from ..ops.shape import getitem, repeat, reshape, swapaxes, take
 from ..ops.shape import pad as _pad_constant
 from ..tensor import Tensor
+from ._helpers import check_pair, check_rows, expect_size, index_array
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -179,8 +180,9 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Any:
     >>> F.linear(cr.ones((2, 3)), cr.ones((4, 3)), cr.zeros(4)).shape
     (2, 4)
     """
-    w = _array(weight)
-    y = matmul(_array(input), w.T if w.ndim == 2 else w)
+    x, w = _array(input), _array(weight)
+    expect_size("linear", "input", x.shape, -1, w.shape[-1], "last dimension")
+    y = matmul(x, w.T if w.ndim == 2 else w)
     return y if bias is None else y + bias
 
 
@@ -192,7 +194,12 @@ def bilinear(input1: Any, input2: Any, weight: Any, bias: Any = None) -> Any:
     >>> F.bilinear(cr.ones((5, 2)), cr.ones((5, 3)), cr.ones((4, 2, 3))).shape
     (5, 4)
     """
-    y = einsum("...i,oij,...j->...o", _array(input1), _array(weight), _array(input2))
+    x1, w, x2 = _array(input1), _array(weight), _array(input2)
+    if w.ndim != 3:
+        raise ValueError(f"bilinear: weight must be 3-d (out_features, in1_features, in2_features), got shape "
+                         f"{w.shape}")
+    check_pair("bilinear", x1.shape, x2.shape, w.shape[1], w.shape[2])
+    y = einsum("...i,oij,...j->...o", x1, w, x2)
     return y if bias is None else y + bias
 
 
@@ -579,16 +586,12 @@ def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> A
 
 
 # ---- embedding, one-hot, padding -------------------------------------------------------------------------------------
-def _indices(x: Any, what: str) -> np.ndarray[Any, Any]:
-    idx = np.asarray(_raw(x))
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"{what}: indices must be integers, got an array of dtype {idx.dtype}")
-    return idx
-
-
 def embedding(input: Any, weight: Any, padding_idx: int | None = None, max_norm: float | None = None,
               norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Any:
     """Rows of ``weight`` (num_embeddings, dim) picked by the integer ``input``; rows picked twice get both gradients.
+
+    Indices must lie in [0, num_embeddings): as in PyTorch, a negative index raises IndexError (it does not count
+    from the end).
 
     The row ``padding_idx`` receives no gradient. With ``max_norm``, the picked rows whose ``norm_type``-norm exceeds
     it are first rescaled in place (under no_grad) to that norm, as PyTorch.
@@ -601,13 +604,10 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None, max_norm:
     """
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not supported")
-    idx = _indices(input, "embedding")
+    idx = index_array(input, "embedding")
     w = _array(weight)
     n = w.shape[0]
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise IndexError(f"embedding: index out of range for {n} embeddings (got indices from {idx.min()} to "
-                         f"{idx.max()})")
-    idx = np.where(idx < 0, idx + n, idx)
+    check_rows("embedding", idx, n)
     if max_norm is not None:
         with no_grad():
             raw = _raw(w)
@@ -635,7 +635,7 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Any:
     tensor([[1, 0, 0],
             [0, 0, 1]])
     """
-    idx = _indices(tensor, "one_hot")
+    idx = index_array(tensor, "one_hot")
     if num_classes == -1:
         if idx.size == 0:
             raise ValueError("one_hot: cannot infer num_classes from an empty tensor")
@@ -923,7 +923,7 @@ def _class_coefficients(logp: Any, target: Any, weight: Any, ignore_index: int, 
 
     c[i, c] = w_c ((1 - s) [c == y_i] + s / C) for a counted target y_i, 0 for an ignored one (s: label smoothing).
     """
-    idx = _indices(target, what)
+    idx = index_array(target, what)
     axis = 0 if logp.ndim == 1 else 1
     n_classes = logp.shape[axis]
     expected = logp.shape[:axis] + logp.shape[axis + 1:]
@@ -950,9 +950,21 @@ def _class_coefficients(logp: Any, target: Any, weight: Any, ignore_index: int, 
     return coef.astype(dtype, copy=False), denominator
 
 
-def _weighted_mean(total: Any, denominator: float) -> Any:
-    """``total / denominator``; NaN (as PyTorch) when nothing counted, without a division-by-zero warning."""
-    return total / denominator if denominator != 0.0 else total * 0.0 + math.nan  # gradient 0, as PyTorch
+def _times(c: Any, v: Any) -> Any:
+    """``c * v``, except that ``0 * ±inf`` is 0: the convention ``0 log 0 = 0`` of every cross-entropy, so a class
+    (or an outcome) that the target gives no weight costs nothing even where its log-probability is -inf; its
+    gradient there is 0. A NaN in ``v`` still gives NaN."""
+    skip = (_raw(c) == 0) & np.isinf(_raw(v))
+    return c * where(skip, 0.0, v) if skip.any() else c * v
+
+
+def _weighted_mean(loss: Any, denominator: float) -> Any:
+    """``sum(loss) / denominator``, each term divided first so that the sum overflows only where the mean itself
+    does (float16 holds a mean of 6e4, not the sum of two); NaN (as PyTorch) when nothing counted, without a
+    division-by-zero warning."""
+    if denominator == 0.0:
+        return _sum(loss) * 0.0 + math.nan  # gradient 0, as PyTorch
+    return _sum(loss / denominator)
 
 
 def nll_loss(input: Any, target: Any, weight: Any = None, size_average: bool | None = None, ignore_index: int = -100,
@@ -971,9 +983,9 @@ def nll_loss(input: Any, target: Any, weight: Any = None, size_average: bool | N
     _check_reduction(reduction)
     logp = _array(input)
     coef, denominator = _class_coefficients(logp, target, weight, ignore_index, 0.0, "nll_loss")
-    loss = -_sum(logp * coef, axis=0 if logp.ndim == 1 else 1)
+    loss = -_sum(_times(coef, logp), axis=0 if logp.ndim == 1 else 1)
     if reduction == "mean":
-        return _weighted_mean(_sum(loss), denominator)
+        return _weighted_mean(loss, denominator)
     return _reduce(loss, reduction)
 
 
@@ -982,7 +994,8 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: boo
                   label_smoothing: float = 0.0) -> Any:
     """Cross-entropy of logits (N, C) or (N, C, d1, ...) against integer classes or class probabilities.
 
-    Computed from ``log_softmax`` (stable at any logit size). For integer targets: ``-w[y] log p_y``, with
+    Computed from ``log_softmax`` (stable at any logit size); a logit of -inf is a class of probability 0, which
+    costs nothing unless the target puts weight on it (0 log 0 = 0). For integer targets: ``-w[y] log p_y``, with
     ``ignore_index`` and "mean" over the summed weights of the counted targets; for probability targets (same shape
     as the input): ``-sum_c w_c t_c log p_c``, "mean" over the batch elements. ``label_smoothing`` s mixes the
     target with the uniform distribution: (1 - s) target + s / C.
@@ -1004,34 +1017,57 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: boo
     t = _array(target)
     if t.dtype.kind != "f":
         coef, denominator = _class_coefficients(logp, t, weight, ignore_index, label_smoothing, "cross_entropy")
-        loss = -_sum(logp * coef, axis=axis)
+        loss = -_sum(_times(coef, logp), axis=axis)
         if reduction == "mean":
-            return _weighted_mean(_sum(loss), denominator)
+            return _weighted_mean(loss, denominator)
         return _reduce(loss, reduction)
     if t.shape != x.shape:
         raise ValueError(f"cross_entropy: probability targets must have the input's shape {x.shape}, got {t.shape}")
     n_classes = x.shape[axis]
     if label_smoothing:
         t = t * (1.0 - label_smoothing) + label_smoothing / n_classes
-    terms = logp * t
+    terms = _times(t, logp)
     if weight is not None:
         w = np.asarray(_raw(weight), dtype=x.dtype)
         terms = terms * w.reshape((n_classes,) + (1,) * (x.ndim - axis - 1))
     return _reduce(-_sum(terms, axis=axis), reduction)
 
 
-def _same_size(input: Any, target: Any, what: str) -> None:
-    if tuple(input.shape) != tuple(target.shape):
-        raise ValueError(f"{what}: target size {tuple(target.shape)} must be the same as input size "
-                         f"{tuple(input.shape)}")
+def _input_and_target(input: Any, target: Any, what: str) -> tuple[Any, Any]:
+    """The input and the target of an elementwise loss as arrays, after checking that they have the same shape.
+
+    PyTorch only warns when they differ; broadcasting them would silently compare every input with every target
+    (a (3, 1) input against a (3,) target gives nine terms), so a loss refuses it here.
+    """
+    x, y = _array(input), _array(target)
+    if x.shape != y.shape:
+        try:
+            joint = f" (broadcasting would compute {np.broadcast_shapes(x.shape, y.shape)} terms)"
+        except ValueError:
+            joint = ""
+        fix = f", e.g. target.reshape{x.shape}" if x.size == y.size else ""
+        raise ValueError(f"{what}: input of shape {x.shape} and target of shape {y.shape} differ{joint}; give the "
+                         f"target the input's shape{fix}")
+    return x, y
 
 
-def _elementwise_loss(loss: Any, weight: Any, reduction: str, mean_over_weight: bool) -> Any:
+def _check_broadcast(what: str, name: str, value: Any, shape: tuple[int, ...]) -> None:
+    """A weight may broadcast against the loss, but not widen it (which would count terms several times)."""
+    own = tuple(_array(value).shape)
+    try:
+        fits = np.broadcast_shapes(own, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{what}: {name} of shape {own} does not broadcast to the input's shape {shape}")
+
+
+def _elementwise_loss(loss: Any, weight: Any, reduction: str, mean_over_weight: bool, what: str) -> Any:
     _check_reduction(reduction)
     if weight is None:
         return _reduce(loss, reduction)
     if tuple(_array(weight).shape) != tuple(loss.shape):
-        raise ValueError(f"weight of shape {tuple(_array(weight).shape)} must have the input's shape "
+        raise ValueError(f"{what}: weight of shape {tuple(_array(weight).shape)} must have the input's shape "
                          f"{tuple(loss.shape)}")
     loss = loss * weight
     if reduction == "mean" and mean_over_weight:
@@ -1048,8 +1084,9 @@ def mse_loss(input: Any, target: Any, size_average: bool | None = None, reduce: 
     >>> F.mse_loss(cr.tensor([1.0, 2.0]), cr.tensor([0.0, 0.0]))
     tensor(2.5)
     """
-    d = _array(input) - _array(target)
-    return _elementwise_loss(d * d, weight, _legacy_reduction(size_average, reduce, reduction), True)
+    x, y = _input_and_target(input, target, "mse_loss")
+    d = x - y
+    return _elementwise_loss(d * d, weight, _legacy_reduction(size_average, reduce, reduction), True, "mse_loss")
 
 
 def l1_loss(input: Any, target: Any, size_average: bool | None = None, reduce: bool | None = None,
@@ -1061,8 +1098,9 @@ def l1_loss(input: Any, target: Any, size_average: bool | None = None, reduce: b
     >>> F.l1_loss(cr.tensor([1.0, -3.0]), cr.tensor([0.0, 0.0]))
     tensor(2.)
     """
-    return _elementwise_loss(_abs(_array(input) - _array(target)), weight,
-                             _legacy_reduction(size_average, reduce, reduction), True)
+    x, y = _input_and_target(input, target, "l1_loss")
+    return _elementwise_loss(_abs(x - y), weight, _legacy_reduction(size_average, reduce, reduction), True,
+                             "l1_loss")
 
 
 def smooth_l1_loss(input: Any, target: Any, size_average: bool | None = None, reduce: bool | None = None,
@@ -1076,10 +1114,11 @@ def smooth_l1_loss(input: Any, target: Any, size_average: bool | None = None, re
     """
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
-    d = _array(input) - _array(target)
+    x, y = _input_and_target(input, target, "smooth_l1_loss")
+    d = x - y
     ad = _abs(d)
     loss = ad if beta == 0 else where(_raw(ad) < beta, (0.5 / beta) * d * d, ad - 0.5 * beta)
-    return _elementwise_loss(loss, None, _legacy_reduction(size_average, reduce, reduction), False)
+    return _elementwise_loss(loss, None, _legacy_reduction(size_average, reduce, reduction), False, "smooth_l1_loss")
 
 
 def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0, weight: Any = None) -> Any:
@@ -1092,10 +1131,11 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
     """
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
-    d = _array(input) - _array(target)
+    x, y = _input_and_target(input, target, "huber_loss")
+    d = x - y
     ad = _abs(d)
     loss = where(_raw(ad) < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
-    return _elementwise_loss(loss, weight, reduction, False)
+    return _elementwise_loss(loss, weight, reduction, False, "huber_loss")
 
 
 def _clamped_log(p: Any) -> Any:
@@ -1115,23 +1155,25 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, size_avera
     tensor([  0.69314718, 100.        ])
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    x, y = _array(input), _array(target)
-    _same_size(x, y, "binary_cross_entropy")
+    x, y = _input_and_target(input, target, "binary_cross_entropy")
     raw = _raw(x)
     if raw.size and not (np.all(raw >= 0) and np.all(raw <= 1)):
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
     loss = -(y * _clamped_log(x) + (1 - y) * _clamped_log(1 - x))
     if weight is not None:
+        _check_broadcast("binary_cross_entropy", "weight", weight, x.shape)
         loss = loss * weight
-    return _elementwise_loss(loss, None, reduction, False)
+    return _elementwise_loss(loss, None, reduction, False, "binary_cross_entropy")
 
 
 def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, size_average: bool | None = None,
                                      reduce: bool | None = None, reduction: str = "mean",
                                      pos_weight: Any = None) -> Any:
-    """BCE of ``sigmoid(x)``, computed stably: ``(1 - y) x + (1 + (pw - 1) y) softplus(-x)``.
+    """BCE of ``sigmoid(x)``, computed stably: ``pw y softplus(-x) + (1 - y) softplus(x)``.
 
-    ``pos_weight`` (broadcast along the last axis) weighs the positive term; nothing overflows at |x| = 1000.
+    ``pos_weight`` (broadcast along the last axis) weighs the positive term. The two terms are
+    ``-log sigmoid(±x)`` as softplus gives them, finite at every finite x; at x = ±inf the term the target gives no
+    weight counts 0, so ``x = inf, y = 1`` costs 0, not NaN.
 
     >>> import chainrule as cr
     >>> from chainrule.nn import functional as F
@@ -1139,14 +1181,18 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     tensor([1000.,    0.])
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    x, y = _array(input), _array(target)
-    _same_size(x, y, "binary_cross_entropy_with_logits")
-    # -[pw y log s(x) + (1 - y) log(1 - s(x))] with -log s(x) = softplus(-x) and -log(1 - s(x)) = x + softplus(-x)
-    scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * y
-    loss = (1 - y) * x + scale * _softplus(-x)
+    what = "binary_cross_entropy_with_logits"
+    x, y = _input_and_target(input, target, what)
+    # -[pw y log s(x) + (1 - y) log(1 - s(x))] with -log s(x) = softplus(-x) and -log(1 - s(x)) = softplus(x)
+    positive = y
+    if pos_weight is not None:
+        _check_broadcast(what, "pos_weight", pos_weight, x.shape)
+        positive = pos_weight * y
+    loss = _times(positive, _softplus(-x)) + _times(1 - y, _softplus(x))
     if weight is not None:
+        _check_broadcast(what, "weight", weight, x.shape)
         loss = loss * weight
-    return _elementwise_loss(loss, None, reduction, False)
+    return _elementwise_loss(loss, None, reduction, False, what)
 
 
 def kl_div(input: Any, target: Any, size_average: bool | None = None, reduce: bool | None = None,
@@ -1164,12 +1210,14 @@ def kl_div(input: Any, target: Any, size_average: bool | None = None, reduce: bo
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, ("mean", "batchmean", "sum", "none"))
-    x, t = _array(input), _array(target)
+    x, t = _input_and_target(input, target, "kl_div")
+    # p (log p - input) with p the target probability; 0 where p is 0, whatever the input (even -inf)
     if log_target:
-        loss = exp(t) * (t - x)
+        p = exp(t)
+        loss = _times(p, t) - _times(p, x)
     else:
         positive = _raw(t) > 0
-        loss = where(positive, t * log(where(positive, t, 1.0)), 0.0) - t * x
+        loss = where(positive, t * log(where(positive, t, 1.0)), 0.0) - _times(t, x)
     if reduction == "batchmean":
         total = _sum(loss)
         return total / x.shape[0] if x.ndim else total

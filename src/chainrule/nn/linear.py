@@ -17,7 +17,7 @@ from ..ops.shape import reshape
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from ._helpers import check_device, float_dtype
+from ._helpers import check_device, check_pair, check_rows, expect_size, float_dtype, index_array, layer_name, shape_of
 from .module import Module, Parameter
 
 __all__ = ["Bilinear", "Dropout", "Embedding", "Flatten", "Identity", "Linear", "Unflatten"]
@@ -52,7 +52,7 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        check_device(device)
+        check_device(device, type(self).__name__)
         dt = float_dtype(dtype)
         self.in_features = in_features
         self.out_features = out_features
@@ -71,6 +71,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Any) -> Any:
+        expect_size(layer_name(self), "input", shape_of(input), -1, self.in_features, "last dimension")
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -89,7 +90,7 @@ class Bilinear(Module):
     def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        check_device(device)
+        check_device(device, type(self).__name__)
         dt = float_dtype(dtype)
         self.in1_features = in1_features
         self.in2_features = in2_features
@@ -109,6 +110,7 @@ class Bilinear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input1: Any, input2: Any) -> Any:
+        check_pair(layer_name(self), shape_of(input1), shape_of(input2), self.in1_features, self.in2_features)
         return F.bilinear(input1, input2, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -214,7 +216,7 @@ class Embedding(Module):
                  sparse: bool = False, _weight: Any = None, _freeze: bool = False, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        check_device(device)
+        check_device(device, type(self).__name__)
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         if padding_idx is not None:
@@ -261,7 +263,11 @@ class Embedding(Module):
         return cls(rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
                    _weight=embeddings, _freeze=freeze)
 
+    _checks_input_dtype = False  # the input holds indices, not values
+
     def forward(self, input: Any) -> Any:
+        who = layer_name(self)
+        check_rows(who, index_array(input, who), self.num_embeddings)
         return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
                            self.scale_grad_by_freq, self.sparse)
 

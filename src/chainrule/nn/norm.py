@@ -17,7 +17,7 @@ from ..engine import no_grad
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from ._helpers import check_device, float_dtype
+from ._helpers import check_device, expect_ndim, expect_size, float_dtype, layer_name, shape_of
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
@@ -44,7 +44,7 @@ class _BatchNorm(Module):
                  track_running_stats: bool = True, device: Any = None, dtype: Any = None, *,
                  bias: bool = True) -> None:
         super().__init__()
-        check_device(device)
+        check_device(device, type(self).__name__)
         dt = float_dtype(dtype)
         self.num_features = num_features
         self.eps = eps
@@ -74,10 +74,12 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         _reset_affine(self)
 
+    _layout = ""
+
     def forward(self, input: Any) -> Any:
-        if input.ndim not in self._dims:
-            wanted = " or ".join(f"{d}D" for d in self._dims)
-            raise ValueError(f"{type(self).__name__}: expected {wanted} input (got {input.ndim}D input)")
+        who = layer_name(self)
+        shape = expect_ndim(who, "input", input, self._dims, self._layout)
+        expect_size(who, "input", shape, 1, self.num_features, "channel dimension (dim 1)")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             with no_grad():
@@ -106,6 +108,7 @@ class BatchNorm1d(_BatchNorm):
     """
 
     _dims = (2, 3)
+    _layout = "(N, C) or (N, C, L)"
 
 
 class BatchNorm2d(_BatchNorm):
@@ -118,6 +121,7 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _dims = (4,)
+    _layout = "(N, C, H, W)"
 
 
 class LayerNorm(Module):
@@ -135,7 +139,7 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        check_device(device)
+        check_device(device, type(self).__name__)
         dt = float_dtype(dtype)
         shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
         self.normalized_shape = tuple(int(s) for s in shape)
@@ -148,6 +152,10 @@ class LayerNorm(Module):
         _reset_affine(self)
 
     def forward(self, input: Any) -> Any:
+        shape, k = shape_of(input), len(self.normalized_shape)
+        if shape[len(shape) - k:] != self.normalized_shape:
+            raise ValueError(f"{layer_name(self)}: input's trailing dimensions {shape[len(shape) - k:]} do not match "
+                             f"normalized_shape={self.normalized_shape} (input shape {shape})")
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
@@ -170,7 +178,7 @@ class GroupNorm(Module):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
                  device: Any = None, dtype: Any = None, *, bias: bool = True) -> None:
         super().__init__()
-        check_device(device)
+        check_device(device, type(self).__name__)
         if num_channels % num_groups:
             raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         dt = float_dtype(dtype)
@@ -185,6 +193,7 @@ class GroupNorm(Module):
         _reset_affine(self)
 
     def forward(self, input: Any) -> Any:
+        expect_size(layer_name(self), "input", shape_of(input), 1, self.num_channels, "channel dimension (dim 1)")
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:

@@ -17,7 +17,7 @@ from ..ops.shape import expand_dims, split, squeeze
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from ._helpers import check_device, float_dtype
+from ._helpers import check_device, expect_ndim, expect_size, float_dtype, layer_name, shape_of
 from .module import Module, Parameter
 
 __all__ = ["GRUCell", "LSTMCell", "RNNCell"]
@@ -28,7 +28,7 @@ class _CellBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool, device: Any, dtype: Any) -> None:
         super().__init__()
-        check_device(device)
+        check_device(device, type(self).__name__)
         dt = float_dtype(dtype)
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -51,19 +51,21 @@ class _CellBase(Module):
             init.uniform_(p, -bound, bound)
 
     def _batched(self, input: Any) -> tuple[Any, bool]:
-        if input.ndim not in (1, 2):
-            raise ValueError(f"{type(self).__name__}: expected input to be 1D or 2D, got {input.ndim}D instead")
-        if input.shape[-1] != self.input_size:
-            raise ValueError(f"{type(self).__name__}: input has {input.shape[-1]} features, expected "
-                             f"{self.input_size}")
-        return (expand_dims(input, 0), False) if input.ndim == 1 else (input, True)
+        who = layer_name(self)
+        shape = expect_ndim(who, "input", input, (1, 2), "(N, input_size) or unbatched (input_size,)")
+        expect_size(who, "input", shape, -1, self.input_size, "last dimension (input_size)")
+        return (expand_dims(input, 0), False) if len(shape) == 1 else (input, True)
 
-    def _state(self, hx: Any, input: Any, batched: bool) -> Any:
+    def _state(self, hx: Any, input: Any, batched: bool, name: str = "hx") -> Any:
+        """The hidden state ``name`` (zeros when None) as (N, hidden_size), after checking it against the input."""
         if hx is None:
             return Tensor(np.zeros((input.shape[0], self.hidden_size), dtype=input.dtype))
-        if hx.ndim != (2 if batched else 1):
-            raise ValueError(f"{type(self).__name__}: a {'2' if batched else '1'}-D input needs a "
-                             f"{'2' if batched else '1'}-D hidden state, got {hx.ndim}-D")
+        expected = (input.shape[0], self.hidden_size) if batched else (self.hidden_size,)
+        if shape_of(hx) != expected:
+            layout = "(batch, hidden_size)" if batched else "(hidden_size,)"
+            given = tuple(input.shape) if batched else tuple(input.shape[1:])
+            raise ValueError(f"{layer_name(self)}: {name} must have shape {layout} = {expected} for an input of "
+                             f"shape {given}, got {name} shape {shape_of(hx)}")
         return hx if batched else expand_dims(hx, 0)
 
     def _gate_inputs(self, x: Any, h: Any) -> tuple[Any, Any]:
@@ -126,8 +128,8 @@ class LSTMCell(_CellBase):
 
     def forward(self, input: Any, hx: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
         x, batched = self._batched(input)
-        h = self._state(None if hx is None else hx[0], x, batched)
-        c = self._state(None if hx is None else hx[1], x, batched)
+        h = self._state(None if hx is None else hx[0], x, batched, "h_0")
+        c = self._state(None if hx is None else hx[1], x, batched, "c_0")
         gi, gh = self._gate_inputs(x, h)
         i, f, g, o = split(gi + gh, 4, axis=-1)
         c_next = E.sigmoid(f) * c + E.sigmoid(i) * E.tanh(g)
