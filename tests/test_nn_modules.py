@@ -284,6 +284,69 @@ def test_to_dtype_converts_floating_state_in_place() -> None:
         model.to(np.int32)
 
 
+@pytest.mark.parametrize(("args", "kwargs"), [(("cpu",), {}), (("cpu:0", np.float64), {}),
+                                              ((), {"device": "cpu", "dtype": "float64"}), ((np.float64,), {}),
+                                              ((), {"dtype": np.float64})])
+def test_to_takes_pytorchs_forms(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    model = nn.Linear(2, 2)
+    assert model.to(*args, **kwargs) is model
+    wants64 = any(a is np.float64 or a == "float64" for a in (*args, *kwargs.values()))
+    assert model.weight.dtype == (np.float64 if wants64 else np.float32)
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "mps"])
+def test_to_a_gpu_says_the_backend_is_not_available(device: str) -> None:
+    model = nn.Linear(2, 2)
+    with pytest.raises(ValueError, match=rf"^Linear.to: device '{device}' is not available: this version of "
+                                         r"chainrule has only the CPU \(NumPy\) backend \(a GPU backend on CuPy, "
+                                         r"the 'gpu' extra, is planned\)"):
+        model.to(device)
+    with pytest.raises(ValueError, match="is not available"):
+        model.to(device, np.float64)
+    with pytest.raises(ValueError, match="is not available"):
+        model.to(dtype=np.float64, device=device)
+    assert model.weight.dtype == np.float32  # nothing converted
+
+
+def test_to_an_unknown_string_is_neither_a_dtype_nor_a_device() -> None:
+    with pytest.raises(ValueError, match=r"^Linear.to: 'cdua' is neither a dtype \(such as np.float32 or "
+                                         r"'float64'\) nor a device \(such as 'cpu'\)"):
+        nn.Linear(2, 2).to("cdua")
+    with pytest.raises(TypeError, match="got two dtypes"):
+        nn.Linear(2, 2).to(np.float32, np.float64)
+    with pytest.raises(TypeError, match="got two devices"):
+        nn.Linear(2, 2).to("cpu", device="cpu")
+
+
+# ---- dtypes at the module boundary -------------------------------------------------------------------------------
+def test_a_float32_module_refuses_float64_inputs_naming_both_dtypes_and_the_fixes() -> None:
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    for x in (cr.ones(4, 2), np.ones((4, 2)), cr.ones(4, 2, dtype=np.float16)):
+        with pytest.raises(TypeError, match=rf"^Linear\(in_features=2, out_features=3, bias=True\): got a "
+                                            rf"{x.dtype} input, but the parameters are float32; convert the input "
+                                            rf"\(x.astype\(np.float32\)\) or the module "
+                                            rf"\(model.to\(np.{x.dtype}\)\)"):
+            model(x)
+    assert model(cr.ones(4, 2, dtype=np.float32)).dtype == np.float32
+    assert model.to(np.float64)(cr.ones(4, 2)).dtype == np.float64
+    with pytest.raises(TypeError, match="got a float32 input, but the parameters are float64"):
+        model(np.ones((4, 2), dtype=np.float32))
+
+
+def test_the_dtype_check_sees_nested_and_keyword_inputs_and_lets_numbers_and_indices_through() -> None:
+    lstm = nn.LSTMCell(2, 3)
+    x = cr.ones(4, 2, dtype=np.float32)
+    with pytest.raises(TypeError, match=r"LSTMCell.*got a float64 input"):
+        lstm(x, (cr.zeros(4, 3, dtype=np.float32), cr.zeros(4, 3)))
+    with pytest.raises(TypeError, match=r"LSTMCell.*got a float64 input"):
+        lstm(x, hx=[cr.zeros(4, 3), cr.zeros(4, 3)])
+    assert lstm(x)[0].dtype == np.float32
+    assert nn.Linear(1, 1)(np.ones((2, 1), dtype=np.float32) * 2.0).dtype == np.float32
+    emb = nn.Embedding(5, 2)
+    assert emb(np.array([1, 4])).dtype == np.float32  # int64 indices into float32 rows
+    assert nn.ReLU()(cr.ones(2)).dtype == np.float64  # no parameters, nothing to match
+
+
 def test_deepcopy_gives_an_independent_module() -> None:
     model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
     clone = copy.deepcopy(model)

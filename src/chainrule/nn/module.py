@@ -18,6 +18,7 @@ import numpy as np
 
 from ..engine import no_grad
 from ..tensor import Tensor, _check_differentiable_dtype
+from ._helpers import check_device, is_device, layer_name
 
 __all__ = ["Module", "ModuleDict", "ModuleList", "Parameter", "Sequential"]
 
@@ -71,6 +72,13 @@ class Module:
     """Base class of every layer and model: subclass it, assign parameters and submodules in ``__init__``, write
     ``forward``; calling the module calls ``forward``.
 
+    Dtypes: a module refuses a floating-point input (Tensor or ndarray) whose dtype differs from its own floating
+    parameters' dtype, with a TypeError naming the module and both dtypes, as PyTorch does: NumPy would otherwise
+    promote float32 parameters fed float64 data and compute silently in float64. Convert one side:
+    ``x.astype(np.float32)``, or ``model.to(np.float64)``. Python numbers and integer inputs are accepted as they
+    are. (The check looks at the module's own parameters, so a container such as ``Sequential`` leaves it to its
+    layers.)
+
     >>> import chainrule as cr
     >>> class MLP(cr.nn.Module):
     ...     def __init__(self):
@@ -108,7 +116,31 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward(): define it in the subclass")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._checks_input_dtype:
+            self._check_input_dtype((args, kwargs))
         return self.forward(*args, **kwargs)
+
+    _checks_input_dtype = True
+    """Whether floating inputs must have the parameters' dtype (False for layers whose inputs are indices)."""
+
+    def _check_input_dtype(self, inputs: Any) -> None:
+        """Refuse a floating Tensor or ndarray among ``inputs`` (nested in tuples, lists and dicts) whose dtype is
+        not one of this module's own floating parameters' dtypes: NumPy would silently compute in the wider one."""
+        own = {p.dtype for p in self._parameters.values() if p is not None and p.dtype.kind == "f"}
+        if not own:
+            return
+        stack = [inputs]
+        while stack:
+            x = stack.pop()
+            if isinstance(x, (tuple, list)):
+                stack.extend(x)
+            elif isinstance(x, dict):
+                stack.extend(x.values())
+            elif isinstance(x, (Tensor, np.ndarray)) and x.dtype.kind == "f" and x.dtype not in own:
+                wanted = min(own, key=str)  # one of them, the same every time
+                raise TypeError(
+                    f"{layer_name(self)}: got a {x.dtype} input, but the parameters are {wanted}; convert the "
+                    f"input (x.astype(np.{wanted})) or the module (model.to(np.{x.dtype}))")
 
     # ---- registration ----------------------------------------------------------------------------------------
     def _check_init(self, what: str) -> None:
@@ -424,27 +456,41 @@ class Module:
         fn(self)
         return self
 
-    def to(self: M, *args: Any, dtype: Any = None) -> M:
+    def to(self: M, *args: Any, device: Any = None, dtype: Any = None, non_blocking: bool = False) -> M:
         """Convert floating-point parameters and buffers to ``dtype`` in place (integer buffers keep theirs).
 
-        ``to("cpu")`` is accepted and does nothing (chainrule's arrays live in host memory).
+        PyTorch's forms: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(device=..., dtype=...)``. The
+        device "cpu" (or "cpu:0") is where chainrule's arrays live, so it changes nothing; any other device raises
+        a ValueError: this version has only the CPU (NumPy) backend. ``non_blocking`` is accepted and ignored.
 
         >>> import numpy as np
         >>> import chainrule as cr
         >>> cr.nn.Linear(2, 2).to(np.float64).weight.dtype
         dtype('float64')
+        >>> cr.nn.Linear(2, 2).to("cpu", np.float64).weight.dtype
+        dtype('float64')
         """
-        for arg in args:
-            if isinstance(arg, str) and arg.split(":")[0] == "cpu":
-                continue
-            if dtype is not None:
-                raise TypeError("to() got the dtype twice")
-            dtype = arg
+        who = f"{self._get_name()}.to"
+        for arg in args:  # each positional argument is a device or a dtype, in either order
+            if is_device(arg):
+                if device is not None:
+                    raise TypeError(f"{who} got two devices: {device!r} and {arg!r}")
+                device = arg
+            else:
+                if dtype is not None:
+                    raise TypeError(f"{who} got two dtypes: {dtype!r} and {arg!r}")
+                dtype = arg
+        check_device(device, who)
         if dtype is None:
             return self
-        target = np.dtype(dtype)
+        try:
+            target = np.dtype(dtype)
+        except (TypeError, ValueError):
+            raise (ValueError if isinstance(dtype, str) else TypeError)(
+                f"{who}: {dtype!r} is neither a dtype (such as np.float32 or 'float64') nor a device "
+                "(such as 'cpu')") from None
         if not np.issubdtype(target, np.floating):
-            raise TypeError(f"Module.to only accepts floating point dtypes, got {target}")
+            raise TypeError(f"{who} only accepts floating point dtypes, got {target}")
         for t in itertools.chain(self.parameters(), self.buffers()):
             if np.issubdtype(t.dtype, np.floating) and t.dtype != target:
                 t.data = t.data.astype(target)
