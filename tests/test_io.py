@@ -348,6 +348,17 @@ MALFORMED: list[tuple[str, bytes, str]] = [
     ("hole in the middle", _raw_file({"a": _u8([0, 1]), "b": _u8([2, 4])}, _GOOD_BUFFER), "bytes 1..2"),
     ("trailing bytes", _raw_file({"a": _u8([0, 2])}, _GOOD_BUFFER), "bytes 2..4 at the end"),
     ("data but no tensors", _raw_file({}, _GOOD_BUFFER), "bytes 0..4 at the end"),
+    # shapes whose byte count is right (zero) but that no NumPy array can have
+    ("empty but too large", _raw_file({"a": _u8([0, 0], [0, 2**62], "F64")}),
+     r"shape \[0, 4611686018427387904\] of F64 is too large for a NumPy array: its nonzero dimensions make "
+     r"36893488147419103232 bytes, over the limit of 9223372036854775807"),
+    ("empty, zero last", _raw_file({"a": _u8([0, 0], [2**61, 0], "F32")}), "F32 is too large for a NumPy array"),
+    ("dimension past 2**63", _raw_file({"a": _u8([0, 0], [0, 2**63])}), "too large for a NumPy array"),
+    ("dimension of 20 digits", _raw_file({"a": _u8([0, 0], [0, 10**19 * 9])}), "too large for a NumPy array"),
+    ("empty dimensions overflowing together", _raw_file({"a": _u8([0, 0], [2**32, 0, 2**32])}),
+     "too large for a NumPy array"),
+    ("65 dimensions", _raw_file({"a": _u8([0, 0], [0] * 65)}), "shape has 65 dimensions; a NumPy array has at most 64"),
+    ("65 dimensions of 1", _raw_file({"a": _u8([0, 1], [1] * 65)}, b"\x01"), "shape has 65 dimensions"),
 ]
 
 
@@ -361,6 +372,14 @@ def test_malformed_files_raise_serialization_error(tmp_path: Path, data: bytes, 
     assert info.value.path == str(path)
     with pytest.raises(SerializationError):
         load_metadata(path)
+
+
+@pytest.mark.parametrize(("shape", "dtype"), [([0] * 64, "F64"), ([1] * 64, "U8"), ([0, 2**63 - 1], "U8"),
+                                              ([2**59, 0], "F64")])
+def test_shapes_at_numpys_limits_load(tmp_path: Path, shape: list[int], dtype: str) -> None:
+    nbytes = int(np.prod(shape, dtype=object)) * np.dtype(chainrule.io._DTYPES[dtype]).itemsize
+    path = _write(tmp_path / "edge.safetensors", _raw_file({"a": _u8([0, nbytes], shape, dtype)}, b"\x00" * nbytes))
+    assert load(path)["a"].shape == tuple(shape)
 
 
 def test_the_error_pickles(tmp_path: Path) -> None:

@@ -33,6 +33,11 @@ PathLike = str | os.PathLike[str]
 
 MAX_HEADER_BYTES = 100_000_000  # the limit the reference implementation enforces
 
+# what a NumPy array can be (NumPy 2): at most 64 dimensions, and its size in bytes, counting only its nonzero
+# dimensions (NumPy checks even an empty array so), must fit in a signed 64-bit index
+_MAX_NDIM = 64
+_MAX_ARRAY_BYTES = int(np.iinfo(np.intp).max)
+
 # safetensors dtype name -> NumPy dtype (little-endian, as the format stores it)
 _DTYPES: dict[str, np.dtype[Any]] = {
     "BOOL": np.dtype(np.bool_),
@@ -316,6 +321,12 @@ def _parse_header(raw: bytes, buffer_len: int) -> tuple[list[tuple[str, np.dtype
                 f"{where}: shape {shape} of {dtype_name} needs {nbytes} bytes, but data_offsets [{begin}, {end}] "
                 f"hold {end - begin}"
             )
+        if len(shape) > _MAX_NDIM:
+            raise _Problem(f"{where}: shape has {len(shape)} dimensions; a NumPy array has at most {_MAX_NDIM}")
+        extent = math.prod(d for d in shape if d) * dtype.itemsize
+        if extent > _MAX_ARRAY_BYTES:
+            raise _Problem(f"{where}: shape {shape} of {dtype_name} is too large for a NumPy array: its nonzero "
+                           f"dimensions make {extent} bytes, over the limit of {_MAX_ARRAY_BYTES}")
         entries.append((name, dtype, tuple(shape), begin, end))
 
     # the buffer must be covered exactly, without holes or overlaps (the format forbids both)
@@ -372,7 +383,8 @@ def load(path: PathLike) -> dict[str, Tensor]:
     and the problem) for anything that is not a well-formed safetensors file: empty or truncated, a header length
     larger than the file, a header that is not JSON or not an object, repeated names, an unknown dtype (or one
     NumPy cannot hold, such as BF16), offsets out of range, overlapping or leaving holes, a byte count that does not
-    match shape and dtype, a directory. A missing file raises FileNotFoundError, as ``open`` does. Needs only
+    match shape and dtype, a shape no NumPy array can have (over 64 dimensions, or too large even when empty, such as
+    [0, 2**62] of F64), a directory. A missing file raises FileNotFoundError, as ``open`` does. Needs only
     NumPy. (Writers, this one included, sort tensors by dtype and name, so the order need not be the one saved.)
 
     >>> import os, tempfile
