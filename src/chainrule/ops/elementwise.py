@@ -127,13 +127,23 @@ def _log_base(x: Any) -> Any:
     return log(where(x > 0, x, 1.0))
 
 
+def _power_dx(x: Any, y: Any) -> Any:
+    """d(x**y)/dx = y * x**(y - 1), taken as 0 where x = y = 0 (PyTorch's choice: d/dx x**0 = 0 everywhere), where
+    the formula reads 0 * inf. The exponent there is replaced too, so no inf is computed, nor differentiated."""
+    origin = np.logical_and(np.asarray(x) == 0, np.asarray(y) == 0)  # the values, under any transform's boxes
+    if not origin.any():
+        return y * x ** (y - 1)
+    return where(origin, 0.0, y * x ** where(origin, 1.0, y - 1))
+
+
+# d(x**y)/dy = x**y log x, taken as 0 where x <= 0 (so 0 at x = 0 for y >= 0, as PyTorch)
 power = Primitive(
     "power",
     np.power,
-    vjp=(lambda g, ans, x, y: g * y * x ** (y - 1), lambda g, ans, x, y: g * ans * _log_base(x)),
-    jvp=(lambda t, ans, x, y: t * y * x ** (y - 1), lambda t, ans, x, y: t * ans * _log_base(x)),
+    vjp=(lambda g, ans, x, y: g * _power_dx(x, y), lambda g, ans, x, y: g * ans * _log_base(x)),
+    jvp=(lambda t, ans, x, y: t * _power_dx(x, y), lambda t, ans, x, y: t * ans * _log_base(x)),
     batching=True,
-    samples=S.binary(("positive", "real")),
+    samples=S.binary(("positive", "real")),  # x = 0 is a kink for finite differences: tests/test_kinks.py
 )
 # x mod y = x - floor(x / y) * y, so the gradient is 1 for x and -floor(x / y) for y (away from the jumps)
 remainder = Primitive(
@@ -319,7 +329,11 @@ minimum = Primitive(
 )
 
 
-def _pass_inside(g: Any, ans: Any, x: Any, lo: Any, hi: Any) -> Any:
+def _clip(x: Any, a_min: Any = None, a_max: Any = None) -> Any:
+    return np.clip(x, a_min, a_max)
+
+
+def _pass_inside(g: Any, ans: Any, x: Any, lo: Any = None, hi: Any = None) -> Any:
     """Clip passes the gradient to x wherever x lies within the bounds, the bounds themselves included."""
     if lo is not None:
         g = where(x >= lo, g, 0.0)
@@ -328,17 +342,27 @@ def _pass_inside(g: Any, ans: Any, x: Any, lo: Any, hi: Any) -> Any:
     return g
 
 
+# clip(x, lo, hi) = minimum(maximum(x, lo), hi): below lo the result is lo, unless lo > hi, where it is hi throughout
+def _to_lo(g: Any, ans: Any, x: Any, lo: Any = None, hi: Any = None) -> Any:
+    g = where(x < lo, g, 0.0)
+    return g if hi is None else where(lo <= hi, g, 0.0)
+
+
+def _to_hi(g: Any, ans: Any, x: Any, lo: Any = None, hi: Any = None) -> Any:
+    return where(x > hi, g, 0.0 if lo is None else where(hi < lo, g, 0.0))
+
+
 clip = Primitive(
     "clip",
-    np.clip,
-    vjp=(_pass_inside, lambda g, ans, x, lo, hi: where(x < lo, g, 0.0),
-         lambda g, ans, x, lo, hi: where(x > hi, g, 0.0)),
-    jvp=(_pass_inside, lambda t, ans, x, lo, hi: where(x < lo, t, 0.0),
-         lambda t, ans, x, lo, hi: where(x > hi, t, 0.0)),
+    _clip,
+    vjp=(_pass_inside, _to_lo, _to_hi),
+    jvp=(_pass_inside, _to_lo, _to_hi),
     batching=True,
     samples=lambda rng: [Sample((S.draw(rng, s, "any"), -0.5, 0.7)) for s in S.SHAPES]
     + [Sample((S.draw(rng, (2, 3), "any"), None, 0.3)), Sample((S.draw(rng, (2, 3), "any"), -0.3, None)),
-       Sample((S.draw(rng, (2, 3), "any") * 2, S.draw(rng, (3,), "any") - 3.0, S.draw(rng, (2, 1), "any") + 3.0))],
+       Sample((S.draw(rng, (2, 3), "any") * 2, S.draw(rng, (3,), "any") - 3.0, S.draw(rng, (2, 1), "any") + 3.0)),
+       Sample((S.draw(rng, (4,), "any"), np.array([0.5, 0.5, -2.0, 0.2]), np.array([-0.5, 1.0, -3.0, 0.1])))],
+    reference=np.clip,
 )
 
 where = Primitive(
