@@ -321,3 +321,81 @@ def test_reduction_gradients_property(case: tuple[tuple[int, ...], Any, bool, in
     y.backward(np.ones(y.shape))
     assert x.grad is not None and x.grad.shape == shape
     assert cr.gradcheck(lambda t: fn(t, axis=axis, keepdims=keepdims), x0, order=1)
+
+
+# ---- every reduction at the edges: empty, 0-d, float16, extreme magnitudes (no warning, ever) ----------------------
+EVERY_REDUCTION: list[tuple[str, Callable[..., Any]]] = [
+    ("sum", cr.sum), ("mean", cr.mean), ("prod", cr.prod), ("var", cr.var), ("std", cr.std),
+    ("logsumexp", cr.logsumexp), ("softmax", cr.softmax), ("log_softmax", cr.log_softmax),
+    ("cumsum", cr.cumsum), ("cumprod", cr.cumprod),
+]
+TORCH_EMPTY = {"sum": 0.0, "mean": np.nan, "prod": 1.0, "var": np.nan, "std": np.nan, "logsumexp": -np.inf}
+
+
+@pytest.mark.parametrize("axis", [0, None], ids=["axis0", "all"])
+@pytest.mark.parametrize(("name", "fn"), EVERY_REDUCTION, ids=[r[0] for r in EVERY_REDUCTION])
+def test_empty_input(name: str, fn: Callable[..., Any], axis: Any) -> None:
+    """Over no elements, PyTorch's values: sum 0, prod 1, logsumexp -inf, mean/var/std NaN; empty outputs stay empty."""
+    x = cr.tensor(np.zeros((0, 3)), requires_grad=True)
+    y = fn(x, axis=axis)
+    if name in TORCH_EMPTY:
+        expected_shape = (3,) if axis == 0 else ()
+        np.testing.assert_array_equal(y.numpy(), np.full(expected_shape, TORCH_EMPTY[name]))
+    else:
+        assert y.size == 0
+    y.backward(np.ones(y.shape))
+    assert x.grad is not None and x.grad.shape == (0, 3)
+
+
+@pytest.mark.parametrize(("name", "fn"), EVERY_REDUCTION, ids=[r[0] for r in EVERY_REDUCTION])
+def test_zero_dimensional_input(name: str, fn: Callable[..., Any]) -> None:
+    expected = {"var": 0.0, "std": 0.0, "logsumexp": 3.5, "softmax": 1.0, "log_softmax": 0.0}.get(name, 3.5)
+    assert np.asarray(fn(3.5)).reshape(-1).tolist() == [expected]  # a Python number, as NumPy takes it
+    if name != "std":  # std'(x) at a single point is 0/0
+        assert cr.gradcheck(fn, np.array(0.3), order=2)
+
+
+@pytest.mark.parametrize(("name", "fn"), EVERY_REDUCTION, ids=[r[0] for r in EVERY_REDUCTION])
+def test_float16_accumulates_wider_and_stays_float16(name: str, fn: Callable[..., Any]) -> None:
+    """10,000 float16 values: their sum would pass float16's 65504 long before a mean, a variance or a softmax does."""
+    values = np.random.default_rng(0).uniform(9.0, 11.0, 10_000).astype(np.float16)
+    if name in ("prod", "cumprod"):
+        values = np.float16(1.0) + (values - np.float16(10.0)) * np.float16(1e-4)
+    x = cr.tensor(values, requires_grad=True)
+    y = fn(x)
+    assert y.dtype == np.float16
+    with np.errstate(over="ignore"):  # the float32 result in float16's range (past it: inf, as y must be too)
+        expected = np.asarray(fn(values.astype(np.float32))).astype(np.float16)
+    np.testing.assert_array_equal(np.isinf(y.numpy()), np.isinf(expected))
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(y.numpy()[finite], expected[finite], rtol=2e-3)
+    if name in ("mean", "var", "std", "logsumexp"):
+        assert np.isfinite(y.numpy()).all()
+    y.backward(np.ones(y.shape, dtype=np.float16))
+    assert x.grad is not None and x.grad.dtype == np.float16
+
+
+def test_mean_of_ten_thousand_float16_tens() -> None:
+    assert float(cr.mean(cr.tensor(np.full(10_000, 10.0, dtype=np.float16)))) == 10.0
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64], ids=["float16", "float32", "float64"])
+@pytest.mark.parametrize(("name", "fn"), [r for r in EVERY_REDUCTION if r[0] in ("logsumexp", "softmax", "log_softmax")]
+                         + [("max", cr.max), ("min", cr.min)], ids=str)
+def test_extreme_magnitudes_without_warnings(name: str, fn: Callable[..., Any], dtype: Any) -> None:
+    """The largest finite values of the dtype, both signs, and -inf: right values, finite gradients, no warning."""
+    big = float(np.finfo(dtype).max) * 0.99
+    for values in ([big, -big], [-big, -big, 0.0], [0.0, -np.inf, 1.0]):
+        x = cr.tensor(np.array(values, dtype=dtype), requires_grad=True)
+        y = fn(x)
+        with np.errstate(over="ignore"):  # what float64 computes, in the dtype's range (past it: inf)
+            expected = np.asarray(fn(np.array(values, dtype=np.float64))).astype(dtype)
+        np.testing.assert_allclose(y.numpy(), expected, rtol=2e-3)
+        y.backward(np.ones(y.shape, dtype=dtype))
+        assert x.grad is not None and np.isfinite(x.grad.numpy()).all()
+
+
+def test_logsumexp_of_the_extremes_of_float64() -> None:
+    assert float(cr.logsumexp(np.array([1e308, -1e308]))) == 1e308
+    np.testing.assert_array_equal(cr.softmax(np.array([1e308, -1e308])), [1.0, 0.0])
+    np.testing.assert_array_equal(cr.log_softmax(np.array([-1e308, 1e308])), [-np.inf, 0.0])

@@ -8,6 +8,9 @@ exact gradient (the product of all the other factors) when entries are zero.
 
 from __future__ import annotations
 
+import functools
+import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,7 +18,7 @@ import numpy as np
 from ..primitive import Primitive, Sample
 from . import samples as S
 from .elementwise import astype, equal, exp, isnan, sqrt, where
-from .shape import broadcast_to, getitem, reshape, scatter_add, transpose
+from .shape import as_array, broadcast_to, getitem, reshape, scatter_add, transpose
 
 __all__ = [
     "amax",
@@ -98,10 +101,45 @@ def _reverse_cumsum(g: Any, axis: int) -> Any:
     return _flip(cumsum(_flip(g, axis), axis=axis), axis)
 
 
+def _accumulating(reduce: Callable[..., Any]) -> Callable[..., Any]:
+    """A NumPy reduction that accumulates float16 in float32 and returns float16: float16 ends at 65504 and keeps
+    three digits, so its partial sums would overflow or round away long before the result does."""
+
+    def forward(x: Any, **kwargs: Any) -> Any:
+        x = np.asarray(x)
+        if x.dtype == np.float16:
+            with np.errstate(over="ignore"):  # a result past 65504 is inf in float16, as it should be
+                return reduce(x, dtype=np.float32, **kwargs).astype(np.float16)
+        return reduce(x, **kwargs)
+
+    return forward
+
+
+_sum, _prod, _cumsum, _cumprod = (_accumulating(f) for f in (np.sum, np.prod, np.cumsum, np.cumprod))
+
+
+def _widened(composite: Callable[..., Any]) -> Callable[..., Any]:
+    """A composite reduction (mean, var, std) computed in float32 for float16 input, and returned as float16."""
+
+    @functools.wraps(composite)
+    def wrapper(x: Any, *args: Any, **kwargs: Any) -> Any:
+        x = as_array(x)
+        if x.dtype == np.float16:
+            return astype(composite(astype(x, np.float32), *args, **kwargs), np.float16)
+        return composite(x, *args, **kwargs)
+
+    return wrapper
+
+
+def _per(total: Any, n: int) -> Any:
+    """``total / n``, NaN for no elements (as PyTorch, and without NumPy's warning for 0 / 0)."""
+    return total / n if n > 0 else total * math.nan
+
+
 # ---- sum, mean, var, std -------------------------------------------------------------------------------------
 sum = Primitive(
     "sum",
-    lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+    lambda x, axis=None, keepdims=False: _sum(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, ans, x, axis=None, keepdims=False: _unreduce(g, x, axis, keepdims),
     jvp=lambda t, ans, x, axis=None, keepdims=False: sum(t, axis=axis, keepdims=keepdims),
     batching=lambda t, ans, x, axis=None, keepdims=False: t.sum(axis=_batch_axes(axis, x.ndim), keepdims=keepdims),
@@ -109,6 +147,7 @@ sum = Primitive(
 )
 
 
+@_widened
 def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     """Arithmetic mean over ``axis`` (all axes by default).
 
@@ -116,9 +155,10 @@ def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     >>> float(cr.mean(cr.tensor([1.0, 2.0, 6.0])))
     3.0
     """
-    return sum(x, axis=axis, keepdims=keepdims) / _count(x, axis)
+    return _per(sum(x, axis=axis, keepdims=keepdims), _count(x, axis))
 
 
+@_widened
 def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any:
     """Variance over ``axis``: sum((x - mean)^2) / (N - ddof), as ``np.var``.
 
@@ -129,9 +169,10 @@ def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any
     7.0
     """
     d = x - mean(x, axis=axis, keepdims=True)
-    return sum(d * d, axis=axis, keepdims=keepdims) / (_count(x, axis) - ddof)
+    return _per(sum(d * d, axis=axis, keepdims=keepdims), _count(x, axis) - ddof)
 
 
+@_widened
 def std(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any:
     """Standard deviation over ``axis``, ``sqrt(var(x, axis, ddof))``; its gradient is inf/nan where it is 0.
 
@@ -176,7 +217,7 @@ def _others_product(ans: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
 
 prod = Primitive(
     "prod",
-    lambda x, axis=None, keepdims=False: np.prod(x, axis=axis, keepdims=keepdims),
+    lambda x, axis=None, keepdims=False: _prod(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, ans, x, axis=None, keepdims=False: _keep(g, x, axis, keepdims) * _others_product(ans, x, axis, keepdims),
     jvp=lambda t, ans, x, axis=None, keepdims=False: sum(t * _others_product(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),
     samples=lambda rng: [
@@ -247,26 +288,41 @@ argmin = Primitive(
 
 # ---- logsumexp, softmax, log_softmax: shifted by the max, so nothing overflows ----------------------------------
 def _shift(x: Any, axis: Axis) -> Any:
-    """The max over ``axis`` (kept), or 0 where it is infinite (an all -inf slice then stays -inf, not NaN)."""
-    m = np.max(x, axis=axis, keepdims=True)
+    """The max over ``axis`` (kept), or 0 where it is infinite (an all -inf slice then stays -inf, not NaN) or
+    where the slice is empty."""
+    x = np.asarray(x)
+    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf) if x.size == 0 else np.max(x, axis=axis, keepdims=True)
     return np.where(np.isfinite(m), m, 0)
 
 
+# x - shift may overflow to -inf (x = -1e308 against a max of 1e308), which is right: its exponential is 0
+_quiet = functools.partial(np.errstate, over="ignore", divide="ignore")
+
+
 def _logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+    x = np.asarray(x)
     m = _shift(x, axis)
-    with np.errstate(divide="ignore"):  # log(0) = -inf for an all -inf slice, as the math says
+    with _quiet():  # and log(0) = -inf for an all -inf (or empty) slice, as the math says
         out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def _softmax(x: Any, axis: Axis = -1) -> Any:
-    e = np.exp(x - _shift(x, axis))
+    with _quiet():
+        e = np.exp(x - _shift(x, axis))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def _log_softmax(x: Any, axis: Axis = -1) -> Any:
-    shifted = x - _shift(x, axis)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    with _quiet():
+        shifted = x - _shift(x, axis)
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def _lse_weights(ans: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
+    """d logsumexp / dx = exp(x - logsumexp(x)) = softmax(x); x - ans <= 0, and its overflow to -inf is right."""
+    with _quiet():
+        return exp(x - _keep(ans, x, axis, keepdims))
 
 
 def _reference_logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
@@ -287,12 +343,12 @@ def _softmax_samples(rng: np.random.Generator) -> list[Sample]:
             Sample((S.draw(rng, (2, 3), "any"),), {"axis": (0, 1)})]
 
 
-# d logsumexp / dx = exp(x - logsumexp(x)) = softmax(x): the answer is reused, and x - ans <= 0 never overflows
+# d logsumexp / dx = exp(x - logsumexp(x)) = softmax(x): the answer is reused
 logsumexp = Primitive(
     "logsumexp",
     _logsumexp,
-    vjp=lambda g, ans, x, axis=None, keepdims=False: _keep(g, x, axis, keepdims) * exp(x - _keep(ans, x, axis, keepdims)),
-    jvp=lambda t, ans, x, axis=None, keepdims=False: sum(t * exp(x - _keep(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims),
+    vjp=lambda g, ans, x, axis=None, keepdims=False: _keep(g, x, axis, keepdims) * _lse_weights(ans, x, axis, keepdims),
+    jvp=lambda t, ans, x, axis=None, keepdims=False: sum(t * _lse_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),
     samples=S.reductions("any"),
     reference=_reference_logsumexp,
 )
@@ -330,7 +386,7 @@ def _cumsum_vjp(g: Any, ans: Any, x: Any, axis: int | None = None) -> Any:
 
 cumsum = Primitive(
     "cumsum",
-    lambda x, axis=None: np.cumsum(x, axis=axis),
+    lambda x, axis=None: _cumsum(x, axis=axis),
     vjp=_cumsum_vjp,
     jvp=lambda t, ans, x, axis=None: cumsum(t, axis=axis),
     samples=lambda rng: [Sample((S.draw(rng, ()),)), Sample((S.draw(rng, (4,)),)),
@@ -401,7 +457,7 @@ def _cumprod_jvp(t: Any, ans: Any, x: Any, axis: int | None = None) -> Any:
 # exact at zeros too (values and higher derivatives); each zero costs O(n) extra work along the axis
 cumprod = Primitive(
     "cumprod",
-    lambda x, axis=None: np.cumprod(x, axis=axis),
+    lambda x, axis=None: _cumprod(x, axis=axis),
     vjp=_cumprod_vjp,
     jvp=_cumprod_jvp,
     samples=lambda rng: [
