@@ -101,3 +101,92 @@ def test_vjp_and_jvp_are_adjoint(prim: Primitive, index: int) -> None:
     cotangents = vjp_fn(v)
     lhs = sum(float(np.sum(u * np.asarray(c))) for u, c in zip(us, cotangents))
     assert np.isclose(lhs, float(np.sum(np.asarray(ju) * v)), rtol=1e-9, atol=1e-12)
+
+
+# ---- the classes behind issue 8: arguments as lists, inputs by keyword, options refused by name ----------------------
+def _as_rows(x: np.ndarray) -> list[Any]:
+    """x as a Python list of tensors (its rows), which NumPy alone would freeze into a constant."""
+    return [cr.tensor(row) for row in x]
+
+
+def _loss(out: Any, weights: np.ndarray) -> Any:
+    return (out * weights).sum()
+
+
+@pytest.mark.parametrize(("prim", "index"), DIFFERENTIABLE)
+def test_a_list_of_tensors_keeps_its_gradient(prim: Primitive, index: int) -> None:
+    """Any array argument may be a (nested) list holding tensors: it is stacked, recorded, never detached."""
+    sample = _samples(prim)[index]
+    listable = [i for i in _float_inputs(sample) if sample.args[i].ndim >= 1 and prim.vjps[min(i, len(prim.vjps) - 1)]]
+    if not listable:
+        return  # only 0-d inputs: nothing to pass as a list
+    i = listable[0]
+    x = sample.args[i]
+    weights = np.random.default_rng(index).standard_normal(np.shape(prim(*sample.args, **sample.kwargs)))
+
+    def with_input(value: Any) -> Any:
+        args = list(sample.args)
+        args[i] = value
+        return prim(*args, **sample.kwargs)
+
+    expected = cr.grad(lambda v: _loss(with_input(v), weights))(x)
+    rows = [cr.tensor(row, requires_grad=True) for row in x]
+    _loss(with_input(rows), weights).backward()
+    got = np.stack([r.grad.numpy() if r.grad is not None else np.zeros(r.shape) for r in rows])
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    # inside a transform, in both modes, the same
+    np.testing.assert_allclose(cr.grad(lambda v: _loss(with_input(list(v)), weights))(x), expected, atol=1e-12)
+    tangent = np.ones_like(x)
+    _, t_list = cr.jvp(lambda v: with_input(list(v)), (x,), (tangent,))
+    _, t_array = cr.jvp(with_input, (x,), (tangent,))
+    np.testing.assert_allclose(t_list, t_array, atol=1e-12)
+
+
+KEYWORD_CASES = [c for c in DIFFERENTIABLE if len(c.values[0].inputs) >= 2]
+
+
+@pytest.mark.parametrize(("prim", "index"), KEYWORD_CASES)
+def test_inputs_by_keyword_reach_the_rules(prim: Primitive, index: int) -> None:
+    """What the forward takes by keyword, the rules take too: the inputs are bound to their places first."""
+    sample = _samples(prim)[index]
+    n = len(sample.args)
+    names = [name for name, _ in prim.inputs]
+    by_keyword = dict(zip(names[1:n], sample.args[1:]))
+
+    def f(*xs: Any) -> Any:
+        return prim(xs[0], **dict(zip(names[1:n], xs[1:])), **sample.kwargs)
+
+    np.testing.assert_array_equal(np.asarray(prim(sample.args[0], **by_keyword, **sample.kwargs)),
+                                  np.asarray(prim(*sample.args, **sample.kwargs)))
+    assert cr.gradcheck(f, *sample.args, order=1, modes=("rev", "fwd"))
+
+
+OPTION_CASES = [pytest.param(p, id=p.name) for p in PRIMITIVES if p.options is not None]
+
+
+@pytest.mark.parametrize("prim", OPTION_CASES)
+def test_an_unknown_keyword_is_refused_by_the_primitive_name(prim: Primitive) -> None:
+    sample = _samples(prim)[0]
+    with pytest.raises(TypeError, match=rf"^{prim.name}\(\) got an unexpected keyword argument 'no_such_option'"):
+        prim(*sample.args, no_such_option=1, **sample.kwargs)
+
+
+def test_an_option_being_differentiated_is_refused() -> None:
+    slope = cr.tensor(0.2, requires_grad=True)
+    with pytest.raises(TypeError, match="leaky_relu: the option negative_slope= cannot be differentiated"):
+        cr.leaky_relu(cr.tensor([-1.0, 1.0]), negative_slope=slope)
+
+
+@pytest.mark.parametrize("fn", [
+    cr.sum, cr.max, cr.prod, lambda v: cr.sin(v).sum(), lambda v: cr.dot(v, [1.0, 1.0]), cr.linalg.norm, cr.mean,
+    cr.logsumexp, lambda v: cr.concatenate([v, v]).sum(), lambda v: cr.stack([v]).sum(), cr.var,
+    lambda v: cr.outer(v, v).sum(), lambda v: cr.vdot(v, v), lambda v: cr.where([True, False], v, 0.0).sum(),
+], ids=["sum", "max", "prod", "sin", "dot", "norm", "mean", "logsumexp", "concatenate", "stack", "var", "outer",
+        "vdot", "where"])
+def test_issue_samples_of_list_arguments(fn: Any) -> None:
+    """The reported cases, ``cr.sum([x, x + 2])`` and its kin, against the same functions on a stacked array."""
+    x = 0.7
+    expected = cr.grad(lambda v: fn(cr.stack([v, v + 2])))(x)
+    got = cr.grad(lambda v: fn([v, v + 2]))(x)
+    assert float(got) == pytest.approx(float(expected), abs=1e-12)
+    assert float(expected) != 0.0 or fn is cr.var

@@ -595,3 +595,68 @@ def test_all_and_any() -> None:
     x = cr.tensor([1.0, -1.0])
     assert bool((x > 0).any()) and not bool((x > 0).all())
     assert (x > -2).all(axis=0).tolist() is True
+
+
+# ---- .grad assignment, recorded assignment, lists of tensors ---------------------------------------------------------
+def test_assigning_a_grad_of_another_shape_is_refused() -> None:
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"gradient of shape \(2, 3\) to a tensor of shape \(3,\)"):
+        x.grad = cr.zeros((2, 3))
+    with pytest.raises(TypeError, match="floating point"):
+        x.grad = np.array([1, 2, 3])
+    x.grad = np.array([0.5, 0.5, 0.5])  # an ndarray of the right shape becomes a Tensor
+    assert isinstance(x.grad, cr.Tensor)
+    (x * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.5, 2.5, 2.5])
+    x.grad = None
+    assert x.grad is None
+
+
+def test_assignment_into_a_recorded_tensor_is_differentiated() -> None:
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = cr.tensor(5.0, requires_grad=True)
+    y = x * 2
+    y[1] = b * 3
+    np.testing.assert_array_equal(y.numpy(), [2.0, 15.0, 6.0])
+    (y * cr.tensor([1.0, 10.0, 100.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 0.0, 200.0])
+    assert float(b.grad) == 30.0
+
+
+def test_assignment_into_a_constant_from_a_recorded_value() -> None:
+    b = cr.tensor(2.0, requires_grad=True)
+    buffer = cr.zeros(3)
+    buffer[0:2] = b
+    buffer.sum().backward()
+    assert float(b.grad) == 2.0
+
+
+def test_recorded_assignment_refusals() -> None:
+    leaf = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        leaf[0] = 3.0
+    y = leaf * 1
+    view = y[0:1]
+    with pytest.raises(RuntimeError, match="shares memory"):
+        view[0] = 3.0
+    z = leaf * 1
+    with pytest.raises(IndexError, match="repeats an element"):
+        z[[0, 0]] = cr.tensor([1.0, 2.0], requires_grad=True)
+
+
+def test_a_list_holding_tensors_being_differentiated_is_not_made_a_leaf() -> None:
+    x = cr.tensor(1.0, requires_grad=True)
+    with pytest.raises(TypeError, match=r"cr\.stack"):
+        cr.tensor([x, x + 2])
+    assert cr.tensor([cr.tensor(1.0), 2.0]).tolist() == [1.0, 2.0]  # constants are fine
+
+
+def test_full_and_linspace_keep_the_gradient_of_their_values() -> None:
+    assert float(cr.grad(lambda v: cr.full((3,), v).sum())(1.0)) == 3.0
+    assert float(cr.grad(lambda a: cr.linspace(a, 3.4, 5).sum())(1.0)) == pytest.approx(2.5)
+    assert float(cr.grad(lambda b: cr.linspace(1.0, b, 5).sum())(3.4)) == pytest.approx(2.5)
+    np.testing.assert_allclose(cr.linspace(cr.tensor(1.0, requires_grad=True), 3.4, 5).data, np.linspace(1, 3.4, 5))
+    with pytest.raises(ValueError, match="requires_grad=True makes a new leaf"):
+        cr.full((2,), cr.tensor(1.0, requires_grad=True), requires_grad=True)
+    with pytest.raises(TypeError, match="arange: its arguments say the shape"):
+        cr.grad(lambda n: cr.arange(n).sum())(3.0)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .primitive import holds_box
 from .tensor import Tensor, _check_differentiable_dtype
 
 ShapeLike = int | tuple[int, ...]
@@ -13,6 +14,10 @@ ShapeLike = int | tuple[int, ...]
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A new leaf tensor holding a copy of ``data``. Python floats become float64; ndarray dtypes are kept.
+
+    A tensor given as ``data`` is copied into a new leaf, cut off its graph (PyTorch's ``torch.tensor(t)``). A list
+    holding tensors that are being differentiated is refused rather than cut off theirs: ``cr.stack`` keeps the
+    gradients, ``t.detach()`` cuts them on purpose.
 
     >>> import chainrule as cr
     >>> cr.tensor([0.5, -1.0], requires_grad=True)
@@ -43,6 +48,7 @@ def zeros(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False) -> 
     >>> cr.zeros(2).shape
     (2,)
     """
+    _constant_arguments("zeros", *shape)
     return _leaf(np.zeros(_shape(shape), dtype=dtype), requires_grad)
 
 
@@ -53,17 +59,38 @@ def ones(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False) -> T
     >>> cr.ones(2, 2).sum().item()
     4.0
     """
+    _constant_arguments("ones", *shape)
     return _leaf(np.ones(_shape(shape), dtype=dtype), requires_grad)
 
 
 def full(shape: ShapeLike, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor filled with ``fill_value``.
 
+    A ``fill_value`` that is being differentiated gives a recorded tensor, whose gradient flows back to it.
+
     >>> import chainrule as cr
     >>> cr.full((2,), 7.0)
     tensor([7., 7.])
+    >>> cr.grad(lambda v: cr.full((3,), v).sum())(2.0)
+    array(3.)
     """
+    if holds_box((fill_value,)):
+        _no_new_leaf("full", requires_grad)
+        zeros = np.zeros(shape, dtype=dtype if dtype is not None else fill_value.dtype)
+        return broadcast_to(fill_value, zeros.shape) + zeros
     return _leaf(np.full(shape, fill_value, dtype=dtype), requires_grad)
+
+
+def _no_new_leaf(name: str, requires_grad: bool) -> None:
+    if requires_grad:
+        raise ValueError(f"{name}: requires_grad=True makes a new leaf, but a value given is being differentiated "
+                         "(its gradient would be cut): leave requires_grad out, or pass value.detach()")
+
+
+def _constant_arguments(name: str, *values: Any) -> None:
+    if holds_box(values):
+        raise TypeError(f"{name}: its arguments say the shape of the result and cannot be differentiated; pass "
+                        "plain numbers (int(t) or t.detach())")
 
 
 def zeros_like(x: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -93,17 +120,26 @@ def arange(*args: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor
     >>> cr.arange(3).tolist()
     [0, 1, 2]
     """
+    _constant_arguments("arange", *args)
     return _leaf(np.arange(*args, dtype=dtype), requires_grad)
 
 
-def linspace(start: float, stop: float, num: int = 50, endpoint: bool = True, dtype: Any = None,
+def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None,
              requires_grad: bool = False) -> Tensor:
     """``num`` evenly spaced values from ``start`` to ``stop``, as ``np.linspace``.
+
+    Ends that are being differentiated give a recorded tensor: each value is ``start + (stop - start) * k / div``.
 
     >>> import chainrule as cr
     >>> cr.linspace(0, 1, 3).tolist()
     [0.0, 0.5, 1.0]
+    >>> cr.grad(lambda a: cr.linspace(a, 3.4, 5).sum())(1.0)
+    array(2.5)
     """
+    if holds_box((start, stop)):
+        _no_new_leaf("linspace", requires_grad)
+        fractions = np.linspace(0.0, 1.0, num, endpoint=endpoint, dtype=dtype)
+        return start + (stop - start) * fractions
     return _leaf(np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype), requires_grad)
 
 
@@ -114,4 +150,8 @@ def eye(n: int, m: int | None = None, k: int = 0, dtype: Any = np.float64, requi
     >>> cr.eye(2).tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """
+    _constant_arguments("eye", n, m, k)
     return _leaf(np.eye(n, m, k, dtype=dtype), requires_grad)
+
+
+from .ops.shape import broadcast_to  # noqa: E402  (the ops import Tensor, which this module's users import first)

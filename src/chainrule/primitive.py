@@ -9,6 +9,7 @@ differentiable one (Tensors, under ``create_graph=True``).
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -61,6 +62,35 @@ def _rules(rules: Rule | Sequence[Rule | None] | None, variadic: bool) -> Sequen
     return tuple(rules)
 
 
+def _input_names(forward: Callable[..., Any], n: int) -> tuple[tuple[str, Any], ...]:
+    """The names (and defaults) of the forward's first ``n`` parameters, the array inputs, where they can be given
+    by keyword (``clip(x, a_min=0.1)``); empty for a forward without a signature (ufuncs take inputs by position)."""
+    try:
+        params = list(inspect.signature(forward).parameters.values())[:n]
+    except (TypeError, ValueError):
+        return ()
+    if any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in params):
+        return ()
+    return tuple((p.name, p.default) for p in params)
+
+
+def _options(rules: Sequence[Rule | None], n: int) -> frozenset[str] | None:
+    """The keyword options the rules take (``axis``, ``keepdims``...), read from the first rule's signature;
+    None when it takes any (``**kwargs``) or has no signature."""
+    rule = next((r for r in rules if r is not None), None)
+    if isinstance(rule, functools.partial):  # a variadic primitive's rule, told its input
+        rule = rule.func
+    if rule is None:
+        return None
+    try:
+        params = list(inspect.signature(rule).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return frozenset(p.name for p in params[2 + n:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
 class Primitive:
     """An operation with a forward on raw arrays, one VJP and one JVP rule per input, and sample inputs.
 
@@ -86,7 +116,7 @@ class Primitive:
     """
 
     __slots__ = ("name", "forward", "vjps", "jvps", "batching", "samples", "reference", "differentiable",
-                 "__weakref__")
+                 "inputs", "options", "__weakref__")
 
     def __init__(
         self,
@@ -113,6 +143,10 @@ class Primitive:
         self.differentiable = differentiable
         if differentiable and len(self.vjps) != len(self.jvps):
             raise ValueError(f"primitive '{name}' needs one VJP and one JVP per input")
+        # what a call may pass by keyword: the inputs by their forward's names, and the options the rules take
+        self.inputs = () if variadic else _input_names(forward, len(self.vjps))
+        rule_options = _options(self.vjps, 0 if variadic else len(self.vjps)) if differentiable else None
+        self.options = None if rule_options is None else rule_options - {name for name, _ in self.inputs}
         if register:
             if name in REGISTRY:
                 raise ValueError(f"a primitive named '{name}' is already registered")
@@ -120,6 +154,8 @@ class Primitive:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run on ``args``; wrap the result in a Tensor, and record a node, when the arguments call for it."""
+        if kwargs and not (self.options is not None and kwargs.keys() <= self.options and _constants(kwargs)):
+            args, kwargs = _bind(self, args, kwargs)
         if _depth:
             return _apply_nested(self, args, kwargs)
         # the hot path: no transform is active, so every Tensor is an ordinary (level 0) one
@@ -133,18 +169,23 @@ class Primitive:
                 raw[i] = a.data
                 if a.requires_grad:
                     requires = True
+            elif (type(a) is list or type(a) is tuple) and holds_box(a):
+                return self(*stacked(args), **kwargs)
             i += 1
         if raw is None:
-            return self.forward(*args, **kwargs)
+            try:
+                return self.forward(*args, **kwargs)
+            except (ValueError, TypeError) as error:
+                raise _named(self, args, error) from None
         try:
             ans = self.forward(*raw, **kwargs) if kwargs else self.forward(*raw)
-        except ValueError as error:  # NumPy's words, without the op: say which op and which shapes
-            raise _named(self, raw, error) from error
+        except (ValueError, TypeError) as error:  # NumPy's words, without the op: say which op and which shapes
+            raise _named(self, raw, error) from None
         if type(ans) is not np.ndarray:
             ans = np.asarray(ans)
         out = _new(Tensor)
         out.data = ans
-        out.grad = None
+        out._grad = None
         out._hooks = None
         out._version = None if ans.base is None else _share_version(args)
         if requires and self.differentiable and is_grad_enabled():
@@ -170,9 +211,73 @@ class Primitive:
 _new = object.__new__
 
 
-def _named(prim: Primitive, raw: Sequence[Any], error: ValueError) -> ValueError:
+def _named(prim: Primitive, raw: Sequence[Any], error: Exception) -> Exception:
+    """The forward's error, said in the primitive's name (never a private helper's) with the input shapes."""
+    message = str(error)
+    if isinstance(error, TypeError):
+        if "keyword argument" not in message:
+            return error  # not about the call's keywords: seen as it is
+        message = message.split(" got ", 1)[-1]
+        return TypeError(f"{prim.name}() got {message}")
     shapes = ", ".join(str(np.shape(r)) for r in raw if isinstance(r, np.ndarray))
-    return ValueError(f"{prim.name}: {error} (input shapes {shapes})")
+    prefix = "" if message.startswith(f"{prim.name}:") else f"{prim.name}: "
+    return type(error)(f"{prefix}{message} (input shapes {shapes})")
+
+
+# ---- arguments: keyword inputs, options, sequences holding boxes --------------------------------------------------
+def _constants(kwargs: dict[str, Any]) -> bool:
+    """Whether no keyword value is a Tensor (options are static: a Tensor there needs a closer look)."""
+    for v in kwargs.values():
+        if isinstance(v, Tensor) or type(v) is list:
+            return False
+    return True
+
+
+def _bind(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Inputs given by keyword moved to their places among ``args``, so the rules see every input by position;
+    unknown keywords and boxes passed as options are refused by name."""
+    names = [name for name, _ in prim.inputs]
+    options = prim.options
+    for key in kwargs:
+        if key not in names and options is not None and key not in options:
+            takes = ", ".join(sorted({*names[len(args):], *options})) or "no keyword arguments"
+            raise TypeError(f"{prim.name}() got an unexpected keyword argument {key!r} (it takes {takes})")
+    if any(name in kwargs for name in names):
+        bound, kwargs = list(args), dict(kwargs)
+        for k, (name, _) in enumerate(prim.inputs):
+            if name not in kwargs:
+                continue
+            if k < len(args):
+                raise TypeError(f"{prim.name}() got multiple values for argument {name!r}")
+            for missing, value in prim.inputs[len(bound):k]:  # inputs skipped over take their defaults
+                if value is inspect.Parameter.empty:
+                    raise TypeError(f"{prim.name}() missing required argument {missing!r}")
+                bound.append(value)
+            bound.append(kwargs.pop(name))
+        args = tuple(bound)
+    for key, value in kwargs.items():
+        if holds_box(value if type(value) in (list, tuple) else (value,)):
+            raise TypeError(f"{prim.name}: the option {key}= cannot be differentiated; pass a constant "
+                            "(or t.detach() to use a tensor's value)")
+    return args, kwargs
+
+
+def holds_box(seq: Sequence[Any]) -> bool:
+    """Whether a (nested) list or tuple holds a value being differentiated, which NumPy would freeze into a constant."""
+    for x in seq:
+        if isinstance(x, Tensor):
+            if x.requires_grad or type(x) is Dual:
+                return True
+        elif (type(x) is list or type(x) is tuple) and holds_box(x):
+            return True
+    return False
+
+
+def stacked(args: Sequence[Any]) -> list[Any]:
+    """``args`` with each list or tuple that holds boxes stacked into one array, as a recorded operation."""
+    from .ops.shape import as_array
+
+    return [as_array(a) if (type(a) is list or type(a) is tuple) and holds_box(a) else a for a in args]
 
 
 def _share_version(args: tuple[Any, ...]) -> Version:
@@ -231,6 +336,8 @@ def level_of(x: Any) -> int:
 
 def _apply_nested(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     top, dual = -1, False
+    if any((type(a) is list or type(a) is tuple) and holds_box(a) for a in args):
+        args = tuple(stacked(args))
     for a in args:
         level = level_of(a)
         if level > top:
@@ -301,7 +408,7 @@ def record(prim: Primitive, args: tuple[Any, ...], raw: list[Any], kwargs: dict[
 def _box(value: Any) -> Tensor:
     """A Tensor holding a lower-level value (a Dual, or a Tensor of a lower level) as its data."""
     t = _new(Tensor)
-    t.data, t.requires_grad, t.grad, t._node, t._version, t._hooks = value, False, None, None, None, None
+    t.data, t.requires_grad, t._grad, t._node, t._version, t._hooks = value, False, None, None, None, None
     return t
 
 

@@ -38,24 +38,29 @@ class Tensor:
     tensor([ 1., -2.])
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_node", "_version", "_hooks", "__weakref__")
+    __slots__ = ("data", "requires_grad", "_grad", "_node", "_version", "_hooks", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
     __hash__ = object.__hash__  # == is elementwise, identity hashing still lets tensors key a dict
 
     data: np.ndarray[Any, Any]
     requires_grad: bool
-    grad: Tensor | None
+    _grad: Tensor | None
     _node: Node | None
     _version: Version | None
     _hooks: list[Callable[[Tensor], Tensor | None]] | None
 
     def __init__(self, data: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> None:
+        if type(data) in (list, tuple) and holds_box(data):
+            raise TypeError(
+                "a new tensor from a list holding tensors that are being differentiated would cut their gradients: "
+                "use cr.stack([...]) to keep them, or t.detach() on each to cut them on purpose"
+            )
         array = np.array(_raw(data), dtype=dtype)
         if requires_grad:
             _check_differentiable_dtype(array.dtype)
         self.data = array
         self.requires_grad = requires_grad
-        self.grad = None
+        self._grad = None
         self._node = None
         self._version = None
         self._hooks = None
@@ -65,7 +70,7 @@ class Tensor:
         t = cls.__new__(cls)
         t.data = data if type(data) is np.ndarray else np.asarray(data)
         t.requires_grad = node is not None
-        t.grad = None
+        t._grad = None
         t._node = node
         t._version = None
         t._hooks = None
@@ -87,6 +92,22 @@ class Tensor:
     @property
     def dtype(self) -> np.dtype[Any]:
         return self.data.dtype
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by ``backward()`` (None until then); assign None to clear it."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: ArrayLike | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                value = Tensor(value)
+            if value.shape != self.shape:  # the next backward would silently broadcast into it
+                raise ValueError(f"cannot assign a gradient of shape {value.shape} to a tensor of shape {self.shape}")
+            if value.dtype.kind != "f":
+                raise TypeError(f"a gradient must be floating point, got dtype {value.dtype}")
+        self._grad = value
 
     @property
     def is_leaf(self) -> bool:
@@ -265,15 +286,44 @@ class Tensor:
         return self._inplace(divide, other)
 
     def __setitem__(self, index: Any, value: ArrayLike) -> None:
-        if engine.is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
-            raise RuntimeError(
-                "assignment into a tensor that takes part in a recorded graph is not differentiable; use "
-                "cr.where(mask, value, t) to build a new tensor, or assign under `with cr.no_grad():`"
-            )
+        if _is_box(self) or _is_box(value):
+            if engine.is_grad_enabled() or type(self) is Dual or type(value) is Dual:
+                self._assign_recorded(index, value)
+                return
         if self._node is not None:
             self.data = self.data.copy()  # its node saved the array as it was: write into a copy
         self.data[_raw_index(index)] = _raw(value)
         self._share_version().clock = tick()
+
+    def _assign_recorded(self, index: Any, value: ArrayLike) -> None:
+        """``self[index] = value`` as a recorded operation: self becomes ``assign(old self, index, value)``, so
+        gradients (and tangents) reach both, and the array the old self held (perhaps the caller's) is untouched."""
+        if type(self) is not Dual and self._node is None and self.requires_grad:
+            raise RuntimeError(
+                "a leaf tensor that requires grad cannot be assigned into while gradients are recorded; assign under "
+                "`with cr.no_grad():`, or into a copy (y = x * 1; y[i] = v)"
+            )
+        if type(self) is not Dual and self._node is not None and self._node.level and self._node.prim is identity:
+            raise RuntimeError(
+                "assignment into an argument that a transform differentiates: it would stop being the argument. "
+                "Assign into a copy instead (a = a * 1; a[i] = v), or build one with cr.assign(a, index, value)"
+            )
+        if self._version is not None and type(self) is not Dual:
+            raise RuntimeError(
+                "assignment into a tensor that shares memory with another (a view, or one that has views) cannot be "
+                "recorded: the other would not see it. Build the new tensor instead: cr.assign(t, index, value)"
+            )
+        if type(value) is Dual and type(self) is not Dual:
+            raise RuntimeError(
+                "assigning a value that carries a tangent into a tensor that does not: build the new tensor instead, "
+                "cr.assign(t, index, value)"
+            )
+        new = _shape.assign(_new_like(self), index, value)
+        if type(new) is not type(self):  # a box of another kind won the level race: self cannot become it
+            raise RuntimeError("assignment of a value differentiated by an inner transform into an outer transform's "
+                               "tensor: build the new tensor instead, cr.assign(t, index, value)")
+        for slot in _slots(type(self)):
+            setattr(self, slot, getattr(new, slot))
 
     # ---- operators -------------------------------------------------------------------------------------------
     def __add__(self, other: ArrayLike) -> Tensor:
@@ -466,6 +516,23 @@ class Tensor:
         return absolute(self)
 
 
+def _is_box(x: Any) -> bool:
+    """A value being differentiated: a Tensor that requires grad, or a Dual (forward mode)."""
+    return isinstance(x, Tensor) and (x.requires_grad or type(x) is Dual)
+
+
+def _slots(cls: type) -> list[str]:
+    return [slot for c in cls.__mro__ for slot in getattr(c, "__slots__", ()) if slot != "__weakref__"]
+
+
+def _new_like(t: T) -> T:
+    """A second object with the same fields as ``t`` (the same array, node, tangent): ``t`` before it changes."""
+    twin = type(t).__new__(type(t))
+    for slot in _slots(type(t)):
+        setattr(twin, slot, getattr(t, slot))
+    return twin
+
+
 def _raw_index(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(_raw(i) for i in index)
@@ -548,3 +615,4 @@ from .ops.elementwise import (  # noqa: E402
 )
 from .ops.linalg import matmul  # noqa: E402
 from .ops.shape import getitem, transpose  # noqa: E402
+from .primitive import Dual, holds_box, identity  # noqa: E402

@@ -36,9 +36,9 @@ import numpy as np
 
 from ..primitive import Primitive, Sample
 from .elementwise import absolute, sqrt, where
-from .linalg import _as_array, _mT, _to_end
+from .linalg import _mT, _to_end
 from .reduce import sum
-from .shape import getitem, reshape, transpose
+from .shape import as_array, getitem, reshape, transpose
 
 __all__ = [
     "cholesky",
@@ -245,7 +245,7 @@ def inv(a: Any) -> Any:
     tensor([[0.5 , 0.  ],
             [0.  , 0.25]])
     """
-    a = _as_array(a)
+    a = as_array(a)
     _check_square("inv", a)
     return _inv(a)
 
@@ -278,7 +278,7 @@ def solve(a: Any, b: Any) -> Any:
     >>> cr.linalg.solve(cr.tensor([[2.0, 0.0], [0.0, 4.0]]), cr.tensor([1.0, 1.0]))
     tensor([0.5 , 0.25])
     """
-    a, b = _as_array(a), _as_array(b)
+    a, b = as_array(a), as_array(b)
     _check_square("solve", a)
     if b.ndim == 1:
         x = _solve(a, reshape(b, (b.shape[0], 1)))
@@ -309,7 +309,7 @@ def det(a: Any) -> Any:
     tensor([[ 3., -1.],
             [-1.,  2.]])
     """
-    a = _as_array(a)
+    a = as_array(a)
     _check_square("det", a)
     return _det(a)
 
@@ -342,7 +342,7 @@ def slogdet(a: Any) -> tuple[Any, Any]:
     >>> float(sign), round(float(logabsdet), 4)
     (-1.0, 1.7918)
     """
-    a = _as_array(a)
+    a = as_array(a)
     _check_square("slogdet", a)
     return _slogdet_sign(a), _slogdet_logabsdet(a)
 
@@ -385,7 +385,7 @@ def cholesky(a: Any, upper: bool = False) -> Any:
     tensor([[2., 0.],
             [1., 2.]])
     """
-    a = _as_array(a)
+    a = as_array(a)
     _check_square("cholesky", a)
     if upper:
         return _mT(_cholesky(_mT(a)))
@@ -450,7 +450,7 @@ def qr(a: Any, mode: str = "reduced") -> Any:
     """
     if mode not in ("reduced", "r"):
         raise ValueError(f"linalg.qr: mode {mode!r} is not supported (differentiable modes: 'reduced', 'r')")
-    a = _as_array(a)
+    a = as_array(a)
     if a.ndim < 2:
         raise ValueError(f"linalg.qr needs matrices (..., m, n), got shape {a.shape}")
     m, n = a.shape[-2:]
@@ -522,7 +522,7 @@ _eigh_vectors = Primitive(
 
 
 def _symmetric_input(name: str, a: Any, uplo: str) -> Any:
-    a = _as_array(a)
+    a = as_array(a)
     _check_square(name, a)
     if uplo not in ("L", "U"):
         raise ValueError(f"linalg.{name}: UPLO must be 'L' or 'U', got {uplo!r}")
@@ -661,7 +661,7 @@ def svd(a: Any, full_matrices: bool = False, compute_uv: bool = True) -> Any:
     if full_matrices:
         raise ValueError("linalg.svd: full_matrices=True is not supported (its extra singular vectors are not "
                          "unique, so not differentiable); use full_matrices=False")
-    a = _as_array(a)
+    a = as_array(a)
     _check_matrix("svd", a)
     if not compute_uv:
         return _svd_s(a)
@@ -676,7 +676,7 @@ def svdvals(a: Any) -> Any:
     >>> cr.linalg.svdvals(cr.tensor([[0.0, 2.0], [1.0, 0.0]]))
     tensor([2., 1.])
     """
-    a = _as_array(a)
+    a = as_array(a)
     _check_matrix("svdvals", a)
     return _svd_s(a)
 
@@ -714,7 +714,7 @@ def pinv(a: Any, rcond: float | None = None) -> Any:
     >>> cr.linalg.pinv(cr.tensor([[1.0], [1.0]]))
     tensor([[0.5, 0.5]])
     """
-    a = _as_array(a)
+    a = as_array(a)
     _check_matrix("pinv", a)
     return _pinv(a) if rcond is None else _pinv(a, rcond=rcond)
 
@@ -789,7 +789,7 @@ def norm(x: Any, ord: Any = None, axis: int | tuple[int, ...] | None = None, kee
     >>> float(n), x.grad
     (5.0, tensor([ 0.6, -0.8]))
     """
-    x = _as_array(x)
+    x = as_array(x)
     if not np.issubdtype(x.dtype, np.inexact):
         x = x.astype(np.float64)
     nd = x.ndim
@@ -816,7 +816,7 @@ def vector_norm(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: boo
     >>> float(cr.linalg.vector_norm(cr.tensor([[1.0, -2.0], [2.0, 0.0]]), ord=1))
     5.0
     """
-    x = _as_array(x)
+    x = as_array(x)
     if axis is None:
         flat = reshape(x, (-1,))
         out = _vector_norm(flat if np.issubdtype(x.dtype, np.inexact) else flat.astype(np.float64), ord, 0, False)
@@ -842,7 +842,7 @@ def matrix_norm(x: Any, keepdims: bool = False, ord: Any = "fro") -> Any:
     >>> float(cr.linalg.matrix_norm(cr.tensor([[3.0, 0.0], [0.0, 4.0]]), ord="nuc"))
     7.0
     """
-    x = _as_array(x)
+    x = as_array(x)
     _check_matrix("matrix_norm", x)
     return norm(x, ord, axis=(-2, -1), keepdims=keepdims)
 

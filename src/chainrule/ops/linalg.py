@@ -15,11 +15,10 @@ from typing import Any
 import numpy as np
 
 from ..primitive import Primitive, Sample
-from ..tensor import Tensor
 from . import samples as S
 from .elementwise import where
 from .reduce import sum
-from .shape import broadcast_to, getitem, reshape, transpose
+from .shape import as_array, broadcast_to, getitem, reshape, transpose
 
 __all__ = ["diagonal", "dot", "einsum", "inner", "matmul", "outer", "tensordot", "trace", "vdot"]
 
@@ -28,11 +27,6 @@ def _mT(x: Any) -> Any:
     """Swap the last two axes (the matrix transpose of a batch)."""
     n = x.ndim
     return transpose(x, (*range(n - 2), n - 1, n - 2))
-
-
-def _as_array(x: Any) -> Any:
-    """Tensors (and Duals) as they are; anything else as an ndarray, so ``.shape`` and ``.ndim`` work."""
-    return x if isinstance(x, (Tensor, np.ndarray)) else np.asarray(x)
 
 
 def _matmul_vjp(g: Any, a: Any, b: Any, wrt_a: bool) -> Any:
@@ -261,7 +255,7 @@ def einsum(subscripts: str, *operands: Any) -> Any:
     >>> cr.einsum("ij,j->i", a, cr.tensor([1.0, 1.0]))
     tensor([3., 7.], grad_fn=<einsum>)
     """
-    operands = tuple(_as_array(op) for op in operands)
+    operands = tuple(as_array(op) for op in operands)
     return _einsum(*operands, subscripts=_normalize_subscripts(subscripts, tuple(op.ndim for op in operands)))
 
 
@@ -280,7 +274,7 @@ def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2) -> Any:
     >>> cr.tensordot(a, b).shape, cr.tensordot(a, b, axes=([1], [0])).shape
     ((2, 5), (2, 4, 4, 5))
     """
-    a, b = _as_array(a), _as_array(b)
+    a, b = as_array(a), as_array(b)
     if isinstance(axes, (int, np.integer)):
         n = int(axes)
         a_axes, b_axes = list(range(a.ndim - n, a.ndim)), list(range(n))
@@ -308,7 +302,7 @@ def dot(a: Any, b: Any) -> Any:
     >>> float(cr.dot(cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0])))
     11.0
     """
-    a, b = _as_array(a), _as_array(b)
+    a, b = as_array(a), as_array(b)
     if a.ndim == 0 or b.ndim == 0:
         return a * b
     if b.ndim <= 2 or a.ndim == 1:
@@ -323,7 +317,7 @@ def vdot(a: Any, b: Any) -> Any:
     >>> float(cr.vdot(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), cr.tensor([[1.0, 1.0], [1.0, 1.0]])))
     10.0
     """
-    return matmul(reshape(_as_array(a), (-1,)), reshape(_as_array(b), (-1,)))
+    return matmul(reshape(as_array(a), (-1,)), reshape(as_array(b), (-1,)))
 
 
 def inner(a: Any, b: Any) -> Any:
@@ -333,7 +327,7 @@ def inner(a: Any, b: Any) -> Any:
     >>> cr.inner(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), cr.tensor([1.0, 1.0]))
     tensor([3., 7.])
     """
-    a, b = _as_array(a), _as_array(b)
+    a, b = as_array(a), as_array(b)
     if a.ndim == 0 or b.ndim == 0:
         return a * b
     return tensordot(a, b, axes=([a.ndim - 1], [b.ndim - 1]))
@@ -347,7 +341,7 @@ def outer(a: Any, b: Any) -> Any:
     tensor([[  1.,  10., 100.],
             [  2.,  20., 200.]])
     """
-    return reshape(_as_array(a), (-1, 1)) * reshape(_as_array(b), (1, -1))
+    return reshape(as_array(a), (-1, 1)) * reshape(as_array(b), (1, -1))
 
 
 # ---- diagonals and traces ---------------------------------------------------------------------------------------
@@ -370,7 +364,7 @@ def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     >>> cr.diagonal(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), offset=1)
     tensor([2.])
     """
-    x = _to_end(_as_array(x), axis1, axis2)
+    x = _to_end(as_array(x), axis1, axis2)
     n1, n2 = x.shape[-2], x.shape[-1]
     k = max(0, min(n1, n2 - offset) if offset >= 0 else min(n1 + offset, n2))
     rows = np.arange(k) + max(-offset, 0)
@@ -388,6 +382,6 @@ def trace(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     tensor([[1., 0.],
             [0., 1.]])
     """
-    x = _to_end(_as_array(x), axis1, axis2)
+    x = _to_end(as_array(x), axis1, axis2)
     mask = np.eye(x.shape[-2], x.shape[-1], k=offset, dtype=bool)
     return sum(where(mask, x, 0), axis=(-2, -1))
