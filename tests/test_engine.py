@@ -767,3 +767,70 @@ def test_one_no_grad_instance_serves_several_threads() -> None:
     for t in threads:
         t.join()
     assert not errors and not any(seen) and cr.is_grad_enabled()
+
+
+# ---- grad mode on generators and coroutines; errors that name the rule ----------------------------------------------
+def test_no_grad_on_a_generator_function_holds_between_yields() -> None:
+    x = cr.tensor(1.0, requires_grad=True)
+
+    @cr.no_grad
+    def steps(n: int) -> Iterator[Any]:
+        for k in range(n):
+            yield x * k
+        return "done"
+
+    gen = steps(3)
+    first = next(gen)
+    outside = x * 2  # the caller's own mode between steps
+    assert not first.requires_grad and outside.requires_grad
+    assert [y.requires_grad for y in gen] == [False, False]
+    assert cr.is_grad_enabled()
+
+
+def test_no_grad_generator_sees_sent_and_thrown_values_in_its_mode() -> None:
+    x = cr.tensor(1.0, requires_grad=True)
+
+    @cr.no_grad()
+    def echo() -> Any:
+        got = yield None
+        try:
+            yield (got * x).requires_grad
+        except KeyError:
+            yield ("caught", cr.is_grad_enabled())
+
+    gen = echo()
+    next(gen)
+    assert gen.send(2.0) is False
+    assert gen.throw(KeyError("k")) == ("caught", False)
+    gen.close()
+    assert cr.is_grad_enabled()
+
+
+def test_enable_grad_on_a_coroutine_function() -> None:
+    x = cr.tensor(1.0, requires_grad=True)
+
+    @cr.no_grad
+    async def body() -> bool:
+        await asyncio.sleep(0)
+        return (x * 2).requires_grad
+
+    assert asyncio.run(body()) is False
+    assert cr.is_grad_enabled()
+
+
+def test_a_vjp_rule_of_the_wrong_shape_is_named() -> None:
+    bad = cr.Primitive("bad_rule", lambda x: x * 2, vjp=lambda g, ans, x: g[:1], jvp=lambda t, ans, x: t * 2,
+                       register=False)
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"VJP rule of 'bad_rule' for input 0 .* shape \(1,\).* shape \(3,\)"):
+        bad(x).sum().backward()
+
+
+def test_forward_errors_name_the_primitive_once() -> None:
+    with pytest.raises(ValueError) as info:
+        cr.matmul(cr.ones(4, 5), cr.ones(3, 2))
+    assert str(info.value).startswith("matmul: ") and "matmul: matmul" not in str(info.value)
+    with pytest.raises(TypeError, match=r"^softmax\(\) got an unexpected keyword argument 'dim' \(it takes axis\)"):
+        cr.softmax(cr.tensor([1.0, 2.0]), dim=-1)
+    with pytest.raises(TypeError, match=r"^sum\(\) got an unexpected keyword argument 'dims'"):
+        cr.sum(np.ones(3), dims=0)  # on raw arrays too

@@ -435,3 +435,68 @@ def test_jacobians_refuse_structures_and_several_argnums_by_name() -> None:
         cr.jacfwd(lambda x, y: x * y, argnums=(0, 1))
     with pytest.raises(TypeError, match="array input and output"):
         cr.jacobian(lambda x: (x, x))(np.ones(2))
+
+
+# ---- checkpoint and randomness, assignment under jvp, plain cotangents ---------------------------------------------
+def _dropout_block(x: Any) -> Any:
+    return cr.nn.functional.dropout(cr.tanh(x), 0.5, training=True) * x
+
+
+@pytest.mark.parametrize("through", ["grad", "backward"])
+def test_checkpoint_recomputes_with_the_same_random_draws(through: str) -> None:
+    x0 = np.linspace(-1.0, 1.0, 64)
+
+    def gradient(block: Any) -> np.ndarray:
+        cr.random.seed(7)
+        if through == "grad":
+            return np.asarray(cr.grad(lambda x: block(x).sum())(x0))
+        x = cr.tensor(x0, requires_grad=True)
+        block(x).sum().backward()
+        return x.grad.numpy()
+
+    plain = gradient(_dropout_block)
+    assert 0 < np.count_nonzero(plain) < 64
+    np.testing.assert_array_equal(gradient(cr.checkpoint(_dropout_block)), plain)
+
+
+def test_checkpoint_leaves_the_random_stream_where_the_forward_left_it() -> None:
+    cr.random.seed(3)
+    cr.grad(lambda x: cr.checkpoint(_dropout_block)(x).sum())(np.ones(8))
+    after_checkpoint = cr.randn(3).numpy()
+    cr.random.seed(3)
+    cr.grad(lambda x: _dropout_block(x).sum())(np.ones(8))
+    np.testing.assert_array_equal(cr.randn(3).numpy(), after_checkpoint)
+
+
+def test_jvp_through_assignment_and_the_callers_array_is_untouched() -> None:
+    def f(a: Any, b: Any) -> Any:
+        a[1] = b
+        return a
+
+    caller = np.zeros(3)
+    out, tangent = cr.jvp(f, (caller, 2.0), (np.ones(3), 5.0))
+    np.testing.assert_array_equal(out, [0.0, 2.0, 0.0])
+    np.testing.assert_array_equal(tangent, [1.0, 5.0, 1.0])
+    np.testing.assert_array_equal(caller, [0.0, 0.0, 0.0])
+    # reverse mode: into a copy of the argument (the argument itself is refused: it would stop being the argument)
+    weights = np.array([1.0, 10.0, 100.0])
+    g = cr.grad(lambda a, b: (f(a * 1, b) * weights).sum(), argnums=(0, 1))(caller, 2.0)
+    np.testing.assert_array_equal(g[0], [1.0, 0.0, 100.0])
+    assert float(g[1]) == 10.0
+    with pytest.raises(RuntimeError, match="assignment into an argument that a transform differentiates"):
+        cr.grad(lambda a, b: (f(a, b) * weights).sum())(caller, 2.0)
+    np.testing.assert_array_equal(cr.jacfwd(lambda b: cr.assign(np.zeros(3), 1, b))(np.array(2.0)), [0.0, 1.0, 0.0])
+    with pytest.raises(RuntimeError, match="carries a tangent into a tensor that does not"):
+        cr.jvp(lambda b: f(cr.zeros(3), b), (2.0,), (1.0,))
+    np.testing.assert_array_equal(caller, [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*", "/", "%"])
+def test_vjp_takes_a_python_float_cotangent(op: str) -> None:
+    ops = {"+": lambda x: x + 1.8, "-": lambda x: x - 1.8, "*": lambda x: x * 1.8, "/": lambda x: x / 1.8,
+           "%": lambda x: x % 1.8}
+    expected = {"+": 1.0, "-": 1.0, "*": 1.8, "/": 1 / 1.8, "%": 1.0}[op]
+    (g,) = cr.vjp(ops[op], 0.7)[1](1.0)
+    assert float(g) == pytest.approx(expected)
+    (g32,) = cr.vjp(ops[op], np.float32(0.7) * np.ones(2, dtype=np.float32))[1](np.array([1.0, 2.0]))
+    assert g32.dtype == np.float32

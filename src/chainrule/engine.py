@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import functools
 import heapq
+import inspect
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -47,6 +48,19 @@ class _GradMode:
 
     def __call__(self, fn: F) -> F:
         mode = self._mode
+        if inspect.isgeneratorfunction(fn):
+            return _generator_in_mode(fn, mode)  # type: ignore[return-value]
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def coroutine(*args: Any, **kwargs: Any) -> Any:
+                token = _grad_enabled.set(mode)  # a task's own context: other tasks keep their modes
+                try:
+                    return await fn(*args, **kwargs)
+                finally:
+                    _grad_enabled.reset(token)
+
+            return coroutine  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -57,6 +71,34 @@ class _GradMode:
                 _grad_enabled.reset(token)
 
         return wrapper  # type: ignore[return-value]
+
+
+def _generator_in_mode(fn: Callable[..., Any], mode: bool) -> Callable[..., Any]:
+    """A generator function whose body runs in ``mode`` at every step, while the caller keeps its own mode between
+    steps (setting the mode once would end at the first ``yield``)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _grad_mode(mode):
+            gen = fn(*args, **kwargs)
+        resume: Callable[[Any], Any] = gen.send
+        value: Any = None
+        while True:
+            try:
+                with _grad_mode(mode):
+                    response = resume(value)
+            except StopIteration as stop:
+                return stop.value
+            try:
+                value, resume = (yield response), gen.send
+            except GeneratorExit:
+                with _grad_mode(mode):
+                    gen.close()
+                raise
+            except BaseException as error:  # thrown in by the caller: the body handles it, in its mode
+                value, resume = error, gen.throw
+
+    return wrapper
 
 
 def no_grad(fn: F | None = None) -> Any:
@@ -129,8 +171,12 @@ class Node:
 
 
 def _sum_to(c: Any, shape: tuple[int, ...]) -> Any:
-    """Undo broadcasting: sum a cotangent down to the shape of the input it belongs to (the one place this happens)."""
+    """Undo broadcasting: sum a cotangent down to the shape of the input it belongs to (the one place this happens).
+
+    Raises ValueError when ``shape`` does not broadcast to the cotangent's shape (a rule that got it wrong)."""
     extra = len(c.shape) - len(shape)
+    if extra < 0 or any(n != 1 and n != m for n, m in zip(shape, c.shape[extra:])):
+        raise ValueError(f"a cotangent of shape {c.shape} does not sum down to shape {shape}")
     axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and c.shape[i + extra] != 1)
     if axes:
         c = c.sum(axis=axes, keepdims=True)
@@ -155,6 +201,14 @@ def _modified_error(node: Node, a: Any) -> RuntimeError:
     return RuntimeError(
         f"A tensor of shape {a.shape} that '{node.prim.name}' saved for backward was modified in place after it was "
         "used; its gradient would be wrong. Update it after backward(), or modify a copy (t.detach() * 1) instead."
+    )
+
+
+def _rule_shape_error(node: Node, i: int, c: Any, data: Any) -> RuntimeError:
+    return RuntimeError(
+        f"the VJP rule of '{node.prim.name}' for input {i} returned a cotangent of shape {c.shape}, which does not "
+        f"fit that input's shape {data.shape} (the output's shape is {np.shape(node.ans)}): a rule must return an "
+        "array the input's shape broadcasts to"
     )
 
 
@@ -234,7 +288,10 @@ def run(
                 c = vjps[i](g, ans, *args, **kw) if kw else vjps[i](g, ans, *args)
                 data = a.data
                 if c.shape != data.shape:
-                    c = _sum_to(c, data.shape)
+                    try:
+                        c = _sum_to(c, data.shape)
+                    except ValueError:
+                        raise _rule_shape_error(node, i, c, data) from None
                 if c.dtype is not data.dtype and c.dtype != data.dtype:
                     c = c.astype(data.dtype)
                 parent = a._node

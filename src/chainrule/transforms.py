@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import engine
+from . import engine, random
 from .primitive import Dual, enter_level, exit_level, level_of, lift, lower, make_dual, stack_batch
 from .tensor import Tensor
 
@@ -244,7 +244,10 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
         for o, c in zip(outs, cots):
             if np.shape(c) != tuple(np.shape(np.asarray(o))):
                 raise ValueError(f"vjp_fn: cotangent of shape {np.shape(c)} for an output of shape {np.shape(o)}")
-        cots = [c.data if isinstance(c, Tensor) and level_of(c) < 0 else c for c in cots]
+        # plain numbers and lists become arrays of the output's dtype, as the engine's rules expect
+        cots = [c if level_of(c) >= 0 else np.asarray(c.data if isinstance(c, Tensor) else c,
+                                                       dtype=np.result_type(np.asarray(o).dtype))
+                for o, c in zip(outs, cots)]
         return tuple(traced.unflatten(_backward(outs, cots, inputs, level, retain_graph=True)))
 
     primal_out = build_out([_as_user(lower(o), primals[0] if primals else None) for o in outs])
@@ -576,13 +579,16 @@ def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
         return f(*args)
 
     def fwd(*args: Any) -> tuple[Any, Any]:
+        # the random state f starts from, so that the recomputation draws what f drew (dropout's masks)
+        saved = (args, random.generator().bit_generator.state)
         if any(level_of(a) >= 0 for a in args):
-            return f(*args), args  # enclosing transforms must see f's inside: their levels record it
+            return f(*args), saved  # enclosing transforms must see f's inside: their levels record it
         with engine.no_grad():  # run f without recording, keeping only its inputs
-            return f(*args), args
+            return f(*args), saved
 
-    def bwd(args: tuple[Any, ...], g: Any) -> tuple[Any, ...]:
+    def bwd(saved: tuple[tuple[Any, ...], dict[str, Any]], g: Any) -> tuple[Any, ...]:
         # run f again, this time recording, and take its VJP with respect to the floating-point arguments
+        args, state = saved
         diff = [i for i, a in enumerate(args) if _is_float(a)]
 
         def along(*xs: Any) -> Any:
@@ -591,7 +597,12 @@ def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
                 full[i] = x
             return f(*full)
 
-        cots = iter(vjp(along, *[args[i] for i in diff])[1](g))
+        bits = random.generator().bit_generator
+        now, bits.state = bits.state, state
+        try:
+            cots = iter(vjp(along, *[args[i] for i in diff])[1](g))
+        finally:
+            bits.state = now  # the draws after the forward go on as if nothing had been recomputed
         return tuple(next(cots) if i in diff else None for i in range(len(args)))
 
     checkpointed.defvjp(fwd, bwd)
