@@ -101,21 +101,27 @@ def _reverse_cumsum(g: Any, axis: int) -> Any:
     return _flip(cumsum(_flip(g, axis), axis=axis), axis)
 
 
-def _accumulating(reduce: Callable[..., Any]) -> Callable[..., Any]:
-    """A NumPy reduction that accumulates float16 in float32 and returns float16: float16 ends at 65504 and keeps
-    three digits, so its partial sums would overflow or round away long before the result does."""
+_HALF = np.dtype(np.float16)
+
+
+def _accumulating(method: str) -> Callable[..., Any]:
+    """An ndarray reduction (the method: lighter than NumPy's function wrappers) that accumulates float16 in float32
+    and returns float16: float16 ends at 65504 and keeps three digits, so its partial sums would overflow or round
+    away long before the result does."""
+    reduce = getattr(np.ndarray, method)
 
     def forward(x: Any, **kwargs: Any) -> Any:
-        x = np.asarray(x)
-        if x.dtype == np.float16:
+        if type(x) is not np.ndarray:
+            x = np.asarray(x)
+        if x.dtype == _HALF:
             with np.errstate(over="ignore"):  # a result past 65504 is inf in float16, as it should be
-                return reduce(x, dtype=np.float32, **kwargs).astype(np.float16)
+                return reduce(x, dtype=np.float32, **kwargs).astype(_HALF)
         return reduce(x, **kwargs)
 
     return forward
 
 
-_sum, _prod, _cumsum, _cumprod = (_accumulating(f) for f in (np.sum, np.prod, np.cumsum, np.cumprod))
+_sum, _prod, _cumsum, _cumprod = (_accumulating(m) for m in ("sum", "prod", "cumsum", "cumprod"))
 
 
 def _widened(composite: Callable[..., Any]) -> Callable[..., Any]:
@@ -124,8 +130,8 @@ def _widened(composite: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(composite)
     def wrapper(x: Any, *args: Any, **kwargs: Any) -> Any:
         x = as_array(x)
-        if x.dtype == np.float16:
-            return astype(composite(astype(x, np.float32), *args, **kwargs), np.float16)
+        if x.dtype == _HALF:
+            return astype(composite(astype(x, np.float32), *args, **kwargs), _HALF)
         return composite(x, *args, **kwargs)
 
     return wrapper
