@@ -389,3 +389,10 @@ def test_shape_round_trips_and_gradient_shapes(shape: tuple[int, ...], data: st.
         out = op(v)
         out.backward(np.ones(out.shape))
         assert v.grad is not None and v.grad.shape == shape
+
+
+def test_pad_with_a_differentiated_constant_keeps_its_gradient() -> None:
+    g = cr.grad(lambda c: cr.pad(np.ones(2), (1, 2), constant_values=c).sum())(0.5)
+    assert float(g) == 3.0
+    with pytest.raises(ValueError, match="single value"):
+        cr.grad(lambda c: cr.pad(np.ones(2), 1, constant_values=[c, c]).sum())(0.5)

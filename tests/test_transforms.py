@@ -500,3 +500,16 @@ def test_vjp_takes_a_python_float_cotangent(op: str) -> None:
     assert float(g) == pytest.approx(expected)
     (g32,) = cr.vjp(ops[op], np.float32(0.7) * np.ones(2, dtype=np.float32))[1](np.array([1.0, 2.0]))
     assert g32.dtype == np.float32
+
+
+def test_jvp_through_augmented_assignment_keeps_the_tangent() -> None:
+    def f(a: Any, b: Any) -> Any:
+        a += b
+        a *= 2.0
+        return a
+
+    caller = np.zeros(3)
+    out, tangent = cr.jvp(f, (caller, 2.0), (np.ones(3), 5.0))
+    np.testing.assert_array_equal(out, [4.0, 4.0, 4.0])
+    np.testing.assert_array_equal(tangent, [12.0, 12.0, 12.0])
+    np.testing.assert_array_equal(caller, [0.0, 0.0, 0.0])

@@ -254,13 +254,14 @@ class Tensor:
 
     # ---- in-place updates (optimizers) -------------------------------------------------------------------------
     def _inplace(self, op: Any, other: Any) -> Tensor:
-        if engine.is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False)):
-            if self._node is None and self.requires_grad:
+        if (_is_box(self) or _is_box(other)) and (engine.is_grad_enabled() or type(self) is Dual
+                                                  or type(other) is Dual):
+            if type(self) is not Dual and self._node is None and self.requires_grad:
                 raise RuntimeError(
                     "a leaf tensor that requires grad cannot be modified in place while gradients are recorded; "
                     "wrap the update in `with cr.no_grad():`"
                 )
-            return op(self, other)  # recorded: out of place, and the name is rebound to the result
+            return op(self, other)  # recorded (or pushed forward): out of place, the name is rebound to the result
         result = op.forward(self.data, _raw(other))
         if self._node is not None:
             # its node saved the old array: keep that intact, and tell the nodes that used this tensor

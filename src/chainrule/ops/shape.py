@@ -549,6 +549,11 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0
     shape = tuple(int(b + n + a) for (b, a), n in zip(pairs, x.shape))
     interior = tuple(slice(int(b), int(b) + n) for (b, _), n in zip(pairs, x.shape))
     out = scatter_add(x, interior, shape)
+    if holds_box((constant_values,)):  # a differentiated fill: it lands on the border, where x is not
+        if np.ndim(constant_values) != 0:
+            raise ValueError("pad: a constant_values that is being differentiated must be a single value")
+        border = np.pad(np.zeros(x.shape, dtype=bool), pairs, constant_values=True)
+        return out + where(border, constant_values, 0.0)
     values = np.asarray(constant_values.data if isinstance(constant_values, Tensor) else constant_values)
     if values.any():
         out = out + np.pad(np.zeros(x.shape, dtype=x.dtype), pairs, constant_values=values)
