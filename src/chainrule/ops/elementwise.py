@@ -365,15 +365,34 @@ clip = Primitive(
     reference=np.clip,
 )
 
-where = Primitive(
+_where = Primitive(
     "where",
     np.where,
-    vjp=(None, lambda g, ans, c, x, y: where(c, g, 0.0), lambda g, ans, c, x, y: where(c, 0.0, g)),
-    jvp=(None, lambda t, ans, c, x, y: where(c, t, 0.0), lambda t, ans, c, x, y: where(c, 0.0, t)),
+    vjp=(None, lambda g, ans, c, x, y: _where(c, g, 0.0), lambda g, ans, c, x, y: _where(c, 0.0, g)),
+    jvp=(None, lambda t, ans, c, x, y: _where(c, t, 0.0), lambda t, ans, c, x, y: _where(c, 0.0, t)),
     batching=True,
     samples=lambda rng: [Sample((S.draw(rng, a, "any") > 0, S.draw(rng, a), S.draw(rng, b))) for a, b in S.PAIRS]
     + [Sample((S.draw(rng, (3, 1), "any") > 0, S.draw(rng, (1, 4)), S.draw(rng, ())))],
 )
+
+
+def where(condition: Any, x: Any, y: Any) -> Any:
+    """``x`` where ``condition`` holds, ``y`` elsewhere (``np.where`` with three arguments); the gradient goes to the
+    side that was chosen, and the condition has none.
+
+    The trap (as in PyTorch and JAX): the side *not* chosen is still computed and differentiated, and its zero
+    cotangent times an infinite local derivative is NaN. ``where(x > 0, log(x), 0)`` has the value 0 at x = 0, but
+    the gradient NaN, from log'(0) = inf. The remedy is a second ``where`` that keeps the unsafe input away from its
+    singularity: ``where(x > 0, log(where(x > 0, x, 1)), 0)`` has gradient 0 there.
+
+    >>> import numpy as np, chainrule as cr
+    >>> with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, then 0 * inf
+    ...     cr.grad(lambda x: cr.where(x > 0, cr.log(x), 0.0).sum())(np.array([0.0, 2.0])).tolist()
+    [nan, 0.5]
+    >>> cr.grad(lambda x: cr.where(x > 0, cr.log(cr.where(x > 0, x, 1.0)), 0.0).sum())(np.array([0.0, 2.0])).tolist()
+    [0.0, 0.5]
+    """
+    return _where(condition, x, y)
 
 
 # ---- casts ---------------------------------------------------------------------------------------------------
