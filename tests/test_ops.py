@@ -190,3 +190,27 @@ def test_issue_samples_of_list_arguments(fn: Any) -> None:
     got = cr.grad(lambda v: fn([v, v + 2]))(x)
     assert float(got) == pytest.approx(float(expected), abs=1e-12)
     assert float(expected) != 0.0 or fn is cr.var
+
+
+PUBLIC_ONE_ARRAY = ["gelu", "silu", "selu", "log_sigmoid", "softplus", "sigmoid", "relu", "exp", "mean", "var", "std",
+                    "cumsum", "flatten", "ravel", "squeeze", "transpose", "trace", "diagonal"]
+
+
+@pytest.mark.parametrize("name", PUBLIC_ONE_ARRAY)
+def test_public_functions_take_nested_lists_of_tensors(name: str) -> None:
+    """Composites as well as primitives: a nested list of tensors being differentiated keeps its gradient."""
+    fn = getattr(cr, name)
+
+    def rows(v: Any) -> list[list[Any]]:
+        return [[v, v + 2.0], [v * 3.0, v - 1.0]]
+
+    expected = cr.grad(lambda v: cr.sum(fn(cr.stack([cr.stack(r) for r in rows(v)]))))(0.7)
+    got = cr.grad(lambda v: cr.sum(fn(rows(v))))(0.7)
+    assert float(got) == pytest.approx(float(expected), abs=1e-12)
+
+
+def test_stop_gradient_of_a_structure_stops_every_leaf() -> None:
+    assert float(cr.grad(lambda v: cr.sum(cr.stack(cr.stop_gradient([v, v * 2]))) + v)(0.7)) == 1.0
+    out = cr.stop_gradient({"a": cr.tensor(1.0, requires_grad=True), "b": (2.0,)})
+    assert not out["a"].requires_grad and out["b"] == (2.0,)
+    assert float(cr.grad(lambda v: cr.linalg.matrix_transpose([[v, 0.0], [1.0, v]])[0, 1])(0.7)) == 0.0

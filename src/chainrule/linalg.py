@@ -31,6 +31,7 @@ from .ops.decompositions import (
 from .ops.linalg import _mT, einsum, matmul, outer, tensordot
 from .ops.linalg import diagonal as _diagonal
 from .ops.linalg import trace as _trace
+from .primitive import as_array
 
 __all__ = [
     "cholesky",
@@ -84,4 +85,4 @@ def matrix_transpose(x: Any) -> Any:
     >>> cr.linalg.matrix_transpose(cr.ones((2, 3, 4))).shape
     (2, 4, 3)
     """
-    return _mT(x)
+    return _mT(as_array(x))

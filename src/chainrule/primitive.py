@@ -275,9 +275,20 @@ def holds_box(seq: Sequence[Any]) -> bool:
 
 def stacked(args: Sequence[Any]) -> list[Any]:
     """``args`` with each list or tuple that holds boxes stacked into one array, as a recorded operation."""
-    from .ops.shape import as_array
-
     return [as_array(a) if (type(a) is list or type(a) is tuple) and holds_box(a) else a for a in args]
+
+
+def as_array(x: Any) -> Any:
+    """Tensors and ndarrays as they are; anything else (lists, scalars) as an ndarray, so it has a shape. A (nested)
+    list or tuple that holds values being differentiated is stacked, recorded, so their gradients flow back: what
+    composites call on their inputs first."""
+    if isinstance(x, (Tensor, np.ndarray)):
+        return x
+    if (type(x) is list or type(x) is tuple) and holds_box(x):
+        from .ops.shape import stack
+
+        return stack([as_array(e) for e in x])
+    return np.asarray(x)
 
 
 def _share_version(args: tuple[Any, ...]) -> Version:

@@ -422,16 +422,16 @@ def hvp(f: Callable[..., Any], x: Any, v: Any) -> Any:
 
 
 # ---- stopping, checkpointing, custom rules -------------------------------------------------------------------------
-def stop_gradient(x: Any) -> Any:
-    """``x``'s value as a constant at every level: no gradient flows through it.
+def stop_gradient(x: Tree) -> Tree:
+    """``x``'s value as a constant at every level: no gradient flows through it. Nested tuples, lists and dicts
+    come back in the same structure, each tensor in them a constant.
 
     >>> import chainrule as cr
     >>> float(cr.grad(lambda x: x * cr.stop_gradient(x))(3.0))
     3.0
     """
-    if isinstance(x, Tensor):
-        return Tensor._from_node(np.asarray(x), None)
-    return x
+    leaves, build = _flatten(x)
+    return build([Tensor._from_node(np.asarray(leaf), None) if isinstance(leaf, Tensor) else leaf for leaf in leaves])
 
 
 class custom_vjp:

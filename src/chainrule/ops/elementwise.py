@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..primitive import Primitive, Sample
+from ..primitive import Primitive, Sample, as_array
 from . import samples as S
 
 __all__ = [
@@ -278,6 +278,7 @@ def gelu(x: Any, approximate: str = "none") -> Any:
     >>> print(f"{float(cr.gelu(cr.tensor(1.0))):.4f}")
     0.8413
     """
+    x = as_array(x)
     if approximate == "tanh":
         return 0.5 * x * (1 + tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)))
     if approximate != "none":
@@ -292,6 +293,7 @@ def silu(x: Any) -> Any:
     >>> print(f"{float(cr.silu(cr.tensor(1.0))):.4f}")
     0.7311
     """
+    x = as_array(x)
     return x * sigmoid(x)
 
 
@@ -302,7 +304,7 @@ def log_sigmoid(x: Any) -> Any:
     >>> float(cr.log_sigmoid(cr.tensor(-1000.0)))
     -1000.0
     """
-    return -softplus(-x)
+    return -softplus(negative(x))
 
 
 # ---- selection: kinks split evenly ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from ..primitive import Primitive, Sample, fit_batch, holds_box
+from ..primitive import Primitive, Sample, as_array, fit_batch, holds_box
 from ..tensor import Tensor
 from . import samples as S
 from .elementwise import astype, where
@@ -53,18 +53,6 @@ Axis = int | Sequence[int] | None
 
 def _inverse_axes(axes: Any, ndim: int) -> Any:
     return None if axes is None else tuple(np.argsort([a % ndim for a in axes]))
-
-
-def as_array(x: Any) -> Any:
-    """Tensors and ndarrays as they are; anything else (lists, scalars) as an ndarray, so it has a shape. A (nested)
-    list or tuple that holds values being differentiated is stacked, recorded, so their gradients flow back."""
-    if isinstance(x, (Tensor, np.ndarray)):
-        return x
-    if (type(x) is list or type(x) is tuple) and holds_box(x):
-        return stack([as_array(e) for e in x])
-    return np.asarray(x)
-
-
 
 
 def _along(axis: int, index: Any) -> tuple[Any, ...]:
