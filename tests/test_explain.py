@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 import chainrule as cr
 from chainrule.explain import MAX_PATHS, Explanation, explain
 from chainrule.expr import FUNCTIONS, MAX_LENGTH, Expression, ExpressionError, parse
+from chainrule.graph import fmt
 
 
 def sigma(x: float) -> float:
@@ -213,6 +214,44 @@ def test_kinks_show_the_decided_value_and_the_disagreement() -> None:
     assert "difference 0.5" in str(e)
     e = explain(cr.sqrt, 0.0)  # sqrt'(0) = inf (IEEE), f(0 - h) is nan
     assert e.gradient == {"x": math.inf} and math.isnan(e.finite_difference["x"])
+
+
+@pytest.mark.parametrize(("text", "x", "left", "right"), [
+    ("relu(x)", 0.0, 0.0, 1.0), ("abs(x)", 0.0, -1.0, 1.0), ("maximum(x, 0.5)", 0.5, 0.0, 1.0),
+    ("leaky_relu(x)", 0.0, 0.01, 1.0), ("2 + 3*relu(x - 1)", 1.0, 0.0, 3.0), ("minimum(x, y)", 2.0, 1.0, 0.0),
+    ("relu(x)*1e-200", 0.0, 0.0, 1e-200),
+])
+def test_kinks_are_found_by_the_one_sided_differences(text: str, x: float, left: float, right: float) -> None:
+    """Any primitive's kink: the one-sided differences disagree, by an amount that does not shrink with h."""
+    expression = parse(text)
+    e = explain(expression.function(), x, *[2.0] * (len(expression.variables) - 1), names=expression.variables)
+    (got_left, got_right) = e.kinks["x"]
+    assert got_left == pytest.approx(left, rel=1e-6, abs=1e-9) and got_right == pytest.approx(right, rel=1e-6)
+    check = next(line for line in str(e).splitlines() if line.strip().startswith("df/dx:"))
+    assert f"x = {fmt(x)} is a kink of f: the one-sided differences disagree" in check
+    assert e.to_dict()["kinks"]["x"] == {"left": e.kinks["x"][0], "right": e.kinks["x"][1]}
+    assert "is a kink of f" in e.to_markdown()
+
+
+@pytest.mark.parametrize("h", [0.0, -1e-3, math.nan, math.inf])
+def test_the_step_must_be_positive(h: float) -> None:
+    with pytest.raises(ValueError, match="explain: h, the finite-difference step, must be a positive number"):
+        explain(lambda x: x * x, 1.0, h=h)
+
+
+def test_a_step_too_small_to_move_the_point_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"explain: the step h = 1e-300 is too small to move y = 1 in float64"):
+        explain(lambda x, y: x * y, 0.0, 1.0, h=1e-300)  # x = 0 moves by 1e-300; y = 1 cannot
+
+
+@pytest.mark.parametrize(("text", "x"), [("relu(x)", 0.5), ("abs(x)", -2.0), ("x**2", 0.0), ("exp(100*x)", 0.0),
+                                         ("1/x", 1e-3), ("x**3", 1e6), ("sin(1000*x)", 0.3), ("x*1e200", 1.0),
+                                         ("tanh(x)*1e-200", 0.2), ("elu(x)", 0.0), ("cos(x)", 0.0), ("2 + 0*x", 1.0),
+                                         ("sqrt(x)", 0.0), ("log(x)", -1.0)])
+def test_smooth_points_are_not_kinks(text: str, x: float) -> None:
+    e = explain(parse(text).function(), x)
+    assert e.kinks == {}
+    assert "kink" not in str(e) and e.to_dict()["kinks"] == {}
 
 
 @pytest.mark.parametrize("text", ["1/(1+exp(-x))", "x*sin(x)", "x**3 - 2*x", "tanh(x)/sqrt(x)", "x**x",

@@ -22,7 +22,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -116,7 +116,10 @@ class Explanation:
     ``rows``: the recorded nodes in evaluation order. ``edges``: every local derivative. ``paths[v]``: the paths from
     variable ``v`` to the output (at most ``MAX_PATHS`` listed; ``path_counts[v]`` says how many there are).
     ``gradient[v]``: df/dv, the sum over all paths, equal to the engine's reverse sweep. ``finite_difference[v]``:
-    the central difference with step ``h[v]``.
+    the central difference with step ``h[v]``. ``kinks[v]``: where f is not differentiable in ``v`` at the point
+    (the one-sided differences disagree, as at relu's 0), the (left, right) one-sided differences; there the chain
+    rule gives the value the primitives take by convention and the central difference the average of the two
+    sides, so the two must differ.
     """
 
     label: str | None
@@ -131,6 +134,7 @@ class Explanation:
     finite_difference: dict[str, float]
     h: dict[str, float]
     constants: dict[str, float]
+    kinks: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def difference(self) -> dict[str, float]:
@@ -181,7 +185,8 @@ class Explanation:
         for v in self.variables:
             lines.append(f"  df/d{v}: chain rule {fmt(self.gradient[v])}, central difference "
                          f"{fmt(self.finite_difference[v])} (h = {fmt(self.h[v], 3)}), "
-                         f"difference {fmt(self.difference[v], 2)}")
+                         f"difference {fmt(self.difference[v], 2)}"
+                         + (f" -- {self._kink_text(v)}" if v in self.kinks else ""))
         if len(self.variables) > 1:
             names = ", ".join(f"df/d{v}" for v in self.variables)
             values = ", ".join(fmt(g) for g in self.gradient.values())
@@ -190,6 +195,13 @@ class Explanation:
         if not all(math.isfinite(x) for x in numbers):
             lines += ["", "Note: some values are not finite: is the point outside the function's domain?"]
         return "\n".join(lines)
+
+    def _kink_text(self, v: str) -> str:
+        left, right = self.kinks[v]
+        return (f"{v} = {fmt(self.variables[v])} is a kink of f: the one-sided differences disagree "
+                f"({fmt(left, 6)} from the left, {fmt(right, 6)} from the right), so the chain rule (the value the "
+                "primitives take there by convention) and the central difference (the average of the two sides) "
+                "must differ")
 
     def _chain_text(self, v: str) -> list[str]:
         paths, count = self.paths[v], self.path_counts[v]
@@ -252,6 +264,7 @@ class Explanation:
             out += ["", "| variable | chain rule | central difference | h | difference |", "|---|---|---|---|---|"]
         out += [f"| {v} | {fmt(self.gradient[v])} | {fmt(self.finite_difference[v])} | {fmt(self.h[v], 3)} | "
                 f"{fmt(self.difference[v], 2)} |" for v in self.variables]
+        out += [f"\n{self._kink_text(v)}." for v in self.kinks]
         return "\n".join(out)
 
     # ---- data ----------------------------------------------------------------------------------------------------
@@ -279,6 +292,7 @@ class Explanation:
             "finite_difference": {v: _num(g) for v, g in self.finite_difference.items()},
             "h": {v: _num(g) for v, g in self.h.items()},
             "difference": {v: _num(g) for v, g in self.difference.items()},
+            "kinks": {v: {"left": _num(left), "right": _num(right)} for v, (left, right) in self.kinks.items()},
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -321,6 +335,8 @@ def explain(
     >>> len(explain(lambda x: x * cr.sin(x), 0.5).paths["x"])  # the multivariable chain rule: two paths
     2
     """
+    if h is not None and not (math.isfinite(h) and h > 0):
+        raise ValueError(f"explain: h, the finite-difference step, must be a positive number, got {h!r}")
     variables = _variable_names(f, len(args), names)
     values = [_scalar_input(a, v) for a, v in zip(args, variables)]
     inputs = [Tensor(x, requires_grad=True) for x in values]
@@ -356,7 +372,7 @@ def explain(
             raise RuntimeError(f"explain: the sum over paths ({chain_sum!r}) disagrees with the reverse sweep "
                                f"({gradient_v!r}) for d/d{v}; please report this")
         gradient[v] = gradient_v
-    fd, steps = _central_differences(f, values, h)
+    fd, steps, kinks = _differences(f, values, variables, h)
     foreign = [k for k, t in graph.leaves.items() if k not in var_keys.values() and t.requires_grad]
     constants = {graph.names[k]: _item(graph.leaves[k].data) for k in foreign}
     output = graph.names[root] if isinstance(root, Node) or root in var_keys.values() or root in foreign else "f"
@@ -373,6 +389,7 @@ def explain(
         finite_difference=dict(zip(variables, fd)),
         h=dict(zip(variables, steps)),
         constants=constants,
+        kinks={v: k for v, k in zip(variables, kinks) if k is not None},
     )
 
 
@@ -499,19 +516,58 @@ def _paths(graph: Graph, edges: dict[Node, list[Edge]], root: Any, key: int,
     return tuple(found), count[root], total[root], magnitude[root]
 
 
-def _central_differences(f: Callable[..., Any], values: list[np.ndarray[Any, Any]],
-                         h: float | None) -> tuple[list[float], list[float]]:
-    """(f(x + h) - f(x - h)) / 2h in each variable, the others held; the step actually taken is what is divided by."""
-    results, steps = [], []
+def _differences(f: Callable[..., Any], values: list[np.ndarray[Any, Any]], variables: list[str],
+                 h: float | None) -> tuple[list[float], list[float], list[tuple[float, float] | None]]:
+    """In each variable, the others held: the central difference (f(x + h) - f(x - h)) / 2h (divided by the step
+    actually taken), that step, and the (left, right) one-sided differences where f has a kink there (else None).
+
+    A kink is where the one-sided differences disagree by an amount that does not shrink with the step: for a
+    smooth f their gap is about h |f''| and falls 16-fold from step h to h / 16; at a kink (relu or abs at 0, a
+    maximum at a tie) it stays the jump in slope. Any primitive's kink is found so, with no list of them.
+    """
+
+    def at(vs: list[np.ndarray[Any, Any]]) -> float:
+        with engine.no_grad(), np.errstate(all="ignore"):
+            return _item(_as_output(f(*[Tensor(v) for v in vs])))
+
+    def around(k: int, step: float) -> tuple[float, float, float, float]:
+        """f after moving variable k by +step and by -step, and the two moves as they landed in float64."""
+        ends = []
+        for move in (step, -step):
+            vs = [v.copy() for v in values]
+            vs[k] = values[k] + move
+            ends.append((at(vs), _item(vs[k]) - _item(values[k])))
+        (hi, up), (lo, down) = ends
+        return hi, lo, up, down
+
+    f0 = at(values)
+    results, steps, kinks = [], [], []
     for k, x in enumerate(values):
         step = h if h is not None else 1e-5 * max(1.0, abs(_item(x)))
-        plus, minus = [v.copy() for v in values], [v.copy() for v in values]
-        plus[k] = x + step
-        minus[k] = x - step
-        taken = _item(plus[k]) - _item(minus[k])
-        with engine.no_grad(), np.errstate(all="ignore"):
-            hi = _item(_as_output(f(*[Tensor(v) for v in plus])))
-            lo = _item(_as_output(f(*[Tensor(v) for v in minus])))
-        results.append((hi - lo) / taken)
-        steps.append(taken / 2)
-    return results, steps
+        hi, lo, up, down = around(k, step)
+        if up == 0 or down == 0:
+            raise ValueError(f"explain: the step h = {step:g} is too small to move {variables[k]} = "
+                             f"{_item(x):g} in float64; choose a larger h")
+        results.append((hi - lo) / (up - down))
+        steps.append((up - down) / 2)
+        kinks.append(_kink(f0, (hi, lo, up, down), around(k, step / 16)))
+    return results, steps, kinks
+
+
+def _kink(f0: float, wide: tuple[float, float, float, float],
+          narrow: tuple[float, float, float, float]) -> tuple[float, float] | None:
+    """The (left, right) one-sided differences at the narrow step when they disagree as at a kink, else None."""
+
+    def sides(hi: float, lo: float, up: float, down: float) -> tuple[float, float]:
+        return (f0 - lo) / -down, (hi - f0) / up
+
+    if narrow[2] == 0 or narrow[3] == 0:
+        return None  # the narrow step is below float64's resolution at x
+    (left1, right1), (left2, right2) = sides(*wide), sides(*narrow)
+    gap1, gap2 = abs(right1 - left1), abs(right2 - left2)
+    # what rounding alone can make of the narrow differences, plus a margin relative to the slopes
+    scale = (abs(narrow[0]) + abs(narrow[1]) + abs(f0)) / narrow[2]
+    noise = 64 * np.finfo(np.float64).eps * scale + 1e-6 * (abs(left2) + abs(right2))
+    if math.isfinite(gap1 + gap2 + scale) and gap2 > noise and gap2 > 0.5 * gap1:
+        return left2, right2
+    return None
