@@ -126,14 +126,89 @@ def test_bad_expressions_exit_2_with_one_line_and_a_caret(expression: str, messa
     (["explain", "exp(1)", "--at", "exp=1"], "is a function"),
     (["explain", "x", "--at", "e=1,x=2"], "is a constant"),
     (["explain", "x", "--at", "1x=2"], "not a variable name"),
-    (["explain", "x", "--at", "x=1", "--h", "-1"], "--h must be positive"),
+    (["explain", "x", "--at", "x=1", "--h", "-1"], "argument --h: must be a positive number, got -1"),
+    (["explain", "x", "--at", "x=1", "--h", "0"], "argument --h: must be a positive number, got 0"),
+    (["explain", "x", "--at", "x=1", "--h", "nan"], "argument --h: must be a positive number, got nan"),
+    (["explain", "x", "--at", "x=1", "--h", "1e-300"], "--h 1e-300: the step h = 1e-300 is too small to move x = 1"),
     (["graph", "x", "--at", "x=1", "-o", "g.jpg"], "unknown file type '.jpg'"),
-    (["graph", "x", "--at", "x=1", "--max-nodes", "1"], "at least 2"),
+    (["graph", "x", "--at", "x=1", "--max-nodes", "1"], "argument --max-nodes: must be at least 2, got 1"),
+    (["graph", "x", "--at", "x=1", "--max-nodes", "2.5"], "argument --max-nodes: expected a whole number, got '2.5'"),
+    (["demo", "--lr", "-1"], "argument --lr: must be a positive number, got -1"),
+    (["demo", "--lr", "inf"], "argument --lr: must be a positive number, got inf"),
+    (["demo", "--epochs", "0"], "argument --epochs: must be at least 1, got 0"),
+    (["demo", "--batch-size", "-3"], "argument --batch-size: must be at least 1, got -3"),
+    (["demo", "--seed", "-1"], "argument --seed: must be at least 0, got -1"),
 ])
 def test_usage_errors_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert message in err, err
+
+
+@pytest.mark.parametrize(("at", "quoted"), [("x=[1,2]", "--at 'x=[1,2]': the value of x, '[1,2]', is not a number"),
+                                             ("y=2,x=(1,2)", "--at 'y=2,x=(1,2)': the value of x, '(1,2)', is not"),
+                                             ("x=1,,y=2", "--at 'x=1,,y=2': --at takes NAME=VALUE pairs"),
+                                             ("x=1;y=2", "--at 'x=1;y=2': the value of x, '1;y=2', is not")])
+def test_at_errors_quote_the_whole_argument(at: str, quoted: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["explain", "x*y", "--at", at]) == 2
+    assert f"chainrule explain: error: {quoted}" in capsys.readouterr().err
+
+
+def test_at_values_may_call_two_argument_functions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["explain", "x*y", "--at", "x=maximum(1, 2),y=arctan2(0, 1)", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["at"] == {"x": 2.0, "y": 0.0}
+
+
+def test_help_texts_are_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    """--help shows no reStructuredText markup (``literal``, :role:`x`); ** is the language's power operator."""
+    for argv in ([], ["demo"], ["explain"], ["graph"]):
+        assert cli.main([*argv, "--help"]) == 0
+        out = capsys.readouterr().out
+        assert "usage: chainrule" in out
+        for markup in ("`", ":class:", ":func:", ":meth:"):
+            assert markup not in out, (argv, markup)
+
+
+def _broken_pipe_run(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the command with stdout a pipe whose reader has already gone (as ``| head -1`` leaves it)."""
+    read, write = os.pipe()
+    os.close(read)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    try:
+        return subprocess.run([sys.executable, "-W", "error", "-m", "chainrule", *args], stdout=write,
+                              stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize(("args", "status"), [
+    (("explain", "x*x", "--at", "x=1"), 141), (("graph", "x*sin(x)", "--at", "x=0.5"), 141),
+    (("explain", "x*x", "--at", "x=1", "--format", "json"), 141),
+    (("--help",), 0), (("demo", "--help"), 0),  # argparse itself ignores a failed write of its help
+])
+def test_a_closed_pipe_ends_quietly(args: tuple[str, ...], status: int) -> None:
+    result = _broken_pipe_run(*args)
+    assert result.returncode == status
+    assert result.stderr == ""  # no BrokenPipeError traceback, no "Exception ignored" at exit
+
+
+def test_a_pipe_read_to_its_end_is_status_0() -> None:
+    head = subprocess.run(f"{sys.executable} -m chainrule explain 'x*x' --at x=1 | head -1", shell=True,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert head.stdout == "f(x) = x*x   at x = 1\n" and head.stderr == ""
+
+
+def test_explain_says_when_the_point_is_a_kink(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["explain", "relu(x)", "--at", "x=0"]) == 0
+    check = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("df/dx:"))
+    assert check.strip() == (
+        "df/dx: chain rule 0, central difference 0.5 (h = 1e-05), difference 0.5 -- x = 0 is a kink of f: the "
+        "one-sided differences disagree (0 from the left, 1 from the right), so the chain rule (the value the "
+        "primitives take there by convention) and the central difference (the average of the two sides) must differ")
+    assert cli.main(["explain", "relu(x)", "--at", "x=0.5"]) == 0
+    assert "kink" not in capsys.readouterr().out
 
 
 def test_no_command_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -73,3 +73,50 @@ def test_ctrl_c_stops_cleanly_after_saving(tmp_path: Path) -> None:
     assert process.returncode == 0, err
     assert "interrupted" in out and "test accuracy" in out
     assert (tmp_path / "model.safetensors").exists() and (tmp_path / "training.png").exists()
+
+
+def test_progress_bars_only_on_a_terminal(tmp_path: Path) -> None:
+    """Into a pipe or a log: no carriage-return bar updates, one summary line per epoch."""
+    result = demo("--model", "mlp", "--epochs", "2", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stdout and "\r" not in result.stderr
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert [line[:10] for line in lines if line.startswith("epoch")] == ["epoch  1/2", "epoch  2/2"]
+    assert len(lines) == 4  # the heading, two epochs, the result
+
+
+def test_progress_bars_show_on_a_terminal(tmp_path: Path) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # tqdm draws nothing 0 wide
+    seen = bytearray()
+
+    def drain() -> None:  # a full terminal buffer would block the demo
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            seen.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        result = subprocess.run([sys.executable, "-W", "error", "-m", "chainrule", "demo", "--model", "mlp",
+                                 "--epochs", "1", "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=terminal,
+                                text=True, timeout=300, env=ENV)
+    finally:
+        os.close(terminal)
+        reader.join(timeout=10)
+        os.close(controller)
+    assert result.returncode == 0
+    assert b"\r" in seen and b"epoch  1/1" in seen and b"batch" in seen  # tqdm's bar, on the terminal only
+    assert "\r" not in result.stdout

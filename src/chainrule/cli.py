@@ -6,13 +6,17 @@ writing one such function and listing it in ``COMMANDS``.
 
 Exit statuses: 0 done; 1 a run-time failure (a file that could not be written, Graphviz missing or failing);
 2 a usage error (a bad option, an expression outside the language), with a one-line message on stderr -- for an
-expression, followed by the expression and a caret under the offending column.
+expression, followed by the expression and a caret under the offending column; 141 (128 + SIGPIPE, as a shell
+reports for other tools) when the reader of the output went away (``chainrule explain ... | head -1``), without a
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import keyword
+import math
+import os
 import shutil
 import subprocess
 import sys
@@ -42,28 +46,75 @@ class UsageError(Exception):
     """A mistake in the command line that is not in the expression itself: exit status 2, message on stderr."""
 
 
+# ---- option types: argparse refuses a bad value with a usage error (exit status 2) before anything runs --------------
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number greater than 0 (a learning rate, a step)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text.strip()!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text.strip()}")
+    return value
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number no smaller than ``minimum``."""
+
+    def parse_int(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text.strip()!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse_int
+
+
+def _split_pairs(item: str) -> list[str]:
+    """``x=1,y=maximum(1, 2)`` -> ["x=1", "y=maximum(1, 2)"]: split at the commas outside any brackets, so that a
+    value with commas inside (a two-argument function, or a list someone tried) stays whole."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(item):
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth = max(0, depth - 1)
+        elif c == "," and depth == 0:
+            parts.append(item[start:i])
+            start = i + 1
+    return [*parts, item[start:]]
+
+
 def _at(items: Sequence[str] | None) -> dict[str, float]:
-    """``--at x=0.5,y=2`` (repeatable) as {name: value}; a value may be a constant expression (``pi/4``, ``-1e-3``)."""
+    """``--at x=0.5,y=2`` (repeatable) as {name: value}; a value may be a constant expression (``pi/4``, ``-1e-3``).
+
+    Every error quotes the whole ``--at`` argument as the user typed it."""
     values: dict[str, float] = {}
     for item in items or ():
-        for part in item.split(","):
+        given = f"--at {item.strip()!r}"
+        for part in _split_pairs(item):
             name, eq, text = part.partition("=")
             name, text = name.strip(), text.strip()
             if not eq or not name or not text:
-                raise UsageError(f"--at takes NAME=VALUE pairs separated by commas (e.g. --at x=0.5,y=2), got {part!r}")
+                raise UsageError(f"{given}: --at takes NAME=VALUE pairs separated by commas (e.g. --at x=0.5,y=2), "
+                                 f"got {part.strip()!r}")
             if not name.isidentifier() or keyword.iskeyword(name):
-                raise UsageError(f"--at: {name!r} is not a variable name")
+                raise UsageError(f"{given}: {name!r} is not a variable name")
             if name in FUNCTIONS or name in CONSTANTS:
                 kind = "function" if name in FUNCTIONS else "constant"
-                raise UsageError(f"--at: {name!r} is a {kind}, not a variable; choose another name")
+                raise UsageError(f"{given}: {name!r} is a {kind}, not a variable; choose another name")
             if name in values:
-                raise UsageError(f"--at gives {name!r} twice")
+                raise UsageError(f"{given}: gives {name!r} twice")
             try:
                 value = float(np.asarray(parse(text, variables=()).evaluate({})))
             except ExpressionError:
-                raise UsageError(f"--at {name}={text}: expected a number, such as 0.5, -2, 1e-3 or pi/4") from None
+                raise UsageError(f"{given}: the value of {name}, {text!r}, is not a number: expected a number "
+                                 "(one per variable), such as 0.5, -2, 1e-3 or pi/4") from None
             if not np.isfinite(value):
-                raise UsageError(f"--at {name}={text}: the value is not finite")
+                raise UsageError(f"{given}: the value of {name}, {text!r}, is not finite")
             values[name] = value
     return values
 
@@ -102,7 +153,7 @@ def add_explain_command(subparsers: Any) -> None:
     p.add_argument("--at", action="append", metavar="NAME=VALUE,...",
                    help="the point: a value for each variable, e.g. x=0.5,y=2 (repeatable)")
     p.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="output format")
-    p.add_argument("--h", type=float, default=None, metavar="STEP",
+    p.add_argument("--h", type=positive_float, default=None, metavar="STEP",
                    help="finite-difference step (default 1e-5 * max(1, |x|))")
     p.set_defaults(handler=_run_explain)
 
@@ -110,9 +161,10 @@ def add_explain_command(subparsers: Any) -> None:
 def _run_explain(args: argparse.Namespace) -> int:
     expression, values = _expression_and_point(args)
     names = list(values)
-    if args.h is not None and not args.h > 0:
-        raise UsageError(f"--h must be positive, got {args.h}")
-    result = explain(expression.function(names), *values.values(), names=names, label=expression.text, h=args.h)
+    try:
+        result = explain(expression.function(names), *values.values(), names=names, label=expression.text, h=args.h)
+    except ValueError as error:  # the one a command line can cause: a --h too small to move the point
+        raise UsageError(f"--h {args.h:g}: {str(error).removeprefix('explain: ')}") from None
     if args.format == "json":
         print(result.to_json())
     elif args.format == "markdown":
@@ -141,15 +193,13 @@ def add_graph_command(subparsers: Any) -> None:
                    help="the point: a value for each variable, e.g. x=0.5,y=2 (repeatable)")
     p.add_argument("-o", "--output", metavar="FILE", default=None,
                    help="FILE.dot, or FILE.svg / .png / .pdf (DOT written beside it); default: DOT to stdout")
-    p.add_argument("--max-nodes", type=int, default=200, metavar="N",
+    p.add_argument("--max-nodes", type=int_at_least(2), default=200, metavar="N",
                    help="collapse the drawing beyond N nodes (default 200)")
     p.set_defaults(handler=_run_graph)
 
 
 def _run_graph(args: argparse.Namespace) -> int:
     expression, values = _expression_and_point(args)
-    if args.max_nodes < 2:
-        raise UsageError(f"--max-nodes must be at least 2, got {args.max_nodes}")
     out_path = Path(args.output) if args.output else None
     if out_path is not None and out_path.suffix.lower() not in (".dot", ".gv", *_RENDERED):
         raise UsageError(f"-o {args.output}: unknown file type {out_path.suffix!r}; use .dot, .svg, .png or .pdf")
@@ -241,6 +291,20 @@ def _protect_expression(parser: argparse.ArgumentParser, argv: list[str]) -> lis
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``chainrule`` command with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    try:
+        status = _dispatch(argv)
+        sys.stdout.flush()  # a reader that went away shows here, inside the try, rather than at exit
+        return status
+    except BrokenPipeError:
+        # stop quietly, as Unix tools do; stdout goes to devnull so that Python's own flush at exit does not fail
+        # again (the recipe of the signal module's documentation, "Note on SIGPIPE")
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     tokens = _protect_expression(parser, list(sys.argv[1:] if argv is None else argv))
     try:

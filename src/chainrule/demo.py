@@ -72,7 +72,8 @@ def train(kind: str = "cnn", epochs: int | None = None, batch_size: int = 32, lr
           seed: int = 0, out: str | Path = "chainrule-demo", quiet: bool = False) -> tuple[nn.Module, History]:
     """Train the demo model with Adam, print progress, and write the model and the two pictures into ``out``.
 
-    Ctrl-C stops training after the current batch; what was trained so far is still saved and drawn.
+    Ctrl-C stops training after the current batch; what was trained so far is still saved and drawn. Each epoch
+    prints one summary line; a progress bar (on stderr) shows during an epoch when stderr is a terminal.
     """
     from tqdm import tqdm
 
@@ -96,7 +97,10 @@ def train(kind: str = "cnn", epochs: int | None = None, batch_size: int = 32, lr
             model.train()
             total_loss = correct = seen = 0.0
             start = time.perf_counter()
-            bar = tqdm(loader, desc=f"epoch {epoch:2d}/{epochs}", leave=False, disable=quiet, unit="batch")
+            # disable=None: tqdm draws the bar only where its stream (stderr) is a terminal; in a log or a pipe
+            # the carriage-return updates would pile up, and the summary line below says it all
+            bar = tqdm(loader, desc=f"epoch {epoch:2d}/{epochs}", leave=False, disable=True if quiet else None,
+                       unit="batch")
             for xb, yb in bar:
                 logits = model(xb)
                 loss = F.cross_entropy(logits, yb)
@@ -178,25 +182,24 @@ def plot_predictions(x: np.ndarray, y: np.ndarray, predicted: np.ndarray, path: 
 
 def add_demo_command(subparsers: Any) -> None:
     """``chainrule demo``: the subcommand's options (the CLI lists this in ``cli.COMMANDS``)."""
-    p = subparsers.add_parser("demo", help="train a small network on the bundled digits and show the result",
-                              description=__doc__.splitlines()[0])
+    from .cli import int_at_least, positive_float  # here, not above: cli imports this module
+
+    p = subparsers.add_parser(
+        "demo", help="train a small network on the bundled digits and show the result",
+        description="Train a small CNN (or an MLP) on scikit-learn's bundled 8x8 digits and show the result: the "
+        "trained weights (model.safetensors, loadable by PyTorch), the loss and accuracy by epoch (training.png) "
+        "and test digits with their predicted labels (predictions.png), written into the output folder. Progress "
+        "bars appear on a terminal only; elsewhere (a log, a pipe) each epoch prints one summary line.")
     p.add_argument("--model", choices=("cnn", "mlp"), default="cnn", help="network to train (default: cnn)")
-    p.add_argument("--epochs", type=_positive, default=None, help="epochs (default: 20 for cnn, 30 for mlp)")
-    p.add_argument("--batch-size", type=_positive, default=32, help="examples per batch (default: 32)")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate of the one-cycle schedule (1e-2)")
-    p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same numbers (default: 0)")
+    p.add_argument("--epochs", type=int_at_least(1), default=None, help="epochs (default: 20 for cnn, 30 for mlp)")
+    p.add_argument("--batch-size", type=int_at_least(1), default=32, help="examples per batch (default: 32)")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help=f"peak learning rate of the one-cycle schedule (default: {LEARNING_RATE:g})")
+    p.add_argument("--seed", type=int_at_least(0), default=0,
+                   help="random seed, 0 or more: same seed, same numbers (default: 0)")
     p.add_argument("--out", default="chainrule-demo", help="output folder (default: ./chainrule-demo/)")
     p.add_argument("--quiet", action="store_true", help="print only the final result")
     p.set_defaults(handler=_run_demo)
-
-
-def _positive(text: str) -> int:
-    import argparse
-
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _run_demo(args: Any) -> int:
@@ -208,6 +211,12 @@ def _run_demo(args: Any) -> int:
         print(f"chainrule demo: {error.name} is missing; install the demo extra: pip install 'chainrule[demo]'",
               file=sys.stderr)
         return 1
-    train(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, out=args.out,
-          quiet=args.quiet)
+    try:
+        train(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, out=args.out,
+              quiet=args.quiet)
+    except OSError as error:  # the output folder cannot be made or written (a file of that name, no permission)
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"chainrule demo: error: cannot write the results into {args.out}: {error.strerror or error}{where}",
+              file=sys.stderr)
+        return 1
     return 0
