@@ -120,3 +120,12 @@ def test_progress_bars_show_on_a_terminal(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert b"\r" in seen and b"epoch  1/1" in seen and b"batch" in seen  # tqdm's bar, on the terminal only
     assert "\r" not in result.stdout
+
+
+def test_an_output_folder_that_cannot_be_made_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    result = demo("--model", "mlp", "--epochs", "1", "--out", str(taken))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"chainrule demo: error: cannot write the results into {taken}: ")
+    assert "Traceback" not in result.stderr

@@ -573,6 +573,21 @@ def test_cosine_similarity_matches_torch(s1: tuple[int, ...], s2: tuple[int, ...
             randn(*s1), randn(*s2, seed=1))
 
 
+def test_normalize_and_cosine_similarity_at_zero_and_huge_vectors() -> None:
+    """A zero vector: finite gradients, torch's (the clamp's 1 / eps); entries of 1e200: the true direction."""
+    for ours, theirs in ((lambda a: F.normalize(a), lambda a: TF.normalize(a)),
+                         (lambda a: F.normalize(a, p=3.0), lambda a: TF.normalize(a, p=3.0)),
+                         (lambda a: F.cosine_similarity(a, a * 2), lambda a: TF.cosine_similarity(a, a * 2))):
+        compare(ours, theirs, np.array([[0.0, 0.0], [3.0, -4.0]]), rtol=1e-12)
+    huge = np.array([[3e200, -4e200]])
+    np.testing.assert_allclose(F.normalize(huge), [[0.6, -0.8]], rtol=1e-15)
+    np.testing.assert_allclose(F.normalize(huge, p=1.0), [[3 / 7, -4 / 7]], rtol=1e-15)
+    np.testing.assert_allclose(F.cosine_similarity(huge, huge * -0.5), [-1.0], rtol=1e-15)
+    x = cr.tensor(huge, requires_grad=True)
+    F.cosine_similarity(x, cr.tensor([[1e200, 0.0]])).backward()
+    assert np.isfinite(x.grad.data).all()
+
+
 # ---- stability, dtype, gradcheck ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_logit_losses_are_stable_at_1000(dtype: Any) -> None:

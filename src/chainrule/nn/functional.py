@@ -9,7 +9,9 @@ ndarrays they compute plain ndarrays.
 Kinks and conventions, decided here: max pooling gives the whole gradient to the first maximum of each window
 (row-major order within the window, as PyTorch; a NaN counts as the maximum). ``binary_cross_entropy`` clamps each
 logarithm at -100 as PyTorch does; at an input of exactly 0 or 1 the clamped side has gradient 0 (PyTorch reports a
-huge finite slope there). ``cosine_similarity`` clamps each norm at ``eps``.
+huge finite slope there). ``cosine_similarity`` and ``normalize`` clamp each norm at ``eps``, and compute it scaled,
+so that vectors of 1e200 keep their direction (PyTorch's squares overflow there, to a similarity of 0); a zero
+vector's norm has gradient 0, so what comes back is the clamp's gradient (1 / eps for normalize), as in PyTorch.
 """
 
 from __future__ import annotations
@@ -576,13 +578,28 @@ def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> A
     tensor([[0.6, 0.8]])
     """
     x = _array(input)
-    if p == 2.0:
-        norm = sqrt(_sum(x * x, axis=dim, keepdims=True))
-    elif p == 1.0:
-        norm = _sum(_abs(x), axis=dim, keepdims=True)
-    else:
-        norm = _sum(_abs(x) ** p, axis=dim, keepdims=True) ** (1.0 / p)
-    return x / maximum(norm, eps)
+    return x / maximum(_norm(x, p, dim), eps)
+
+
+def _norm(x: Any, p: float, dim: int) -> Any:
+    """``||x||_p`` along ``dim`` (kept), for the norms that normalize and cosine_similarity clamp at eps.
+
+    Computed on x / max|x|, a constant (so the gradient is the norm's own): the powers do not overflow where the
+    norm itself is representable (entries of 1e200 in float64). A zero vector has norm 0 with gradient 0: the root's
+    infinite slope at 0 is never taken, so the clamp's gradient comes through unspoilt.
+    """
+    raw = np.abs(_raw(x))
+    dtype = raw.dtype if raw.dtype.kind == "f" else np.dtype(np.float64)
+    biggest = np.max(raw, axis=dim, keepdims=True, initial=0)
+    scale = np.where(np.isfinite(biggest) & (biggest > 0), biggest, 1).astype(dtype)
+    y = _abs(x / scale)
+    if p == 1.0:
+        return _sum(y, axis=dim, keepdims=True) * scale
+    total = _sum(y * y if p == 2.0 else y ** p, axis=dim, keepdims=True)
+    positive = _raw(total) > 0
+    safe = where(positive, total, 1.0)
+    root = sqrt(safe) if p == 2.0 else safe ** (1.0 / p)
+    return where(positive, root, 0.0) * scale
 
 
 # ---- embedding, one-hot, padding -------------------------------------------------------------------------------------
@@ -1233,6 +1250,4 @@ def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Any:
     tensor([ 1., -1.])
     """
     a, b = _array(x1), _array(x2)
-    na = maximum(sqrt(_sum(a * a, axis=dim, keepdims=True)), eps)
-    nb = maximum(sqrt(_sum(b * b, axis=dim, keepdims=True)), eps)
-    return _sum((a / na) * (b / nb), axis=dim)
+    return _sum((a / maximum(_norm(a, 2.0, dim), eps)) * (b / maximum(_norm(b, 2.0, dim), eps)), axis=dim)
