@@ -653,6 +653,24 @@ def test_cross_entropy_and_nll_loss_with_minus_inf_logits(reduction: str) -> Non
     np.testing.assert_array_equal(grad, [[0.0, 0.0, -1.0]])
 
 
+@pytest.mark.parametrize(("logits", "dtype", "target", "loss"), [
+    ([[0.0, -1e308, 1e308]], np.float64, 0, 1e308), ([[0.0, -1e308, 1e308]], np.float64, 2, 0.0),
+    ([[1e308, 0.0, -1e308]], np.float64, 1, 1e308),
+    ([[0.0, 6e4, -6e4]], np.float16, 0, 6e4), ([[0.0, 6e4, -6e4]], np.float16, 1, 0.0),
+])
+def test_cross_entropy_with_logits_at_the_ends_of_the_float_range(logits: Any, dtype: Any, target: int,
+                                                                  loss: float) -> None:
+    """Logits further apart than the largest float: the unpicked class's log-probability rounds to -inf, and
+    costs nothing; value and gradient are exact (softmax minus the one-hot target) and nothing warns."""
+    x = np.array(logits, dtype=dtype)
+    value, grad = _loss_and_grad(F.cross_entropy, x, np.array([target]))
+    assert value.dtype == dtype and float(value) == loss
+    expected = np.zeros_like(x)
+    expected[0, int(np.argmax(x))] += 1.0
+    expected[0, target] -= 1.0
+    np.testing.assert_array_equal(grad, expected)
+
+
 def test_cross_entropy_with_minus_inf_on_the_target_is_infinite_with_a_finite_gradient() -> None:
     value, grad = _loss_and_grad(F.cross_entropy, np.array([[0.0, -np.inf, 1.0]]), np.array([1]))
     assert value == np.inf  # log p = -inf: the math says infinite
