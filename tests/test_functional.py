@@ -865,3 +865,33 @@ def test_functions_take_plain_ndarrays_and_return_ndarrays() -> None:
     np.testing.assert_allclose(y, TF.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy(), rtol=RTOL)
     assert isinstance(F.max_pool2d(x, 2), np.ndarray)
     assert not isinstance(F.cross_entropy(randn(2, 3), np.array([0, 1])), cr.Tensor)
+
+
+UNARY_FUNCTIONAL = ["elu", "hardtanh", "leaky_relu", "log_softmax", "logsigmoid", "mish", "normalize", "relu", "relu6",
+                    "selu", "silu", "softplus", "softsign", "softmax", "gelu", "tanh", "sigmoid"]
+
+
+@pytest.mark.parametrize("name", [n for n in UNARY_FUNCTIONAL if hasattr(F, n)])
+def test_functional_takes_nested_lists_of_tensors(name: str) -> None:
+    """A nested list of tensors being differentiated keeps its gradient (it used to be frozen into zeros)."""
+    kwargs = {"dim": -1} if name in ("softmax", "log_softmax") else {}
+    fn = lambda x: getattr(F, name)(x, **kwargs)
+    weights = np.array([[1.0, -2.0], [0.5, 3.0]])
+
+    def rows(v: Any) -> list[list[Any]]:
+        return [[v, v + 2.0], [v * 3.0, v - 1.0]]
+
+    expected = cr.grad(lambda v: (fn(cr.stack([cr.stack(r) for r in rows(v)])) * weights).sum())(0.7)
+    got = cr.grad(lambda v: (fn(rows(v)) * weights).sum())(0.7)
+    assert float(got) == pytest.approx(float(expected), abs=1e-12)
+    assert float(expected) != 0.0
+
+
+def test_class_weights_being_differentiated_are_refused() -> None:
+    w = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    logits = cr.tensor([[0.1, 0.2, 0.3]])
+    with pytest.raises(TypeError, match="class weights cannot be differentiated"):
+        F.cross_entropy(logits, np.array([1]), weight=w)
+    with pytest.raises(TypeError, match="class weights cannot be differentiated"):
+        F.cross_entropy(logits, np.array([[0.2, 0.3, 0.5]]), weight=w)
+    assert np.isfinite(float(F.cross_entropy(logits, np.array([1]), weight=w.detach())))

@@ -399,3 +399,11 @@ def test_logsumexp_of_the_extremes_of_float64() -> None:
     assert float(cr.logsumexp(np.array([1e308, -1e308]))) == 1e308
     np.testing.assert_array_equal(cr.softmax(np.array([1e308, -1e308])), [1.0, 0.0])
     np.testing.assert_array_equal(cr.log_softmax(np.array([-1e308, 1e308])), [-np.inf, 0.0])
+
+
+def test_a_slice_of_only_minus_infinity_is_nan_without_a_warning() -> None:
+    """softmax over nothing but -inf is 0/0 (a fully masked attention row): NaN, as PyTorch, and silent."""
+    x = np.array([[-np.inf, -np.inf], [0.0, -np.inf]])
+    np.testing.assert_array_equal(cr.softmax(x), [[np.nan, np.nan], [1.0, 0.0]])
+    np.testing.assert_array_equal(cr.log_softmax(x), [[np.nan, np.nan], [0.0, -np.inf]])
+    np.testing.assert_array_equal(cr.logsumexp(x, axis=1), [-np.inf, 0.0])

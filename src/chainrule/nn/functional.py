@@ -43,6 +43,7 @@ from ..ops.reduce import softmax as _softmax
 from ..ops.reduce import sum as _sum
 from ..ops.shape import getitem, repeat, reshape, swapaxes, take
 from ..ops.shape import pad as _pad_constant
+from ..primitive import as_array, holds_box
 from ..tensor import Tensor
 from ._helpers import check_pair, check_rows, expect_size, index_array
 
@@ -97,9 +98,12 @@ Pair = tuple[int, int]
 
 
 # ---- helpers -------------------------------------------------------------------------------------------------------
-def _array(x: Any) -> Any:
-    """Tensors and ndarrays as they are; lists and scalars as ndarrays, so they have a shape."""
-    return x if isinstance(x, (Tensor, np.ndarray)) else np.asarray(x)
+def _class_weights(weight: Any, what: str, dtype: Any) -> np.ndarray[Any, Any]:
+    """Per-class weights as constants: the losses have no rule for them (as PyTorch), so one being differentiated
+    is refused rather than cut off its graph."""
+    if holds_box((weight,)):
+        raise TypeError(f"{what}: the class weights cannot be differentiated; pass constants (weight.detach())")
+    return np.asarray(_raw(weight), dtype=dtype)
 
 
 def _raw(x: Any) -> Any:
@@ -182,7 +186,7 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Any:
     >>> F.linear(cr.ones((2, 3)), cr.ones((4, 3)), cr.zeros(4)).shape
     (2, 4)
     """
-    x, w = _array(input), _array(weight)
+    x, w = as_array(input), as_array(weight)
     expect_size("linear", "input", x.shape, -1, w.shape[-1], "last dimension")
     y = matmul(x, w.T if w.ndim == 2 else w)
     return y if bias is None else y + bias
@@ -196,7 +200,7 @@ def bilinear(input1: Any, input2: Any, weight: Any, bias: Any = None) -> Any:
     >>> F.bilinear(cr.ones((5, 2)), cr.ones((5, 3)), cr.ones((4, 2, 3))).shape
     (5, 4)
     """
-    x1, w, x2 = _array(input1), _array(weight), _array(input2)
+    x1, w, x2 = as_array(input1), as_array(weight), as_array(input2)
     if w.ndim != 3:
         raise ValueError(f"bilinear: weight must be 3-d (out_features, in1_features, in2_features), got shape "
                          f"{w.shape}")
@@ -243,8 +247,8 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     >>> F.conv2d(x, cr.ones((2, 1, 3, 3)), padding="same", stride=1).shape
     (1, 2, 4, 4)
     """
-    x, unbatched = _unbatched(_array(input), 4, "conv2d")
-    w = _array(weight)
+    x, unbatched = _unbatched(as_array(input), 4, "conv2d")
+    w = as_array(weight)
     if w.ndim != 4:
         raise ValueError(f"conv2d: weight must be 4-d (out_channels, in_channels / groups, kh, kw), got shape "
                          f"{w.shape}")
@@ -258,7 +262,7 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     _positive(dilation, "dilation", "conv2d")
     pads = _conv_padding(padding, (w.shape[2], w.shape[3]), dilation, stride, "conv2d")
     if bias is not None:
-        bias = _array(bias)
+        bias = as_array(bias)
         if bias.shape != (w.shape[0],):
             raise ValueError(f"conv2d: bias must have shape ({w.shape[0]},), got {bias.shape}")
     y = _nn.conv2d(x, w, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
@@ -274,8 +278,8 @@ def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     >>> F.conv1d(cr.arange(5.0).reshape(1, 1, 5), cr.ones((1, 1, 2)))
     tensor([[[1., 3., 5., 7.]]])
     """
-    x, unbatched = _unbatched(_array(input), 3, "conv1d")
-    w = _array(weight)
+    x, unbatched = _unbatched(as_array(input), 3, "conv1d")
+    w = as_array(weight)
     if w.ndim != 3:
         raise ValueError(f"conv1d: weight must be 3-d (out_channels, in_channels / groups, k), got shape {w.shape}")
     pad2 = padding if isinstance(padding, str) else (0, _single(padding, "padding"))
@@ -295,8 +299,8 @@ def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
     >>> F.conv_transpose2d(cr.ones((1, 1, 2, 2)), cr.ones((1, 1, 2, 2)), stride=2).shape
     (1, 1, 4, 4)
     """
-    x, unbatched = _unbatched(_array(input), 4, "conv_transpose2d")
-    w = _array(weight)
+    x, unbatched = _unbatched(as_array(input), 4, "conv_transpose2d")
+    w = as_array(weight)
     if w.ndim != 4:
         raise ValueError(f"conv_transpose2d: weight must be 4-d (in_channels, out_channels / groups, kh, kw), got "
                          f"shape {w.shape}")
@@ -379,7 +383,7 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     tensor([[[[ 5.,  7.],
               [13., 15.]]]])
     """
-    x, unbatched = _unbatched(_array(input), 4, "max_pool2d")
+    x, unbatched = _unbatched(as_array(input), 4, "max_pool2d")
     kw = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
     y = _nn.max_pool2d(x, **kw)
     if unbatched:
@@ -407,7 +411,7 @@ def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     tensor([[[[ 2.5,  4.5],
               [10.5, 12.5]]]])
     """
-    x, unbatched = _unbatched(_array(input), 4, "avg_pool2d")
+    x, unbatched = _unbatched(as_array(input), 4, "avg_pool2d")
     kw = _pool_args(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
     del kw["dilation"]
     if divisor_override is not None and int(divisor_override) <= 0:
@@ -426,7 +430,7 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
     >>> F.adaptive_avg_pool2d(cr.arange(16.0).reshape(1, 1, 4, 4), 1)
     tensor([[[[7.5]]]])
     """
-    x = _array(input)
+    x = as_array(input)
     if x.ndim not in (3, 4):
         raise ValueError(f"adaptive_avg_pool2d: expected a 3-d or 4-d input, got shape {x.shape}")
     size = (output_size, output_size) if isinstance(output_size, (int, np.integer)) or output_size is None \
@@ -454,7 +458,7 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    x = _array(input)
+    x = as_array(input)
     if not training or p == 0.0:
         return x
     if p == 1.0:
@@ -492,7 +496,7 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
     >>> rm, rv
     (array([0.2, 0.4]), array([1.1, 1.7]))
     """
-    x = _array(input)
+    x = as_array(input)
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of at least 2 dimensions (N, C, *), got shape {x.shape}")
     axes = (0, *range(2, x.ndim))
@@ -529,7 +533,7 @@ def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any 
     >>> F.layer_norm(cr.tensor([[1.0, 3.0]]), (2,))
     tensor([[-0.999995,  0.999995]])
     """
-    x = _array(input)
+    x = as_array(input)
     shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
     k = len(shape)
     if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
@@ -553,7 +557,7 @@ def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None
     >>> F.group_norm(cr.tensor([[1.0, 3.0, 5.0, 9.0]]), 2)
     tensor([[-0.999995  ,  0.999995  , -0.99999875,  0.99999875]])
     """
-    x = _array(input)
+    x = as_array(input)
     if x.ndim < 2:
         raise ValueError(f"group_norm: expected an input of at least 2 dimensions (N, C, *), got shape {x.shape}")
     n, c = x.shape[0], x.shape[1]
@@ -577,7 +581,7 @@ def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> A
     >>> F.normalize(cr.tensor([[3.0, 4.0]]))
     tensor([[0.6, 0.8]])
     """
-    x = _array(input)
+    x = as_array(input)
     return x / maximum(_norm(x, p, dim), eps)
 
 
@@ -622,7 +626,7 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None, max_norm:
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not supported")
     idx = index_array(input, "embedding")
-    w = _array(weight)
+    w = as_array(weight)
     n = w.shape[0]
     check_rows("embedding", idx, n)
     if max_norm is not None:
@@ -691,7 +695,7 @@ def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float | N
     >>> F.pad(cr.tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect")
     tensor([[3., 2., 1., 2., 3., 2.]])
     """
-    x = _array(input)
+    x = as_array(input)
     widths = [int(p) for p in pad]
     if len(widths) % 2 or len(widths) // 2 > x.ndim:
         raise ValueError(f"pad: the padding {tuple(pad)} must have an even length of at most 2 * ndim = {2 * x.ndim}")
@@ -735,7 +739,7 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     >>> F.scaled_dot_product_attention(q, k, v, is_causal=True).shape
     (2, 3, 4)
     """
-    q, k, v = _array(query), _array(key), _array(value)
+    q, k, v = as_array(query), as_array(key), as_array(value)
     if enable_gqa and q.ndim >= 3 and k.shape[-3] != q.shape[-3]:
         if q.shape[-3] % k.shape[-3]:
             raise ValueError(f"scaled_dot_product_attention: {q.shape[-3]} query heads are not a multiple of "
@@ -750,7 +754,7 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
             raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
         scores = where(np.tril(np.ones((big_l, big_s), dtype=bool)), scores, -math.inf)
     if attn_mask is not None:
-        mask = _array(attn_mask)
+        mask = as_array(attn_mask)
         if mask.dtype == np.bool_:
             scores = where(_raw(mask), scores, -math.inf)
         else:
@@ -778,7 +782,7 @@ def softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
     >>> F.softmax(cr.tensor([[0.0, 0.0]]), dim=1)
     tensor([[0.5, 0.5]])
     """
-    x = _array(input) if dtype is None else _array(input).astype(dtype)
+    x = as_array(input) if dtype is None else as_array(input).astype(dtype)
     return _softmax(x, axis=_softmax_dim(x.ndim, dim, "softmax"))
 
 
@@ -790,7 +794,7 @@ def softmin(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
     >>> F.softmin(cr.tensor([0.0, 0.0]), dim=0)
     tensor([0.5, 0.5])
     """
-    x = _array(input) if dtype is None else _array(input).astype(dtype)
+    x = as_array(input) if dtype is None else as_array(input).astype(dtype)
     return _softmax(-x, axis=_softmax_dim(x.ndim, dim, "softmin"))
 
 
@@ -802,7 +806,7 @@ def log_softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
     >>> F.log_softmax(cr.tensor([0.0, 1000.0]), dim=0)
     tensor([-1000.,     0.])
     """
-    x = _array(input) if dtype is None else _array(input).astype(dtype)
+    x = as_array(input) if dtype is None else as_array(input).astype(dtype)
     return _log_softmax(x, axis=_softmax_dim(x.ndim, dim, "log_softmax"))
 
 
@@ -814,7 +818,7 @@ def relu(input: Any, inplace: bool = False) -> Any:
     >>> F.relu(cr.tensor([-1.0, 2.0]))
     tensor([0., 2.])
     """
-    return _relu(_array(input))
+    return _relu(as_array(input))
 
 
 def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) -> Any:
@@ -825,7 +829,7 @@ def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) 
     >>> F.leaky_relu(cr.tensor([-1.0, 2.0]), 0.1)
     tensor([-0.1,  2. ])
     """
-    return _leaky_relu(_array(input), negative_slope=negative_slope)
+    return _leaky_relu(as_array(input), negative_slope=negative_slope)
 
 
 def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Any:
@@ -836,7 +840,7 @@ def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Any:
     >>> print(f"{float(F.elu(cr.tensor(-1.0))):.4f}")
     -0.6321
     """
-    return _elu(_array(input), alpha=alpha)
+    return _elu(as_array(input), alpha=alpha)
 
 
 def selu(input: Any, inplace: bool = False) -> Any:
@@ -847,7 +851,7 @@ def selu(input: Any, inplace: bool = False) -> Any:
     >>> print(f"{float(F.selu(cr.tensor(1.0))):.4f}")
     1.0507
     """
-    return _selu(_array(input))
+    return _selu(as_array(input))
 
 
 def silu(input: Any, inplace: bool = False) -> Any:
@@ -858,7 +862,7 @@ def silu(input: Any, inplace: bool = False) -> Any:
     >>> print(f"{float(F.silu(cr.tensor(1.0))):.4f}")
     0.7311
     """
-    return _silu(_array(input))
+    return _silu(as_array(input))
 
 
 def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
@@ -869,7 +873,7 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
     >>> F.softplus(cr.tensor([0.0, 100.0]))
     tensor([  0.69314718, 100.        ])
     """
-    x = _array(input)
+    x = as_array(input)
     bx = x * beta if beta != 1.0 else x
     soft = _softplus(bx) if beta == 1.0 else _softplus(bx) / beta
     return where(_raw(bx) > threshold, x, soft)
@@ -883,7 +887,7 @@ def logsigmoid(input: Any) -> Any:
     >>> F.logsigmoid(cr.tensor([-1000.0]))
     tensor([-1000.])
     """
-    return log_sigmoid(_array(input))
+    return log_sigmoid(as_array(input))
 
 
 def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Any:
@@ -894,7 +898,7 @@ def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: b
     >>> F.hardtanh(cr.tensor([-2.0, 0.5, 3.0]))
     tensor([-1. ,  0.5,  1. ])
     """
-    return _clip(_array(input), min_val, max_val)
+    return _clip(as_array(input), min_val, max_val)
 
 
 def relu6(input: Any, inplace: bool = False) -> Any:
@@ -905,7 +909,7 @@ def relu6(input: Any, inplace: bool = False) -> Any:
     >>> F.relu6(cr.tensor([-1.0, 3.0, 9.0]))
     tensor([0., 3., 6.])
     """
-    return _clip(_array(input), 0.0, 6.0)
+    return _clip(as_array(input), 0.0, 6.0)
 
 
 def mish(input: Any, inplace: bool = False) -> Any:
@@ -916,7 +920,7 @@ def mish(input: Any, inplace: bool = False) -> Any:
     >>> print(f"{float(F.mish(cr.tensor(1.0))):.4f}")
     0.8651
     """
-    x = _array(input)
+    x = as_array(input)
     return x * tanh(_softplus(x))
 
 
@@ -928,7 +932,7 @@ def softsign(input: Any) -> Any:
     >>> F.softsign(cr.tensor([1.0, -3.0]))
     tensor([ 0.5 , -0.75])
     """
-    x = _array(input)
+    x = as_array(input)
     return x / (1 + _abs(x))
 
 
@@ -953,7 +957,7 @@ def _class_coefficients(logp: Any, target: Any, weight: Any, ignore_index: int, 
         bad = idx[counted & ((idx < 0) | (idx >= n_classes))]
         raise IndexError(f"{what}: target {int(bad.flat[0])} is out of bounds for {n_classes} classes")
     dtype = logp.dtype
-    w = np.ones(n_classes, dtype=dtype) if weight is None else np.asarray(_raw(weight), dtype=dtype)
+    w = np.ones(n_classes, dtype=dtype) if weight is None else _class_weights(weight, what, dtype)
     if w.shape != (n_classes,):
         raise ValueError(f"{what}: weight must have shape ({n_classes},), got {w.shape}")
     classes = np.arange(n_classes).reshape((n_classes,) + (1,) * (logp.ndim - axis - 1))
@@ -998,7 +1002,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, size_average: bool | N
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
-    logp = _array(input)
+    logp = as_array(input)
     coef, denominator = _class_coefficients(logp, target, weight, ignore_index, 0.0, "nll_loss")
     loss = -_sum(_times(coef, logp), axis=0 if logp.ndim == 1 else 1)
     if reduction == "mean":
@@ -1026,12 +1030,12 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: boo
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
-    x = _array(input)
+    x = as_array(input)
     if x.ndim == 0:
         raise ValueError("cross_entropy: the input must have a class axis (shape (C,), (N, C) or (N, C, d1, ...))")
     axis = 0 if x.ndim == 1 else 1
     logp = _log_softmax(x, axis=axis)
-    t = _array(target)
+    t = as_array(target)
     if t.dtype.kind != "f":
         coef, denominator = _class_coefficients(logp, t, weight, ignore_index, label_smoothing, "cross_entropy")
         loss = -_sum(_times(coef, logp), axis=axis)
@@ -1045,7 +1049,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: boo
         t = t * (1.0 - label_smoothing) + label_smoothing / n_classes
     terms = _times(t, logp)
     if weight is not None:
-        w = np.asarray(_raw(weight), dtype=x.dtype)
+        w = _class_weights(weight, "cross_entropy", x.dtype)
         terms = terms * w.reshape((n_classes,) + (1,) * (x.ndim - axis - 1))
     return _reduce(-_sum(terms, axis=axis), reduction)
 
@@ -1056,7 +1060,7 @@ def _input_and_target(input: Any, target: Any, what: str) -> tuple[Any, Any]:
     PyTorch only warns when they differ; broadcasting them would silently compare every input with every target
     (a (3, 1) input against a (3,) target gives nine terms), so a loss refuses it here.
     """
-    x, y = _array(input), _array(target)
+    x, y = as_array(input), as_array(target)
     if x.shape != y.shape:
         try:
             joint = f" (broadcasting would compute {np.broadcast_shapes(x.shape, y.shape)} terms)"
@@ -1070,7 +1074,7 @@ def _input_and_target(input: Any, target: Any, what: str) -> tuple[Any, Any]:
 
 def _check_broadcast(what: str, name: str, value: Any, shape: tuple[int, ...]) -> None:
     """A weight may broadcast against the loss, but not widen it (which would count terms several times)."""
-    own = tuple(_array(value).shape)
+    own = tuple(as_array(value).shape)
     try:
         fits = np.broadcast_shapes(own, shape) == shape
     except ValueError:
@@ -1083,8 +1087,8 @@ def _elementwise_loss(loss: Any, weight: Any, reduction: str, mean_over_weight: 
     _check_reduction(reduction)
     if weight is None:
         return _reduce(loss, reduction)
-    if tuple(_array(weight).shape) != tuple(loss.shape):
-        raise ValueError(f"{what}: weight of shape {tuple(_array(weight).shape)} must have the input's shape "
+    if tuple(as_array(weight).shape) != tuple(loss.shape):
+        raise ValueError(f"{what}: weight of shape {tuple(as_array(weight).shape)} must have the input's shape "
                          f"{tuple(loss.shape)}")
     loss = loss * weight
     if reduction == "mean" and mean_over_weight:
@@ -1249,5 +1253,5 @@ def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Any:
     >>> F.cosine_similarity(cr.tensor([[1.0, 0.0], [1.0, 1.0]]), cr.tensor([[2.0, 0.0], [-1.0, -1.0]]))
     tensor([ 1., -1.])
     """
-    a, b = _array(x1), _array(x2)
+    a, b = as_array(x1), as_array(x2)
     return _sum((a / maximum(_norm(a, 2.0, dim), eps)) * (b / maximum(_norm(b, 2.0, dim), eps)), axis=dim)

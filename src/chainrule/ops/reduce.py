@@ -301,8 +301,9 @@ def _shift(x: Any, axis: Axis) -> Any:
     return np.where(np.isfinite(m), m, 0)
 
 
-# x - shift may overflow to -inf (x = -1e308 against a max of 1e308), which is right: its exponential is 0
-_quiet = functools.partial(np.errstate, over="ignore", divide="ignore")
+# x - shift may overflow to -inf (x = -1e308 against a max of 1e308), which is right: its exponential is 0. A slice
+# that is all -inf has no softmax (0/0) and a log_softmax of NaN, as PyTorch says, without NumPy's warning.
+_quiet = functools.partial(np.errstate, over="ignore", divide="ignore", invalid="ignore")
 
 
 def _logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
@@ -316,7 +317,7 @@ def _logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
 def _softmax(x: Any, axis: Axis = -1) -> Any:
     with _quiet():
         e = np.exp(x - _shift(x, axis))
-    return e / np.sum(e, axis=axis, keepdims=True)
+        return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def _log_softmax(x: Any, axis: Axis = -1) -> Any:
