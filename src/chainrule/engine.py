@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from . import backend
+
 _grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("chainrule_grad_enabled", default=True)
 is_grad_enabled = _grad_enabled.get
 _grad_enabled_before: contextvars.ContextVar[tuple[bool, ...]] = contextvars.ContextVar("chainrule_grad_before",
@@ -345,10 +347,11 @@ def run_hooks(hooks: list[Callable[[Any], Any]], g: Any, create_graph: bool) -> 
         if np.shape(result) != g.shape:
             raise RuntimeError(f"a hook returned a gradient of shape {np.shape(result)} for a tensor of shape "
                                f"{g.shape}")
+        xp = backend.namespace(g.data if create_graph else g)
         if create_graph:
-            g = result if isinstance(result, Tensor) else Tensor._from_node(np.asarray(result, dtype=g.dtype), None)
+            g = result if isinstance(result, Tensor) else Tensor._from_node(xp.asarray(result, dtype=g.dtype), None)
         else:
-            g = result.data if isinstance(result, Tensor) else np.asarray(result, dtype=g.dtype)
+            g = result.data if isinstance(result, Tensor) else xp.asarray(result, dtype=g.dtype)
     return g
 
 
@@ -382,6 +385,6 @@ def grad(
                 targets=ins)
     result = []
     for x in ins:
-        g = found[id(x)][1] if id(x) in found else np.zeros_like(np.asarray(x))
+        g = found[id(x)][1] if id(x) in found else np.zeros_like(x.data)  # (on x's device: zeros_like dispatches)
         result.append(g if isinstance(g, Tensor) else Tensor._from_node(g, None))
     return tuple(result)

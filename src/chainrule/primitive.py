@@ -18,9 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from . import backend
 from .engine import Node, Version, is_grad_enabled, tick
-from .tensor import Tensor
+from .tensor import Tensor, bottom
 
+_ARRAYS = backend.array_types  # NumPy's array type and each GPU provider's, taken as they are
 Rule = Callable[..., Any]
 REGISTRY: dict[str, Primitive] = {}
 
@@ -181,7 +183,7 @@ class Primitive:
             ans = self.forward(*raw, **kwargs) if kwargs else self.forward(*raw)
         except (ValueError, TypeError) as error:  # NumPy's words, without the op: say which op and which shapes
             raise _named(self, raw, error) from None
-        if type(ans) is not np.ndarray:
+        if type(ans) not in _ARRAYS:
             ans = np.asarray(ans)
         out = _new(Tensor)
         out.data = ans
@@ -212,14 +214,19 @@ _new = object.__new__
 
 
 def _named(prim: Primitive, raw: Sequence[Any], error: Exception) -> Exception:
-    """The forward's error, said in the primitive's name (never a private helper's) with the input shapes."""
+    """The forward's error, said in the primitive's name (never a private helper's) with the input shapes; arrays on
+    different devices (which the GPU's library refuses to mix) are named as such."""
     message = str(error)
+    devices = sorted({backend.device_of(r) for r in raw if type(r) in _ARRAYS})
+    if len(devices) > 1:
+        return RuntimeError(f"{prim.name}: its inputs are on different devices, {' and '.join(devices)}: move them "
+                            "to one first (t.to(device)); chainrule never copies between devices on its own")
     if isinstance(error, TypeError):
         if "keyword argument" not in message:
             return error  # not about the call's keywords: seen as it is
         message = message.split(" got ", 1)[-1]
         return TypeError(f"{prim.name}() got {message}")
-    shapes = ", ".join(str(np.shape(r)) for r in raw if isinstance(r, np.ndarray))
+    shapes = ", ".join(str(r.shape) for r in raw if type(r) in _ARRAYS)
     prefix = "" if message.startswith(f"{prim.name}:") else f"{prim.name}: "
     return type(error)(f"{prefix}{message} (input shapes {shapes})")
 
@@ -282,7 +289,7 @@ def as_array(x: Any) -> Any:
     """Tensors and ndarrays as they are; anything else (lists, scalars) as an ndarray, so it has a shape. A (nested)
     list or tuple that holds values being differentiated is stacked, recorded, so their gradients flow back: what
     composites call on their inputs first."""
-    if isinstance(x, (Tensor, np.ndarray)):
+    if isinstance(x, Tensor) or type(x) in _ARRAYS:
         return x
     if (type(x) is list or type(x) is tuple) and holds_box(x):
         from .ops.shape import stack
@@ -368,7 +375,7 @@ def _apply_reverse(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any
         ans = constant_data(prim(*raw, **kwargs))  # lower-level boxes: their own levels record this
     else:
         ans = prim.forward(*raw, **kwargs)
-        if type(ans) is not np.ndarray:
+        if type(ans) not in _ARRAYS:
             ans = np.asarray(ans)
     if not wrapped:
         return ans
@@ -391,7 +398,7 @@ def unwrap(args: Sequence[Any], level: int) -> tuple[list[Any], bool, bool, bool
         wrapped = True
         if a.requires_grad:
             requires = True
-        if type(data) is not np.ndarray and level_of(data) >= 0:
+        if type(data) not in _ARRAYS and level_of(data) >= 0:
             boxed = True
     return raw, wrapped, requires, boxed
 
@@ -404,8 +411,9 @@ def constant_data(x: Any) -> Any:
 def record(prim: Primitive, args: tuple[Any, ...], raw: list[Any], kwargs: dict[str, Any], ans: Any, level: int,
            requires: bool = True) -> Tensor:
     """Wrap ``ans`` (computed from ``raw``) in a Tensor of reverse-mode ``level``, with a node when it requires grad."""
-    out = Tensor._from_node(ans, None) if isinstance(ans, np.ndarray) else _box(ans)
-    if isinstance(ans, np.ndarray) and ans.base is not None:
+    array = type(ans) in _ARRAYS
+    out = Tensor._from_node(ans, None) if array else _box(ans)
+    if array and ans.base is not None:
         out._version = _share_version(args)
     if requires and prim.differentiable and is_grad_enabled():
         node = _new(Node) if not level else _level_node(level)
@@ -429,7 +437,7 @@ def lift(x: Any, level: int) -> Tensor:
     node = _level_node(level)
     node.prim, node.args, node.raw, node.kwargs, node.ans = identity, (x,), [value], {}, value
     node.clock, node.hooks = tick(), None
-    out = Tensor._from_node(value, None) if isinstance(value, np.ndarray) else _box(value)
+    out = Tensor._from_node(value, None) if type(value) in _ARRAYS else _box(value)
     out._node = node
     out.requires_grad = True
     return out
@@ -464,7 +472,7 @@ class Dual(Tensor):
 
 
 def make_dual(primal: Any, tangent: Any, level: int, batched: bool = False) -> Dual:
-    d = Dual._from_node(np.asarray(primal), None)  # .data: the plain array at the bottom, for shape and dtype
+    d = Dual._from_node(bottom(primal), None)  # .data: the plain array at the bottom, for shape and dtype
     d.primal = primal
     d.tangent = tangent
     d.level = level
@@ -489,7 +497,7 @@ def _apply_dual(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], 
         out = prim(*primals, **kwargs)  # lower levels record it
     else:
         out = prim.forward(*primals, **kwargs)
-        if type(out) is not np.ndarray:
+        if type(out) not in _ARRAYS:
             out = np.asarray(out)
     if not prim.differentiable:
         return out

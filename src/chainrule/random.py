@@ -1,4 +1,6 @@
-"""Random tensors from one module-level ``numpy.random.Generator``; ``seed(n)`` makes runs repeat exactly."""
+"""Random tensors from one module-level ``numpy.random.Generator``; ``seed(n)`` makes runs repeat exactly.
+
+Draws are made on the host and moved to the device asked for, so a seed gives the same numbers on every device."""
 
 from __future__ import annotations
 
@@ -30,17 +32,17 @@ def generator() -> np.random.Generator:
     return _generator
 
 
-def randn(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
+def randn(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Standard normal draws: ``cr.randn(2, 3)``.
 
     >>> import chainrule as cr
     >>> cr.randn(2, 3).shape
     (2, 3)
     """
-    return _leaf(_generator.standard_normal(_shape(shape)).astype(dtype, copy=False), requires_grad)
+    return _leaf(_generator.standard_normal(_shape(shape)).astype(dtype, copy=False), requires_grad, device)
 
 
-def rand(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
+def rand(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Uniform draws on [0, 1).
 
     >>> import chainrule as cr
@@ -48,14 +50,14 @@ def rand(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False) -> T
     >>> bool((x >= 0).data.all() and (x < 1).data.all())
     True
     """
-    return _leaf(_generator.random(_shape(shape)).astype(dtype, copy=False), requires_grad)
+    return _leaf(_generator.random(_shape(shape)).astype(dtype, copy=False), requires_grad, device)
 
 
-def randint(low: int, high: int | None = None, size: Any = None, dtype: Any = np.int64) -> Tensor:
+def randint(low: int, high: int | None = None, size: Any = None, dtype: Any = np.int64, device: Any = None) -> Tensor:
     """Integers in ``[low, high)`` (or ``[0, low)``), as ``Generator.integers``.
 
     >>> import chainrule as cr
     >>> int(cr.randint(1, 2, size=()))
     1
     """
-    return _leaf(np.asarray(_generator.integers(low, high, size=size, dtype=dtype)), False)
+    return _leaf(np.asarray(_generator.integers(low, high, size=size, dtype=dtype)), False, device)

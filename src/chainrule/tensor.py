@@ -7,10 +7,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import engine
+from . import backend, engine
 from .engine import Node, Version, tick
 
 ArrayLike = Any  # anything np.asarray accepts, or a Tensor
+_ARRAYS = backend.array_types  # the array types a Tensor holds as they are (NumPy's, and each GPU provider's)
 T = TypeVar("T", bound="Tensor")
 Axis = int | tuple[int, ...] | None
 
@@ -25,6 +26,14 @@ def _check_differentiable_dtype(dtype: np.dtype[Any]) -> None:
 
 def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
+
+
+def bottom(x: Any) -> Any:
+    """The array at the bottom of any transform's boxes: a Tensor's values, on its device (anything else as it is).
+    What value-based decisions read (a mask, whether an entry is zero), never recorded."""
+    while isinstance(x, Tensor):
+        x = x.data
+    return x
 
 
 class Tensor:
@@ -49,13 +58,16 @@ class Tensor:
     _version: Version | None
     _hooks: list[Callable[[Tensor], Tensor | None]] | None
 
-    def __init__(self, data: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> None:
+    def __init__(self, data: ArrayLike, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> None:
         if type(data) in (list, tuple) and holds_box(data):
             raise TypeError(
                 "a new tensor from a list holding tensors that are being differentiated would cut their gradients: "
                 "use cr.stack([...]) to keep them, or t.detach() on each to cut them on purpose"
             )
-        array = np.array(_raw(data), dtype=dtype)
+        raw = bottom(data)
+        array = backend.namespace(raw).array(raw, dtype=dtype)  # a copy, on the device the data is on
+        if device is not None:
+            array = backend.to_device(array, device)
         if requires_grad:
             _check_differentiable_dtype(array.dtype)
         self.data = array
@@ -68,7 +80,7 @@ class Tensor:
     @classmethod
     def _from_node(cls: type[T], data: Any, node: Node | None) -> T:
         t = cls.__new__(cls)
-        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        t.data = data if type(data) in _ARRAYS else np.asarray(data)
         t.requires_grad = node is not None
         t._grad = None
         t._node = node
@@ -115,12 +127,53 @@ class Tensor:
         return self._node is None
 
     @property
+    def device(self) -> str:
+        """Where the values live: ``"cpu"``, or ``"cuda:N"`` for GPU N."""
+        return backend.device_of(bottom(self))
+
+    @property
     def T(self) -> Tensor:
         return transpose(self)
 
     def numpy(self) -> np.ndarray[Any, Any]:
-        """The underlying ndarray (shared, not copied)."""
-        return self.data
+        """The underlying ndarray (shared, not copied); a tensor on a GPU must be copied first, with ``.cpu()``."""
+        data = bottom(self)
+        if type(data) is np.ndarray:
+            return data
+        if backend.device_of(data) != "cpu":
+            raise TypeError(f"a tensor on {self.device} has no NumPy array: copy it to the host first, t.cpu().numpy()")
+        return np.asarray(data)
+
+    def to(self, *args: Any, device: Any = None, dtype: Any = None) -> Tensor:
+        """This tensor on another device and/or in another dtype (PyTorch's ``to(device)``, ``to(dtype)``,
+        ``to(device, dtype)``, ``to(other_tensor)``); itself when nothing changes. Differentiable: the gradient
+        comes back to this tensor's device and dtype.
+
+        >>> import numpy as np, chainrule as cr
+        >>> cr.tensor([1.0]).to("cpu", np.float32).dtype
+        dtype('float32')
+        """
+        for arg in args:
+            if isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, str) and backend.is_device_string(arg):
+                device = arg
+            else:
+                dtype = arg
+        out: Tensor = self
+        if dtype is not None and np.dtype(dtype) != self.dtype:
+            out = astype(out, dtype)
+        if device is not None and backend.parse_device(device) != backend.parse_device(self.device):
+            out = transfer(out, device=str(device))
+        return out
+
+    def cuda(self, device: int | None = None) -> Tensor:
+        """This tensor on GPU ``device`` (the first by default)."""
+        return self.to("cuda" if device is None else f"cuda:{device}")
+
+    def cpu(self) -> Tensor:
+        """This tensor in host memory."""
+        return self.to("cpu")
 
     def item(self) -> Any:
         return self.data.item()
@@ -160,16 +213,19 @@ class Tensor:
         return (self[i] for i in range(len(self.data)))
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray[Any, Any]:
-        data = self.data if type(self.data) is np.ndarray else np.asarray(self.data)  # inside a transform: a box
+        data = self.numpy()  # inside a transform, the values at the bottom of its boxes
         if copy:
             return np.array(data, dtype=dtype)
         return data if dtype is None else data.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
-        body = np.array2string(np.asarray(self), separator=", ", prefix="tensor(")  # inside a transform: the values
+        values = backend.to_host(bottom(self))  # inside a transform: the values; on a GPU: a copy
+        body = np.array2string(values, separator=", ", prefix="tensor(")
         extras = []
-        if self.data.dtype not in (np.float64, np.int64, np.bool_):
-            extras.append(f"dtype={self.data.dtype}")
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if values.dtype not in (np.float64, np.int64, np.bool_):
+            extras.append(f"dtype={values.dtype}")
         if self._node is not None:
             extras.append(f"grad_fn=<{self._node.prim.name}>")
         elif self.requires_grad:
@@ -438,11 +494,11 @@ class Tensor:
 
     def all(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """Whether every element is true (no gradient)."""
-        return Tensor._from_node(np.asarray(self).all(axis=axis, keepdims=keepdims), None)
+        return Tensor._from_node(bottom(self).all(axis=axis, keepdims=keepdims), None)
 
     def any(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """Whether some element is true (no gradient)."""
-        return Tensor._from_node(np.asarray(self).any(axis=axis, keepdims=keepdims), None)
+        return Tensor._from_node(bottom(self).any(axis=axis, keepdims=keepdims), None)
 
     def cumsum(self, axis: int | None = None) -> Tensor:
         return _reduce.cumsum(self, axis=axis)
@@ -551,7 +607,11 @@ def _seed(out: Tensor, gradient: ArrayLike | None, create_graph: bool) -> Any:
     else:
         seed = _raw(gradient) if not (create_graph and isinstance(gradient, Tensor)) else gradient
         if not isinstance(seed, Tensor):
-            seed = np.array(seed, dtype=out.data.dtype)  # a copy: a leaf's .grad must never alias the caller's array
+            if type(seed) in _ARRAYS and backend.device_of(seed) != out.device:
+                raise RuntimeError(f"backward(gradient=...) got a gradient on {backend.device_of(seed)} for an output "
+                                   f"on {out.device}: move it first (gradient.to('{out.device}'))")
+            # a copy, on the output's device: a leaf's .grad must never alias the caller's array
+            seed = backend.namespace(out.data).array(seed, dtype=out.data.dtype)
         if seed.shape != out.shape:
             raise RuntimeError(
                 f"backward(gradient=...) got a gradient of shape {seed.shape} for an output of shape {out.shape}: "
@@ -571,8 +631,8 @@ def _accumulate_leaf_grads(grads: dict[int, tuple[Tensor, Any]], create_graph: b
     stored: set[int] = set()
     for leaf, g in grads.values():
         if not isinstance(g, Tensor):
-            if id(g) in stored or g.base is not None or not g.flags.writeable:
-                g = np.array(g)
+            if id(g) in stored or g.base is not None or not getattr(g.flags, "writeable", True):
+                g = g.copy()
             stored.add(id(g))
             g = Tensor._from_node(g, None)
         elif id(g) in stored:
@@ -613,6 +673,7 @@ from .ops.elementwise import (  # noqa: E402
     sqrt,
     subtract,
     tanh,
+    transfer,
 )
 from .ops.linalg import matmul  # noqa: E402
 from .ops.shape import getitem, transpose  # noqa: E402

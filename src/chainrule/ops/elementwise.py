@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from ..primitive import Primitive, Sample, as_array
+from ..tensor import Tensor
 from . import samples as S
 
 __all__ = [
@@ -422,6 +424,24 @@ def astype(x: Any, dtype: Any) -> Any:
     if np.issubdtype(np.dtype(dtype), np.floating):
         return _cast(x, dtype=dtype)
     return _cast_nondifferentiable(x, dtype=dtype)
+
+
+def _device_of_values(x: Any) -> str:
+    while isinstance(x, Tensor):
+        x = x.data
+    return backend.device_of(x)
+
+
+# a copy to another device; the gradient (and a tangent's way back) is the same copy in the other direction
+transfer = Primitive(
+    "to_device",
+    lambda x, device: backend.to_device(x, device),
+    vjp=lambda g, ans, x, device: transfer(g, device=_device_of_values(x)),
+    jvp=lambda t, ans, x, device: transfer(t, device=device),
+    batching=True,
+    samples=lambda rng: [Sample((S.draw(rng, s),), {"device": "cpu"}) for s in S.SHAPES],
+    reference=lambda x, device: x,
+)
 
 
 # ---- no gradient: comparisons, signs, rounding, classification ------------------------------------------------
