@@ -28,6 +28,13 @@ def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
 
+def values(x: Any) -> Any:
+    """``x``'s values as an array of its own device: the array at the bottom of any boxes, and anything else (a
+    number, a list) as a NumPy array."""
+    v = bottom(x)
+    return v if type(v) in _ARRAYS else np.asarray(v)
+
+
 def bottom(x: Any) -> Any:
     """The array at the bottom of any transform's boxes: a Tensor's values, on its device (anything else as it is).
     What value-based decisions read (a mask, whether an entry is zero), never recorded."""

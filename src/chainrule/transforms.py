@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from . import engine, random
+from . import backend, engine, random
 from .primitive import Dual, enter_level, exit_level, level_of, lift, lower, make_dual, stack_batch
-from .tensor import Tensor
+from .tensor import Tensor, values
 
 Tree = Any
 ArgNums = int | Sequence[int]
@@ -71,7 +71,7 @@ def _argnums(argnums: ArgNums, n: int) -> tuple[int, ...]:
 
 
 def _check_float(leaf: Any, where: str) -> None:
-    dtype = np.result_type(leaf.dtype if isinstance(leaf, Tensor) else np.asarray(leaf))
+    dtype = np.result_type(leaf.dtype if isinstance(leaf, Tensor) else values(leaf))
     if not np.issubdtype(dtype, np.floating):
         raise TypeError(
             f"{where} has dtype {dtype}: only floating-point inputs can be differentiated "
@@ -83,7 +83,8 @@ def _is_float(x: Any) -> bool:
     """A value that can be differentiated: floating point, or a box of an enclosing transform."""
     if level_of(x) >= 0 or isinstance(x, float):
         return True
-    return isinstance(x, (np.ndarray, np.generic, Tensor)) and np.issubdtype(np.asarray(x).dtype, np.floating)
+    return (isinstance(x, (np.generic, Tensor)) or type(x) in backend.array_types) and np.issubdtype(
+        values(x).dtype, np.floating)
 
 
 def _float_array(x: Any) -> Any:
@@ -96,7 +97,7 @@ def _as_user(value: Any, like: Any) -> Any:
     levels pass through untouched (the enclosing transform differentiates them)."""
     if level_of(value) >= 0:
         return value
-    value = np.asarray(value.data if isinstance(value, Tensor) else value)
+    value = values(value)
     return Tensor(value) if isinstance(like, Tensor) and level_of(like) < 0 else value
 
 
@@ -151,11 +152,11 @@ def _strip(tree: Tree, level: int) -> Tree:
 
 
 def _zeros_like(x: Any) -> Any:
-    return np.zeros(np.shape(x), dtype=np.result_type(np.asarray(x).dtype))
+    return np.zeros_like(values(x))  # on x's device: zeros_like dispatches to its array library
 
 
 def _scalar_output(out: Any, name: str) -> None:
-    shape = np.shape(np.asarray(out)) if not isinstance(out, Tensor) else out.shape
+    shape = np.shape(values(out))
     if shape != ():
         raise TypeError(
             f"{name} needs a function with a scalar output, got shape {shape}: use cr.jacobian (or cr.vjp) for "
@@ -186,7 +187,7 @@ def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = 
             exit_level()
         out, aux = result if has_aux else (result, None)
         _scalar_output(out, "grad")
-        seed = np.ones((), dtype=np.result_type(np.asarray(out).dtype))
+        seed = np.ones_like(values(out))
         grads = traced.unflatten(_backward([out], [seed], traced.flat_inputs(), level, retain_graph=False))
         value = _as_user(lower(out), args[nums[0]])
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
@@ -242,11 +243,10 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
         if len(cots) != len(outs):
             raise ValueError(f"vjp_fn got {len(cots)} cotangents for {len(outs)} outputs")
         for o, c in zip(outs, cots):
-            if np.shape(c) != tuple(np.shape(np.asarray(o))):
+            if np.shape(values(c)) != np.shape(values(o)):
                 raise ValueError(f"vjp_fn: cotangent of shape {np.shape(c)} for an output of shape {np.shape(o)}")
         # plain numbers and lists become arrays of the output's dtype, as the engine's rules expect
-        cots = [c if level_of(c) >= 0 else np.asarray(c.data if isinstance(c, Tensor) else c,
-                                                       dtype=np.result_type(np.asarray(o).dtype))
+        cots = [c if level_of(c) >= 0 else backend.namespace(values(o)).asarray(values(c), dtype=values(o).dtype)
                 for o, c in zip(outs, cots)]
         return tuple(traced.unflatten(_backward(outs, cots, inputs, level, retain_graph=True)))
 
@@ -269,13 +269,14 @@ def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
         i = _argnums(argnums, len(args))[0]
         x = _one_array(args[i], "jacobian")
         out, vjp_fn = vjp(lambda xi: _one_array(f(*args[:i], xi, *args[i + 1:]), "jacobian"), x)
-        out_shape = tuple(np.shape(np.asarray(out)))
+        out_values = values(out)
+        out_shape = tuple(out_values.shape)
         rows = []
         for k in range(int(np.prod(out_shape, dtype=np.int64))):
-            e = np.zeros(out_shape, dtype=np.asarray(out).dtype)
+            e = np.zeros(out_shape, dtype=out_values.dtype)
             e.flat[k] = 1.0
-            rows.append(vjp_fn(e)[0])
-        return _stack(rows, out_shape, np.shape(np.asarray(x)))
+            rows.append(vjp_fn(backend.to_device(e, backend.device_of(out_values)))[0])
+        return _stack(rows, out_shape, np.shape(values(x)))
 
     return wrapper
 
@@ -369,11 +370,13 @@ def jacfwd(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
         i = _argnums(argnums, len(args))[0]
         x = _float_array(_one_array(args[i], "jacfwd"))
         _check_float(x, f"argument {i}")
-        x_shape = tuple(np.shape(np.asarray(x)))
+        x_values = values(x)
+        x_shape = tuple(x_values.shape)
         n = int(np.prod(x_shape, dtype=np.int64))
         level = enter_level()
         try:
-            basis = np.eye(n, dtype=np.asarray(x).dtype).reshape((n, *x_shape))
+            basis = backend.to_device(np.eye(n, dtype=x_values.dtype).reshape((n, *x_shape)),
+                                      backend.device_of(x_values))
             out = _one_array(f(*args[:i], make_dual(x, basis, level, batched=True) if n else x, *args[i + 1:]),
                              "jacfwd")
         finally:
@@ -381,9 +384,11 @@ def jacfwd(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
         tangents = None
         if type(out) is Dual and out.level == level:
             out, tangents = out.primal, out.tangent  # (n,) + out.shape: one column of the Jacobian per entry of x
-        out_shape = tuple(np.shape(np.asarray(out)))
+        out_values = values(out)
+        out_shape = tuple(out_values.shape)
         if tangents is None:
-            return _as_user(np.zeros(out_shape + x_shape, dtype=np.asarray(out).dtype), args[i])
+            zeros = np.zeros(out_shape + x_shape, dtype=out_values.dtype)
+            return _as_user(backend.to_device(zeros, backend.device_of(out_values)), args[i])
         from .ops.shape import reshape, transpose
 
         columns = transpose(tangents, (*range(1, len(out_shape) + 1), 0))
@@ -431,7 +436,7 @@ def stop_gradient(x: Tree) -> Tree:
     3.0
     """
     leaves, build = _flatten(x)
-    return build([Tensor._from_node(np.asarray(leaf), None) if isinstance(leaf, Tensor) else leaf for leaf in leaves])
+    return build([Tensor._from_node(values(leaf), None) if isinstance(leaf, Tensor) else leaf for leaf in leaves])
 
 
 class custom_vjp:
@@ -493,9 +498,9 @@ def _record_custom(fwd: Callable[..., Any], bwd: Callable[..., Any], args: tuple
         last[2] = i
         c = last[1][i]
         if c is None:  # no gradient: a zero of the input's shape and the cotangent's dtype
-            return np.zeros(np.shape(args[i]), dtype=np.asarray(g).dtype)
+            return np.zeros_like(values(args[i]), dtype=values(g).dtype)
         if not hasattr(c, "shape"):
-            c = np.asarray(c, dtype=np.asarray(g).dtype)  # a Python number
+            c = backend.namespace(values(g)).asarray(c, dtype=values(g).dtype)  # a Python number
         if tuple(c.shape) != tuple(np.shape(args[i])):
             raise ValueError(f"custom_vjp {name!r}: bwd returned a cotangent of shape {np.shape(c)} for argument {i} "
                              f"of shape {np.shape(args[i])}")
