@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from . import backend
 from .tensor import Tensor
 
 __all__ = ["SerializationError", "load", "load_metadata", "save"]
@@ -111,9 +112,11 @@ def _as_saveable(name: Any, value: Any) -> np.ndarray[Any, Any]:
     if name == "__metadata__":
         raise ValueError("cr.save: '__metadata__' is reserved by the safetensors format; pass metadata= instead")
     if isinstance(value, Tensor):
-        array = value.data
+        array = backend.to_host(value.data)  # a tensor on a GPU is copied to the host
     elif isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
+    elif type(value) in backend.array_types:
+        array = backend.to_host(value)
     else:
         raise TypeError(f"cr.save: {name!r} must be a Tensor or an ndarray, got {type(value).__name__}")
     if array.dtype.newbyteorder("=") not in _SAVE_DTYPES:
@@ -375,8 +378,9 @@ def _read_header(f: BinaryIO, size: int) -> tuple[list[tuple[str, np.dtype[Any],
     return entries, metadata, 8 + n
 
 
-def load(path: PathLike) -> dict[str, Tensor]:
-    """Read a safetensors file into a dict of names -> Tensors, in the order of the file's header.
+def load(path: PathLike, device: Any = None) -> dict[str, Tensor]:
+    """Read a safetensors file into a dict of names -> Tensors, in the order of the file's header; on ``device``
+    ("cuda", ...) when one is given, else in host memory.
 
     The whole header is checked before any tensor is read; each tensor is read into a fresh, writable array of its
     own. Nothing is ever unpickled or evaluated. Raises :class:`SerializationError` (a ValueError naming the file
@@ -430,7 +434,8 @@ def load(path: PathLike) -> dict[str, Tensor]:
                     array = array.astype(dtype.newbyteorder("="))
                 arrays[tname] = array
             for tname, *_ in entries:
-                tensors[tname] = Tensor._from_node(arrays[tname], None)
+                array = arrays[tname] if device is None else backend.to_device(arrays[tname], device)
+                tensors[tname] = Tensor._from_node(array, None)
             return tensors
         except _Problem as e:
             raise SerializationError(name, str(e)) from None

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import backend
+
 if TYPE_CHECKING:
     from .module import Module
 
@@ -41,17 +43,31 @@ def is_device(value: Any) -> bool:
 
 
 def check_device(device: Any, who: str) -> None:
-    """Accept ``device=None`` or "cpu" (where chainrule's arrays live); refuse any other device, naming ``who``."""
+    """Accept ``device=None``, "cpu", and "cuda" (or "cuda:N") where a GPU can be used; refuse anything else,
+    naming ``who`` and what is missing."""
     if device is None:
         return
     text = str(device)
     if not is_device(text):
-        raise ValueError(f"{who}: {device!r} is not a device; chainrule computes on the CPU: use 'cpu' or leave "
-                         "the device out")
-    if not text.startswith("cpu"):
-        raise ValueError(f"{who}: device {text!r} is not available: this version of chainrule has only the CPU "
-                         "(NumPy) backend (a GPU backend on CuPy, the 'gpu' extra, is planned); use 'cpu' or leave "
-                         "the device out")
+        raise ValueError(f"{who}: {device!r} is not a device: chainrule computes on 'cpu' and, with the gpu extra, "
+                         "'cuda' (or 'cuda:N')")
+    kind = text.split(":")[0]
+    if kind == "cpu":
+        return
+    if kind != "cuda":
+        raise ValueError(f"{who}: device {text!r} is not available: chainrule computes on 'cpu' and, with the gpu "
+                         "extra, 'cuda'")
+    try:
+        backend.to_device(np.zeros(0), text)  # CuPy imported, the GPU found, the index checked
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(f"{who}: device {text!r} is not available: {error}") from None
+
+
+def place(module: Module, device: Any) -> None:
+    """A new layer's parameters and buffers moved to the ``device=`` it was made with (made on the host first, so
+    that its initialisation draws the same numbers on every device)."""
+    if device is not None:
+        module.to(device)
 
 
 # ---- input checks that name the layer --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from ..ops.shape import concatenate, expand_dims, pad, reshape, squeeze, swapaxe
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from ._helpers import check_device, expect_size, float_dtype, layer_name
+from ._helpers import check_device, expect_size, float_dtype, layer_name, place
 from .linear import Linear
 from .module import Module, Parameter
 
@@ -99,6 +99,7 @@ class MultiheadAttention(Module):
             self.bias_k = self.bias_v = None
         self.add_zero_attn = add_zero_attn
         self._reset_parameters()
+        place(self, device)
 
     def _reset_parameters(self) -> None:
         """PyTorch's default: xavier_uniform projections, zero biases, xavier_normal ``bias_k``/``bias_v``."""

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import functional as F
 from . import init
-from ._helpers import check_device, expect_ndim, expect_size, float_dtype, layer_name, ntuple
+from ._helpers import check_device, expect_ndim, expect_size, float_dtype, layer_name, ntuple, place
 from .module import Module, Parameter
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d"]
@@ -76,6 +76,7 @@ class _ConvNd(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+        place(self, device)
 
     def reset_parameters(self) -> None:
         """PyTorch's default: kaiming_uniform(a=sqrt(5)) for the weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for

@@ -17,7 +17,17 @@ from ..ops.shape import reshape
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from ._helpers import check_device, check_pair, check_rows, expect_size, float_dtype, index_array, layer_name, shape_of
+from ._helpers import (
+    check_device,
+    check_pair,
+    check_rows,
+    expect_size,
+    float_dtype,
+    index_array,
+    layer_name,
+    place,
+    shape_of,
+)
 from .module import Module, Parameter
 
 __all__ = ["Bilinear", "Dropout", "Embedding", "Flatten", "Identity", "Linear", "Unflatten"]
@@ -62,6 +72,7 @@ class Linear(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+        place(self, device)
 
     def reset_parameters(self) -> None:
         """PyTorch's default: weight and bias from U(-1/sqrt(in_features), 1/sqrt(in_features))."""
@@ -101,6 +112,7 @@ class Bilinear(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+        place(self, device)
 
     def reset_parameters(self) -> None:
         """PyTorch's default: weight and bias from U(-1/sqrt(in1_features), 1/sqrt(in1_features))."""
@@ -239,6 +251,7 @@ class Embedding(Module):
                 raise ValueError(f"Embedding: _weight has shape {array.shape}, expected "
                                  f"{(num_embeddings, embedding_dim)}")
             self.weight = Parameter(array, requires_grad=not _freeze)
+        place(self, device)
 
     def reset_parameters(self) -> None:
         """PyTorch's default: N(0, 1), with the padding row set to zero."""

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
+from .. import backend
 from ..engine import no_grad
 from ..tensor import Tensor, _check_differentiable_dtype
 from ._helpers import check_device, is_device, layer_name
@@ -457,11 +458,12 @@ class Module:
         return self
 
     def to(self: M, *args: Any, device: Any = None, dtype: Any = None, non_blocking: bool = False) -> M:
-        """Convert floating-point parameters and buffers to ``dtype`` in place (integer buffers keep theirs).
+        """Move parameters and buffers (and their gradients) to ``device``, and convert the floating-point ones to
+        ``dtype``, in place (integer buffers keep their dtype). Returns the module.
 
-        PyTorch's forms: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(device=..., dtype=...)``. The
-        device "cpu" (or "cpu:0") is where chainrule's arrays live, so it changes nothing; any other device raises
-        a ValueError: this version has only the CPU (NumPy) backend. ``non_blocking`` is accepted and ignored.
+        PyTorch's forms: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(device=..., dtype=...)``, with
+        the devices "cpu" and "cuda" (or "cuda:N", which needs the ``gpu`` extra and a GPU; without them a
+        ValueError says what is missing). ``non_blocking`` is accepted and ignored.
 
         >>> import numpy as np
         >>> import chainrule as cr
@@ -481,18 +483,22 @@ class Module:
                     raise TypeError(f"{who} got two dtypes: {dtype!r} and {arg!r}")
                 dtype = arg
         check_device(device, who)
-        if dtype is None:
-            return self
-        try:
-            target = np.dtype(dtype)
-        except (TypeError, ValueError):
-            raise (ValueError if isinstance(dtype, str) else TypeError)(
-                f"{who}: {dtype!r} is neither a dtype (such as np.float32 or 'float64') nor a device "
-                "(such as 'cpu')") from None
-        if not np.issubdtype(target, np.floating):
-            raise TypeError(f"{who} only accepts floating point dtypes, got {target}")
+        target = None
+        if dtype is not None:
+            try:
+                target = np.dtype(dtype)
+            except (TypeError, ValueError):
+                raise (ValueError if isinstance(dtype, str) else TypeError)(
+                    f"{who}: {dtype!r} is neither a dtype (such as np.float32 or 'float64') nor a device "
+                    "(such as 'cpu')") from None
+            if not np.issubdtype(target, np.floating):
+                raise TypeError(f"{who} only accepts floating point dtypes, got {target}")
         for t in itertools.chain(self.parameters(), self.buffers()):
-            if np.issubdtype(t.dtype, np.floating) and t.dtype != target:
+            if device is not None:
+                t.data = backend.to_device(t.data, device)
+                if t.grad is not None:
+                    t.grad = t.grad.detach().to(device)
+            if target is not None and np.issubdtype(t.dtype, np.floating) and t.dtype != target:
                 t.data = t.data.astype(target)
                 if t.grad is not None:
                     t.grad = t.grad.detach().astype(target)

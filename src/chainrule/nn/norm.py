@@ -17,7 +17,7 @@ from ..engine import no_grad
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from ._helpers import check_device, expect_ndim, expect_size, float_dtype, layer_name, shape_of
+from ._helpers import check_device, expect_ndim, expect_size, float_dtype, layer_name, place, shape_of
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
@@ -61,6 +61,7 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
         self.reset_parameters()
+        place(self, device)
 
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batches counted."""
@@ -146,6 +147,7 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         _affine(self, self.normalized_shape, elementwise_affine, bias, dt)
+        place(self, device)
 
     def reset_parameters(self) -> None:
         """Weight 1, bias 0."""
@@ -187,6 +189,7 @@ class GroupNorm(Module):
         self.eps = eps
         self.affine = affine
         _affine(self, num_channels, affine, bias, dt)
+        place(self, device)
 
     def reset_parameters(self) -> None:
         """Weight 1, bias 0."""

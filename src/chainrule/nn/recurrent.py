@@ -17,7 +17,7 @@ from ..ops.shape import expand_dims, split, squeeze
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from ._helpers import check_device, expect_ndim, expect_size, float_dtype, layer_name, shape_of
+from ._helpers import check_device, expect_ndim, expect_size, float_dtype, layer_name, place, shape_of
 from .module import Module, Parameter
 
 __all__ = ["GRUCell", "LSTMCell", "RNNCell"]
@@ -43,6 +43,7 @@ class _CellBase(Module):
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
+        place(self, device)
 
     def reset_parameters(self) -> None:
         """PyTorch's default: every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
