@@ -285,6 +285,14 @@ def stacked(args: Sequence[Any]) -> list[Any]:
     return [as_array(a) if (type(a) is list or type(a) is tuple) and holds_box(a) else a for a in args]
 
 
+def like(host: Any, ref: Any) -> Any:
+    """A constant made on the host (a mask, an index grid, a basis) on the device of ``ref``'s values, so that it
+    mixes with them: a GPU's arrays refuse NumPy's. On the host it is ``host`` itself."""
+    values = bottom(ref)
+    return host if type(values) is np.ndarray or type(values) not in _ARRAYS else backend.to_device(
+        host, backend.device_of(values))
+
+
 def as_array(x: Any) -> Any:
     """Tensors and ndarrays as they are; anything else (lists, scalars) as an ndarray, so it has a shape. A (nested)
     list or tuple that holds values being differentiated is stacked, recorded, so their gradients flow back: what

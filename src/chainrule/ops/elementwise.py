@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..primitive import Primitive, Sample, as_array
-from ..tensor import Tensor
+from ..primitive import Primitive, Sample, as_array, like
+from ..tensor import Tensor, bottom, values
 from . import samples as S
 
 __all__ = [
@@ -132,7 +132,7 @@ def _log_base(x: Any) -> Any:
 def _power_dx(x: Any, y: Any) -> Any:
     """d(x**y)/dx = y * x**(y - 1), taken as 0 where x = y = 0 (PyTorch's choice: d/dx x**0 = 0 everywhere), where
     the formula reads 0 * inf. The exponent there is replaced too, so no inf is computed, nor differentiated."""
-    origin = np.logical_and(np.asarray(x) == 0, np.asarray(y) == 0)  # the values, under any transform's boxes
+    origin = np.logical_and(bottom(x) == 0, bottom(y) == 0)  # the values, under any transform's boxes
     if not origin.any():
         return y * x ** (y - 1)
     return where(origin, 0.0, y * x ** where(origin, 1.0, y - 1))
@@ -202,9 +202,17 @@ def _stable_sigmoid(x: Any) -> Any:
 
 
 def _erf(x: Any) -> Any:
-    """The error function, from the C library's erf (NumPy has none)."""
-    x = np.asarray(x)
-    return np.asarray(_erf_ufunc(x), dtype=x.dtype if x.dtype.kind == "f" else np.float64)
+    """The error function: the C library's erf on the host (NumPy has none), CuPy's on a GPU (or, where the array
+    library has none, the host's, on a copy)."""
+    x = values(x)
+    dtype = x.dtype if x.dtype.kind == "f" else np.float64
+    if type(x) is np.ndarray:
+        return np.asarray(_erf_ufunc(x), dtype=dtype)
+    try:
+        from cupyx.scipy.special import erf as device_erf
+    except ImportError:
+        return like(_erf(backend.to_host(x)), x)
+    return device_erf(x).astype(dtype, copy=False)
 
 
 _erf_ufunc = np.frompyfunc(math.erf, 1, 1)
@@ -401,7 +409,7 @@ def where(condition: Any, x: Any, y: Any) -> Any:
 
 # ---- casts ---------------------------------------------------------------------------------------------------
 def _cast_forward(x: Any, dtype: Any) -> Any:
-    return np.asarray(x).astype(dtype)
+    return values(x).astype(dtype)
 
 
 _cast = Primitive("astype", _cast_forward, vjp=lambda g, ans, x, dtype: g,  # the engine casts g to x's dtype

@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ..primitive import Primitive, Sample
+from .. import backend
+from ..primitive import Primitive, Sample, like
+from ..tensor import bottom, values
 from . import samples as S
 from .elementwise import astype, equal, exp, isnan, sqrt, where
 from .shape import as_array, broadcast_to, getitem, reshape, scatter_add, transpose
@@ -78,7 +80,7 @@ def _count(x: Any, axis: Axis) -> int:
 
 def _has_zero(x: Any) -> bool:
     """Whether any entry of x is exactly zero: a choice between two exact formulas, made on the values, not recorded."""
-    return not bool(np.asarray(x).all())  # a Tensor's values, at the bottom of any transform's boxes
+    return not bool(bottom(x).all())  # a Tensor's values, at the bottom of any transform's boxes
 
 
 def _to_last(x: Any, axes: tuple[int, ...]) -> tuple[Any, tuple[int, ...]]:
@@ -105,18 +107,18 @@ _HALF = np.dtype(np.float16)
 
 
 def _accumulating(method: str) -> Callable[..., Any]:
-    """An ndarray reduction (the method: lighter than NumPy's function wrappers) that accumulates float16 in float32
-    and returns float16: float16 ends at 65504 and keeps three digits, so its partial sums would overflow or round
-    away long before the result does."""
-    reduce = getattr(np.ndarray, method)
+    """An array reduction (the method: lighter than NumPy's function wrappers, and the device's own on a GPU) that
+    accumulates float16 in float32 and returns float16: float16 ends at 65504 and keeps three digits, so its partial
+    sums would overflow or round away long before the result does."""
 
     def forward(x: Any, **kwargs: Any) -> Any:
-        if type(x) is not np.ndarray:
+        if type(x) not in backend.array_types:
             x = np.asarray(x)
+        reduce = getattr(x, method)
         if x.dtype == _HALF:
             with np.errstate(over="ignore"):  # a result past 65504 is inf in float16, as it should be
-                return reduce(x, dtype=np.float32, **kwargs).astype(_HALF)
-        return reduce(x, **kwargs)
+                return reduce(dtype=np.float32, **kwargs).astype(_HALF)
+        return reduce(**kwargs)
 
     return forward
 
@@ -197,7 +199,7 @@ def _exclusive_cumprod(v: Any) -> Any:
                           (Ellipsis, slice(1, None)), v.shape)
     first = np.zeros(n, dtype=v.dtype)
     first[0] = 1
-    return shifted + first
+    return shifted + like(first, v)
 
 
 def _others_product(ans: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
@@ -212,7 +214,7 @@ def _others_product(ans: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
         return _keep(ans, x, axis, keepdims) / x
     axes = _axes(axis, x.ndim)
     if not axes:  # nothing reduced (a 0-d input, or axis=()): prod(x) = x
-        return np.ones(x.shape, dtype=x.dtype)
+        return np.ones_like(values(x))
     xt, perm = _to_last(x, axes)
     n = _count(x, axis)
     flat = reshape(xt, (*xt.shape[: xt.ndim - len(axes)], n))
@@ -296,7 +298,7 @@ argmin = Primitive(
 def _shift(x: Any, axis: Axis) -> Any:
     """The max over ``axis`` (kept), or 0 where it is infinite (an all -inf slice then stays -inf, not NaN) or
     where the slice is empty."""
-    x = np.asarray(x)
+    x = values(x)
     m = np.max(x, axis=axis, keepdims=True, initial=-np.inf) if x.size == 0 else np.max(x, axis=axis, keepdims=True)
     return np.where(np.isfinite(m), m, 0)
 
@@ -307,7 +309,7 @@ _quiet = functools.partial(np.errstate, over="ignore", divide="ignore", invalid=
 
 
 def _logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
-    x = np.asarray(x)
+    x = values(x)
     m = _shift(x, axis)
     with _quiet():  # and log(0) = -inf for an all -inf (or empty) slice, as the math says
         out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
@@ -420,7 +422,7 @@ def _zero_partials(x2: Any, rows: Any, cols: Any) -> Any:
     entry itself replaced by 1. An identity for every x, so exact and differentiable; O(zeros * n) memory.
     """
     n = x2.shape[1]
-    position = np.arange(n)
+    position = like(np.arange(n), x2)
     others = cumprod(where(position == cols[:, None], 1.0, getitem(x2, (rows,))), axis=1)
     return where(position >= cols[:, None], others, 0.0)
 
@@ -438,7 +440,7 @@ def _cumprod_vjp(g: Any, ans: Any, x: Any, axis: int | None = None) -> Any:
         return _reverse_cumsum(g * ans, axis) / x
     x2, shape, perm = _as_rows(x, axis)
     g2, ans2 = _as_rows(g, axis)[0], _as_rows(ans, axis)[0]
-    zero = np.asarray(x2) == 0
+    zero = bottom(x2) == 0
     rows, cols = zero.nonzero()
     at_zeros = sum(_zero_partials(x2, rows, cols) * getitem(g2, (rows,)), axis=1)
     elsewhere = _reverse_cumsum(g2 * ans2, 1) / where(zero, 1.0, x2)
@@ -454,7 +456,7 @@ def _cumprod_jvp(t: Any, ans: Any, x: Any, axis: int | None = None) -> Any:
         return ans * cumsum(t / x, axis=axis)
     x2, shape, perm = _as_rows(x, axis)
     t2, ans2 = _as_rows(t, axis)[0], _as_rows(ans, axis)[0]
-    zero = np.asarray(x2) == 0
+    zero = bottom(x2) == 0
     rows, cols = zero.nonzero()
     from_zeros = reshape(getitem(t2, (rows, cols)), (len(rows), 1)) * _zero_partials(x2, rows, cols)
     elsewhere = ans2 * cumsum(where(zero, 0.0, t2 / where(zero, 1.0, x2)), axis=1)

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from ..primitive import Primitive, Sample, as_array, fit_batch, holds_box
-from ..tensor import Tensor
+from .. import backend
+from ..primitive import Primitive, Sample, as_array, fit_batch, holds_box, like
+from ..tensor import Tensor, values
 from . import samples as S
 from .elementwise import astype, where
 
@@ -115,7 +116,7 @@ def _normalize_index(index: Any) -> tuple[Any, ...]:
             continue
         if isinstance(item, Tensor):
             item = item.data
-        elif not isinstance(item, np.ndarray):
+        elif type(item) not in backend.array_types:
             item = np.asarray(item)
             if item.size == 0 and item.dtype.kind == "f":  # x[[]] selects nothing, as in NumPy
                 item = item.astype(np.intp)
@@ -128,11 +129,11 @@ def _normalize_index(index: Any) -> tuple[Any, ...]:
 
 def _is_basic(index: tuple[Any, ...]) -> bool:
     """Basic indexing (ints, slices, None, Ellipsis) never repeats an element, so plain assignment scatters."""
-    return not any(isinstance(i, np.ndarray) for i in index)
+    return not any(type(i) in backend.array_types for i in index)
 
 
 def _scatter_add_forward(g: Any, index: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
-    out = np.zeros(shape, dtype=np.result_type(g))
+    out = backend.namespace(g).zeros(shape, dtype=np.result_type(g))
     if _is_basic(index):
         out[index] = g
     else:
@@ -203,11 +204,11 @@ def assign(x: Any, index: Any, value: Any) -> Any:
     """
     x = as_array(x)
     index = _normalize_index(index)
-    hits = np.zeros(x.shape, dtype=np.intp)
-    np.add.at(hits, index, 1)
+    hits = np.zeros(x.shape, dtype=np.intp)  # counted on the host
+    np.add.at(hits, tuple(backend.to_host(i) if type(i) in backend.array_types else i for i in index), 1)
     if hits.max(initial=0) > 1:
         raise IndexError("assignment through an index that repeats an element cannot be differentiated")
-    written = hits.astype(bool)
+    written = like(hits.astype(bool), x)
     update = scatter_add(broadcast_to(value, written[index].shape), index, x.shape)
     out = where(written, update, x)
     return out if out.dtype == x.dtype else astype(out, x.dtype)
@@ -229,7 +230,7 @@ def getitem(x: Any, index: Any) -> Any:
 
 def _index_array(indices: Any) -> np.ndarray[Any, Any]:
     """Indices (an int, a list, an ndarray or an int Tensor) as an integer ndarray."""
-    raw = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    raw = values(indices)
     if raw.size == 0 and raw.dtype.kind == "f":
         raw = raw.astype(np.intp)
     if raw.dtype.kind not in "iu":
@@ -540,11 +541,11 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0
     if holds_box((constant_values,)):  # a differentiated fill: it lands on the border, where x is not
         if np.ndim(constant_values) != 0:
             raise ValueError("pad: a constant_values that is being differentiated must be a single value")
-        border = np.pad(np.zeros(x.shape, dtype=bool), pairs, constant_values=True)
+        border = like(np.pad(np.zeros(x.shape, dtype=bool), pairs, constant_values=True), x)
         return out + where(border, constant_values, 0.0)
-    values = np.asarray(constant_values.data if isinstance(constant_values, Tensor) else constant_values)
-    if values.any():
-        out = out + np.pad(np.zeros(x.shape, dtype=x.dtype), pairs, constant_values=values)
+    fill = backend.to_host(values(constant_values))
+    if fill.any():
+        out = out + like(np.pad(np.zeros(x.shape, dtype=x.dtype), pairs, constant_values=fill), x)
     return out
 
 
