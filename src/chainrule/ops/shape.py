@@ -133,11 +133,16 @@ def _is_basic(index: tuple[Any, ...]) -> bool:
 
 
 def _scatter_add_forward(g: Any, index: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
-    out = backend.namespace(g).zeros(shape, dtype=np.result_type(g))
+    xp = backend.namespace(g)
+    out = xp.zeros(shape, dtype=np.result_type(g))
     if _is_basic(index):
         out[index] = g
-    else:
+    elif xp is np:
         np.add.at(out, index, g)  # repeated indices accumulate
+    else:  # a GPU's ufunc.at takes a single index array: the flat positions that the index names
+        host = tuple(backend.to_host(i) if type(i) in backend.array_types else i for i in index)
+        positions = np.arange(out.size).reshape(shape)[host]
+        xp.add.at(out.reshape(-1), like(positions.reshape(-1), g), xp.broadcast_to(g, positions.shape).reshape(-1))
     return out
 
 
