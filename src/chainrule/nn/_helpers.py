@@ -113,8 +113,11 @@ def check_pair(who: str, shape1: tuple[int, ...], shape2: tuple[int, ...], in1: 
 
 
 def index_array(x: Any, who: str) -> np.ndarray[Any, Any]:
-    """The integer indices in ``x`` (a Tensor, an ndarray or a list) as an ndarray."""
-    idx = np.asarray(x)
+    """The integer indices in ``x`` (a Tensor, an ndarray or a list) as a host array (a GPU's copied over: indices
+    are small, and checked and turned into masks on the host)."""
+    from ..tensor import values
+
+    idx = backend.to_host(values(x))
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{who}: indices must be integers, got an array of dtype {idx.dtype}")
     return idx

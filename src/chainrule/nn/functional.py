@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from .. import random as _random
 from ..engine import no_grad
 from ..ops import nn as _nn
@@ -43,8 +44,8 @@ from ..ops.reduce import softmax as _softmax
 from ..ops.reduce import sum as _sum
 from ..ops.shape import getitem, repeat, reshape, swapaxes, take
 from ..ops.shape import pad as _pad_constant
-from ..primitive import as_array, holds_box
-from ..tensor import Tensor
+from ..primitive import as_array, holds_box, like
+from ..tensor import Tensor, values
 from ._helpers import check_pair, check_rows, expect_size, index_array
 
 __all__ = [
@@ -103,12 +104,13 @@ def _class_weights(weight: Any, what: str, dtype: Any) -> np.ndarray[Any, Any]:
     is refused rather than cut off its graph."""
     if holds_box((weight,)):
         raise TypeError(f"{what}: the class weights cannot be differentiated; pass constants (weight.detach())")
-    return np.asarray(_raw(weight), dtype=dtype)
+    return backend.to_host(_raw(weight)).astype(dtype, copy=False)
 
 
 def _raw(x: Any) -> Any:
-    """The values behind x (at the bottom of any transform's boxes), for decisions that carry no gradient."""
-    return np.asarray(x)
+    """The values behind x (at the bottom of any transform's boxes, on x's device), for decisions that carry no
+    gradient."""
+    return values(x)
 
 
 def _pair(v: Any, name: str) -> Pair:
@@ -968,7 +970,7 @@ def _class_coefficients(logp: Any, target: Any, weight: Any, ignore_index: int, 
     if smoothing:
         coef = coef + np.where(keep, w_class * (smoothing / n_classes), 0.0)
     denominator = float(np.sum(np.where(counted, w[picked], 0.0)))
-    return coef.astype(dtype, copy=False), denominator
+    return like(coef.astype(dtype, copy=False), logp), denominator  # built on the host, used on logp's device
 
 
 def _times(c: Any, v: Any) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from ..engine import enable_grad, no_grad
 from ..tensor import Tensor
 
@@ -148,7 +149,7 @@ class Optimizer:
         for p in group["params"]:
             if p.grad is None:
                 continue
-            g = np.asarray(p.grad.data)
+            g = p.grad.data
             if g.dtype != p.data.dtype:
                 g = g.astype(p.data.dtype)
             if group.get("maximize", False):
@@ -235,7 +236,7 @@ class Optimizer:
 
 def _copy_value(value: Any) -> Any:
     if isinstance(value, Tensor):
-        return Tensor(np.array(value.data))
+        return Tensor(value.data)  # a copy, on the value's device
     return copy.deepcopy(value)
 
 
@@ -246,12 +247,12 @@ def _cast_value(p: Tensor, index: int, key: str, value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, Tensor) or hasattr(value, "__array__"):
-        array = np.asarray(value.data if isinstance(value, Tensor) else value)  # a torch tensor works too
+        array = backend.to_host(value.data) if isinstance(value, Tensor) else np.asarray(value)  # torch's too
         array = np.array(array, dtype=p.data.dtype if np.issubdtype(p.data.dtype, np.floating) else None)
         if array.shape != p.data.shape:
             raise ValueError(
                 f"loaded state dict has {key!r} of shape {array.shape} for parameter {index}, whose shape is "
                 f"{p.data.shape}"
             )
-        return Tensor(array)
+        return Tensor(backend.to_device(array, p.device))  # on the parameter's device
     return copy.deepcopy(value)
