@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from . import engine, transforms
-from .tensor import Tensor
+from . import backend, engine, transforms
+from .tensor import Tensor, values
 
 _FULL_JACOBIAN_MAX = 400  # compare every entry when inputs x outputs is at most this
 
@@ -233,3 +233,61 @@ def _total(terms: list[Any]) -> Any:
     for term in terms[1:]:
         total = total + term.sum()
     return total
+
+
+# ---- one primitive on two devices -------------------------------------------------------------------------------
+def _derivatives_on(prim: Any, args: list[Any], kwargs: dict[str, Any],
+                    floats: list[int]) -> list[np.ndarray[Any, Any]]:
+    """Reverse, forward and reverse-over-forward derivatives of ``prim`` at ``args``, along fixed random directions
+    (drawn on the host, moved to the arrays' device), as host arrays."""
+    rng = np.random.default_rng(0)
+
+    def f(*xs: Any) -> Any:
+        full = list(args)
+        for i, x in zip(floats, xs):
+            full[i] = x
+        return prim(*full, **kwargs)
+
+    primals = [args[i] for i in floats]
+    out = f(*primals)
+    v = backend.to_device(rng.standard_normal(np.shape(backend.to_host(out))), backend.device_of(out))
+    us = tuple(backend.to_device(rng.standard_normal(p.shape), backend.device_of(p)) for p in primals)
+    results = [backend.to_host(c) for c in transforms.vjp(f, *primals)[1](v)]
+    results.append(backend.to_host(transforms.jvp(f, tuple(primals), us)[1]))
+    # second order: the gradient of <v, jvp(u)> with respect to the primals
+    second = transforms.grad(lambda *xs: (transforms.jvp(f, xs, us)[1] * v).sum(), argnums=tuple(range(len(primals))))
+    results.extend(backend.to_host(values(g)) for g in second(*primals))
+    return results
+
+
+def check_device(prim: Any, args: Sequence[Any], kwargs: dict[str, Any], device: str, rtol: float = 1e-10,
+                 atol: float = 1e-12) -> bool:
+    """Run the primitive ``prim`` on ``device`` and on the host with the same host-array arguments, and compare the
+    value (and its dtype), a VJP, a JVP and a second-order term. True, or raise GradcheckError naming the part.
+
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule.testing import check_device
+    >>> check_device(cr.tanh, (np.array([0.5, -1.0]),), {}, "cpu")
+    True
+    """
+    moved = [backend.to_device(a, device) if isinstance(a, np.ndarray) else a for a in args]
+    expected = np.asarray(prim(*args, **kwargs))
+    out = values(prim(*[Tensor._from_node(a, None) if type(a) in backend.array_types else a for a in moved],
+                      **kwargs))
+    wanted = backend.parse_device(kwargs.get("device", device))  # where it ran, unless it moves its input
+    if backend.parse_device(backend.device_of(out)) != wanted:
+        raise GradcheckError(f"{prim.name} on {device}: the result is on {backend.device_of(out)}")
+    got = backend.to_host(out)
+    if got.dtype != expected.dtype or not np.allclose(got, expected, rtol=1e-12, atol=1e-12, equal_nan=True):
+        raise GradcheckError(f"{prim.name} on {device}: the value differs from the host's ({got!r} vs {expected!r})")
+    floats = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    if not getattr(prim, "differentiable", True) or not floats:
+        return True
+    on_host = _derivatives_on(prim, list(args), kwargs, floats)
+    on_device = _derivatives_on(prim, moved, kwargs, floats)
+    names = ["VJP of input " + str(i) for i in floats] + ["JVP"] + ["second order, input " + str(i) for i in floats]
+    for name, a, b in zip(names, on_device, on_host):
+        if not np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True):
+            raise GradcheckError(f"{prim.name} on {device}: the {name} differs from the host's (largest gap "
+                                 f"{float(np.max(np.abs(a - b))):.3g})")
+    return True
