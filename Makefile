@@ -20,7 +20,7 @@ $(STAMP_DEMO): $(BIN)/python pyproject.toml
 	touch $@
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff check src tests bench examples scripts
 	$(BIN)/mypy
 
 test: lint

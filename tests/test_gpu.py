@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from stand_in_gpu import provider
 
 import chainrule as cr
 from chainrule import backend
+from stand_in_gpu import provider
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_a_training_step_on_the_device(gpu: None) -> None:
 
 def test_transforms_on_the_device(gpu: None) -> None:
     x = backend.to_device(np.array([0.5, -1.0, 2.0]), "cuda")
-    f = lambda v: (cr.tanh(v) * v).sum()  # noqa: E731
+    f = lambda v: (cr.tanh(v) * v).sum()
     on_gpu = cr.grad(f)(x)
     assert backend.device_of(on_gpu) == "cuda:0"
     np.testing.assert_allclose(backend.to_host(on_gpu), cr.grad(f)(backend.to_host(x)), rtol=1e-12)
@@ -126,3 +126,39 @@ def test_import_chainrule_never_imports_cupy() -> None:
     code = "import sys, chainrule as cr; cr.tensor([1.0]).sum(); print('cupy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_demo_trains_on_the_device_as_on_the_host(gpu: None, tmp_path: os.PathLike[str]) -> None:
+    from chainrule import demo
+
+    _, on_gpu = demo.train("mlp", epochs=1, quiet=True, out=os.path.join(tmp_path, "gpu"), device="cuda")
+    _, on_cpu = demo.train("mlp", epochs=1, quiet=True, out=os.path.join(tmp_path, "cpu"))
+    assert on_gpu.loss == pytest.approx(on_cpu.loss, rel=1e-4)
+    assert on_gpu.test_accuracy == on_cpu.test_accuracy
+
+
+def test_the_gpu_script_runs_its_chainrule_side_on_the_stand_in(gpu: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """scripts/gpu_check.py must be ready to run on a GPU machine: its workloads run here on the stand-in."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.train_digits()
+    assert "digits CNN, one epoch on cuda" in capsys.readouterr().out
+    for step in (script._mlp_chainrule(8), script._conv_chainrule(), script._chain_chainrule()):
+        step()
+    assert script.check_device(cr.tanh, (np.array([0.5]),), {}, "cuda")
+
+
+def test_the_readmes_gpu_example_runs_on_the_stand_in(gpu: None, capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"^```python gpu\n(.*?)^```$", readme, flags=re.MULTILINE | re.DOTALL)
+    exec(compile(example, "README.md (gpu)", "exec"), {})
+    assert capsys.readouterr().out.split() == ["cuda:0", "True", "1"]

@@ -54,23 +54,26 @@ class History:
     interrupted: bool = False
 
 
-def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> float:
+def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 512, device: str = "cpu") -> float:
     """The fraction of ``x`` that ``model`` labels as ``y`` (in eval mode, without recording a graph)."""
-    return float(np.mean(predict(model, x, batch_size) == y))
+    return float(np.mean(predict(model, x, batch_size, device) == y))
 
 
-def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512, device: str = "cpu") -> np.ndarray:
     was_training = model.training
     model.eval()
     with no_grad():
-        labels = [np.asarray(model(Tensor(x[i:i + batch_size]))).argmax(axis=1) for i in range(0, len(x), batch_size)]
+        labels = [model(Tensor(x[i:i + batch_size], device=device)).argmax(axis=1).cpu().numpy()
+                  for i in range(0, len(x), batch_size)]
     model.train(was_training)
     return np.concatenate(labels)
 
 
 def train(kind: str = "cnn", epochs: int | None = None, batch_size: int = 32, lr: float | None = None,
-          seed: int = 0, out: str | Path = "chainrule-demo", quiet: bool = False) -> tuple[nn.Module, History]:
-    """Train the demo model with Adam, print progress, and write the model and the two pictures into ``out``.
+          seed: int = 0, out: str | Path = "chainrule-demo", quiet: bool = False,
+          device: str = "cpu") -> tuple[nn.Module, History]:
+    """Train the demo model with Adam on ``device``, print progress, and write the model and the two pictures into
+    ``out``.
 
     Ctrl-C stops training after the current batch; what was trained so far is still saved and drawn. Each epoch
     prints one summary line; a progress bar (on stderr) shows during an epoch when stderr is a terminal.
@@ -83,7 +86,7 @@ def train(kind: str = "cnn", epochs: int | None = None, batch_size: int = 32, lr
     out.mkdir(parents=True, exist_ok=True)
     cr_random.seed(seed)
     (x_train, y_train), (x_test, y_test) = data.load_digits(seed=seed)
-    model = build_model(kind)
+    model = build_model(kind).to(device)
     optimizer = optim.Adam(model.parameters(), lr=lr)
     loader = data.DataLoader((x_train, y_train), batch_size=batch_size, shuffle=True, seed=seed)
     schedule = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(loader))
@@ -91,7 +94,7 @@ def train(kind: str = "cnn", epochs: int | None = None, batch_size: int = 32, lr
     say = (lambda *a: None) if quiet else print
     say(f"chainrule demo: {kind.upper()} on 8x8 digits ({len(x_train)} train, {len(x_test)} test), Adam, "
         f"one-cycle lr up to {lr}, "
-        f"batch {batch_size}, {epochs} epochs, seed {seed}")
+        f"batch {batch_size}, {epochs} epochs, seed {seed}" + ("" if device == "cpu" else f", on {device}"))
     try:
         for epoch in range(1, epochs + 1):
             model.train()
@@ -102,6 +105,7 @@ def train(kind: str = "cnn", epochs: int | None = None, batch_size: int = 32, lr
             bar = tqdm(loader, desc=f"epoch {epoch:2d}/{epochs}", leave=False, disable=True if quiet else None,
                        unit="batch")
             for xb, yb in bar:
+                xb, yb = xb.to(device), yb.to(device)
                 logits = model(xb)
                 loss = F.cross_entropy(logits, yb)
                 optimizer.zero_grad()
@@ -110,22 +114,22 @@ def train(kind: str = "cnn", epochs: int | None = None, batch_size: int = 32, lr
                 schedule.step()
                 n = len(yb)
                 total_loss += float(loss) * n
-                correct += float((np.asarray(logits).argmax(axis=1) == np.asarray(yb)).sum())
+                correct += float((logits.argmax(axis=1) == yb).sum())
                 seen += n
                 bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}",
                                 ex_s=f"{seen / (time.perf_counter() - start):.0f}")
             history.loss.append(total_loss / seen)
             history.train_accuracy.append(correct / seen)
-            history.test_accuracy.append(accuracy(model, x_test, y_test))
+            history.test_accuracy.append(accuracy(model, x_test, y_test, device=device))
             say(f"epoch {epoch:2d}/{epochs}  loss {history.loss[-1]:.4f}  train acc {history.train_accuracy[-1]:.4f}"
                 f"  test acc {history.test_accuracy[-1]:.4f}  ({seen / (time.perf_counter() - start):.0f} ex/s)")
     except KeyboardInterrupt:
         history.interrupted = True
         say("\ninterrupted: saving what was trained so far")
-    final = accuracy(model, x_test, y_test)
+    final = accuracy(model, x_test, y_test, device=device)
     io.save(model.state_dict(), out / "model.safetensors")
     plot_history(history, out / "training.png")
-    plot_predictions(x_test, y_test, predict(model, x_test), out / "predictions.png")
+    plot_predictions(x_test, y_test, predict(model, x_test, device=device), out / "predictions.png")
     print(f"test accuracy {final:.4f} ({kind}); wrote {out / 'model.safetensors'}, {out / 'training.png'}, "
           f"{out / 'predictions.png'}")
     return model, history
@@ -199,6 +203,8 @@ def add_demo_command(subparsers: Any) -> None:
                    help="random seed, 0 or more: same seed, same numbers (default: 0)")
     p.add_argument("--out", default="chainrule-demo", help="output folder (default: ./chainrule-demo/)")
     p.add_argument("--quiet", action="store_true", help="print only the final result")
+    p.add_argument("--device", default="cpu",
+                   help="where to train: cpu (default), or cuda / cuda:N (needs the gpu extra and a GPU)")
     p.set_defaults(handler=_run_demo)
 
 
@@ -213,7 +219,7 @@ def _run_demo(args: Any) -> int:
         return 1
     try:
         train(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, out=args.out,
-              quiet=args.quiet)
+              quiet=args.quiet, device=args.device)
     except OSError as error:  # the output folder cannot be made or written (a file of that name, no permission)
         where = f" ({error.filename})" if error.filename else ""
         print(f"chainrule demo: error: cannot write the results into {args.out}: {error.strerror or error}{where}",

@@ -1,0 +1,237 @@
+"""GPU check, for a machine with an NVIDIA GPU, CuPy (the ``gpu`` extra) and, for the comparisons, PyTorch with CUDA.
+
+    PYTHONPATH=src python scripts/gpu_check.py [--repeats 30]
+
+1. Every primitive and sample of the table on "cuda" against the host (value, VJP, JVP, second order), as the test
+   suite does on its CuPy stand-in.
+2. The digits CNN of ``chainrule demo``, one epoch on the GPU (needs scikit-learn for the data).
+3. Side by side with PyTorch CUDA, in one process: an MLP training step 784 -> 1024 -> 1024 -> 10 (float32, Adam) at
+   batch 256 and 4096, the two-conv workload of bench/conv.py, and a 200-layer elementwise chain (per-op overhead).
+   Medians of ``--repeats`` timed runs after warm-up, each ended by a device synchronize; a table of ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import chainrule as cr
+from chainrule import backend
+from chainrule.nn import functional as F
+from chainrule.primitive import REGISTRY
+from chainrule.testing import check_device
+
+DEVICE = "cuda"
+
+
+def check_primitives() -> bool:
+    failures, count = [], 0
+    for prim in sorted(REGISTRY.values(), key=lambda p: p.name):
+        for i, sample in enumerate(prim.samples(np.random.default_rng(0)) if prim.samples else []):
+            args = tuple(np.asarray(a) if isinstance(a, np.generic) else a for a in sample.args)
+            count += 1
+            try:
+                check_device(prim, args, sample.kwargs, DEVICE, rtol=1e-8, atol=1e-10)
+            except Exception as error:  # report every failure, then go on
+                failures.append(f"  {prim.name}[{i}]: {type(error).__name__}: {str(error)[:200]}")
+    print(f"1. primitives on {DEVICE}: {count - len(failures)} of {count} samples agree with the host")
+    print("\n".join(failures))
+    return not failures
+
+
+def train_digits() -> bool:
+    try:
+        (x_train, y_train), (x_test, y_test) = cr.data.load_digits(seed=0)
+    except ImportError as error:
+        print(f"2. digits CNN: skipped ({error})")
+        return True
+    from chainrule.demo import build_model
+
+    cr.random.seed(0)
+    model = build_model("cnn").to(DEVICE)
+    opt = cr.optim.Adam(model.parameters(), lr=0.003)
+    start = time.perf_counter()
+    for xb, yb in cr.data.DataLoader((x_train, y_train), batch_size=32, shuffle=True, seed=0):
+        loss = F.cross_entropy(model(xb.to(DEVICE)), yb.to(DEVICE))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    seconds = time.perf_counter() - start
+    with cr.no_grad():
+        predicted = model(cr.tensor(x_test, device=DEVICE)).argmax(axis=1).cpu().numpy()
+    accuracy = float(np.mean(predicted == y_test))
+    print(f"2. digits CNN, one epoch on {DEVICE}: {seconds:.1f} s, test accuracy {accuracy:.3f}")
+    return accuracy > 0.5
+
+
+# ---- side by side with PyTorch ------------------------------------------------------------------------------------
+def _median_ms(step: Callable[[], Any], sync: Callable[[], None], repeats: int) -> float:
+    for _ in range(3):
+        step()
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def _mlp_chainrule(batch: int) -> Callable[[], Any]:
+    cr.random.seed(0)
+    model = cr.nn.Sequential(cr.nn.Linear(784, 1024), cr.nn.ReLU(), cr.nn.Linear(1024, 1024), cr.nn.ReLU(),
+                             cr.nn.Linear(1024, 10)).to(DEVICE)
+    opt = cr.optim.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    x = cr.tensor(rng.standard_normal((batch, 784)).astype(np.float32), device=DEVICE)
+    y = cr.tensor(rng.integers(0, 10, batch), device=DEVICE)
+
+    def step() -> Any:
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def _mlp_torch(torch: Any, batch: int) -> Callable[[], Any]:
+    nn = torch.nn
+    model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
+    model = model.cuda()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.randn(batch, 784, device="cuda")
+    y = torch.randint(0, 10, (batch,), device="cuda")
+
+    def step() -> Any:
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def _conv_data() -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal((32, 1, 28, 28)).astype(np.float32),
+            (rng.standard_normal((16, 1, 3, 3)) / 3).astype(np.float32), np.zeros(16, np.float32),
+            (rng.standard_normal((32, 16, 3, 3)) / 12).astype(np.float32), np.zeros(32, np.float32)]
+
+
+def _conv_chainrule() -> Callable[[], Any]:
+    x, *weights = (cr.tensor(a, device=DEVICE) for a in _conv_data())
+    params = [w.requires_grad_() for w in weights]
+    w1, b1, w2, b2 = params
+
+    def step() -> Any:
+        h = cr.relu(F.conv2d(x, w1, b1, padding=1))
+        loss = cr.relu(F.conv2d(h, w2, b2, padding=1)).mean()
+        for p in params:
+            p.grad = None
+        loss.backward()
+
+    return step
+
+
+def _conv_torch(torch: Any) -> Callable[[], Any]:
+    x, *weights = (torch.from_numpy(a).cuda() for a in _conv_data())
+    params = [w.requires_grad_() for w in weights]
+    w1, b1, w2, b2 = params
+    tf = torch.nn.functional
+
+    def step() -> Any:
+        h = tf.relu(tf.conv2d(x, w1, b1, padding=1))
+        loss = tf.relu(tf.conv2d(h, w2, b2, padding=1)).mean()
+        for p in params:
+            p.grad = None
+        loss.backward()
+
+    return step
+
+
+LAYERS = 200
+CHAIN_OPS = 3 * LAYERS + 1  # multiply, add, tanh per layer, then the sum
+
+
+def _chain_chainrule() -> Callable[[], Any]:
+    x0 = cr.tensor(np.linspace(-1.0, 1.0, 16, dtype=np.float32), device=DEVICE)
+
+    def step() -> Any:
+        x = x0.detach().requires_grad_()
+        y = x
+        for _ in range(LAYERS):
+            y = cr.tanh(y * 0.9 + 0.1)
+        y.sum().backward()
+
+    return step
+
+
+def _chain_torch(torch: Any) -> Callable[[], Any]:
+    x0 = torch.linspace(-1.0, 1.0, 16, device="cuda")
+
+    def step() -> Any:
+        x = x0.detach().requires_grad_()
+        y = x
+        for _ in range(LAYERS):
+            y = torch.tanh(y * 0.9 + 0.1)
+        y.sum().backward()
+
+    return step
+
+
+def compare_with_torch(repeats: int) -> None:
+    try:
+        import torch
+    except ImportError:
+        print("3. comparisons: skipped (PyTorch is not installed)")
+        return
+    if not torch.cuda.is_available():
+        print("3. comparisons: skipped (PyTorch finds no CUDA device)")
+        return
+    xp = backend.provider("cuda").xp
+    sync_cr = xp.cuda.Device().synchronize
+    sync_torch = torch.cuda.synchronize
+    rows = []
+    for batch in (256, 4096):
+        ours = _median_ms(_mlp_chainrule(batch), sync_cr, repeats)
+        theirs = _median_ms(_mlp_torch(torch, batch), sync_torch, repeats)
+        rows.append((f"MLP step 784-1024-1024-10, batch {batch} (throughput)", f"{batch / ours * 1e3:,.0f} ex/s",
+                     f"{batch / theirs * 1e3:,.0f} ex/s", theirs / ours, ">= 0.8x" if batch == 4096 else ""))
+    ours, theirs = _median_ms(_conv_chainrule(), sync_cr, repeats), _median_ms(_conv_torch(torch), sync_torch, repeats)
+    rows.append(("two 3x3 convs, batch 32 of 28x28 (time per step)", f"{ours:.2f} ms", f"{theirs:.2f} ms",
+                 ours / theirs, "<= 2x"))
+    ours, theirs = _median_ms(_chain_chainrule(), sync_cr, repeats), _median_ms(_chain_torch(torch), sync_torch,
+                                                                                    repeats)
+    rows.append((f"elementwise chain, {CHAIN_OPS} ops (per op)", f"{ours / CHAIN_OPS * 1e3:.1f} us",
+                 f"{theirs / CHAIN_OPS * 1e3:.1f} us", ours / theirs, "<= 2x"))
+    print(f"3. side by side with PyTorch {torch.__version__} on {torch.cuda.get_device_name()}, medians of {repeats}:")
+    print(f"  {'workload':55} {'chainrule':>14} {'PyTorch':>14} {'ratio':>7}  target")
+    for name, a, b, ratio, target in rows:
+        print(f"  {name:55} {a:>14} {b:>14} {ratio:6.2f}x  {target}")
+    print("  (ratio: for the MLP our throughput over PyTorch's, higher is better; otherwise our time over PyTorch's, "
+          "lower is better)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    if not cr.cuda.is_available():
+        print("gpu_check: no usable GPU here (CuPy and an NVIDIA GPU are needed: pip install 'chainrule[gpu]')")
+        return 2
+    ok = check_primitives()
+    ok = train_digits() and ok
+    compare_with_torch(args.repeats)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
