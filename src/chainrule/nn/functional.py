@@ -395,8 +395,8 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     idx = _nn._window_argmax(x, y if not unbatched else reshape(y, (1, *y.shape)), **kw)
     kwid, (sh, sw), (dh, dw) = kw["kernel_size"][1], kw["stride"], kw["dilation"]
     p, q = np.divmod(idx, kwid)
-    rows = np.arange(idx.shape[2])[:, None] * sh + p * dh - kw["padding"][0][0]
-    cols = np.arange(idx.shape[3])[None, :] * sw + q * dw - kw["padding"][1][0]
+    rows = like(np.arange(idx.shape[2])[:, None], idx) * sh + p * dh - kw["padding"][0][0]
+    cols = like(np.arange(idx.shape[3])[None, :], idx) * sw + q * dw - kw["padding"][1][0]
     flat = (rows * x.shape[3] + cols).astype(np.int64)
     if unbatched:
         flat = flat[0]

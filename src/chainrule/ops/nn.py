@@ -20,7 +20,8 @@ the weight gradient multiply by it; the input gradient multiplies into columns a
 (col2im), for stride 1 as a single strided sum over the kernel taps (see ``_Conv.fold_product``). With many input
 channels the weight gradient skips the im2col copy: at stride 1 each tap's windows are one slice of the flattened
 padded input. Python loops run over kernel taps (kh * kw of them), never over pixels or batch elements; the large
-temporaries live in per-thread scratch buffers, reused from call to call.
+temporaries live in per-thread scratch buffers, reused from call to call. The same kernels run on a GPU's arrays
+(each array's own library, ``backend.namespace``: its matmul and stride tricks), with fresh temporaries there.
 
 Pooling: ``max_pool2d`` (the whole gradient goes to the first maximum of each window in row-major order, as in
 PyTorch; a NaN counts as the maximum), with its adjoint pair ``max_pool2d_scatter`` / ``max_pool2d_gather`` taking the
@@ -37,9 +38,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
-from ..primitive import Primitive, Sample
+from .. import backend
+from ..primitive import Primitive, Sample, like
+from ..tensor import bottom
 from . import samples as S
 from .linalg import matmul
 from .reduce import sum
@@ -50,6 +52,7 @@ __all__: list[str] = []
 
 Pair = tuple[int, int]
 Pads = tuple[Pair, Pair]
+Array = Any  # a NumPy array, or a GPU library's (CuPy's): the kernels below run on either
 
 
 # ---- scratch memory ------------------------------------------------------------------------------------------------
@@ -82,13 +85,14 @@ def _settle_allocator() -> None:
 _settle_allocator()
 
 
-def _scratch(tag: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray[Any, Any]:
-    """An uninitialised array for a temporary: this thread's buffer ``tag``, grown as needed (at most one per tag is
-    in use at a time)."""
+def _scratch(tag: str, shape: tuple[int, ...], dtype: Any, xp: Any = np) -> Array:
+    """An uninitialised array of library ``xp`` for a temporary: on the host this thread's buffer ``tag``, grown as
+    needed (at most one per tag is in use at a time); on a GPU a new array, as CuPy's memory pool already reuses
+    freed device memory (which has no page faults to save)."""
     dtype = np.dtype(dtype)
     n = math.prod(shape)
-    if n * dtype.itemsize > _SCRATCH_MAX:
-        return np.empty(shape, dtype=dtype)
+    if xp is not np or n * dtype.itemsize > _SCRATCH_MAX:
+        return xp.empty(shape, dtype=dtype)
     buffers = _scratch_space.buffers
     buf = buffers.get(tag)
     if buf is None or buf.dtype != dtype or buf.size < n:
@@ -102,21 +106,26 @@ def _out_size(n: int, k: int, s: int, pad: Pair, d: int) -> int:
     return (n + pad[0] + pad[1] - d * (k - 1) - 1) // s + 1
 
 
-def _grid(buf: np.ndarray[Any, Any], hp: int, wp: int) -> np.ndarray[Any, Any]:
+def _as_strided(a: Array, shape: tuple[int, ...], strides: tuple[int, ...]) -> Array:
+    """A view of ``a`` with these shape and strides (in bytes), made by ``a``'s own library."""
+    return backend.namespace(a).lib.stride_tricks.as_strided(a, shape, strides)
+
+
+def _grid(buf: Array, hp: int, wp: int) -> Array:
     """The (N, C, Hp, Wp) image view of a flat (N, C, Hp * Wp + tail) buffer."""
     n, c = buf.shape[:2]
     s = buf.strides
-    return as_strided(buf, (n, c, hp, wp), (s[0], s[1], wp * s[2], s[2]))
+    return _as_strided(buf, (n, c, hp, wp), (s[0], s[1], wp * s[2], s[2]))
 
 
-def _padded(x: np.ndarray[Any, Any], padding: Pads, tail: int = 0, fill: float = 0.0,
-            scratch: str | None = None) -> np.ndarray[Any, Any]:
+def _padded(x: Array, padding: Pads, tail: int = 0, fill: float = 0.0, scratch: str | None = None) -> Array:
     """x (N, C, H, W) inside a flat (N, C, Hp * Wp + tail) buffer of ``fill`` (a scratch buffer when tagged)."""
     n, c, h, w = x.shape
     (pt, pb), (pl, pr) = padding
     hp, wp = h + pt + pb, w + pl + pr
     shape = (n, c, hp * wp + tail)
-    buf = np.empty(shape, dtype=x.dtype) if scratch is None else _scratch(scratch, shape, x.dtype)
+    xp = backend.namespace(x)
+    buf = xp.empty(shape, dtype=x.dtype) if scratch is None else _scratch(scratch, shape, x.dtype, xp)
     image = _grid(buf, hp, wp)
     image[:, :, :pt] = fill  # the border only: the interior is written next
     image[:, :, hp - pb:] = fill
@@ -127,7 +136,7 @@ def _padded(x: np.ndarray[Any, Any], padding: Pads, tail: int = 0, fill: float =
     return buf
 
 
-def _image(x: np.ndarray[Any, Any], padding: Pads, fill: float = 0.0) -> np.ndarray[Any, Any]:
+def _image(x: Array, padding: Pads, fill: float = 0.0) -> Array:
     """x padded on the four sides with ``fill``, as an (N, C, Hp, Wp) array (x itself when there is no padding)."""
     (pt, pb), (pl, pr) = padding
     if not (pt or pb or pl or pr):
@@ -136,10 +145,10 @@ def _image(x: np.ndarray[Any, Any], padding: Pads, fill: float = 0.0) -> np.ndar
     return _grid(_padded(x, padding, 0, fill), h + pt + pb, w + pl + pr)
 
 
-def _taps(xp: np.ndarray[Any, Any], kernel: Pair, stride: Pair, dilation: Pair, ho: int, wo: int) -> list[Any]:
+def _taps(image: Array, kernel: Pair, stride: Pair, dilation: Pair, ho: int, wo: int) -> list[Any]:
     """The kh * kw strided views (N, C, Ho, Wo) of a padded image, one per kernel position, in row-major order."""
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-    return [xp[:, :, p * dh:p * dh + sh * (ho - 1) + 1:sh, q * dw:q * dw + sw * (wo - 1) + 1:sw]
+    return [image[:, :, p * dh:p * dh + sh * (ho - 1) + 1:sh, q * dw:q * dw + sw * (wo - 1) + 1:sw]
             for p in range(kh) for q in range(kw)]
 
 
@@ -174,11 +183,11 @@ class _Conv:
     def offset(self, p: int, q: int) -> int:
         return p * self.dh * self.wp + q * self.dw
 
-    def flat(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    def flat(self, x: Array) -> Array:
         """x padded and flattened to (N, C, Hp * Wp + tail) (a scratch buffer), for wide windows."""
         return _padded(x, self.pads, (self.kw - 1) * self.dw, scratch="pad")
 
-    def unfold(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    def unfold(self, x: Array) -> Array:
         """Narrow im2col: (N, C, kh, kw, Ho * Wo), column l holding the input under tap (p, q) of window l.
 
         The result is a scratch buffer (or x itself, for an unpadded 1x1 kernel of stride 1): valid until the next
@@ -187,40 +196,43 @@ class _Conv:
         n, c = x.shape[:2]
         (pt, pb), (pl, pr) = self.pads
         padded = pt or pb or pl or pr
+        xp = backend.namespace(x)
         if self.kh == self.kw == 1 and self.wide and not padded:
-            return np.ascontiguousarray(x).reshape(n, c, 1, 1, self.ho * self.wo)
-        cols = _scratch("cols", (n, c, self.kh, self.kw, self.ho * self.wo), x.dtype)
-        xp = _grid(_padded(x, self.pads, scratch="pad"), self.hp, self.wp) if padded else x
-        s = xp.strides
-        view = as_strided(xp, (n, c, self.kh, self.kw, self.ho, self.wo),
-                          (s[0], s[1], self.dh * s[2], self.dw * s[3], self.sh * s[2], self.sw * s[3]))
-        np.copyto(cols.reshape(n, c, self.kh, self.kw, self.ho, self.wo), view)
+            return xp.ascontiguousarray(x).reshape(n, c, 1, 1, self.ho * self.wo)
+        cols = _scratch("cols", (n, c, self.kh, self.kw, self.ho * self.wo), x.dtype, xp)
+        image = _grid(_padded(x, self.pads, scratch="pad"), self.hp, self.wp) if padded else x
+        s = image.strides
+        view = _as_strided(image, (n, c, self.kh, self.kw, self.ho, self.wo),
+                           (s[0], s[1], self.dh * s[2], self.dw * s[3], self.sh * s[2], self.sw * s[3]))
+        xp.copyto(cols.reshape(n, c, self.kh, self.kw, self.ho, self.wo), view)
         return cols
 
-    def widen(self, y: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    def widen(self, y: Array) -> Array:
         """An output-shaped array (N, O, Ho, Wo) as wide columns (N, O, Ho * Wp), zero in the spare columns (a
         scratch buffer)."""
         n, o = y.shape[:2]
+        xp = backend.namespace(y)
         if self.wp == self.wo:
-            return np.ascontiguousarray(y).reshape(n, o, self.ho * self.wp)
-        out = _scratch("widen", (n, o, self.ho, self.wp), y.dtype)
+            return xp.ascontiguousarray(y).reshape(n, o, self.ho * self.wp)
+        out = _scratch("widen", (n, o, self.ho, self.wp), y.dtype, xp)
         out[..., :self.wo] = y
         out[..., self.wo:] = 0
         return out.reshape(n, o, self.ho * self.wp)
 
-    def fold_product(self, a: np.ndarray[Any, Any], y: np.ndarray[Any, Any], groups: int) -> np.ndarray[Any, Any]:
+    def fold_product(self, a: Array, y: Array, groups: int) -> Array:
         """col2im of the columns ``a @ y`` (a: (g, Cg kh kw, Og), y: an (N, O, Ho, Wo) output-shaped array): each
         column added back onto its window, the adjoint of ``unfold``; a new (N, C, H, W) array."""
         n, o = y.shape[:2]
         k = a.shape[-2]
         c = groups * k // (self.kh * self.kw)
-        dtype = np.result_type(a, y)
+        dtype = np.result_type(a.dtype, y.dtype)
+        xp = backend.namespace(y)
         (pt, _), (pl, _) = self.pads
         if not self.wide:
             length = self.ho * self.wo
-            cols = np.matmul(a, np.ascontiguousarray(y).reshape(n, groups, o // groups, length),
-                             out=_scratch("cols", (n, groups, k, length), dtype))
-            image = _scratch("fold", (n, c, self.hp, self.wp), dtype)
+            cols = xp.matmul(a, xp.ascontiguousarray(y).reshape(n, groups, o // groups, length),
+                             out=_scratch("cols", (n, groups, k, length), dtype, xp))
+            image = _scratch("fold", (n, c, self.hp, self.wp), dtype, xp)
             image.fill(0)
             taps = _taps(image, (self.kh, self.kw), (self.sh, self.sw), (self.dh, self.dw), self.ho, self.wo)
             parts = cols.reshape(n, c, self.kh * self.kw, self.ho, self.wo)
@@ -235,18 +247,18 @@ class _Conv:
         reach = self.reach
         stride = length + reach
         rows = n * groups * k
-        buf = _scratch("fold", (reach + rows * stride,), dtype)
+        buf = _scratch("fold", (reach + rows * stride,), dtype, xp)
         buf[:reach] = 0
         e = buf.itemsize
-        as_strided(buf[reach + length:], (rows, reach), (stride * e, e))[...] = 0
+        _as_strided(buf[reach + length:], (rows, reach), (stride * e, e))[...] = 0
         base = buf[reach:]
-        middle = as_strided(base, (n, groups, k, length), (groups * k * stride * e, k * stride * e, stride * e, e))
-        np.matmul(a, self.widen(y).reshape(n, groups, o // groups, length), out=middle)
+        middle = _as_strided(base, (n, groups, k, length), (groups * k * stride * e, k * stride * e, stride * e, e))
+        xp.matmul(a, self.widen(y).reshape(n, groups, o // groups, length), out=middle)
         size = self.hp * self.wp + (self.kw - 1) * self.dw
-        spread = as_strided(base, (n, c, self.kh, self.kw, size),
-                            (groups * k * stride * e, self.kh * self.kw * stride * e,
-                             (self.kw * stride - self.dh * self.wp) * e, (stride - self.dw) * e, e))
-        image = np.sum(spread, axis=(2, 3), out=_scratch("image", (n, c, size), dtype))
+        spread = _as_strided(base, (n, c, self.kh, self.kw, size),
+                             (groups * k * stride * e, self.kh * self.kw * stride * e,
+                              (self.kw * stride - self.dh * self.wp) * e, (stride - self.dw) * e, e))
+        image = xp.sum(spread, axis=(2, 3), out=_scratch("image", (n, c, size), dtype, xp))
         return _grid(image, self.hp, self.wp)[:, :, pt:pt + self.h, pl:pl + self.w].copy()
 
 
@@ -258,10 +270,11 @@ def _conv2d_forward(x: Any, w: Any, b: Any = None, stride: Pair = (1, 1), paddin
     geo = _Conv(x.shape[2:], (kh, kw), stride, padding, dilation)
     cols = geo.unfold(x)
     k, length = cg * kh * kw, geo.ho * geo.wo
+    xp = backend.namespace(x)
     if groups == 1:
-        out = np.matmul(w.reshape(o, k), cols.reshape(n, k, length))
+        out = xp.matmul(w.reshape(o, k), cols.reshape(n, k, length))
     else:
-        out = np.matmul(w.reshape(groups, o // groups, k), cols.reshape(n, groups, k, length))
+        out = xp.matmul(w.reshape(groups, o // groups, k), cols.reshape(n, groups, k, length))
     out = out.reshape(n, o, geo.ho, geo.wo)
     if b is not None:
         out += b.reshape(1, o, 1, 1)
@@ -293,24 +306,25 @@ def _conv2d_weight_forward(x: Any, y: Any, stride: Pair = (1, 1), padding: Pads 
         raise ValueError(f"conv2d_weight: y of spatial size {tuple(y.shape[2:])} does not match the convolution's "
                          f"output size {(geo.ho, geo.wo)}")
     cg, og = c // groups, o // groups
+    xp = backend.namespace(x)
     if not geo.wide or cg < _TAPWISE_MIN_CHANNELS:
         length = geo.ho * geo.wo
         cols = geo.unfold(x).reshape(n, groups, cg * kh * kw, length)
-        gy = np.ascontiguousarray(y).reshape(n, groups, og, length)
-        return np.matmul(gy, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(o, cg, kh, kw)
+        gy = xp.ascontiguousarray(y).reshape(n, groups, og, length)
+        return xp.matmul(gy, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(o, cg, kh, kw)
     # wide windows are slices of the flattened padded input: one product per kernel tap, without an im2col copy
     # (which pays once the products are wide enough, with many input channels per group)
     length = geo.ho * geo.wp
     gy = geo.widen(y).reshape(n, groups, og, length)
     buf = geo.flat(x)
     b = buf.strides
-    image = as_strided(buf, (n, groups, cg, buf.shape[2]), (b[0], cg * b[1], b[1], b[2]))
-    out = np.empty((groups, og, cg, kh, kw), dtype=np.result_type(x, y))
+    image = _as_strided(buf, (n, groups, cg, buf.shape[2]), (b[0], cg * b[1], b[1], b[2]))
+    out = xp.empty((groups, og, cg, kh, kw), dtype=np.result_type(x.dtype, y.dtype))
     for p in range(kh):
         for q in range(kw):
             off = geo.offset(p, q)
             window = image[..., off:off + length]
-            out[..., p, q] = np.matmul(gy, window.transpose(0, 1, 3, 2)).sum(axis=0)
+            out[..., p, q] = xp.matmul(gy, window.transpose(0, 1, 3, 2)).sum(axis=0)
     return out.reshape(o, cg, kh, kw)
 
 
@@ -326,7 +340,7 @@ def _spatial(a: Any) -> Pair:
 def _channel_sums(g: Any) -> Any:
     """g (N, C, H, W) summed over all axes but C: a product with a vector of ones (BLAS: thrice np.sum's speed)."""
     n, c, h, w = g.shape
-    return sum(matmul(reshape(g, (n, c, h * w)), np.ones(h * w, dtype=g.dtype)), axis=0)
+    return sum(matmul(reshape(g, (n, c, h * w)), like(np.ones(h * w, dtype=g.dtype), g)), axis=0)
 
 
 # y = conv(x, w) + b:  dL/dx = conv_transpose(g, w),  dL/dw = conv_weight(x, g),  dL/db = g summed over all but
@@ -390,13 +404,13 @@ def _max_pool2d_forward(x: Any, kernel_size: Pair, stride: Pair, padding: Pads =
 
 
 def _window_argmax(x: Any, ans: Any, kernel_size: Pair, stride: Pair, padding: Pads = ((0, 0), (0, 0)),
-                   dilation: Pair = (1, 1)) -> np.ndarray[Any, Any]:
+                   dilation: Pair = (1, 1)) -> Array:
     """The tap index (row-major within the window) of the first maximum of each window, given the maxima ``ans``;
     a NaN counts as the maximum. Values only: the argmax carries no gradient."""
-    x, ans = np.asarray(x), np.asarray(ans)  # the values at the bottom of any transform's boxes
+    x, ans = bottom(x), bottom(ans)  # the values at the bottom of any transform's boxes, on their device
     taps = _taps(_image(x, padding, -math.inf), kernel_size, stride, dilation, *ans.shape[2:])
     last = len(taps) - 1
-    idx = np.full(ans.shape, last, dtype=np.int8 if last < 127 else np.intp)
+    idx = backend.namespace(ans).full(ans.shape, last, dtype=np.int8 if last < 127 else np.intp)
     nan = np.isnan(ans)
     nan = nan if nan.any() else None
     for k in range(last - 1, -1, -1):  # backwards, so the first hit is written last
@@ -412,7 +426,7 @@ def _max_pool2d_gather_forward(x: Any, idx: Any, kernel_size: Pair, stride: Pair
     """out[n, c, i, j] = x at tap idx[n, c, i, j] of window (i, j) (0 where that tap falls on padding)."""
     taps = _taps(_image(x, padding), kernel_size, stride, dilation, *idx.shape[2:])
     finite = bool(np.isfinite(x).all())
-    out = np.zeros(idx.shape, dtype=x.dtype)
+    out = backend.namespace(x).zeros(idx.shape, dtype=x.dtype)
     for k, tap in enumerate(taps):
         out += tap * (idx == k) if finite else np.where(idx == k, tap, 0)
     return out
@@ -425,12 +439,13 @@ def _max_pool2d_scatter_forward(g: Any, idx: Any, kernel_size: Pair, stride: Pai
     (pt, pb), (pl, pr) = padding
     h, w = in_size
     n, c = g.shape[:2]
-    image = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=g.dtype)
+    xp = backend.namespace(g)
+    image = xp.zeros((n, c, h + pt + pb, w + pl + pr), dtype=g.dtype)
     taps = _taps(image, kernel_size, stride, dilation, *g.shape[2:])
     finite = bool(np.isfinite(g).all())
     for k, tap in enumerate(taps):
         tap += g * (idx == k) if finite else np.where(idx == k, g, 0)
-    return np.ascontiguousarray(image[:, :, pt:pt + h, pl:pl + w])
+    return xp.ascontiguousarray(image[:, :, pt:pt + h, pl:pl + w])
 
 
 def _pool_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
@@ -478,13 +493,15 @@ def _counts(n: int, k: int, s: int, pad: Pair, out: int, include_pad: bool) -> n
 
 
 def _avg_scale(x_shape: Sequence[int], kernel_size: Pair, stride: Pair, padding: Pads, out: Pair,
-               count_include_pad: bool, divisor_override: int | None, dtype: Any) -> Any:
-    """1 / divisor for every output position: a (Ho, Wo) array (a Python float with ``divisor_override``)."""
+               count_include_pad: bool, divisor_override: int | None, ref: Array) -> Any:
+    """1 / divisor for every output position: a (Ho, Wo) array of ``ref``'s dtype and device, the array it scales
+    (a Python float with ``divisor_override``)."""
     if divisor_override is not None:
         return 1.0 / divisor_override
     ch = _counts(x_shape[2], kernel_size[0], stride[0], padding[0], out[0], count_include_pad)
     cw = _counts(x_shape[3], kernel_size[1], stride[1], padding[1], out[1], count_include_pad)
-    return (1.0 / np.maximum(np.outer(ch, cw), 1)).astype(dtype)  # a count is >= 1 when pad <= kernel / 2
+    scale = 1.0 / np.maximum(np.outer(ch, cw), 1)  # a count is >= 1 when pad <= kernel / 2
+    return like(scale.astype(ref.dtype), ref)
 
 
 def _avg_pool2d_forward(x: Any, kernel_size: Pair, stride: Pair, padding: Pads = ((0, 0), (0, 0)),
@@ -494,7 +511,7 @@ def _avg_pool2d_forward(x: Any, kernel_size: Pair, stride: Pair, padding: Pads =
     out = taps[0].copy()
     for tap in taps[1:]:
         out += tap
-    out *= _avg_scale(x.shape, kernel_size, stride, padding, (ho, wo), count_include_pad, divisor_override, x.dtype)
+    out *= _avg_scale(x.shape, kernel_size, stride, padding, (ho, wo), count_include_pad, divisor_override, x)
     return out
 
 
@@ -505,13 +522,13 @@ def _avg_pool2d_transpose_forward(g: Any, kernel_size: Pair, stride: Pair, paddi
     (pt, pb), (pl, pr) = padding
     h, w = in_size
     n, c, ho, wo = g.shape
-    image = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=g.dtype)
+    xp = backend.namespace(g)
+    image = xp.zeros((n, c, h + pt + pb, w + pl + pr), dtype=g.dtype)
     shape = (n, c, h, w)
-    spread = g * _avg_scale(shape, kernel_size, stride, padding, (ho, wo), count_include_pad, divisor_override,
-                            g.dtype)
+    spread = g * _avg_scale(shape, kernel_size, stride, padding, (ho, wo), count_include_pad, divisor_override, g)
     for tap in _taps(image, kernel_size, stride, (1, 1), ho, wo):
         tap += spread
-    return np.ascontiguousarray(image[:, :, pt:pt + h, pl:pl + w])
+    return xp.ascontiguousarray(image[:, :, pt:pt + h, pl:pl + w])
 
 
 def _avg_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
@@ -553,14 +570,16 @@ def _averaging(n: int, out: int) -> np.ndarray[Any, Any]:
 
 
 def _adaptive_matrices(x: Any, output_size: Pair) -> tuple[Any, Any]:
+    """The averaging matrices of x's height and width, of x's dtype and on x's device."""
     a_h = _averaging(int(x.shape[-2]), output_size[0]).astype(x.dtype, copy=False)
     a_w = _averaging(int(x.shape[-1]), output_size[1]).astype(x.dtype, copy=False)
-    return a_h, a_w
+    return like(a_h, x), like(a_w, x)
 
 
 def _adaptive_avg_pool2d_forward(x: Any, output_size: Pair) -> Any:
     a_h, a_w = _adaptive_matrices(x, output_size)
-    return np.matmul(np.matmul(a_h, x), a_w.T)
+    xp = backend.namespace(x)
+    return xp.matmul(xp.matmul(a_h, x), a_w.T)
 
 
 def _adaptive_vjp(g: Any, ans: Any, x: Any, output_size: Pair) -> Any:
