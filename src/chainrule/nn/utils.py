@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from .. import backend
 from ..engine import no_grad
-from ..tensor import Tensor
+from ..tensor import Tensor, values
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
 
@@ -23,8 +25,25 @@ def _grads(parameters: TensorOrTensors) -> list[Tensor]:
     return [p.grad for p in _tensors(parameters) if p.grad is not None]
 
 
-def _vector_norm(x: np.ndarray[Any, Any], ord: float) -> np.ndarray[Any, Any]:
-    return np.asarray(np.linalg.vector_norm(x, ord=ord))
+def _vector_norm(x: Any, ord: float) -> Any:
+    """The ``ord``-norm of all of x's entries, on x's device, computed as ``numpy.linalg.vector_norm`` computes it
+    (so the same on the host), from x's own methods and namespace: CuPy has no ``vector_norm``."""
+    xp = backend.namespace(x)
+    x = x.ravel()
+    if x.dtype.kind not in "fc":
+        x = x.astype(np.float64)  # as NumPy: integers are measured as floats
+    if ord == math.inf:  # of no entries: 0, as NumPy's max(initial=0), which CuPy lacks
+        return abs(x).max() if x.size else xp.zeros((), x.real.dtype)
+    if ord == -math.inf:
+        return abs(x).min()
+    if ord == 0:
+        return (x != 0).astype(x.real.dtype).sum()
+    if ord == 1:
+        return abs(x).sum()
+    if ord == 2:
+        return xp.sqrt((x.conj() * x).real.sum())
+    total = (abs(x) ** ord).sum()
+    return total ** xp.reciprocal(ord, dtype=total.dtype)
 
 
 def get_total_norm(tensors: TensorOrTensors, norm_type: float | str = 2.0, error_if_nonfinite: bool = False,
@@ -39,10 +58,11 @@ def get_total_norm(tensors: TensorOrTensors, norm_type: float | str = 2.0, error
     tensor(5.)
     """
     norm_type = float(norm_type)
-    arrays = [np.asarray(t.data) for t in _tensors(tensors)]
+    arrays = [values(t) for t in _tensors(tensors)]
     if not arrays:
         return Tensor(np.array(0.0, dtype=np.float32))
-    total = _vector_norm(np.stack([_vector_norm(a, norm_type) for a in arrays]), norm_type)
+    norms = [_vector_norm(a, norm_type) for a in arrays]
+    total = _vector_norm(backend.namespace(arrays[0]).stack(norms), norm_type)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(
             f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it cannot be "
@@ -58,8 +78,8 @@ def clip_grads_with_norm_(parameters: TensorOrTensors, max_norm: float, total_no
     grads = _grads(parameters)
     if not grads:
         return
-    total = np.asarray(total_norm.data if isinstance(total_norm, Tensor) else total_norm)
-    coef = float(np.minimum(max_norm / (total + 1e-6), 1.0))
+    total = values(total_norm)
+    coef = float(np.minimum(max_norm / (total + 1e-6), 1.0))  # (on a GPU: one read of a number)
     with no_grad():
         for g in grads:
             g *= coef

@@ -34,7 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from ..primitive import Primitive, Sample
+from .. import backend
+from ..primitive import Primitive, Sample, like
+from ..tensor import bottom, values
 from .elementwise import absolute, sqrt, where
 from .linalg import _mT, _to_end
 from .reduce import sum
@@ -76,37 +78,45 @@ def _scalar(v: Any) -> Any:
     return reshape(v, (*v.shape, 1, 1))
 
 
+# The masks below are made on the host (the shared ones read-only) and moved next to the matrices they mask, x's
+# (the last two axes), by ``like``: a GPU's arrays do not mix with NumPy's.
 @functools.lru_cache(maxsize=64)
 def _tri(n: int, m: int, k: int) -> np.ndarray[Any, Any]:
-    """The boolean mask ``j <= i + k`` of an n x m matrix (read-only: it is shared)."""
+    """The boolean mask ``j <= i + k`` of an n x m matrix, on the host (read-only: it is shared)."""
     mask = np.tri(n, m, k, dtype=bool)
     mask.flags.writeable = False
     return mask
 
 
-def _lower(n: int) -> np.ndarray[Any, Any]:
-    return _tri(n, n, 0)
+def _lower(x: Any) -> Any:
+    """``j <= i``: the lower triangle (diagonal included) of x's matrices."""
+    return like(_tri(*x.shape[-2:], 0), x)
 
 
-def _strict_lower(n: int) -> np.ndarray[Any, Any]:
-    return _tri(n, n, -1)
+def _strict_lower(x: Any) -> Any:
+    return like(_tri(*x.shape[-2:], -1), x)
+
+
+def _upper(x: Any) -> Any:
+    """``j >= i``: the upper triangle (diagonal included) of x's matrices."""
+    return like(~_tri(*x.shape[-2:], -1), x)
 
 
 @functools.lru_cache(maxsize=64)
-def _eye(n: int) -> np.ndarray[Any, Any]:
+def _identity(n: int) -> np.ndarray[Any, Any]:
     mask = np.eye(n, dtype=bool)
     mask.flags.writeable = False
     return mask
 
 
-def _upper(n: int, m: int) -> np.ndarray[Any, Any]:
-    """``j >= i``: the upper triangle (diagonal included) of an n x m matrix."""
-    return ~_tri(n, m, -1)
+def _eye(x: Any) -> Any:
+    """The diagonal of x's (square) matrices."""
+    return like(_identity(x.shape[-1]), x)
 
 
 def _sym_lower(t: Any) -> Any:
     """``sym_L(T)``: the lower triangle of T mirrored onto the upper one (what eigh and cholesky read)."""
-    return where(_lower(t.shape[-1]), t, _mT(t))
+    return where(_lower(t), t, _mT(t))
 
 
 def _from_sym_lower(p: Any) -> Any:
@@ -114,25 +124,20 @@ def _from_sym_lower(p: Any) -> Any:
 
     A strictly lower entry appears twice in S (at (i, j) and (j, i)), a diagonal entry once, an upper one never.
     """
-    n = p.shape[-1]
-    return where(_strict_lower(n), p + _mT(p), where(_eye(n), p, 0.0))
+    return where(_strict_lower(p), p + _mT(p), where(_eye(p), p, 0.0))
 
 
 def _gap_inverse(w: Any) -> Any:
     """``F[i, j] = 1 / (w[j] - w[i])`` off the diagonal, 0 on it (inf where two values coincide)."""
-    n = w.shape[-1]
-    return where(_eye(n), 0.0, 1 / (_row(w) - _col(w) + _eye(n)))
+    gaps = _row(w) - _col(w)
+    eye = _eye(gaps)
+    return where(eye, 0.0, 1 / (gaps + eye))
 
 
-def _fix_signs(u: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+def _fix_signs(u: Any) -> Any:
     """+1 or -1 per column of u (shape (..., 1, k)) that makes each column's largest-magnitude entry positive."""
     big = np.argmax(np.abs(u), axis=-2)[..., None, :]
     return np.where(np.take_along_axis(u, big, axis=-2) < 0, -1, 1).astype(u.dtype)
-
-
-def _value(x: Any) -> np.ndarray[Any, Any]:
-    """The array behind x (a Tensor's or a Dual's values, under any transform), for decisions without gradient."""
-    return np.asarray(x)
 
 
 def _check_square(name: str, a: Any) -> None:
@@ -141,32 +146,38 @@ def _check_square(name: str, a: Any) -> None:
 
 
 class _Memo:
-    """The last input and result of one LAPACK routine.
+    """The last input and result of one LAPACK (on a GPU: cuSOLVER) routine.
 
     A decomposition's outputs are separate primitives (the engine records one array per node), and each one's rule
     needs the other outputs: without this, ``svd`` plus its backward would run the SVD nine times. The input is
-    compared by value (its bytes), so an array changed in place is decomposed afresh. Inputs above
-    ``_MEMO_MAX_BYTES`` are not kept. Callers get copies, never the remembered arrays.
+    compared by value, so an array changed in place is decomposed afresh: on the host by its bytes; on a device by
+    a copy kept there and compared there (its bytes would be a copy to the host, and an id or a checksum could
+    match a changed array). Inputs above ``_MEMO_MAX_BYTES`` are not kept. Callers get copies, never the remembered
+    arrays.
     """
 
     __slots__ = ("fn", "entry")
 
     def __init__(self, fn: Any) -> None:
         self.fn = fn
-        self.entry: tuple[Any, tuple[np.ndarray[Any, Any], ...]] | None = None
+        self.entry: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
 
     @staticmethod
-    def _key(a: np.ndarray[Any, Any]) -> Any:
-        return (a.shape, a.dtype.str, a.tobytes())
+    def _key(a: Any) -> tuple[Any, ...]:
+        return (a.shape, a.dtype.str, backend.device_of(a), a.tobytes() if type(a) is np.ndarray else a.copy())
 
-    def lookup(self, a: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], ...] | None:
+    def lookup(self, a: Any) -> tuple[Any, ...] | None:
         entry = self.entry  # one read: another thread may replace it, never half of it
-        if entry is not None and entry[0][0] == a.shape and entry[0] == self._key(a):
-            return entry[1]
-        return None
+        if entry is None:
+            return None
+        (shape, dtype, device, seen), out = entry
+        if shape != a.shape or dtype != a.dtype.str or device != backend.device_of(a):
+            return None
+        same = seen == a.tobytes() if type(a) is np.ndarray else bool(backend.namespace(a).array_equal(seen, a))
+        return out if same else None
 
-    def __call__(self, a: Any) -> tuple[np.ndarray[Any, Any], ...]:
-        a = np.asarray(a)
+    def __call__(self, a: Any) -> tuple[Any, ...]:
+        a = values(a)
         found = self.lookup(a)
         if found is not None:
             return found
@@ -259,10 +270,19 @@ def _solve_samples(rng: np.random.Generator) -> list[Sample]:
     return [Sample((_stack(rng, a, _well_conditioned), _draw_any(rng, b))) for a, b in pairs]
 
 
+def _solve_forward(a: Any, b: Any) -> Any:
+    """``np.linalg.solve`` for a stack of matrices b. On a GPU the batch axes are broadcast first: CuPy's solve
+    takes b's to be a's (and would read a b of one axis less as a stack of vectors)."""
+    if type(a) is not np.ndarray:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        a, b = np.broadcast_to(a, (*batch, *a.shape[-2:])), np.broadcast_to(b, (*batch, *b.shape[-2:]))
+    return np.linalg.solve(a, b)
+
+
 # X = A^-1 B (B a stack of matrices): Bbar = A^-T Xbar, Abar = -Bbar X^T; dX = A^-1 (dB - dA X).
 _solve = Primitive(
     "solve",
-    np.linalg.solve,
+    _solve_forward,
     vjp=(lambda g, ans, a, b: -(_solve(_mT(a), g) @ _mT(ans)), lambda g, ans, a, b: _solve(_mT(a), g)),
     jvp=(lambda t, ans, a, b: -_solve(a, t @ ans), lambda t, ans, a, b: _solve(a, t)),
     samples=_solve_samples,
@@ -350,8 +370,7 @@ def slogdet(a: Any) -> tuple[Any, Any]:
 # ---- Cholesky ------------------------------------------------------------------------------------------------------
 def _phi(x: Any) -> Any:
     """Murray's Phi: the lower triangle with the diagonal halved."""
-    n = x.shape[-1]
-    return where(_strict_lower(n), x, where(_eye(n), 0.5 * x, 0.0))
+    return where(_strict_lower(x), x, where(_eye(x), 0.5 * x, 0.0))
 
 
 def _cholesky_vjp(g: Any, ans: Any, a: Any) -> Any:
@@ -393,7 +412,7 @@ def cholesky(a: Any, upper: bool = False) -> Any:
 
 
 # ---- QR ------------------------------------------------------------------------------------------------------------
-def _qr_forward(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+def _qr_forward(a: Any) -> Any:
     """Q of the reduced QR of a tall or square matrix, with signs making R's diagonal positive."""
     q, r = np.linalg.qr(a)
     d = np.diagonal(r, axis1=-2, axis2=-1)
@@ -403,7 +422,7 @@ def _qr_forward(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 def _qr_r(q: Any, a: Any) -> Any:
     """R = Q^T A (upper triangular; the rounding below the diagonal is cleared)."""
     r = _mT(q) @ a
-    return where(_upper(*r.shape[-2:]), r, 0.0)
+    return where(_upper(r), r, 0.0)
 
 
 def _qr_vjp(g: Any, ans: Any, a: Any) -> Any:
@@ -414,7 +433,7 @@ def _qr_vjp(g: Any, ans: Any, a: Any) -> Any:
     """
     r = _qr_r(ans, a)
     m = _mT(ans) @ g
-    k = where(_upper(*m.shape[-2:]), m, _mT(m))
+    k = where(_upper(m), m, _mT(m))
     return _mT(_solve(r, _mT(g - ans @ k)))  # X R^-T = (R^-1 X^T)^T
 
 
@@ -423,7 +442,7 @@ def _qr_jvp(t: Any, ans: Any, a: Any) -> Any:
     r = _qr_r(ans, a)
     t_rinv = _mT(_solve(_mT(r), _mT(t)))
     c = _mT(ans) @ t_rinv
-    low = where(_strict_lower(c.shape[-1]), c, 0.0)
+    low = where(_strict_lower(c), c, 0.0)
     return t_rinv - ans @ (c - low + _mT(low))
 
 
@@ -460,7 +479,7 @@ def qr(a: Any, mode: str = "reduced") -> Any:
 
 
 # ---- symmetric eigendecomposition ----------------------------------------------------------------------------------
-def _eigh_signed(a: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+def _eigh_signed(a: Any) -> tuple[Any, Any]:
     w, v = np.linalg.eigh(a)
     return w, v * _fix_signs(v)
 
@@ -468,14 +487,14 @@ def _eigh_signed(a: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndar
 _eigh_memo = _Memo(_eigh_signed)
 
 
-def _eigh_values_forward(a: Any) -> np.ndarray[Any, Any]:
+def _eigh_values_forward(a: Any) -> Any:
     """From a remembered eigh when there is one, else the cheaper eigvalsh (no vectors)."""
-    a = np.asarray(a)
+    a = values(a)
     found = _eigh_memo.lookup(a)
     return found[0].copy() if found is not None else np.linalg.eigvalsh(a)
 
 
-def _eigh_vectors_forward(a: Any) -> np.ndarray[Any, Any]:
+def _eigh_vectors_forward(a: Any) -> Any:
     return _eigh_memo(a)[1].copy()
 
 
@@ -557,7 +576,7 @@ def eigvalsh(a: Any, UPLO: str = "L") -> Any:
 
 
 # ---- singular value decomposition ----------------------------------------------------------------------------------
-def _svd_signed(a: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], ...]:
+def _svd_signed(a: Any) -> tuple[Any, ...]:
     u, s, vh = np.linalg.svd(a, full_matrices=False)
     signs = _fix_signs(u)
     return u * signs, s, vh * _mT(signs)
@@ -566,9 +585,9 @@ def _svd_signed(a: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], ...]:
 _svd_memo = _Memo(_svd_signed)
 
 
-def _svd_s_forward(a: Any) -> np.ndarray[Any, Any]:
+def _svd_s_forward(a: Any) -> Any:
     """From a remembered SVD when there is one, else the cheaper values-only SVD."""
-    a = np.asarray(a)
+    a = values(a)
     found = _svd_memo.lookup(a)
     return found[1].copy() if found is not None else np.linalg.svd(a, compute_uv=False)
 
@@ -698,7 +717,8 @@ def _pinv_jvp(t: Any, ans: Any, a: Any, rcond: Any = None) -> Any:
 
 _pinv = Primitive(
     "pinv",
-    lambda a, rcond=None: np.linalg.pinv(a, rcond=rcond),
+    # rcond=None is NumPy's default, 1e-15: CuPy's pinv has the same default but takes no None
+    lambda a, rcond=None: np.linalg.pinv(a, rcond=1e-15 if rcond is None else rcond),
     vjp=_pinv_vjp,
     jvp=_pinv_jvp,
     samples=_samples(_distinct_singular, _RECTANGULAR),
@@ -729,7 +749,7 @@ def _safe_root(s: Any, p: float) -> Any:
 
 def _extreme(x: Any, axis: int | tuple[int, ...], keepdims: bool, largest: bool) -> Any:
     """max (or min) over axis; ties share the gradient evenly, as ``cr.max`` does."""
-    v = _value(x)
+    v = bottom(x)  # the values under any transform's boxes, on their device: weights carry no gradient
     m = (np.max if largest else np.min)(v, axis=axis, keepdims=True)
     hit = (v == m) | np.isnan(m)  # a NaN spreads to the result through every entry
     weights = (hit / hit.sum(axis=axis, keepdims=True)).astype(v.dtype)

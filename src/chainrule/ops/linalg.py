@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..primitive import Primitive, Sample
+from ..primitive import Primitive, Sample, like
 from . import samples as S
 from .elementwise import where
 from .reduce import sum
@@ -137,7 +137,7 @@ def _einsum_vjp(i: int, g: Any, ans: Any, *operands: Any, subscripts: str) -> An
     """
     plan, eyes, expand = _einsum_vjp_plan(subscripts, i, tuple(operands[i].shape))
     others = [op for k, op in enumerate(operands) if k != i]
-    c = _einsum(g, *others, *(np.eye(n, dtype=bool) for _, n in eyes), subscripts=plan)
+    c = _einsum(g, *others, *(like(np.eye(n, dtype=bool), g) for _, n in eyes), subscripts=plan)
     if expand is None:
         return c
     sizes = iter(c.shape)
@@ -383,5 +383,5 @@ def trace(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
             [0., 1.]])
     """
     x = _to_end(as_array(x), axis1, axis2)
-    mask = np.eye(x.shape[-2], x.shape[-1], k=offset, dtype=bool)
+    mask = like(np.eye(x.shape[-2], x.shape[-1], k=offset, dtype=bool), x)
     return sum(where(mask, x, 0), axis=(-2, -1))
