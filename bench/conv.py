@@ -38,9 +38,9 @@ def _data() -> list[np.ndarray[Any, Any]]:
             (rng.standard_normal((32, 16, 3, 3)) / 12).astype(np.float32), np.zeros(32, np.float32)]
 
 
-def chainrule_step() -> Callable[[], float]:
-    x, *weights = _data()
-    params = [cr.tensor(w, requires_grad=True) for w in weights]
+def chainrule_step(device: str = "cpu") -> Callable[[], float]:
+    x, *weights = (cr.tensor(a, device=device) for a in _data())
+    params = [w.requires_grad_() for w in weights]
     w1, b1, w2, b2 = params
 
     def step() -> float:
@@ -54,13 +54,13 @@ def chainrule_step() -> Callable[[], float]:
     return step
 
 
-def torch_step() -> Callable[[], float] | None:
+def torch_step(device: str = "cpu") -> Callable[[], float] | None:
     try:
         import torch
     except ImportError:
         return None
     torch.set_num_threads(1)
-    x, *weights = (torch.from_numpy(a) for a in _data())
+    x, *weights = (torch.from_numpy(a).to(device) for a in _data())
     params = [w.requires_grad_() for w in weights]
     w1, b1, w2, b2 = params
     tf = torch.nn.functional

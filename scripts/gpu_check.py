@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,9 @@ from chainrule import backend
 from chainrule.nn import functional as F
 from chainrule.primitive import REGISTRY
 from chainrule.testing import check_device
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import conv
 
 DEVICE = "cuda"
 
@@ -119,72 +123,25 @@ def _mlp_torch(torch: Any, batch: int) -> Callable[[], Any]:
     return step
 
 
-def _conv_data() -> list[np.ndarray]:
-    rng = np.random.default_rng(0)
-    return [rng.standard_normal((32, 1, 28, 28)).astype(np.float32),
-            (rng.standard_normal((16, 1, 3, 3)) / 3).astype(np.float32), np.zeros(16, np.float32),
-            (rng.standard_normal((32, 16, 3, 3)) / 12).astype(np.float32), np.zeros(32, np.float32)]
-
-
-def _conv_chainrule() -> Callable[[], Any]:
-    x, *weights = (cr.tensor(a, device=DEVICE) for a in _conv_data())
-    params = [w.requires_grad_() for w in weights]
-    w1, b1, w2, b2 = params
-
-    def step() -> Any:
-        h = cr.relu(F.conv2d(x, w1, b1, padding=1))
-        loss = cr.relu(F.conv2d(h, w2, b2, padding=1)).mean()
-        for p in params:
-            p.grad = None
-        loss.backward()
-
-    return step
-
-
-def _conv_torch(torch: Any) -> Callable[[], Any]:
-    x, *weights = (torch.from_numpy(a).cuda() for a in _conv_data())
-    params = [w.requires_grad_() for w in weights]
-    w1, b1, w2, b2 = params
-    tf = torch.nn.functional
-
-    def step() -> Any:
-        h = tf.relu(tf.conv2d(x, w1, b1, padding=1))
-        loss = tf.relu(tf.conv2d(h, w2, b2, padding=1)).mean()
-        for p in params:
-            p.grad = None
-        loss.backward()
-
-    return step
-
-
 LAYERS = 200
 CHAIN_OPS = 3 * LAYERS + 1  # multiply, add, tanh per layer, then the sum
 
 
+def _chain(tanh: Callable[[Any], Any], x0: Any) -> Callable[[], Any]:
+    """The chain of bench/chain.py, for either library: its ``tanh`` and a starting tensor on the GPU."""
+
+    def step() -> Any:
+        x = x0.detach().requires_grad_()
+        y = x
+        for _ in range(LAYERS):
+            y = tanh(y * 0.9 + 0.1)
+        y.sum().backward()
+
+    return step
+
+
 def _chain_chainrule() -> Callable[[], Any]:
-    x0 = cr.tensor(np.linspace(-1.0, 1.0, 16, dtype=np.float32), device=DEVICE)
-
-    def step() -> Any:
-        x = x0.detach().requires_grad_()
-        y = x
-        for _ in range(LAYERS):
-            y = cr.tanh(y * 0.9 + 0.1)
-        y.sum().backward()
-
-    return step
-
-
-def _chain_torch(torch: Any) -> Callable[[], Any]:
-    x0 = torch.linspace(-1.0, 1.0, 16, device="cuda")
-
-    def step() -> Any:
-        x = x0.detach().requires_grad_()
-        y = x
-        for _ in range(LAYERS):
-            y = torch.tanh(y * 0.9 + 0.1)
-        y.sum().backward()
-
-    return step
+    return _chain(cr.tanh, cr.tensor(np.linspace(-1.0, 1.0, 16, dtype=np.float32), device=DEVICE))
 
 
 def compare_with_torch(repeats: int) -> None:
@@ -205,11 +162,14 @@ def compare_with_torch(repeats: int) -> None:
         theirs = _median_ms(_mlp_torch(torch, batch), sync_torch, repeats)
         rows.append((f"MLP step 784-1024-1024-10, batch {batch} (throughput)", f"{batch / ours * 1e3:,.0f} ex/s",
                      f"{batch / theirs * 1e3:,.0f} ex/s", theirs / ours, ">= 0.8x" if batch == 4096 else ""))
-    ours, theirs = _median_ms(_conv_chainrule(), sync_cr, repeats), _median_ms(_conv_torch(torch), sync_torch, repeats)
+    conv_torch = conv.torch_step("cuda")
+    assert conv_torch is not None
+    ours, theirs = _median_ms(conv.chainrule_step(DEVICE), sync_cr, repeats), _median_ms(conv_torch, sync_torch,
+                                                                                          repeats)
     rows.append(("two 3x3 convs, batch 32 of 28x28 (time per step)", f"{ours:.2f} ms", f"{theirs:.2f} ms",
                  ours / theirs, "<= 2x"))
-    ours, theirs = _median_ms(_chain_chainrule(), sync_cr, repeats), _median_ms(_chain_torch(torch), sync_torch,
-                                                                                    repeats)
+    torch_chain = _chain(torch.tanh, torch.linspace(-1.0, 1.0, 16, device="cuda"))
+    ours, theirs = _median_ms(_chain_chainrule(), sync_cr, repeats), _median_ms(torch_chain, sync_torch, repeats)
     rows.append((f"elementwise chain, {CHAIN_OPS} ops (per op)", f"{ours / CHAIN_OPS * 1e3:.1f} us",
                  f"{theirs / CHAIN_OPS * 1e3:.1f} us", ours / theirs, "<= 2x"))
     print(f"3. side by side with PyTorch {torch.__version__} on {torch.cuda.get_device_name()}, medians of {repeats}:")

@@ -149,7 +149,7 @@ def test_the_gpu_script_runs_its_chainrule_side_on_the_stand_in(gpu: None, capsy
     spec.loader.exec_module(script)
     assert script.train_digits()
     assert "digits CNN, one epoch on cuda" in capsys.readouterr().out
-    for step in (script._mlp_chainrule(8), script._conv_chainrule(), script._chain_chainrule()):
+    for step in (script._mlp_chainrule(8), script.conv.chainrule_step("cuda"), script._chain_chainrule()):
         step()
     assert script.check_device(cr.tanh, (np.array([0.5]),), {}, "cuda")
 
