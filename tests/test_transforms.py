@@ -513,3 +513,35 @@ def test_vjp_takes_a_python_float_cotangent(op: str) -> None:
     assert float(g) == pytest.approx(expected)
     (g32,) = cr.vjp(ops[op], np.float32(0.7) * np.ones(2, dtype=np.float32))[1](np.array([1.0, 2.0]))
     assert g32.dtype == np.float32
+
+
+def _write_into_ndarray(v: Any) -> None:
+    np.zeros(3)[1] = v
+
+
+@pytest.mark.parametrize("convert", [np.asarray, float, lambda v: v.item(), lambda v: v.tolist(),
+                                     _write_into_ndarray, lambda v: np.sin(np.asarray(v))],
+                         ids=["asarray", "float", "item", "tolist", "ndarray-setitem", "numpy-function"])
+@pytest.mark.parametrize("transform", ["grad", "jvp", "jacfwd", "hessian"])
+def test_a_value_being_differentiated_never_becomes_a_silent_constant(convert: Any, transform: str) -> None:
+    """Inside a transform, asking NumPy (or Python) for the number behind a traced value is refused, naming why."""
+
+    def f(x: Any) -> Any:
+        convert(x)
+        return x * x
+
+    run = {"grad": lambda: cr.grad(f)(1.5), "jvp": lambda: cr.jvp(f, (1.5,), (1.0,)),
+           "jacfwd": lambda: cr.jacfwd(f)(np.array(1.5)), "hessian": lambda: cr.hessian(f)(np.array(1.5))}[transform]
+    if convert is _write_into_ndarray:  # NumPy's own setitem swallows our error and says this instead
+        with pytest.raises(ValueError, match="setting an array element with a sequence"):
+            run()
+        return
+    with pytest.raises(TypeError, match="would freeze it into a constant and drop its derivative"):
+        run()
+
+
+def test_stop_gradient_and_values_outside_transforms_still_convert() -> None:
+    assert float(cr.grad(lambda x: x * float(cr.stop_gradient(x)))(3.0)) == 3.0
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    np.testing.assert_array_equal(np.asarray(x * 2), [2.0, 4.0])  # NumPy interop at level 0, as before
+    assert float((x * x).sum()) == 5.0

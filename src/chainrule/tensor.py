@@ -143,7 +143,9 @@ class Tensor:
         return transpose(self)
 
     def numpy(self) -> np.ndarray[Any, Any]:
-        """The underlying ndarray (shared, not copied); a tensor on a GPU must be copied first, with ``.cpu()``."""
+        """The underlying ndarray (shared, not copied); a tensor on a GPU must be copied first, with ``.cpu()``.
+        Inside a transform, a value it differentiates has none: converting it would drop its derivative."""
+        self._refuse_if_traced("converting to a NumPy array")
         data = bottom(self)
         if type(data) is np.ndarray:
             return data
@@ -184,12 +186,28 @@ class Tensor:
 
     def item(self) -> Any:
         return self.data.item()
+        self._refuse_if_traced("item()")
 
     def tolist(self) -> Any:
         return self.data.tolist()
+        self._refuse_if_traced("tolist()")
 
     def _scalar(self, kind: str) -> Any:
+    def _refuse_if_traced(self, what: str) -> None:
+        """Raise where a Python number or a NumPy array is asked of a value that a transform is differentiating:
+        it would be a constant from then on, and its derivative silently lost (JAX refuses this too)."""
+        x: Any = self
+        while isinstance(x, Tensor):
+            if type(x) is Dual or (x._node is not None and x._node.level):
+                raise TypeError(
+                    f"{what} of a value that a transform (cr.grad, cr.jvp, ...) is differentiating would freeze it "
+                    "into a constant and drop its derivative: compute with chainrule's functions (cr.sin, cr.where, "
+                    "...) instead, or take cr.stop_gradient(x) to use its value on purpose"
+                )
+            x = x.data
+
         if self.data.size != 1:
+        self._refuse_if_traced(f"{kind}()")
             raise TypeError(f"only a tensor with one element converts to {kind}, got shape {self.shape}")
         return self.data.item()
 

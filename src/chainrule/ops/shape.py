@@ -544,10 +544,11 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0
     interior = tuple(slice(int(b), int(b) + n) for (b, _), n in zip(pairs, x.shape))
     out = scatter_add(x, interior, shape)
     if holds_box((constant_values,)):  # a differentiated fill: it lands on the border, where x is not
-        if np.ndim(constant_values) != 0:
+        fill_box = as_array(constant_values)
+        if fill_box.ndim != 0:
             raise ValueError("pad: a constant_values that is being differentiated must be a single value")
         border = like(np.pad(np.zeros(x.shape, dtype=bool), pairs, constant_values=True), x)
-        return out + where(border, constant_values, 0.0)
+        return out + where(border, fill_box, 0.0)
     fill = backend.to_host(values(constant_values))
     if fill.any():
         out = out + like(np.pad(np.zeros(x.shape, dtype=x.dtype), pairs, constant_values=fill), x)
