@@ -830,7 +830,7 @@ def test_forward_errors_name_the_primitive_once() -> None:
     with pytest.raises(ValueError) as info:
         cr.matmul(cr.ones(4, 5), cr.ones(3, 2))
     assert str(info.value).startswith("matmul: ") and "matmul: matmul" not in str(info.value)
-    with pytest.raises(TypeError, match=r"^softmax\(\) got an unexpected keyword argument 'dim' \(it takes axis\)"):
-        cr.softmax(cr.tensor([1.0, 2.0]), dim=-1)
+    with pytest.raises(TypeError, match=r"^softmax\(\) got an unexpected keyword argument 'axes' \(it takes axis"):
+        cr.softmax(cr.tensor([1.0, 2.0]), axes=-1)
     with pytest.raises(TypeError, match=r"^sum\(\) got an unexpected keyword argument 'dims'"):
         cr.sum(np.ones(3), dims=0)  # on raw arrays too

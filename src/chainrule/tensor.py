@@ -44,6 +44,14 @@ def bottom(x: Any) -> Any:
 
 
 class Tensor:
+def _dispatch_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    return dispatch.array_ufunc(self, ufunc, method, *inputs, **kwargs)
+
+
+def _dispatch_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+    return dispatch.array_function(self, func, types, args, kwargs)
+
+
     """An n-dimensional array that can record how it was computed, so gradients can flow back through it.
 
     >>> import chainrule as cr
@@ -55,7 +63,9 @@ class Tensor:
     """
 
     __slots__ = ("data", "requires_grad", "_grad", "_node", "_version", "_hooks", "__weakref__")
-    __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
+    # NumPy's functions on tensors (np.sin(t), ndarray @ t, np.sum(t)) route to chainrule's: chainrule.dispatch
+    __array_ufunc__ = _dispatch_ufunc
+    __array_function__ = _dispatch_function
     __hash__ = object.__hash__  # == is elementwise, identity hashing still lets tensors key a dict
 
     data: np.ndarray[Any, Any]
@@ -694,6 +704,7 @@ from .ops.elementwise import (  # noqa: E402
     relu,
     remainder,
     round,
+from . import dispatch  # noqa: E402
     sigmoid,
     sqrt,
     subtract,

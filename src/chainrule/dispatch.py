@@ -1,0 +1,137 @@
+"""NumPy's own functions on tensors: ``np.sin(t)``, ``np.sum(t, axis=0)``, ``np.linalg.solve(A, t)``, ``ndarray @ t``.
+
+Tensor implements NumPy's dispatch protocols (``__array_ufunc__``, ``__array_function__``) by routing each NumPy
+function to the chainrule function of the same name, so a user's plain NumPy code records gradients at every
+transform level. A NumPy function without a chainrule rule computes on the data when nothing in its arguments is
+being differentiated, and is refused, by name, when something is: it never drops a gradient silently. Tensor's own
+operators (``t + u``) call the primitives directly and never come through here.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .primitive import holds_box
+from .tensor import Tensor, values
+
+Impl = Callable[..., Any]
+
+# NumPy functions that read only shapes and dtypes, or have no derivative anywhere: fine on any value
+_NO_DERIVATIVE = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj, np.may_share_memory,
+                  np.shares_memory, np.argsort, np.argwhere, np.nonzero, np.flatnonzero, np.count_nonzero,
+                  np.isclose, np.allclose, np.array_equal, np.array_equiv, np.searchsorted, np.argpartition}
+_UFUNC_REDUCE = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}
+_UFUNC_ACCUMULATE = {"add": "cumsum", "multiply": "cumprod"}
+
+
+@functools.cache
+def _tables() -> tuple[dict[np.ufunc, Impl], dict[Any, Impl]]:
+    """NumPy's ufuncs and functions -> chainrule's functions of the same name (made on first use: the ops modules
+    import Tensor, so they cannot be imported when this module is)."""
+    from . import creation
+    from . import linalg as cr_linalg
+    from .ops import elementwise, linalg, reduce, shape
+
+    ufuncs: dict[np.ufunc, Impl] = {np.positive: lambda x: x, np.conjugate: lambda x: x}  # real tensors only
+    functions: dict[Any, Impl] = {}
+    for module in (elementwise, reduce, shape, linalg, creation):
+        for name in getattr(module, "__all__", [n for n in dir(module) if not n.startswith("_")]):
+            ours, theirs = getattr(module, name), getattr(np, name, None)
+            if isinstance(theirs, np.ufunc):
+                ufuncs[theirs] = ours
+            elif callable(theirs) and not isinstance(theirs, type):
+                functions[theirs] = ours
+    for name in cr_linalg.__all__:
+        theirs = getattr(np.linalg, name, None)
+        if callable(theirs):
+            functions[theirs] = getattr(cr_linalg, name)
+    functions[np.where] = _where
+    return ufuncs, functions
+
+
+def _where(condition: Any, *xy: Any) -> Any:
+    """``np.where(c, x, y)`` picks (differentiably); ``np.where(c)`` is ``nonzero``, which has no derivative."""
+    from .ops.elementwise import where
+
+    return where(condition, *xy) if xy else _on_data(np.where, (condition,), {})
+
+
+def _unwrapped(value: Any) -> Any:
+    """``value`` with every Tensor replaced by its array (on its device), through tuples, lists and dicts. Only
+    functions without a derivative, or called on nothing being differentiated, see these arrays."""
+    if isinstance(value, Tensor):
+        return values(value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_unwrapped(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _unwrapped(v) for k, v in value.items()}
+    return value
+
+
+def _wrapped(value: Any) -> Any:
+    """Array results as (constant) Tensors, through tuples and lists: tensors in, tensors out."""
+    if isinstance(value, np.ndarray):
+        return Tensor._from_node(value, None)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_wrapped(v) for v in value)
+    return value
+
+
+def _on_data(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return _wrapped(func(*_unwrapped(args), **_unwrapped(kwargs)))
+
+
+def _refuse(name: str) -> TypeError:
+    import chainrule
+
+    ours = name.split(".")[-1]
+    instead = f"cr.{ours}" if hasattr(chainrule, ours) else "chainrule's functions (the README's API overview)"
+    return TypeError(f"np.{name} has no chainrule rule, so its result cannot carry the gradient of a tensor being "
+                     f"differentiated: use {instead}, or apply it to t.detach() to drop the gradient on purpose")
+
+
+def _no_out(name: str, kwargs: dict[str, Any]) -> None:
+    if kwargs.get("out") is not None:
+        raise TypeError(f"np.{name}(..., out=) on tensors: chainrule never writes into an array that a graph may "
+                        f"hold; take the result instead (y = np.{name}(...))")
+
+
+def array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    """``Tensor.__array_ufunc__``: ``np.sin(t)``, ``ndarray + t``, ``np.add.reduce(t)``, ... through chainrule."""
+    ufuncs, _ = _tables()
+    name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+    _no_out(name, kwargs)
+    impl: Impl | None = None
+    if method == "__call__" and not kwargs:
+        impl = ufuncs.get(ufunc)
+    elif method in ("reduce", "accumulate"):
+        table = _UFUNC_REDUCE if method == "reduce" else _UFUNC_ACCUMULATE
+        reduction = table.get(ufunc.__name__)
+        if reduction is not None and set(kwargs) <= {"axis", "keepdims", "out"} and len(inputs) == 1:
+            from .ops import reduce as reductions
+
+            axis = kwargs.get("axis", 0)  # a ufunc method reduces axis 0 unless told otherwise
+            extra = {"keepdims": kwargs["keepdims"]} if "keepdims" in kwargs else {}
+            return getattr(reductions, reduction)(inputs[0], axis=axis, **extra)
+    if impl is not None:
+        return impl(*inputs)
+    if holds_box(inputs) or holds_box(tuple(kwargs.values())):
+        raise _refuse(name)
+    return _on_data(getattr(ufunc, method), inputs, kwargs)
+
+
+def array_function(self: Tensor, func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``Tensor.__array_function__``: ``np.sum(t)``, ``np.concatenate([t, u])``, ``np.linalg.solve(A, t)``, ..."""
+    _, functions = _tables()
+    name = f"linalg.{func.__name__}" if func.__module__ == "numpy.linalg" else func.__name__
+    impl = functions.get(func)
+    if impl is not None:
+        _no_out(name, kwargs)
+        return impl(*args, **kwargs)
+    if func in _NO_DERIVATIVE or not (holds_box(args) or holds_box(tuple(kwargs.values()))):
+        return _on_data(func, args, kwargs)
+    raise _refuse(name)
