@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import backend
+from . import backend, spelling
 from .engine import Node, Version, is_grad_enabled, tick
 from .tensor import Tensor, bottom
 
@@ -76,6 +76,14 @@ def _input_names(forward: Callable[..., Any], n: int) -> tuple[tuple[str, Any], 
     return tuple((p.name, p.default) for p in params)
 
 
+def _parameters(fn: Callable[..., Any]) -> tuple[str, ...]:
+    """The parameter names of ``fn``; none when it has no signature (a ufunc's are its own business)."""
+    try:
+        return tuple(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return ()
+
+
 def _options(rules: Sequence[Rule | None], n: int) -> frozenset[str] | None:
     """The keyword options the rules take (``axis``, ``keepdims``...), read from the first rule's signature;
     None when it takes any (``**kwargs``) or has no signature."""
@@ -118,7 +126,7 @@ class Primitive:
     """
 
     __slots__ = ("name", "forward", "vjps", "jvps", "batching", "samples", "reference", "differentiable",
-                 "inputs", "options", "__weakref__")
+                 "inputs", "options", "renames", "__weakref__")
 
     def __init__(
         self,
@@ -149,6 +157,9 @@ class Primitive:
         self.inputs = () if variadic else _input_names(forward, len(self.vjps))
         rule_options = _options(self.vjps, 0 if variadic else len(self.vjps)) if differentiable else None
         self.options = None if rule_options is None else rule_options - {name for name, _ in self.inputs}
+        # PyTorch's spelling of the axis options it takes (dim=, keepdim=), renamed to NumPy's in _bind
+        self.renames = spelling.renames(
+            {*self.options, *(name for name, _ in self.inputs)} if self.options is not None else _parameters(forward))
         if register:
             if name in REGISTRY:
                 raise ValueError(f"a primitive named '{name}' is already registered")
@@ -222,8 +233,9 @@ def _named(prim: Primitive, raw: Sequence[Any], error: Exception) -> Exception:
         return RuntimeError(f"{prim.name}: its inputs are on different devices, {' and '.join(devices)}: move them "
                             "to one first (t.to(device)); chainrule never copies between devices on its own")
     if isinstance(error, TypeError):
-        if "keyword argument" not in message:
-            return error  # not about the call's keywords: seen as it is
+        # the call's own mistakes (an unknown keyword; an axis given twice, as sum(x, 0, dim=1)) in the primitive's name
+        if "keyword argument" not in message and "multiple values for argument" not in message:
+            return error  # not about the call's arguments: seen as it is
         message = message.split(" got ", 1)[-1]
         return TypeError(f"{prim.name}() got {message}")
     shapes = ", ".join(str(r.shape) for r in raw if type(r) in _ARRAYS)
@@ -242,7 +254,10 @@ def _constants(kwargs: dict[str, Any]) -> bool:
 
 def _bind(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Inputs given by keyword moved to their places among ``args``, so the rules see every input by position;
-    unknown keywords and boxes passed as options are refused by name."""
+    PyTorch's spellings (dim=, keepdim=) renamed to NumPy's; unknown keywords, both spellings of one option, and
+    boxes passed as options are refused by name."""
+    if prim.renames and not prim.renames.keys().isdisjoint(kwargs):
+        kwargs = spelling.respell(prim.name, kwargs, prim.renames)
     names = [name for name, _ in prim.inputs]
     options = prim.options
     for key in kwargs:

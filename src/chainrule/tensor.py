@@ -9,6 +9,7 @@ import numpy as np
 
 from . import backend, engine
 from .engine import Node, Version, tick
+from .spelling import both_spellings
 
 ArrayLike = Any  # anything np.asarray accepts, or a Tensor
 _ARRAYS = backend.array_types  # the array types a Tensor holds as they are (NumPy's, and each GPU provider's)
@@ -43,7 +44,6 @@ def bottom(x: Any) -> Any:
     return x
 
 
-class Tensor:
 def _dispatch_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
     return dispatch.array_ufunc(self, ufunc, method, *inputs, **kwargs)
 
@@ -52,6 +52,7 @@ def _dispatch_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: A
     return dispatch.array_function(self, func, types, args, kwargs)
 
 
+class Tensor:
     """An n-dimensional array that can record how it was computed, so gradients can flow back through it.
 
     >>> import chainrule as cr
@@ -195,14 +196,13 @@ def _dispatch_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: A
         return self.to("cpu")
 
     def item(self) -> Any:
-        return self.data.item()
         self._refuse_if_traced("item()")
+        return self.data.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
         self._refuse_if_traced("tolist()")
+        return self.data.tolist()
 
-    def _scalar(self, kind: str) -> Any:
     def _refuse_if_traced(self, what: str) -> None:
         """Raise where a Python number or a NumPy array is asked of a value that a transform is differentiating:
         it would be a constant from then on, and its derivative silently lost (JAX refuses this too)."""
@@ -216,8 +216,9 @@ def _dispatch_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: A
                 )
             x = x.data
 
-        if self.data.size != 1:
+    def _scalar(self, kind: str) -> Any:
         self._refuse_if_traced(f"{kind}()")
+        if self.data.size != 1:
             raise TypeError(f"only a tensor with one element converts to {kind}, got shape {self.shape}")
         return self.data.item()
 
@@ -500,44 +501,62 @@ def _dispatch_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: A
     def astype(self, dtype: Any) -> Tensor:
         return astype(self, dtype)
 
+    # methods taking an axis also take PyTorch's spelling (dim=, keepdim=): chainrule.spelling
+    @both_spellings
     def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return _reduce.sum(self, axis=axis, keepdims=keepdims)
 
+    @both_spellings
     def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return _reduce.mean(self, axis=axis, keepdims=keepdims)
 
+    @both_spellings
     def prod(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return _reduce.prod(self, axis=axis, keepdims=keepdims)
 
+    @both_spellings
     def var(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
         return _reduce.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
+    @both_spellings
     def std(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
         return _reduce.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
+    @both_spellings
     def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """The maximum over ``axis``, as NumPy's ``max`` (PyTorch's ``amax``): the values only, also with ``dim=``,
+        where PyTorch's ``x.max(dim=d)`` returns (values, indices); the indices are ``x.argmax(dim=d)``."""
         return _reduce.max(self, axis=axis, keepdims=keepdims)
 
+    @both_spellings
     def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """The minimum over ``axis``, as NumPy's ``min`` (PyTorch's ``amin``): the values only, also with ``dim=``,
+        where PyTorch's ``x.min(dim=d)`` returns (values, indices); the indices are ``x.argmin(dim=d)``."""
         return _reduce.min(self, axis=axis, keepdims=keepdims)
 
+    @both_spellings
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return _reduce.argmax(self, axis=axis, keepdims=keepdims)
 
+    @both_spellings
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return _reduce.argmin(self, axis=axis, keepdims=keepdims)
 
+    @both_spellings
     def all(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """Whether every element is true (no gradient)."""
         return Tensor._from_node(bottom(self).all(axis=axis, keepdims=keepdims), None)
 
+    @both_spellings
     def any(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """Whether some element is true (no gradient)."""
         return Tensor._from_node(bottom(self).any(axis=axis, keepdims=keepdims), None)
 
+    @both_spellings
     def cumsum(self, axis: int | None = None) -> Tensor:
         return _reduce.cumsum(self, axis=axis)
 
+    @both_spellings
     def cumprod(self, axis: int | None = None) -> Tensor:
         return _reduce.cumprod(self, axis=axis)
 
@@ -553,6 +572,7 @@ def _dispatch_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: A
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         return _shape.swapaxes(self, axis1, axis2)
 
+    @both_spellings
     def squeeze(self, axis: Axis = None) -> Tensor:
         return _shape.squeeze(self, axis)
 
@@ -562,15 +582,19 @@ def _dispatch_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: A
     def ravel(self) -> Tensor:
         return _shape.ravel(self)
 
+    @both_spellings
     def repeat(self, repeats: Any, axis: int | None = None) -> Tensor:
         return _shape.repeat(self, repeats, axis=axis)
 
+    @both_spellings
     def take(self, indices: ArrayLike, axis: int | None = None) -> Tensor:
         return _shape.take(self, indices, axis=axis)
 
+    @both_spellings
     def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
         return _linalg.diagonal(self, offset, axis1, axis2)
 
+    @both_spellings
     def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
         return _linalg.trace(self, offset, axis1, axis2)
 
@@ -680,6 +704,7 @@ def _accumulate_leaf_grads(grads: dict[int, tuple[Tensor, Any]], create_graph: b
 
 
 # Bound last: the ops modules import Tensor from here.
+from . import dispatch  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
@@ -704,7 +729,6 @@ from .ops.elementwise import (  # noqa: E402
     relu,
     remainder,
     round,
-from . import dispatch  # noqa: E402
     sigmoid,
     sqrt,
     subtract,

@@ -45,6 +45,7 @@ from ..ops.reduce import sum as _sum
 from ..ops.shape import getitem, repeat, reshape, swapaxes, take
 from ..ops.shape import pad as _pad_constant
 from ..primitive import as_array, holds_box, like
+from ..spelling import both_spellings
 from ..tensor import Tensor, values
 from ._helpers import check_pair, check_rows, expect_size, index_array
 
@@ -575,6 +576,7 @@ def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None
     return y
 
 
+@both_spellings
 def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Any:
     """``x / max(||x||_p, eps)`` along ``dim``.
 
@@ -776,6 +778,7 @@ def _softmax_dim(ndim: int, dim: int | None, what: str) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
+@both_spellings
 def softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
     """``exp(x) / sum(exp(x))`` along ``dim``, computed without overflow.
 
@@ -788,6 +791,7 @@ def softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
     return _softmax(x, axis=_softmax_dim(x.ndim, dim, "softmax"))
 
 
+@both_spellings
 def softmin(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
     """``softmax(-x)`` along ``dim``.
 
@@ -800,6 +804,7 @@ def softmin(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
     return _softmax(-x, axis=_softmax_dim(x.ndim, dim, "softmin"))
 
 
+@both_spellings
 def log_softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
     """``x - logsumexp(x)`` along ``dim``, finite for every finite input.
 
@@ -1247,6 +1252,7 @@ def kl_div(input: Any, target: Any, size_average: bool | None = None, reduce: bo
     return _reduce(loss, reduction)
 
 
+@both_spellings
 def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Any:
     """``sum(x1 / max(|x1|, eps) * x2 / max(|x2|, eps))`` along ``dim`` (the inputs broadcast against each other).
 

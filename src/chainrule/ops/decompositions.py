@@ -36,6 +36,7 @@ import numpy as np
 
 from .. import backend
 from ..primitive import Primitive, Sample, like
+from ..spelling import both_spellings
 from ..tensor import bottom, values
 from .elementwise import absolute, sqrt, where
 from .linalg import _mT, _to_end
@@ -792,6 +793,7 @@ def _matrix_norm(x: Any, ord: Any, axes: tuple[int, int], keepdims: bool) -> Any
     return out if keepdims else reshape(out, tuple(n for i, n in enumerate(x.shape) if i not in (row, col)))
 
 
+@both_spellings
 def norm(x: Any, ord: Any = None, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
     """Vector or matrix norm, as ``numpy.linalg.norm``.
 
@@ -829,6 +831,7 @@ def norm(x: Any, ord: Any = None, axis: int | tuple[int, ...] | None = None, kee
     raise ValueError(f"norm: axis must name one or two axes, got {axis!r}")
 
 
+@both_spellings
 def vector_norm(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, ord: Any = 2) -> Any:
     """The vector norm over ``axis`` (all axes by default, flattened), as ``numpy.linalg.vector_norm``.
 
@@ -855,6 +858,7 @@ def _to_perm(x: Any, perm: tuple[int, ...]) -> Any:
     return transpose(x, perm) if perm != tuple(range(x.ndim)) else x
 
 
+@both_spellings
 def matrix_norm(x: Any, keepdims: bool = False, ord: Any = "fro") -> Any:
     """The matrix norm of each matrix of a stack (the last two axes), as ``numpy.linalg.matrix_norm``.
 

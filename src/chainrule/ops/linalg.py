@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..primitive import Primitive, Sample, like
+from ..spelling import both_spellings
 from . import samples as S
 from .elementwise import where
 from .reduce import sum
@@ -355,6 +356,7 @@ def _to_end(x: Any, axis1: int, axis2: int) -> Any:
     return transpose(x, perm) if perm != tuple(range(nd)) else x
 
 
+@both_spellings
 def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     """The diagonal ``x[..., i, i + offset]`` of the (axis1, axis2) planes, as the last axis (``numpy.diagonal``).
 
@@ -371,6 +373,7 @@ def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     return getitem(x, (Ellipsis, rows, rows + offset))
 
 
+@both_spellings
 def trace(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     """The sum along a diagonal, ``sum_i x[..., i, i + offset]`` (``numpy.trace``); the gradient is the identity
     pattern ``g * eye(n, m, offset)``.

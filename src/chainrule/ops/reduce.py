@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import backend
 from ..primitive import Primitive, Sample, like
+from ..spelling import both_spellings
 from ..tensor import bottom, values
 from . import samples as S
 from .elementwise import astype, equal, exp, isnan, sqrt, where
@@ -155,6 +156,7 @@ sum = Primitive(
 )
 
 
+@both_spellings
 @_widened
 def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     """Arithmetic mean over ``axis`` (all axes by default).
@@ -166,6 +168,7 @@ def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     return _per(sum(x, axis=axis, keepdims=keepdims), _count(x, axis))
 
 
+@both_spellings
 @_widened
 def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any:
     """Variance over ``axis``: sum((x - mean)^2) / (N - ddof), as ``np.var``.
@@ -180,6 +183,7 @@ def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any
     return _per(sum(d * d, axis=axis, keepdims=keepdims), _count(x, axis) - ddof)
 
 
+@both_spellings
 @_widened
 def std(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any:
     """Standard deviation over ``axis``, ``sqrt(var(x, axis, ddof))``; its gradient is inf/nan where it is 0.

@@ -17,6 +17,7 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from .. import backend
 from ..primitive import Primitive, Sample, as_array, fit_batch, holds_box, like
+from ..spelling import both_spellings
 from ..tensor import Tensor, values
 from . import samples as S
 from .elementwise import astype, where
@@ -243,6 +244,7 @@ def _index_array(indices: Any) -> np.ndarray[Any, Any]:
     return raw
 
 
+@both_spellings
 def take(x: Any, indices: Any, axis: int | None = None, *, mode: str = "raise") -> Any:
     """Elements of ``x`` at ``indices`` along ``axis`` (of the flattened ``x`` when ``axis`` is None).
 
@@ -271,6 +273,7 @@ def take(x: Any, indices: Any, axis: int | None = None, *, mode: str = "raise") 
     return _getitem(x, _along(axis, idx if idx.ndim else int(idx)))
 
 
+@both_spellings
 def take_along_axis(x: Any, indices: Any, axis: int | None) -> Any:
     """Pick from ``x`` along ``axis`` with ``indices`` of the same number of dimensions (as ``np.take_along_axis``).
 
@@ -340,6 +343,7 @@ def moveaxis(x: Any, source: int | Sequence[int], destination: int | Sequence[in
     return transpose(x, tuple(order))
 
 
+@both_spellings
 def expand_dims(x: Any, axis: int | Sequence[int]) -> Any:
     """``x`` with new axes of length one at the positions ``axis`` (positions in the result).
 
@@ -354,6 +358,7 @@ def expand_dims(x: Any, axis: int | Sequence[int]) -> Any:
     return reshape(x, tuple(1 if d in new else next(sizes) for d in range(ndim)))
 
 
+@both_spellings
 def squeeze(x: Any, axis: Axis = None) -> Any:
     """``x`` without its axes of length one (only those in ``axis`` when given; each must have length one).
 
@@ -431,6 +436,7 @@ _concatenate = Primitive(
 )
 
 
+@both_spellings
 def concatenate(arrays: Sequence[Any], axis: int | None = 0) -> Any:
     """Join arrays along an existing axis (all axes flattened first when ``axis`` is None).
 
@@ -455,6 +461,7 @@ def concatenate(arrays: Sequence[Any], axis: int | None = 0) -> Any:
     return _concatenate(*xs, axis=axis)
 
 
+@both_spellings
 def stack(arrays: Sequence[Any], axis: int = 0) -> Any:
     """Join arrays of one shape along a new axis ``axis``.
 
@@ -493,6 +500,7 @@ def vstack(arrays: Sequence[Any]) -> Any:
     return concatenate([_atleast(a, 2) for a in arrays], axis=0)
 
 
+@both_spellings
 def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
     """``x`` cut along ``axis`` into equal sections (an int), or at the given indices (a sequence).
 
@@ -555,6 +563,7 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0
     return out
 
 
+@both_spellings
 def flip(x: Any, axis: Axis = None) -> Any:
     """``x`` with the order of its elements reversed along ``axis`` (all axes when None).
 
@@ -569,6 +578,7 @@ def flip(x: Any, axis: Axis = None) -> Any:
     return _getitem(x, tuple(reverse if d in axes else slice(None) for d in range(x.ndim)))
 
 
+@both_spellings
 def roll(x: Any, shift: int | Sequence[int], axis: Axis = None) -> Any:
     """``x`` with its elements shifted by ``shift`` along ``axis``; those pushed off one end come back at the other.
 
@@ -616,6 +626,7 @@ def tile(x: Any, reps: int | Sequence[int]) -> Any:
     return reshape(out, tuple(k * n for k, n in zip(r, shape)))
 
 
+@both_spellings
 def repeat(x: Any, repeats: Any, axis: int | None = None) -> Any:
     """Each element of ``x`` repeated ``repeats`` times along ``axis`` (of the flattened ``x`` when None).
 
