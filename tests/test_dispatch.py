@@ -126,3 +126,16 @@ def test_out_is_refused_on_tensors() -> None:
         np.sin(x, out=np.empty(2))
     with pytest.raises(TypeError, match=r"np\.sum\(\.\.\., out=\)"):
         np.sum(x, out=np.empty(()))
+
+
+def test_numpys_svd_default_and_einsums_options() -> None:
+    square = cr.tensor([[2.0, 1.0], [1.0, 3.0]], requires_grad=True)
+    u, s, vh = np.linalg.svd(square)
+    np.testing.assert_allclose((u * s) @ vh, square.numpy(), atol=1e-12)
+    with pytest.raises(TypeError, match="full_matrices=False"):
+        np.linalg.svd(cr.tensor(np.ones((3, 2)), requires_grad=True))
+    assert np.linalg.svd(cr.tensor(np.ones((3, 2))), full_matrices=False)[0].shape == (3, 2)
+    x = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    np.testing.assert_array_equal(np.einsum("ij,jk->ik", x, x, optimize=True).numpy(), (x @ x).numpy())
+    with pytest.raises(TypeError, match="sublist form"):
+        np.einsum(x, [0, 1], x, [1, 2], [0, 2])

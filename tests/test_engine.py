@@ -834,3 +834,19 @@ def test_forward_errors_name_the_primitive_once() -> None:
         cr.softmax(cr.tensor([1.0, 2.0]), axes=-1)
     with pytest.raises(TypeError, match=r"^sum\(\) got an unexpected keyword argument 'dims'"):
         cr.sum(np.ones(3), dims=0)  # on raw arrays too
+
+
+def test_float16_broadcasting_is_undone_in_float32() -> None:
+    """A float16 bias broadcast over 4000 rows: its gradient is 4000, past what float16 partial sums can reach."""
+    bias = cr.tensor(np.zeros(3, dtype=np.float16), requires_grad=True)
+    (cr.tensor(np.ones((4000, 3), dtype=np.float16)) + bias).sum().backward()
+    np.testing.assert_array_equal(bias.grad.numpy(), [4000.0] * 3)
+    np.testing.assert_array_equal(cr.jacfwd(lambda b: (np.ones((4000, 3), np.float16) + b).sum())(
+        np.zeros(3, np.float16)), [4000.0] * 3)
+
+
+def test_no_grad_refuses_an_async_generator_function() -> None:
+    with pytest.raises(TypeError, match=r"cr\.no_grad cannot hold across an async generator"):
+        @cr.no_grad
+        async def stream() -> Any:
+            yield 1

@@ -637,7 +637,7 @@ def test_recorded_assignment_refusals() -> None:
         leaf[0] = 3.0
     y = leaf * 1
     view = y[0:1]
-    with pytest.raises(RuntimeError, match="shares memory"):
+    with pytest.raises(RuntimeError, match="assignment into a view of another tensor"):
         view[0] = 3.0
     z = leaf * 1
     with pytest.raises(IndexError, match="repeats an element"):
@@ -660,3 +660,35 @@ def test_full_and_linspace_keep_the_gradient_of_their_values() -> None:
         cr.full((2,), cr.tensor(1.0, requires_grad=True), requires_grad=True)
     with pytest.raises(TypeError, match="arange: its arguments say the shape"):
         cr.grad(lambda n: cr.arange(n).sum())(3.0)
+
+
+def test_assignment_after_the_tensor_was_used_refuses_the_backward() -> None:
+    """Nodes recorded before an assignment hold the tensor object, which now is the assignment's result: a
+    backward through them would route its gradient wrongly, so it refuses instead (retain_graph too: no loop)."""
+    x = cr.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    y = x * 1
+    used = y * 3
+    y[1] = 100.0
+    with pytest.raises(RuntimeError, match="modified in place after it was used"):
+        used.sum().backward()
+    with pytest.raises(RuntimeError, match="modified in place after it was used"):
+        cr.jacrev(lambda v: (lambda z: (z.__setitem__(0, z[0] + v[1]), z * z)[1])(v * 1))(np.ones(3))
+    fresh = y * 3  # recorded after the assignment: fine
+    fresh.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 0.0, 3.0, 3.0])
+
+
+def test_repeated_assignments_and_a_value_with_leading_unit_axes() -> None:
+    x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    row = cr.tensor([[3.0, 4.0, 5.0]], requires_grad=True)
+    y = x * 1
+    y[0] = row  # NumPy drops the value's leading axis of length 1
+    y[1, 0] = 7.0
+    (y * 10).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 0.0, 0.0], [0.0, 10.0, 10.0]])
+    np.testing.assert_array_equal(row.grad.numpy(), [[10.0, 10.0, 10.0]])
+
+
+def test_linspace_of_constant_tensors() -> None:
+    np.testing.assert_array_equal(cr.linspace(cr.tensor(0.0), cr.tensor(1.0), 3).numpy(), [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(np.asarray(np.linspace(cr.tensor(0.0), 1.0, 3)), [0.0, 0.5, 1.0])

@@ -545,3 +545,16 @@ def test_stop_gradient_and_values_outside_transforms_still_convert() -> None:
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     np.testing.assert_array_equal(np.asarray(x * 2), [2.0, 4.0])  # NumPy interop at level 0, as before
     assert float((x * x).sum()) == 5.0
+
+
+def test_checkpoint_with_a_seed_inside_leaves_the_callers_stream_alone() -> None:
+    def block(x: Any) -> Any:
+        cr.random.seed(11)
+        return _dropout_block(x)
+
+    def draws_after(wrap: Any) -> np.ndarray:
+        cr.random.seed(5)
+        cr.grad(lambda x: wrap(block)(x).sum())(np.ones(8))
+        return cr.randn(3).numpy()
+
+    np.testing.assert_array_equal(draws_after(cr.checkpoint), draws_after(lambda f: f))

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import backend
 from .primitive import holds_box
-from .tensor import Tensor, _check_differentiable_dtype, bottom
+from .tensor import Tensor, _check_differentiable_dtype, bottom, values
 
 ShapeLike = int | tuple[int, ...]
 
@@ -151,7 +151,7 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype:
         fractions = backend.to_device(np.linspace(0.0, 1.0, num, endpoint=endpoint, dtype=dtype),
                                       box.device if device is None else device)
         return start + (stop - start) * fractions
-    return _leaf(np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype), requires_grad, device)
+    return _leaf(np.linspace(values(start), values(stop), num, endpoint=endpoint, dtype=dtype), requires_grad, device)
 
 
 def eye(n: int, m: int | None = None, k: int = 0, dtype: Any = np.float64, requires_grad: bool = False,

@@ -50,7 +50,30 @@ def _tables() -> tuple[dict[np.ufunc, Impl], dict[Any, Impl]]:
         if callable(theirs):
             functions[theirs] = getattr(cr_linalg, name)
     functions[np.where] = _where
+    functions[np.einsum] = _einsum
+    functions[np.linalg.svd] = _svd
     return ufuncs, functions
+
+
+def _einsum(*operands: Any, optimize: Any = False, **kwargs: Any) -> Any:
+    """``np.einsum``: ``optimize=`` only chooses an order of contraction, which the values do not depend on."""
+    from .ops.linalg import einsum
+
+    return einsum(*operands, **kwargs)
+
+
+def _svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False) -> Any:
+    """``np.linalg.svd`` with NumPy's default ``full_matrices=True``, which chainrule's reduced SVD cannot give for
+    a matrix that is not square (its extra singular vectors have no gradient)."""
+    from . import linalg
+
+    shape = values(a).shape
+    if compute_uv and full_matrices and shape[-1] != shape[-2]:
+        raise TypeError("np.linalg.svd of a non-square tensor: chainrule differentiates the reduced SVD only; pass "
+                        "full_matrices=False (or use cr.linalg.svd, whose default it is)")
+    if hermitian:
+        raise TypeError("np.linalg.svd(hermitian=True) on tensors is not supported: use cr.linalg.eigh")
+    return linalg.svd(a, full_matrices=False, compute_uv=compute_uv)
 
 
 def _where(condition: Any, *xy: Any) -> Any:

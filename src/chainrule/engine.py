@@ -50,6 +50,10 @@ class _GradMode:
 
     def __call__(self, fn: F) -> F:
         mode = self._mode
+        if inspect.isasyncgenfunction(fn):
+            name = "cr.enable_grad" if mode else "cr.no_grad"
+            raise TypeError(f"{name} cannot hold across an async generator's awaits and yields: use `with {name}():` "
+                            "inside its body")
         if inspect.isgeneratorfunction(fn):
             return _generator_in_mode(fn, mode)  # type: ignore[return-value]
         if inspect.iscoroutinefunction(fn):
@@ -172,6 +176,9 @@ class Node:
     hooks: list[Callable[[Any], Any]] | None
 
 
+_HALF = np.dtype(np.float16)
+
+
 def _sum_to(c: Any, shape: tuple[int, ...]) -> Any:
     """Undo broadcasting: sum a cotangent down to the shape of the input it belongs to (the one place this happens).
 
@@ -181,7 +188,10 @@ def _sum_to(c: Any, shape: tuple[int, ...]) -> Any:
         raise ValueError(f"a cotangent of shape {c.shape} does not sum down to shape {shape}")
     axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and c.shape[i + extra] != 1)
     if axes:
-        c = c.sum(axis=axes, keepdims=True)
+        if c.dtype == _HALF and type(c) in backend.array_types:  # float16 sums in float32, as the sum primitive
+            c = c.sum(axis=axes, keepdims=True, dtype=np.float32).astype(_HALF)
+        else:
+            c = c.sum(axis=axes, keepdims=True)
     if extra or c.shape != shape:
         c = c.reshape(shape)
     return c

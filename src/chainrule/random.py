@@ -4,6 +4,8 @@ Draws are made on the host and moved to the device asked for, so a seed gives th
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,22 @@ def seed(n: int) -> None:
     """
     global _generator
     _generator = np.random.default_rng(n)
+
+
+@contextlib.contextmanager
+def replayed(state: dict[str, Any]) -> Iterator[None]:
+    """Draw from a generator in ``state`` (a ``bit_generator.state`` saved earlier) inside the block, and put the
+    generator in use back afterwards, untouched, even if the block called ``seed``: a recomputation replays the
+    same draws (``checkpoint``) without moving the stream on."""
+    global _generator
+    current = _generator
+    replay = np.random.Generator(type(current.bit_generator)())
+    replay.bit_generator.state = state
+    _generator = replay
+    try:
+        yield
+    finally:
+        _generator = current
 
 
 def generator() -> np.random.Generator:

@@ -401,22 +401,33 @@ class Tensor:
                 "assignment into an argument that a transform differentiates: it would stop being the argument. "
                 "Assign into a copy instead (a = a * 1; a[i] = v), or build one with cr.assign(a, index, value)"
             )
-        if self._version is not None and type(self) is not Dual:
+        if type(self) is not Dual and getattr(bottom(self), "base", None) is not None:
             raise RuntimeError(
-                "assignment into a tensor that shares memory with another (a view, or one that has views) cannot be "
-                "recorded: the other would not see it. Build the new tensor instead: cr.assign(t, index, value)"
+                "assignment into a view of another tensor cannot be recorded: the other would not see it. Build the "
+                "new tensor instead: cr.assign(t, index, value)"
             )
         if type(value) is Dual and type(self) is not Dual:
             raise RuntimeError(
                 "assigning a value that carries a tangent into a tensor that does not: build the new tensor instead, "
                 "cr.assign(t, index, value)"
             )
-        new = _shape.assign(_new_like(self), index, value)
+        before = _new_like(self)
+        before._version = None  # the old values as the assign node saw them (earlier holders keep the old stamp)
+        new = _shape.assign(before, index, value)
         if type(new) is not type(self):  # a box of another kind won the level race: self cannot become it
             raise RuntimeError("assignment of a value differentiated by an inner transform into an outer transform's "
                                "tensor: build the new tensor instead, cr.assign(t, index, value)")
+        earlier = self._version
         for slot in _slots(type(self)):
             setattr(self, slot, getattr(new, slot))
+        if type(self) is not Dual:
+            # Nodes recorded before this point hold this very object and would now route their gradient into the
+            # assignment: stamp it (and any views of the old array) as modified, so such a backward refuses by name
+            # instead of going wrong. Nodes recorded afterwards see the new values and are fine.
+            self._version = Version()
+            self._version.clock = tick()
+            if earlier is not None:
+                earlier.clock = self._version.clock
 
     # ---- operators -------------------------------------------------------------------------------------------
     def __add__(self, other: ArrayLike) -> Tensor:

@@ -602,12 +602,8 @@ def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
                 full[i] = x
             return f(*full)
 
-        bits = random.generator().bit_generator
-        now, bits.state = bits.state, state
-        try:
+        with random.replayed(state):  # and afterwards the draws go on as if nothing had been recomputed
             cots = iter(vjp(along, *[args[i] for i in diff])[1](g))
-        finally:
-            bits.state = now  # the draws after the forward go on as if nothing had been recomputed
         return tuple(next(cots) if i in diff else None for i in range(len(args)))
 
     checkpointed.defvjp(fwd, bwd)

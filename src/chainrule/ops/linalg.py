@@ -256,6 +256,9 @@ def einsum(subscripts: str, *operands: Any) -> Any:
     >>> cr.einsum("ij,j->i", a, cr.tensor([1.0, 1.0]))
     tensor([3., 7.], grad_fn=<einsum>)
     """
+    if not isinstance(subscripts, str):
+        raise TypeError("einsum: the subscripts must be a string such as 'ij,jk->ik'; the sublist form "
+                        "einsum(a, [0, 1], b, [1, 2]) is not supported")
     operands = tuple(as_array(op) for op in operands)
     return _einsum(*operands, subscripts=_normalize_subscripts(subscripts, tuple(op.ndim for op in operands)))
 

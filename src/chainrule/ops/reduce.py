@@ -151,7 +151,7 @@ sum = Primitive(
     lambda x, axis=None, keepdims=False: _sum(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, ans, x, axis=None, keepdims=False: _unreduce(g, x, axis, keepdims),
     jvp=lambda t, ans, x, axis=None, keepdims=False: sum(t, axis=axis, keepdims=keepdims),
-    batching=lambda t, ans, x, axis=None, keepdims=False: t.sum(axis=_batch_axes(axis, x.ndim), keepdims=keepdims),
+    batching=lambda t, ans, x, axis=None, keepdims=False: sum(t, axis=_batch_axes(axis, x.ndim), keepdims=keepdims),
     samples=S.reductions(),
 )
 

@@ -215,7 +215,12 @@ def assign(x: Any, index: Any, value: Any) -> Any:
     if hits.max(initial=0) > 1:
         raise IndexError("assignment through an index that repeats an element cannot be differentiated")
     written = like(hits.astype(bool), x)
-    update = scatter_add(broadcast_to(value, written[index].shape), index, x.shape)
+    target = written[index].shape
+    value = as_array(value)
+    extra = value.ndim - len(target)
+    if extra > 0 and all(n == 1 for n in value.shape[:extra]):  # NumPy drops them too (y[0] = row[None])
+        value = reshape(value, value.shape[extra:])
+    update = scatter_add(broadcast_to(value, target), index, x.shape)
     out = where(written, update, x)
     return out if out.dtype == x.dtype else astype(out, x.dtype)
 
