@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -692,3 +693,17 @@ def test_repeated_assignments_and_a_value_with_leading_unit_axes() -> None:
 def test_linspace_of_constant_tensors() -> None:
     np.testing.assert_array_equal(cr.linspace(cr.tensor(0.0), cr.tensor(1.0), 3).numpy(), [0.0, 0.5, 1.0])
     np.testing.assert_array_equal(np.asarray(np.linspace(cr.tensor(0.0), 1.0, 3)), [0.0, 0.5, 1.0])
+
+
+@pytest.mark.parametrize(("owner", "name", "hint"), [
+    ("tensor", "sumn", "did you mean 'sum'"), ("tensor", "view", "PyTorch's name; chainrule's is 'reshape'"),
+    ("tensor", "unsqueeze", "'expand_dims'"), ("module", "cat", "chainrule's is 'concatenate'"),
+    ("module", "sigmiod", "did you mean 'sigmoid'"), ("module", "manual_seed", "'random.seed'"),
+])
+def test_a_missing_attribute_says_what_it_is_called_here(owner: str, name: str, hint: str) -> None:
+    target = cr.tensor([1.0, 2.0]) if owner == "tensor" else cr
+    with pytest.raises(AttributeError, match=re.escape(hint)):
+        getattr(target, name)
+    with pytest.raises(AttributeError, match=r"no attribute 'xyzzy'$"):
+        _ = target.xyzzy
+    assert hasattr(cr.tensor(1.0), "grad") and not hasattr(cr.tensor(1.0), "_missing")

@@ -27,3 +27,11 @@ from .testing import GradcheckError, gradcheck
 from .transforms import *  # noqa: F403
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """A name chainrule does not have: say what it is called here, or the closest one it has."""
+    from .spelling import missing
+
+    error = missing("chainrule", name, globals())
+    raise AttributeError(str(error).replace("'chainrule' object", "module 'chainrule'"))

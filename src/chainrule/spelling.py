@@ -68,3 +68,26 @@ def both_spellings(fn: Callable[P, R]) -> Callable[P, R]:
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+# PyTorch's names that chainrule spells NumPy's way (the other habit), for the "did you mean" of a missing attribute
+TORCH_NAMES = {"view": "reshape", "unsqueeze": "expand_dims", "cat": "concatenate", "clamp": "clip",
+               "numel": "size", "dim": "ndim", "narrow": "getitem (x[a:b])", "masked_fill": "where", "mm": "matmul",
+               "bmm": "matmul", "manual_seed": "random.seed"}
+
+
+def missing(owner: str, name: str, names: Collection[str]) -> AttributeError:
+    """The AttributeError for ``owner.name``, with a hint: chainrule's spelling of a PyTorch name, or the closest
+    existing name (as the ``explain`` command suggests function names).
+
+    >>> str(missing("Tensor", "sumn", ["sum", "mean"]))
+    "'Tensor' object has no attribute 'sumn' (did you mean 'sum'?)"
+    """
+    import difflib
+
+    if name in TORCH_NAMES:
+        hint = f" (PyTorch's name; chainrule's is {TORCH_NAMES[name]!r})"
+    else:
+        close = difflib.get_close_matches(name, [n for n in names if not n.startswith("_")], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return AttributeError(f"{owner!r} object has no attribute {name!r}{hint}")
