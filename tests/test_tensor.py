@@ -695,15 +695,14 @@ def test_linspace_of_constant_tensors() -> None:
     np.testing.assert_array_equal(np.asarray(np.linspace(cr.tensor(0.0), 1.0, 3)), [0.0, 0.5, 1.0])
 
 
-@pytest.mark.parametrize(("owner", "name", "hint"), [
-    ("tensor", "sumn", "did you mean 'sum'"), ("tensor", "view", "PyTorch's name; chainrule's is 'reshape'"),
-    ("tensor", "unsqueeze", "'expand_dims'"), ("module", "cat", "chainrule's is 'concatenate'"),
-    ("module", "sigmiod", "did you mean 'sigmoid'"), ("module", "manual_seed", "'random.seed'"),
+@pytest.mark.parametrize(("name", "hint"), [
+    ("cat", "chainrule's is 'concatenate'"), ("sigmiod", "did you mean 'sigmoid'"), ("manual_seed", "'random.seed'"),
+    ("unsqueeze", "PyTorch's name; chainrule's is 'expand_dims'"),
 ])
-def test_a_missing_attribute_says_what_it_is_called_here(owner: str, name: str, hint: str) -> None:
-    target = cr.tensor([1.0, 2.0]) if owner == "tensor" else cr
+def test_a_missing_name_says_what_it_is_called_here(name: str, hint: str) -> None:
+    """On the module only: a Tensor.__getattr__ would slow every attribute access of every tensor (CPython then
+    routes them all through a hook), so a tensor's missing attribute stays Python's plain AttributeError."""
     with pytest.raises(AttributeError, match=re.escape(hint)):
-        getattr(target, name)
+        getattr(cr, name)
     with pytest.raises(AttributeError, match=r"no attribute 'xyzzy'$"):
-        _ = target.xyzzy
-    assert hasattr(cr.tensor(1.0), "grad") and not hasattr(cr.tensor(1.0), "_missing")
+        _ = cr.xyzzy

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import backend, engine, spelling
+from . import backend, engine
 from .engine import Node, Version, tick
 from .spelling import both_spellings
 
@@ -122,12 +122,6 @@ class Tensor:
     @property
     def dtype(self) -> np.dtype[Any]:
         return self.data.dtype
-
-    def __getattr__(self, name: str) -> Any:
-        # only for names that are not there: a hint, or PyTorch's name for it (never reached on the hot path)
-        if name.startswith("_"):
-            raise AttributeError(name)
-        raise spelling.missing(type(self).__name__, name, dir(type(self)))
 
     @property
     def grad(self) -> Tensor | None:
