@@ -2,7 +2,8 @@
 
 Five primitives carry all the gradient code of this family: ``reshape``, ``transpose``, ``broadcast_to``,
 ``concatenate``, and indexing with its adjoint (``getitem`` / ``scatter_add``, each the other's VJP). Everything
-else (squeeze, stack, split, pad, flip, roll, tile, repeat, take, ...) is a composite of these and has no rules.
+else (squeeze, stack, split, pad, flip, roll, tile, repeat, take, array, diag, tril, kron, cross, diff, gradient,
+meshgrid, ``r_``, ...) is a composite of these and of elementwise arithmetic, and has no rules.
 """
 
 from __future__ import annotations
@@ -20,25 +21,47 @@ from ..primitive import Primitive, Sample, as_array, fit_batch, holds_box, like
 from ..spelling import both_spellings
 from ..tensor import Tensor, values
 from . import samples as S
-from .elementwise import astype, where
+from .elementwise import astype, multiply, not_equal, where
 
 __all__ = [
+    "append",
+    "array",
+    "asarray",
     "assign",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
     "broadcast_to",
+    "c_",
+    "column_stack",
     "concatenate",
+    "cross",
+    "diag",
+    "diagflat",
+    "diff",
+    "ediff1d",
     "expand_dims",
     "flatten",
     "flip",
+    "fliplr",
+    "flipud",
     "getitem",
+    "gradient",
     "hstack",
+    "kron",
+    "meshgrid",
     "moveaxis",
     "pad",
     "permute",
+    "r_",
     "ravel",
     "repeat",
     "reshape",
     "roll",
+    "rot90",
+    "row_stack",
     "scatter_add",
+    "select",
     "split",
     "squeeze",
     "stack",
@@ -47,6 +70,8 @@ __all__ = [
     "take_along_axis",
     "tile",
     "transpose",
+    "tril",
+    "triu",
     "vstack",
 ]
 
@@ -659,3 +684,626 @@ def repeat(x: Any, repeats: Any, axis: int | None = None) -> Any:
     if counts.shape != (n,):
         raise ValueError(f"repeat: repeats of shape {counts.shape} do not match axis {axis} of length {n}")
     return _getitem(x, _along(axis, np.repeat(np.arange(n), counts)))
+
+
+# ---- arrays from (nested) sequences of tensors ----------------------------------------------------------------
+def _first_tensor(obj: Any) -> Tensor | None:
+    """The first Tensor in a (nested) list or tuple, or None."""
+    for item in obj:
+        if isinstance(item, Tensor):
+            return item
+        if type(item) is list or type(item) is tuple:
+            found = _first_tensor(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _near(obj: Any, ref: Any) -> Any:
+    """Tensors and device arrays as they are; a constant (a number, a list, an ndarray) as an array next to ``ref``'s
+    values (on the host when ``ref`` is None), so constants mixed with GPU tensors stay on the GPU."""
+    if isinstance(obj, Tensor) or (type(obj) in backend.array_types and type(obj) is not np.ndarray):
+        return obj
+    return like(np.asarray(obj), ref)
+
+
+def _stacked(obj: Any, ref: Tensor) -> Any:
+    """A (nested) list or tuple holding tensors as one array, stacked (recorded) level by level."""
+    if (type(obj) is list or type(obj) is tuple) and _first_tensor(obj) is not None:
+        return stack([_stacked(item, ref) for item in obj])
+    return _near(obj, ref)
+
+
+def array(object: Any, dtype: Any = None, *, copy: bool | None = True, order: str | None = "K",
+          ndmin: int = 0) -> Tensor:
+    """A tensor from ``object``, as ``np.array``: a (nested) list or tuple of tensors is stacked, recorded, so their
+    gradients flow back; an ndarray, a number or a list of numbers gives a constant tensor.
+
+    ``copy`` is NumPy's: True always copies (a tensor's copy is recorded, so it differentiates), None copies only
+    where needed (a tensor of the right dtype comes back as itself), False never copies and refuses where it would
+    have to. ``dtype`` casts (recorded between floating dtypes), ``ndmin`` adds leading axes of length one.
+
+    ``np.array([t, u])`` cannot do this: NumPy does not dispatch ``np.array``, it converts each tensor to a constant.
+    Inside a transform that conversion is refused (it would drop the derivative); outside one it gives a plain
+    ndarray, as any ``np.asarray(t)`` does. ``np.array([t, u], like=t)`` is dispatched, so it comes here and records.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(2.0, requires_grad=True)
+    >>> y = cr.array([[x, 1.0], [x * x, 0.0]])
+    >>> y
+    tensor([[2., 1.],
+            [4., 0.]], grad_fn=<concatenate>)
+    >>> y.sum().backward()
+    >>> x.grad
+    tensor(5.)
+    """
+    if order not in ("K", "A", "C", None):
+        raise ValueError(f"array: order={order!r}: chainrule's arrays have no memory layout to choose; pass 'K' or 'C'")
+    if isinstance(object, Tensor):
+        x, made = object, False
+    elif type(object) in backend.array_types and type(object) is not np.ndarray:  # a device array: a constant
+        x, made = Tensor._from_node(object, None), False
+    else:
+        ref = _first_tensor(object) if type(object) is list or type(object) is tuple else None
+        if ref is None:  # no tensor anywhere: NumPy's own conversion, copy= and all
+            made_here = np.array(object, dtype=dtype, copy=copy, order=order, ndmin=ndmin)  # type: ignore[arg-type]
+            return Tensor._from_node(made_here, None)
+        if copy is False:
+            raise ValueError("array(copy=False): a list of tensors is stacked into a new array, which is a copy; "
+                             "pass copy=None or copy=True")
+        x, made = _stacked(object, ref), True
+    if dtype is not None and np.dtype(dtype) != x.dtype:
+        if copy is False:
+            raise ValueError(f"array(copy=False): converting {x.dtype} to {np.dtype(dtype)} needs a copy; pass "
+                             f"copy=None or copy=True")
+        x, made = astype(x, dtype), True
+    if copy and not made:
+        x = astype(x, x.dtype)  # a recorded copy: a new array, the same gradient
+    return _atleast(x, ndmin)
+
+
+def asarray(a: Any, dtype: Any = None, order: str | None = None, *, device: Any = None,
+            copy: bool | None = None) -> Tensor:
+    """``a`` as a tensor, copied only where needed (``np.asarray``: ``array(a, dtype, copy=None)``); ``device=``
+    moves it (differentiably) to a chainrule device.
+
+    >>> import chainrule as cr
+    >>> t = cr.tensor([1.0, 2.0])
+    >>> cr.asarray(t) is t
+    True
+    >>> cr.asarray([t, t]).shape
+    (2, 2)
+    """
+    out = array(a, dtype, copy=copy, order=order)
+    return out if device is None else out.to(device)
+
+
+# ---- diagonals and triangles ---------------------------------------------------------------------------------
+def _diagonal_index(rows: int, cols: int, k: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The (row, column) positions of diagonal ``k`` of a rows x cols matrix (k > 0 above the main one)."""
+    n = builtins.max(0, builtins.min(rows, cols - k) if k >= 0 else builtins.min(rows + k, cols))
+    i = np.arange(n)
+    return (i, i + k) if k >= 0 else (i - k, i)
+
+
+def diag(v: Any, k: int = 0) -> Any:
+    """The diagonal ``k`` of a matrix, or a square matrix with the vector ``v`` on its diagonal ``k`` (``np.diag``).
+
+    >>> import chainrule as cr
+    >>> cr.diag(cr.tensor([1.0, 2.0]), k=1)
+    tensor([[0., 1., 0.],
+            [0., 0., 2.],
+            [0., 0., 0.]])
+    >>> cr.diag(cr.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor([1., 4.])
+    """
+    v = as_array(v)
+    k = int(k)
+    if v.ndim == 1:
+        n = v.shape[0] + builtins.abs(k)
+        return scatter_add(v, _diagonal_index(n, n, k), (n, n))
+    if v.ndim == 2:
+        return _getitem(v, _diagonal_index(v.shape[0], v.shape[1], k))
+    raise ValueError(f"diag: input must be 1-d or 2-d, got shape {v.shape}")
+
+
+def diagflat(v: Any, k: int = 0) -> Any:
+    """A square matrix with the flattened ``v`` on its diagonal ``k``.
+
+    >>> import chainrule as cr
+    >>> cr.diagflat(cr.tensor([[1.0, 2.0]])).shape
+    (2, 2)
+    """
+    return diag(ravel(v), k)
+
+
+def _triangle(m: Any, k: int, lower: bool) -> Any:
+    """``m`` with the entries outside a triangle of its last two axes zeroed (1-d: the rows of a square matrix)."""
+    m = as_array(m)
+    if m.ndim == 0:
+        raise ValueError(f"{'tril' if lower else 'triu'}: input must be at least 1-d")
+    rows, cols = m.shape[-2:] if m.ndim > 1 else (m.shape[-1],) * 2
+    keep = np.tri(rows, cols, k, dtype=bool) if lower else ~np.tri(rows, cols, k - 1, dtype=bool)
+    return where(like(keep, m), m, like(np.zeros((), dtype=m.dtype), m))
+
+
+def tril(m: Any, k: int = 0) -> Any:
+    """``m`` with the entries above diagonal ``k`` zeroed, on its last two axes (``np.tril``).
+
+    >>> import chainrule as cr
+    >>> cr.tril(cr.ones((2, 3)))
+    tensor([[1., 0., 0.],
+            [1., 1., 0.]])
+    """
+    return _triangle(m, k, lower=True)
+
+
+def triu(m: Any, k: int = 0) -> Any:
+    """``m`` with the entries below diagonal ``k`` zeroed, on its last two axes (``np.triu``).
+
+    >>> import chainrule as cr
+    >>> cr.triu(cr.ones((2, 3)), k=1)
+    tensor([[0., 1., 1.],
+            [0., 0., 1.]])
+    """
+    return _triangle(m, k, lower=False)
+
+
+# ---- products over an axis: kron, cross ----------------------------------------------------------------------
+def kron(a: Any, b: Any) -> Any:
+    """The Kronecker product: blocks ``a[i, j] * b`` (``np.kron``; the operand with fewer axes gets leading ones).
+
+    >>> import chainrule as cr
+    >>> cr.kron(cr.tensor([1.0, 10.0]), cr.tensor([1.0, 2.0, 3.0]))
+    tensor([ 1.,  2.,  3., 10., 20., 30.])
+    """
+    a, b = as_array(a), as_array(b)
+    ndim = builtins.max(a.ndim, b.ndim)
+    sa, sb = (1,) * (ndim - a.ndim) + a.shape, (1,) * (ndim - b.ndim) + b.shape
+    # (a0, 1, a1, 1, ...) * (1, b0, 1, b1, ...) -> (a0, b0, a1, b1, ...) -> (a0 * b0, a1 * b1, ...)
+    blocks = multiply(reshape(a, tuple(n for p in sa for n in (p, 1))), reshape(b, tuple(n for q in sb for n in (1, q))))
+    return reshape(blocks, tuple(p * q for p, q in zip(sa, sb)))
+
+
+def _product(p: Any, q: Any) -> Any:
+    """p * q, where None is a zero component (a 2-vector's third one)."""
+    return None if p is None or q is None else multiply(p, q)
+
+
+def _difference(p: Any, q: Any) -> Any:
+    return -q if p is None else p if q is None else p - q
+
+
+@both_spellings
+def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: int | None = None) -> Any:
+    """The cross product of vectors of length 3 (or 2, whose third component is 0) along ``axisa`` of ``a`` and
+    ``axisb`` of ``b``, the result's vectors along ``axisc`` (``axis`` sets all three), batches broadcast
+    (``np.cross``). Two 2-vectors give the scalar z component.
+
+    >>> import chainrule as cr
+    >>> cr.cross(cr.tensor([1.0, 0.0, 0.0]), cr.tensor([0.0, 1.0, 0.0]))
+    tensor([0., 0., 1.])
+    """
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = as_array(a), as_array(b)
+    if a.ndim < 1 or b.ndim < 1:
+        raise ValueError("cross: both inputs must have at least one dimension")
+    a, b = moveaxis(a, axisa, -1), moveaxis(b, axisb, -1)
+    if a.shape[-1] not in (2, 3) or b.shape[-1] not in (2, 3):
+        raise ValueError(f"cross: vectors must have length 2 or 3, got {a.shape[-1]} and {b.shape[-1]}")
+    shape = np.broadcast_shapes(a.shape[:-1], b.shape[:-1])
+    ac = [_getitem(a, (Ellipsis, i)) for i in range(a.shape[-1])] + [None] * (3 - a.shape[-1])
+    bc = [_getitem(b, (Ellipsis, i)) for i in range(b.shape[-1])] + [None] * (3 - b.shape[-1])
+    z = _difference(_product(ac[0], bc[1]), _product(ac[1], bc[0]))
+    if a.shape[-1] == 2 and b.shape[-1] == 2:
+        return broadcast_to(z, shape)
+    x = _difference(_product(ac[1], bc[2]), _product(ac[2], bc[1]))
+    y = _difference(_product(ac[2], bc[0]), _product(ac[0], bc[2]))
+    out = stack([broadcast_to(c, shape) for c in (x, y, z)], axis=-1)
+    return moveaxis(out, -1, normalize_axis_index(axisc, out.ndim))
+
+
+# ---- differences ---------------------------------------------------------------------------------------------
+def _differences(x: Any, axis: int) -> Any:
+    """x[1:] - x[:-1] along ``axis`` (for booleans, where they differ, as NumPy)."""
+    hi, lo = _getitem(x, _along(axis, slice(1, None))), _getitem(x, _along(axis, slice(None, -1)))
+    return not_equal(hi, lo) if x.dtype == np.bool_ else hi - lo
+
+
+@both_spellings
+def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None) -> Any:
+    """The ``n``-th differences along ``axis``, ``out[i] = a[i + 1] - a[i]`` applied ``n`` times, after joining
+    ``prepend`` and ``append`` (a scalar is broadcast to one slice) to ``a`` along ``axis`` (``np.diff``).
+
+    >>> import chainrule as cr
+    >>> cr.diff(cr.tensor([1.0, 4.0, 9.0, 16.0]))
+    tensor([3., 5., 7.])
+    >>> cr.diff(cr.tensor([1.0, 4.0, 9.0]), n=2, prepend=0.0)
+    tensor([2., 2.])
+    """
+    a = as_array(a)
+    if n < 0:
+        raise ValueError(f"diff: order must be non-negative, got n={n}")
+    if n == 0:
+        return a
+    if a.ndim == 0:
+        raise ValueError("diff: input must be at least 1-d")
+    axis = normalize_axis_index(axis, a.ndim)
+    parts = []
+    for extra in (prepend, a, append):
+        if extra is None:
+            continue
+        extra = as_array(extra)
+        parts.append(broadcast_to(extra, (*a.shape[:axis], 1, *a.shape[axis + 1:])) if extra.ndim == 0 else extra)
+    x = concatenate(parts, axis=axis) if len(parts) > 1 else a
+    for _ in range(n):
+        x = _differences(x, axis)
+    return x
+
+
+def _cast_like(x: Any, dtype: Any, what: str) -> Any:
+    """``x`` in ``dtype``, refused where NumPy's same-kind casting would refuse it."""
+    x = ravel(as_array(x))
+    if not np.can_cast(x.dtype, dtype, casting="same_kind"):
+        raise TypeError(f"ediff1d: {what} of dtype {x.dtype} cannot be cast to the input's {dtype} (same_kind rule)")
+    return x if x.dtype == dtype else astype(x, dtype)
+
+
+def ediff1d(ary: Any, to_end: Any = None, to_begin: Any = None) -> Any:
+    """The differences between consecutive elements of the flattened ``ary``, with ``to_begin`` before them and
+    ``to_end`` after (``np.ediff1d``; both cast to ``ary``'s dtype).
+
+    >>> import chainrule as cr
+    >>> cr.ediff1d(cr.tensor([[1.0, 2.0], [4.0, 8.0]]), to_begin=0.0)
+    tensor([0., 1., 2., 4.])
+    """
+    x = ravel(as_array(ary))
+    parts = [_differences(x, 0) if x.shape[0] else x]
+    if to_begin is not None:
+        parts.insert(0, _cast_like(to_begin, x.dtype, "to_begin"))
+    if to_end is not None:
+        parts.append(_cast_like(to_end, x.dtype, "to_end"))
+    return concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _spacing(d: Any, n: int, axis: int) -> tuple[Any, bool]:
+    """One axis's spacing for ``gradient``: a scalar step, or the 1-d coordinates' differences (uniform: (step,
+    True); not uniform: (differences, False))."""
+    d = as_array(d)
+    if d.ndim == 0:
+        return d, True
+    if d.ndim != 1:
+        raise ValueError(f"gradient: a spacing must be a scalar or 1-d coordinates, got shape {d.shape}")
+    if d.shape[0] != n:
+        raise ValueError(f"gradient: coordinates of length {d.shape[0]} do not match axis {axis} of length {n}")
+    if d.dtype.kind in "iub":
+        d = astype(d, np.float64)
+    steps = _differences(d, 0)
+    first = _getitem(steps, (0,))
+    # uniform coordinates take the uniform formulas, as NumPy does; not when differentiated: the gradient with
+    # respect to every coordinate is the non-uniform formula's
+    if not holds_box((d,)) and bool((values(steps) == values(first)).all()):
+        return first, True
+    return steps, False
+
+
+def _gradient_along(f: Any, axis: int, dx: Any, uniform: bool, edge_order: int) -> Any:
+    """np.gradient along one axis: central differences inside, one-sided ones of ``edge_order`` at both ends."""
+    n = f.shape[axis]
+
+    def at(start: int | None, stop: int | None) -> Any:
+        return _getitem(f, _along(axis, slice(start, stop)))
+
+    def along(c: Any) -> Any:  # per-position coefficients, shaped to broadcast along ``axis``
+        return reshape(c, (-1,) + (1,) * (f.ndim - axis - 1))
+
+    if uniform:
+        inner = (at(2, None) - at(None, -2)) / (2.0 * dx)
+    else:
+        dx1, dx2 = _getitem(dx, (slice(None, -1),)), _getitem(dx, (slice(1, None),))
+        a, b, c = -dx2 / (dx1 * (dx1 + dx2)), (dx2 - dx1) / (dx1 * dx2), dx1 / (dx2 * (dx1 + dx2))
+        inner = along(a) * at(None, -2) + along(b) * at(1, -1) + along(c) * at(2, None)
+    if edge_order == 1:
+        d0, d1 = (dx, dx) if uniform else (_getitem(dx, (slice(0, 1),)), _getitem(dx, (slice(-1, None),)))
+        first = (at(1, 2) - at(0, 1)) / (d0 if uniform else along(d0))
+        last = (at(n - 1, n) - at(n - 2, n - 1)) / (d1 if uniform else along(d1))
+    else:
+        if uniform:
+            c0, c1, c2 = -1.5 / dx, 2.0 / dx, -0.5 / dx
+            e0, e1, e2 = 0.5 / dx, -2.0 / dx, 1.5 / dx
+        else:
+            p, q = _getitem(dx, (slice(0, 1),)), _getitem(dx, (slice(1, 2),))
+            c0, c1, c2 = -(2.0 * p + q) / (p * (p + q)), (p + q) / (p * q), -p / (q * (p + q))
+            p, q = _getitem(dx, (slice(-2, -1),)), _getitem(dx, (slice(-1, None),))
+            e0, e1, e2 = q / (p * (p + q)), -(q + p) / (p * q), (2.0 * q + p) / (q * (p + q))
+            c0, c1, c2, e0, e1, e2 = (along(c) for c in (c0, c1, c2, e0, e1, e2))
+        first = c0 * at(0, 1) + c1 * at(1, 2) + c2 * at(2, 3)
+        last = e0 * at(n - 3, n - 2) + e1 * at(n - 2, n - 1) + e2 * at(n - 1, n)
+    return concatenate([first, inner, last], axis=axis)
+
+
+@both_spellings
+def gradient(f: Any, *varargs: Any, axis: Axis = None, edge_order: int = 1) -> Any:
+    """The gradient of sampled values ``f`` by finite differences (``np.gradient``): second-order central
+    differences inside, one-sided differences of order ``edge_order`` (1 or 2) at the ends, along each of ``axis``
+    (all axes when None). ``varargs`` are the spacings: none (1), one scalar for every axis, or one per axis, each a
+    scalar step or the 1-d coordinates of the samples (not necessarily uniform). One axis gives one array, several
+    a tuple. Differentiable in ``f`` and in the spacings.
+
+    >>> import chainrule as cr
+    >>> cr.gradient(cr.tensor([1.0, 4.0, 9.0, 16.0]))
+    tensor([3., 4., 6., 7.])
+    >>> cr.gradient(cr.tensor([1.0, 4.0, 9.0, 16.0]), 2.0, edge_order=2)
+    tensor([1., 2., 3., 4.])
+    """
+    f = as_array(f)
+    axes = tuple(range(f.ndim)) if axis is None else normalize_axis_tuple(axis, f.ndim)
+    if len(varargs) == 0:
+        steps: list[Any] = [1.0] * len(axes)
+    elif len(varargs) == 1 and np.ndim(values(varargs[0])) == 0:
+        steps = [varargs[0]] * len(axes)
+    elif len(varargs) == len(axes):
+        steps = list(varargs)
+    else:
+        raise TypeError(f"gradient: {len(varargs)} spacings for {len(axes)} axes: give none, one, or one per axis")
+    if edge_order not in (1, 2):
+        raise ValueError(f"gradient: edge_order must be 1 or 2, got {edge_order}")
+    if f.dtype.kind in "iub":
+        f = astype(f, np.float64)
+    out = []
+    for ax, step in zip(axes, steps):
+        if f.shape[ax] < edge_order + 1:
+            raise ValueError(f"gradient: axis {ax} has {f.shape[ax]} samples; edge_order={edge_order} needs at least "
+                             f"{edge_order + 1}")
+        dx, uniform = (step, True) if isinstance(step, float) else _spacing(step, f.shape[ax], ax)
+        g = _gradient_along(f, ax, dx, uniform, edge_order)
+        out.append(g if g.dtype == f.dtype else astype(g, f.dtype))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+# ---- choosing, rotating, appending, stacking --------------------------------------------------------------------
+def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0) -> Any:
+    """``choicelist[i]`` where ``condlist[i]`` is the first condition that holds, ``default`` where none does
+    (``np.select``); the gradient goes to the choice taken.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([-2.0, 0.5, 3.0])
+    >>> cr.select([x < 0, x > 1], [-x, x * 10], default=x)
+    tensor([ 2. ,  0.5, 30. ])
+    """
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"select: {len(condlist)} conditions for {len(choicelist)} choices: they must pair up")
+    if not condlist:
+        raise ValueError("select: needs at least one condition")
+    choices = [as_array(c) for c in choicelist]
+    weak = type(default) in (int, float, complex, bool)  # a Python number takes the choices' dtype, as in NumPy
+    out = default if weak else as_array(default)
+    dtype = np.result_type(*(c.dtype for c in choices), default if weak else out.dtype)
+    ref = next((c for c in [*choices, out] if isinstance(c, Tensor)), None)
+    out = like(np.asarray(default, dtype=dtype), ref) if weak else out
+    for i in range(len(condlist) - 1, -1, -1):
+        cond = _near(condlist[i], ref)
+        if cond.dtype != np.bool_:
+            raise TypeError(f"select: condition {i} must be boolean, got dtype {cond.dtype}")
+        out = where(cond, choices[i], out)
+    return out if out.dtype == dtype else astype(out, dtype)
+
+
+def rot90(m: Any, k: int = 1, axes: Sequence[int] = (0, 1)) -> Any:
+    """``m`` rotated by 90 degrees ``k`` times in the plane of ``axes``, from the first axis towards the second
+    (``np.rot90``).
+
+    >>> import chainrule as cr
+    >>> cr.rot90(cr.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor([[2., 4.],
+            [1., 3.]])
+    """
+    m = as_array(m)
+    axes = tuple(axes)
+    if len(axes) != 2:
+        raise ValueError(f"rot90: axes must name two axes, got {axes}")
+    first, second = (normalize_axis_index(a, m.ndim) for a in axes)
+    if first == second:
+        raise ValueError(f"rot90: axes must be different, got {axes}")
+    k %= 4
+    if k == 0:
+        return m
+    if k == 2:
+        return flip(m, (first, second))
+    order = list(range(m.ndim))
+    order[first], order[second] = second, first
+    return transpose(flip(m, second), tuple(order)) if k == 1 else flip(transpose(m, tuple(order)), second)
+
+
+def flipud(m: Any) -> Any:
+    """``m`` with its rows in reverse order: flipped along axis 0 (``np.flipud``).
+
+    >>> import chainrule as cr
+    >>> cr.flipud(cr.tensor([1.0, 2.0, 3.0]))
+    tensor([3., 2., 1.])
+    """
+    m = as_array(m)
+    if m.ndim < 1:
+        raise ValueError("flipud: input must be at least 1-d")
+    return flip(m, 0)
+
+
+def fliplr(m: Any) -> Any:
+    """``m`` with its columns in reverse order: flipped along axis 1 (``np.fliplr``).
+
+    >>> import chainrule as cr
+    >>> cr.fliplr(cr.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor([[2., 1.],
+            [4., 3.]])
+    """
+    m = as_array(m)
+    if m.ndim < 2:
+        raise ValueError("fliplr: input must be at least 2-d")
+    return flip(m, 1)
+
+
+@both_spellings
+def append(arr: Any, values: Any, axis: int | None = None) -> Any:
+    """``values`` joined after ``arr`` along ``axis``; with ``axis=None`` both are flattened first (``np.append``).
+
+    >>> import chainrule as cr
+    >>> cr.append(cr.tensor([[1.0, 2.0]]), [[3.0, 4.0]], axis=0).shape
+    (2, 2)
+    >>> cr.append(cr.tensor([[1.0, 2.0]]), 3.0)
+    tensor([1., 2., 3.])
+    """
+    arr, more = as_array(arr), as_array(values)
+    if axis is None:
+        return concatenate([ravel(arr), ravel(more)])
+    return concatenate([arr, more], axis=axis)
+
+
+def column_stack(tup: Sequence[Any]) -> Any:
+    """1-d arrays as the columns of a matrix, 2-d ones joined along axis 1 (``np.column_stack``).
+
+    >>> import chainrule as cr
+    >>> cr.column_stack([cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0])])
+    tensor([[1., 3.],
+            [2., 4.]])
+    """
+    return concatenate([reshape(x, (-1, 1)) if x.ndim < 2 else x for x in map(as_array, tup)], axis=1)
+
+
+row_stack = vstack  # NumPy 2 deprecates np.row_stack, its old name of vstack
+
+
+def _leading(arys: tuple[Any, ...], shape: Any) -> Any:
+    """Each of ``arys`` reshaped by ``shape(x.shape)``; one array alone, several as a tuple (as NumPy 2)."""
+    out = [reshape(x, shape(x.shape)) for x in map(as_array, arys)]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_1d(*arys: Any) -> Any:
+    """Each input with at least one axis (a scalar becomes shape (1,)); one array alone, several as a tuple.
+
+    >>> import chainrule as cr
+    >>> cr.atleast_1d(cr.tensor(2.0))
+    tensor([2.])
+    """
+    return _leading(arys, lambda s: s or (1,))
+
+
+def atleast_2d(*arys: Any) -> Any:
+    """Each input with at least two axes (shape (n,) becomes (1, n)); one array alone, several as a tuple.
+
+    >>> import chainrule as cr
+    >>> [a.shape for a in cr.atleast_2d(cr.tensor(2.0), cr.ones(3))]
+    [(1, 1), (1, 3)]
+    """
+    return _leading(arys, lambda s: (1,) * (2 - len(s)) + s)
+
+
+def atleast_3d(*arys: Any) -> Any:
+    """Each input with at least three axes: (n,) becomes (1, n, 1), (m, n) becomes (m, n, 1) (``np.atleast_3d``);
+    one array alone, several as a tuple.
+
+    >>> import chainrule as cr
+    >>> cr.atleast_3d(cr.ones((2, 3))).shape
+    (2, 3, 1)
+    """
+    return _leading(arys, lambda s: {0: (1, 1, 1), 1: (1, *s, 1), 2: (*s, 1)}.get(len(s), s))
+
+
+def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> tuple[Any, ...]:
+    """Coordinate arrays from coordinate vectors (``np.meshgrid``): with ``indexing="xy"`` (Cartesian) the first two
+    axes of the outputs are swapped, ``"ij"`` keeps matrix order; ``sparse`` leaves them unbroadcast. The gradient
+    of each output sums back into its vector.
+
+    >>> import chainrule as cr
+    >>> X, Y = cr.meshgrid(cr.tensor([1.0, 2.0, 3.0]), cr.tensor([10.0, 20.0]))
+    >>> X.shape, Y.shape
+    ((2, 3), (2, 3))
+    """
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    ndim = len(xi)
+    ones = (1,) * ndim
+    out = [reshape(as_array(x), (*ones[:i], -1, *ones[i + 1:])) for i, x in enumerate(xi)]
+    if indexing == "xy" and ndim > 1:
+        out[0], out[1] = reshape(out[0], (1, -1, *ones[2:])), reshape(out[1], (-1, 1, *ones[2:]))
+    if not sparse:
+        shape = np.broadcast_shapes(*(x.shape for x in out))
+        out = [broadcast_to(x, shape) for x in out]
+    # NumPy's copy=True gives writable arrays of their own; broadcasts and reshapes are views
+    return tuple(astype(x, x.dtype) for x in out) if copy else tuple(out)
+
+
+class _Joiner:
+    """NumPy's index tricks ``r_`` and ``c_``: ``cr.r_[t, 0:3, [5, 6]]`` joins tensors, slices (ranges; a complex
+    step ``a:b:5j`` is a linspace of 5 points), lists and numbers along an axis, recorded like ``concatenate``.
+
+    A first string entry is NumPy's directive ``"axis"``, ``"axis,ndmin"`` or ``"axis,ndmin,trans1d"`` (the axis to
+    join along, the least number of axes each piece gets, and where a piece's own axes go when it gets more). The
+    matrix directives ``"r"`` and ``"c"`` are refused: chainrule has no matrix type.
+    """
+
+    def __init__(self, axis: int, ndmin: int, trans1d: int) -> None:
+        self.axis, self.ndmin, self.trans1d = axis, ndmin, trans1d
+
+    def __getitem__(self, key: Any) -> Any:
+        items = key if type(key) is tuple else (key,)
+        axis, ndmin, trans1d = self.axis, self.ndmin, self.trans1d
+        if items and isinstance(items[0], str):
+            axis, ndmin, trans1d = self._directive(items[0], axis, ndmin, trans1d)
+            items = items[1:]
+        ref = _first_tensor(items)
+        pieces: list[Any] = []
+        kinds: list[Any] = []
+        piece: Any
+        for item in items:
+            if isinstance(item, str):
+                raise ValueError(f"r_/c_: a directive ({item!r}) can only be the first entry")
+            if isinstance(item, slice):
+                piece = self._range(item)
+                piece = _atleast(piece, ndmin) if ndmin < 2 or trans1d == -1 else swapaxes(_atleast(piece, ndmin), -1, trans1d)
+                kinds.append(piece.dtype)
+            elif isinstance(item, (int, float, complex, np.generic)):
+                piece = _atleast(np.asarray(item), ndmin)
+                kinds.append(item)  # a scalar does not up-cast the others, as in NumPy
+            else:
+                piece = array(item, copy=None) if isinstance(item, (list, tuple)) else as_array(item)
+                own = piece.ndim
+                piece = _atleast(piece, ndmin)
+                if trans1d != -1 and own < ndmin:  # the piece's own axes start at trans1d, as NumPy moves them
+                    k1 = trans1d + (ndmin - own + 1 if trans1d < 0 else 0)
+                    order = list(range(ndmin))
+                    piece = transpose(piece, tuple(order[:k1] + order[ndmin - own:] + order[k1:ndmin - own]))
+                kinds.append(piece.dtype)
+            pieces.append(piece)
+        if not pieces:
+            raise ValueError("r_/c_: nothing to join")
+        dtype = np.result_type(*kinds)
+        pieces = [_near(p, ref) for p in pieces]
+        return concatenate([p if p.dtype == dtype else astype(p, dtype) for p in pieces], axis=axis)
+
+    @staticmethod
+    def _directive(text: str, axis: int, ndmin: int, trans1d: int) -> tuple[int, int, int]:
+        if text in ("r", "c"):
+            raise ValueError(f"r_/c_: the matrix directive {text!r} makes an np.matrix, which chainrule has no "
+                             "counterpart of")
+        try:
+            numbers = [int(p) for p in text.split(",")]
+        except ValueError:
+            raise ValueError(f"r_/c_: unknown directive {text!r} (expected 'axis', 'axis,ndmin' or "
+                             "'axis,ndmin,trans1d')") from None
+        if len(numbers) > 3:
+            raise ValueError(f"r_/c_: unknown directive {text!r} (at most three numbers)")
+        return tuple(numbers + [ndmin, trans1d][len(numbers) - 1:])  # type: ignore[return-value]
+
+    @staticmethod
+    def _range(item: slice) -> np.ndarray[Any, Any]:
+        start = 0 if item.start is None else item.start
+        step = 1 if item.step is None else item.step
+        if isinstance(step, complex):
+            return np.linspace(start, item.stop, num=int(builtins.abs(step)))
+        return np.arange(start, item.stop, step)
+
+
+r_ = _Joiner(0, 1, -1)  # along the first axis
+c_ = _Joiner(-1, 2, 0)  # along the last axis, each piece at least 2-d with its own axes first: 1-d ones as columns
