@@ -60,6 +60,15 @@ FUNCTIONS: list[Case] = [
     ("softmin", F.softmin, (A,), {"dim": 1}),
     ("log_softmax", F.log_softmax, (A,), {"dim": -1}),
     ("cosine_similarity", F.cosine_similarity, (A, B), {"dim": 1}),
+    ("append", cr.append, (A, B), {"axis": 2}),
+    ("cross", cr.cross, (A[..., :3], B[:, :, 1:]), {"axis": 1}),
+    ("diff", cr.diff, (A,), {"n": 2, "axis": 0}),
+    ("gradient", cr.gradient, (A,), {"axis": 2}),
+    ("sort", cr.sort, (A,), {"axis": 1}),
+    ("argsort", cr.argsort, (A,), {"axis": 0}),
+    ("partition", cr.partition, (A, 1), {"axis": 2}),
+    ("argpartition", cr.argpartition, (A, 2), {"axis": 1}),
+    ("topk", cr.topk, (A, 2), {"dim": 0}),
 ]
 # Tensor methods, called unbound (cr.Tensor.sum(x, ...)): name -> (input, further arguments, keyword arguments)
 METHODS: dict[str, tuple[np.ndarray[Any, Any], tuple[Any, ...], dict[str, Any]]] = {
@@ -124,7 +133,7 @@ def run(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -
     every floating input."""
     leaves = [_leaves(a) for a in args]
     out = fn(*leaves, **kwargs)
-    outs = out if isinstance(out, list) else [out]
+    outs = out if isinstance(out, (list, tuple)) else [out]  # topk gives a pair
     found = [np.asarray(o.data) for o in outs]
     loss: Any = 0.0
     for o in outs:

@@ -687,41 +687,43 @@ def repeat(x: Any, repeats: Any, axis: int | None = None) -> Any:
 
 
 # ---- arrays from (nested) sequences of tensors ----------------------------------------------------------------
-def _first_tensor(obj: Any) -> Tensor | None:
-    """The first Tensor in a (nested) list or tuple, or None."""
+def _is_value(x: Any) -> bool:
+    """A Tensor, or an array on a device (which NumPy cannot convert)."""
+    return isinstance(x, Tensor) or (type(x) in backend.array_types and type(x) is not np.ndarray)
+
+
+def _first_value(obj: Any) -> Any:
+    """The first tensor or device array in a (nested) list or tuple, or None."""
     for item in obj:
-        if isinstance(item, Tensor):
+        if _is_value(item):
             return item
         if type(item) is list or type(item) is tuple:
-            found = _first_tensor(item)
+            found = _first_value(item)
             if found is not None:
                 return found
     return None
 
 
 def _near(obj: Any, ref: Any) -> Any:
-    """Tensors and device arrays as they are; a constant (a number, a list, an ndarray) as an array next to ``ref``'s
-    values (on the host when ``ref`` is None), so constants mixed with GPU tensors stay on the GPU."""
-    if isinstance(obj, Tensor) or (type(obj) in backend.array_types and type(obj) is not np.ndarray):
+    """``obj`` as an array next to ``ref``'s values: tensors and device arrays as they are, a (nested) list or tuple
+    holding them stacked (recorded) level by level, and a constant (a number, a list, an ndarray) made on ``ref``'s
+    device (the host when ``ref`` is None), so constants mixed with GPU tensors stay on the GPU."""
+    if _is_value(obj):
         return obj
+    if (type(obj) is list or type(obj) is tuple) and _first_value(obj) is not None:
+        return stack([_near(item, ref) for item in obj])
     return like(np.asarray(obj), ref)
 
 
-def _stacked(obj: Any, ref: Tensor) -> Any:
-    """A (nested) list or tuple holding tensors as one array, stacked (recorded) level by level."""
-    if (type(obj) is list or type(obj) is tuple) and _first_tensor(obj) is not None:
-        return stack([_stacked(item, ref) for item in obj])
-    return _near(obj, ref)
-
-
-def array(object: Any, dtype: Any = None, *, copy: bool | None = True, order: str | None = "K",
-          ndmin: int = 0) -> Tensor:
+def array(object: Any, dtype: Any = None, *, copy: bool | None = True, order: str | None = "K", ndmin: int = 0,
+          like: Any = None) -> Tensor:
     """A tensor from ``object``, as ``np.array``: a (nested) list or tuple of tensors is stacked, recorded, so their
     gradients flow back; an ndarray, a number or a list of numbers gives a constant tensor.
 
     ``copy`` is NumPy's: True always copies (a tensor's copy is recorded, so it differentiates), None copies only
     where needed (a tensor of the right dtype comes back as itself), False never copies and refuses where it would
-    have to. ``dtype`` casts (recorded between floating dtypes), ``ndmin`` adds leading axes of length one.
+    have to. ``dtype`` casts (recorded between floating dtypes), ``ndmin`` adds leading axes of length one;
+    ``like`` only chooses NumPy's dispatch. Python numbers in the list count as float64, as in NumPy.
 
     ``np.array([t, u])`` cannot do this: NumPy does not dispatch ``np.array``, it converts each tensor to a constant.
     Inside a transform that conversion is refused (it would drop the derivative); outside one it gives a plain
@@ -739,19 +741,19 @@ def array(object: Any, dtype: Any = None, *, copy: bool | None = True, order: st
     """
     if order not in ("K", "A", "C", None):
         raise ValueError(f"array: order={order!r}: chainrule's arrays have no memory layout to choose; pass 'K' or 'C'")
-    if isinstance(object, Tensor):
+    if _is_value(object):
         x, made = object, False
-    elif type(object) in backend.array_types and type(object) is not np.ndarray:  # a device array: a constant
-        x, made = Tensor._from_node(object, None), False
     else:
-        ref = _first_tensor(object) if type(object) is list or type(object) is tuple else None
+        ref = _first_value(object) if type(object) is list or type(object) is tuple else None
         if ref is None:  # no tensor anywhere: NumPy's own conversion, copy= and all
             made_here = np.array(object, dtype=dtype, copy=copy, order=order, ndmin=ndmin)  # type: ignore[arg-type]
             return Tensor._from_node(made_here, None)
         if copy is False:
             raise ValueError("array(copy=False): a list of tensors is stacked into a new array, which is a copy; "
                              "pass copy=None or copy=True")
-        x, made = _stacked(object, ref), True
+        x, made = _near(object, ref), True
+    if not isinstance(x, Tensor):  # a device array: a constant tensor
+        x = Tensor._from_node(x, None)
     if dtype is not None and np.dtype(dtype) != x.dtype:
         if copy is False:
             raise ValueError(f"array(copy=False): converting {x.dtype} to {np.dtype(dtype)} needs a copy; pass "
@@ -762,8 +764,8 @@ def array(object: Any, dtype: Any = None, *, copy: bool | None = True, order: st
     return _atleast(x, ndmin)
 
 
-def asarray(a: Any, dtype: Any = None, order: str | None = None, *, device: Any = None,
-            copy: bool | None = None) -> Tensor:
+def asarray(a: Any, dtype: Any = None, order: str | None = None, *, device: Any = None, copy: bool | None = None,
+            like: Any = None) -> Tensor:
     """``a`` as a tensor, copied only where needed (``np.asarray``: ``array(a, dtype, copy=None)``); ``device=``
     moves it (differentiably) to a chainrule device.
 
@@ -934,7 +936,7 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = 
     for extra in (prepend, a, append):
         if extra is None:
             continue
-        extra = as_array(extra)
+        extra = _near(extra, a)
         parts.append(broadcast_to(extra, (*a.shape[:axis], 1, *a.shape[axis + 1:])) if extra.ndim == 0 else extra)
     x = concatenate(parts, axis=axis) if len(parts) > 1 else a
     for _ in range(n):
@@ -942,9 +944,9 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = 
     return x
 
 
-def _cast_like(x: Any, dtype: Any, what: str) -> Any:
-    """``x`` in ``dtype``, refused where NumPy's same-kind casting would refuse it."""
-    x = ravel(as_array(x))
+def _cast_like(x: Any, ref: Any, what: str) -> Any:
+    """``x`` flattened, next to ``ref`` and in its dtype, refused where NumPy's same-kind casting would refuse it."""
+    x, dtype = ravel(_near(x, ref)), ref.dtype
     if not np.can_cast(x.dtype, dtype, casting="same_kind"):
         raise TypeError(f"ediff1d: {what} of dtype {x.dtype} cannot be cast to the input's {dtype} (same_kind rule)")
     return x if x.dtype == dtype else astype(x, dtype)
@@ -961,16 +963,16 @@ def ediff1d(ary: Any, to_end: Any = None, to_begin: Any = None) -> Any:
     x = ravel(as_array(ary))
     parts = [_differences(x, 0) if x.shape[0] else x]
     if to_begin is not None:
-        parts.insert(0, _cast_like(to_begin, x.dtype, "to_begin"))
+        parts.insert(0, _cast_like(to_begin, x, "to_begin"))
     if to_end is not None:
-        parts.append(_cast_like(to_end, x.dtype, "to_end"))
+        parts.append(_cast_like(to_end, x, "to_end"))
     return concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-def _spacing(d: Any, n: int, axis: int) -> tuple[Any, bool]:
-    """One axis's spacing for ``gradient``: a scalar step, or the 1-d coordinates' differences (uniform: (step,
-    True); not uniform: (differences, False))."""
-    d = as_array(d)
+def _spacing(d: Any, f: Any, axis: int) -> tuple[Any, bool]:
+    """One axis's spacing for ``gradient`` of ``f``: a scalar step, or the 1-d coordinates' differences (uniform:
+    (step, True); not uniform: (differences, False)), next to ``f``'s values."""
+    d, n = _near(d, f), f.shape[axis]
     if d.ndim == 0:
         return d, True
     if d.ndim != 1:
@@ -1056,7 +1058,7 @@ def gradient(f: Any, *varargs: Any, axis: Axis = None, edge_order: int = 1) -> A
         if f.shape[ax] < edge_order + 1:
             raise ValueError(f"gradient: axis {ax} has {f.shape[ax]} samples; edge_order={edge_order} needs at least "
                              f"{edge_order + 1}")
-        dx, uniform = (step, True) if isinstance(step, float) else _spacing(step, f.shape[ax], ax)
+        dx, uniform = (step, True) if isinstance(step, float) else _spacing(step, f, ax)
         g = _gradient_along(f, ax, dx, uniform, edge_order)
         out.append(g if g.dtype == f.dtype else astype(g, f.dtype))
     return out[0] if len(out) == 1 else tuple(out)
@@ -1076,11 +1078,11 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
         raise ValueError(f"select: {len(condlist)} conditions for {len(choicelist)} choices: they must pair up")
     if not condlist:
         raise ValueError("select: needs at least one condition")
-    choices = [as_array(c) for c in choicelist]
+    ref = _first_value([*choicelist, default])
+    choices = [_near(c, ref) for c in choicelist]
     weak = type(default) in (int, float, complex, bool)  # a Python number takes the choices' dtype, as in NumPy
-    out = default if weak else as_array(default)
+    out = default if weak else _near(default, ref)
     dtype = np.result_type(*(c.dtype for c in choices), default if weak else out.dtype)
-    ref = next((c for c in [*choices, out] if isinstance(c, Tensor)), None)
     out = like(np.asarray(default, dtype=dtype), ref) if weak else out
     for i in range(len(condlist) - 1, -1, -1):
         cond = _near(condlist[i], ref)
@@ -1153,7 +1155,8 @@ def append(arr: Any, values: Any, axis: int | None = None) -> Any:
     >>> cr.append(cr.tensor([[1.0, 2.0]]), 3.0)
     tensor([1., 2., 3.])
     """
-    arr, more = as_array(arr), as_array(values)
+    arr = as_array(arr)
+    more = _near(values, arr)
     if axis is None:
         return concatenate([ravel(arr), ravel(more)])
     return concatenate([arr, more], axis=axis)
@@ -1252,7 +1255,7 @@ class _Joiner:
         if items and isinstance(items[0], str):
             axis, ndmin, trans1d = self._directive(items[0], axis, ndmin, trans1d)
             items = items[1:]
-        ref = _first_tensor(items)
+        ref = _first_value(items)
         pieces: list[Any] = []
         kinds: list[Any] = []
         piece: Any
@@ -1267,7 +1270,7 @@ class _Joiner:
                 piece = _atleast(np.asarray(item), ndmin)
                 kinds.append(item)  # a scalar does not up-cast the others, as in NumPy
             else:
-                piece = array(item, copy=None) if isinstance(item, (list, tuple)) else as_array(item)
+                piece = _near(item, ref)
                 own = piece.ndim
                 piece = _atleast(piece, ndmin)
                 if trans1d != -1 and own < ndmin:  # the piece's own axes start at trans1d, as NumPy moves them
