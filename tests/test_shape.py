@@ -196,14 +196,19 @@ def test_composite_gradients(f: Callable[..., Any], inputs: tuple[Any, ...]) -> 
     _gradcheck(f, *inputs)
 
 
-@pytest.mark.parametrize(("f", "inputs"), [pytest.param(*c[1:], id=c[0]) for c in GRADS])
-def test_composites_keep_float32(f: Callable[..., Any], inputs: tuple[Any, ...]) -> None:
+def keeps_float32(f: Callable[..., Any], inputs: tuple[Any, ...]) -> None:
+    """``f`` of float32 inputs is float32, and so are their gradients."""
     args = [cr.tensor(np.asarray(a, dtype=np.float32), requires_grad=True) for a in inputs]
     out = f(*args)
     assert out.dtype == np.float32
     out.sum().backward()
     for a in args:
         assert a.grad is not None and a.grad.dtype == np.float32 and a.grad.shape == a.shape
+
+
+@pytest.mark.parametrize(("f", "inputs"), [pytest.param(*c[1:], id=c[0]) for c in GRADS])
+def test_composites_keep_float32(f: Callable[..., Any], inputs: tuple[Any, ...]) -> None:
+    keeps_float32(f, inputs)
 
 
 # ---- indexing ------------------------------------------------------------------------------------------------
@@ -492,6 +497,8 @@ NUMPY: list[tuple[str, str, tuple[Any, ...], dict[str, Any]]] = [
     ("meshgrid-three", "meshgrid", (V, W, V5), {}),
     ("meshgrid-matrix", "meshgrid", (A, V), {"indexing": "ij", "copy": False}),
     ("meshgrid-one", "meshgrid", (V,), {}),
+    ("meshgrid-none", "meshgrid", (), {}),
+    ("atleast_1d-none", "atleast_1d", (), {}),
 ]
 
 
@@ -596,12 +603,7 @@ FLOAT32_SKIP = {"r_", "array", "array-of-vectors"}
 @pytest.mark.parametrize(("f", "inputs"), [pytest.param(*c[1:], id=c[0]) for c in NEW_GRADS
                                            if c[0] not in FLOAT32_SKIP])
 def test_numpy_shape_functions_keep_float32(f: Callable[..., Any], inputs: tuple[Any, ...]) -> None:
-    args = [cr.tensor(np.asarray(a, dtype=np.float32), requires_grad=True) for a in inputs]
-    out = f(*args)
-    assert out.dtype == np.float32
-    out.sum().backward()
-    for a in args:
-        assert a.grad is not None and a.grad.dtype == np.float32 and a.grad.shape == a.shape
+    keeps_float32(f, inputs)
 
 
 # NumPy's function names inside cr.grad route to chainrule's and record: the same gradient either way
@@ -775,7 +777,7 @@ def gpu() -> Iterator[None]:
         yield
 
 
-class _Named:
+class Named:
     """A composite under a name, as check_device reports a primitive by its name. cr.array makes a tensor of plain
     arrays too: a constant one is given back as its array, as the primitives give arrays for arrays."""
 
@@ -790,7 +792,7 @@ class _Named:
 @pytest.mark.parametrize(("name", "fn", "args"), NEW_GRADS, ids=[c[0] for c in NEW_GRADS])
 def test_numpy_shape_functions_on_the_gpu_match_the_cpu(name: str, fn: Callable[..., Any], args: tuple[Any, ...],
                                                         gpu: None) -> None:
-    assert check_device(_Named(name, fn), args, {}, "cuda")
+    assert check_device(Named(name, fn), args, {}, "cuda")
 
 
 def test_arrays_of_gpu_tensors_stay_on_the_gpu(gpu: None) -> None:

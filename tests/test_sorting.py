@@ -4,7 +4,7 @@ the gradient, NumPy's own functions on tensors, float32, and the CuPy stand-in d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,7 @@ import torch
 import chainrule as cr
 from chainrule import backend
 from chainrule.testing import check_device
-from stand_in_gpu import provider
+from test_shape import Named, gpu, keeps_float32  # noqa: F401 (gpu: a fixture)
 
 RNG = np.random.default_rng(3)
 
@@ -107,11 +107,7 @@ def test_gradients(f: Callable[..., Any], inputs: tuple[Any, ...]) -> None:
 
 @pytest.mark.parametrize(("f", "inputs"), [pytest.param(*c[1:], id=c[0]) for c in GRADS])
 def test_float32_is_kept(f: Callable[..., Any], inputs: tuple[Any, ...]) -> None:
-    args = [cr.tensor(a.astype(np.float32), requires_grad=True) for a in inputs]
-    out = f(*args)
-    assert out.dtype == np.float32
-    out.sum().backward()
-    assert all(a.grad is not None and a.grad.dtype == np.float32 for a in args)
+    keeps_float32(f, inputs)
 
 
 def test_ties_give_the_gradient_to_the_element_the_stable_permutation_picks() -> None:
@@ -195,32 +191,18 @@ def test_errors_name_the_problem(call: Callable[[], Any], error: type[Exception]
         call()
 
 
-# ---- on the CuPy stand-in --------------------------------------------------------------------------------------
-@pytest.fixture
-def gpu() -> Iterator[None]:
-    with backend.use_provider(provider):
-        yield
-
-
-class _Named:
-    """A composite under a name, as check_device reports a primitive by its name."""
-
-    def __init__(self, name: str, fn: Callable[..., Any]) -> None:
-        self.name, self.fn = name, fn
-
-    def __call__(self, *args: Any) -> Any:
-        return self.fn(*args)
-
-
+# ---- on the CuPy stand-in (the fixture and the naming wrapper are test_shape's) ----------------------------------
 DEVICE = [(name, f, inputs) for name, f, inputs in GRADS] + [("msort", cr.msort, (_x(3, 2),))]
 
 
+@pytest.mark.usefixtures("gpu")
 @pytest.mark.parametrize(("name", "fn", "args"), DEVICE, ids=[c[0] for c in DEVICE])
-def test_on_the_gpu_matches_the_cpu(name: str, fn: Callable[..., Any], args: tuple[Any, ...], gpu: None) -> None:
-    assert check_device(_Named(name, fn), args, {}, "cuda")
+def test_on_the_gpu_matches_the_cpu(name: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    assert check_device(Named(name, fn), args, {}, "cuda")
 
 
-def test_indices_on_the_gpu(gpu: None) -> None:
+@pytest.mark.usefixtures("gpu")
+def test_indices_on_the_gpu() -> None:
     t = cr.tensor(A, device="cuda")
     for got, want in ((cr.argsort(t, axis=0), np.argsort(A, axis=0, kind="stable")),
                       (cr.topk(t, 2, dim=1).indices, np.argsort(-A, axis=1, kind="stable")[:, :2]),

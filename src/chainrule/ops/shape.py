@@ -725,6 +725,7 @@ def array(object: Any, dtype: Any = None, *, copy: bool | None = True, order: st
     have to. ``dtype`` casts (recorded between floating dtypes), ``ndmin`` adds leading axes of length one;
     ``like`` only chooses NumPy's dispatch. Python numbers in the list count as float64, as in NumPy.
 
+    ``cr.tensor(data)`` differs on purpose: it makes a new leaf, cut off any graph (as ``torch.tensor``).
     ``np.array([t, u])`` cannot do this: NumPy does not dispatch ``np.array``, it converts each tensor to a constant.
     Inside a transform that conversion is refused (it would drop the derivative); outside one it gives a plain
     ndarray, as any ``np.asarray(t)`` does. ``np.array([t, u], like=t)`` is dispatched, so it comes here and records.
@@ -1243,7 +1244,18 @@ class _Joiner:
 
     A first string entry is NumPy's directive ``"axis"``, ``"axis,ndmin"`` or ``"axis,ndmin,trans1d"`` (the axis to
     join along, the least number of axes each piece gets, and where a piece's own axes go when it gets more). The
-    matrix directives ``"r"`` and ``"c"`` are refused: chainrule has no matrix type.
+    matrix directives ``"r"`` and ``"c"`` are refused: chainrule has no matrix type. ``c_`` is ``r_["-1,2,0"]``:
+    1-d pieces become columns.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> cr.r_[x, 0:2, 9.0]
+    tensor([1., 2., 0., 1., 9.], grad_fn=<concatenate>)
+    >>> cr.c_[x, x * 10]
+    tensor([[ 1., 10.],
+            [ 2., 20.]], grad_fn=<concatenate>)
+    >>> cr.r_["0,2", x, [3.0, 4.0]].shape
+    (2, 2)
     """
 
     def __init__(self, axis: int, ndmin: int, trans1d: int) -> None:
