@@ -182,6 +182,7 @@ def test_sort_matches_pytorch_with_its_gradient() -> None:
     pytest.param(lambda: cr.argsort(A, order=["f"]), ValueError, "structured", id="argsort-order"),
     pytest.param(lambda: cr.topk(A, 5), ValueError, "k=5 is out of range", id="topk-k"),
     pytest.param(lambda: cr.topk(A, -1), ValueError, "out of range", id="topk-negative"),
+    pytest.param(lambda: cr.topk(A, 1.5), TypeError, "integer", id="topk-float"),
     pytest.param(lambda: cr.partition(A, 1.5), TypeError, "kth must be integers", id="partition-kth"),
     pytest.param(lambda: cr.sort(A, axis=2), np.exceptions.AxisError, "axis 2", id="sort-axis"),
     pytest.param(lambda: cr.sort(np.array(1.0)), np.exceptions.AxisError, "axis -1", id="sort-0d"),

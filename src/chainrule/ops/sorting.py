@@ -9,6 +9,7 @@ first). ``argsort`` and ``argpartition`` give integer indices, which have no gra
 
 from __future__ import annotations
 
+import operator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -155,7 +156,7 @@ def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool =
     >>> values, indices
     (tensor([5., 4.]), tensor([1, 3]))
     """
-    x = as_array(input)
+    x, k = as_array(input), operator.index(k)
     if x.ndim == 0:
         values, indices = topk(reshape(x, (1,)), k, 0, largest, sorted)
         return TopK(reshape(values, ()), reshape(indices, ()))
