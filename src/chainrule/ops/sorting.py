@@ -112,8 +112,8 @@ def _partition_order(v: Any, kth: Any, axis: int) -> Any:
 @both_spellings
 def partition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect", order: Any = None) -> Any:
     """A copy of ``a`` with the element at each position ``kth`` where a sort would put it, smaller or equal ones
-    before it and larger or equal ones after, along ``axis`` (``np.partition``, the same arrangement on the host).
-    The gradient follows the arrangement.
+    before it and larger or equal ones after, along ``axis`` (``np.partition``: NumPy's arrangement on the host;
+    on a GPU, CuPy's, which sorts fully). The gradient follows the arrangement.
 
     >>> import chainrule as cr
     >>> cr.partition(cr.tensor([5.0, 1.0, 4.0, 2.0, 3.0]), 2)[2]
