@@ -15,7 +15,7 @@ from .conv import AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d,
 from .linear import Bilinear, Dropout, Embedding, Flatten, Identity, Linear, Unflatten
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
-from .recurrent import GRUCell, LSTMCell, RNNCell
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
 
 __all__ = [
     "AdaptiveAvgPool2d",
@@ -31,9 +31,11 @@ __all__ = [
     "Embedding",
     "Flatten",
     "GELU",
+    "GRU",
     "GRUCell",
     "GroupNorm",
     "Identity",
+    "LSTM",
     "LSTMCell",
     "LayerNorm",
     "LeakyReLU",
@@ -45,6 +47,8 @@ __all__ = [
     "ModuleList",
     "MultiheadAttention",
     "Parameter",
+    "RNN",
+    "RNNBase",
     "RNNCell",
     "ReLU",
     "SELU",
