@@ -60,8 +60,9 @@ class LeakyReLU(Module):
 
 
 class PReLU(Module):
-    """``x`` for x > 0, ``a * x`` otherwise, with a learned slope ``weight`` (one, or one per channel: dimension 1,
-    or 0 for a 1-d input), starting at ``init``. The derivative at x = 0 is PyTorch's: ``a`` for x, 0 for a.
+    """``x`` for x > 0, ``a * x`` otherwise, with a learned slope ``weight`` (one, or one per channel: dimension 1
+    of an input of two or more dimensions), starting at ``init``. The derivative at x = 0 is PyTorch's: ``a`` for x,
+    0 for a.
 
     >>> import chainrule as cr
     >>> prelu = cr.nn.PReLU()
@@ -82,13 +83,13 @@ class PReLU(Module):
         self.weight.data[...] = self.init
 
     def forward(self, input: Any) -> Any:
-        a = self.weight
-        if self.num_parameters != 1:
-            channel = 1 if input.ndim >= 2 else 0
-            if input.ndim == 0 or input.shape[channel] != self.num_parameters:
-                raise ValueError(f"{layer_name(self)}: expected {self.num_parameters} channels in dimension "
-                                 f"{channel} of the input, got input shape {tuple(input.shape)}")
-            a = reshape(a, (-1,) + (1,) * (input.ndim - channel - 1))
+        if self.num_parameters == 1:
+            a = reshape(self.weight, ())  # one slope keeps the input's shape, a 0-d one too
+        else:
+            if input.ndim < 2 or input.shape[1] != self.num_parameters:
+                raise ValueError(f"{layer_name(self)}: expected {self.num_parameters} channels in dimension 1 of the "
+                                 f"input, got input shape {tuple(input.shape)}")
+            a = reshape(self.weight, (-1,) + (1,) * (input.ndim - 2))
         return E.where(input > 0, input, a * input)
 
     def extra_repr(self) -> str:
