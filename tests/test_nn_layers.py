@@ -774,3 +774,41 @@ def test_new_layers_differentiate_twice_in_both_modes(make: Callable[[], nn.Modu
     cr.random.seed(0)
     x = cr.tensor(np.random.default_rng(1).permutation(math.prod(shape)).reshape(shape) * 0.3 + 0.1)
     assert cr.gradcheck(make(), x)
+
+
+DEVICE_LAYERS: list[tuple[Callable[[], nn.Module], tuple[Any, ...]]] = [
+    (lambda: nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2), ((5, 2, 3),)),
+    (lambda: nn.GRU(3, 4, batch_first=True), ((2, 5, 3),)),
+    (lambda: nn.TransformerDecoderLayer(4, 2, 6, dropout=0.0), ((3, 2, 4), (5, 2, 4))),
+    (lambda: nn.Conv3d(2, 2, 2, padding=1, padding_mode="reflect"), ((1, 2, 3, 3, 3),)),
+    (lambda: nn.MaxPool3d(2, return_indices=True), ((1, 2, 4, 4, 4),)),
+    (lambda: nn.AdaptiveMaxPool2d((2, 3), return_indices=True), ((1, 2, 5, 7),)),
+    (lambda: nn.Upsample(size=(4, 5), mode="bicubic"), ((1, 2, 3, 3),)),
+    (lambda: nn.Upsample(scale_factor=2), ((1, 2, 3),)),
+    (lambda: nn.AvgPool1d(2), ((1, 2, 5),)),
+    (lambda: nn.PReLU(2), ((3, 2, 2),)),
+]
+
+
+@pytest.mark.parametrize(("make", "shapes"), DEVICE_LAYERS, ids=[str(i) for i in range(len(DEVICE_LAYERS))])
+def test_new_layers_on_the_device(make: Callable[[], nn.Module], shapes: tuple[Any, ...]) -> None:
+    """On the CuPy stand-in (its arrays refuse NumPy's conversions): the host's values and gradients."""
+    from chainrule import backend
+    from stand_in_gpu import provider
+
+    cr.random.seed(0)
+    host = make()
+    inputs = [_randn(*s) for s in shapes]
+    with backend.use_provider(provider):
+        device = make()
+        device.load_state_dict(host.state_dict())
+        device.to("cuda")
+        results = []
+        for layer, place in ((host, "cpu"), (device, "cuda")):
+            xs = [cr.tensor(x, requires_grad=True, device=place) for x in inputs]
+            out = [o for o in torch_compare._flat(layer(*xs)) if o.dtype.kind == "f"]
+            sum(o.sum() for o in out).backward()
+            grads = [x.grad for x in xs] + [p.grad for p in layer.parameters()]
+            results.append([t.cpu().numpy() for t in out + grads])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
