@@ -245,6 +245,32 @@ def _conv_padding(padding: Any, kernel: tuple[int, ...], dilation: tuple[int, ..
     return tuple((p, p) for p in pads)
 
 
+def _conv_args(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: int, n: int,
+               what: str) -> tuple[Any, Any, Any, tuple[int, ...], tuple[Pair, ...], tuple[int, ...], int, bool]:
+    """An n-d convolution's arguments checked and normalised: (x batched, w, bias, stride, padding pairs,
+    dilation, groups, whether x was unbatched)."""
+    x, unbatched = _unbatched(as_array(input), n + 2, what)
+    w = as_array(weight)
+    if w.ndim != n + 2:
+        kernel = ", ".join(("kd", "kh", "kw")[3 - n:]) if n > 1 else "k"
+        raise ValueError(f"{what}: weight must be {n + 2}-d (out_channels, in_channels / groups, {kernel}), got shape "
+                         f"{w.shape}")
+    groups = int(groups)
+    if groups < 1 or x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
+        raise ValueError(f"{what}: input of shape {x.shape} with groups={groups} does not fit a weight of shape "
+                         f"{w.shape} (expected {w.shape[1] * groups} input channels and out_channels divisible by "
+                         f"groups)")
+    stride_, dilation_ = _ntuple(stride, n, "stride"), _ntuple(dilation, n, "dilation")
+    _positive(stride_, "stride", what)
+    _positive(dilation_, "dilation", what)
+    pads = _conv_padding(padding, tuple(w.shape[2:]), dilation_, stride_, what)
+    if bias is not None:
+        bias = as_array(bias)
+        if bias.shape != (w.shape[0],):
+            raise ValueError(f"{what}: bias must have shape ({w.shape[0]},), got {bias.shape}")
+    return x, w, bias, stride_, pads, dilation_, groups, unbatched
+
+
 def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
            groups: int = 1) -> Any:
     """2-d cross-correlation of an (N, C, H, W) input with a (O, C / groups, kh, kw) weight, plus a bias (O,).
@@ -262,24 +288,8 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     >>> F.conv2d(x, cr.ones((2, 1, 3, 3)), padding="same", stride=1).shape
     (1, 2, 4, 4)
     """
-    x, unbatched = _unbatched(as_array(input), 4, "conv2d")
-    w = as_array(weight)
-    if w.ndim != 4:
-        raise ValueError(f"conv2d: weight must be 4-d (out_channels, in_channels / groups, kh, kw), got shape "
-                         f"{w.shape}")
-    groups = int(groups)
-    if groups < 1 or x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
-        raise ValueError(f"conv2d: input of shape {x.shape} with groups={groups} does not fit a weight of shape "
-                         f"{w.shape} (expected {w.shape[1] * groups} input channels and out_channels divisible by "
-                         f"groups)")
-    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
-    _positive(stride, "stride", "conv2d")
-    _positive(dilation, "dilation", "conv2d")
-    pads = _conv_padding(padding, tuple(w.shape[2:]), dilation, stride, "conv2d")
-    if bias is not None:
-        bias = as_array(bias)
-        if bias.shape != (w.shape[0],):
-            raise ValueError(f"conv2d: bias must have shape ({w.shape[0]},), got {bias.shape}")
+    x, w, bias, stride, pads, dilation, groups, unbatched = _conv_args(input, weight, bias, stride, padding,
+                                                                       dilation, groups, 2, "conv2d")
     y = _nn.conv2d(x, w, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
     return reshape(y, y.shape[1:]) if unbatched else y
 
@@ -1435,24 +1445,9 @@ def conv3d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     >>> F.conv3d(cr.ones((1, 1, 3, 3, 3)), cr.ones((2, 1, 2, 2, 2)), padding=(1, 0, 0)).shape
     (1, 2, 4, 2, 2)
     """
-    x, unbatched = _unbatched(as_array(input), 5, "conv3d")
-    w = as_array(weight)
-    if w.ndim != 5:
-        raise ValueError(f"conv3d: weight must be 5-d (out_channels, in_channels / groups, kd, kh, kw), got shape "
-                         f"{w.shape}")
-    groups = int(groups)
-    if groups < 1 or x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
-        raise ValueError(f"conv3d: input of shape {x.shape} with groups={groups} does not fit a weight of shape "
-                         f"{w.shape} (expected {w.shape[1] * groups} input channels and out_channels divisible by "
-                         f"groups)")
-    stride, dilation = _ntuple(stride, 3, "stride"), _ntuple(dilation, 3, "dilation")
-    _positive(stride, "stride", "conv3d")
-    _positive(dilation, "dilation", "conv3d")
-    (before, after), *pads = _conv_padding(padding, tuple(w.shape[2:]), dilation, stride, "conv3d")
-    if bias is not None:
-        bias = as_array(bias)
-        if bias.shape != (w.shape[0],):
-            raise ValueError(f"conv3d: bias must have shape ({w.shape[0]},), got {bias.shape}")
+    x, w, bias, stride, all_pads, dilation, groups, unbatched = _conv_args(input, weight, bias, stride, padding,
+                                                                           dilation, groups, 3, "conv3d")
+    (before, after), *pads = all_pads
     n, _, depth, h, wd = x.shape
     o, cg, kd = w.shape[0], w.shape[1], w.shape[2]
     sd, dd = stride[0], dilation[0]
