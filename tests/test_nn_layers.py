@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import chainrule as cr
+import torch_compare
 from chainrule import nn
 
 RNG = np.random.default_rng(0)
@@ -25,78 +26,10 @@ def _randn(*shape: int, dtype: Any = np.float32) -> np.ndarray[Any, Any]:
     return RNG.standard_normal(shape).astype(dtype)
 
 
-def _as_list(out: Any) -> list[Any]:
-    return list(out) if isinstance(out, (tuple, list)) else [out]
-
-
 def compare(ours: nn.Module, theirs: torch.nn.Module, inputs: Sequence[Any], kwargs: dict[str, Any] | None = None,
             rtol: float = 1e-4, atol: float = 1e-5, grads: bool = True) -> None:
-    """Copy PyTorch's state into ``ours``; check keys, forward and backward agree.
-
-    ``inputs`` are ndarrays (floating ones are differentiated) or None; ``kwargs`` go to both forwards as they are
-    (ndarrays become tensors of each library).
-    """
-    kwargs = kwargs or {}
-    ours_sd, theirs_sd = ours.state_dict(), theirs.state_dict()
-    assert list(ours_sd) == list(theirs_sd)
-    for key, value in theirs_sd.items():
-        assert ours_sd[key].shape == tuple(value.shape), key
-        assert ours_sd[key].dtype == value.numpy().dtype, key
-    ours.load_state_dict({k: v.detach().numpy().copy() for k, v in theirs_sd.items()})
-    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
-
-    def ours_arg(x: Any) -> Any:
-        if isinstance(x, np.ndarray):
-            return cr.tensor(x, requires_grad=grads and x.dtype.kind == "f")
-        if isinstance(x, tuple):
-            return tuple(ours_arg(v) for v in x)
-        return x
-
-    def theirs_arg(x: Any) -> Any:
-        if isinstance(x, np.ndarray):
-            return torch.tensor(x, requires_grad=grads and x.dtype.kind == "f")
-        if isinstance(x, tuple):
-            return tuple(theirs_arg(v) for v in x)
-        return x
-
-    ours_in = [ours_arg(x) for x in inputs]
-    theirs_in = [theirs_arg(x) for x in inputs]
-    out = _as_list(ours(*ours_in, **{k: ours_arg(v) for k, v in kwargs.items()}))
-    expected = _as_list(theirs(*theirs_in, **{k: theirs_arg(v) for k, v in kwargs.items()}))
-    assert len(out) == len(expected)
-    for o, e in zip(out, expected):
-        if e is None:
-            assert o is None
-            continue
-        assert o.shape == tuple(e.shape) and o.dtype == e.detach().numpy().dtype
-        np.testing.assert_allclose(o.numpy(), e.detach().numpy(), rtol=rtol, atol=atol)
-    if not grads:
-        return
-    loss_ours: Any = 0.0
-    loss_theirs: Any = 0.0
-    for o, e in zip(out, expected):
-        if e is None or not e.requires_grad:
-            continue
-        g = _randn(*o.shape, dtype=o.dtype)
-        loss_ours = loss_ours + (o * g).sum()
-        loss_theirs = loss_theirs + (e * torch.from_numpy(g)).sum()
-    loss_ours.backward()
-    loss_theirs.backward()
-    flat_ours = [t for x in ours_in for t in (x if isinstance(x, tuple) else (x,))]
-    flat_theirs = [t for x in theirs_in for t in (x if isinstance(x, tuple) else (x,))]
-    for a, b in zip(flat_ours, flat_theirs):
-        if isinstance(b, torch.Tensor) and b.requires_grad:
-            assert a.grad is not None
-            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=rtol, atol=atol)
-    theirs_params = dict(theirs.named_parameters())
-    for name, p in ours.named_parameters():
-        expected_grad = theirs_params[name].grad
-        if expected_grad is None:
-            assert p.grad is None or not p.grad.numpy().any(), name
-            continue
-        assert p.grad is not None, name
-        assert p.grad.dtype == p.dtype, name
-        np.testing.assert_allclose(p.grad.numpy(), expected_grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
+    """``torch_compare.compare`` at float32's tolerances."""
+    torch_compare.compare(ours, theirs, inputs, kwargs, rtol=rtol, atol=atol, grads=grads)
 
 
 def _pair(make: Callable[[Any], Any]) -> tuple[Any, Any]:
@@ -707,3 +640,175 @@ def test_device_arguments_say_what_is_available() -> None:
     with pytest.raises(ValueError, match=r"^LayerNorm: 'gpu0' is not a device"):
         nn.LayerNorm(2, device="gpu0")
     assert nn.Conv2d(1, 1, 3, device="cpu").weight.shape == (1, 1, 3, 3)
+
+
+# ---- more layers (issue 12), in float64 ------------------------------------------------------------------------------
+def _compare64(make: Callable[[Any], Any], inputs: Sequence[Any], kwargs: dict[str, Any] | None = None) -> None:
+    ours, theirs = torch_compare.pair(make)
+    assert repr(ours) == repr(theirs)
+    torch_compare.compare(ours, theirs, inputs, kwargs)
+
+
+@pytest.mark.parametrize(("num", "shape"), [(1, (2, 3, 4)), (3, (2, 3, 4)), (3, (2, 3)), (1, (4,)), (1, ())])
+def test_prelu(num: int, shape: tuple[int, ...]) -> None:
+    x = RNG.standard_normal(shape)
+    x.flat[: x.size // 2] *= -1
+    if x.size > 2:
+        x.flat[1] = 0.0  # the kink: PyTorch's derivative there is the slope for x, 0 for the slope
+    _compare64(lambda m: m.PReLU(num, init=0.3), [x])
+    with pytest.raises(ValueError, match="expected 3 channels"):
+        nn.PReLU(3)(cr.zeros(2, 4, dtype=np.float32))
+    with pytest.raises(ValueError, match="expected 3 channels in dimension 1"):
+        nn.PReLU(3)(cr.zeros(3, dtype=np.float32))  # a 1-d input has one channel, as in PyTorch
+
+
+CONV3D = [
+    dict(),
+    dict(stride=(2, 1, 2), padding=(1, 0, 1), dilation=(1, 2, 1)),
+    dict(groups=2, bias=False),
+    dict(padding="same", dilation=(2, 1, 1)),
+    dict(padding=1, padding_mode="reflect"),
+    dict(padding=(1, 0, 1), padding_mode="circular", stride=2),
+]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
+@pytest.mark.parametrize("kwargs", CONV3D, ids=str)
+def test_conv3d(kwargs: dict[str, Any]) -> None:
+    _compare64(lambda m: m.Conv3d(4, 2, (3, 2, 2), **kwargs), [RNG.standard_normal((2, 4, 5, 4, 5))])
+    _compare64(lambda m: m.Conv3d(4, 2, (3, 2, 2), **kwargs), [RNG.standard_normal((4, 5, 4, 5))])
+
+
+POOLS = [
+    ("MaxPool1d", dict(kernel_size=2), (2, 3, 7)),
+    ("MaxPool1d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, return_indices=True), (3, 8)),
+    ("MaxPool1d", dict(kernel_size=2, dilation=2, stride=1, return_indices=True), (2, 2, 7)),
+    ("AvgPool1d", dict(kernel_size=3), (2, 3, 7)),
+    ("AvgPool1d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False), (2, 3, 8)),
+    ("AdaptiveAvgPool1d", dict(output_size=3), (2, 3, 7)),
+    ("AdaptiveAvgPool1d", dict(output_size=5), (3, 4)),
+    ("AdaptiveMaxPool1d", dict(output_size=3, return_indices=True), (2, 3, 7)),
+    ("AdaptiveMaxPool2d", dict(output_size=(3, 2)), (2, 3, 7, 5)),
+    ("AdaptiveMaxPool2d", dict(output_size=(4, None), return_indices=True), (3, 7, 5)),
+    ("AdaptiveMaxPool2d", dict(output_size=6, return_indices=True), (1, 2, 4, 9)),
+    ("MaxPool3d", dict(kernel_size=2), (2, 2, 4, 5, 4)),
+    ("MaxPool3d", dict(kernel_size=(2, 3, 2), stride=(1, 2, 1), padding=(1, 1, 0), return_indices=True),
+     (2, 2, 4, 5, 4)),
+    ("MaxPool3d", dict(kernel_size=3, stride=2, dilation=(1, 1, 2), ceil_mode=True, return_indices=True),
+     (2, 5, 6, 7)),
+    ("ZeroPad2d", dict(padding=1), (2, 3, 4)),
+    ("ZeroPad2d", dict(padding=(1, 0, -1, 2)), (2, 2, 3, 4)),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "shape"), POOLS, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(POOLS)])
+def test_pools_and_padding(name: str, kwargs: dict[str, Any], shape: tuple[int, ...]) -> None:
+    _compare64(lambda m: getattr(m, name)(**kwargs), [RNG.standard_normal(shape)])
+
+
+UPSAMPLE = [
+    (dict(scale_factor=2), (1, 2, 3)),
+    (dict(size=7, mode="nearest-exact"), (1, 2, 3)),
+    (dict(scale_factor=0.6), (2, 1, 5, 7)),
+    (dict(size=6, mode="linear"), (2, 2, 4)),
+    (dict(scale_factor=1.7, mode="linear", align_corners=True), (2, 2, 4)),
+    (dict(size=(5, 3), mode="bilinear"), (1, 2, 3, 4)),
+    (dict(scale_factor=(1.5, 2.5), mode="bilinear"), (1, 2, 3, 4)),
+    (dict(scale_factor=2.5, mode="bilinear", recompute_scale_factor=True), (1, 1, 3, 4)),
+    (dict(size=(6, 7), mode="bicubic"), (1, 2, 3, 4)),
+    (dict(size=(5, 2), mode="bicubic", align_corners=True), (1, 2, 3, 4)),
+    (dict(size=(3, 4, 2), mode="trilinear"), (1, 2, 2, 3, 4)),
+    (dict(scale_factor=2, mode="nearest"), (1, 1, 2, 2, 3)),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "shape"), UPSAMPLE, ids=str)
+def test_upsample(kwargs: dict[str, Any], shape: tuple[int, ...]) -> None:
+    _compare64(lambda m: m.Upsample(**kwargs), [RNG.standard_normal(shape)])
+
+
+def test_interpolate_area_and_errors() -> None:
+    x = RNG.standard_normal((1, 2, 5, 7))
+    np.testing.assert_allclose(nn.functional.interpolate(x, size=(3, 4), mode="area"),
+                               torch.nn.functional.interpolate(torch.tensor(x), size=(3, 4), mode="area").numpy(),
+                               rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="bilinear mode needs a 4-d input"):
+        nn.functional.interpolate(x[0], size=3, mode="bilinear")
+    with pytest.raises(ValueError, match="exactly one of size and scale_factor"):
+        nn.functional.interpolate(x, size=3, scale_factor=2)
+    with pytest.raises(ValueError, match="align_corners can only be set"):
+        nn.functional.interpolate(x, size=3, align_corners=True)
+    with pytest.raises(ValueError, match="antialias=True is not supported"):
+        nn.functional.interpolate(x, size=3, mode="bilinear", antialias=True)
+    with pytest.raises(ValueError, match="conv3d: weight must be 5-d"):
+        nn.functional.conv3d(x[None], x)
+
+
+def test_3d_max_pooling_gives_ties_to_the_first_maximum() -> None:
+    """All equal: PyTorch's gradient goes to the first element of each window in row-major order."""
+    x = cr.tensor(np.ones((1, 1, 2, 2, 4)), requires_grad=True)
+    nn.functional.max_pool3d(x, 2).sum().backward()
+    t = torch.ones((1, 1, 2, 2, 4), dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.max_pool3d(t, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+    y = cr.tensor(np.ones((1, 3, 5)), requires_grad=True)
+    nn.functional.adaptive_max_pool2d(y, (2, 2)).sum().backward()
+    u = torch.ones((1, 3, 5), dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.adaptive_max_pool2d(u, (2, 2)).sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), u.grad.numpy())
+
+
+NEW_SECOND_ORDER: list[tuple[Callable[[], nn.Module], tuple[int, ...]]] = [
+    (lambda: nn.Conv3d(2, 2, 2, padding=(1, 0, 0), groups=2, dtype=np.float64), (1, 2, 3, 2, 3)),
+    (lambda: nn.MaxPool3d(2, stride=1), (1, 1, 3, 2, 3)),
+    (lambda: nn.AdaptiveMaxPool2d((2, 3)), (1, 3, 4)),
+    (lambda: nn.Upsample(size=(3, 4), mode="bicubic"), (1, 1, 2, 3)),
+    (lambda: nn.Upsample(scale_factor=2, mode="nearest"), (1, 1, 2, 3)),
+    (lambda: nn.PReLU(2, dtype=np.float64), (2, 2, 3)),
+    (lambda: nn.AvgPool1d(2, padding=1), (1, 2, 5)),
+]
+
+
+@pytest.mark.parametrize(("make", "shape"), NEW_SECOND_ORDER, ids=[str(i) for i in range(len(NEW_SECOND_ORDER))])
+def test_new_layers_differentiate_twice_in_both_modes(make: Callable[[], nn.Module], shape: tuple[int, ...]) -> None:
+    cr.random.seed(0)
+    x = cr.tensor(np.random.default_rng(1).permutation(math.prod(shape)).reshape(shape) * 0.3 + 0.1)
+    assert cr.gradcheck(make(), x)
+
+
+DEVICE_LAYERS: list[tuple[Callable[[], nn.Module], tuple[Any, ...]]] = [
+    (lambda: nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2), ((5, 2, 3),)),
+    (lambda: nn.GRU(3, 4, batch_first=True), ((2, 5, 3),)),
+    (lambda: nn.TransformerDecoderLayer(4, 2, 6, dropout=0.0), ((3, 2, 4), (5, 2, 4))),
+    (lambda: nn.Conv3d(2, 2, 2, padding=1, padding_mode="reflect"), ((1, 2, 3, 3, 3),)),
+    (lambda: nn.MaxPool3d(2, return_indices=True), ((1, 2, 4, 4, 4),)),
+    (lambda: nn.AdaptiveMaxPool2d((2, 3), return_indices=True), ((1, 2, 5, 7),)),
+    (lambda: nn.Upsample(size=(4, 5), mode="bicubic"), ((1, 2, 3, 3),)),
+    (lambda: nn.Upsample(scale_factor=2), ((1, 2, 3),)),
+    (lambda: nn.AvgPool1d(2), ((1, 2, 5),)),
+    (lambda: nn.PReLU(2), ((3, 2, 2),)),
+]
+
+
+@pytest.mark.parametrize(("make", "shapes"), DEVICE_LAYERS, ids=[str(i) for i in range(len(DEVICE_LAYERS))])
+def test_new_layers_on_the_device(make: Callable[[], nn.Module], shapes: tuple[Any, ...]) -> None:
+    """On the CuPy stand-in (its arrays refuse NumPy's conversions): the host's values and gradients."""
+    from chainrule import backend
+    from stand_in_gpu import provider
+
+    cr.random.seed(0)
+    host = make()
+    inputs = [_randn(*s) for s in shapes]
+    with backend.use_provider(provider):
+        device = make()
+        device.load_state_dict(host.state_dict())
+        device.to("cuda")
+        results = []
+        for layer, place in ((host, "cpu"), (device, "cuda")):
+            xs = [cr.tensor(x, requires_grad=True, device=place) for x in inputs]
+            out = [o for o in torch_compare._flat(layer(*xs)) if o.dtype.kind == "f"]
+            sum(o.sum() for o in out).backward()
+            grads = [x.grad for x in xs] + [p.grad for p in layer.parameters()]
+            results.append([t.cpu().numpy() for t in out + grads])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)

@@ -8,12 +8,16 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numpy as np
+
 from ..ops import elementwise as E
 from ..ops import reduce as R
-from .module import Module
+from ..ops.shape import reshape
+from ._helpers import check_device, float_dtype, layer_name, place
+from .module import Module, Parameter
 
-__all__ = ["ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "SELU", "SiLU", "Sigmoid", "Softmax", "Softplus",
-           "Tanh"]
+__all__ = ["ELU", "GELU", "LeakyReLU", "LogSoftmax", "PReLU", "ReLU", "SELU", "SiLU", "Sigmoid", "Softmax",
+           "Softplus", "Tanh"]
 
 
 class ReLU(Module):
@@ -53,6 +57,43 @@ class LeakyReLU(Module):
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class PReLU(Module):
+    """``x`` for x > 0, ``a * x`` otherwise, with a learned slope ``weight`` (one, or one per channel: dimension 1
+    of an input of two or more dimensions), starting at ``init``. The derivative at x = 0 is PyTorch's: ``a`` for x,
+    0 for a.
+
+    >>> import chainrule as cr
+    >>> prelu = cr.nn.PReLU()
+    >>> prelu.weight.shape, prelu(cr.tensor([-2.0, 3.0], dtype="float32")).tolist()
+    ((1,), [-0.5, 3.0])
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        check_device(device, type(self).__name__)
+        self.num_parameters = num_parameters
+        self.init = init
+        self.weight = Parameter(np.full(num_parameters, init, dtype=float_dtype(dtype)))
+        place(self, device)
+
+    def reset_parameters(self) -> None:
+        """Every slope back to ``init``."""
+        self.weight.data[...] = self.init
+
+    def forward(self, input: Any) -> Any:
+        if self.num_parameters == 1:
+            a = reshape(self.weight, ())  # one slope keeps the input's shape, a 0-d one too
+        else:
+            if input.ndim < 2 or input.shape[1] != self.num_parameters:
+                raise ValueError(f"{layer_name(self)}: expected {self.num_parameters} channels in dimension 1 of the "
+                                 f"input, got input shape {tuple(input.shape)}")
+            a = reshape(self.weight, (-1,) + (1,) * (input.ndim - 2))
+        return E.where(input > 0, input, a * input)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
 
 
 class ELU(Module):

@@ -1,4 +1,5 @@
-"""Convolution and pooling layers: Conv1d, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d.
+"""Convolution, pooling and resampling layers: Conv1d, Conv2d, Conv3d, ConvTranspose2d; MaxPool1d/2d/3d, AvgPool1d/2d,
+AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d; ZeroPad2d and Upsample.
 
 Weights follow PyTorch's layouts: a convolution's ``weight`` is (out_channels, in_channels / groups, *kernel_size),
 a transposed convolution's (in_channels, out_channels / groups, *kernel_size); both start from kaiming_uniform
@@ -18,7 +19,9 @@ from . import init
 from ._helpers import check_device, expect_ndim, expect_size, float_dtype, layer_name, ntuple, place
 from .module import Module, Parameter
 
-__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d"]
+__all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d",
+           "Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "Upsample",
+           "ZeroPad2d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -90,7 +93,7 @@ class _ConvNd(Module):
     def _check_input(self, input: Any) -> None:
         """An (N, C, *spatial) or unbatched (C, *spatial) input with ``in_channels`` channels, or an error naming
         the layer."""
-        spatial = ("L",) if self._n == 1 else ("H", "W")
+        spatial = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}[self._n]
         layout = f"({', '.join(('N', 'C', *spatial))}) or unbatched ({', '.join(('C', *spatial))})"
         who = layer_name(self)
         shape = expect_ndim(who, "input", input, (self._n + 1, self._n + 2), layout)
@@ -170,6 +173,29 @@ class Conv2d(_ConvNd):
         return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
+class Conv3d(_ConvNd):
+    """3-d convolution (cross-correlation, as PyTorch) over (N, C_in, D, H, W) or (C_in, D, H, W) inputs; options as
+    Conv2d's.
+
+    >>> import chainrule as cr
+    >>> conv = cr.nn.Conv3d(2, 4, (3, 2, 2), padding=(1, 0, 0))
+    >>> conv.weight.shape, conv(cr.zeros(1, 2, 5, 6, 6, dtype="float32")).shape
+    ((4, 2, 3, 2, 2), (1, 4, 5, 5, 5))
+    """
+
+    _n = 3
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device=device, dtype=dtype)
+
+    def forward(self, input: Any) -> Any:
+        x, padding = self._padded_input(input)
+        return F.conv3d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
 class ConvTranspose2d(_ConvNd):
     """2-D transposed convolution (the gradient of Conv2d with respect to its input), ``weight`` of shape
     (in_channels, out_channels / groups, kh, kw).
@@ -224,14 +250,10 @@ class ConvTranspose2d(_ConvNd):
                                   self._output_padding(input, output_size), self.groups, self.dilation)
 
 
-class MaxPool2d(Module):
-    """The maximum over each ``kernel_size`` window (stride defaults to the kernel size).
+class _MaxPoolNd(Module):
+    """The max pooling layers: PyTorch's arguments, one functional each."""
 
-    >>> import chainrule as cr
-    >>> cr.nn.MaxPool2d(2)(cr.arange(16.0).reshape(1, 1, 4, 4))
-    tensor([[[[ 5.,  7.],
-              [13., 15.]]]])
-    """
+    _pool: Any = staticmethod(F.max_pool2d)
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
                  return_indices: bool = False, ceil_mode: bool = False) -> None:
@@ -244,12 +266,44 @@ class MaxPool2d(Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, input: Any) -> Any:
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+        return self._pool(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                          ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool1d(_MaxPoolNd):
+    """The maximum over each ``kernel_size`` window of an (N, C, L) or (C, L) input (stride defaults to the kernel).
+
+    >>> import chainrule as cr
+    >>> cr.nn.MaxPool1d(2)(cr.tensor([[1.0, 3.0, 2.0, 0.0]]))
+    tensor([[3., 2.]])
+    """
+
+    _pool = staticmethod(F.max_pool1d)
+
+
+class MaxPool2d(_MaxPoolNd):
+    """The maximum over each ``kernel_size`` window (stride defaults to the kernel size).
+
+    >>> import chainrule as cr
+    >>> cr.nn.MaxPool2d(2)(cr.arange(16.0).reshape(1, 1, 4, 4))
+    tensor([[[[ 5.,  7.],
+              [13., 15.]]]])
+    """
+
+
+class MaxPool3d(_MaxPoolNd):
+    """The maximum over each ``kernel_size`` box of an (N, C, D, H, W) or (C, D, H, W) input.
+
+    >>> import chainrule as cr
+    >>> cr.nn.MaxPool3d(2)(cr.arange(16.0).reshape(1, 2, 2, 4)).shape
+    (1, 1, 1, 2)
+    """
+
+    _pool = staticmethod(F.max_pool3d)
 
 
 class AvgPool2d(Module):
@@ -279,7 +333,59 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AdaptiveAvgPool2d(Module):
+class AvgPool1d(Module):
+    """The mean over each ``kernel_size`` window of an (N, C, L) or (C, L) input (stride defaults to the kernel).
+
+    >>> import chainrule as cr
+    >>> cr.nn.AvgPool1d(2)(cr.tensor([[1.0, 3.0, 2.0, 0.0]]))
+    tensor([[2., 1.]])
+    """
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True) -> None:
+        super().__init__()
+        self.kernel_size = ntuple(kernel_size, 1, "kernel_size")  # PyTorch keeps 1-tuples here
+        self.stride = ntuple(stride if stride is not None else kernel_size, 1, "stride")
+        self.padding = ntuple(padding, 1, "padding")
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+
+    def forward(self, input: Any) -> Any:
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _AdaptivePool(Module):
+    """The adaptive pooling layers: an ``output_size`` (entries None keep that input size), one functional each."""
+
+    _pool: Any = staticmethod(F.adaptive_avg_pool2d)
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Any) -> Any:
+        return self._pool(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptivePool):
+    """Average pooling of an (N, C, L) or (C, L) input to ``output_size`` steps, over PyTorch's windows.
+
+    >>> import chainrule as cr
+    >>> cr.nn.AdaptiveAvgPool1d(2)(cr.tensor([[1.0, 3.0, 2.0, 0.0]]))
+    tensor([[2., 1.]])
+    """
+
+    _pool = staticmethod(F.adaptive_avg_pool1d)
+
+
+class AdaptiveAvgPool2d(_AdaptivePool):
     """Average pooling to a fixed ``output_size`` (an int, a pair, ``None`` keeping that dimension), with
     PyTorch's windows floor(i * H / out) to ceil((i + 1) * H / out).
 
@@ -291,12 +397,84 @@ class AdaptiveAvgPool2d(Module):
              [13. , 14.5, 16. ]]])
     """
 
-    def __init__(self, output_size: Any) -> None:
-        super().__init__()
-        self.output_size = output_size
+
+class _AdaptiveMaxPool(_AdaptivePool):
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__(output_size)
+        self.return_indices = return_indices
 
     def forward(self, input: Any) -> Any:
-        return F.adaptive_avg_pool2d(input, self.output_size)
+        return self._pool(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPool):
+    """Max pooling of an (N, C, L) or (C, L) input to ``output_size`` steps, over PyTorch's adaptive windows.
+
+    >>> import chainrule as cr
+    >>> cr.nn.AdaptiveMaxPool1d(2)(cr.tensor([[1.0, 3.0, 2.0, 0.0]]))
+    tensor([[3., 2.]])
+    """
+
+    _pool = staticmethod(F.adaptive_max_pool1d)
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPool):
+    """Max pooling to a fixed ``output_size`` over PyTorch's adaptive windows; the gradient goes to the first
+    maximum of each window (row-major), and ``return_indices`` also gives its flat index into H * W.
+
+    >>> import chainrule as cr
+    >>> cr.nn.AdaptiveMaxPool2d((1, 2))(cr.arange(12.0).reshape(1, 3, 4))
+    tensor([[[ 9., 11.]]])
+    """
+
+    _pool = staticmethod(F.adaptive_max_pool2d)
+
+
+class ZeroPad2d(Module):
+    """Zeros around the last two dimensions: ``padding`` is an int or (left, right, top, bottom) (negative crops).
+
+    >>> import chainrule as cr
+    >>> cr.nn.ZeroPad2d((1, 0, 0, 1))(cr.ones(1, 1, 2))
+    tensor([[[0., 1., 1.],
+             [0., 0., 0.]]])
+    """
+
+    def __init__(self, padding: Any) -> None:
+        super().__init__()
+        self.padding = ntuple(padding, 4, "padding")
+
+    def forward(self, input: Any) -> Any:
+        return F.pad(input, self.padding)
 
     def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
+        return f"{self.padding}"
+
+
+class Upsample(Module):
+    """Resample to ``size`` or by ``scale_factor`` with ``F.interpolate``'s modes ("nearest", "nearest-exact",
+    "linear", "bilinear", "bicubic", "trilinear"; ``align_corners`` for the interpolating ones).
+
+    >>> import chainrule as cr
+    >>> cr.nn.Upsample(scale_factor=2, mode="nearest")(cr.tensor([[[1.0, 2.0]]]))
+    tensor([[[1., 1., 2., 2.]]])
+    """
+
+    def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None) -> None:
+        super().__init__()
+        self.size = size
+        if isinstance(scale_factor, (tuple, list)):
+            self.scale_factor: Any = tuple(float(f) for f in scale_factor)
+        else:
+            self.scale_factor = float(scale_factor) if scale_factor is not None else None
+        self.mode = mode
+        self.align_corners = align_corners
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, input: Any) -> Any:
+        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+                             recompute_scale_factor=self.recompute_scale_factor)
+
+    def extra_repr(self) -> str:
+        info = f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else f"size={self.size!r}"
+        return f"{info}, mode={self.mode!r}"

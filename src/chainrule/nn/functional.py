@@ -42,7 +42,7 @@ from ..ops.reduce import log_softmax as _log_softmax
 from ..ops.reduce import mean as _mean
 from ..ops.reduce import softmax as _softmax
 from ..ops.reduce import sum as _sum
-from ..ops.shape import getitem, repeat, reshape, swapaxes, take
+from ..ops.shape import getitem, repeat, reshape, stack, swapaxes, take, take_along_axis, transpose
 from ..ops.shape import pad as _pad_constant
 from ..primitive import as_array, holds_box, like
 from ..spelling import both_spellings
@@ -50,7 +50,11 @@ from ..tensor import Tensor, values
 from ._helpers import check_pair, check_rows, expect_size, index_array
 
 __all__ = [
+    "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
     "bilinear",
@@ -58,6 +62,7 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "conv1d",
     "conv2d",
+    "conv3d",
     "conv_transpose2d",
     "cosine_similarity",
     "cross_entropy",
@@ -68,6 +73,7 @@ __all__ = [
     "group_norm",
     "hardtanh",
     "huber_loss",
+    "interpolate",
     "kl_div",
     "l1_loss",
     "layer_norm",
@@ -75,7 +81,9 @@ __all__ = [
     "linear",
     "log_softmax",
     "logsigmoid",
+    "max_pool1d",
     "max_pool2d",
+    "max_pool3d",
     "mish",
     "mse_loss",
     "nll_loss",
@@ -114,16 +122,22 @@ def _raw(x: Any) -> Any:
     return values(x)
 
 
-def _pair(v: Any, name: str) -> Pair:
-    """An int, or a sequence of one or two ints, as a pair (PyTorch's ``_pair``)."""
+def _ntuple(v: Any, n: int, name: str) -> tuple[int, ...]:
+    """An int, or a sequence of one or ``n`` ints, as an n-tuple (PyTorch's ``_pair``, ``_triple``)."""
     if isinstance(v, (int, np.integer)):
-        return (int(v), int(v))
+        return (int(v),) * n
     t = tuple(int(a) for a in v)
     if len(t) == 1:
-        return (t[0], t[0])
-    if len(t) != 2:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
-    return (t[0], t[1])
+        return t * n
+    if len(t) != n:
+        raise ValueError(f"{name} must be an int or a sequence of {n} ints, got {v!r}")
+    return t
+
+
+def _pair(v: Any, name: str) -> Pair:
+    """An int, or a sequence of one or two ints, as a pair (PyTorch's ``_pair``)."""
+    a, b = _ntuple(v, 2, name)
+    return (a, b)
 
 
 def _single(v: Any, name: str) -> int:
@@ -135,8 +149,8 @@ def _single(v: Any, name: str) -> int:
     return t[0]
 
 
-def _positive(p: Pair, name: str, what: str) -> None:
-    if p[0] <= 0 or p[1] <= 0:
+def _positive(p: tuple[int, ...], name: str, what: str) -> None:
+    if any(v <= 0 for v in p):
         raise ValueError(f"{what}: {name} must be positive, got {p}")
 
 
@@ -213,24 +227,48 @@ def bilinear(input1: Any, input2: Any, weight: Any, bias: Any = None) -> Any:
 
 
 # ---- convolution ---------------------------------------------------------------------------------------------------
-def _conv_padding(padding: Any, kernel: Pair, dilation: Pair, stride: Pair, what: str) -> tuple[Pair, Pair]:
-    """PyTorch's padding argument (an int, a pair, "valid" or "same") as ((top, bottom), (left, right))."""
+def _conv_padding(padding: Any, kernel: tuple[int, ...], dilation: tuple[int, ...], stride: tuple[int, ...],
+                  what: str) -> tuple[Pair, ...]:
+    """PyTorch's padding argument (an int, a tuple, "valid" or "same") as one (before, after) pair per spatial axis."""
     if isinstance(padding, str):
         if padding == "valid":
-            return ((0, 0), (0, 0))
+            return tuple((0, 0) for _ in kernel)
         if padding != "same":
-            raise ValueError(f"{what}: padding must be 'valid', 'same', an int or a pair of ints, got {padding!r}")
-        if stride != (1, 1):
+            raise ValueError(f"{what}: padding must be 'valid', 'same', an int or a tuple of ints, got {padding!r}")
+        if any(s != 1 for s in stride):
             raise ValueError(f"{what}: padding='same' is not supported for strided convolutions (stride={stride})")
-        pads = []
-        for k, d in zip(kernel, dilation):
-            total = d * (k - 1)
-            pads.append((total // 2, total - total // 2))  # the extra one goes after, as PyTorch
-        return (pads[0], pads[1])
-    ph, pw = _pair(padding, "padding")
-    if ph < 0 or pw < 0:
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return tuple((t // 2, t - t // 2) for t in totals)  # the extra one goes after, as PyTorch
+    pads = _ntuple(padding, len(kernel), "padding")
+    if any(p < 0 for p in pads):
         raise ValueError(f"{what}: padding must be non-negative, got {padding!r}")
-    return ((ph, ph), (pw, pw))
+    return tuple((p, p) for p in pads)
+
+
+def _conv_args(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: int, n: int,
+               what: str) -> tuple[Any, Any, Any, tuple[int, ...], tuple[Pair, ...], tuple[int, ...], int, bool]:
+    """An n-d convolution's arguments checked and normalised: (x batched, w, bias, stride, padding pairs,
+    dilation, groups, whether x was unbatched)."""
+    x, unbatched = _unbatched(as_array(input), n + 2, what)
+    w = as_array(weight)
+    if w.ndim != n + 2:
+        kernel = ", ".join(("kd", "kh", "kw")[3 - n:]) if n > 1 else "k"
+        raise ValueError(f"{what}: weight must be {n + 2}-d (out_channels, in_channels / groups, {kernel}), got shape "
+                         f"{w.shape}")
+    groups = int(groups)
+    if groups < 1 or x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
+        raise ValueError(f"{what}: input of shape {x.shape} with groups={groups} does not fit a weight of shape "
+                         f"{w.shape} (expected {w.shape[1] * groups} input channels and out_channels divisible by "
+                         f"groups)")
+    stride_, dilation_ = _ntuple(stride, n, "stride"), _ntuple(dilation, n, "dilation")
+    _positive(stride_, "stride", what)
+    _positive(dilation_, "dilation", what)
+    pads = _conv_padding(padding, tuple(w.shape[2:]), dilation_, stride_, what)
+    if bias is not None:
+        bias = as_array(bias)
+        if bias.shape != (w.shape[0],):
+            raise ValueError(f"{what}: bias must have shape ({w.shape[0]},), got {bias.shape}")
+    return x, w, bias, stride_, pads, dilation_, groups, unbatched
 
 
 def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
@@ -250,24 +288,8 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     >>> F.conv2d(x, cr.ones((2, 1, 3, 3)), padding="same", stride=1).shape
     (1, 2, 4, 4)
     """
-    x, unbatched = _unbatched(as_array(input), 4, "conv2d")
-    w = as_array(weight)
-    if w.ndim != 4:
-        raise ValueError(f"conv2d: weight must be 4-d (out_channels, in_channels / groups, kh, kw), got shape "
-                         f"{w.shape}")
-    groups = int(groups)
-    if groups < 1 or x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
-        raise ValueError(f"conv2d: input of shape {x.shape} with groups={groups} does not fit a weight of shape "
-                         f"{w.shape} (expected {w.shape[1] * groups} input channels and out_channels divisible by "
-                         f"groups)")
-    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
-    _positive(stride, "stride", "conv2d")
-    _positive(dilation, "dilation", "conv2d")
-    pads = _conv_padding(padding, (w.shape[2], w.shape[3]), dilation, stride, "conv2d")
-    if bias is not None:
-        bias = as_array(bias)
-        if bias.shape != (w.shape[0],):
-            raise ValueError(f"conv2d: bias must have shape ({w.shape[0]},), got {bias.shape}")
+    x, w, bias, stride, pads, dilation, groups, unbatched = _conv_args(input, weight, bias, stride, padding,
+                                                                       dilation, groups, 2, "conv2d")
     y = _nn.conv2d(x, w, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
     return reshape(y, y.shape[1:]) if unbatched else y
 
@@ -354,23 +376,25 @@ def _pool_size(n: int, k: int, pad: int, s: int, d: int, ceil_mode: bool) -> tup
 
 def _pool_args(x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
                what: str) -> dict[str, Any]:
-    kernel = _pair(kernel_size, "kernel_size")
+    """The normalised arguments of a pooling over x's spatial axes (all after the first two), with ceil_mode's extra
+    padding after the input."""
+    n = x.ndim - 2
+    kernel = _ntuple(kernel_size, n, "kernel_size")
     no_stride = stride is None or (not isinstance(stride, (int, np.integer)) and len(stride) == 0)
-    stride_ = kernel if no_stride else _pair(stride, "stride")
-    pad, dil = _pair(padding, "padding"), _pair(dilation, "dilation")
+    stride_ = kernel if no_stride else _ntuple(stride, n, "stride")
+    pad, dil = _ntuple(padding, n, "padding"), _ntuple(dilation, n, "dilation")
     _positive(kernel, "kernel_size", what)
     _positive(stride_, "stride", what)
     _positive(dil, "dilation", what)
-    if pad[0] < 0 or pad[1] < 0 or pad[0] > kernel[0] // 2 or pad[1] > kernel[1] // 2:
+    if any(p < 0 or p > k // 2 for p, k in zip(pad, kernel)):
         raise ValueError(f"{what}: padding should be non-negative and at most half of the kernel size, got "
                          f"padding={pad} for kernel_size={kernel}")
-    (ho, eh), (wo, ew) = (_pool_size(x.shape[2], kernel[0], pad[0], stride_[0], dil[0], ceil_mode),
-                          _pool_size(x.shape[3], kernel[1], pad[1], stride_[1], dil[1], ceil_mode))
-    if ho <= 0 or wo <= 0:
+    sizes = [_pool_size(x.shape[2 + i], kernel[i], pad[i], stride_[i], dil[i], ceil_mode) for i in range(n)]
+    if any(out <= 0 for out, _ in sizes):
         raise ValueError(f"{what}: input of shape {x.shape} is too small for kernel_size={kernel}, "
-                         f"dilation={dil}, padding={pad}: output size {(ho, wo)}")
-    return {"kernel_size": kernel, "stride": stride_, "padding": ((pad[0], pad[0] + eh), (pad[1], pad[1] + ew)),
-            "dilation": dil}
+                         f"dilation={dil}, padding={pad}: output size {tuple(out for out, _ in sizes)}")
+    return {"kernel_size": kernel, "stride": stride_,
+            "padding": tuple((p, p + extra) for p, (_, extra) in zip(pad, sizes)), "dilation": dil}
 
 
 def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
@@ -387,21 +411,32 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
               [13., 15.]]]])
     """
     x, unbatched = _unbatched(as_array(input), 4, "max_pool2d")
-    kw = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
+    out = _max_pool(x, _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d"),
+                    return_indices)
+    return _unbatch_all(out, unbatched)
+
+
+def _max_pool(x: Any, kw: dict[str, Any], return_indices: bool) -> Any:
+    """2-d max pooling of a batched (N, C, H, W) x with normalised arguments: y, or (y, flat indices into H * W)."""
     y = _nn.max_pool2d(x, **kw)
-    if unbatched:
-        y = reshape(y, y.shape[1:])
     if not return_indices:
         return y
-    idx = _nn._window_argmax(x, y if not unbatched else reshape(y, (1, *y.shape)), **kw)
+    idx = _nn._window_argmax(x, y, **kw)
     kwid, (sh, sw), (dh, dw) = kw["kernel_size"][1], kw["stride"], kw["dilation"]
     p, q = np.divmod(idx, kwid)
     rows = like(np.arange(idx.shape[2])[:, None], idx) * sh + p * dh - kw["padding"][0][0]
     cols = like(np.arange(idx.shape[3])[None, :], idx) * sw + q * dw - kw["padding"][1][0]
     flat = (rows * x.shape[3] + cols).astype(np.int64)
-    if unbatched:
-        flat = flat[0]
     return y, (Tensor(flat) if isinstance(y, Tensor) else flat)
+
+
+def _unbatch_all(out: Any, unbatched: bool) -> Any:
+    """A result, or a (result, indices) pair, without its batch axis of 1 when the input had none."""
+    if not unbatched:
+        return out
+    if isinstance(out, tuple):
+        return tuple(v[0] for v in out)
+    return reshape(out, out.shape[1:])
 
 
 def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
@@ -1263,3 +1298,306 @@ def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Any:
     """
     a, b = as_array(x1), as_array(x2)
     return _sum((a / maximum(_norm(a, 2.0, dim), eps)) * (b / maximum(_norm(b, 2.0, dim), eps)), axis=dim)
+
+
+# ---- convolution and pooling in 1 and 3 dimensions, adaptive max pooling, interpolation ------------------------------
+# All on the 2-d primitives: a 1-d input is an image of height 1; a 3-d convolution is one 2-d convolution whose
+# channels are the depth taps (each output depth slice sees kd input slices); 3-d max pooling is separable (the
+# maximum over a box is the maximum over depth of the maxima over each slice's window), which also keeps PyTorch's
+# rule of the first maximum in row-major order.
+def _flat_spatial(x: Any, kw: dict[str, Any], what: str) -> tuple[Any, dict[str, Any]]:
+    """A batched (N, C, L) input and 1-d pooling arguments as (N, C, 1, L) and their 2-d form."""
+    return reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2])), {
+        "kernel_size": (1, *kw["kernel_size"]), "stride": (1, *kw["stride"]), "padding": ((0, 0), *kw["padding"]),
+        "dilation": (1, *kw["dilation"])}
+
+
+def _drop_height(out: Any) -> Any:
+    """(N, C, 1, L) results (and their indices into 1 * L) back to (N, C, L)."""
+    if isinstance(out, tuple):
+        return tuple(reshape(v, (v.shape[0], v.shape[1], v.shape[3])) for v in out)
+    return reshape(out, (out.shape[0], out.shape[1], out.shape[3]))
+
+
+def max_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """The maximum over each (dilated) window of an (N, C, L) or (C, L) input; ``stride`` defaults to the kernel.
+    The gradient goes to the first maximum of each window; ``return_indices`` also gives its position in L.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.max_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 5.0, 4.0]]]), 2)
+    tensor([[[3., 5.]]])
+    """
+    x, unbatched = _unbatched(as_array(input), 3, "max_pool1d")
+    x4, kw = _flat_spatial(x, _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool1d"),
+                           "max_pool1d")
+    return _unbatch_all(_drop_height(_max_pool(x4, kw, return_indices)), unbatched)
+
+
+def avg_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Any:
+    """The mean over each window of an (N, C, L) or (C, L) input (the zero padding counted with
+    ``count_include_pad``).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.avg_pool1d(cr.tensor([[1.0, 3.0, 2.0, 6.0]]), 2)
+    tensor([[2., 4.]])
+    """
+    x, unbatched = _unbatched(as_array(input), 3, "avg_pool1d")
+    x4, kw = _flat_spatial(x, _pool_args(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool1d"), "avg_pool1d")
+    del kw["dilation"]
+    y = _nn.avg_pool2d(x4, count_include_pad=bool(count_include_pad), divisor_override=None, **kw)
+    return _unbatch_all(_drop_height(y), unbatched)
+
+
+def _adaptive_size(x: Any, output_size: Any, n: int, what: str) -> tuple[int, ...]:
+    """``output_size`` (an int or an n-tuple, None keeping that input size) for x's last n axes."""
+    if x.ndim not in (n + 1, n + 2):
+        raise ValueError(f"{what}: expected a {n + 1}-d or {n + 2}-d input, got shape {x.shape}")
+    sizes = (output_size,) * n if output_size is None or isinstance(output_size, (int, np.integer)) \
+        else tuple(output_size)
+    if len(sizes) != n:
+        raise ValueError(f"{what}: output_size must be an int or a sequence of {n}, got {output_size!r}")
+    out = tuple(int(x.shape[x.ndim - n + i]) if v is None else int(v) for i, v in enumerate(sizes))
+    _positive(out, "output_size", what)
+    return out
+
+
+def adaptive_avg_pool1d(input: Any, output_size: Any) -> Any:
+    """The mean over PyTorch's adaptive windows [floor(i L / out), ceil((i + 1) L / out)) of an (N, C, L) or (C, L)
+    input.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.adaptive_avg_pool1d(cr.tensor([[1.0, 2.0, 3.0, 4.0, 5.0]]), 2)
+    tensor([[2., 4.]])
+    """
+    x = as_array(input)
+    (out,) = _adaptive_size(x, output_size, 1, "adaptive_avg_pool1d")
+    y = _nn.adaptive_avg_pool2d(reshape(x, (*x.shape[:-1], 1, x.shape[-1])), output_size=(1, out))
+    return reshape(y, (*x.shape[:-1], out))
+
+
+def _adaptive_max_axis(x: Any, out: int, axis: int) -> tuple[Any, Any]:
+    """Adaptive max pooling along one axis: the maxima, and the position along ``axis`` of each window's first
+    maximum (a NaN counts as the maximum), an int64 array on x's device."""
+    n = int(x.shape[axis])
+    i = np.arange(out)
+    start, end = (i * n) // out, -((-(i + 1) * n) // out)
+    window = start[:, None] + np.arange(int((end - start).max()))
+    window = np.where(window < end[:, None], window, end[:, None] - 1)  # short windows repeat their last element
+    raw = np.moveaxis(_raw(x), axis, -1)
+    values_ = raw[..., window]  # (..., out, k): values only, for the choice
+    chosen = np.moveaxis(like(window, raw)[np.arange(out), np.argmax(values_, axis=-1)], -1, axis).astype(np.int64)
+    return take_along_axis(x, chosen, axis=axis), chosen
+
+
+def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
+    """The maximum over PyTorch's adaptive windows of an (N, C, H, W) or (C, H, W) input; the gradient goes to the
+    first maximum in row-major order, and ``return_indices`` gives its flat index into H * W.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.adaptive_max_pool2d(cr.arange(12.0).reshape(1, 3, 4), (2, 1))
+    tensor([[[ 7.],
+             [11.]]])
+    """
+    x = as_array(input)
+    out_h, out_w = _adaptive_size(x, output_size, 2, "adaptive_max_pool2d")
+    # separable: the maximum of each row's window first, then over the rows of the window
+    rows_max, col = _adaptive_max_axis(x, out_w, -1)
+    y, row = _adaptive_max_axis(rows_max, out_h, -2)
+    if not return_indices:
+        return y
+    flat = row * int(x.shape[-1]) + np.take_along_axis(col, row, axis=-2)
+    return y, (Tensor(flat) if isinstance(y, Tensor) else flat)
+
+
+def adaptive_max_pool1d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
+    """The maximum over PyTorch's adaptive windows of an (N, C, L) or (C, L) input (``return_indices``: positions).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.adaptive_max_pool1d(cr.tensor([[1.0, 5.0, 2.0, 4.0, 3.0]]), 2)
+    tensor([[5., 4.]])
+    """
+    x = as_array(input)
+    (out,) = _adaptive_size(x, output_size, 1, "adaptive_max_pool1d")
+    y, idx = _adaptive_max_axis(x, out, -1)
+    if not return_indices:
+        return y
+    return y, (Tensor(idx) if isinstance(y, Tensor) else idx)
+
+
+def conv3d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+           groups: int = 1) -> Any:
+    """3-d cross-correlation of an (N, C, D, H, W) input with a (O, C / groups, kd, kh, kw) weight, plus a bias (O,);
+    padding is an int, a triple, "valid" or "same" (stride 1 only). An unbatched (C, D, H, W) input gives (O, Do,
+    Ho, Wo).
+
+    Computed as one 2-d convolution over every output depth slice at once, whose input channels are the kd depth
+    taps of each group's channels (so its derivatives, of any order and in both modes, are convolutions again).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.conv3d(cr.ones((1, 1, 3, 3, 3)), cr.ones((2, 1, 2, 2, 2)), padding=(1, 0, 0)).shape
+    (1, 2, 4, 2, 2)
+    """
+    x, w, bias, stride, all_pads, dilation, groups, unbatched = _conv_args(input, weight, bias, stride, padding,
+                                                                           dilation, groups, 3, "conv3d")
+    (before, after), *pads = all_pads
+    n, _, depth, h, wd = x.shape
+    o, cg, kd = w.shape[0], w.shape[1], w.shape[2]
+    sd, dd = stride[0], dilation[0]
+    out_depth = (depth + before + after - dd * (kd - 1) - 1) // sd + 1
+    if out_depth <= 0:
+        raise ValueError(f"conv3d: input of depth {depth} (padded {depth + before + after}) is smaller than the "
+                         f"dilated kernel ({dd * (kd - 1) + 1})")
+    if before or after:
+        x = _pad_constant(x, [(0, 0), (0, 0), (before, after), (0, 0), (0, 0)])
+    span = sd * (out_depth - 1) + 1
+    taps = [getitem(x, (slice(None), slice(None), slice(a * dd, a * dd + span, sd))) for a in range(kd)]
+    # (N, kd, g, C/g, Do, H, W) -> (N * Do, g * kd * C/g, H, W): each group's channels are its kd taps of its C/g
+    slabs = reshape(stack(taps, axis=1), (n, kd, groups, cg, out_depth, h, wd))
+    slabs = reshape(transpose(slabs, (0, 4, 2, 1, 3, 5, 6)), (n * out_depth, groups * kd * cg, h, wd))
+    w2 = reshape(transpose(w, (0, 2, 1, 3, 4)), (o, kd * cg, *w.shape[3:]))
+    y = _nn.conv2d(slabs, w2, None, stride=stride[1:], padding=tuple(pads), dilation=dilation[1:], groups=groups)
+    y = swapaxes(reshape(y, (n, out_depth, o, *y.shape[2:])), 1, 2)
+    if bias is not None:
+        y = y + _broadcast_channels(bias, 5)
+    return reshape(y, y.shape[1:]) if unbatched else y
+
+
+def max_pool3d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """The maximum over each (dilated) ``kernel_size`` box of an (N, C, D, H, W) or (C, D, H, W) input; ``stride``
+    defaults to the kernel. The gradient goes to the first maximum in row-major order, as PyTorch;
+    ``return_indices`` also gives its flat index into D * H * W.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.max_pool3d(cr.arange(8.0).reshape(1, 1, 2, 2, 2), 2)
+    tensor([[[[[7.]]]]])
+    """
+    x, unbatched = _unbatched(as_array(input), 5, "max_pool3d")
+    kw = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool3d")
+    n, c, depth, h, w = x.shape
+    # each depth slice's (H, W) windows first, then over the depth window of those maxima
+    plane = {k: v[1:] for k, v in kw.items()}
+    first = _max_pool(reshape(x, (n, c * depth, h, w)), plane, return_indices)
+    slices, plane_idx = first if return_indices else (first, None)
+    ho, wo = slices.shape[2:]
+    column = reshape(slices, (n, c, depth, ho * wo))
+    line = {k: (v[0], (0, 0) if k == "padding" else 1) for k, v in kw.items()}
+    second = _max_pool(column, line, return_indices)
+    y = reshape(second[0] if return_indices else second, (n, c, -1, ho, wo))
+    if not return_indices:
+        return _unbatch_all(y, unbatched)
+    d = _raw(second[1]) // (ho * wo)  # the chosen depth of each output, and that slice's position in H * W
+    within = np.take_along_axis(_raw(plane_idx).reshape(n, c, depth, ho * wo), d, axis=2)
+    flat = (d * (h * w) + within).reshape(y.shape)
+    return _unbatch_all((y, Tensor(flat) if isinstance(y, Tensor) else flat), unbatched)
+
+
+_INTERPOLATING = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+_CUBIC_A = -0.75  # PyTorch's bicubic convolution coefficient
+
+
+def _cubic_weights(t: np.ndarray[Any, Any]) -> list[np.ndarray[Any, Any]]:
+    """Keys' cubic convolution weights of the samples at offsets -1, 0, 1, 2 for a fraction t in [0, 1)."""
+    a = _CUBIC_A
+
+    def near(d: Any) -> Any:  # |d| <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d: Any) -> Any:  # 1 < |d| < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def _resampling(n: int, out: int, scale: float | None, mode: str, align_corners: bool) -> np.ndarray[Any, Any]:
+    """The (out, n) matrix of one axis's resampling (``mode`` linear or cubic, or "area"), by PyTorch's source-index
+    rules: align_corners maps the end samples onto each other; otherwise sample centres are matched, with the given
+    ``scale_factor`` (its inverse is the step) or n / out."""
+    if mode == "area":
+        return _nn._averaging(n, out)
+    if align_corners:
+        step = (n - 1) / (out - 1) if out > 1 else 0.0
+        src = step * np.arange(out)
+    else:
+        step = 1.0 / scale if scale else n / out
+        src = step * (np.arange(out) + 0.5) - 0.5
+        if mode == "linear":
+            src = np.maximum(src, 0.0)
+    base = np.floor(src).astype(np.intp)
+    t = src - base
+    rows = np.arange(out)
+    matrix = np.zeros((out, n))
+    if mode == "linear":
+        np.add.at(matrix, (rows, np.minimum(base, n - 1)), 1.0 - t)
+        np.add.at(matrix, (rows, np.minimum(base + 1, n - 1)), t)
+    else:  # samples outside the axis take the nearest edge's value
+        for offset, weight in zip((-1, 0, 1, 2), _cubic_weights(t)):
+            np.add.at(matrix, (rows, np.clip(base + offset, 0, n - 1)), weight)
+    return matrix
+
+
+def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Any:
+    """Resample the spatial axes of an (N, C, *spatial) input to ``size`` (or ``scale_factor`` times it, rounded
+    down), as PyTorch: ``mode`` "nearest", "nearest-exact", "linear" (3-d input), "bilinear" or "bicubic" (4-d),
+    "trilinear" (5-d) or "area" (adaptive averaging). Every mode is separable: one constant resampling per axis
+    (a gather for the nearest modes, a product with a matrix otherwise), so the gradient is its transpose.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.interpolate(cr.tensor([[[1.0, 2.0]]]), scale_factor=2)
+    tensor([[[1., 1., 2., 2.]]])
+    >>> F.interpolate(cr.tensor([[[1.0, 2.0]]]), size=3, mode="linear", align_corners=True)
+    tensor([[[1. , 1.5, 2. ]]])
+    """
+    x = as_array(input)
+    spatial = x.ndim - 2
+    modes = ("nearest", "nearest-exact", "area", *_INTERPOLATING)
+    if mode not in modes:
+        raise ValueError(f"interpolate: mode must be one of {', '.join(modes)}, got {mode!r}")
+    if not 1 <= spatial <= 3:
+        raise ValueError(f"interpolate: expected a 3-d, 4-d or 5-d input (N, C, *spatial), got shape {x.shape}")
+    if mode in _INTERPOLATING and _INTERPOLATING[mode] != spatial:
+        raise ValueError(f"interpolate: got a {x.ndim}-d input, but {mode} mode needs a "
+                         f"{_INTERPOLATING[mode] + 2}-d input")
+    if align_corners is not None and mode not in _INTERPOLATING:
+        raise ValueError("interpolate: align_corners can only be set with the interpolating modes: linear, bilinear, "
+                         "bicubic and trilinear")
+    if antialias:
+        raise ValueError("interpolate: antialias=True is not supported (resample without it, or blur first)")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor")
+    sizes_in = [int(v) for v in x.shape[2:]]
+    if size is not None:
+        sizes_out = list(_ntuple(size, spatial, "size"))
+        scales: list[float | None] = [None] * spatial
+    else:
+        factors = ([float(scale_factor)] * spatial if np.ndim(scale_factor) == 0
+                   else [float(f) for f in scale_factor])
+        if len(factors) != spatial:
+            raise ValueError(f"interpolate: scale_factor must be a number or a sequence of {spatial}, got "
+                             f"{scale_factor!r}")
+        sizes_out = [math.floor(n * f) for n, f in zip(sizes_in, factors)]
+        scales = [None] * spatial if recompute_scale_factor else list(factors)
+    _positive(tuple(sizes_out), "output size", "interpolate")
+    for k, (n, out, scale) in enumerate(zip(sizes_in, sizes_out, scales)):
+        axis = 2 + k
+        if mode.startswith("nearest"):
+            step = 1.0 / scale if scale else n / out
+            shift = 0.5 if mode == "nearest-exact" else 0.0
+            x = take(x, np.minimum(np.floor((np.arange(out) + shift) * step).astype(np.intp), n - 1), axis=axis)
+            continue
+        kind = "area" if mode == "area" else "cubic" if mode == "bicubic" else "linear"
+        matrix = like(_resampling(n, out, scale, kind, bool(align_corners)).astype(x.dtype), _raw(x))
+        x = swapaxes(matmul(swapaxes(x, axis, -1), matrix.T), axis, -1)
+    return x
