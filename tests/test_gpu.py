@@ -103,6 +103,16 @@ def test_a_training_step_on_the_device(gpu: None) -> None:
     assert all(p.device == "cpu" for p in model.parameters())
 
 
+def test_a_state_dict_loads_across_devices(gpu: None) -> None:
+    host, device = cr.nn.Linear(3, 2), cr.nn.Linear(3, 2).to("cuda")
+    device.load_state_dict(host.state_dict())  # host arrays into a module on the device
+    assert device.weight.device == "cuda:0"
+    np.testing.assert_array_equal(device.weight.cpu().numpy(), host.weight.numpy())
+    other = cr.nn.Linear(3, 2)
+    other.load_state_dict(device.state_dict())  # and back
+    np.testing.assert_array_equal(other.bias.numpy(), host.bias.numpy())
+
+
 def test_transforms_on_the_device(gpu: None) -> None:
     x = backend.to_device(np.array([0.5, -1.0, 2.0]), "cuda")
     f = lambda v: (cr.tanh(v) * v).sum()

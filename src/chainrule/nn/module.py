@@ -388,7 +388,8 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            array = value.data if isinstance(value, Tensor) else value
+            array = array if hasattr(array, "shape") and hasattr(array, "dtype") else np.asarray(array)
             if array.shape != target.shape or array.dtype != target.dtype:
                 mismatched.append(f"{key}: the module has shape {target.shape} and dtype {target.dtype}, "
                                   f"the state_dict has shape {array.shape} and dtype {array.dtype}")
@@ -405,8 +406,8 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         with no_grad():
             for target, array in values:
-                if array is not target.data:
-                    target[...] = array
+                if array is not target.data:  # a state saved on one device loads into a module on another
+                    target[...] = backend.to_device(array, target.device)
         return _IncompatibleKeys(missing, unexpected)
 
     # ---- modes, gradients, dtypes ------------------------------------------------------------------------------
