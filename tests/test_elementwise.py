@@ -267,3 +267,48 @@ def test_clip_with_crossed_bounds_agrees_with_numpy() -> None:
     np.testing.assert_array_equal(ghi, [1.0, 0.0, 1.0, 1.0, 1.0])
     _, t = cr.jvp(lambda x, lo, hi: cr.clip(x, lo, hi), (x, lo, hi), (np.ones(5), np.full(5, 10.0), np.full(5, 100.0)))
     np.testing.assert_array_equal(t, [100.0, 1.0, 100.0, 100.0, 100.0])
+
+
+# ---- under every transform, written with NumPy's functions only ----------------------------------------------------
+def check_transforms(f: Any, x: np.ndarray) -> None:
+    """``f`` (NumPy's functions only) under cr.jacfwd against cr.jacrev, and cr.hessian of its sum against central
+    differences of cr.grad: forward over reverse, reverse over reverse, forward over forward all agree."""
+    jac = cr.jacfwd(f)(x)
+    np.testing.assert_allclose(jac, cr.jacrev(f)(x), rtol=1e-10, atol=1e-10)
+    total = lambda v: np.sum(f(v))
+    hess = cr.hessian(total)(x)
+    grad = cr.grad(total)
+    h = 1e-6
+    columns = [(np.asarray(grad(x + h * e)) - np.asarray(grad(x - h * e))) / (2 * h) for e in np.eye(x.size)]
+    np.testing.assert_allclose(hess, np.stack(columns, axis=-1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(cr.jacfwd(cr.jacfwd(total))(x), hess, rtol=1e-10, atol=1e-10)
+
+
+X = np.array([0.3, -0.7, 1.4])
+NUMPY_ONLY: dict[str, Any] = {
+    "arcsinh": lambda x: np.arcsinh(x * x),
+    "arccosh": lambda x: np.arccosh(1.5 + x * x),
+    "arctanh": lambda x: np.arctanh(np.sin(x) * 0.5),
+    "sinc": lambda x: np.sinc(x * x) * np.sinc(x - 0.3),  # through 0
+    "fabs": lambda x: np.fabs(x) * x,
+    "deg2rad": lambda x: np.sin(np.deg2rad(x * 90)),
+    "rad2deg": lambda x: np.rad2deg(x) ** 2,
+    "radians": lambda x: np.radians(np.degrees(x)) ** 3,
+    "hypot": lambda x: np.hypot(x, x[::-1] + 1),
+    "logaddexp": lambda x: np.logaddexp(x, x * x),
+    "logaddexp2": lambda x: np.logaddexp2(x * 3, 1.0),
+    "fmax": lambda x: np.fmax(x, np.array([0.0, np.nan, 2.0])) ** 2,
+    "fmin": lambda x: np.fmin(x * x, np.array([np.nan, 0.1, 3.0])) * x,
+    "mod": lambda x: np.mod(x * x + 3, 1.5) ** 2,
+    "true_divide": lambda x: np.true_divide(x, x * x + 1),
+    "heaviside": lambda x: np.heaviside(x, 0.5) * x * x + np.heaviside(x - 0.3, x),
+    "copysign": lambda x: np.copysign(x * x, x[::-1]) * x,
+    "nan_to_num": lambda x: np.nan_to_num(np.log(x * x) * x) ** 2,
+    "clip": lambda x: np.clip(x * x, 0.2, 1.0) * x,
+    "clip crossed": lambda x: np.clip(x, 1.0, x * 0.5) ** 2,
+}
+
+
+@pytest.mark.parametrize("name", list(NUMPY_ONLY))
+def test_new_functions_under_jacfwd_hessian_and_grad(name: str) -> None:
+    check_transforms(NUMPY_ONLY[name], X)

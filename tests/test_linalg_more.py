@@ -258,3 +258,25 @@ def test_tensorinv_refuses_bad_shapes() -> None:
         LA.tensorinv(rand(2, 2), 0)
     with pytest.raises(np.linalg.LinAlgError, match="square"):
         LA.tensorinv(rand(2, 3, 4), 1)
+
+
+# ---- under every transform, written with NumPy's functions only ------------------------------------------------------
+A = well_conditioned(3, 3)
+LINALG_NUMPY_ONLY: dict[str, Any] = {
+    "einsum sublists": lambda x: np.einsum(np.outer(x, x) + A, [0, 1], x, [1], [0]),
+    "lstsq": lambda x: np.linalg.lstsq(A[:, :2] + np.outer(x, x[:2]) * 0.1, x, rcond=None)[0],
+    "lstsq residuals": lambda x: np.linalg.lstsq(A[:, :2] * x[:, None], np.ones(3), rcond=None)[1],
+    "matrix_power": lambda x: np.linalg.matrix_power(A + np.eye(3) * x * 0.2, -3) @ x,
+    "multi_dot": lambda x: np.linalg.multi_dot([x, A, np.outer(x, x), A, x]),
+    "cond": lambda x: np.linalg.cond(A + np.eye(3) * x * 0.2) * np.linalg.cond(A * x, 1),
+    "matrix_rank": lambda x: x * np.linalg.matrix_rank(A * x),
+    "tensorsolve": lambda x: np.linalg.tensorsolve((A + np.eye(3) * x * 0.2).reshape(3, 3), x),
+    "tensorinv": lambda x: np.linalg.tensorinv((A + np.outer(x, x) * 0.1).reshape(3, 3), ind=1) @ x,
+}
+
+
+@pytest.mark.parametrize("name", list(LINALG_NUMPY_ONLY))
+def test_new_linalg_under_jacfwd_hessian_and_grad(name: str) -> None:
+    from test_elementwise import check_transforms
+
+    check_transforms(LINALG_NUMPY_ONLY[name], np.array([0.3, -0.7, 1.4]))
