@@ -47,6 +47,7 @@ SUBLIST_CASES: list[tuple[str, list[Any]]] = [
     ("broadcast implicit", [(2, 2, 3), [E, 0, 1], (3, 2), [1, 2]]),
     ("three operands", [(2,), [0], (3,), [1], (2, 3), [0, 1], []]),
     ("numpy integers", [(2, 3), [np.int64(0), np.int8(51)], [np.int64(51)]]),
+    ("an array of labels", [(2, 3), np.array([3, 1]), (3,), (1,), np.array([3])]),
 ]
 
 

@@ -244,7 +244,7 @@ _SUBLIST_LETTERS = string.ascii_uppercase + string.ascii_lowercase
 
 def _sublist(labels: Any) -> str:
     """One operand's sublist (``[0, 1]``, ``[Ellipsis, 1]``) as subscript letters."""
-    if isinstance(labels, str) or not isinstance(labels, Sequence):
+    if isinstance(labels, str) or not isinstance(labels, (Sequence, np.ndarray)):
         raise TypeError(f"einsum: in the sublist form einsum(a, [0, 1], b, [1, 2], [0, 2]) each operand is followed "
                         f"by a list of integer labels, got {labels!r}")
     out = []
