@@ -136,6 +136,16 @@ CASES: list[tuple[str, Callable[..., Any], tuple[np.ndarray[Any, Any], ...]]] = 
     ("svdvals", LA.svdvals, (singular_values_apart(2, 3),)),
     ("pinv", LA.pinv, (singular_values_apart(3, 2),)),
     ("pinv rcond", lambda a: LA.pinv(a, rcond=1e-10), (singular_values_apart(2, 3),)),
+    ("einsum sublists", lambda a, b: cr.einsum(a, [Ellipsis, 0, 1], b, [1, 2], [Ellipsis, 0, 2]),
+     (rand(2, 2, 3), rand(3, 2))),
+    ("lstsq x", lambda a, b: LA.lstsq(a, b)[0], (singular_values_apart(4, 2), rand(4, 3))),
+    ("lstsq residuals", lambda a, b: LA.lstsq(a, b)[1], (singular_values_apart(4, 2), rand(4))),
+    ("lstsq of a wide matrix", lambda a, b: LA.lstsq(a, b)[0], (singular_values_apart(2, 3), rand(2))),
+    *((f"matrix_power {n}", lambda a, n=n: LA.matrix_power(a, n), (square(2, 3, 3),)) for n in (-2, 0, 5)),
+    ("multi_dot", lambda a, b, c, d: LA.multi_dot([a, b, c, d]), (rand(3), rand(3, 4), rand(4, 2), rand(2, 3))),
+    *((f"cond p={p}", lambda a, p=p: LA.cond(a, p), (square(2, 3, 3),)) for p in (None, -2, 1, "fro")),
+    ("tensorsolve", LA.tensorsolve, (square(6, 6).reshape(2, 3, 6), rand(2, 3))),
+    ("tensorinv", lambda a: LA.tensorinv(a, ind=1), (square(4, 4).reshape(4, 2, 2),)),
 ]
 
 
@@ -143,6 +153,16 @@ CASES: list[tuple[str, Callable[..., Any], tuple[np.ndarray[Any, Any], ...]]] = 
 def test_linalg_on_the_gpu_matches_the_cpu(name: str, fn: Callable[..., Any], args: tuple[Any, ...],
                                            gpu: None) -> None:
     assert check_device(_Named(name, fn), args, {}, "cuda")
+
+
+def test_ranks_and_singular_condition_numbers_on_the_gpu(gpu: None) -> None:
+    a = np.stack([np.eye(2), np.array([[1.0, 2.0], [2.0, 4.0]])])
+    x = cr.tensor(a, device="cuda")
+    np.testing.assert_array_equal(backend.to_host(LA.matrix_rank(x)), [2, 1])
+    got = LA.cond(x, 1)
+    assert got.device == "cuda:0"
+    np.testing.assert_array_equal(backend.to_host(got.data), np.linalg.cond(a, 1))
+    assert LA.lstsq(x[1], cr.tensor([1.0, 2.0], device="cuda"))[2] == 1
 
 
 def test_the_count_of_non_zeros_on_the_gpu(gpu: None) -> None:

@@ -14,11 +14,15 @@ from typing import Any
 
 from .ops.decompositions import (
     cholesky,
+    cond,
     det,
     eigh,
     eigvalsh,
     inv,
+    lstsq,
     matrix_norm,
+    matrix_power,
+    matrix_rank,
     norm,
     pinv,
     qr,
@@ -26,9 +30,11 @@ from .ops.decompositions import (
     solve,
     svd,
     svdvals,
+    tensorinv,
+    tensorsolve,
     vector_norm,
 )
-from .ops.linalg import _mT, einsum, matmul, outer, tensordot
+from .ops.linalg import _mT, einsum, matmul, multi_dot, outer, tensordot
 from .ops.linalg import diagonal as _diagonal
 from .ops.linalg import trace as _trace
 from .primitive import as_array
@@ -56,6 +62,7 @@ __all__ = [
     "trace",
     "vector_norm",
 ]
+__all__ += ["cond", "lstsq", "matrix_power", "matrix_rank", "multi_dot", "tensorinv", "tensorsolve"]
 
 
 def diagonal(x: Any, offset: int = 0) -> Any:

@@ -29,15 +29,16 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .. import backend
-from ..primitive import Primitive, Sample, like
+from ..primitive import Primitive, Sample, holds_box, like
 from ..spelling import both_spellings
-from ..tensor import bottom, values
+from ..tensor import Tensor, bottom, values
 from .elementwise import absolute, sqrt, where
 from .linalg import _mT, _to_end
 from .reduce import sum
@@ -870,3 +871,169 @@ def matrix_norm(x: Any, keepdims: bool = False, ord: Any = "fro") -> Any:
     _check_matrix("matrix_norm", x)
     return norm(x, ord, axis=(-2, -1), keepdims=keepdims)
 
+
+
+# ---- least squares, condition numbers, ranks, tensor solves (issue 10) ----------------------------------------------
+__all__ += ["cond", "lstsq", "matrix_power", "matrix_rank", "tensorinv", "tensorsolve"]
+
+
+def lstsq(a: Any, b: Any, rcond: float | None = None) -> tuple[Any, Any, int, Any]:
+    """The least-squares solution x minimising ``||b - a x||``, as ``numpy.linalg.lstsq``: ``(x, residuals, rank,
+    s)``. Singular values below ``rcond * s_max`` count as zero (NumPy's default ``eps * max(m, n)``, with float64's
+    eps); x is then the minimum-norm solution, ``pinv(a) b``.
+
+    Gradients: x and the residuals (``||b - a x||^2`` per column, given as NumPy does only for full column rank
+    and m > n, otherwise empty) are differentiable in b for every a, and in a where a has full rank (full column
+    rank m >= n: the least-squares solution; full row rank m < n: the minimum-norm solution), by the
+    pseudo-inverse's rule; a rank-deficient a being differentiated is refused (the solution jumps there). ``s``
+    (``svdvals(a)``) is differentiable too; the rank is an int.
+
+    >>> import chainrule as cr
+    >>> a = cr.tensor([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]], requires_grad=True)
+    >>> x, residuals, rank, s = cr.linalg.lstsq(a, cr.tensor([1.0, 2.0, 2.0]))
+    >>> x, rank
+    (tensor([1.16666667, 0.5       ], grad_fn=<matmul>), 2)
+    """
+    a, b = as_array(a), as_array(b)
+    if a.ndim != 2 or b.ndim not in (1, 2) or b.shape[0] != a.shape[0]:
+        raise np.linalg.LinAlgError(f"linalg.lstsq needs a matrix a (m, n) and b of shape (m,) or (m, k), got "
+                                    f"{a.shape} and {b.shape}")
+    m, n = a.shape
+    if rcond is None:
+        rcond = float(np.finfo(np.float64).eps) * max(m, n)
+    s = _svd_s(a)
+    sv = bottom(s)
+    rank = int((sv > rcond * sv[0]).sum()) if sv.size else 0
+    if rank < min(m, n) and holds_box((a,)):
+        raise np.linalg.LinAlgError(f"linalg.lstsq: a {a.shape} has rank {rank} < {min(m, n)}, where the solution "
+                                    "has no derivative in a (it jumps with the rank); differentiate in b alone "
+                                    "(a.detach()), or regularise the problem")
+    x = pinv(a, rcond=rcond) @ b
+    r = b - a @ x
+    residuals = sum(r * r, axis=0)
+    residuals = reshape(residuals, (1,)) if b.ndim == 1 else residuals
+    if rank != n or m <= n:
+        residuals = getitem(residuals, slice(0, 0))  # none, as NumPy: empty, of the same type, dtype and device
+    return x, residuals, rank, s
+
+
+def matrix_power(a: Any, n: int) -> Any:
+    """``a`` raised to the integer power n by repeated squaring (as ``numpy.linalg.matrix_power``); a negative n
+    raises ``inv(a)`` to -n, and n = 0 gives the identity (a constant: its gradient is 0).
+
+    >>> import chainrule as cr
+    >>> a = cr.tensor([[2.0, 1.0], [0.0, 1.0]], requires_grad=True)
+    >>> cr.linalg.matrix_power(a, 3)
+    tensor([[8., 7.],
+            [0., 1.]], grad_fn=<matmul>)
+    >>> cr.linalg.matrix_power(a, -1)
+    tensor([[ 0.5, -0.5],
+            [ 0. ,  1. ]], grad_fn=<inv>)
+    """
+    a = as_array(a)
+    _check_square("matrix_power", a)
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"linalg.matrix_power: the exponent must be an integer, got {n!r}") from None
+    if n == 0:
+        return where(_eye(a), np.ones_like(a), np.zeros_like(a))
+    if n < 0:
+        a, n = inv(a), -n
+    if n <= 3:
+        return a if n == 1 else a @ a if n == 2 else (a @ a) @ a
+    result = square = None
+    while n:  # the bits of n, from the lowest: square a, and multiply the squares whose bit is set
+        square = a if square is None else square @ square
+        n, bit = divmod(n, 2)
+        if bit:
+            result = square if result is None else result @ square
+    return result
+
+
+def cond(x: Any, p: Any = None) -> Any:
+    """The condition number of each matrix of a stack, as ``numpy.linalg.cond``: ``s_max / s_min`` for p None or 2
+    (``s_min / s_max`` for -2), else ``norm(x, p) * norm(inv(x), p)`` (square matrices; p 'fro', 'nuc', 1, -1, inf,
+    -inf). Differentiable through the singular values or the inverse and norm. A singular matrix gives inf, as in
+    NumPy; its gradient does not exist (for p None or +-2 it comes out inf/nan; the other p refuse it).
+
+    >>> import chainrule as cr
+    >>> float(cr.linalg.cond(cr.tensor([[3.0, 0.0], [0.0, 0.5]])))
+    6.0
+    """
+    x = as_array(x)
+    _check_matrix("cond", x)
+    if x.size == 0:
+        raise np.linalg.LinAlgError("linalg.cond is not defined on empty arrays")
+    if p is None or (not isinstance(p, str) and p in (2, -2)):
+        s = _svd_s(x)
+        big, small = getitem(s, (Ellipsis, 0)), getitem(s, (Ellipsis, -1))
+        with np.errstate(divide="ignore", invalid="ignore"):  # a singular matrix: inf (0 / 0 for the zero matrix)
+            r = small / big if p == -2 else big / small
+        # NaN (0 / 0) where x holds no NaN is inf, as NumPy has it
+        infinite = np.logical_and(np.isnan(bottom(r)), ~np.isnan(values(x)).any(axis=(-2, -1)))
+        return where(infinite, math.inf, r) if infinite.any() else r
+    _check_square("cond", x)
+    try:
+        inverse = inv(x)
+    except np.linalg.LinAlgError:
+        if holds_box((x,)):
+            raise np.linalg.LinAlgError(f"linalg.cond(p={p!r}) of a singular matrix: its condition number is inf, "
+                                        "which has no derivative") from None
+        xv = values(x)  # NumPy's values (inf for the singular matrices of a stack), as a constant
+        value = backend.namespace(xv).asarray(np.linalg.cond(xv, p))
+        return Tensor._from_node(value, None) if isinstance(x, Tensor) else value
+    return norm(x, p, axis=(-2, -1)) * norm(inverse, p, axis=(-2, -1))
+
+
+def matrix_rank(a: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Any:
+    """The number of singular values above ``tol`` (by default ``s_max * max(m, n) * eps``), as
+    ``numpy.linalg.matrix_rank``, computed on the values: an integer has no gradient, so it is NumPy's result (an
+    int, or an integer array for a stack), never a tensor being differentiated.
+
+    >>> import chainrule as cr
+    >>> int(cr.linalg.matrix_rank(cr.tensor([[1.0, 2.0], [2.0, 4.0]], requires_grad=True)))
+    1
+    """
+    options = {key: values(v) for key, v in (("tol", tol), ("rtol", rtol)) if v is not None}
+    if hermitian:
+        options["hermitian"] = True
+    return np.linalg.matrix_rank(values(a), **options)
+
+
+def tensorsolve(a: Any, b: Any, axes: Sequence[int] | None = None) -> Any:
+    """The x with ``tensordot(a, x, axes=x.ndim) == b``, as ``numpy.linalg.tensorsolve``: one ``solve`` of a
+    reshaped to a square matrix (``axes`` first move those axes of a to the end), differentiable in both.
+
+    >>> import numpy as np, chainrule as cr
+    >>> a = cr.tensor(np.eye(6).reshape(2, 3, 6) * 2.0)
+    >>> cr.linalg.tensorsolve(a, cr.ones((2, 3))).shape
+    (6,)
+    """
+    a, b = as_array(a), as_array(b)
+    if axes is not None:
+        moved = [k % a.ndim for k in axes]
+        a = transpose(a, (*(k for k in range(a.ndim) if k not in moved), *moved))
+    shape = a.shape[b.ndim:]
+    size = math.prod(shape)
+    if a.size != size * size:
+        raise np.linalg.LinAlgError(f"linalg.tensorsolve: a {a.shape} must hold prod(a.shape[b.ndim:]) ** 2 "
+                                    f"entries for b {b.shape}")
+    return reshape(solve(reshape(a, (size, size)), reshape(b, (-1,))), shape)
+
+
+def tensorinv(a: Any, ind: int = 2) -> Any:
+    """The inverse of a for ``tensordot(·, ·, ind)``, as ``numpy.linalg.tensorinv``: ``inv`` of a reshaped to a
+    square matrix, shape ``a.shape[ind:] + a.shape[:ind]``.
+
+    >>> import numpy as np, chainrule as cr
+    >>> cr.linalg.tensorinv(cr.tensor(np.eye(4).reshape(4, 2, 2)), ind=1).shape
+    (2, 2, 4)
+    """
+    a = as_array(a)
+    if ind <= 0:
+        raise ValueError(f"linalg.tensorinv: ind must be positive, got {ind}")
+    size = math.prod(a.shape[ind:])
+    if a.size != size * size:
+        raise np.linalg.LinAlgError(f"linalg.tensorinv: a {a.shape} is not square for ind={ind}")
+    return reshape(inv(reshape(a, (size, size))), a.shape[ind:] + a.shape[:ind])

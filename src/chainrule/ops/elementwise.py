@@ -475,3 +475,236 @@ def _with_special_values(rng: np.random.Generator) -> list[Sample]:
 isnan = nondifferentiable("isnan", np.isnan, _with_special_values)
 isinf = nondifferentiable("isinf", np.isinf, _with_special_values)
 isfinite = nondifferentiable("isfinite", np.isfinite, _with_special_values)
+
+
+# ---- NumPy's other elementwise functions (issue 10) ------------------------------------------------------------
+__all__ += ["arccosh", "arcsinh", "arctanh", "copysign", "deg2rad", "degrees", "fabs", "fmax", "fmin", "heaviside",
+            "hypot", "logaddexp", "logaddexp2", "mod", "nan_to_num", "rad2deg", "radians", "sinc", "true_divide"]
+
+# NumPy's aliases: the same ufuncs (np.mod is np.remainder), so the same entries
+mod = remainder
+true_divide = divide
+
+
+def _quotient_or_zero(x: Any, r: Any) -> Any:
+    """``x / r`` where r > 0, and 0 where r = 0: a norm's subgradient at the origin, as for abs'(0) = 0. The divisor
+    is kept away from 0 too, so no inf is computed (nor differentiated)."""
+    if not (bottom(r) == 0).any():
+        return x / r
+    positive = r > 0
+    return where(positive, x / where(positive, r, 1.0), 0.0)
+
+
+# hypot = sqrt(x^2 + y^2) without overflow; d/dx = x / hypot, taken as 0 at x = y = 0 (the cone's tip)
+hypot = Primitive(
+    "hypot",
+    np.hypot,
+    vjp=(lambda g, ans, x, y: g * _quotient_or_zero(x, ans), lambda g, ans, x, y: g * _quotient_or_zero(y, ans)),
+    jvp=(lambda t, ans, x, y: t * _quotient_or_zero(x, ans), lambda t, ans, x, y: t * _quotient_or_zero(y, ans)),
+    batching=True,
+    samples=S.binary(),
+)
+
+# the inverse hyperbolic functions, written so that no square overflows: 1 / sqrt(x^2 + 1) = 1 / hypot(x, 1)
+arcsinh = elementwise("arcsinh", np.arcsinh, lambda ans, x: 1 / hypot(x, 1.0), S.unary("any"))
+# 1 / sqrt(x^2 - 1): inf at x = 1 (IEEE, as sqrt'(0))
+arccosh = elementwise("arccosh", np.arccosh, lambda ans, x: 1 / (sqrt(x - 1) * sqrt(x + 1)), S.unary("above1"))
+arctanh = elementwise("arctanh", np.arctanh, lambda ans, x: 1 / ((1 - x) * (1 + x)), S.unary("unit"))
+# |x| for real x (NumPy's fabs refuses complex numbers); fabs'(0) = 0, as abs'(0)
+fabs = elementwise("fabs", np.fabs, lambda ans, x: sign(x))
+
+
+def _log_share(x: Any, y: Any, scale: float = 1.0) -> Any:
+    """d/dx log(e^x + e^y) = sigmoid(x - y) (``scale`` = ln 2 for base 2), never overflowing, and 1 or 0 where one
+    side is infinite. Equal infinite arguments (where x - y is NaN) share evenly, as equal finite ones do; that mask
+    is constant, so it leaves every finite point's higher derivatives alone."""
+    bx, by = bottom(x), bottom(y)
+    tie = np.logical_and(bx == by, np.isinf(bx))
+    if not tie.any():
+        return sigmoid(scale * (x - y))
+    return where(tie, 0.5, sigmoid(scale * (where(tie, 0.0, x) - where(tie, 0.0, y))))
+
+
+def _log_add(name: str, forward: Any, scale: float) -> Primitive:
+    """log(b^x + b^y) in base e or 2: the gradient is each side's share of the sum, by ``_log_share``."""
+    return Primitive(
+        name,
+        forward,
+        vjp=(lambda g, ans, x, y: g * _log_share(x, y, scale), lambda g, ans, x, y: g * _log_share(y, x, scale)),
+        jvp=(lambda t, ans, x, y: t * _log_share(x, y, scale), lambda t, ans, x, y: t * _log_share(y, x, scale)),
+        batching=True,
+        samples=lambda rng: [*S.binary(("any", "any"))(rng),  # and where e^x would overflow or underflow
+                             Sample((np.array([1000.0, -1000.0, 3.0]), np.array([999.0, -1000.5, -1000.0])))],
+    )
+
+
+logaddexp = _log_add("logaddexp", np.logaddexp, 1.0)
+logaddexp2 = _log_add("logaddexp2", np.logaddexp2, _LN2)
+
+# sinc(x) = sin(pi x) / (pi x), sinc(0) = 1. Its derivative (cos(pi x) - sinc(x)) / x cancels catastrophically near 0
+# (and reads 0/0 at 0), so below _SINC_SERIES it is the Taylor series, sum_k (-1)^k 2k pi^2k x^(2k-1) / (2k+1)!,
+# whose first omitted term there is below 1e-19 of the sum. sinc'(0) = 0.
+_SINC_SERIES = 0.1
+_SINC_COEFFS = [(-1) ** k * 2 * k * math.pi ** (2 * k) / math.factorial(2 * k + 1) for k in range(1, 8)]
+
+
+def _sinc_series_deriv(x: Any) -> Any:
+    x2 = x * x
+    acc = _SINC_COEFFS[-1]
+    for c in reversed(_SINC_COEFFS[:-1]):
+        acc = acc * x2 + c
+    return acc * x
+
+
+def _sinc_deriv(ans: Any, x: Any) -> Any:
+    small = np.abs(bottom(x)) < _SINC_SERIES
+    if not small.any():
+        return (cos(math.pi * x) - ans) / x
+    far = where(small, 1.0, x)  # where the series is used, the other branch is kept away from 0/0
+    return where(small, _sinc_series_deriv(where(small, x, 0.0)), (cos(math.pi * far) - sinc(far)) / far)
+
+
+sinc = elementwise(
+    "sinc",
+    np.sinc,
+    _sinc_deriv,
+    lambda rng: [*S.unary("any")(rng), Sample((np.array([0.0, 1e-9, -0.03, 0.0999, 0.1, -0.5, 1.0]),))],
+)
+
+
+# ---- selection ignoring NaN: fmax and fmin ----------------------------------------------------------------------
+def _nan_loses(wins: Any, x: Any, y: Any) -> Any:
+    """``wins`` (x beats y) or y is NaN while x is not: fmax and fmin pass over a NaN to the other argument."""
+    bx, by = bottom(x), bottom(y)
+    return np.logical_or(wins, np.logical_and(np.isnan(by), ~np.isnan(bx)))
+
+
+def _select_ignoring_nan(name: str, forward: Any, beats: Any) -> Primitive:
+    """fmax/fmin: maximum/minimum where neither is NaN (ties split evenly), the other argument where one is, and NaN
+    without gradient to either where both are."""
+
+    def share(g: Any, x: Any, y: Any) -> Any:
+        bx, by = bottom(x), bottom(y)
+        return _share(g, _nan_loses(beats(bx, by), bx, by), bx == by)
+
+    return Primitive(
+        name,
+        forward,
+        vjp=(lambda g, ans, x, y: share(g, x, y), lambda g, ans, x, y: share(g, y, x)),
+        jvp=(lambda t, ans, x, y: share(t, x, y), lambda t, ans, x, y: share(t, y, x)),
+        batching=True,
+        # both NaN (no gradient to either) is tested with exact values: a difference quotient there is NaN
+        samples=lambda rng: [*S.binary()(rng), Sample((np.array([np.nan, 1.0, 0.5]), np.array([2.0, np.nan, -0.5])))],
+    )
+
+
+fmax = _select_ignoring_nan("fmax", np.fmax, np.greater)
+fmin = _select_ignoring_nan("fmin", np.fmin, np.less)
+
+
+# ---- piecewise constant in one argument: heaviside, copysign -----------------------------------------------------
+def _flat(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    """The derivative in an argument the result is piecewise constant in: 0 (a constant: the gradient is 0, not
+    missing, and g's NaNs do not leak into it)."""
+    return np.zeros_like(bottom(g))
+
+
+# heaviside(x, h0) is 0 for x < 0, h0 at x = 0, 1 for x > 0. Its derivative in x is 0 wherever it exists, and taken
+# as 0 at x = 0 too (no Dirac delta); in h0 it is 1 exactly where x = 0, since the result there is h0.
+heaviside = Primitive(
+    "heaviside",
+    np.heaviside,
+    vjp=(_flat, lambda g, ans, x, h0: where(bottom(x) == 0, g, 0.0)),
+    jvp=(_flat, lambda t, ans, x, h0: where(bottom(x) == 0, t, 0.0)),
+    batching=True,
+    samples=S.binary(("real", "any")),
+)
+
+
+def _copysign_deriv(x: Any, y: Any) -> Any:
+    """d/dx |x| * (+-1 by y's sign bit): abs'(x) times that sign, so +1 where the signs agree, -1 where they differ,
+    0 at x = 0 (abs'(0) = 0). A constant: its own derivative is 0."""
+    bx = bottom(x)
+    return np.sign(bx) * np.copysign(np.ones_like(bx), bottom(y))
+
+
+# copysign(x, y) = |x| with y's sign; no gradient to y (the result only reads y's sign bit)
+copysign = Primitive(
+    "copysign",
+    np.copysign,
+    vjp=(lambda g, ans, x, y: g * _copysign_deriv(x, y), _flat),
+    jvp=(lambda t, ans, x, y: t * _copysign_deriv(x, y), _flat),
+    batching=True,
+    samples=S.binary(),
+)
+
+
+# ---- NaN and infinities replaced -----------------------------------------------------------------------------------
+def _keep_finite(g: Any, ans: Any, x: Any, nan: Any = 0.0, posinf: Any = None, neginf: Any = None) -> Any:
+    """The gradient passes where x was kept (finite), and is 0 where it was replaced by a constant."""
+    return where(np.isfinite(bottom(x)), g, 0.0)
+
+
+def _nan_to_num_samples(rng: np.random.Generator) -> list[Sample]:
+    special = S.draw(rng, (2, 4))
+    special[0, :3] = [np.nan, np.inf, -np.inf]
+    # the default replacements of +-inf (the dtype's largest values) would overflow the tests' weighted sums
+    return [*S.unary()(rng), Sample((special,), {"posinf": 5.0, "neginf": -5.0}),
+            Sample((special,), {"nan": 1.5, "posinf": 9.0, "neginf": -9.0})]
+
+
+_nan_to_num = Primitive(
+    "nan_to_num",
+    lambda x, nan=0.0, posinf=None, neginf=None: np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf),
+    vjp=_keep_finite,
+    jvp=_keep_finite,
+    batching=True,
+    samples=_nan_to_num_samples,
+    reference=lambda x, nan=0.0, posinf=None, neginf=None: np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf),
+)
+
+
+def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Any:
+    """NaN replaced by ``nan``, +-inf by ``posinf``/``neginf`` (by default the dtype's largest finite values), as
+    ``numpy.nan_to_num``. The gradient is 1 where the value was kept and 0 where it was replaced.
+
+    ``copy=False`` (NumPy's replacement in place) is refused: chainrule never writes into an array a graph may hold.
+
+    >>> import numpy as np, chainrule as cr
+    >>> cr.grad(lambda x: cr.nan_to_num(x * 2).sum())(np.array([1.0, np.nan, np.inf])).tolist()
+    [2.0, 0.0, 0.0]
+    """
+    if not copy:
+        raise TypeError("nan_to_num(copy=False) replaces in place, which chainrule never does to an array a graph "
+                        "may hold; take the result instead (y = nan_to_num(x))")
+    return _nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
+# ---- angles: a constant factor, so composites ----------------------------------------------------------------------
+_RADIANS_PER_DEGREE = math.pi / 180.0  # NumPy's own factors, so the values agree to the last bit
+_DEGREES_PER_RADIAN = 180.0 / math.pi
+
+
+def deg2rad(x: Any) -> Any:
+    """Degrees to radians, ``x * pi / 180`` (``radians`` is the same function, as in NumPy).
+
+    >>> import chainrule as cr
+    >>> float(cr.deg2rad(cr.tensor(180.0)))
+    3.141592653589793
+    """
+    return as_array(x) * _RADIANS_PER_DEGREE
+
+
+def rad2deg(x: Any) -> Any:
+    """Radians to degrees, ``x * 180 / pi`` (``degrees`` is the same function, as in NumPy).
+
+    >>> import math, chainrule as cr
+    >>> float(cr.rad2deg(cr.tensor(math.pi / 2)))
+    90.0
+    """
+    return as_array(x) * _DEGREES_PER_RADIAN
+
+
+radians = deg2rad
+degrees = rad2deg

@@ -207,7 +207,7 @@ def _normalize_subscripts(subscripts: str, ndims: tuple[int, ...]) -> str:
         bad = set(s.replace("...", "")) - set(_LETTERS)
         if bad or s.count("...") > 1 or "." in s.replace("...", ""):
             raise ValueError(f"einsum: invalid subscripts {subscripts!r}; use letters and at most one '...' per "
-                             "operand (the sublist form einsum(op, [0, 1], ...) is not supported)")
+                             "operand")
     used = set(subscripts)
     spare = [c for c in _LETTERS if c not in used]
     widths = []
@@ -238,16 +238,44 @@ def _normalize_subscripts(subscripts: str, ndims: tuple[int, ...]) -> str:
     return ",".join(explicit_inputs) + "->" + output
 
 
+# sublist labels 0..51 as NumPy reads them: upper case first, so alphabetical order is the order of the integers
+_SUBLIST_LETTERS = string.ascii_uppercase + string.ascii_lowercase
 
 
-def einsum(subscripts: str, *operands: Any) -> Any:
+def _sublist(labels: Any) -> str:
+    """One operand's sublist (``[0, 1]``, ``[Ellipsis, 1]``) as subscript letters."""
+    if isinstance(labels, str) or not isinstance(labels, (Sequence, np.ndarray)):
+        raise TypeError(f"einsum: in the sublist form einsum(a, [0, 1], b, [1, 2], [0, 2]) each operand is followed "
+                        f"by a list of integer labels, got {labels!r}")
+    out = []
+    for label in labels:
+        if label is Ellipsis:
+            out.append("...")
+        elif isinstance(label, (int, np.integer)) and not isinstance(label, bool) and 0 <= label < 52:
+            out.append(_SUBLIST_LETTERS[int(label)])
+        else:
+            raise ValueError(f"einsum: sublist labels are integers in [0, 52) or Ellipsis, got {label!r}")
+    return "".join(out)
+
+
+def _interleaved(args: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+    """``(a, [0, 1], b, [1, 2], [0, 2])`` as ``("AB,BC->AC", (a, b))``: NumPy's sublist form as subscripts."""
+    operands, sublists = args[0::2], args[1::2]
+    output = None
+    if len(args) % 2:  # an odd count: the last entry is the output's sublist
+        operands, output = operands[:-1], args[-1]
+    subscripts = ",".join(_sublist(s) for s in sublists)
+    return subscripts + ("" if output is None else "->" + _sublist(output)), operands
+
+
+def einsum(subscripts: Any, *operands: Any) -> Any:
     """Einstein summation, as ``numpy.einsum``: ``einsum("ij,jk->ik", a, b)`` is ``a @ b``.
 
     Explicit (``"ij,jk->ik"``) and implicit (``"ij,jk"``, output labels in alphabetical order) modes, '...'
-    broadcasting, and repeated labels within an operand (``"ii->i"`` is the diagonal, ``"ii"`` the trace) are
-    supported. Not supported: the sublist form ``einsum(a, [0, 1], b, [1, 2])``, and ``out=``/``dtype=``.
-    The gradient with respect to each operand is another einsum (of the output's cotangent with the other
-    operands), so it is differentiable again.
+    broadcasting, repeated labels within an operand (``"ii->i"`` is the diagonal, ``"ii"`` the trace), and NumPy's
+    interleaved sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` (integer labels; the output's sublist last,
+    optional) are supported; ``out=``/``dtype=`` are not. The gradient with respect to each operand is another
+    einsum (of the output's cotangent with the other operands), so it is differentiable again.
 
     >>> import chainrule as cr
     >>> a = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
@@ -255,10 +283,12 @@ def einsum(subscripts: str, *operands: Any) -> Any:
     tensor(5., grad_fn=<einsum>)
     >>> cr.einsum("ij,j->i", a, cr.tensor([1.0, 1.0]))
     tensor([3., 7.], grad_fn=<einsum>)
+    >>> cr.einsum(a, [0, 1], [1, 0])  # the sublist form: a transpose
+    tensor([[1., 3.],
+            [2., 4.]], grad_fn=<einsum>)
     """
     if not isinstance(subscripts, str):
-        raise TypeError("einsum: the subscripts must be a string such as 'ij,jk->ik'; the sublist form "
-                        "einsum(a, [0, 1], b, [1, 2]) is not supported")
+        subscripts, operands = _interleaved((subscripts, *operands))
     operands = tuple(as_array(op) for op in operands)
     return _einsum(*operands, subscripts=_normalize_subscripts(subscripts, tuple(op.ndim for op in operands)))
 
@@ -391,3 +421,58 @@ def trace(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     x = _to_end(as_array(x), axis1, axis2)
     mask = like(np.eye(x.shape[-2], x.shape[-1], k=offset, dtype=bool), x)
     return sum(where(mask, x, 0), axis=(-2, -1))
+
+
+# ---- a chain of products in the cheapest order ------------------------------------------------------------------
+def _chain_order(dims: Sequence[int]) -> list[list[int]]:
+    """Where to split each sub-chain ``i..j`` of matrices ``dims[k] x dims[k + 1]`` so the number of scalar
+    multiplications is least (the textbook dynamic programme, ties to the leftmost split as NumPy's)."""
+    n = len(dims) - 1
+    cost = [[0.0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = math.inf
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+    return split
+
+
+def _chain(arrays: Sequence[Any], split: list[list[int]], i: int, j: int) -> Any:
+    if i == j:
+        return arrays[i]
+    k = split[i][j]
+    return matmul(_chain(arrays, split, i, k), _chain(arrays, split, k + 1, j))
+
+
+def multi_dot(arrays: Sequence[Any], *, out: None = None) -> Any:
+    """The product of two or more matrices, multiplied in the cheapest order (as ``numpy.linalg.multi_dot``); the
+    first may be a row vector and the last a column vector (1-d). The gradient flows through each matmul.
+
+    >>> import chainrule as cr
+    >>> cr.linalg.multi_dot([cr.ones(3), cr.ones((3, 4)), cr.ones((4, 2)), cr.ones(2)])
+    tensor(24.)
+    """
+    if out is not None:
+        raise TypeError("linalg.multi_dot(..., out=): chainrule never writes into an array that a graph may hold; "
+                        "take the result instead")
+    arrays = [as_array(a) for a in arrays]
+    if len(arrays) < 2:
+        raise ValueError("linalg.multi_dot needs at least two arrays")
+    if len(arrays) == 2:
+        return dot(arrays[0], arrays[1])
+    row, column = arrays[0].ndim == 1, arrays[-1].ndim == 1
+    if row:
+        arrays[0] = reshape(arrays[0], (1, -1))
+    if column:
+        arrays[-1] = reshape(arrays[-1], (-1, 1))
+    bad = [a.shape for a in arrays if a.ndim != 2]
+    if bad:
+        raise ValueError(f"linalg.multi_dot needs matrices (1-d only first and last), got shapes {bad}")
+    out_ = _chain(arrays, _chain_order([arrays[0].shape[0], *(a.shape[1] for a in arrays)]), 0, len(arrays) - 1)
+    if row and column:
+        return reshape(out_, ())
+    return reshape(out_, (-1,)) if row or column else out_
