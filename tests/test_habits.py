@@ -33,6 +33,7 @@ def _draw(*shape: int, seed: int = 0) -> np.ndarray[Any, Any]:
 
 
 A, B = _draw(2, 3, 4), _draw(2, 3, 4, seed=1)
+IDX = np.argsort(_draw(2, 3, 4, seed=2), axis=2)  # each row a permutation (scatter refuses repeats)
 
 # (name in error messages, function, positional arguments, keyword arguments in the function's own spelling)
 Case = tuple[str, Callable[..., Any], tuple[Any, ...], dict[str, Any]]
@@ -60,6 +61,11 @@ FUNCTIONS: list[Case] = [
     ("softmin", F.softmin, (A,), {"dim": 1}),
     ("log_softmax", F.log_softmax, (A,), {"dim": -1}),
     ("cosine_similarity", F.cosine_similarity, (A, B), {"dim": 1}),
+    ("cat", cr.cat, ([A, B[:1]],), {"dim": 0}),
+    ("unsqueeze", cr.unsqueeze, (A,), {"dim": -2}),
+    ("gather", cr.gather, (A,), {"dim": 2, "index": IDX}),
+    ("scatter", cr.scatter, (A,), {"dim": 2, "index": IDX[:, :, :2], "src": B}),
+    ("index_select", cr.index_select, (A,), {"dim": 1, "index": [2, 0, 2]}),
 ]
 # Tensor methods, called unbound (cr.Tensor.sum(x, ...)): name -> (input, further arguments, keyword arguments)
 METHODS: dict[str, tuple[np.ndarray[Any, Any], tuple[Any, ...], dict[str, Any]]] = {
@@ -77,7 +83,19 @@ METHODS: dict[str, tuple[np.ndarray[Any, Any], tuple[Any, ...], dict[str, Any]]]
     "cumsum": (A, (), {"axis": 1}),
     "cumprod": (A, (), {"axis": -1}),
     "squeeze": (_draw(2, 1, 3), (), {"axis": 1}),
-    "repeat": (A, ([1, 2, 3],), {"axis": 1}),
+    "repeat_interleave": (A, ([1, 2, 3],), {"dim": 1}),
+    "unsqueeze": (A, (), {"dim": 1}),
+    "softmax": (A, (), {"dim": 0}),
+    "log_softmax": (A, (), {"dim": 2}),
+    "amax": (A, (), {"axis": (0, 2), "keepdims": True}),
+    "amin": (A, (), {"axis": 1}),
+    "norm": (A, (3,), {"dim": (1, 2), "keepdim": True}),
+    "gather": (A, (), {"dim": 1, "index": IDX[:, :2] % 3}),
+    "scatter": (A, (), {"dim": 2, "index": IDX[:, :, 1:], "src": B}),
+    "scatter_add": (A, (), {"dim": 0, "index": IDX[:1] % 2, "src": B}),
+    "index_select": (A, (), {"dim": 2, "index": [3, 3, 0]}),
+    "chunk": (A, (2,), {"dim": 2}),
+    "split": (A, ([1, 2],), {"dim": 1}),
     "take": (A, ([0, 2],), {"axis": 2}),
     "diagonal": (A, (), {"axis1": 0, "axis2": 2}),
     "trace": (A, (), {"offset": -1, "axis1": 1, "axis2": 2}),
@@ -124,7 +142,7 @@ def run(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -
     every floating input."""
     leaves = [_leaves(a) for a in args]
     out = fn(*leaves, **kwargs)
-    outs = out if isinstance(out, list) else [out]
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
     found = [np.asarray(o.data) for o in outs]
     loss: Any = 0.0
     for o in outs:
