@@ -1045,6 +1045,28 @@ class Tensor:
         return Tensor(data, dtype=self.dtype if dtype is None else dtype,
                       device=self.device if device is None else device, requires_grad=requires_grad)
 
+    # the logical operators of boolean (and integer) tensors, as NumPy's and PyTorch's: no gradient to carry
+    def __and__(self, other: ArrayLike) -> Tensor:
+        return Tensor._from_node(bottom(self) & bottom(other), None)
+
+    def __rand__(self, other: ArrayLike) -> Tensor:
+        return Tensor._from_node(bottom(other) & bottom(self), None)
+
+    def __or__(self, other: ArrayLike) -> Tensor:
+        return Tensor._from_node(bottom(self) | bottom(other), None)
+
+    def __ror__(self, other: ArrayLike) -> Tensor:
+        return Tensor._from_node(bottom(other) | bottom(self), None)
+
+    def __xor__(self, other: ArrayLike) -> Tensor:
+        return Tensor._from_node(bottom(self) ^ bottom(other), None)
+
+    def __rxor__(self, other: ArrayLike) -> Tensor:
+        return Tensor._from_node(bottom(other) ^ bottom(self), None)
+
+    def __invert__(self) -> Tensor:
+        return Tensor._from_node(~bottom(self), None)
+
     @property
     def grad_fn(self) -> Node | None:
         """The node that computed this tensor (None for a leaf): its ``name()`` is the primitive's."""

@@ -180,7 +180,9 @@ def cdist(x1: Any, x2: Any, p: float = 2.0) -> Any:
     ``d[i, j] = (sum_k |x1[i, k] - x2[j, k]|**p) ** (1/p)`` (``p=inf``: the largest difference), as PyTorch's.
 
     Where a distance is 0 its gradient is 0, as PyTorch's (the norm has no derivative there; its square does, and
-    0 is a subgradient). Computed from the differences (..., P, R, M), which is exact but takes that much memory.
+    0 is a subgradient). With ``p=inf``, coordinates tied for the largest difference share its gradient evenly
+    (chainrule's rule for max), where PyTorch gives each the whole. Computed from the differences (..., P, R, M),
+    which is exact but takes that much memory.
 
     >>> import chainrule as cr
     >>> cr.cdist(cr.tensor([[0.0, 0.0]]), cr.tensor([[3.0, 4.0], [0.0, 0.0]]))
