@@ -15,7 +15,9 @@ import pytest
 import torch
 
 import chainrule as cr
+from chainrule import backend
 from chainrule.spelling import as_dtype
+from stand_in_gpu import provider
 
 
 def _draw(*shape: int, seed: int = 0) -> np.ndarray[Any, Any]:
@@ -628,3 +630,31 @@ def test_logical_operators_as_pytorch() -> None:
         assert ours.dtype == np.bool_ and not ours.requires_grad
         np.testing.assert_array_equal(ours.data, theirs.numpy())
     np.testing.assert_array_equal((cr.arange(4) & 1).data, (torch.arange(4) & 1).numpy())
+
+
+# ---- on a device: the CuPy stand-in (tests/stand_in_gpu.py) gives what the host gives -----------------------------
+# each builds a host tensor (or mask) to meet, or moves the result to the host
+HOST_ONLY = {"view_as", "to other", "type_as", "in place into a constant", "masked_fill broadcast mask", "cpu",
+             "to device and dtype"}
+
+
+@pytest.mark.parametrize(("name", "ours", "inputs"), [(c[0], c[1], c[3]) for c in CASES if c[0] not in HOST_ONLY],
+                         ids=[c[0] for c in CASES if c[0] not in HOST_ONLY])
+def test_on_a_device_as_on_the_host(name: str, ours: Callable[..., Any],
+                                    inputs: tuple[np.ndarray[Any, Any], ...]) -> None:
+    found = []
+    for device in ("cpu", "cuda"):
+        with backend.use_provider(provider):
+            xs = [cr.tensor(a, requires_grad=True, device=device) for a in inputs]
+            outs = _outputs(ours(*xs))
+            loss: Any = 0.0
+            for o in outs:
+                assert o.device == xs[0].device, name
+                if o.requires_grad:
+                    loss = loss + (o * cr.tensor(np.cos(np.arange(o.size)).reshape(o.shape), device=device)).sum()
+            if isinstance(loss, cr.Tensor):
+                loss.backward()
+            found.append([o.cpu().numpy() for o in outs] + [x.grad.cpu().numpy() for x in xs if x.grad is not None])
+    assert len(found[0]) == len(found[1])
+    for host, device_values in zip(*found):
+        np.testing.assert_allclose(device_values, host, rtol=1e-13, atol=1e-14)

@@ -988,6 +988,8 @@ class Tensor:
         old = _new_like(self)  # computed from a twin, so the new value's nodes do not hold this (reassigned) object
         old._version = None
         value = new(old)
+        if not isinstance(value, Tensor) and type(value) not in _ARRAYS:  # a number: next to the values it meets
+            value = like(np.asarray(value), bottom(self))
         if check_cast and not np.can_cast(np.result_type(bottom(value)), self.dtype, casting="same_kind"):
             raise TypeError(f"in-place update would cast {np.result_type(bottom(value))} to {self.dtype}")
         self[...] = value
@@ -1194,4 +1196,4 @@ from .ops.elementwise import (  # noqa: E402
 )
 from .ops.linalg import matmul  # noqa: E402
 from .ops.shape import getitem, transpose  # noqa: E402
-from .primitive import Dual, holds_box, identity  # noqa: E402
+from .primitive import Dual, holds_box, identity, like  # noqa: E402

@@ -23,8 +23,9 @@ from .ops import shape as _shape
 from .ops.elementwise import absolute, clip, square, where
 from .ops.reduce import amax, sum
 from .ops.shape import as_array, assign, broadcast_to, concatenate, expand_dims, getitem, take, take_along_axis
+from .primitive import like
 from .spelling import both_spellings
-from .tensor import bottom, values
+from .tensor import Tensor, bottom, values
 
 __all__ = ["cat", "cdist", "clamp", "gather", "index_select", "scatter", "unsqueeze"]
 
@@ -110,12 +111,14 @@ def gather(x: Any, dim: int, index: Any) -> Any:
     return take_along_axis(_leading(x, picked), idx, axis=dim)
 
 
-def _source(who: str, src: Any, value: Any, shape: tuple[int, ...]) -> Any:
-    """What scatter writes: ``src``'s leading block of the index's shape, or the number ``value``."""
+def _source(who: str, src: Any, value: Any, shape: tuple[int, ...], x: Any) -> Any:
+    """What scatter writes into ``x``: ``src``'s leading block of the index's shape, or the number ``value``."""
     if (src is None) == (value is None):
         raise TypeError(f"{who}() takes src or value (one of them)")
     if src is None:
-        return value
+        src = value
+    if not isinstance(src, Tensor) and type(src) not in backend.array_types:  # a number or a list: on x's device
+        src = like(np.asarray(src), bottom(x))
     src = as_array(src)
     if src.ndim == 0:
         return src
@@ -138,7 +141,7 @@ def scatter(x: Any, dim: int, index: Any, src: Any = None, *, value: Any = None)
     """
     x = as_array(x)
     idx, dim = _indices("scatter", index, x, dim)
-    written = _source("scatter", src, value, idx.shape)
+    written = _source("scatter", src, value, idx.shape, x)
     positions = _positions(idx, dim)
     hits = np.zeros(x.shape, dtype=np.intp)
     np.add.at(hits, positions, 1)
@@ -154,7 +157,7 @@ def scatter_add(x: Any, dim: int, index: Any, src: Any) -> Any:
     ``cr.scatter_add`` is the adjoint of indexing). Elements named twice get both."""
     x = as_array(x)
     idx, dim = _indices("scatter_add", index, x, dim)
-    added = _source("scatter_add", src, None, idx.shape)
+    added = _source("scatter_add", src, None, idx.shape, x)
     if added.ndim == 0:
         added = broadcast_to(added, idx.shape)
     return x + _shape.scatter_add(added, _positions(idx, dim), x.shape)
