@@ -320,6 +320,8 @@ def test_cdist_gradient_is_zero_at_zero_distance_as_pytorch() -> None:
     (lambda: cr.tensor(X).expand(3, 4), ValueError, r"expand: 2 sizes for a tensor of shape \(2, 3, 4\)"),
     (lambda: cr.tensor(X).flatten(2, 1), ValueError, r"flatten: start_dim 2 comes after end_dim 1"),
     (lambda: cr.tensor(X).split([1, 1], dim=1), ValueError, r"split: lengths \[1, 1\] do not add up to 3"),
+    (lambda: cr.tensor(X).split(0), ValueError, r"split: split_size must be at least 1, got 0"),
+    (lambda: cr.tensor(X).chunk(0), ValueError, r"chunk: chunks must be at least 1, got 0"),
     (lambda: cr.tensor(X).masked_fill(X, 0.0), TypeError, r"masked_fill: mask must be boolean"),
     (lambda: cr.tensor(M).var(correction=1, unbiased=True), TypeError, r"Tensor.var\(\) got more than one of ddof="),
     (lambda: cr.tensor(M).std(ddof=1, correction=1), TypeError, r"Tensor.std\(\) got more than one of ddof="),

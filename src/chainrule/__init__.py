@@ -39,7 +39,6 @@ from .ops.shape import *  # noqa: F403
 from .primitive import Primitive, Sample
 from .random import manual_seed, rand, rand_like, randint, randn, randn_like
 from .spelling import as_dtype
-from .tensor import Size
 from .testing import GradcheckError, gradcheck
 from .torch_names import *  # noqa: F403
 from .transforms import *  # noqa: F403

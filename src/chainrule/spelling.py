@@ -4,7 +4,8 @@ Every function and method that takes an axis accepts either spelling (and ``dim1
 ``axis2=``); passing both is a TypeError naming the function. Primitives respell where they already check their
 keywords (``primitive._bind``, off the hot path); Python-level functions and Tensor methods through
 ``both_spellings``. Only the names are aliased, never PyTorch's semantics: ``x.max(dim=0)`` is NumPy's max (the
-values), not PyTorch's (values, indices) pair.
+values), not PyTorch's (values, indices) pair. Also here: dtypes in both spellings (``as_dtype``), and the PyTorch
+names chainrule spells otherwise, for the hints of a missing attribute (``missing``, ``TORCH_NAMES``).
 
 >>> import chainrule as cr
 >>> cr.mean(cr.tensor([[1.0, 2.0], [3.0, 5.0]]), dim=1, keepdim=True)

@@ -959,8 +959,9 @@ class Tensor:
         >>> [c.shape for c in cr.zeros(5).chunk(3)]
         [(2,), (2,), (1,)]
         """
-        n = self.shape[dim]
-        return self.split(max(-(-n // chunks), 1), dim)
+        if chunks < 1:
+            raise ValueError(f"chunk: chunks must be at least 1, got {chunks}")
+        return self.split(max(-(-self.shape[dim] // chunks), 1), dim)
 
     @both_spellings
     def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
@@ -973,6 +974,8 @@ class Tensor:
         """
         n = self.shape[dim]
         if isinstance(split_size_or_sections, (int, np.integer)):
+            if split_size_or_sections < 1:
+                raise ValueError(f"split: split_size must be at least 1, got {split_size_or_sections}")
             cuts = list(range(split_size_or_sections, n, split_size_or_sections))
         else:
             lengths = list(split_size_or_sections)
