@@ -61,11 +61,6 @@ FUNCTIONS: list[Case] = [
     ("softmin", F.softmin, (A,), {"dim": 1}),
     ("log_softmax", F.log_softmax, (A,), {"dim": -1}),
     ("cosine_similarity", F.cosine_similarity, (A, B), {"dim": 1}),
-    ("cat", cr.cat, ([A, B[:1]],), {"dim": 0}),
-    ("unsqueeze", cr.unsqueeze, (A,), {"dim": -2}),
-    ("gather", cr.gather, (A,), {"dim": 2, "index": IDX}),
-    ("scatter", cr.scatter, (A,), {"dim": 2, "index": IDX[:, :, :2], "src": B}),
-    ("index_select", cr.index_select, (A,), {"dim": 1, "index": [2, 0, 2]}),
 ]
 # Tensor methods, called unbound (cr.Tensor.sum(x, ...)): name -> (input, further arguments, keyword arguments)
 METHODS: dict[str, tuple[np.ndarray[Any, Any], tuple[Any, ...], dict[str, Any]]] = {
@@ -100,6 +95,14 @@ METHODS: dict[str, tuple[np.ndarray[Any, Any], tuple[Any, ...], dict[str, Any]]]
     "diagonal": (A, (), {"axis1": 0, "axis2": 2}),
     "trace": (A, (), {"offset": -1, "axis1": 1, "axis2": 2}),
 }
+# PyTorch's functions (chainrule.torch_names), spelt PyTorch's way
+TORCH_FUNCTIONS: list[Case] = [
+    ("cat", cr.cat, ([A, B[:1]],), {"dim": 0}),
+    ("unsqueeze", cr.unsqueeze, (A,), {"dim": -2}),
+    ("gather", cr.gather, (A,), {"dim": 2, "index": IDX}),
+    ("scatter", cr.scatter, (A,), {"dim": 2, "index": IDX[:, :, :2], "src": B}),
+    ("index_select", cr.index_select, (A,), {"dim": 1, "index": [2, 0, 2]}),
+]
 METHOD_CASES: list[Case] = [(f"Tensor.{name}", getattr(cr.Tensor, name), (x, *rest), kw)
                             for name, (x, rest, kw) in METHODS.items()]
 
@@ -115,7 +118,7 @@ def _primitive_cases() -> Iterator[Case]:
 
 
 PRIMITIVE_CASES = list(_primitive_cases())
-CASES = FUNCTIONS + METHOD_CASES + PRIMITIVE_CASES
+CASES = FUNCTIONS + TORCH_FUNCTIONS + METHOD_CASES + PRIMITIVE_CASES
 IDS = [f"{name}-{i}" for i, (name, *_) in enumerate(CASES)]
 
 
@@ -142,7 +145,7 @@ def run(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -
     every floating input."""
     leaves = [_leaves(a) for a in args]
     out = fn(*leaves, **kwargs)
-    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    outs = out if isinstance(out, (list, tuple)) else [out]  # topk gives a pair
     found = [np.asarray(o.data) for o in outs]
     loss: Any = 0.0
     for o in outs:
