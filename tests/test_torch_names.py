@@ -4,6 +4,7 @@ composites (gather, scatter, cdist, ...) also checked by finite differences to s
 
 from __future__ import annotations
 
+import copy
 import re
 import subprocess
 import sys
@@ -378,6 +379,7 @@ def test_size_numel_dim_item_tolist_device_as_pytorch() -> None:
     assert x.size(dim=0) == t.size(dim=0)
     assert x.size == t.numel() == x.numel() and isinstance(x.size, int)  # NumPy's size, still an int
     assert x.size + 1 == 25 and np.zeros(x.size).shape == (24,)
+    assert copy.deepcopy(x.size)() == (2, 3, 4) and copy.copy(x.size) == 24
     assert x.dim() == t.dim() == x.ndim
     assert x[0, 0, 0].item() == t[0, 0, 0].item() and x.tolist() == t.tolist()
     assert x.device == str(t.device) == "cpu"

@@ -67,6 +67,9 @@ class Size(int):
     def __call__(self, dim: int | None = None) -> Any:
         return self.shape if dim is None else self.shape[normalize_axis_index(dim, len(self.shape))]
 
+    def __reduce__(self) -> tuple[Any, ...]:  # copies are made from the shape, as __new__ takes
+        return Size, (self.shape,)
+
 
 class _PyTorchName:
     """A PyTorch Tensor attribute that chainrule spells another way: reading it raises an AttributeError that says
