@@ -316,6 +316,7 @@ def test_cdist_gradient_is_zero_at_zero_distance_as_pytorch() -> None:
     (lambda: cr.tensor(M).mm(cr.tensor(X)), ValueError, r"mm multiplies two matrices"),
     (lambda: cr.tensor(X).bmm(cr.tensor(X[:1])), ValueError, r"bmm multiplies two stacks of as many matrices"),
     (lambda: cr.tensor(X).t(), ValueError, r"t\(\) transposes at most 2 axes"),
+    (lambda: cr.tensor(X).squeeze(1), ValueError, r"squeeze: axis 1 of an array of shape \(2, 3, 4\) has length 3"),
     (lambda: cr.tensor(M[0]).mT, ValueError, r"mT needs at least 2 axes"),
     (lambda: cr.tensor(X).repeat(2, 2), ValueError, r"repeat: 2 sizes for a tensor of shape \(2, 3, 4\)"),
     (lambda: cr.tensor(X).expand(3, 4), ValueError, r"expand: 2 sizes for a tensor of shape \(2, 3, 4\)"),

@@ -707,6 +707,7 @@ class Tensor:
     # cut points are cr.split). max/min keep NumPy's meaning, the values, as cr.max does: PyTorch's (values, indices)
     # pair from x.max(dim=d) is (x.max(dim=d), x.argmax(dim=d)). size is NumPy's number of elements and, called,
     # PyTorch's shape (``Size``). std/var divide by n - ddof (NumPy's ddof=0) unless correction=/unbiased= is given.
+    # squeeze(d) of an axis longer than 1 is refused (NumPy's), where PyTorch returns the tensor unchanged.
     def view(self, *shape: Any) -> Tensor:
         """PyTorch's name for ``reshape``: a view of the same memory where NumPy can make one, else a copy.
 
