@@ -33,6 +33,7 @@ def _draw(*shape: int, seed: int = 0) -> np.ndarray[Any, Any]:
 
 
 A, B = _draw(2, 3, 4), _draw(2, 3, 4, seed=1)
+IDX = np.argsort(_draw(2, 3, 4, seed=2), axis=2)  # each row a permutation (scatter refuses repeats)
 
 # (name in error messages, function, positional arguments, keyword arguments in the function's own spelling)
 Case = tuple[str, Callable[..., Any], tuple[Any, ...], dict[str, Any]]
@@ -86,11 +87,31 @@ METHODS: dict[str, tuple[np.ndarray[Any, Any], tuple[Any, ...], dict[str, Any]]]
     "cumsum": (A, (), {"axis": 1}),
     "cumprod": (A, (), {"axis": -1}),
     "squeeze": (_draw(2, 1, 3), (), {"axis": 1}),
-    "repeat": (A, ([1, 2, 3],), {"axis": 1}),
+    "repeat_interleave": (A, ([1, 2, 3],), {"dim": 1}),
+    "unsqueeze": (A, (), {"dim": 1}),
+    "softmax": (A, (), {"dim": 0}),
+    "log_softmax": (A, (), {"dim": 2}),
+    "amax": (A, (), {"axis": (0, 2), "keepdims": True}),
+    "amin": (A, (), {"axis": 1}),
+    "norm": (A, (3,), {"dim": (1, 2), "keepdim": True}),
+    "gather": (A, (), {"dim": 1, "index": IDX[:, :2] % 3}),
+    "scatter": (A, (), {"dim": 2, "index": IDX[:, :, 1:], "src": B}),
+    "scatter_add": (A, (), {"dim": 0, "index": IDX[:1] % 2, "src": B}),
+    "index_select": (A, (), {"dim": 2, "index": [3, 3, 0]}),
+    "chunk": (A, (2,), {"dim": 2}),
+    "split": (A, ([1, 2],), {"dim": 1}),
     "take": (A, ([0, 2],), {"axis": 2}),
     "diagonal": (A, (), {"axis1": 0, "axis2": 2}),
     "trace": (A, (), {"offset": -1, "axis1": 1, "axis2": 2}),
 }
+# PyTorch's functions (chainrule.torch_names), spelt PyTorch's way
+TORCH_FUNCTIONS: list[Case] = [
+    ("cat", cr.cat, ([A, B[:1]],), {"dim": 0}),
+    ("unsqueeze", cr.unsqueeze, (A,), {"dim": -2}),
+    ("gather", cr.gather, (A,), {"dim": 2, "index": IDX}),
+    ("scatter", cr.scatter, (A,), {"dim": 2, "index": IDX[:, :, :2], "src": B}),
+    ("index_select", cr.index_select, (A,), {"dim": 1, "index": [2, 0, 2]}),
+]
 METHOD_CASES: list[Case] = [(f"Tensor.{name}", getattr(cr.Tensor, name), (x, *rest), kw)
                             for name, (x, rest, kw) in METHODS.items()]
 
@@ -106,7 +127,7 @@ def _primitive_cases() -> Iterator[Case]:
 
 
 PRIMITIVE_CASES = list(_primitive_cases())
-CASES = FUNCTIONS + METHOD_CASES + PRIMITIVE_CASES
+CASES = FUNCTIONS + TORCH_FUNCTIONS + METHOD_CASES + PRIMITIVE_CASES
 IDS = [f"{name}-{i}" for i, (name, *_) in enumerate(CASES)]
 
 

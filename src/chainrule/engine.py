@@ -132,6 +132,66 @@ def enable_grad(fn: F | None = None) -> Any:
     return _GradMode(True) if fn is None else _GradMode(True)(fn)
 
 
+class _SetGradEnabled:
+    """The mode ``set_grad_enabled`` set, and the one before it, restored at the end of a ``with`` block."""
+
+    __slots__ = ("_before", "_mode")
+
+    def __init__(self, mode: bool) -> None:
+        self._before, self._mode = _grad_enabled.get(), bool(mode)
+        _grad_enabled.set(self._mode)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        _grad_enabled.set(self._before)
+
+    def __call__(self, fn: F) -> F:
+        _grad_enabled.set(self._before)  # decorating sets nothing now: the mode holds while fn runs
+        return _GradMode(self._mode)(fn)
+
+
+def set_grad_enabled(mode: bool) -> Any:
+    """Turn recording on or off (PyTorch's ``set_grad_enabled``): called alone, from then on in this context (thread,
+    asyncio task); as a ``with`` block or a decorator, for that block or function only.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(1.0, requires_grad=True)
+    >>> with cr.set_grad_enabled(False):
+    ...     (x * 2).requires_grad
+    False
+    >>> (x * 2).requires_grad
+    True
+    """
+    return _SetGradEnabled(mode)
+
+
+class _Unchanged(contextlib.ContextDecorator):
+    """A block (or decorated function) that leaves the grad mode as it finds it."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def inference_mode(mode: bool | F = True) -> Any:
+    """PyTorch's ``inference_mode``: ``no_grad`` (chainrule has no separate kind of tensor for it, so tensors made
+    inside are ordinary ones, usable in recorded computations afterwards). ``inference_mode(False)`` changes nothing.
+    A context manager and a decorator, with or without ``()``.
+
+    >>> import chainrule as cr
+    >>> with cr.inference_mode():
+    ...     cr.is_grad_enabled()
+    False
+    """
+    if callable(mode):
+        return _GradMode(False)(mode)
+    return _GradMode(False) if mode else _Unchanged()
+
+
 @contextmanager
 def _grad_mode(mode: bool) -> Iterator[None]:
     token = _grad_enabled.set(mode)
@@ -174,6 +234,13 @@ class Node:
     ans: Any
     clock: int
     hooks: list[Callable[[Any], Any]] | None
+
+    def name(self) -> str:
+        """The primitive's name (PyTorch's ``grad_fn.name()``)."""
+        return str(self.prim.name)
+
+    def __repr__(self) -> str:
+        return f"<{self.prim.name} node>"
 
 
 _HALF = np.dtype(np.float16)

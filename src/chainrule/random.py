@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from .creation import _leaf, _shape
-from .tensor import Tensor
+from . import backend
+from .creation import _dtype, _leaf, _shape
+from .tensor import Tensor, bottom
 
 _generator = np.random.default_rng()
 
@@ -27,6 +28,18 @@ def seed(n: int) -> None:
     """
     global _generator
     _generator = np.random.default_rng(n)
+
+
+def manual_seed(n: int) -> None:
+    """PyTorch's name for ``seed``: reset the generator behind ``randn``, ``rand``, ``randint`` and the initialisers
+    (it returns None, where PyTorch returns its generator: ``cr.random.generator()`` is chainrule's).
+
+    >>> import chainrule as cr
+    >>> cr.manual_seed(0); a = cr.randn(2)
+    >>> cr.manual_seed(0); bool((a == cr.randn(2)).all())
+    True
+    """
+    seed(n)
 
 
 @contextlib.contextmanager
@@ -57,7 +70,7 @@ def randn(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False, dev
     >>> cr.randn(2, 3).shape
     (2, 3)
     """
-    return _leaf(_generator.standard_normal(_shape(shape)).astype(dtype, copy=False), requires_grad, device)
+    return _leaf(_generator.standard_normal(_shape(shape)).astype(_dtype(dtype), copy=False), requires_grad, device)
 
 
 def rand(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -68,7 +81,7 @@ def rand(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False, devi
     >>> bool((x >= 0).data.all() and (x < 1).data.all())
     True
     """
-    return _leaf(_generator.random(_shape(shape)).astype(dtype, copy=False), requires_grad, device)
+    return _leaf(_generator.random(_shape(shape)).astype(_dtype(dtype), copy=False), requires_grad, device)
 
 
 def randint(low: int, high: int | None = None, size: Any = None, dtype: Any = np.int64, device: Any = None) -> Tensor:
@@ -78,4 +91,29 @@ def randint(low: int, high: int | None = None, size: Any = None, dtype: Any = np
     >>> int(cr.randint(1, 2, size=()))
     1
     """
-    return _leaf(np.asarray(_generator.integers(low, high, size=size, dtype=dtype)), False, device)
+    return _leaf(np.asarray(_generator.integers(low, high, size=size, dtype=_dtype(dtype))), False, device)
+
+
+def _like(draw: Any, x: Any, dtype: Any, requires_grad: bool, device: Any) -> Tensor:
+    """``draw(*shape, ...)`` with the shape, dtype and device of ``x`` unless given."""
+    values = bottom(x)
+    target = _dtype(dtype) or np.result_type(values)
+    if target.kind != "f":
+        raise TypeError(f"{draw.__name__}_like draws floating-point numbers, and x has dtype {target}: pass dtype=")
+    return draw(*np.shape(values), dtype=target, requires_grad=requires_grad,
+                device=device or backend.device_of(values))
+
+
+def randn_like(x: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """Standard normal draws with the shape (and dtype and device, unless given) of ``x``.
+
+    >>> import numpy as np, chainrule as cr
+    >>> cr.randn_like(cr.zeros(2, dtype=np.float32)).dtype
+    dtype('float32')
+    """
+    return _like(randn, x, dtype, requires_grad, device)
+
+
+def rand_like(x: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """Uniform draws on [0, 1) with the shape (and dtype and device, unless given) of ``x``."""
+    return _like(rand, x, dtype, requires_grad, device)

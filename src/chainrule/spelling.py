@@ -4,7 +4,8 @@ Every function and method that takes an axis accepts either spelling (and ``dim1
 ``axis2=``); passing both is a TypeError naming the function. Primitives respell where they already check their
 keywords (``primitive._bind``, off the hot path); Python-level functions and Tensor methods through
 ``both_spellings``. Only the names are aliased, never PyTorch's semantics: ``x.max(dim=0)`` is NumPy's max (the
-values), not PyTorch's (values, indices) pair.
+values), not PyTorch's (values, indices) pair. Also here: dtypes in both spellings (``as_dtype``), and the PyTorch
+names chainrule spells otherwise, for the hints of a missing attribute (``missing``, ``TORCH_NAMES``).
 
 >>> import chainrule as cr
 >>> cr.mean(cr.tensor([[1.0, 2.0], [3.0, 5.0]]), dim=1, keepdim=True)
@@ -18,6 +19,8 @@ import functools
 import inspect
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, ParamSpec, TypeVar
+
+import numpy as np
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,10 +73,33 @@ def both_spellings(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+# PyTorch's dtype names that NumPy reads otherwise (np.dtype("float") is float64, torch.float is float32)
+_TORCH_DTYPES = {"float": "float32", "double": "float64", "half": "float16", "short": "int16", "int": "int32",
+                 "long": "int64", "cfloat": "complex64", "cdouble": "complex128"}
+
+
+def as_dtype(spec: Any) -> np.dtype[Any]:
+    """The NumPy dtype that ``spec`` names: anything ``np.dtype`` reads (``np.float32``, ``"float32"``, ``"f4"``,
+    ``"double"``), or PyTorch's names, prefixed (``"torch.float32"``, ``"torch.long"``) or as torch's own dtype
+    objects, read by their name (torch itself is never imported). Unprefixed strings are NumPy's: ``"float"`` is
+    float64 there, ``"torch.float"`` float32.
+
+    >>> as_dtype("torch.long"), as_dtype("float32"), as_dtype(np.float16)
+    (dtype('int64'), dtype('float32'), dtype('float16'))
+    """
+    name = str(spec) if type(spec).__module__ == "torch" else spec
+    if isinstance(name, str) and name.startswith("torch."):
+        name = _TORCH_DTYPES.get(name[6:], name[6:])
+    try:
+        return np.dtype(name)
+    except TypeError:
+        raise TypeError(f"{spec!r} names no dtype chainrule has: it takes NumPy's dtypes and names ('float32', "
+                        "np.int64), and PyTorch's ('torch.float32', torch.long) where NumPy has the type") from None
+
+
 # PyTorch's names that chainrule spells NumPy's way (the other habit), for the "did you mean" of a missing attribute
-TORCH_NAMES = {"view": "reshape", "unsqueeze": "expand_dims", "cat": "concatenate", "clamp": "clip",
-               "numel": "size", "dim": "ndim", "narrow": "getitem (x[a:b])", "masked_fill": "where", "mm": "matmul",
-               "bmm": "matmul", "manual_seed": "random.seed"}
+TORCH_NAMES = {"narrow": "getitem (x[a:b])", "masked_select": "getitem (x[mask])", "nonzero": "np.nonzero",
+               "mm": "matmul", "bmm": "matmul", "masked_fill": "where", "numel": "size", "unbind": "list(x)"}
 
 
 def missing(owner: str, name: str, names: Collection[str]) -> AttributeError:

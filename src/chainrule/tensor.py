@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import itertools
+import math
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from . import backend, engine
 from .engine import Node, Version, tick
-from .spelling import both_spellings
+from .spelling import as_dtype, both_spellings, missing
 
 ArrayLike = Any  # anything np.asarray accepts, or a Tensor
 _ARRAYS = backend.array_types  # the array types a Tensor holds as they are (NumPy's, and each GPU provider's)
@@ -42,6 +45,52 @@ def bottom(x: Any) -> Any:
     while isinstance(x, Tensor):
         x = x.data
     return x
+
+
+class Size(int):
+    """A tensor's ``size``: its number of elements (NumPy's meaning, an int), and called, PyTorch's ``size()``: the
+    shape, or with an axis, that axis' length.
+
+    >>> import chainrule as cr
+    >>> x = cr.zeros(2, 3)
+    >>> x.size, x.size(), x.size(-1)
+    (6, (2, 3), 3)
+    """
+
+    shape: tuple[int, ...]
+
+    def __new__(cls, shape: tuple[int, ...]) -> Size:
+        n = super().__new__(cls, math.prod(shape))
+        n.shape = shape
+        return n
+
+    def __call__(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[normalize_axis_index(dim, len(self.shape))]
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copies are made from the shape, as __new__ takes
+        return Size, (self.shape,)
+
+
+class _PyTorchName:
+    """A PyTorch Tensor attribute that chainrule spells another way: reading it raises an AttributeError that says
+    how (``spelling.TORCH_NAMES``); ``hasattr`` is False."""
+
+    name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        raise missing("Tensor", self.name, ())
+
+
+def _ddof(who: str, ddof: int, correction: int | None, unbiased: bool | None) -> int:
+    """The ``ddof`` that NumPy's ``ddof=``, or PyTorch's ``correction=`` or ``unbiased=``, says (one of them)."""
+    if (correction is not None) + (unbiased is not None) + (ddof != 0) > 1:
+        raise TypeError(f"Tensor.{who}() got more than one of ddof=, correction=, unbiased= (pass one)")
+    if correction is not None:
+        return int(correction)
+    return int(unbiased) if unbiased is not None else ddof
 
 
 def _dispatch_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -83,6 +132,7 @@ class Tensor:
                 "use cr.stack([...]) to keep them, or t.detach() on each to cut them on purpose"
             )
         raw = bottom(data)
+        dtype = None if dtype is None else as_dtype(dtype)
         array = backend.namespace(raw).array(raw, dtype=dtype)  # a copy, on the device the data is on
         if device is not None:
             array = backend.to_device(array, device)
@@ -116,8 +166,10 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
-        return self.data.size
+    def size(self) -> Size:
+        """The number of elements (NumPy's ``size``), which is also PyTorch's ``size()``: ``t.size()`` is the shape,
+        ``t.size(d)`` the length of axis ``d``."""
+        return Size(self.data.shape)
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -164,10 +216,12 @@ class Tensor:
             raise TypeError(f"a tensor on {self.device} has no NumPy array: copy it to the host first, t.cpu().numpy()")
         return np.asarray(data)
 
-    def to(self, *args: Any, device: Any = None, dtype: Any = None) -> Tensor:
+    def to(self, *args: Any, device: Any = None, dtype: Any = None, non_blocking: bool = False,
+           copy: bool = False) -> Tensor:
         """This tensor on another device and/or in another dtype (PyTorch's ``to(device)``, ``to(dtype)``,
-        ``to(device, dtype)``, ``to(other_tensor)``); itself when nothing changes. Differentiable: the gradient
-        comes back to this tensor's device and dtype.
+        ``to(device, dtype)``, ``to(other_tensor)``); itself when nothing changes, unless ``copy``. Differentiable:
+        the gradient comes back to this tensor's device and dtype. A dtype is anything ``cr.as_dtype`` reads
+        (``np.float32``, ``"float32"``, ``"torch.float32"``); ``non_blocking`` is accepted and ignored.
 
         >>> import numpy as np, chainrule as cr
         >>> cr.tensor([1.0]).to("cpu", np.float32).dtype
@@ -181,11 +235,11 @@ class Tensor:
             else:
                 dtype = arg
         out: Tensor = self
-        if dtype is not None and np.dtype(dtype) != self.dtype:
-            out = astype(out, dtype)
+        if dtype is not None and as_dtype(dtype) != self.dtype:
+            out = astype(out, as_dtype(dtype))
         if device is not None and backend.parse_device(device) != backend.parse_device(self.device):
             out = transfer(out, device=str(device))
-        return out
+        return out.clone() if copy and out is self else out
 
     def cuda(self, device: int | None = None) -> Tensor:
         """This tensor on GPU ``device`` (the first by default)."""
@@ -510,7 +564,7 @@ class Tensor:
 
     # ---- methods mirroring ndarray's, so rules read the same on arrays and tensors ----------------------------
     def astype(self, dtype: Any) -> Tensor:
-        return astype(self, dtype)
+        return astype(self, as_dtype(dtype))
 
     # methods taking an axis also take PyTorch's spelling (dim=, keepdim=): chainrule.spelling
     @both_spellings
@@ -526,12 +580,25 @@ class Tensor:
         return _reduce.prod(self, axis=axis, keepdims=keepdims)
 
     @both_spellings
-    def var(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-        return _reduce.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+    def var(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False, *, correction: int | None = None,
+            unbiased: bool | None = None) -> Tensor:
+        """The variance over ``axis``, dividing by ``n - ddof``: NumPy's default, ``ddof=0``, unless PyTorch's
+        ``correction=`` (the same number) or ``unbiased=`` (``True`` is ``ddof=1``) is given. PyTorch's own default
+        is ``correction=1``; ``x.var(dim, True)`` reads as ``ddof=1``, as PyTorch's ``unbiased=True``.
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0, 6.0])
+        >>> float(x.var()), float(x.var(correction=1)), float(x.var(unbiased=True))
+        (4.666666666666667, 7.0, 7.0)
+        """
+        return _reduce.var(self, axis=axis, ddof=_ddof("var", ddof, correction, unbiased), keepdims=keepdims)
 
     @both_spellings
-    def std(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-        return _reduce.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+    def std(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False, *, correction: int | None = None,
+            unbiased: bool | None = None) -> Tensor:
+        """The standard deviation over ``axis``, dividing by ``n - ddof`` as ``var`` does (NumPy's ``ddof=0`` unless
+        PyTorch's ``correction=`` or ``unbiased=`` is given)."""
+        return _reduce.std(self, axis=axis, ddof=_ddof("std", ddof, correction, unbiased), keepdims=keepdims)
 
     @both_spellings
     def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
@@ -574,9 +641,6 @@ class Tensor:
     def reshape(self, *shape: Any) -> Tensor:
         return _shape.reshape(self, shape[0] if len(shape) == 1 else shape)
 
-    def transpose(self, *axes: Any) -> Tensor:
-        return transpose(self, (axes[0] if len(axes) == 1 else axes) if axes else None)
-
     def permute(self, *axes: Any) -> Tensor:
         return transpose(self, axes[0] if len(axes) == 1 else axes)
 
@@ -587,15 +651,8 @@ class Tensor:
     def squeeze(self, axis: Axis = None) -> Tensor:
         return _shape.squeeze(self, axis)
 
-    def flatten(self) -> Tensor:
-        return _shape.flatten(self)
-
     def ravel(self) -> Tensor:
         return _shape.ravel(self)
-
-    @both_spellings
-    def repeat(self, repeats: Any, axis: int | None = None) -> Tensor:
-        return _shape.repeat(self, repeats, axis=axis)
 
     @both_spellings
     def take(self, indices: ArrayLike, axis: int | None = None) -> Tensor:
@@ -641,6 +698,397 @@ class Tensor:
 
     def abs(self) -> Tensor:
         return absolute(self)
+
+    # ==== PyTorch's Tensor methods (issue 12) ==================================================================
+    # The names PyTorch users type, with PyTorch's signatures, all composed of chainrule's functions (no rules of
+    # their own). Where PyTorch and NumPy give one name two meanings, the method takes PyTorch's and says so:
+    # repeat tiles (np.tile; NumPy's element repeat is repeat_interleave, or cr.repeat), transpose(a, b) swaps two
+    # axes (a full permutation stays NumPy's), flatten takes start_dim/end_dim, split takes piece sizes (np.split's
+    # cut points are cr.split). max/min keep NumPy's meaning, the values, as cr.max does: PyTorch's (values, indices)
+    # pair from x.max(dim=d) is (x.max(dim=d), x.argmax(dim=d)). size is NumPy's number of elements and, called,
+    # PyTorch's shape (``Size``). std/var divide by n - ddof (NumPy's ddof=0) unless correction=/unbiased= is given.
+    # squeeze(d) of an axis longer than 1 is refused (NumPy's), where PyTorch returns the tensor unchanged.
+    def view(self, *shape: Any) -> Tensor:
+        """PyTorch's name for ``reshape``: a view of the same memory where NumPy can make one, else a copy.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(6).view(2, -1).shape
+        (2, 3)
+        """
+        return self.reshape(*shape)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        """This tensor reshaped to ``other``'s shape."""
+        return _shape.reshape(self, other.shape)
+
+    reshape_as = view_as
+
+    @both_spellings
+    def unsqueeze(self, dim: int) -> Tensor:
+        """A new axis of length one at ``dim`` (``np.expand_dims``)."""
+        return _shape.expand_dims(self, dim)
+
+    def expand(self, *sizes: Any) -> Tensor:
+        """This tensor broadcast to ``sizes`` without copying: -1 keeps an axis' length, new axes go in front.
+
+        >>> import chainrule as cr
+        >>> cr.ones(3, 1).expand(2, -1, 4).shape
+        (2, 3, 4)
+        """
+        sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise ValueError(f"expand: {len(sizes)} sizes for a tensor of shape {self.shape}: one per axis at least")
+        return _shape.broadcast_to(self, tuple(self.shape[i - lead] if n == -1 and i >= lead else n
+                                               for i, n in enumerate(sizes)))
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        """This tensor broadcast to ``other``'s shape."""
+        return _shape.broadcast_to(self, other.shape)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        """PyTorch's ``repeat``: whole copies of the tensor, ``sizes[i]`` along axis i (``np.tile``; more sizes than
+        axes add leading axes). Not ``ndarray.repeat``, which repeats each element: that is ``repeat_interleave``.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).repeat(2)
+        tensor([1., 2., 1., 2.])
+        """
+        sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: {len(sizes)} sizes for a tensor of shape {self.shape}: give one per axis at "
+                             "least (each element repeated along one axis is repeat_interleave)")
+        return _shape.tile(self, sizes)
+
+    @both_spellings
+    def repeat_interleave(self, repeats: Any, dim: int | None = None) -> Tensor:
+        """Each element repeated ``repeats`` times along ``dim`` (of the flattened tensor when None): NumPy's
+        ``repeat``.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).repeat_interleave(2)
+        tensor([1., 1., 2., 2.])
+        """
+        return _shape.repeat(self, repeats, axis=dim)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """The axes ``start_dim`` to ``end_dim`` (both included) merged into one; all of them by default.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3, 4).flatten(1).shape
+        (2, 12)
+        """
+        if self.ndim == 0:
+            return _shape.reshape(self, (1,))
+        a, b = normalize_axis_index(start_dim, self.ndim), normalize_axis_index(end_dim, self.ndim)
+        if a > b:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
+        return _shape.reshape(self, (*self.shape[:a], math.prod(self.shape[a:b + 1]), *self.shape[b + 1:]))
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """Two axes swapped (PyTorch's ``transpose(dim0, dim1)``), or NumPy's forms: all axes reversed (no
+        argument), or permuted (a permutation, as one tuple or as three or more numbers).
+
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3, 4).transpose(0, 2).shape
+        (4, 3, 2)
+        """
+        if len(axes) == 2:
+            return _shape.swapaxes(self, *axes)
+        return transpose(self, (axes[0] if len(axes) == 1 else axes) if axes else None)
+
+    def t(self) -> Tensor:
+        """The transpose of a matrix (a tensor of at most 2 axes, as PyTorch's ``t()``)."""
+        if self.ndim > 2:
+            raise ValueError(f"t() transposes at most 2 axes, got shape {self.shape}: use transpose(a, b) or mT")
+        return transpose(self)
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two axes swapped: the transpose of each matrix of a stack."""
+        if self.ndim < 2:
+            raise ValueError(f"mT needs at least 2 axes, got shape {self.shape}")
+        return _shape.swapaxes(self, -2, -1)
+
+    def clone(self) -> Tensor:
+        """A copy of the values, in the graph: the gradient flows back through it (unlike ``detach``)."""
+        return astype(self, self.dtype)
+
+    def contiguous(self) -> Tensor:
+        """Itself: NumPy and CuPy compute on any memory layout."""
+        return self
+
+    def float(self) -> Tensor:
+        """In float32 (PyTorch's ``float``; NumPy's ``float`` is float64, which is ``double``)."""
+        return self.to(np.float32)
+
+    def double(self) -> Tensor:
+        """In float64."""
+        return self.to(np.float64)
+
+    def half(self) -> Tensor:
+        """In float16."""
+        return self.to(np.float16)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        """In ``other``'s dtype, on ``other``'s device."""
+        return self.to(other)
+
+    def numel(self) -> int:
+        """The number of elements."""
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        """The number of axes (``ndim``)."""
+        return int(self.data.ndim)
+
+    def clamp(self, min: ArrayLike = None, max: ArrayLike = None) -> Tensor:
+        """Limited to ``[min, max]`` (``clip``): ``cr.clamp``."""
+        return _torch.clamp(self, min, max)
+
+    def clamp_min(self, min: ArrayLike) -> Tensor:
+        return clip(self, min, None)
+
+    def clamp_max(self, max: ArrayLike) -> Tensor:
+        return clip(self, None, max)
+
+    def pow(self, exponent: ArrayLike) -> Tensor:
+        return power(self, exponent)
+
+    def matmul(self, other: ArrayLike) -> Tensor:
+        return matmul(self, other)
+
+    def mm(self, other: Tensor) -> Tensor:
+        """The product of two matrices (2-d only, as PyTorch's ``mm``)."""
+        if self.ndim != 2 or np.ndim(other) != 2:
+            raise ValueError(f"mm multiplies two matrices, got shapes {self.shape} and {np.shape(other)}: use matmul")
+        return matmul(self, other)
+
+    def bmm(self, other: Tensor) -> Tensor:
+        """The products of two stacks of matrices, (b, n, m) @ (b, m, p) (3-d only, as PyTorch's ``bmm``)."""
+        if self.ndim != 3 or np.ndim(other) != 3 or self.shape[0] != np.shape(other)[0]:
+            raise ValueError(f"bmm multiplies two stacks of as many matrices, got shapes {self.shape} and "
+                             f"{np.shape(other)}: use matmul to broadcast")
+        return matmul(self, other)
+
+    @both_spellings
+    def softmax(self, dim: int) -> Tensor:
+        return _reduce.softmax(self, axis=dim)
+
+    @both_spellings
+    def log_softmax(self, dim: int) -> Tensor:
+        return _reduce.log_softmax(self, axis=dim)
+
+    def sin(self) -> Tensor:
+        return sin(self)
+
+    def cos(self) -> Tensor:
+        return cos(self)
+
+    def square(self) -> Tensor:
+        return square(self)
+
+    @both_spellings
+    def amax(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _reduce.amax(self, axis=axis, keepdims=keepdims)
+
+    @both_spellings
+    def amin(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _reduce.amin(self, axis=axis, keepdims=keepdims)
+
+    @both_spellings
+    def norm(self, p: Any = "fro", dim: Axis = None, keepdim: bool = False) -> Tensor:
+        """The ``p``-norm over ``dim`` (all axes by default, flattened; "fro" is p = 2 there), or the nuclear norm
+        (``p="nuc"``) of the matrices in the last two axes.
+
+        >>> import chainrule as cr
+        >>> float(cr.tensor([[3.0, 0.0], [0.0, 4.0]]).norm())
+        5.0
+        """
+        if p == "nuc":
+            if dim is not None and tuple(normalize_axis_tuple(dim, self.ndim)) != (self.ndim - 2, self.ndim - 1):
+                raise ValueError("norm(p='nuc') is taken over the last two axes: move them there first")
+            return _linalg_norms.matrix_norm(self, keepdims=keepdim, ord="nuc")
+        return _linalg_norms.vector_norm(self, axis=dim, keepdims=keepdim, ord=2 if p == "fro" else p)
+
+    @both_spellings
+    def gather(self, dim: int, index: ArrayLike) -> Tensor:
+        """Entries picked along ``dim`` by ``index``: ``cr.gather``."""
+        return _torch.gather(self, dim, index)
+
+    @both_spellings
+    def scatter(self, dim: int, index: ArrayLike, src: ArrayLike = None, *, value: Any = None) -> Tensor:
+        """A copy with ``src`` (or ``value``) written where ``index`` points along ``dim``: ``cr.scatter``."""
+        return _torch.scatter(self, dim, index, src, value=value)
+
+    @both_spellings
+    def scatter_add(self, dim: int, index: ArrayLike, src: ArrayLike) -> Tensor:
+        """A copy with ``src`` added where ``index`` points along ``dim`` (entries named twice get both).
+
+        >>> import chainrule as cr
+        >>> cr.zeros(3).scatter_add(0, [0, 2, 0], cr.ones(3))
+        tensor([2., 0., 1.])
+        """
+        return _torch.scatter_add(self, dim, index, src)
+
+    @both_spellings
+    def index_select(self, dim: int, index: ArrayLike) -> Tensor:
+        """The slices along ``dim`` at the positions ``index``: ``cr.index_select``."""
+        return _torch.index_select(self, dim, index)
+
+    def masked_fill(self, mask: ArrayLike, value: ArrayLike) -> Tensor:
+        """``value`` where the boolean ``mask`` (broadcast to this shape) holds, this tensor elsewhere, in this
+        tensor's dtype; a ``value`` being differentiated gets the gradient of the filled entries.
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0, 3.0])
+        >>> x.masked_fill(x > 1.5, 0.0)
+        tensor([1., 0., 0.])
+        """
+        if values(mask).dtype != np.bool_:
+            raise TypeError(f"masked_fill: mask must be boolean, got dtype {values(mask).dtype}")
+        out = where(mask, value, self)
+        return out if out.shape == self.shape and out.dtype == self.dtype else _shape.broadcast_to(
+            astype(out, self.dtype), self.shape)
+
+    def where(self, condition: ArrayLike, other: ArrayLike) -> Tensor:
+        """This tensor where ``condition`` holds, ``other`` elsewhere (``cr.where(condition, self, other)``)."""
+        return where(condition, self, other)
+
+    @both_spellings
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        """Cut along ``dim`` into ``chunks`` pieces of equal length (the last shorter; fewer when too short).
+
+        >>> import chainrule as cr
+        >>> [c.shape for c in cr.zeros(5).chunk(3)]
+        [(2,), (2,), (1,)]
+        """
+        if chunks < 1:
+            raise ValueError(f"chunk: chunks must be at least 1, got {chunks}")
+        return self.split(max(-(-self.shape[dim] // chunks), 1), dim)
+
+    @both_spellings
+    def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+        """Cut along ``dim`` into pieces of ``split_size`` (the last shorter), or of the lengths given (PyTorch's;
+        ``cr.split`` is NumPy's, which takes a number of pieces or the cut points).
+
+        >>> import chainrule as cr
+        >>> [p.shape for p in cr.zeros(5).split([1, 4])]
+        [(1,), (4,)]
+        """
+        n = self.shape[dim]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            if split_size_or_sections < 1:
+                raise ValueError(f"split: split_size must be at least 1, got {split_size_or_sections}")
+            cuts = list(range(split_size_or_sections, n, split_size_or_sections))
+        else:
+            lengths = list(split_size_or_sections)
+            if sum(lengths) != n:
+                raise ValueError(f"split: lengths {lengths} do not add up to {n}, the length of axis {dim}")
+            cuts = list(itertools.accumulate(lengths))[:-1]
+        return tuple(_shape.split(self, cuts, axis=dim))
+
+    # in place (PyTorch's trailing underscore): the object keeps its identity. Under no_grad, or with nothing being
+    # differentiated, the values are written into its array; otherwise the update is recorded as ``t[...] = new``
+    # (chainrule's recorded assignment, with its refusals: a leaf that requires grad, a view of another tensor).
+    def _update(self, new: Callable[[Tensor], Any], check_cast: bool = True) -> Tensor:
+        old = _new_like(self)  # computed from a twin, so the new value's nodes do not hold this (reassigned) object
+        old._version = None
+        value = new(old)
+        if not isinstance(value, Tensor) and type(value) not in _ARRAYS:  # a number: next to the values it meets
+            value = like(np.asarray(value), bottom(self))
+        if check_cast and not np.can_cast(np.result_type(bottom(value)), self.dtype, casting="same_kind"):
+            raise TypeError(f"in-place update would cast {np.result_type(bottom(value))} to {self.dtype}")
+        self[...] = value
+        return self
+
+    def zero_(self) -> Tensor:
+        return self._update(lambda t: 0, check_cast=False)
+
+    def fill_(self, value: ArrayLike) -> Tensor:
+        return self._update(lambda t: value, check_cast=False)
+
+    def copy_(self, src: ArrayLike) -> Tensor:
+        """Copy ``src``'s values in (broadcast to this shape, cast to this dtype, moved to this device)."""
+        return self._update(lambda t: src.to(self.device) if isinstance(src, Tensor) else src, check_cast=False)
+
+    def add_(self, other: ArrayLike, alpha: Any = 1) -> Tensor:
+        return self._update(lambda t: t + (other if alpha == 1 else multiply(other, alpha)))
+
+    def sub_(self, other: ArrayLike, alpha: Any = 1) -> Tensor:
+        return self._update(lambda t: t - (other if alpha == 1 else multiply(other, alpha)))
+
+    def mul_(self, other: ArrayLike) -> Tensor:
+        return self._update(lambda t: t * other)
+
+    def div_(self, other: ArrayLike) -> Tensor:
+        return self._update(lambda t: t / other)
+
+    def clamp_(self, min: ArrayLike = None, max: ArrayLike = None) -> Tensor:
+        return self._update(lambda t: _torch.clamp(t, min, max))
+
+    def exp_(self) -> Tensor:
+        return self._update(exp)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """Zeros of ``size``, in this tensor's dtype and on its device unless given."""
+        return self.new_full(_creation._shape(size), 0, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """Ones of ``size``, in this tensor's dtype and on its device unless given."""
+        return self.new_full(_creation._shape(size), 1, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False) -> Tensor:
+        """``fill_value`` in every entry of ``size``, in this tensor's dtype and on its device unless given.
+
+        >>> import numpy as np, chainrule as cr
+        >>> cr.zeros(2, dtype=np.float32).new_full((3,), 7).dtype
+        dtype('float32')
+        """
+        return _creation.full(size, fill_value, dtype=self.dtype if dtype is None else as_dtype(dtype),
+                              device=self.device if device is None else device, requires_grad=requires_grad)
+
+    def new_tensor(self, data: ArrayLike, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """A new leaf holding a copy of ``data``, in this tensor's dtype and on its device unless given."""
+        return Tensor(data, dtype=self.dtype if dtype is None else dtype,
+                      device=self.device if device is None else device, requires_grad=requires_grad)
+
+    # the logical operators of boolean (and integer) tensors, as NumPy's and PyTorch's: no gradient to carry
+    def __and__(self, other: ArrayLike) -> Tensor:
+        return Tensor._from_node(bottom(self) & bottom(other), None)
+
+    def __rand__(self, other: ArrayLike) -> Tensor:
+        return Tensor._from_node(bottom(other) & bottom(self), None)
+
+    def __or__(self, other: ArrayLike) -> Tensor:
+        return Tensor._from_node(bottom(self) | bottom(other), None)
+
+    def __ror__(self, other: ArrayLike) -> Tensor:
+        return Tensor._from_node(bottom(other) | bottom(self), None)
+
+    def __xor__(self, other: ArrayLike) -> Tensor:
+        return Tensor._from_node(bottom(self) ^ bottom(other), None)
+
+    def __rxor__(self, other: ArrayLike) -> Tensor:
+        return Tensor._from_node(bottom(other) ^ bottom(self), None)
+
+    def __invert__(self) -> Tensor:
+        return Tensor._from_node(~bottom(self), None)
+
+    @property
+    def grad_fn(self) -> Node | None:
+        """The node that computed this tensor (None for a leaf): its ``name()`` is the primitive's."""
+        return self._node
+
+    # PyTorch's methods that chainrule spells another way: reading one raises an AttributeError saying how. (Class
+    # attributes cost other lookups nothing, where a Tensor.__getattr__ would slow them all. A misspelt name gets
+    # Python's own "Did you mean" from the interpreter, which reads the AttributeError's name and object.)
+    narrow = _PyTorchName()
+    masked_select = _PyTorchName()
+    nonzero = _PyTorchName()
+    unbind = _PyTorchName()
+    # ==== end of PyTorch's Tensor methods ======================================================================
 
 
 def _is_box(x: Any) -> bool:
@@ -715,7 +1163,10 @@ def _accumulate_leaf_grads(grads: dict[int, tuple[Tensor, Any]], create_graph: b
 
 
 # Bound last: the ops modules import Tensor from here.
+from . import creation as _creation  # noqa: E402
 from . import dispatch  # noqa: E402
+from . import torch_names as _torch  # noqa: E402
+from .ops import decompositions as _linalg_norms  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
@@ -724,6 +1175,7 @@ from .ops.elementwise import (  # noqa: E402
     add,
     astype,
     clip,
+    cos,
     divide,
     equal,
     exp,
@@ -741,11 +1193,14 @@ from .ops.elementwise import (  # noqa: E402
     remainder,
     round,
     sigmoid,
+    sin,
     sqrt,
+    square,
     subtract,
     tanh,
     transfer,
+    where,
 )
 from .ops.linalg import matmul  # noqa: E402
 from .ops.shape import getitem, transpose  # noqa: E402
-from .primitive import Dual, holds_box, identity  # noqa: E402
+from .primitive import Dual, holds_box, identity, like  # noqa: E402
