@@ -113,6 +113,14 @@ def test_a_state_dict_loads_across_devices(gpu: None) -> None:
     np.testing.assert_array_equal(other.bias.numpy(), host.bias.numpy())
 
 
+def test_assigning_a_number_into_a_recorded_tensor_on_the_device(gpu: None) -> None:
+    x = cr.tensor([1.0, 2.0, 3.0], device="cuda", requires_grad=True)
+    y = x * 2.0
+    y[0] = 0.0  # the number is made on the host and must go where y lives
+    y.sum().backward()
+    assert x.grad.device == "cuda:0" and x.grad.tolist() == [0.0, 2.0, 2.0]
+
+
 def test_transforms_on_the_device(gpu: None) -> None:
     x = backend.to_device(np.array([0.5, -1.0, 2.0]), "cuda")
     f = lambda v: (cr.tanh(v) * v).sum()

@@ -1081,6 +1081,38 @@ class Tensor:
         """The node that computed this tensor (None for a leaf): its ``name()`` is the primitive's."""
         return self._node
 
+    @both_spellings
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+        """PyTorch's ``t.sort``: the pair (values, indices) along ``dim``, ascending (NaNs last) unless
+        ``descending``; the gradient goes back through the values. Always stable (``stable`` is accepted). NumPy's
+        ``ndarray.sort`` sorts in place, which a recorded tensor cannot do: ``cr.sort`` gives the values alone.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([3.0, 1.0, 2.0]).sort(descending=True)
+        TopK(values=tensor([3., 2., 1.]), indices=tensor([0, 2, 1]))
+        """
+        return _sorting.topk(self, self.shape[dim] if self.ndim else 1, dim=dim, largest=descending)
+
+    @both_spellings
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+        """The indices that sort along ``dim`` (``t.sort(...).indices``): integers, with no gradient.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([3.0, 1.0, 2.0]).argsort()
+        tensor([1, 2, 0])
+        """
+        return self.sort(dim, descending).indices  # type: ignore[no-any-return]
+
+    @both_spellings
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+        """The ``k`` largest (``largest=False``: smallest) along ``dim`` and their indices: ``cr.topk``.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([3.0, 1.0, 2.0]).topk(2).values
+        tensor([3., 2.])
+        """
+        return _sorting.topk(self, k, dim=dim, largest=largest, sorted=sorted)
+
     # PyTorch's methods that chainrule spells another way: reading one raises an AttributeError saying how. (Class
     # attributes cost other lookups nothing, where a Tensor.__getattr__ would slow them all. A misspelt name gets
     # Python's own "Did you mean" from the interpreter, which reads the AttributeError's name and object.)
@@ -1170,6 +1202,7 @@ from .ops import decompositions as _linalg_norms  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
+from .ops import sorting as _sorting  # noqa: E402
 from .ops.elementwise import (  # noqa: E402
     absolute,
     add,

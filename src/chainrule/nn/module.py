@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import backend
 from ..engine import no_grad
+from ..spelling import as_dtype
 from ..tensor import Tensor, _check_differentiable_dtype
 from ._helpers import check_device, is_device, layer_name
 
@@ -487,7 +488,7 @@ class Module:
         target = None
         if dtype is not None:
             try:
-                target = np.dtype(dtype)
+                target = as_dtype(dtype)
             except (TypeError, ValueError):
                 raise (ValueError if isinstance(dtype, str) else TypeError)(
                     f"{who}: {dtype!r} is neither a dtype (such as np.float32 or 'float64') nor a device "

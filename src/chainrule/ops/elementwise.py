@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import backend
 from ..primitive import Primitive, Sample, as_array, like
+from ..spelling import as_dtype
 from ..tensor import Tensor, bottom, values
 from . import samples as S
 
@@ -429,7 +430,8 @@ def astype(x: Any, dtype: Any) -> Any:
     >>> cr.tensor([1.5]).astype(np.float32).dtype
     dtype('float32')
     """
-    if np.issubdtype(np.dtype(dtype), np.floating):
+    dtype = as_dtype(dtype)
+    if np.issubdtype(dtype, np.floating):
         return _cast(x, dtype=dtype)
     return _cast_nondifferentiable(x, dtype=dtype)
 

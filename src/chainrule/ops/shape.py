@@ -242,6 +242,8 @@ def assign(x: Any, index: Any, value: Any) -> Any:
     written = like(hits.astype(bool), x)
     target = written[index].shape
     value = as_array(value)
+    if type(value) is np.ndarray:  # a number or list written into a tensor on the GPU goes there, as in CuPy
+        value = like(value, x)
     extra = value.ndim - len(target)
     if extra > 0 and all(n == 1 for n in value.shape[:extra]):  # NumPy drops them too (y[0] = row[None])
         value = reshape(value, value.shape[extra:])
