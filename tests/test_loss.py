@@ -12,7 +12,9 @@ import pytest
 import torch
 
 import chainrule as cr
+from chainrule import backend
 from chainrule.nn import functional as F
+from stand_in_gpu import provider
 
 RTOL, ATOL = 1e-10, 1e-12
 REDUCTIONS = ("mean", "sum", "none")
@@ -215,3 +217,27 @@ def test_refusals_name_the_loss() -> None:
         F.pairwise_distance(a, a, p=0)
     with pytest.raises(ValueError, match="'avg' is not a valid value for reduction"):
         cr.nn.HuberLoss(reduction="avg")(a, a)
+
+
+@pytest.mark.parametrize("name,kw,arrays", [
+    ("CosineEmbeddingLoss", {"margin": 0.2}, ((4, 3), (4, 3), np.array([1, -1, 1, -1]))),
+    ("MarginRankingLoss", {"margin": 0.1}, ((5,), (5,), np.array([1.0, -1.0, 1.0, 1.0, -1.0]))),
+    ("TripletMarginLoss", {"swap": True, "p": 1.5}, ((4, 3), (4, 3), (4, 3))),
+    ("CrossEntropyLoss", {"label_smoothing": 0.1, "weight": np.array([1.0, 2.0, 0.5])},
+     ((4, 3), np.array([0, 2, 1, 0]))),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_on_a_device_as_on_the_host(name: str, kw: dict[str, Any], arrays: tuple[Any, ...]) -> None:
+    values = [_rng(i).standard_normal(a) if isinstance(a, tuple) else a for i, a in enumerate(arrays)]
+    host = [cr.tensor(v, requires_grad=v.dtype.kind == "f") for v in values]
+    module = getattr(cr.nn, name)(**{k: cr.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()})
+    expected = module(*host)
+    expected.backward()
+    with backend.use_provider(provider):
+        on = [cr.tensor(v, device="cuda", requires_grad=h.requires_grad) for v, h in zip(values, host)]
+        out = module.to("cuda")(*on)
+        out.backward()
+        assert out.device == "cuda:0"
+        np.testing.assert_allclose(out.cpu().numpy(), expected.numpy(), rtol=1e-12)
+        for h, d in zip(host, on):
+            if h.requires_grad:
+                np.testing.assert_allclose(d.grad.cpu().numpy(), h.grad.numpy(), rtol=1e-12, atol=1e-15)
