@@ -60,6 +60,7 @@ FUNCTIONS: list[Case] = [
     ("softmin", F.softmin, (A,), {"dim": 1}),
     ("log_softmax", F.log_softmax, (A,), {"dim": -1}),
     ("cosine_similarity", F.cosine_similarity, (A, B), {"dim": 1}),
+    ("pairwise_distance", F.pairwise_distance, (A, B), {"keepdim": True}),
 ]
 # Tensor methods, called unbound (cr.Tensor.sum(x, ...)): name -> (input, further arguments, keyword arguments)
 METHODS: dict[str, tuple[np.ndarray[Any, Any], tuple[Any, ...], dict[str, Any]]] = {

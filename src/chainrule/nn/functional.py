@@ -1327,6 +1327,7 @@ def cosine_embedding_loss(input1: Any, input2: Any, target: Any, margin: float =
     return _elementwise_loss(loss, None, reduction, False, what)
 
 
+@both_spellings
 def pairwise_distance(x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Any:
     """``||x1 - x2 + eps||_p`` over the last axis (PyTorch's: the eps keeps the norm away from its kink at 0).
 
