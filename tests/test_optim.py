@@ -15,9 +15,10 @@ import pytest
 import torch
 
 import chainrule as cr
-from chainrule import optim
+from chainrule import backend, optim
 from chainrule.nn.utils import clip_grad_norm_, clip_grad_value_, get_total_norm
 from chainrule.optim import lr_scheduler
+from stand_in_gpu import provider
 
 Array = np.ndarray[Any, Any]
 SHAPES = [(3,), (2, 3)]
@@ -868,3 +869,27 @@ def test_parameters_to_vector_and_back_match_torch() -> None:
         vector_to_parameters(cr.zeros(6), w)
     with pytest.raises(TypeError, match="expected a Tensor, got list"):
         vector_to_parameters([1.0], w)
+
+
+def test_lbfgs_on_a_device_and_in_float32_as_on_the_host() -> None:
+    def run(device: str) -> Array:
+        cr.random.seed(0)
+        model = cr.nn.Linear(3, 1).to(device)
+        x = cr.tensor(np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32), device=device)
+        y = cr.tensor(np.random.default_rng(1).standard_normal((8, 1)).astype(np.float32), device=device)
+        opt = optim.LBFGS(model.parameters(), line_search_fn="strong_wolfe")
+
+        def closure() -> Any:
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            return loss
+
+        for _ in range(3):
+            opt.step(closure)
+        assert model.weight.dtype == np.float32 and opt.state[model.weight]["d"].dtype == np.float32
+        return model.weight.cpu().numpy()
+
+    host = run("cpu")
+    with backend.use_provider(provider):
+        np.testing.assert_array_equal(run("cuda"), host)
