@@ -200,3 +200,16 @@ def test_a_tensor_used_twice_is_refused(tmp_path: Path) -> None:
     bad = _d(("a", {"tensor": "a"}), ("b", {"tensor": "a"}))
     with pytest.raises(SerializationError, match="checkpoint entry 'b': it names the tensor 'a'"):
         load(_file(tmp_path, bad, {"a": np.ones(1)}))
+
+
+def test_a_checkpoint_saved_from_a_device_loads_onto_one(tmp_path: Path) -> None:
+    from chainrule import backend
+    from stand_in_gpu import provider
+
+    with backend.use_provider(provider):
+        state = {"w": cr.ones(2, device="cuda"), "buffers": [np.arange(3)], "step": np.int64(4)}
+        save(state, tmp_path / "c")
+        back = load(tmp_path / "c", device="cuda")
+        assert back["w"].device == "cuda:0" and type(back["buffers"][0]) is provider.array_type
+        assert back["step"] == 4 and type(back["step"]) is np.int64
+        assert load(tmp_path / "c")["w"].device == "cpu"

@@ -1373,8 +1373,7 @@ def _log_add_exp(x: Any, axis: int) -> Any:
     """``log(sum(exp(x), axis))`` shifted by the maximum, and -inf with gradient 0 where every term is -inf (a CTC
     state no path reaches yet), where logsumexp's own gradient is 0/0."""
     raw = _raw(x)
-    with np.errstate(invalid="ignore"):
-        top = np.max(raw, axis=axis, keepdims=True)
+    top = np.max(raw, axis=axis, keepdims=True)
     top = np.where(np.isfinite(top), top, 0).astype(raw.dtype)
     total = _sum(exp(x - top), axis=axis)
     reached = _raw(total) > 0
