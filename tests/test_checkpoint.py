@@ -196,10 +196,13 @@ def test_a_bad_structure_names_the_entry(tmp_path: Path, structure: Any, tensors
 
 
 def test_a_tensor_used_twice_is_refused(tmp_path: Path) -> None:
-    # two entries naming one tensor: the second names another path than its own, so this is refused too
+    # two entries naming one tensor: either one names a path other than its own, or two paths coincide
     bad = _d(("a", {"tensor": "a"}), ("b", {"tensor": "a"}))
     with pytest.raises(SerializationError, match="checkpoint entry 'b': it names the tensor 'a'"):
         load(_file(tmp_path, bad, {"a": np.ones(1)}))
+    bad = _d(("a.b", {"tensor": "a.b"}), ("a", _d(("b", {"tensor": "a.b"}))))
+    with pytest.raises(SerializationError, match="checkpoint entry 'a.b': the tensor 'a.b' is used twice"):
+        load(_file(tmp_path, bad, {"a.b": np.ones(1)}))
 
 
 def test_a_checkpoint_saved_from_a_device_loads_onto_one(tmp_path: Path) -> None:
