@@ -201,7 +201,7 @@ def test_a_tensor_used_twice_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SerializationError, match="checkpoint entry 'b': it names the tensor 'a'"):
         load(_file(tmp_path, bad, {"a": np.ones(1)}))
     bad = _d(("a.b", {"tensor": "a.b"}), ("a", _d(("b", {"tensor": "a.b"}))))
-    with pytest.raises(SerializationError, match="checkpoint entry 'a.b': the tensor 'a.b' is used twice"):
+    with pytest.raises(SerializationError, match=r"checkpoint entry 'a\.b': the tensor 'a\.b' is used twice"):
         load(_file(tmp_path, bad, {"a.b": np.ones(1)}))
 
 

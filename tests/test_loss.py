@@ -82,6 +82,8 @@ def test_nll_loss(reduction: str, opts: dict[str, Any]) -> None:
         kw["weight"] = _rng(5).uniform(0.5, 2.0, 4)
     logp = np.log(_rng(0).dirichlet(np.ones(4), size=6))
     compare_modules("NLLLoss", kw, logp, _classes(6, 4))
+    spatial = np.log(_rng(1).dirichlet(np.ones(4), size=(3, 2))).transpose(0, 2, 1)  # (N, C, d)
+    compare_modules("NLLLoss", kw, np.ascontiguousarray(spatial), _classes(3, 4, extra=(2,)))
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -94,11 +96,11 @@ def test_regression_losses(name: str, kw: dict[str, Any], reduction: str) -> Non
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("weighted", [False, True])
-def test_bce_loss(reduction: str, weighted: bool) -> None:
+@pytest.mark.parametrize("weight_shape", [None, (3, 4), (4,)], ids=str)
+def test_bce_loss(reduction: str, weight_shape: tuple[int, ...] | None) -> None:
     kw: dict[str, Any] = {"reduction": reduction}
-    if weighted:
-        kw["weight"] = _rng(3).uniform(0.5, 2.0, (3, 4))
+    if weight_shape is not None:
+        kw["weight"] = _rng(3).uniform(0.5, 2.0, weight_shape)
     p, y = _rng(0).uniform(0.05, 0.95, (3, 4)), _rng(1).uniform(0, 1, (3, 4))
     compare_modules("BCELoss", kw, p, y)
 

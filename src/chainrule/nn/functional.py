@@ -1424,7 +1424,8 @@ def ctc_loss(log_probs: Any, targets: Any, input_lengths: Any, target_lengths: A
 
     and the loss is ``-log(e^{α_{T-1}(S'-1)} + e^{α_{T-1}(S'-2)})``. A composite of those steps: its gradient (any
     order, either mode) is the chain rule through them, the exact derivative with respect to ``log_probs``
-    (PyTorch's differs from it by ``exp(log_probs)``, which log_softmax's gradient cancels). "mean" divides each
+    (PyTorch's native one adds ``exp(log_probs)`` on the frames inside each input length, a term that log_softmax's
+    gradient cancels, so the two agree through log_softmax). "mean" divides each
     loss by its target length, then averages; ``zero_infinity`` makes an impossible alignment cost 0 (gradient 0).
 
     >>> import numpy as np, chainrule as cr
