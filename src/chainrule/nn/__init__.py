@@ -70,7 +70,6 @@ __all__ = [
     "Softplus",
     "Tanh",
     "Unflatten",
-    "functional",
     "BCELoss",
     "BCEWithLogitsLoss",
     "CTCLoss",
@@ -84,6 +83,7 @@ __all__ = [
     "NLLLoss",
     "SmoothL1Loss",
     "TripletMarginLoss",
+    "functional",
     "init",
     "utils",
 ]
