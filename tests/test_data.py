@@ -1,16 +1,20 @@
-"""Data: the bundled digits (shapes, scaling, a stratified seeded split) and DataLoader's batching."""
+"""Data: the bundled digits (shapes, scaling, a stratified seeded split), DataLoader's batching, and the datasets,
+random_split (sizes against torch's) and collation (against torch's DataLoader)."""
 
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any
 
 import numpy as np
 import pytest
 import sklearn.datasets
+import torch
+import torch.utils.data
 
 import chainrule as cr
-from chainrule.data import DataLoader, load_digits
+from chainrule.data import DataLoader, Dataset, Subset, TensorDataset, default_collate, load_digits, random_split
 
 # ---- load_digits -----------------------------------------------------------------------------------------------
 
@@ -175,3 +179,112 @@ def test_repr() -> None:
 
 def test_public_names() -> None:
     assert cr.data.load_digits is load_digits and cr.data.DataLoader is DataLoader
+
+
+# ---- datasets, random_split, collate_fn, generators ------------------------------------------------------------
+
+
+def test_tensor_dataset_matches_torch() -> None:
+    ds = TensorDataset(X, cr.tensor(Y))
+    theirs = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(Y))
+    assert len(ds) == len(theirs) == 10
+    for i in (0, 7, -1):
+        for ours, t in zip(ds[i], theirs[i]):
+            assert isinstance(ours, cr.Tensor)
+            np.testing.assert_array_equal(ours.numpy(), t.numpy())
+    with pytest.raises(ValueError, match="Size mismatch between tensors"):
+        TensorDataset(X, Y[:9])
+
+
+@pytest.mark.parametrize("n,lengths", [(10, [3, 7]), (10, [0.5, 0.5]), (10, [0.33, 0.33, 0.34]),
+                                       (11, [0.3, 0.3, 0.4]), (7, [0.1, 0.2, 0.7]), (5, [1 / 3] * 3), (3, [1, 1, 1]),
+                                       (4, [0.25, 0.75]), (9, [0.0, 1.0])], ids=str)
+def test_random_split_sizes_follow_torch(n: int, lengths: list[Any]) -> None:
+    ds = TensorDataset(np.arange(n))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # both warn alike about empty splits (checked below)
+        ours = random_split(ds, lengths, np.random.default_rng(0))
+        theirs = torch.utils.data.random_split(torch.arange(n), lengths, torch.Generator().manual_seed(0))
+    assert [len(s) for s in ours] == [len(s) for s in theirs]
+    taken = [int(s[i][0]) for s in ours for i in range(len(s))]
+    assert sorted(taken) == list(range(n))  # a partition of the data set
+
+
+def test_random_split_is_seeded_and_checks_its_lengths() -> None:
+    ds = TensorDataset(np.arange(20))
+    first = [s.indices for s in random_split(ds, [5, 15], np.random.default_rng(3))]
+    assert first == [s.indices for s in random_split(ds, [5, 15], np.random.default_rng(3))]
+    assert first != [s.indices for s in random_split(ds, [5, 15], np.random.default_rng(4))]
+    cr.random.seed(1)
+    a = [s.indices for s in random_split(ds, [0.5, 0.5])]
+    cr.random.seed(1)
+    assert a == [s.indices for s in random_split(ds, [0.5, 0.5])]
+    with pytest.raises(ValueError, match="Sum of input lengths does not equal the length of the input dataset"):
+        random_split(ds, [5, 10])
+    with pytest.raises(ValueError, match="lengths must be non-negative integers or fractions summing to 1"):
+        random_split(ds, [0.5, 19.5])
+    with pytest.warns(UserWarning, match="Length of split at index 1 is 0"):
+        random_split(TensorDataset(np.arange(2)), [0.9, 0.1])
+    with pytest.raises(TypeError, match=r"generator must be a numpy\.random\.Generator"):
+        random_split(ds, [10, 10], generator=0)  # type: ignore[arg-type]
+
+
+class _Pairs(Dataset):
+    def __len__(self) -> int:
+        return 7
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {"x": np.full(2, float(i)), "label": i % 3, "name": f"s{i}"}
+
+
+def test_a_dataset_batches_through_default_collate_like_torch() -> None:
+    ours = list(DataLoader(_Pairs(), batch_size=3))
+    theirs = list(torch.utils.data.DataLoader(_Pairs(), batch_size=3))
+    assert len(ours) == len(theirs) == 3
+    for o, t in zip(ours, theirs):
+        np.testing.assert_array_equal(o["x"].numpy(), t["x"].numpy())
+        assert o["x"].dtype == np.float64 and o["label"].dtype == np.int64
+        assert o["label"].tolist() == t["label"].tolist() and o["name"] == t["name"]
+    assert len(DataLoader(_Pairs(), batch_size=3, drop_last=True)) == 2
+    assert [len(b["name"]) for b in DataLoader(_Pairs(), batch_size=3, drop_last=True)] == [3, 3]
+
+
+def test_collate_fn_receives_the_samples() -> None:
+    seen: list[Any] = []
+
+    def collate(samples: list[Any]) -> int:
+        seen.append(samples)
+        return len(samples)
+
+    assert list(DataLoader((X, Y), batch_size=4, collate_fn=collate)) == [4, 4, 2]
+    x0, y0 = seen[0][0]  # samples of TensorDataset(X, Y): tuples of Tensors
+    assert x0.tolist() == X[0].tolist() and int(y0) == 0
+    subset = Subset(TensorDataset(X, Y), [9, 8, 7])
+    assert [b[1].tolist() for b in DataLoader(subset, batch_size=2)] == [[9, 8], [7]]
+
+
+def test_a_seeded_generator_gives_the_same_order_every_run() -> None:
+    def order(**kw: Any) -> list[list[int]]:
+        loader = DataLoader(TensorDataset(X, Y), batch_size=3, shuffle=True, **kw)
+        return [[int(i) for _ in range(2) for _, yb in loader for i in yb.tolist()]]
+
+    first = order(generator=np.random.default_rng(5))
+    assert first == order(generator=np.random.default_rng(5)) and first != order(generator=np.random.default_rng(6))
+    assert sorted(first[0][:10]) == list(range(10))
+    cr.random.seed(2)
+    a = order()
+    cr.random.seed(2)
+    assert a == order()  # no seed or generator: chainrule's own stream, repeated by cr.random.seed
+    with pytest.raises(ValueError, match="give a seed or a generator, not both"):
+        DataLoader((X,), seed=0, generator=np.random.default_rng(0))
+
+
+def test_default_collate_keeps_gradients_and_refuses_unknown_samples() -> None:
+    a, b = cr.tensor([1.0], requires_grad=True), cr.tensor([2.0], requires_grad=True)
+    batch = default_collate([a, b])
+    (batch * cr.tensor([[3.0], [4.0]])).sum().backward()
+    assert a.grad.tolist() == [3.0] and b.grad.tolist() == [4.0]
+    with pytest.raises(TypeError, match="cannot batch samples of type object; pass a collate_fn"):
+        default_collate([object()])
+    with pytest.raises(RuntimeError, match="each element in list of batch should be of equal size"):
+        default_collate([(1, 2), (1,)])

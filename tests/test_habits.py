@@ -70,9 +70,13 @@ FUNCTIONS: list[Case] = [
     ("partition", cr.partition, (A, 1), {"axis": 2}),
     ("argpartition", cr.argpartition, (A, 2), {"axis": 1}),
     ("topk", cr.topk, (A, 2), {"dim": 0}),
+    ("pairwise_distance", F.pairwise_distance, (A, B), {"keepdim": True}),
 ]
 # Tensor methods, called unbound (cr.Tensor.sum(x, ...)): name -> (input, further arguments, keyword arguments)
 METHODS: dict[str, tuple[np.ndarray[Any, Any], tuple[Any, ...], dict[str, Any]]] = {
+    "sort": (A, (), {"dim": 1, "descending": True}),
+    "argsort": (A, (), {"dim": 0}),
+    "topk": (A, (2,), {"dim": 2}),
     "sum": (A, (), {"axis": 1, "keepdims": True}),
     "mean": (A, (), {"axis": (0, 2)}),
     "prod": (A, (), {"axis": -1, "keepdims": True}),

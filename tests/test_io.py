@@ -161,7 +161,10 @@ def test_unaligned_data_is_read_into_aligned_arrays(tmp_path: Path) -> None:
     [
         ({1: np.ones(1)}, None, TypeError, "keys must be strings"),
         ({"__metadata__": np.ones(1)}, None, ValueError, "reserved"),
-        ({"w": [1.0, 2.0]}, None, TypeError, "'w' must be a Tensor or an ndarray, got list"),
+        ({"w": [1.0, object()]}, None, TypeError, "'w.1' must be a Tensor or an ndarray, or in nested state"),
+        ({"w": {1.5: 2}}, None, TypeError, "'w' has the key 1.5 \\(float\\); nested keys must be strings or"),
+        ({"w": {"a": 1}}, {"chainrule.structure": "{}"}, ValueError, "reserved for the checkpoint structure"),
+        ({"a.b": np.ones(1), "a": {"b": np.ones(1)}}, None, ValueError, "both named 'a.b'"),
         ({"w": np.array(["a"], dtype=object)}, None, TypeError, "'w' has dtype object"),
         ({"w": np.ones(2, np.complex128)}, None, TypeError, "'w' has dtype complex128"),
         ({"w": np.array(["ab"])}, None, TypeError, "cannot store"),

@@ -324,3 +324,101 @@ def test_a_scheduler_needs_an_optimizer() -> None:
         lr_scheduler.StepLR([], step_size=2)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="is not an Optimizer"):
         lr_scheduler.OneCycleLR(None, max_lr=1.0, total_steps=3)  # type: ignore[arg-type]
+
+
+# ---- CosineAnnealingWarmRestarts and ReduceLROnPlateau, step by step against torch ---------------------------------
+
+
+@pytest.mark.parametrize("kw", [dict(T_0=5), dict(T_0=3, T_mult=2), dict(T_0=4, T_mult=3, eta_min=0.005),
+                                dict(T_0=1)], ids=str)
+def test_warm_restarts_match_torch(kw: dict[str, Any]) -> None:
+    opt, topt = _optimizers()
+    ours = _run(lr_scheduler.CosineAnnealingWarmRestarts(opt, **kw), opt)
+    theirs = _run(torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(topt, **kw), topt)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("kw", [dict(T_0=5), dict(T_0=3, T_mult=2), dict(T_0=2, T_mult=3, eta_min=0.01)], ids=str)
+def test_warm_restarts_with_fractional_epochs_match_torch(kw: dict[str, Any]) -> None:
+    opt, topt = _optimizers()
+    sched = lr_scheduler.CosineAnnealingWarmRestarts(opt, **kw)
+    tsched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(topt, **kw)
+    for epoch in range(12):
+        for i in range(4):  # PyTorch's documented idiom: step(epoch + i / iters) once per batch
+            opt.step(), topt.step()
+            sched.step(epoch + i / 4)
+            tsched.step(epoch + i / 4)
+            assert sched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-13)
+    assert (sched.T_i, sched.last_epoch) == (tsched.T_i, tsched.last_epoch)
+    with pytest.raises(ValueError, match="Expected non-negative epoch, but got -1"):
+        sched.step(-1)
+
+
+def test_warm_restarts_closed_form_and_errors() -> None:
+    opt, _ = _optimizers()
+    seen = _run(lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2), opt, steps=14)
+    # cycles of 2, 4, 8 epochs start at epochs 0, 2, 6
+    t_cur = [0, 1, 0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7]
+    t_i = [2, 2, 4, 4, 4, 4, 8, 8, 8, 8, 8, 8, 8, 8]
+    expected = [[base * (1 + math.cos(math.pi * c / i)) / 2 for base in LRS] for c, i in zip(t_cur, t_i)]
+    np.testing.assert_allclose(seen, expected, rtol=1e-13)
+    with pytest.raises(ValueError, match="Expected positive integer T_0, but got 0"):
+        lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=0)
+    with pytest.raises(ValueError, match="Expected integer T_mult >= 1, but got 0"):
+        lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=0)
+
+
+METRICS = [5.0, 4.0, 4.0, 3.9999, 4.1, 4.0, 3.0, 3.0, 3.0, 3.0, 3.0, 2.9, 2.9, 2.9, 2.9, 2.9, 2.9, 2.9, 1.0, 1.0,
+           1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("kw", [
+    dict(patience=1), dict(patience=2, factor=0.5, cooldown=2), dict(mode="max", patience=0, factor=0.3),
+    dict(threshold_mode="abs", threshold=0.05, patience=1), dict(mode="max", threshold_mode="abs", threshold=0.5),
+    dict(patience=0, min_lr=0.01), dict(patience=0, min_lr=[0.02, 0.001], factor=0.2),
+    dict(patience=0, factor=0.9, eps=0.005),
+], ids=str)
+def test_reduce_on_plateau_matches_torch(kw: dict[str, Any]) -> None:
+    opt, topt = _optimizers("SGD", momentum=0.9)
+    sched = lr_scheduler.ReduceLROnPlateau(opt, **kw)
+    tsched = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **kw)
+    metrics = METRICS if kw.get("mode") != "max" else [-m for m in METRICS]
+    for m in metrics:
+        opt.step(), topt.step()
+        sched.step(m)
+        tsched.step(m)
+        assert sched.get_last_lr() == tsched.get_last_lr()  # products of the same floats: exactly equal
+        assert (sched.best, sched.num_bad_epochs, sched.cooldown_counter, sched.last_epoch) == (
+            tsched.best, tsched.num_bad_epochs, tsched.cooldown_counter, tsched.last_epoch)
+
+
+def test_reduce_on_plateau_resumes_from_its_state_dict() -> None:
+    opt, _ = _optimizers()
+    sched = lr_scheduler.ReduceLROnPlateau(opt, patience=1, cooldown=1)
+    for m in METRICS[:9]:
+        sched.step(m)
+    saved, saved_opt = sched.state_dict(), opt.state_dict()
+    rest = []
+    for m in METRICS[9:]:
+        sched.step(m)
+        rest.append(sched.get_last_lr())
+    opt2, _ = _optimizers()
+    sched2 = lr_scheduler.ReduceLROnPlateau(opt2, patience=1, cooldown=1)
+    opt2.load_state_dict(saved_opt)
+    sched2.load_state_dict(saved)
+    again = []
+    for m in METRICS[9:]:
+        sched2.step(m)
+        again.append(sched2.get_last_lr())
+    assert again == rest and "optimizer" not in saved
+
+
+def test_reduce_on_plateau_errors() -> None:
+    opt, _ = _optimizers()
+    for kw, message in [(dict(factor=1.0), "Factor should be < 1.0."), (dict(mode="median"), "mode median is unknown"),
+                        (dict(threshold_mode="pct"), "threshold mode pct is unknown"),
+                        (dict(min_lr=[0.1]), "expected 2 min_lrs, got 1")]:
+        with pytest.raises(ValueError, match=message):
+            lr_scheduler.ReduceLROnPlateau(opt, **kw)
+    with pytest.raises(TypeError, match=r"needs the epoch's metric"):
+        lr_scheduler.ReduceLROnPlateau(opt).step()

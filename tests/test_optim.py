@@ -15,9 +15,10 @@ import pytest
 import torch
 
 import chainrule as cr
-from chainrule import optim
+from chainrule import backend, optim
 from chainrule.nn.utils import clip_grad_norm_, clip_grad_value_, get_total_norm
 from chainrule.optim import lr_scheduler
+from stand_in_gpu import provider
 
 Array = np.ndarray[Any, Any]
 SHAPES = [(3,), (2, 3)]
@@ -712,3 +713,183 @@ def test_clip_then_step() -> None:
     clip_grad_norm_([w], max_norm=1.0)
     opt.step()
     np.testing.assert_allclose(w.data, [3.0 - 0.6, 4.0 - 0.8], rtol=1e-6)
+
+
+# ---- LBFGS against torch.optim.LBFGS ---------------------------------------------------------------------------
+
+
+def _rosenbrock(x: Any) -> Any:
+    return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+
+
+def _lbfgs_pair(params: list[Array], loss: Callable[..., Any], **kw: Any) -> tuple[Any, Any, list[Any], list[Any]]:
+    """Both optimizers on copies of ``params``, with their closures."""
+    ours = [cr.tensor(p, requires_grad=True) for p in params]
+    theirs = [torch.tensor(p, requires_grad=True) for p in params]
+    opt, topt = optim.LBFGS(ours, **kw), torch.optim.LBFGS(theirs, **kw)
+
+    def closure() -> Any:
+        opt.zero_grad()
+        value = loss(*ours)
+        value.backward()
+        return value
+
+    def tclosure() -> Any:
+        topt.zero_grad()
+        value = loss(*theirs)
+        value.backward()
+        return value
+
+    return (opt, closure), (topt, tclosure), ours, theirs
+
+
+def _compare_lbfgs(params: list[Array], loss: Callable[..., Any], steps: int, rtol: float, **kw: Any) -> None:
+    (opt, closure), (topt, tclosure), ours, theirs = _lbfgs_pair(params, loss, **kw)
+    for step in range(steps):
+        got, expected = opt.step(closure), topt.step(tclosure)
+        assert float(got) == pytest.approx(float(expected.detach()), rel=rtol, abs=1e-12), f"loss at step {step}"
+        for p, t in zip(ours, theirs):
+            np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=rtol, atol=rtol, err_msg=f"step {step}")
+    state, tstate = opt.state[ours[0]], topt.state[theirs[0]]
+    assert (state["func_evals"], state["n_iter"]) == (tstate["func_evals"], tstate["n_iter"])
+    assert len(state["old_dirs"]) == len(tstate["old_dirs"]) <= kw.get("history_size", 100)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(line_search_fn="strong_wolfe"),
+    dict(line_search_fn="strong_wolfe", history_size=2, max_iter=50, tolerance_grad=1e-12, tolerance_change=1e-12),
+    dict(line_search_fn="strong_wolfe", lr=0.5, max_iter=4, max_eval=6),
+    dict(line_search_fn="strong_wolfe", tolerance_grad=1e-3),
+], ids=str)
+def test_lbfgs_with_strong_wolfe_follows_torch_on_rosenbrock(kw: dict[str, Any]) -> None:
+    _compare_lbfgs([np.array([-1.5, 2.0])], _rosenbrock, 8, 1e-9, **kw)
+
+
+@pytest.mark.parametrize("kw", [dict(lr=0.1), dict(lr=0.05, history_size=4), dict(lr=1.0, max_iter=3),
+                                dict(lr=0.1, max_iter=5, tolerance_change=1e-3)], ids=str)
+def test_lbfgs_with_a_fixed_step_follows_torch_on_rosenbrock(kw: dict[str, Any]) -> None:
+    # a fixed step on Rosenbrock amplifies rounding (a 1-ulp difference in a dot product): few steps, looser rtol
+    _compare_lbfgs([np.array([-1.5, 2.0])], _rosenbrock, 6, 1e-6, **kw)
+
+
+def _mlp_loss(x: Array, y: Array) -> Callable[..., Any]:
+    def loss(w1: Any, b1: Any, w2: Any) -> Any:
+        if isinstance(w1, torch.Tensor):
+            h = (torch.from_numpy(x) @ w1 + b1).tanh()
+            return (((h @ w2) - torch.from_numpy(y)) ** 2).mean()
+        return (((cr.tanh(x @ w1 + b1) @ w2) - y) ** 2).mean()
+    return loss
+
+
+@pytest.mark.parametrize("kw", [dict(line_search_fn="strong_wolfe", history_size=5),
+                                dict(lr=0.2, max_iter=10, history_size=3)], ids=str)
+def test_lbfgs_follows_torch_on_a_small_mlp(kw: dict[str, Any]) -> None:
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(16, 3)), rng.normal(size=(16, 1))
+    params = [rng.normal(size=(3, 5)) * 0.5, np.zeros(5), rng.normal(size=(5, 1)) * 0.5]
+    _compare_lbfgs(params, _mlp_loss(x, y), 3, 1e-8, **kw)
+
+
+def test_lbfgs_stops_at_once_at_a_stationary_point_and_needs_a_closure() -> None:
+    x = cr.tensor([1.0, 1.0], requires_grad=True)
+    opt = optim.LBFGS([x])
+
+    def closure() -> Any:
+        opt.zero_grad()
+        loss = _rosenbrock(x)
+        loss.backward()
+        return loss
+
+    assert float(opt.step(closure)) == 0.0 and opt.state[x]["func_evals"] == 1 and x.tolist() == [1.0, 1.0]
+    with pytest.raises(TypeError, match=r"LBFGS\.step needs a closure"):
+        opt.step()
+    with pytest.raises(ValueError, match="LBFGS doesn't support per-parameter options"):
+        optim.LBFGS([{"params": [cr.zeros(1, requires_grad=True)]}, {"params": [cr.zeros(1, requires_grad=True)]}])
+    with pytest.raises(ValueError, match="line_search_fn must be None or 'strong_wolfe'"):
+        optim.LBFGS([x], line_search_fn="backtracking")
+
+
+def test_lbfgs_defaults_match_torch() -> None:
+    ours = optim.LBFGS([cr.zeros(2, requires_grad=True)], max_iter=8).defaults
+    theirs = torch.optim.LBFGS([torch.zeros(2, requires_grad=True)], max_iter=8).defaults
+    assert ours == theirs
+
+
+def test_lbfgs_resumes_bit_for_bit_through_a_checkpoint(tmp_path: Any) -> None:
+    start = [np.array([-1.2, 1.0]), np.array([0.3])]
+
+    def loss(x: Any, z: Any) -> Any:
+        return _rosenbrock(x) + (z[0] - x[0]) ** 2
+
+    def run(params: list[Any], opt: Any, steps: int) -> list[float]:
+        def closure() -> Any:
+            opt.zero_grad()
+            value = loss(*params)
+            value.backward()
+            return value
+        return [float(opt.step(closure)) for _ in range(steps)]
+
+    kw = dict(line_search_fn="strong_wolfe", history_size=3, max_iter=4)
+    whole_params = [cr.tensor(p, requires_grad=True) for p in start]
+    whole = run(whole_params, optim.LBFGS(whole_params, **kw), 6)
+    params = [cr.tensor(p, requires_grad=True) for p in start]
+    opt = optim.LBFGS(params, **kw)
+    first = run(params, opt, 3)
+    cr.save({"params": [p.detach() for p in params], "optim": opt.state_dict()}, tmp_path / "ckpt")
+    ckpt = cr.load(tmp_path / "ckpt")
+    params2 = [cr.tensor(p.numpy(), requires_grad=True) for p in ckpt["params"]]
+    opt2 = optim.LBFGS(params2, **kw)
+    opt2.load_state_dict(ckpt["optim"])
+    assert first + run(params2, opt2, 3) == whole
+    assert [p.tolist() for p in params2] == [p.tolist() for p in whole_params]
+
+
+# ---- parameters as one vector ------------------------------------------------------------------------------------
+
+
+def test_parameters_to_vector_and_back_match_torch() -> None:
+    from chainrule.nn.utils import parameters_to_vector, vector_to_parameters
+
+    model = cr.nn.Sequential(cr.nn.Linear(3, 4), cr.nn.Linear(4, 2))
+    twin = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    twin.load_state_dict({k: torch.tensor(v.numpy()) for k, v in model.state_dict().items()})
+    vec = parameters_to_vector(model.parameters())
+    np.testing.assert_array_equal(vec.numpy(), torch.nn.utils.parameters_to_vector(twin.parameters()).detach())
+    assert vec.dtype == np.float32 and vec.shape == (3 * 4 + 4 + 4 * 2 + 2,)
+    new = np.arange(vec.shape[0], dtype=np.float32)
+    vector_to_parameters(cr.tensor(new), model.parameters())
+    torch.nn.utils.vector_to_parameters(torch.tensor(new), twin.parameters())
+    for (name, ours), theirs in zip(model.state_dict().items(), twin.state_dict().values()):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=name)
+    # the vector is differentiable: its gradient reaches each parameter in its shape
+    w = [cr.tensor(np.ones((2, 2)), requires_grad=True), cr.tensor(np.ones(3), requires_grad=True)]
+    (parameters_to_vector(w) * cr.arange(7.0)).sum().backward()
+    assert w[0].grad.tolist() == [[0.0, 1.0], [2.0, 3.0]] and w[1].grad.tolist() == [4.0, 5.0, 6.0]
+    with pytest.raises(ValueError, match="vector_to_parameters: the vector has 6 entries, the parameters 7"):
+        vector_to_parameters(cr.zeros(6), w)
+    with pytest.raises(TypeError, match="expected a Tensor, got list"):
+        vector_to_parameters([1.0], w)
+
+
+def test_lbfgs_on_a_device_and_in_float32_as_on_the_host() -> None:
+    def run(device: str) -> Array:
+        cr.random.seed(0)
+        model = cr.nn.Linear(3, 1).to(device)
+        x = cr.tensor(np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32), device=device)
+        y = cr.tensor(np.random.default_rng(1).standard_normal((8, 1)).astype(np.float32), device=device)
+        opt = optim.LBFGS(model.parameters(), line_search_fn="strong_wolfe")
+
+        def closure() -> Any:
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            return loss
+
+        for _ in range(3):
+            opt.step(closure)
+        assert model.weight.dtype == np.float32 and opt.state[model.weight]["d"].dtype == np.float32
+        return model.weight.cpu().numpy()
+
+    host = run("cpu")
+    with backend.use_provider(provider):
+        np.testing.assert_array_equal(run("cuda"), host)

@@ -1,17 +1,29 @@
-"""Data: scikit-learn's bundled 8x8 digits, split for training, and a DataLoader that batches arrays."""
+"""Data: scikit-learn's bundled 8x8 digits, split for training; datasets (``Dataset``, ``TensorDataset``,
+``Subset``, ``random_split``) and a DataLoader that batches arrays or datasets, with PyTorch's names.
+
+Randomness (shuffling, splits) comes from a ``numpy.random.Generator``: the one passed as ``generator=`` (or made
+from ``seed=``), else chainrule's own (``cr.random``), so ``cr.random.seed(n)`` makes a run repeat as
+``torch.manual_seed`` does. The permutations are NumPy's, so they differ from PyTorch's for the same seed; the
+sizes, the batching and the semantics of lengths and fractions are PyTorch's.
+"""
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor
+from . import backend
+from . import random as _random
+from .ops.shape import stack
+from .tensor import Tensor, values
 
-__all__ = ["DataLoader", "load_digits"]
+__all__ = ["DataLoader", "Dataset", "Subset", "TensorDataset", "default_collate", "load_digits", "random_split"]
 
 Array = np.ndarray[Any, Any]
 
@@ -55,15 +67,168 @@ def load_digits(test_size: float = 0.2, seed: int = 0, dtype: Any = np.float32) 
         np.ascontiguousarray(x_test), np.ascontiguousarray(y_test))
 
 
-class DataLoader:
-    """Batches of equal-length arrays, optionally shuffled: iterating yields one tuple of Tensors per batch.
+class Dataset:
+    """A map-style data set: ``dataset[i]`` is sample i, ``len(dataset)`` their number (subclasses define both).
 
-    ``arrays`` is a tuple (or list) of arrays or Tensors sharing their first (sample) axis, e.g. ``(x, y)``; a single
-    array is taken as a 1-tuple. Row ``i`` of every array stays together in each batch. ``len(loader)`` is the
-    number of batches: ``ceil(N / batch_size)``, or ``N // batch_size`` with ``drop_last=True`` (which drops a
-    final smaller batch). With ``shuffle=True`` every pass draws a new permutation from the loader's own
-    ``numpy.random.Generator`` seeded with ``seed``, so a run is reproducible given the seed. Batches are fresh
-    arrays (never views of the data) with the data's dtype, wrapped as Tensors that do not require gradients.
+    >>> from chainrule.data import Dataset
+    >>> class Squares(Dataset):
+    ...     def __len__(self):
+    ...         return 4
+    ...     def __getitem__(self, i):
+    ...         return i * i
+    >>> [Squares()[i] for i in range(4)]
+    [0, 1, 4, 9]
+    """
+
+    def __getitem__(self, index: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must define __len__")
+
+
+class TensorDataset(Dataset):
+    """Samples are rows: ``dataset[i]`` is ``(t[i] for t in tensors)``, a tuple of Tensors (arrays are wrapped).
+
+    >>> import numpy as np
+    >>> from chainrule.data import TensorDataset
+    >>> ds = TensorDataset(np.arange(6.0).reshape(3, 2), np.array([0, 1, 0]))
+    >>> len(ds), ds[1]
+    (3, (tensor([2., 3.]), tensor(1)))
+    """
+
+    def __init__(self, *tensors: Any) -> None:
+        if not tensors:
+            raise ValueError("TensorDataset needs at least one tensor")
+        self.tensors = tuple(t if isinstance(t, Tensor) else Tensor._from_node(np.asarray(t), None) for t in tensors)
+        lengths = [t.shape[0] if t.ndim else None for t in self.tensors]
+        if None in lengths or len(set(lengths)) != 1:
+            raise ValueError(f"Size mismatch between tensors: TensorDataset needs one first (sample) axis shared by "
+                             f"all, got shapes {[t.shape for t in self.tensors]}")
+
+    def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
+        return tuple(t[index] for t in self.tensors)
+
+    def __len__(self) -> int:
+        return int(self.tensors[0].shape[0])
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order.
+
+    >>> from chainrule.data import Subset, TensorDataset
+    >>> sub = Subset(TensorDataset([10, 11, 12, 13]), [3, 0])
+    >>> len(sub), sub[0]
+    (2, (tensor(13),))
+    """
+
+    def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
+        self.dataset = dataset
+        self.indices = [int(i) for i in indices]
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, (list, tuple)):
+            return [self.dataset[self.indices[i]] for i in index]
+        return self.dataset[self.indices[index]]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _generator(generator: np.random.Generator | None, what: str) -> np.random.Generator:
+    if generator is None:
+        return _random.generator()
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(f"{what}: generator must be a numpy.random.Generator (np.random.default_rng(seed)), got "
+                        f"{type(generator).__name__}")
+    return generator
+
+
+def random_split(dataset: Any, lengths: Sequence[int | float],
+                 generator: np.random.Generator | None = None) -> list[Subset]:
+    """Split ``dataset`` into non-overlapping random subsets of the given ``lengths``: counts summing to
+    ``len(dataset)``, or fractions summing to 1 (PyTorch's rule: each gets ``floor(n · f)``, and the remainder is
+    dealt one by one from the first subset on).
+
+    The permutation is drawn from ``generator`` (default: chainrule's, ``cr.random``); it is NumPy's, not PyTorch's.
+
+    >>> import numpy as np
+    >>> from chainrule.data import TensorDataset, random_split
+    >>> train, test = random_split(TensorDataset(np.arange(10)), [0.75, 0.25], np.random.default_rng(0))
+    >>> len(train), len(test), sorted(train.indices + test.indices) == list(range(10))
+    (8, 2, True)
+    """
+    n = len(dataset)
+    sizes = list(lengths)
+    if math.isclose(sum(sizes), 1) and sum(sizes) <= 1:  # fractions
+        for i, frac in enumerate(sizes):
+            if not 0 <= frac <= 1:
+                raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1: {frac}")
+        counts = [math.floor(n * frac) for frac in sizes]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        for i, count in enumerate(counts):
+            if count == 0:
+                warnings.warn(f"Length of split at index {i} is 0. This might result in an empty dataset.",
+                              stacklevel=2)
+    else:
+        if any(isinstance(c, bool) or not isinstance(c, numbers.Integral) or c < 0 for c in sizes):
+            raise ValueError(f"random_split: lengths must be non-negative integers or fractions summing to 1, got "
+                             f"{sizes}")
+        counts = [int(c) for c in sizes]
+    if sum(counts) != n:
+        raise ValueError(f"Sum of input lengths does not equal the length of the input dataset! ({sum(counts)} "
+                         f"against {n})")
+    order = _generator(generator, "random_split").permutation(n).tolist()
+    ends = list(itertools.accumulate(counts))
+    return [Subset(dataset, order[end - count:end]) for end, count in zip(ends, counts)]
+
+
+def default_collate(batch: Sequence[Any]) -> Any:
+    """Stack a list of samples into a batch, as PyTorch's ``default_collate``: Tensors and arrays into one Tensor
+    (recorded when they require grad), numbers into a Tensor (float64, int64, bool), and tuples, lists and dicts of
+    these element by element; strings stay a list.
+
+    >>> import chainrule as cr
+    >>> from chainrule.data import default_collate
+    >>> default_collate([(cr.tensor([1.0, 2.0]), 0), (cr.tensor([3.0, 4.0]), 1)])
+    (tensor([[1., 2.],
+            [3., 4.]]), tensor([0, 1]))
+    """
+    first = batch[0]
+    if isinstance(first, Tensor):
+        if any(t.requires_grad for t in batch):
+            return stack(list(batch))
+        return Tensor._from_node(backend.namespace(first.data).stack([values(t) for t in batch]), None)
+    if isinstance(first, (np.ndarray, np.generic)) or type(first) in backend.array_types:
+        return Tensor._from_node(backend.namespace(first).stack(list(batch)), None)
+    if isinstance(first, (bool, int, float)):
+        return Tensor._from_node(np.array(batch), None)
+    if isinstance(first, (str, bytes)):
+        return list(batch)
+    if isinstance(first, Mapping):
+        return {key: default_collate([sample[key] for sample in batch]) for key in first}
+    if isinstance(first, (tuple, list)):
+        if len({len(sample) for sample in batch}) != 1:
+            raise RuntimeError("default_collate: each element in list of batch should be of equal size")
+        fields = [default_collate(list(field)) for field in zip(*batch)]
+        return fields if isinstance(first, list) else tuple(fields)
+    raise TypeError(f"default_collate: cannot batch samples of type {type(first).__name__}; pass a collate_fn")
+
+
+class DataLoader:
+    """Batches of a data set, optionally shuffled: a tuple of equal-length arrays (fast slicing) or a ``Dataset``.
+
+    ``data`` is a tuple (or list) of arrays or Tensors sharing their first (sample) axis, e.g. ``(x, y)`` (a single
+    array is taken as a 1-tuple; each batch is then a tuple of Tensors, row ``i`` of every array kept together), or
+    a map-style data set (``len`` and integer indexing: a ``Dataset``, ``TensorDataset``, ``Subset``), whose samples
+    ``collate_fn`` (default: ``default_collate``) turns into batches; a ``collate_fn`` given with arrays receives
+    the samples of ``TensorDataset(*arrays)``. ``len(loader)`` is the number of batches: ``ceil(N / batch_size)``,
+    or ``N // batch_size`` with ``drop_last=True`` (which drops a final smaller batch). With ``shuffle=True`` every
+    pass draws a new permutation from ``generator`` (a ``numpy.random.Generator``), or from one seeded with
+    ``seed``, or else from chainrule's (``cr.random.seed`` repeats it): the same generator state gives the same
+    order every run. Array batches are fresh arrays (never views of the data) with the data's dtype, wrapped as
+    Tensors that do not require gradients. (``batch_size`` defaults to 32, not PyTorch's 1.)
 
     >>> import numpy as np
     >>> from chainrule.data import DataLoader
@@ -75,54 +240,78 @@ class DataLoader:
     [[0, 1], [2, 3], [4]]
     >>> [yb.tolist() for _, yb in DataLoader((x, y), batch_size=2, shuffle=True, seed=0, drop_last=True)]
     [[2, 4], [3, 0]]
+    >>> [b for b in DataLoader((x, y), batch_size=2, collate_fn=lambda samples: len(samples))]
+    [2, 2, 1]
     """
 
-    def __init__(self, arrays: Sequence[Any] | Array | Tensor, batch_size: int = 32, shuffle: bool = False,
-                 seed: int | None = None, drop_last: bool = False) -> None:
+    def __init__(self, arrays: Any, batch_size: int = 32, shuffle: bool = False, seed: int | None = None,
+                 drop_last: bool = False, *, collate_fn: Callable[[list[Any]], Any] | None = None,
+                 generator: np.random.Generator | None = None) -> None:
         if isinstance(arrays, (np.ndarray, Tensor)):
             arrays = (arrays,)
-        if not isinstance(arrays, (tuple, list)) or not arrays:
-            raise TypeError("DataLoader: arrays must be a non-empty tuple of equal-length arrays, e.g. (x, y)")
+        is_arrays = isinstance(arrays, (tuple, list))
+        is_dataset = not is_arrays and hasattr(arrays, "__len__") and hasattr(arrays, "__getitem__")
+        if not is_dataset and not (is_arrays and arrays):
+            raise TypeError("DataLoader: data must be a non-empty tuple of equal-length arrays, e.g. (x, y), or a "
+                            "data set (a Dataset: len() and integer indexing)")
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
             raise TypeError(f"DataLoader: batch_size must be an integer, got {batch_size!r}")
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be at least 1, got {batch_size}")
-        data = tuple(a.data if isinstance(a, Tensor) else np.asarray(a) for a in arrays)
-        for i, a in enumerate(data):
-            if a.ndim == 0:
-                raise ValueError(f"DataLoader: array {i} is 0-d; every array needs a first (sample) axis")
-        lengths = [len(a) for a in data]
-        if len(set(lengths)) > 1:
-            raise ValueError(f"DataLoader: the arrays must have the same length (first axis), got lengths {lengths}")
-        self.arrays = data
+        if seed is not None and generator is not None:
+            raise ValueError("DataLoader: give a seed or a generator, not both")
+        self.dataset: Any = None
+        self.arrays: tuple[Array, ...] = ()
+        if is_arrays:
+            data = tuple(a.data if isinstance(a, Tensor) else np.asarray(a) for a in arrays)
+            for i, a in enumerate(data):
+                if a.ndim == 0:
+                    raise ValueError(f"DataLoader: array {i} is 0-d; every array needs a first (sample) axis")
+            lengths = [len(a) for a in data]
+            if len(set(lengths)) > 1:
+                raise ValueError(f"DataLoader: the arrays must have the same length (first axis), got lengths "
+                                 f"{lengths}")
+            self.arrays = data
+            if collate_fn is not None:
+                self.dataset = TensorDataset(*data)
+            self._n = lengths[0]
+        else:
+            self.dataset = arrays
+            self._n = len(arrays)
+        self.collate_fn = collate_fn if collate_fn is not None else default_collate
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.seed = seed
-        self._rng = np.random.default_rng(seed)
-        self._n = lengths[0]
+        self.generator = np.random.default_rng(seed) if seed is not None else generator
+        if generator is not None:
+            _generator(generator, "DataLoader")
 
     def __len__(self) -> int:
         if self.drop_last:
             return self._n // self.batch_size
         return math.ceil(self._n / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+    def __iter__(self) -> Iterator[Any]:
         # the permutation is drawn here, when a pass begins, not at the first next()
-        order = self._rng.permutation(self._n) if self.shuffle else None
+        order = _generator(self.generator, "DataLoader").permutation(self._n) if self.shuffle else None
         return self._batches(order)
 
-    def _batches(self, order: Array | None) -> Iterator[tuple[Tensor, ...]]:
+    def _batches(self, order: Array | None) -> Iterator[Any]:
         bs = self.batch_size
         for start in range(0, len(self) * bs, bs):
             stop = min(start + bs, self._n)
+            if self.dataset is not None:
+                index = range(start, stop) if order is None else order[start:stop].tolist()
+                yield self.collate_fn([self.dataset[i] for i in index])
+                continue
             if order is None:
                 batch = tuple(a[start:stop].copy() for a in self.arrays)
             else:
-                index = order[start:stop]
-                batch = tuple(a[index] for a in self.arrays)
+                batch = tuple(a[order[start:stop]] for a in self.arrays)
             yield tuple(Tensor._from_node(b, None) for b in batch)
 
     def __repr__(self) -> str:
-        return (f"DataLoader(samples={self._n}, arrays={len(self.arrays)}, batch_size={self.batch_size}, "
+        what = f"arrays={len(self.arrays)}" if self.arrays else f"dataset={type(self.dataset).__name__}"
+        return (f"DataLoader(samples={self._n}, {what}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, seed={self.seed}, drop_last={self.drop_last})")

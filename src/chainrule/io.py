@@ -9,6 +9,14 @@ little-endian, row-major bytes of every tensor, with no holes. Files written her
 its own, in plain Python and NumPy: it parses the header with ``json``, checks every entry against the file before
 reading a byte of tensor data, and reads each tensor straight into a fresh array. It never unpickles, imports or
 evaluates anything, and every malformed file raises :class:`SerializationError`.
+
+Checkpoints: ``save`` also takes nested state, a dict holding dicts, lists and tuples of tensors, arrays and Python
+scalars (an optimizer's or a scheduler's ``state_dict()``, a model's beside it, an epoch number, a generator's
+state). Every array is stored as a tensor named by its path (``"optim.state.0.exp_avg"``); the rest of the structure
+(container kinds, key types, scalars: floats in hex, so bit for bit) is a JSON description kept, as a string, in
+the header's ``__metadata__`` under ``"chainrule.structure"``. ``load`` rebuilds it after checking every entry
+against the file. A flat state dict of arrays is written without that entry, exactly as before, so that
+``safetensors.torch.load_file`` reads it into a PyTorch model; a nested file's tensors load there too, flat.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ from . import backend
 from .tensor import Tensor
 
 __all__ = ["SerializationError", "load", "load_metadata", "save"]
+
+STRUCTURE_KEY = "chainrule.structure"  # the __metadata__ entry that describes a nested checkpoint
 
 PathLike = str | os.PathLike[str]
 
@@ -106,19 +116,60 @@ def _safetensors_numpy() -> Any:
     return safetensors.numpy
 
 
-def _as_saveable(name: Any, value: Any) -> np.ndarray[Any, Any]:
+def _check_name(name: Any) -> None:
     if not isinstance(name, str):
         raise TypeError(f"cr.save: state dict keys must be strings, got {name!r} ({type(name).__name__})")
     if name == "__metadata__":
         raise ValueError("cr.save: '__metadata__' is reserved by the safetensors format; pass metadata= instead")
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, (Tensor, np.ndarray, np.generic)) or type(value) in backend.array_types
+
+
+def _describe(value: Any, path: str, arrays: dict[str, np.ndarray[Any, Any]]) -> dict[str, Any]:
+    """The JSON description of ``value`` (one kind, one payload), its arrays added to ``arrays`` by path."""
+    if _is_array(value):
+        kind = "tensor" if isinstance(value, Tensor) else "scalar" if isinstance(value, np.generic) else "ndarray"
+        if path in arrays:
+            raise ValueError(f"cr.save: two entries of the state are both named {path!r} (a key holding a '.' "
+                             "repeats another path); rename one")
+        arrays[path] = _as_saveable(path, value)
+        return {kind: path}
+    if value is None:
+        return {"none": None}
+    if isinstance(value, bool):
+        return {"bool": value}
+    if isinstance(value, int):
+        return {"int": str(int(value))}  # a string: JSON readers need not keep integers past 2**53 (generator states)
+    if isinstance(value, float):
+        return {"float": float(value).hex()}  # exact, and inf / nan too
+    if isinstance(value, str):
+        return {"str": value}
+    prefix = f"{path}." if path else ""
+    if isinstance(value, Mapping):
+        items = []
+        for key, item in value.items():
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                raise TypeError(f"cr.save: {path or 'the state'!r} has the key {key!r} ({type(key).__name__}); "
+                                "nested keys must be strings or integers")
+            items.append([_describe(key, "", arrays), _describe(item, f"{prefix}{key}", arrays)])
+        return {"dict": items}
+    if isinstance(value, (list, tuple)):
+        kind = "list" if isinstance(value, list) else "tuple"
+        return {kind: [_describe(item, f"{prefix}{i}", arrays) for i, item in enumerate(value)]}
+    raise TypeError(f"cr.save: {path!r} must be a Tensor or an ndarray, or in nested state a number, a string, None, "
+                    f"or a dict, list or tuple of these, got {type(value).__name__}")
+
+
+def _as_saveable(name: str, value: Any) -> np.ndarray[Any, Any]:
+    _check_name(name)
     if isinstance(value, Tensor):
         array = backend.to_host(value.data)  # a tensor on a GPU is copied to the host
     elif isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
-    elif type(value) in backend.array_types:
+    else:  # a device array
         array = backend.to_host(value)
-    else:
-        raise TypeError(f"cr.save: {name!r} must be a Tensor or an ndarray, got {type(value).__name__}")
     if array.dtype.newbyteorder("=") not in _SAVE_DTYPES:
         raise TypeError(
             f"cr.save: {name!r} has dtype {array.dtype}, which safetensors cannot store; supported: "
@@ -134,7 +185,15 @@ _LITTLE_ENDIAN_HOST = np.dtype("=i4").str == "<i4"
 
 
 def save(state_dict: Mapping[str, Any], path: PathLike, metadata: Mapping[str, str] | None = None) -> None:
-    """Write ``state_dict`` (names -> Tensors or ndarrays) to ``path`` as a safetensors file, atomically.
+    """Write ``state_dict`` (names -> Tensors or ndarrays, or nested state) to ``path`` as a safetensors file,
+    atomically.
+
+    Nested state (a checkpoint) is a dict with string keys whose values may also be Python scalars (bool, int,
+    float, str, None) and dicts (string or integer keys), lists and tuples of all these: ``{"model":
+    model.state_dict(), "optim": opt.state_dict(), "sched": sched.state_dict(), "epoch": 3}``. Its arrays are stored
+    as tensors named by their path, its structure as JSON in the header metadata (see the module's docstring);
+    ``load`` gives it back, Tensors as Tensors, ndarrays as ndarrays, NumPy scalars as NumPy scalars, the same
+    containers and keys, floats bit for bit. Anything else (an object, a function) is a TypeError naming its path.
 
     The safetensors package serializes the tensors; the bytes go to a temporary file in the same directory, which is
     flushed to disk (fsync) and then renamed over ``path``:
@@ -152,6 +211,11 @@ def save(state_dict: Mapping[str, Any], path: PathLike, metadata: Mapping[str, s
     >>> sd = load(path)
     >>> sd["weight"].shape, sd["weight"].dtype, int(sd["step"])
     ((2, 3), dtype('float32'), 7)
+    >>> opt = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=0.1, momentum=0.9)
+    >>> save({"optim": opt.state_dict(), "epoch": 3}, path)
+    >>> ckpt = load(path)
+    >>> ckpt["epoch"], ckpt["optim"]["param_groups"][0]["lr"]
+    (3, 0.1)
     >>> tmp.cleanup()
     """
     if not isinstance(state_dict, Mapping):
@@ -159,13 +223,22 @@ def save(state_dict: Mapping[str, Any], path: PathLike, metadata: Mapping[str, s
         raise TypeError(
             f"cr.save takes a state dict, a mapping of names to tensors{hint}, got {type(state_dict).__name__}"
         )
-    arrays = {name: _as_saveable(name, value) for name, value in state_dict.items()}
     if metadata is not None:
         if not isinstance(metadata, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
         ):
             raise TypeError("cr.save: metadata must be a mapping of strings to strings")
+        if STRUCTURE_KEY in metadata:
+            raise ValueError(f"cr.save: the metadata key {STRUCTURE_KEY!r} is reserved for the checkpoint structure")
         metadata = dict(metadata)
+    if all(_is_array(value) for value in state_dict.values()):
+        arrays = {name: _as_saveable(name, value) for name, value in state_dict.items()}
+    else:
+        arrays = {}
+        for name in state_dict:
+            _check_name(name)
+        structure = _describe(state_dict, "", arrays)
+        metadata = {**(metadata or {}), STRUCTURE_KEY: json.dumps(structure, separators=(",", ":"))}
     st = _safetensors_numpy()
 
     target = os.path.realpath(os.fspath(path))  # through a symlink: replace its target, keep the link
@@ -378,9 +451,10 @@ def _read_header(f: BinaryIO, size: int) -> tuple[list[tuple[str, np.dtype[Any],
     return entries, metadata, 8 + n
 
 
-def load(path: PathLike, device: Any = None) -> dict[str, Tensor]:
+def load(path: PathLike, device: Any = None) -> dict[str, Any]:
     """Read a safetensors file into a dict of names -> Tensors, in the order of the file's header; on ``device``
-    ("cuda", ...) when one is given, else in host memory.
+    ("cuda", ...) when one is given, else in host memory. A checkpoint of nested state saved by ``save`` comes back
+    as it was saved, its structure checked strictly against the tensors (see ``_rebuild``).
 
     The whole header is checked before any tensor is read; each tensor is read into a fresh, writable array of its
     own. Nothing is ever unpickled or evaluated. Raises :class:`SerializationError` (a ValueError naming the file
@@ -411,8 +485,7 @@ def load(path: PathLike, device: Any = None) -> dict[str, Tensor]:
     name, f, size = _open_checked(path)
     with f:
         try:
-            entries, _, start = _read_header(f, size)
-            tensors: dict[str, Tensor] = {}
+            entries, metadata, start = _read_header(f, size)
             # read in file order (the buffer is one contiguous run), then hand back in header order
             arrays: dict[str, np.ndarray[Any, Any]] = {}
             for tname, dtype, shape, begin, end in sorted(entries, key=lambda e: (e[3], e[4])):
@@ -433,12 +506,101 @@ def load(path: PathLike, device: Any = None) -> dict[str, Tensor]:
                 if not dtype.isnative:  # pragma: no cover (big-endian hosts)
                     array = array.astype(dtype.newbyteorder("="))
                 arrays[tname] = array
-            for tname, *_ in entries:
-                array = arrays[tname] if device is None else backend.to_device(arrays[tname], device)
-                tensors[tname] = Tensor._from_node(array, None)
-            return tensors
+            if STRUCTURE_KEY in metadata:
+                return _rebuild(metadata[STRUCTURE_KEY], arrays, device)
+            return {tname: _tensor(arrays[tname], device) for tname, *_ in entries}
         except _Problem as e:
             raise SerializationError(name, str(e)) from None
+
+
+def _tensor(array: np.ndarray[Any, Any], device: Any) -> Tensor:
+    return Tensor._from_node(array if device is None else backend.to_device(array, device), None)
+
+
+_SCALARS: dict[str, Any] = {"none": type(None), "bool": bool, "str": str, "int": str, "float": str}
+_MAX_INT_DIGITS = 4000  # under Python's int() limit; a generator's state has 39 digits
+
+
+def _rebuild(text: str, arrays: dict[str, np.ndarray[Any, Any]], device: Any) -> dict[str, Any]:
+    """The nested state a structure description gives, every entry checked: one known kind each, payloads of the
+    right type, keys unique, every tensor it names in the file and every tensor of the file named once. Problems
+    name the entry's path."""
+    try:
+        structure = json.loads(text, object_pairs_hook=_unique_object, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        raise _Problem(f"the checkpoint structure is not valid JSON ({e.msg} at column {e.colno})") from None
+    except (ValueError, RecursionError) as e:
+        raise _Problem(f"the checkpoint structure is not valid JSON ({e})") from None
+    unused = set(arrays)
+
+    def build(node: Any, path: str) -> Any:
+        where = f"checkpoint entry {path or '(the top)'!r}"
+        if not (isinstance(node, dict) and len(node) == 1):
+            raise _Problem(f"{where}: its description {str(node)[:60]} is not an object with one kind")
+        ((kind, payload),) = node.items()
+        if kind in ("tensor", "ndarray", "scalar"):
+            if payload != path:
+                raise _Problem(f"{where}: it names the tensor {payload!r}, not its own path")
+            if payload not in arrays:
+                raise _Problem(f"{where}: the tensor {payload!r} is not in the file")
+            if payload not in unused:
+                raise _Problem(f"{where}: the tensor {payload!r} is used twice")
+            unused.discard(payload)
+            array = arrays[payload]
+            if kind == "tensor":
+                return _tensor(array, device)
+            if kind == "scalar":
+                if array.ndim:
+                    raise _Problem(f"{where}: a NumPy scalar, but the tensor has shape {list(array.shape)}")
+                return array[()]
+            return array if device is None else backend.to_device(array, device)
+        if kind in _SCALARS:
+            if type(payload) is not _SCALARS[kind]:
+                raise _Problem(f"{where}: {kind} has the payload {payload!r}")
+            if kind == "int":
+                digits = payload[1:] if payload.startswith("-") else payload
+                if not (digits.isascii() and digits.isdigit() and len(digits) <= _MAX_INT_DIGITS):
+                    raise _Problem(f"{where}: {payload[:40]!r} is not an integer")
+                return int(payload)
+            if kind == "float":
+                try:
+                    return float.fromhex(payload)
+                except ValueError:
+                    raise _Problem(f"{where}: {payload[:40]!r} is not a float in hex") from None
+            return payload
+        if kind in ("list", "tuple"):
+            if not isinstance(payload, list):
+                raise _Problem(f"{where}: a {kind} whose items are not a list")
+            prefix = f"{path}." if path else ""
+            items = [build(item, f"{prefix}{i}") for i, item in enumerate(payload)]
+            return items if kind == "list" else tuple(items)
+        if kind == "dict":
+            if not isinstance(payload, list):
+                raise _Problem(f"{where}: a dict whose items are not a list")
+            out: dict[Any, Any] = {}
+            for item in payload:
+                if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], dict)
+                        and len(item[0]) == 1 and next(iter(item[0])) in ("str", "int")):
+                    raise _Problem(f"{where}: an item {str(item)[:60]} is not a [key, value] pair with a string or "
+                                   "integer key")
+                key = build(item[0], path)
+                if path == "" and not isinstance(key, str):
+                    raise _Problem(f"{where}: the top-level key {key!r} is not a string")
+                if key in out:
+                    raise _Problem(f"{where}: the key {key!r} appears twice")
+                out[key] = build(item[1], f"{path}.{key}" if path else str(key))
+            return out
+        raise _Problem(f"{where}: unknown kind {kind!r}")
+
+    try:
+        if not (isinstance(structure, dict) and list(structure) == ["dict"]):
+            raise _Problem("the checkpoint structure does not describe a dict at the top")
+        state = build(structure, "")
+    except RecursionError:
+        raise _Problem("the checkpoint structure is nested too deeply") from None
+    if unused:
+        raise _Problem(f"the tensor {sorted(unused)[0]!r} is in the file but not in the checkpoint structure")
+    return state
 
 
 def load_metadata(path: PathLike) -> dict[str, str]:

@@ -1101,7 +1101,7 @@ class Tensor:
         >>> cr.tensor([3.0, 1.0, 2.0]).argsort()
         tensor([1, 2, 0])
         """
-        return self.sort(dim, descending).indices  # type: ignore[no-any-return]
+        return self.sort(dim, descending).indices
 
     @both_spellings
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:

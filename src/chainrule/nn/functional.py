@@ -33,6 +33,7 @@ from ..ops.elementwise import clip as _clip
 from ..ops.elementwise import elu as _elu
 from ..ops.elementwise import exp, gelu, log, log_sigmoid, maximum, sigmoid, sqrt, tanh, where
 from ..ops.elementwise import leaky_relu as _leaky_relu
+from ..ops.elementwise import minimum as _minimum  # the ranking and CTC losses
 from ..ops.elementwise import relu as _relu
 from ..ops.elementwise import selu as _selu
 from ..ops.elementwise import silu as _silu
@@ -42,7 +43,7 @@ from ..ops.reduce import log_softmax as _log_softmax
 from ..ops.reduce import mean as _mean
 from ..ops.reduce import softmax as _softmax
 from ..ops.reduce import sum as _sum
-from ..ops.shape import getitem, repeat, reshape, stack, swapaxes, take, take_along_axis, transpose
+from ..ops.shape import concatenate, getitem, repeat, reshape, stack, swapaxes, take, take_along_axis, transpose
 from ..ops.shape import pad as _pad_constant
 from ..primitive import as_array, holds_box, like
 from ..spelling import both_spellings
@@ -1601,3 +1602,221 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
         matrix = like(_resampling(n, out, scale, kind, bool(align_corners)).astype(x.dtype), _raw(x))
         x = swapaxes(matmul(swapaxes(x, axis, -1), matrix.T), axis, -1)
     return x
+# ---- ranking, embedding, triplet and CTC losses ---------------------------------------------------------------------
+__all__ += ["cosine_embedding_loss", "ctc_loss", "margin_ranking_loss", "pairwise_distance", "triplet_margin_loss"]
+
+
+def _hinge(v: Any) -> Any:
+    """``max(v, 0)`` with PyTorch's ``clamp_min`` gradient: 1 where v >= 0, so at the kink v = 0 it passes through."""
+    return where(_raw(v) >= 0, v, 0.0)
+
+
+def _constant_target(target: Any, what: str) -> np.ndarray[Any, Any]:
+    """A target the loss only compares (a sign, a label): refused when differentiated, since nothing flows to it."""
+    if holds_box((target,)):
+        raise TypeError(f"{what}: the target only selects terms and has no gradient; pass a constant "
+                        "(target.detach())")
+    return _raw(target)
+
+
+def margin_ranking_loss(input1: Any, input2: Any, target: Any, margin: float = 0.0, size_average: bool | None = None,
+                        reduce: bool | None = None, reduction: str = "mean") -> Any:
+    """``max(0, -y (x1 - x2) + margin)`` for targets y = ±1 (1: x1 should rank higher).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.margin_ranking_loss(cr.tensor([1.0, 0.0]), cr.tensor([0.0, 1.0]), cr.tensor([1.0, 1.0]), margin=0.5,
+    ...                       reduction="none")
+    tensor([0. , 1.5])
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    a, b, y = as_array(input1), as_array(input2), as_array(target)
+    if not a.ndim == b.ndim == y.ndim:
+        raise ValueError(f"margin_ranking_loss: input1, input2 and target must have the same number of dimensions, "
+                         f"got shapes {a.shape}, {b.shape} and {y.shape}")
+    return _elementwise_loss(_hinge(-y * (a - b) + margin), None, reduction, False, "margin_ranking_loss")
+
+
+def cosine_embedding_loss(input1: Any, input2: Any, target: Any, margin: float = 0.0,
+                          size_average: bool | None = None, reduce: bool | None = None,
+                          reduction: str = "mean") -> Any:
+    """``1 - cos(x1, x2)`` where y = 1, ``max(0, cos(x1, x2) - margin)`` where y = -1; rows (N, D) or one (D,).
+
+    The cosine is PyTorch's: ``x1·x2 / sqrt((|x1|² + 1e-12)(|x2|² + 1e-12))``, so a zero vector has cosine 0.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.cosine_embedding_loss(cr.tensor([[1.0, 0.0], [1.0, 0.0]]), cr.tensor([[0.0, 1.0], [1.0, 0.0]]),
+    ...                         cr.tensor([1, -1]), reduction="none")
+    tensor([1., 1.])
+    """
+    what = "cosine_embedding_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    a, b = as_array(input1), as_array(input2)
+    y = _constant_target(target, what)
+    if a.shape != b.shape or a.ndim not in (1, 2) or tuple(y.shape) != a.shape[:-1]:
+        raise ValueError(f"{what}: expected inputs of one shape, (N, D) with a target (N,) or (D,) with a 0-d "
+                         f"target, got {a.shape}, {b.shape} and a target of shape {tuple(y.shape)}")
+    eps = 1e-12  # PyTorch's EPSILON, added to each squared norm
+    cos = _sum(a * b, axis=-1) / sqrt((_sum(a * a, axis=-1) + eps) * (_sum(b * b, axis=-1) + eps))
+    loss = where(y == 1, 1 - cos, 0.0) + where(y == -1, _hinge(cos - margin), 0.0)
+    return _elementwise_loss(loss, None, reduction, False, what)
+
+
+@both_spellings
+def pairwise_distance(x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Any:
+    """``||x1 - x2 + eps||_p`` over the last axis (PyTorch's: the eps keeps the norm away from its kink at 0).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.pairwise_distance(cr.tensor([[3.0, 0.0]]), cr.tensor([[0.0, 4.0]]), eps=0.0)
+    tensor([5.])
+    """
+    if not (isinstance(p, (int, float)) and 0 < p < math.inf):
+        raise ValueError(f"pairwise_distance: p must be a positive finite number, got {p!r}")
+    d = _norm(as_array(x1) - as_array(x2) + eps, float(p), -1)
+    return d if keepdim else reshape(d, d.shape[:-1])
+
+
+def triplet_margin_loss(anchor: Any, positive: Any, negative: Any, margin: float = 1.0, p: float = 2.0,
+                        eps: float = 1e-6, swap: bool = False, size_average: bool | None = None,
+                        reduce: bool | None = None, reduction: str = "mean") -> Any:
+    """``max(d(a, p) - d(a, n) + margin, 0)`` with d the ``pairwise_distance``; ``swap`` uses
+    ``min(d(a, n), d(p, n))`` as the negative distance (the harder one). Inputs (N, D) or (D,).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> a, pos, neg = cr.tensor([[0.0, 0.0]]), cr.tensor([[3.0, 4.0]]), cr.tensor([[0.0, 1.0]])
+    >>> F.triplet_margin_loss(a, pos, neg, eps=0.0)
+    tensor(5.)
+    """
+    what = "triplet_margin_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if margin <= 0:
+        raise ValueError(f"{what}: margin must be greater than 0, got {margin}")
+    a, pos, neg = as_array(anchor), as_array(positive), as_array(negative)
+    if not a.ndim == pos.ndim == neg.ndim or a.ndim not in (1, 2):
+        raise ValueError(f"{what}: anchor, positive and negative must all be 1-d (D,) or all 2-d (N, D), got "
+                         f"shapes {a.shape}, {pos.shape} and {neg.shape}")
+    d_pos = pairwise_distance(a, pos, p, eps)
+    d_neg = pairwise_distance(a, neg, p, eps)
+    if swap:
+        d_neg = _minimum(d_neg, pairwise_distance(pos, neg, p, eps))
+    return _elementwise_loss(_hinge(margin + d_pos - d_neg), None, reduction, False, what)
+
+
+def _log_add_exp(x: Any, axis: int) -> Any:
+    """``log(sum(exp(x), axis))`` shifted by the maximum, and -inf with gradient 0 where every term is -inf (a CTC
+    state no path reaches yet), where logsumexp's own gradient is 0/0."""
+    raw = _raw(x)
+    top = np.max(raw, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0).astype(raw.dtype)
+    total = _sum(exp(x - top), axis=axis)
+    reached = _raw(total) > 0
+    return where(reached, log(where(reached, total, 1.0)), -math.inf) + np.squeeze(top, axis)
+
+
+def _ctc_targets(targets: Any, target_lengths: np.ndarray[Any, Any], n: int, blank: int, n_classes: int
+                 ) -> np.ndarray[Any, Any]:
+    """The targets as a padded (N, max length) host array of labels (padding: ``blank``), from either of PyTorch's
+    layouts: padded (N, S), or all targets concatenated (sum(target_lengths),)."""
+    what = "ctc_loss"
+    labels = index_array(targets, what)
+    longest = int(target_lengths.max(initial=0))
+    padded = np.full((n, longest), blank, dtype=np.int64)
+    if labels.ndim == 1:
+        if labels.size != int(target_lengths.sum()):
+            raise ValueError(f"{what}: concatenated targets hold {labels.size} labels, but target_lengths sum to "
+                             f"{int(target_lengths.sum())}")
+        starts = np.concatenate([[0], np.cumsum(target_lengths)[:-1]]).astype(np.int64)
+        for i, (start, length) in enumerate(zip(starts, target_lengths)):
+            padded[i, :length] = labels[start:start + length]
+    elif labels.ndim == 2 and labels.shape[0] == n:
+        if labels.shape[1] < longest:
+            raise ValueError(f"{what}: padded targets of shape {labels.shape} are shorter than the longest target "
+                             f"length {longest}")
+        used = np.arange(longest) < target_lengths[:, None]
+        padded[used] = labels[:, :longest][used]
+    else:
+        raise ValueError(f"{what}: targets must be (N, S) padded or 1-d concatenated, got shape {labels.shape} for "
+                         f"a batch of {n}")
+    used = np.arange(longest) < target_lengths[:, None]
+    bad = padded[used & ((padded < 0) | (padded >= n_classes) | (padded == blank))]
+    if bad.size:
+        raise ValueError(f"{what}: target label {int(bad[0])} is the blank ({blank}) or outside the {n_classes} "
+                         "classes")
+    return padded
+
+
+def ctc_loss(log_probs: Any, targets: Any, input_lengths: Any, target_lengths: Any, blank: int = 0,
+             reduction: str = "mean", zero_infinity: bool = False) -> Any:
+    r"""Connectionist temporal classification: ``-log p(target | log_probs)`` summed over every alignment.
+
+    ``log_probs`` (T, N, C) (or (T, C) unbatched) are log-probabilities over C classes, ``blank`` among them;
+    ``targets`` are (N, S) padded or 1-d concatenated; lengths per sample. The forward variables of the extended
+    target l' (blanks between and around the labels) follow, in log space,
+
+        α_t(s) = log(e^{α_{t-1}(s)} + e^{α_{t-1}(s-1)} + [l'_s ≠ blank, l'_s ≠ l'_{s-2}] e^{α_{t-1}(s-2)}) + lp_t(l'_s)
+
+    and the loss is ``-log(e^{α_{T-1}(S'-1)} + e^{α_{T-1}(S'-2)})``. A composite of those steps: its gradient (any
+    order, either mode) is the chain rule through them, the exact derivative with respect to ``log_probs``
+    (PyTorch's native one adds ``exp(log_probs)`` on the frames inside each input length, a term that log_softmax's
+    gradient cancels, so the two agree through log_softmax). "mean" divides each
+    loss by its target length, then averages; ``zero_infinity`` makes an impossible alignment cost 0 (gradient 0).
+
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> lp = cr.log(cr.full((2, 1, 2), 0.5))   # two frames, classes {blank, a}: "a" is aa, a-, -a
+    >>> F.ctc_loss(lp, np.array([[1]]), [2], [1], reduction="sum")   # -log(3/4)
+    tensor(0.28768207)
+    """
+    what = "ctc_loss"
+    _check_reduction(reduction)
+    lp = as_array(log_probs)
+    unbatched = lp.ndim == 2
+    if unbatched:
+        lp = reshape(lp, (lp.shape[0], 1, lp.shape[1]))
+        targets = np.reshape(index_array(targets, what), (1, -1))
+    if lp.ndim != 3:
+        raise ValueError(f"{what}: log_probs must be (T, N, C) or (T, C), got shape {lp.shape}")
+    steps, n, n_classes = lp.shape
+    if not 0 <= blank < n_classes:
+        raise ValueError(f"{what}: blank {blank} is not one of the {n_classes} classes")
+    lengths = [np.reshape(index_array(v, what), -1).astype(np.int64) for v in (input_lengths, target_lengths)]
+    in_len, tgt_len = lengths
+    if in_len.shape != (n,) or tgt_len.shape != (n,):
+        raise ValueError(f"{what}: input_lengths and target_lengths need one entry per sample ({n}), got "
+                         f"{in_len.size} and {tgt_len.size}")
+    if n and (in_len.min() < 1 or in_len.max() > steps or tgt_len.min() < 0):
+        raise ValueError(f"{what}: input lengths must lie in [1, {steps}] and target lengths be non-negative, got "
+                         f"{in_len.tolist()} and {tgt_len.tolist()}")
+    labels = _ctc_targets(targets, tgt_len, n, blank, n_classes)
+    states = 2 * labels.shape[1] + 1
+    extended = np.full((n, states), blank, dtype=np.int64)
+    extended[:, 1::2] = labels
+    skip = np.zeros((n, states), dtype=bool)  # may a path jump from s - 2 to s (over a blank, between two labels)?
+    skip[:, 2:] = (extended[:, 2:] != blank) & (extended[:, 2:] != extended[:, :-2])
+    ref = _raw(lp)
+    skip_d = like(skip, ref)
+    emit = getitem(lp, (slice(None), np.arange(n)[:, None], extended))  # (T, N, S'): lp_t(l'_s)
+    never = like(np.full((n, states), -math.inf, dtype=ref.dtype), ref)
+    first = like(np.arange(states) < 2, ref)
+    alpha = where(first, getitem(emit, 0), never)
+    for t in range(1, int(in_len.max(initial=1))):
+        one_back = concatenate([never[:, :1], alpha[:, :-1]], axis=1)
+        two_back = where(skip_d, concatenate([never[:, :2], alpha[:, :-2]], axis=1), never)
+        step = _log_add_exp(stack([alpha, one_back, two_back]), 0) + getitem(emit, t)
+        alpha = where(like((t < in_len)[:, None], ref), step, alpha)  # a finished sample keeps its last α
+    ends = np.stack([2 * tgt_len, np.maximum(2 * tgt_len - 1, 0)], axis=1)
+    last = take_along_axis(alpha, ends, axis=1)
+    last = where(like(np.stack([tgt_len >= 0, tgt_len > 0], axis=1), ref), last, -math.inf)
+    loss = -_log_add_exp(last, 1)
+    if zero_infinity:
+        loss = where(np.isinf(_raw(loss)), 0.0, loss)
+    if reduction == "mean":
+        loss = _mean(loss / like(np.maximum(tgt_len, 1).astype(ref.dtype), ref))
+    elif reduction == "sum":
+        loss = _sum(loss)
+    elif unbatched:
+        loss = reshape(loss, ())
+    return loss

@@ -1,4 +1,5 @@
-"""Gradient clipping: rescale gradients in place so their total norm, or each entry, stays within a bound."""
+"""Gradient clipping (rescale gradients in place so their total norm, or each entry, stays within a bound), and
+the parameters as one flat vector."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import numpy as np
 
 from .. import backend
 from ..engine import no_grad
+from ..ops.shape import concatenate, reshape
 from ..tensor import Tensor, values
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm", "parameters_to_vector",
+           "vector_to_parameters"]
 
 TensorOrTensors = Tensor | Iterable[Tensor]
 
@@ -126,3 +129,43 @@ def clip_grad_value_(parameters: TensorOrTensors, clip_value: float, foreach: bo
     with no_grad():
         for g in _grads(parameters):
             g[...] = np.clip(g.data, -clip_value, clip_value)
+
+
+def parameters_to_vector(parameters: TensorOrTensors) -> Tensor:
+    """Every parameter flattened and concatenated, in order: one vector (recorded, so it is differentiable).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils import parameters_to_vector
+    >>> parameters_to_vector([cr.ones(2, 2), cr.zeros(1)])
+    tensor([1., 1., 1., 1., 0.])
+    """
+    tensors = _tensors(parameters)
+    devices = {str(p.device) for p in tensors}
+    if len(devices) > 1:
+        raise ValueError(f"parameters_to_vector: the parameters live on several devices ({', '.join(sorted(devices))})")
+    return concatenate([reshape(p, (-1,)) for p in tensors])
+
+
+def vector_to_parameters(vec: Tensor, parameters: TensorOrTensors) -> None:
+    """Copy consecutive slices of ``vec`` into the parameters, in place (each keeps its identity, so an optimizer
+    holding it sees the new values); the inverse of ``parameters_to_vector``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils import vector_to_parameters
+    >>> w, b = cr.zeros(2, 2), cr.zeros(1)
+    >>> vector_to_parameters(cr.arange(5.0), [w, b])
+    >>> w.tolist(), b.tolist()
+    ([[0.0, 1.0], [2.0, 3.0]], [4.0])
+    """
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"vector_to_parameters: expected a Tensor, got {type(vec).__name__}")
+    tensors = _tensors(parameters)
+    total = sum(p.data.size for p in tensors)
+    if vec.ndim != 1 or vec.shape[0] != total:
+        raise ValueError(f"vector_to_parameters: the vector has {vec.data.size} entries, the parameters {total}")
+    offset = 0
+    with no_grad():
+        for p in tensors:
+            n = p.data.size
+            p[...] = vec.data[offset:offset + n].reshape(p.data.shape)
+            offset += n

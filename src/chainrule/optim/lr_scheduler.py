@@ -4,6 +4,8 @@ They follow PyTorch's schedules and its stepping rules: constructing a scheduler
 group's ``initial_lr``), and the multiplicative ones (StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR,
 LinearLR) update the group's current ``lr``, so two schedulers on one optimizer compose as they do in PyTorch. Their
 values equal the closed forms in each class's docstring. Call ``scheduler.step()`` after ``optimizer.step()``.
+``ReduceLROnPlateau`` is the exception: it steps on a metric, ``scheduler.step(val_loss)``, and takes no step at
+construction (as PyTorch's).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from .optimizer import Optimizer
 
 __all__ = [
     "LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR",
-    "OneCycleLR",
+    "OneCycleLR", "CosineAnnealingWarmRestarts", "ReduceLROnPlateau",
 ]
 
 
@@ -420,3 +422,167 @@ class OneCycleLR(LRScheduler):
                     break
                 start_step = end_step
         return lrs
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    r"""Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter): the rate falls from base_lr towards
+    ``eta_min`` over T_i epochs, then restarts at base_lr with T_{i+1} = T_mult · T_i (T_0 given):
+
+        lr = η_min + (base_lr - η_min) (1 + cos(π T_cur / T_i)) / 2
+
+    with T_cur the epochs since the last restart. ``step(epoch)`` may be given a fractional epoch (``epoch + i /
+    iters`` within an epoch, PyTorch's idiom), which sets T_cur and T_i from it directly.
+
+    >>> import chainrule as cr
+    >>> opt = cr.optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = cr.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2)
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     lrs.append(round(sched.get_last_lr()[0], 12))
+    ...     sched.step()
+    >>> lrs
+    [1.0, 0.5, 1.0, 0.5, 1.0]
+    """
+
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1) -> None:
+        _positive_int("T_0", T_0)
+        if isinstance(T_mult, bool) or not isinstance(T_mult, numbers.Integral) or T_mult < 1:
+            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+        if isinstance(eta_min, bool) or not isinstance(eta_min, numbers.Real):
+            raise ValueError(f"Expected float or int eta_min, but got {eta_min} of type {type(eta_min).__name__}")
+        self.T_0, self.T_i, self.T_mult, self.eta_min = T_0, T_0, T_mult, eta_min
+        self.T_cur: float = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base_lr in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one epoch, or go to ``epoch`` (which may be fractional), and set each group's ``lr``."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:  # a restart
+                self.T_cur = self.T_cur - self.T_i
+                self.T_i = self.T_i * self.T_mult
+        elif epoch < 0:
+            raise ValueError(f"Expected non-negative epoch, but got {epoch}")
+        elif epoch >= self.T_0:
+            if self.T_mult == 1:
+                self.T_cur = epoch % self.T_0
+            else:  # restarts at T_0 (T_mult^n - 1) / (T_mult - 1): which cycle is epoch in?
+                n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                self.T_i = self.T_0 * self.T_mult**n
+        else:
+            self.T_i, self.T_cur = self.T_0, epoch
+        self._step_count += 1
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = self._current_lrs()
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Multiply each group's rate by ``factor`` once a metric has stopped improving for more than ``patience``
+    epochs; ``step(metric)`` takes the epoch's metric (a validation loss, say).
+
+    The metric improves when it beats the best so far by ``threshold``: relatively (``best · (1 ∓ threshold)``,
+    ``threshold_mode="rel"``) or absolutely (``best ∓ threshold``), downwards with ``mode="min"``, upwards with
+    ``"max"``. After a reduction, ``cooldown`` epochs pass before bad epochs count again. A rate never goes below
+    its ``min_lr`` (one for all groups, or one each), and changes smaller than ``eps`` are skipped.
+
+    >>> import chainrule as cr
+    >>> opt = cr.optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = cr.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=1, factor=0.5)
+    >>> for loss in [3.0, 2.0, 2.0, 2.0, 2.0, 2.0]:
+    ...     sched.step(loss)
+    >>> sched.get_last_lr()      # halved after the 2nd bad epoch in a row, and again 2 epochs later
+    [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
+                 min_lr: float | Sequence[float] = 0, eps: float = 1e-8) -> None:
+        # no step at construction: a plateau is judged from the metrics alone
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        if factor >= 1.0:
+            raise ValueError("Factor should be < 1.0.")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode {mode} is unknown!")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"threshold mode {threshold_mode} is unknown!")
+        self.optimizer = optimizer
+        self.factor = factor
+        if isinstance(min_lr, (list, tuple)):
+            if len(min_lr) != len(optimizer.param_groups):
+                raise ValueError(f"expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}")
+            self.default_min_lr: float | None = None
+            self.min_lrs = list(min_lr)
+        else:
+            self.default_min_lr = float(min_lr)  # type: ignore[arg-type]
+            self.min_lrs = [float(min_lr)] * len(optimizer.param_groups)  # type: ignore[arg-type]
+        self.patience, self.cooldown, self.eps = patience, cooldown, eps
+        self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
+        self.mode_worse = math.inf if mode == "min" else -math.inf
+        self.last_epoch = 0
+        self._step_count = 0
+        self._last_lr = self._current_lrs()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = self.mode_worse
+        self.cooldown_counter = 0
+        self.num_bad_epochs = 0
+
+    @property
+    def in_cooldown(self) -> bool:
+        """Whether the epochs after a reduction are still passing (bad epochs do not count then)."""
+        return self.cooldown_counter > 0
+
+    def is_better(self, a: float, best: float) -> bool:
+        """Whether the metric ``a`` improves on ``best`` by the threshold."""
+        if self.mode == "min":
+            return a < (best * (1.0 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold)
+        return a > (best * (self.threshold + 1.0) if self.threshold_mode == "rel" else best + self.threshold)
+
+    def step(self, metrics: Any = None) -> None:
+        """Record this epoch's metric and reduce the rates if it has plateaued."""
+        if metrics is None:
+            raise TypeError("ReduceLROnPlateau.step needs the epoch's metric: scheduler.step(val_loss)")
+        current = float(metrics)
+        self._step_count += 1
+        self.last_epoch += 1
+        if self.is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            self._reduce_lr()
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = self._current_lrs()
+
+    def _reduce_lr(self) -> None:
+        if len(self.min_lrs) != len(self.optimizer.param_groups):  # groups were added since
+            if self.default_min_lr is None:
+                raise RuntimeError("The number of param groups in the optimizer "
+                                   f"({len(self.optimizer.param_groups)}) differs from when ReduceLROnPlateau was "
+                                   "initialized, usually due to a new param group being added to the optimizer. "
+                                   "Please modify the `min_lrs` field to match the length of the "
+                                   "`optimizer.param_groups`.")
+            self.min_lrs = [self.default_min_lr] * len(self.optimizer.param_groups)
+        for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
+            old = float(group["lr"])
+            new = max(old * self.factor, min_lr)
+            if old - new > self.eps:
+                group["lr"] = new
