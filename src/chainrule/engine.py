@@ -197,6 +197,16 @@ def _sum_to(c: Any, shape: tuple[int, ...]) -> Any:
     return c
 
 
+def in_dtype(c: Any, dtype: np.dtype[Any]) -> Any:
+    """A cotangent (or tangent) in its input's dtype; a complex one for a real input keeps its real part, as in JAX:
+    with the pairing Re(sum(a * b)) the imaginary part pairs with nothing a real input can move."""
+    if c.dtype.kind == "c" and dtype.kind != "c":
+        from .ops.elementwise import real
+
+        c = real(c)
+    return c if c.dtype == dtype else c.astype(dtype)
+
+
 def _accumulate(out: dict[int, tuple[Any, Any]], tensor: Any, c: Any) -> None:
     key = id(tensor)
     out[key] = (tensor, out[key][1] + c) if key in out else (tensor, c)
@@ -305,7 +315,7 @@ def run(
                     except ValueError:
                         raise _rule_shape_error(node, i, c, data) from None
                 if c.dtype is not data.dtype and c.dtype != data.dtype:
-                    c = c.astype(data.dtype)
+                    c = in_dtype(c, data.dtype)
                 parent = a._node
                 if parent is None:
                     _accumulate(out, a, c)

@@ -72,23 +72,25 @@ def _argnums(argnums: ArgNums, n: int) -> tuple[int, ...]:
 
 def _check_float(leaf: Any, where: str) -> None:
     dtype = np.result_type(leaf.dtype if isinstance(leaf, Tensor) else values(leaf))
-    if not np.issubdtype(dtype, np.floating):
+    if not np.issubdtype(dtype, np.inexact):
         raise TypeError(
-            f"{where} has dtype {dtype}: only floating-point inputs can be differentiated "
+            f"{where} has dtype {dtype}: only floating-point (or complex) inputs can be differentiated "
             "(convert it, e.g. x.astype(np.float64), or leave it out of argnums)"
         )
 
 
 def _is_float(x: Any) -> bool:
     """A value that can be differentiated: floating point, or a box of an enclosing transform."""
-    if level_of(x) >= 0 or isinstance(x, float):
+    if level_of(x) >= 0 or isinstance(x, (float, complex)):
         return True
     return (isinstance(x, (np.generic, Tensor)) or type(x) in backend.array_types) and np.issubdtype(
-        values(x).dtype, np.floating)
+        values(x).dtype, np.inexact)
 
 
 def _float_array(x: Any) -> Any:
-    """Python numbers become float64 arrays; arrays, Tensors and boxes stay as they are."""
+    """Python numbers become float64 (complex: complex128) arrays; arrays, Tensors and boxes stay as they are."""
+    if isinstance(x, complex):
+        return np.asarray(x, dtype=np.complex128)
     return np.asarray(x, dtype=np.float64) if isinstance(x, (int, float)) else x
 
 
@@ -164,10 +166,25 @@ def _scalar_output(out: Any, name: str) -> None:
         )
 
 
-def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False) -> Callable[..., Any]:
+def _complex_output(out: Any, holomorphic: bool, traced: _Traced) -> None:
+    """grad's output must be real, unless ``holomorphic`` (then it and the inputs are complex)."""
+    kind = values(out).dtype.kind
+    if not holomorphic and kind == "c":
+        raise TypeError(f"grad needs a real-valued output, got dtype {values(out).dtype}: differentiate a real "
+                        "function of it (cr.real(y), cr.abs(y) ** 2), use cr.vjp or cr.jacobian, or pass "
+                        "holomorphic=True when the function is holomorphic (its gradient is then f'(z))")
+    if holomorphic and (kind != "c" or any(values(x).dtype.kind != "c" for x in traced.flat_inputs())):
+        raise TypeError("grad(holomorphic=True) needs complex inputs and a complex output; convert the inputs "
+                        "(x.astype(np.complex128)) or drop holomorphic=True")
+
+
+def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False,
+                   holomorphic: bool = False) -> Callable[..., Any]:
     """``f`` and its gradient with respect to the arguments ``argnums``, in one call: ``(value, grad)``.
 
-    With ``has_aux``, ``f`` returns ``(value, aux)`` and the result is ``((value, aux), grad)``.
+    With ``has_aux``, ``f`` returns ``(value, aux)`` and the result is ``((value, aux), grad)``. For complex inputs
+    and a real output the gradient is dL/dx - i dL/dy (HIPS autograd's and JAX's convention: step with
+    ``z - lr * conj(g)``); ``holomorphic=True`` takes a complex output of a holomorphic f and gives f'(z).
 
     >>> import numpy as np, chainrule as cr
     >>> value, g = cr.value_and_grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
@@ -187,6 +204,7 @@ def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = 
             exit_level()
         out, aux = result if has_aux else (result, None)
         _scalar_output(out, "grad")
+        _complex_output(out, holomorphic, traced)
         seed = np.ones_like(values(out))
         grads = traced.unflatten(_backward([out], [seed], traced.flat_inputs(), level, retain_graph=False))
         value = _as_user(lower(out), args[nums[0]])
@@ -196,18 +214,25 @@ def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = 
     return wrapper
 
 
-def grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False) -> Callable[..., Any]:
+def grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False,
+         holomorphic: bool = False) -> Callable[..., Any]:
     """The gradient of a scalar function: ``grad(f)(x)`` is df/dx, with x's shape (and structure).
 
     ``argnums`` picks the arguments (an int, or a tuple for a tuple of gradients). Nests freely:
-    ``grad(grad(f))`` is the second derivative.
+    ``grad(grad(f))`` is the second derivative. On complex inputs z = x + iy of a real f, the gradient is
+    df/dx - i df/dy (the conjugate of PyTorch's ``.grad``; descend with ``z - lr * conj(g)``). A complex output is
+    refused unless ``holomorphic=True``, which gives f'(z).
 
     >>> import chainrule as cr
     >>> d2 = cr.grad(cr.grad(lambda x: x ** 3))
     >>> float(d2(2.0))
     12.0
+    >>> complex(cr.grad(lambda z: z ** 3, holomorphic=True)(1j))  # 3 z^2
+    (-3+0j)
+    >>> complex(cr.grad(lambda z: cr.abs(z) ** 2)(1 + 2j))  # d/dx - i d/dy of x^2 + y^2
+    (2-4j)
     """
-    value_grad = value_and_grad(f, argnums, has_aux)
+    value_grad = value_and_grad(f, argnums, has_aux, holomorphic)
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

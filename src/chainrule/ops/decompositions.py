@@ -38,7 +38,7 @@ from .. import backend
 from ..primitive import Primitive, Sample, like
 from ..spelling import both_spellings
 from ..tensor import bottom, values
-from .elementwise import absolute, sqrt, where
+from .elementwise import absolute, conjugate, imag, real, sqrt, where
 from .linalg import _mT, _to_end
 from .reduce import sum
 from .shape import as_array, getitem, reshape, transpose
@@ -141,6 +141,19 @@ def _fix_signs(u: Any) -> Any:
     return np.where(np.take_along_axis(u, big, axis=-2) < 0, -1, 1).astype(u.dtype)
 
 
+def _real_only(name: str, a: Any) -> None:
+    """Refuse complex input where the rule is written for real matrices (its Hermitian form is not implemented)."""
+    if bottom(a).dtype.kind == "c":
+        raise TypeError(f"linalg.{name} of complex matrices is not supported: its gradient needs the Hermitian "
+                        "form of the rule; inv, solve, det, slogdet, eig, eigvals, matmul and the 'fro' and vector "
+                        "norms take complex input")
+
+
+def _square_magnitude(x: Any) -> Any:
+    """|x|^2 entrywise: x * x for real x, Re(x conj(x)) for complex."""
+    return x * x if bottom(x).dtype.kind != "c" else real(x * conjugate(x))
+
+
 def _check_square(name: str, a: Any) -> None:
     if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
         raise ValueError(f"linalg.{name} needs square matrices (..., n, n), got shape {a.shape}")
@@ -227,6 +240,11 @@ def _distinct_singular(rng: np.random.Generator, n: int, m: int) -> np.ndarray[A
     k = min(n, m)
     s = np.arange(k, 0, -1) + rng.uniform(-0.2, 0.2, k)
     return (_orthonormal(rng, n, k) * s) @ _orthonormal(rng, m, k).T
+
+
+def _complex_matrices(rng: np.random.Generator, shape: Shape) -> np.ndarray[Any, Any]:
+    """Well-conditioned complex matrices: a perturbed identity plus i times another."""
+    return _stack(rng, shape, _well_conditioned) + 0.3j * _stack(rng, shape, _well_conditioned)
 
 
 def _samples(make: Any, shapes: Sequence[Shape]) -> Any:
@@ -336,6 +354,16 @@ def det(a: Any) -> Any:
 
 
 _slogdet_memo = _Memo(np.linalg.slogdet)
+# A real determinant's sign is piecewise constant; a complex one's, s = det/|det|, moves: ds = i s Im(tr(A^-1 dA)),
+# so Abar = i Im(gbar s) A^-T (the transpose under Re(sum(a * b)))
+_slogdet_phase = Primitive(
+    "slogdet_phase",
+    lambda a: _slogdet_memo(a)[0].copy(),
+    vjp=lambda g, ans, a: _scalar(imag(g * ans) * 1j) * _mT(_inv(a)),
+    jvp=lambda t, ans, a: ans * imag(sum(_mT(_inv(a)) * t, axis=(-2, -1))) * 1j,
+    samples=lambda rng: [Sample((_complex_matrices(rng, s),)) for s in _SQUARE[:3]],
+    reference=lambda a: np.linalg.slogdet(a)[0],
+)
 _slogdet_sign = Primitive(
     "slogdet_sign",
     lambda a: _slogdet_memo(a)[0].copy(),
@@ -349,14 +377,14 @@ _slogdet_logabsdet = Primitive(
     lambda a: _slogdet_memo(a)[1].copy(),
     vjp=lambda g, ans, a: _scalar(g) * _mT(_inv(a)),
     jvp=lambda t, ans, a: sum(_mT(_inv(a)) * t, axis=(-2, -1)),
-    samples=_samples(_well_conditioned, _SQUARE),
+    samples=lambda rng: [*_samples(_well_conditioned, _SQUARE)(rng), Sample((_complex_matrices(rng, (3, 3)),))],
     reference=lambda a: np.linalg.slogdet(a)[1],
 )
 
 
 def slogdet(a: Any) -> tuple[Any, Any]:
-    """``(sign, log|det A|)``, stable where det itself would over- or underflow. The sign carries no gradient;
-    ``log|det A|`` has gradient ``A^-T``.
+    """``(sign, log|det A|)``, stable where det itself would over- or underflow. A real sign carries no gradient
+    (a complex one, ``det/|det|``, does); ``log|det A|`` has gradient ``A^-T``.
 
     >>> import chainrule as cr
     >>> sign, logabsdet = cr.linalg.slogdet(cr.tensor([[-2.0, 0.0], [0.0, 3.0]]))
@@ -365,7 +393,7 @@ def slogdet(a: Any) -> tuple[Any, Any]:
     """
     a = as_array(a)
     _check_square("slogdet", a)
-    return _slogdet_sign(a), _slogdet_logabsdet(a)
+    return (_slogdet_phase if bottom(a).dtype.kind == "c" else _slogdet_sign)(a), _slogdet_logabsdet(a)
 
 
 # ---- Cholesky ------------------------------------------------------------------------------------------------------
@@ -407,6 +435,7 @@ def cholesky(a: Any, upper: bool = False) -> Any:
     """
     a = as_array(a)
     _check_square("cholesky", a)
+    _real_only("cholesky", a)
     if upper:
         return _mT(_cholesky(_mT(a)))
     return _cholesky(a)
@@ -473,6 +502,7 @@ def qr(a: Any, mode: str = "reduced") -> Any:
     a = as_array(a)
     if a.ndim < 2:
         raise ValueError(f"linalg.qr needs matrices (..., m, n), got shape {a.shape}")
+    _real_only("qr", a)
     m, n = a.shape[-2:]
     q = _qr_q(a if m >= n else getitem(a, (Ellipsis, slice(None), slice(0, m))))
     r = _qr_r(q, a)
@@ -544,6 +574,7 @@ _eigh_vectors = Primitive(
 def _symmetric_input(name: str, a: Any, uplo: str) -> Any:
     a = as_array(a)
     _check_square(name, a)
+    _real_only(name, a)
     if uplo not in ("L", "U"):
         raise ValueError(f"linalg.{name}: UPLO must be 'L' or 'U', got {uplo!r}")
     return a if uplo == "L" else _mT(a)  # the upper triangle of A is the lower one of A^T
@@ -664,6 +695,7 @@ _svd_vh = Primitive(
 def _check_matrix(name: str, a: Any) -> None:
     if a.ndim < 2:
         raise ValueError(f"linalg.{name} needs matrices (..., m, n), got shape {a.shape}")
+    _real_only(name, a)
 
 
 def svd(a: Any, full_matrices: bool = False, compute_uv: bool = True) -> Any:
@@ -759,7 +791,7 @@ def _extreme(x: Any, axis: int | tuple[int, ...], keepdims: bool, largest: bool)
 
 def _vector_norm(x: Any, ord: Any, axis: Any, keepdims: bool) -> Any:
     if ord is None or ord == 2:
-        return _safe_root(sum(x * x, axis=axis, keepdims=keepdims), 2)
+        return _safe_root(sum(_square_magnitude(x), axis=axis, keepdims=keepdims), 2)
     if isinstance(ord, str):
         raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
     if ord == math.inf or ord == -math.inf:
@@ -777,8 +809,9 @@ def _matrix_norm(x: Any, ord: Any, axes: tuple[int, int], keepdims: bool) -> Any
     if row == col:
         raise ValueError("norm: duplicate axes given")
     if ord is None or ord == "fro":
-        return _safe_root(sum(x * x, axis=axes, keepdims=keepdims), 2)
+        return _safe_root(sum(_square_magnitude(x), axis=axes, keepdims=keepdims), 2)
     if ord in ("nuc", 2, -2):
+        _real_only(f"norm(ord={ord!r})", x)
         s = _svd_s(_to_end(x, row, col))
         out = sum(s, axis=-1) if ord == "nuc" else getitem(s, (Ellipsis, 0 if ord == 2 else -1))
         if keepdims:
@@ -817,7 +850,7 @@ def norm(x: Any, ord: Any = None, axis: int | tuple[int, ...] | None = None, kee
     nd = x.ndim
     if axis is None:
         if ord is None:
-            return _safe_root(sum(x * x, axis=None, keepdims=keepdims), 2)
+            return _safe_root(sum(_square_magnitude(x), axis=None, keepdims=keepdims), 2)
         if nd not in (1, 2):
             raise ValueError(f"norm: ord={ord!r} with axis=None needs a 1-d or 2-d array, got {nd} dimensions")
         axes = tuple(range(nd))

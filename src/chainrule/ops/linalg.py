@@ -72,7 +72,9 @@ matmul = Primitive(
     batching=(lambda t, ans, a, b: _matmul_batched(t, ans, a, b, True),
               lambda t, ans, a, b: _matmul_batched(t, ans, a, b, False)),
     samples=lambda rng: [Sample((S.draw(rng, a), S.draw(rng, b))) for a, b in (
-        ((2, 3), (3, 4)), ((3,), (3, 2)), ((2, 3), (3,)), ((3,), (3,)), ((2, 2, 3), (3, 2)), ((1, 2, 3), (2, 3, 2)))],
+        ((2, 3), (3, 4)), ((3,), (3, 2)), ((2, 3), (3,)), ((3,), (3,)), ((2, 2, 3), (3, 2)), ((1, 2, 3), (2, 3, 2)))]
+    + [Sample((S.complex_draw(rng, (2, 3)), S.complex_draw(rng, (3, 2)))),
+       Sample((S.complex_draw(rng, (2, 3)), S.draw(rng, (3,))))],  # complex, and complex with real
 )
 
 
