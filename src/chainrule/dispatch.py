@@ -34,6 +34,7 @@ def _tables() -> tuple[dict[np.ufunc, Impl], dict[Any, Impl]]:
     """NumPy's ufuncs and functions -> chainrule's functions of the same name (made on first use: the ops modules
     import Tensor, so they cannot be imported when this module is)."""
     from . import creation
+    from . import fft as cr_fft
     from . import linalg as cr_linalg
     from .ops import elementwise, linalg, reduce, shape
 
@@ -46,7 +47,7 @@ def _tables() -> tuple[dict[np.ufunc, Impl], dict[Any, Impl]]:
                 ufuncs[theirs] = ours
             elif callable(theirs) and not isinstance(theirs, type):
                 functions[theirs] = ours
-    for namespace, ours_ in ((np.linalg, cr_linalg),):
+    for namespace, ours_ in ((np.linalg, cr_linalg), (np.fft, cr_fft)):
         for name in ours_.__all__:
             theirs = getattr(namespace, name, None)
             if callable(theirs):
