@@ -245,3 +245,70 @@ def test_gradcheck_catches_a_conjugated_rule() -> None:
     assert cr.gradcheck(wrong, Z, order=1, modes=("fwd",))
     with pytest.raises(cr.GradcheckError, match="reverse mode"):
         cr.gradcheck(wrong, Z, order=1, modes=("rev",))
+
+
+# ---- eig and eigvals ---------------------------------------------------------------------------------------------
+REAL_SPREAD = np.array([[2.0, 0.3, -0.5], [0.1, -1.0, 0.4], [0.6, 0.2, 0.5]])
+ROTATION = np.array([[0.5, -2.0, 0.1], [2.0, 0.7, 0.0], [0.3, 0.0, -1.5]])  # a complex pair and a real eigenvalue
+EIG_INPUTS = {"real eigenvalues": REAL_SPREAD, "a complex pair": ROTATION, "complex": A}
+WV = RNG.standard_normal((3, 3))
+
+
+def _phase_free_loss(w: Any, v: Any) -> Any:
+    """A real loss of eigenvalues and eigenvectors that no eigenvector's phase changes."""
+    return (cr.real(w * np.array([0.3, -0.7, 1.1])) + cr.imag(w) ** 2).sum() + (cr.abs(v) ** 2 * WV).sum()
+
+
+@pytest.mark.parametrize("name", EIG_INPUTS)
+def test_eig_values_and_vectors(name: str) -> None:
+    a = EIG_INPUTS[name]
+    w, v = cr.linalg.eig(cr.tensor(a))
+    assert w.dtype == np.complex128 and v.dtype == np.complex128
+    np.testing.assert_allclose(a @ v.numpy(), v.numpy() * w.numpy(), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(v.numpy(), axis=0), 1.0)
+    np.testing.assert_allclose(np.sort_complex(w.numpy()), np.sort_complex(np.linalg.eigvals(a).astype(complex)))
+    np.testing.assert_array_equal(cr.linalg.eigvals(cr.tensor(a)).numpy(), w.numpy())
+    big = np.abs(v.numpy()).argmax(axis=0)
+    top = v.numpy()[big, range(3)]
+    np.testing.assert_allclose(top.imag, 0.0, atol=1e-15)
+    assert (top.real > 0).all()
+    # NumPy's vectors are the same up to each column's phase
+    w_np, v_np = np.linalg.eig(a)
+    order = [int(np.argmin(np.abs(w_np - x))) for x in w.numpy()]
+    np.testing.assert_allclose(np.abs(np.sum(np.conj(v_np[:, order]) * v.numpy(), axis=0)), 1.0)
+    w_t, v_t = np.linalg.eig(cr.tensor(a))  # NumPy's name on a tensor: chainrule's eig
+    np.testing.assert_array_equal(w_t.numpy(), w.numpy())
+    np.testing.assert_array_equal(v_t.numpy(), v.numpy())
+
+
+@pytest.mark.parametrize("name", EIG_INPUTS)
+def test_eig_gradients(name: str) -> None:
+    a = EIG_INPUTS[name]
+    assert cr.gradcheck(lambda x: _phase_free_loss(*cr.linalg.eig(x)), a, order=2)
+    assert cr.gradcheck(lambda x: cr.linalg.eig(x)[1], a, order=1)  # the phase fixed: a function of A
+    assert cr.gradcheck(cr.linalg.eigvals, a, order=1)
+
+
+@pytest.mark.parametrize("name", EIG_INPUTS)
+def test_eig_gradients_match_pytorch(name: str) -> None:
+    a = EIG_INPUTS[name]
+    x = cr.tensor(a, requires_grad=True)
+    _phase_free_loss(*cr.linalg.eig(x)).backward()
+    xt = torch.tensor(a, requires_grad=True)
+    w_t, v_t = torch.linalg.eig(xt)
+    w_ours = np.asarray(cr.linalg.eigvals(a))
+    order = [int(np.argmin(np.abs(w_t.detach().numpy() - x_))) for x_ in w_ours]  # torch's order may differ
+    w_t, v_t = w_t[order], v_t[:, order]
+    loss = ((w_t * torch.tensor([0.3, -0.7, 1.1])).real + w_t.imag ** 2).sum()
+    loss = loss + (v_t.abs() ** 2 * torch.tensor(WV)).sum()
+    loss.backward()
+    # PyTorch's gradient is 2e-8 off central differences here (chainrule's 1e-10): the tolerance is PyTorch's
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_eig_batches_and_single_precision() -> None:
+    a = np.stack([REAL_SPREAD, ROTATION]).astype(np.float32)
+    w, v = cr.linalg.eig(cr.tensor(a))
+    assert w.dtype == np.complex64 and v.shape == (2, 3, 3)
+    np.testing.assert_allclose(a @ v.numpy(), v.numpy() * w.numpy()[:, None, :], atol=1e-5)
+    assert cr.grad(lambda x: _phase_free_loss(*cr.linalg.eig(x[0])))(a).dtype == np.float32

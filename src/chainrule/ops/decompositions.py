@@ -46,7 +46,9 @@ from .shape import as_array, getitem, reshape, transpose
 __all__ = [
     "cholesky",
     "det",
+    "eig",
     "eigh",
+    "eigvals",
     "eigvalsh",
     "inv",
     "matrix_norm",
@@ -605,6 +607,129 @@ def eigvalsh(a: Any, UPLO: str = "L") -> Any:
     tensor([1., 2.])
     """
     return _eigh_values(_symmetric_input("eigvalsh", a, UPLO))
+
+
+# ---- general eigendecomposition ------------------------------------------------------------------------------------
+# A V = V diag(w), for any square A; w and V complex (for real A too: its eigenvalues come in conjugate pairs). With
+# P = V^-1 dA V: dw = diag(P), and the raw dV = V (F o P) (F as for eigh), which leaves each vector's scale and phase
+# free. NumPy's normalization (unit 2-norm columns) fixes the scale: subtract v_j Re(v_j^H dv_j). The phase is fixed
+# here as for eigh's signs: each column's largest-magnitude entry real and positive (NumPy leaves it to LAPACK), so
+# subtract i v_j Im(dv_kj) / v_kj at that entry k. Derivatives exist for distinct eigenvalues only, and a loss whose
+# value does not depend on each eigenvector's phase has the same gradient under every phase convention.
+def _largest_entries(v: Any) -> Any:
+    """A 0/1 mask (..., n, k) of each column's largest-magnitude entry, on v's device (read from its values)."""
+    vals = bottom(v)
+    big = np.argmax(np.abs(vals), axis=-2)[..., None, :]
+    rows = like(np.arange(vals.shape[-2]).reshape(-1, 1), vals)
+    return (rows == big).astype(vals.real.dtype)
+
+
+def _eig_phased(a: Any) -> tuple[Any, Any]:
+    w, v = np.linalg.eig(a)
+    dtype = np.result_type(a.dtype, np.complex64)
+    w, v = w.astype(dtype), v.astype(dtype)
+    top = (v * _largest_entries(v)).sum(axis=-2, keepdims=True)
+    return w, v * (np.conj(top) / np.abs(top))
+
+
+_eig_memo = _Memo(_eig_phased)
+
+
+def _phase_fix(v: Any) -> tuple[Any, Any]:
+    """The mask of each column's largest entry, and that entry (real and positive) as a row."""
+    mask = _largest_entries(v)
+    return mask, real(sum(mask * v, axis=-2, keepdims=True))
+
+
+def _eig_values_vjp(g: Any, ans: Any, a: Any) -> Any:
+    """``Abar = V^-T diag(wbar) V^T``."""
+    v = _eig_vectors(a)
+    vt = _mT(v)
+    return _solve(vt, _col(g) * vt)
+
+
+def _eig_values_jvp(t: Any, ans: Any, a: Any) -> Any:
+    """``dw = diag(V^-1 dA V)``."""
+    v = _eig_vectors(a)
+    return sum(_mT(_solve(v, t)) * v, axis=-2)
+
+
+def _eig_vectors_vjp(g: Any, ans: Any, a: Any) -> Any:
+    """The JVP's steps transposed, last first: phase, scale, ``Pbar = F o (V^T Vbar)``, ``Abar = V^-T Pbar V^T``."""
+    mask, top = _phase_fix(ans)
+    g = g + mask * (imag(sum(g * ans, axis=-2, keepdims=True)) / top) * -1j
+    g = g - conjugate(ans) * real(sum(g * ans, axis=-2, keepdims=True))
+    vt = _mT(ans)
+    return _solve(vt, (_gap_inverse(_eig_values(a)) * (vt @ g)) @ vt)
+
+
+def _eig_vectors_jvp(t: Any, ans: Any, a: Any) -> Any:
+    """``dV = V (F o V^-1 dA V)``, less each column's change of scale and of phase."""
+    dv = ans @ (_gap_inverse(_eig_values(a)) * _solve(ans, t @ ans))
+    dv = dv - ans * real(sum(conjugate(ans) * dv, axis=-2, keepdims=True))
+    mask, top = _phase_fix(ans)
+    return dv - ans * (imag(sum(mask * dv, axis=-2, keepdims=True)) / top) * 1j
+
+
+def _eig_samples(rng: np.random.Generator) -> list[Sample]:
+    """Q diag(w) Q^-1 with eigenvalues well apart: real ones, a complex pair of a real matrix, complex ones."""
+    def similar(w: Any, q: Any) -> Any:
+        return np.asarray((q * w) @ np.linalg.inv(q))
+
+    q3 = np.eye(3) + 0.3 * rng.standard_normal((3, 3))
+    pair = np.array([[1.0, -2.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, -1.5]])
+    complex_q = np.eye(3) + 0.3 * (rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3)))
+    batch = np.stack([similar(np.array([-1.0, 1.2]), np.eye(2) + 0.3 * rng.standard_normal((2, 2))) for _ in range(2)])
+    return [Sample((similar(np.array([-1.0, 0.5, 2.0]), q3),)), Sample((q3 @ pair @ np.linalg.inv(q3),)),
+            Sample((similar(np.array([1.0, 2.0 + 0.5j, -1.3 - 0.4j]), complex_q),)), Sample((batch,))]
+
+
+_eig_values = Primitive(
+    "eig_values",
+    lambda a: _eig_memo(a)[0].copy(),
+    vjp=_eig_values_vjp,
+    jvp=_eig_values_jvp,
+    samples=_eig_samples,
+    reference=lambda a: np.linalg.eig(a)[0].astype(np.result_type(a.dtype, np.complex64)),
+)
+_eig_vectors = Primitive(
+    "eig_vectors",
+    lambda a: _eig_memo(a)[1].copy(),
+    vjp=_eig_vectors_vjp,
+    jvp=_eig_vectors_jvp,
+    samples=_eig_samples,
+    reference=lambda a: _eig_phased(a)[1],
+)
+
+
+def eig(a: Any) -> tuple[Any, Any]:
+    """Eigenvalues and right eigenvectors (unit columns) of square matrices, ``A V = V diag(w)``, as complex arrays
+    (NumPy's are real when every eigenvalue is; chainrule's dtype does not depend on the values). Each column's
+    largest-magnitude entry is made real and positive (NumPy leaves the phase to LAPACK). Gradients exist for distinct
+    eigenvalues; for the eigenvectors, use losses that do not depend on each vector's phase (|v|, v v^H), whose
+    gradient is then the same for any phase convention.
+
+    >>> import chainrule as cr
+    >>> w, v = cr.linalg.eig(cr.tensor([[0.0, -1.0], [1.0, 0.0]]))
+    >>> w
+    tensor([0.+1.j, 0.-1.j], dtype=complex128)
+    """
+    a = as_array(a)
+    _check_square("eig", a)
+    v = _eig_vectors(a)  # first: the values then come from the same decomposition
+    return _eig_values(a), v
+
+
+def eigvals(a: Any) -> Any:
+    """The eigenvalues of square matrices, complex, in ``eig``'s order; gradient ``V^-T diag(wbar) V^T``.
+
+    >>> import chainrule as cr
+    >>> cr.linalg.eigvals(cr.tensor([[2.0, 1.0], [0.0, 3.0]]))
+    tensor([2.+0.j, 3.+0.j], dtype=complex128)
+    """
+    a = as_array(a)
+    _check_square("eigvals", a)
+    return _eig_values(a)
 
 
 # ---- singular value decomposition ----------------------------------------------------------------------------------
