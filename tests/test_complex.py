@@ -58,6 +58,9 @@ LOSSES: dict[str, Callable[[Any], Any]] = {
     + cr.angle(cr.linalg.slogdet(A + cr.outer(z, z) / 4)[0]),
     "norm": lambda z: cr.linalg.norm(z) + cr.linalg.norm(cr.outer(z, W)),
     "np_functions": lambda z: np.real(np.conjugate(z) * np.exp(z)).sum() + np.abs(np.angle(z)).sum(),
+    "var_std": lambda z: cr.var(z) + cr.std(z * W, ddof=1),
+    "vdot": lambda z: cr.imag(cr.vdot(z, cr.exp(z))),
+    "sign": lambda z: cr.real(cr.sign(z) * W).sum() + cr.imag(np.sign(z)).sum(),
 }
 
 
@@ -221,6 +224,14 @@ def test_tensor_real_imag_conj_and_real_if_close() -> None:
             np.testing.assert_array_equal(got.numpy(), expected)
     g = cr.grad(lambda v: (cr.real_if_close(v * 1) * W).sum())(np.array([1.0 + 0j, 2.0, 3.0]))
     np.testing.assert_array_equal(g, W.astype(np.complex128))
+
+
+def test_complex_values_of_var_std_vdot_and_sign_match_numpy() -> None:
+    t = cr.tensor(Z)
+    for ours, theirs in ((cr.var(t), np.var(Z)), (cr.std(t, ddof=1), np.std(Z, ddof=1)),
+                         (cr.vdot(t, Z[::-1]), np.vdot(Z, Z[::-1])), (cr.sign(t), np.sign(Z))):
+        assert ours.dtype == np.asarray(theirs).dtype
+        np.testing.assert_allclose(ours.numpy(), theirs, rtol=1e-14)
 
 
 def test_numpy_conjugate_on_a_tensor_is_the_conjugate() -> None:

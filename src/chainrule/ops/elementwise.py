@@ -212,8 +212,8 @@ def _unit_conj(ans: Any, x: Any) -> Any:
 absolute = Primitive(
     "absolute",
     np.absolute,
-    vjp=lambda g, ans, x: g * (sign(x) if x.dtype.kind != "c" else _unit_conj(ans, x)),
-    jvp=lambda t, ans, x: t * sign(x) if x.dtype.kind != "c" else real(t * _unit_conj(ans, x)),
+    vjp=lambda g, ans, x: g * (_sign(x) if x.dtype.kind != "c" else _unit_conj(ans, x)),
+    jvp=lambda t, ans, x: t * _sign(x) if x.dtype.kind != "c" else real(t * _unit_conj(ans, x)),
     batching=True,
     samples=lambda rng: S.unary()(rng) + S.complex_unary()(rng),
 )
@@ -561,7 +561,21 @@ greater = nondifferentiable("greater", ordered("greater", np.greater), S.binary(
 greater_equal = nondifferentiable("greater_equal", ordered("greater_equal", np.greater_equal), S.binary())
 equal = nondifferentiable("equal", np.equal, S.binary())
 not_equal = nondifferentiable("not_equal", np.not_equal, S.binary())
-sign = nondifferentiable("sign", np.sign, S.unary())
+_sign = nondifferentiable("sign", np.sign, S.unary())
+
+
+def sign(x: Any) -> Any:
+    """-1, 0 or 1 by the sign of each entry (no gradient: piecewise constant); for complex entries z / |z| (0 at 0),
+    which moves with z, so it is differentiated.
+
+    >>> import chainrule as cr
+    >>> cr.sign(cr.tensor([-2.0, 0.0, 3.0])), cr.sign(cr.tensor([3.0 + 4.0j]))
+    (tensor([-1.,  0.,  1.]), tensor([0.6+0.8j], dtype=complex128))
+    """
+    if not np.iscomplexobj(bottom(x)):
+        return _sign(x)
+    x = as_array(x)
+    return x / where(x == 0, 1.0, absolute(x))
 floor = nondifferentiable("floor", np.floor, S.unary())
 ceil = nondifferentiable("ceil", np.ceil, S.unary())
 round = nondifferentiable("round", np.round, lambda rng: S.unary()(rng) + S.unary(decimals=1)(rng))

@@ -20,7 +20,7 @@ from ..primitive import Primitive, Sample, like
 from ..spelling import both_spellings
 from ..tensor import bottom, values
 from . import samples as S
-from .elementwise import astype, equal, exp, isnan, ordered, sqrt, where
+from .elementwise import astype, conjugate, equal, exp, isnan, ordered, real, sqrt, where
 from .shape import as_array, broadcast_to, getitem, reshape, scatter_add, transpose
 
 __all__ = [
@@ -180,7 +180,8 @@ def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any
     7.0
     """
     d = x - mean(x, axis=axis, keepdims=True)
-    return _per(sum(d * d, axis=axis, keepdims=keepdims), _count(x, axis) - ddof)
+    squares = d * d if not np.iscomplexobj(bottom(d)) else real(d * conjugate(d))  # |d|^2: a real variance
+    return _per(sum(squares, axis=axis, keepdims=keepdims), _count(x, axis) - ddof)
 
 
 @both_spellings
