@@ -141,6 +141,23 @@ def test_holomorphic_grad_of_a_matrix_product() -> None:
                                np.broadcast_to(A.sum(axis=0)[:, None], B.shape))
 
 
+def test_holomorphic_jacobians_in_both_modes() -> None:
+    def f(z: Any) -> Any:
+        return cr.matmul(A, cr.exp(z))
+
+    expected = A * np.exp(Z)  # d(A e^z)_i / dz_j = A_ij e^(z_j)
+    np.testing.assert_allclose(cr.jacobian(f, holomorphic=True)(Z), expected, rtol=1e-12)
+    np.testing.assert_allclose(cr.jacfwd(f, holomorphic=True)(Z), expected, rtol=1e-12)
+    with pytest.raises(TypeError, match="jacobian needs a real-valued output"):
+        cr.jacobian(f)(Z)
+    with pytest.raises(TypeError, match="jacfwd needs real inputs"):
+        cr.jacfwd(f)(Z)
+    with pytest.raises(TypeError, match="jacfwd needs real inputs"):
+        cr.hessian(lambda z: cr.abs(z).sum())(Z)
+    # a real input with a complex output: forward mode gives the columns d f / d x
+    np.testing.assert_allclose(cr.jacfwd(lambda x: cr.exp(1j * x))(W), np.diag(1j * np.exp(1j * W)), rtol=1e-12)
+
+
 def test_holomorphic_jvp_is_the_derivative_times_the_tangent() -> None:
     t = np.array([1.0, 1j, -0.5 + 2j])
     _, tangent = cr.jvp(lambda z: z ** 3, (Z,), (t,))

@@ -166,16 +166,22 @@ def _scalar_output(out: Any, name: str) -> None:
         )
 
 
-def _complex_output(out: Any, holomorphic: bool, traced: _Traced) -> None:
-    """grad's output must be real, unless ``holomorphic`` (then it and the inputs are complex)."""
-    kind = values(out).dtype.kind
-    if not holomorphic and kind == "c":
-        raise TypeError(f"grad needs a real-valued output, got dtype {values(out).dtype}: differentiate a real "
-                        "function of it (cr.real(y), cr.abs(y) ** 2), use cr.vjp or cr.jacobian, or pass "
-                        "holomorphic=True when the function is holomorphic (its gradient is then f'(z))")
-    if holomorphic and (kind != "c" or any(values(x).dtype.kind != "c" for x in traced.flat_inputs())):
-        raise TypeError("grad(holomorphic=True) needs complex inputs and a complex output; convert the inputs "
-                        "(x.astype(np.complex128)) or drop holomorphic=True")
+def _complex_check(name: str, inputs: Sequence[Any], out: Any, holomorphic: bool, real: str) -> None:
+    """JAX's rule for complex values: ``name`` needs a real output (``real="output"``: grad, jacobian) or real
+    inputs (``real="input"``: jacfwd), unless ``holomorphic``, which needs complex inputs and a complex output."""
+    ins = [values(x).dtype.kind == "c" for x in inputs]
+    dtype = values(out).dtype
+    if holomorphic:
+        if not (all(ins) and dtype.kind == "c"):
+            raise TypeError(f"{name}(holomorphic=True) needs complex inputs and a complex output; convert the "
+                            "inputs (x.astype(np.complex128)) or drop holomorphic=True")
+    elif real == "output" and dtype.kind == "c":
+        raise TypeError(f"{name} needs a real-valued output, got dtype {dtype}: differentiate a real function of it "
+                        "(cr.real(y), cr.abs(y) ** 2), use cr.vjp, or pass holomorphic=True when the function is "
+                        "holomorphic (its derivative is then f'(z))")
+    elif real == "input" and any(ins):
+        raise TypeError(f"{name} needs real inputs, got a complex one: pass holomorphic=True when the function is "
+                        "holomorphic; otherwise take derivatives along the real and imaginary parts (cr.jvp)")
 
 
 def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False,
@@ -204,7 +210,7 @@ def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = 
             exit_level()
         out, aux = result if has_aux else (result, None)
         _scalar_output(out, "grad")
-        _complex_output(out, holomorphic, traced)
+        _complex_check("grad", traced.flat_inputs(), out, holomorphic, "output")
         seed = np.ones_like(values(out))
         grads = traced.unflatten(_backward([out], [seed], traced.flat_inputs(), level, retain_graph=False))
         value = _as_user(lower(out), args[nums[0]])
@@ -279,8 +285,9 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     return (primal_out, vjp_fn, _strip(aux, level)) if has_aux else (primal_out, vjp_fn)
 
 
-def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+def jacobian(f: Callable[..., Any], argnums: int = 0, holomorphic: bool = False) -> Callable[..., Any]:
     """The Jacobian by reverse mode, one VJP per output entry: shape ``out.shape + x.shape`` (alias ``jacrev``).
+    A complex output needs ``holomorphic=True`` (entries f_k'(z)), as for ``grad``.
 
     >>> import numpy as np, chainrule as cr
     >>> cr.jacobian(lambda x: x ** 2)(np.array([1.0, 2.0])).tolist()
@@ -294,6 +301,7 @@ def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
         i = _argnums(argnums, len(args))[0]
         x = _one_array(args[i], "jacobian")
         out, vjp_fn = vjp(lambda xi: _one_array(f(*args[:i], xi, *args[i + 1:]), "jacobian"), x)
+        _complex_check("jacobian", [x], out, holomorphic, "output")
         out_values = values(out)
         out_shape = tuple(out_values.shape)
         rows = []
@@ -379,9 +387,10 @@ def _one_array(x: Any, name: str) -> Any:
     return x
 
 
-def jacfwd(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+def jacfwd(f: Callable[..., Any], argnums: int = 0, holomorphic: bool = False) -> Callable[..., Any]:
     """The Jacobian by forward mode, shape ``out.shape + x.shape``: one pass that pushes every basis tangent of x
-    at once (a batched forward level: each tangent carries a leading axis of size x.size).
+    at once (a batched forward level: each tangent carries a leading axis of size x.size). A complex x needs
+    ``holomorphic=True`` (the real basis then gives f'(z)).
 
     >>> import numpy as np, chainrule as cr
     >>> cr.jacfwd(lambda x: x[0] * x[1])(np.array([2.0, 3.0])).tolist()
@@ -406,6 +415,7 @@ def jacfwd(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
                              "jacfwd")
         finally:
             exit_level()
+        _complex_check("jacfwd", [x], out, holomorphic, "input")
         tangents = None
         if type(out) is Dual and out.level == level:
             out, tangents = out.primal, out.tangent  # (n,) + out.shape: one column of the Jacobian per entry of x
