@@ -100,6 +100,22 @@ def test_tensor_grad_matches_pytorch(name: str) -> None:
     np.testing.assert_allclose(cr.grad(ours)(Z), np.conj(zt.grad.numpy()), rtol=1e-10, atol=1e-12)
 
 
+def test_backward_with_a_complex_gradient_and_autograd_grad_follow_pytorch() -> None:
+    """backward(gradient=v) and cr.engine.grad (torch.autograd.grad) take and give PyTorch's convention too."""
+    v = np.array([1j, 2.0 - 1j, -0.5 + 0.3j])
+    z = cr.tensor(Z, requires_grad=True)
+    (cr.exp(z) * cr.conj(z)).backward(gradient=v)
+    zt = torch.tensor(Z, requires_grad=True)
+    (torch.exp(zt) * torch.conj(zt)).backward(gradient=torch.tensor(v))
+    np.testing.assert_allclose(z.grad.numpy(), zt.grad.numpy(), rtol=1e-12)
+    z2 = cr.tensor(Z, requires_grad=True)
+    (g,) = cr.engine.grad(cr.exp(z2) * cr.conj(z2), z2, grad_outputs=v)
+    np.testing.assert_allclose(g.numpy(), zt.grad.numpy(), rtol=1e-12)
+    (gt,) = torch.autograd.grad((zt.abs() ** 2).sum(), zt)
+    (g,) = cr.engine.grad((cr.abs(z2) ** 2).sum(), z2)
+    np.testing.assert_allclose(g.numpy(), gt.numpy(), rtol=1e-12)
+
+
 def test_gradient_descent_on_a_complex_parameter() -> None:
     """SGD steps along .grad (PyTorch's convention) and descends; so does z - lr * conj(cr.grad)."""
     target = np.array([0.5 - 1.0j, 2.0 + 0.5j])

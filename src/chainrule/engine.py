@@ -385,6 +385,8 @@ def grad(
     """The gradients of ``outputs`` with respect to ``inputs``, returned rather than accumulated into ``.grad``.
 
     Inputs that the outputs do not depend on get zeros. With ``create_graph`` the results are differentiable.
+    Complex gradients (and ``grad_outputs``) are in PyTorch's convention, as ``Tensor.grad``: the conjugate of
+    ``cr.grad``'s.
 
     >>> import chainrule as cr
     >>> x = cr.tensor(2.0, requires_grad=True)
@@ -392,7 +394,7 @@ def grad(
     >>> float(g)
     12.0
     """
-    from .tensor import Tensor, _seed
+    from .tensor import Tensor, _as_torch_grad, _seed
 
     outs: list[Any] = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     ins: list[Any] = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
@@ -406,5 +408,6 @@ def grad(
     result = []
     for x in ins:
         g = found[id(x)][1] if id(x) in found else np.zeros_like(x.data)  # (on x's device: zeros_like dispatches)
-        result.append(g if isinstance(g, Tensor) else Tensor._from_node(g, None))
+        g = g if isinstance(g, Tensor) else Tensor._from_node(g, None)
+        result.append(_as_torch_grad(g))
     return tuple(result)

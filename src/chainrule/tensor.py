@@ -703,6 +703,8 @@ def _seed(out: Tensor, gradient: ArrayLike | None, create_graph: bool) -> Any:
                 f"backward(gradient=...) got a gradient of shape {seed.shape} for an output of shape {out.shape}: "
                 "they must match"
             )
+        if seed.dtype.kind == "c":  # given in PyTorch's convention, as .grad holds it: the engine's is its conjugate
+            seed = _elementwise.conjugate(seed)
     if create_graph and not isinstance(seed, Tensor):
         seed = Tensor._from_node(seed, None)
     return seed
