@@ -116,6 +116,32 @@ def test_backward_with_a_complex_gradient_and_autograd_grad_follow_pytorch() -> 
     np.testing.assert_allclose(g.numpy(), gt.numpy(), rtol=1e-12)
 
 
+def test_hooks_and_retain_grad_see_pytorch_convention() -> None:
+    seen: dict[str, np.ndarray] = {}
+
+    def keep(name: str) -> Callable[[Any], None]:
+        def hook(g: Any) -> None:
+            seen[name] = np.array(g.detach().numpy())
+
+        return hook
+
+    z = cr.tensor(Z, requires_grad=True)
+    y = cr.exp(z)
+    y.retain_grad()
+    y.register_hook(keep("ours"))
+    z.register_hook(lambda g: g * 2)  # a hook's result replaces the gradient, in the same convention
+    cr.abs(y * z).sum().backward()
+    zt = torch.tensor(Z, requires_grad=True)
+    yt = torch.exp(zt)
+    yt.retain_grad()
+    yt.register_hook(keep("torch"))
+    zt.register_hook(lambda g: g * 2)
+    (yt * zt).abs().sum().backward()
+    np.testing.assert_allclose(seen["ours"], seen["torch"], rtol=1e-12)
+    np.testing.assert_allclose(y.grad.numpy(), yt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(z.grad.numpy(), zt.grad.numpy(), rtol=1e-12)
+
+
 def test_gradient_descent_on_a_complex_parameter() -> None:
     """SGD steps along .grad (PyTorch's convention) and descends; so does z - lr * conj(cr.grad)."""
     target = np.array([0.5 - 1.0j, 2.0 + 0.5j])

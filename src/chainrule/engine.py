@@ -357,7 +357,16 @@ def _leading_to(heap: list[tuple[int, Node]], targets: Sequence[Any]) -> set[int
 
 def run_hooks(hooks: list[Callable[[Any], Any]], g: Any, create_graph: bool) -> Any:
     """Tensor hooks see a Tensor; one that returns a value (a Tensor or an array of the same shape) replaces the
-    gradient. ``retain_grad`` runs last. ``g`` and the result are Tensors when ``create_graph``, arrays otherwise."""
+    gradient. ``retain_grad`` runs last. ``g`` and the result are Tensors when ``create_graph``, arrays otherwise.
+    A complex gradient is shown in PyTorch's convention, as ``.grad`` holds it (the engine's conjugate)."""
+    if g.dtype.kind == "c":
+        from .ops.elementwise import conjugate
+
+        return conjugate(_run_hooks(hooks, conjugate(g), create_graph))
+    return _run_hooks(hooks, g, create_graph)
+
+
+def _run_hooks(hooks: list[Callable[[Any], Any]], g: Any, create_graph: bool) -> Any:
     from .tensor import Tensor
 
     for hook in sorted(hooks, key=lambda h: getattr(h, "retains_grad", False)):

@@ -306,8 +306,7 @@ class Tensor:
         def keep(g: Tensor) -> None:
             t = ref()
             if t is not None:
-                g = _as_torch_grad(g.detach())
-                t.grad = g if t.grad is None else t.grad + g
+                t.grad = g.detach() if t.grad is None else t.grad + g.detach()
 
         keep.retains_grad = True  # type: ignore[attr-defined]  # runs after the other hooks, seeing their result
         self.register_hook(keep)
