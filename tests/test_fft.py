@@ -85,6 +85,17 @@ def test_gradients_match_torch_fft(name: str, kwargs: dict[str, Any], a: np.ndar
     np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["fft", "ifft", "rfft", "irfft"])
+def test_pytorch_spelling_of_the_axis(name: str) -> None:
+    a = Z if name in ("ifft", "irfft") else X
+    fn = getattr(cr.fft, name)
+    np.testing.assert_array_equal(fn(cr.tensor(a), n=5, dim=0).numpy(), fn(cr.tensor(a), n=5, axis=0).numpy())
+    theirs = getattr(torch.fft, name)(torch.tensor(a), dim=0).numpy()
+    np.testing.assert_allclose(fn(cr.tensor(a), dim=0).numpy(), theirs, rtol=1e-12, atol=1e-12)
+    with pytest.raises(TypeError, match=rf"^{name}\(\) got both axis= and dim="):
+        fn(cr.tensor(a), axis=0, dim=0)
+
+
 def test_rfft_gradient_carries_the_hermitian_weights() -> None:
     """d/dx sum |rfft(x)_k|^2 = 2 x * (the weights 1, 2, ..., 2, 1 spread back): Parseval, by hand."""
     x = RNG.standard_normal(6)

@@ -22,6 +22,7 @@ import numpy as np
 from .creation import tensor
 from .ops.fft import NORMS, fftn_c2c, irfftn_c2r, rfftn_r2c
 from .ops.shape import as_array, getitem, pad, roll
+from .spelling import both_spellings
 from .tensor import Tensor, bottom
 
 __all__ = [
@@ -133,6 +134,7 @@ def _one(n: int | None) -> Shape:
 
 
 # ---- complex transforms -----------------------------------------------------------------------------------------
+@both_spellings
 def fft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
     """The one-dimensional DFT, ``X_k = sum_j x_j e^(-2 pi i jk / n)``, along ``axis`` (``n``: crop or zero-pad).
 
@@ -143,6 +145,7 @@ def fft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -
     return _c2c("fft", a, _one(n), (axis,), norm, False)
 
 
+@both_spellings
 def ifft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
     """The inverse one-dimensional DFT, ``x_j = (1/n) sum_k X_k e^(2 pi i jk / n)``.
 
@@ -197,6 +200,7 @@ def ifft2(a: Any, s: Shape = None, axes: Axes = (-2, -1), norm: str | None = Non
 
 
 # ---- real input, half spectra -------------------------------------------------------------------------------------
+@both_spellings
 def rfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
     """The DFT of real input, its first ``n // 2 + 1`` entries (the rest mirror them, conjugated).
 
@@ -207,6 +211,7 @@ def rfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) 
     return _r2c("rfft", a, _one(n), (axis,), norm)
 
 
+@both_spellings
 def irfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
     """The real signal of length ``n`` (default ``2 (m - 1)``) whose half spectrum is ``a`` (read as Hermitian:
     the imaginary parts of entries 0 and n/2 are dropped).
