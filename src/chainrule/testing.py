@@ -51,8 +51,9 @@ def gradcheck(
     if bad:
         raise ValueError(f"gradcheck: unknown modes {sorted(bad)}; use 'rev' and/or 'fwd'")
     tol = _Tolerance(eps, atol, rtol)
-    f, values = real_view(f, values, diff)
-    _check(f, values, diff, order, tuple(modes), tol, np.random.default_rng(seed), "f")
+    on_reals, values = real_view(f, values, diff)
+    label = "f" if on_reals is f else "f (complex values as (real, imaginary) pairs on a last axis)"
+    _check(on_reals, values, diff, order, tuple(modes), tol, np.random.default_rng(seed), label)
     return True
 
 
