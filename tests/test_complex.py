@@ -233,6 +233,15 @@ def test_orderings_refuse_complex_numbers(op: Any) -> None:
         op(cr.tensor(Z))
 
 
+def test_a_complex_gradient_for_a_real_tensor_is_refused() -> None:
+    x = cr.tensor(W, requires_grad=True)
+    with pytest.raises(TypeError, match="complex only for a complex tensor"):
+        x.grad = W + 1j
+    z = cr.tensor(Z, requires_grad=True)
+    z.grad = Z
+    np.testing.assert_array_equal(z.grad.numpy(), Z)
+
+
 def test_casting_complex_to_real_is_refused() -> None:
     with pytest.raises(TypeError, match="astype: casting complex values to float64 would drop"):
         cr.tensor(Z).astype(np.float64)

@@ -135,8 +135,9 @@ class Tensor:
                 value = Tensor(value)
             if value.shape != self.shape:  # the next backward would silently broadcast into it
                 raise ValueError(f"cannot assign a gradient of shape {value.shape} to a tensor of shape {self.shape}")
-            if value.dtype.kind not in "fc":
-                raise TypeError(f"a gradient must be floating point (or complex), got dtype {value.dtype}")
+            if value.dtype.kind not in "fc" or (value.dtype.kind == "c" and self.dtype.kind != "c"):
+                raise TypeError(f"a gradient must be floating point (complex only for a complex tensor), got dtype "
+                                f"{value.dtype} for a tensor of dtype {self.dtype}")
         self._grad = value
 
     @property
