@@ -315,6 +315,7 @@ def test_gradcheck_on_complex_inputs_and_outputs() -> None:
     assert cr.gradcheck(lambda z, b: cr.matmul(cr.exp(z), b), A[:2], B)
     assert cr.gradcheck(lambda x, z: cr.abs(x * z) + cr.angle(z), W, Z)
     assert cr.gradcheck(lambda z: cr.linalg.solve(A, z), Z, order=2)
+    assert cr.gradcheck(lambda z, x: z.conj() * x.exp(), Z, W)  # inputs arrive as tensors: methods work
 
 
 def test_gradcheck_catches_a_conjugated_rule() -> None:
