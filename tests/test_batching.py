@@ -15,6 +15,7 @@ import pytest
 import chainrule as cr
 from chainrule.ops.shape import _normalize_index
 from chainrule.primitive import REGISTRY, Primitive, Sample
+from chainrule.testing import real_view
 
 PRIMITIVES = sorted((p for p in REGISTRY.values() if p.differentiable), key=lambda p: p.name)
 
@@ -29,19 +30,21 @@ CASES = [pytest.param(p, i, id=f"{p.name}-{i}") for p in PRIMITIVES for i in ran
 
 
 def _packed(prim: Primitive, sample: Sample) -> tuple[Any, np.ndarray]:
-    """``prim`` on a sample as a function of one vector holding all its float inputs, and that vector."""
-    floats = [i for i, a in enumerate(sample.args) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
-    shapes = [sample.args[i].shape for i in floats]
+    """``prim`` on a sample as a function of one vector holding all its float inputs, and that vector (complex
+    inputs and outputs as pairs of reals: ``real_view``)."""
+    floats = [i for i, a in enumerate(sample.args) if isinstance(a, np.ndarray) and a.dtype.kind in "fc"]
+    on_reals, reals = real_view(lambda *args: prim(*args, **sample.kwargs), sample.args, floats)
+    shapes = [reals[i].shape for i in floats]
 
     def f(z: Any) -> Any:
-        args, k = list(sample.args), 0
+        args, k = list(reals), 0
         for i, shape in zip(floats, shapes):
             n = int(np.prod(shape, dtype=np.int64))
             args[i] = cr.reshape(z[k:k + n], shape)
             k += n
-        return prim(*args, **sample.kwargs)
+        return on_reals(*args)
 
-    return f, np.concatenate([sample.args[i].ravel() for i in floats])
+    return f, np.concatenate([reals[i].ravel() for i in floats])
 
 
 def _central_differences(f: Any, z: np.ndarray, h: float = 1e-6) -> np.ndarray:

@@ -28,7 +28,19 @@ DIFFERENTIABLE = [c for c in CASES if c.values[0].differentiable]
 
 
 def _float_inputs(sample: Sample) -> list[int]:
-    return [i for i, a in enumerate(sample.args) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    """The inputs to differentiate: floating point and complex."""
+    return [i for i, a in enumerate(sample.args) if isinstance(a, np.ndarray) and a.dtype.kind in "fc"]
+
+
+def _single(dtype: np.dtype) -> np.dtype:
+    """float64 -> float32, complex128 -> complex64."""
+    return np.dtype(np.complex64 if dtype.kind == "c" else np.float32)
+
+
+def _direction(rng: np.random.Generator, like: Any) -> np.ndarray:
+    """A random direction for ``like``: complex for complex values."""
+    u = rng.standard_normal(np.shape(like))
+    return u + 1j * rng.standard_normal(np.shape(like)) if np.asarray(like).dtype.kind == "c" else u
 
 
 @pytest.mark.parametrize("prim", PRIMITIVES, ids=lambda p: p.name)
@@ -71,18 +83,20 @@ def test_derivatives_match_finite_differences(prim: Primitive, index: int) -> No
 def test_float32_in_float32_out(prim: Primitive, index: int) -> None:
     sample = _samples(prim)[index]
     floats = _float_inputs(sample)
-    args = [cr.tensor(a.astype(np.float32), requires_grad=True) if i in floats else a
+    args = [cr.tensor(a.astype(_single(a.dtype)), requires_grad=True) if i in floats else a
             for i, a in enumerate(sample.args)]
     out = prim(*args, **sample.kwargs)
-    assert out.dtype == np.dtype(sample.kwargs.get("dtype", np.float32))
+    assert out.dtype == np.dtype(sample.kwargs.get("dtype", _single(np.asarray(prim(*sample.args,
+                                                                                    **sample.kwargs)).dtype)))
     out.backward(np.ones(out.shape, dtype=out.dtype))
     for i in floats:
-        assert args[i].grad is not None and args[i].grad.dtype == np.float32, f"input {i}"
+        assert args[i].grad is not None and args[i].grad.dtype == args[i].dtype, f"input {i}"
 
 
 @pytest.mark.parametrize(("prim", "index"), DIFFERENTIABLE)
 def test_vjp_and_jvp_are_adjoint(prim: Primitive, index: int) -> None:
-    """<u, vjp(v)> = <jvp(u), v>: each primitive's two rules describe the same derivative."""
+    """<u, vjp(v)> = <jvp(u), v>: each primitive's two rules describe the same derivative (on complex values with
+    the pairing <a, b> = Re(sum(a * b)), under which a VJP is the JVP's transpose)."""
     sample = _samples(prim)[index]
     floats = _float_inputs(sample)
     rng = np.random.default_rng(index)
@@ -94,13 +108,13 @@ def test_vjp_and_jvp_are_adjoint(prim: Primitive, index: int) -> None:
         return prim(*args, **sample.kwargs)
 
     primals = [sample.args[i] for i in floats]
-    us = [rng.standard_normal(np.shape(p)) for p in primals]
+    us = [_direction(rng, p) for p in primals]
     out, ju = cr.jvp(f, primals, us)
-    v = rng.standard_normal(np.shape(out))
+    v = _direction(rng, out)
     _, vjp_fn = cr.vjp(f, *primals)
     cotangents = vjp_fn(v)
-    lhs = sum(float(np.sum(u * np.asarray(c))) for u, c in zip(us, cotangents))
-    assert np.isclose(lhs, float(np.sum(np.asarray(ju) * v)), rtol=1e-9, atol=1e-12)
+    lhs = sum(float(np.real(np.sum(u * np.asarray(c)))) for u, c in zip(us, cotangents))
+    assert np.isclose(lhs, float(np.real(np.sum(np.asarray(ju) * v))), rtol=1e-9, atol=1e-12)
 
 
 # ---- the classes behind issue 8: arguments as lists, inputs by keyword, options refused by name ----------------------
@@ -110,7 +124,7 @@ def _as_rows(x: np.ndarray) -> list[Any]:
 
 
 def _loss(out: Any, weights: np.ndarray) -> Any:
-    return (out * weights).sum()
+    return cr.real((out * weights).sum())  # a real loss, complex outputs included
 
 
 @pytest.mark.parametrize(("prim", "index"), DIFFERENTIABLE)
@@ -132,7 +146,8 @@ def test_a_list_of_tensors_keeps_its_gradient(prim: Primitive, index: int) -> No
     expected = cr.grad(lambda v: _loss(with_input(v), weights))(x)
     rows = [cr.tensor(row, requires_grad=True) for row in x]
     _loss(with_input(rows), weights).backward()
-    got = np.stack([r.grad.numpy() if r.grad is not None else np.zeros(r.shape) for r in rows])
+    # .grad is PyTorch's, the conjugate of cr.grad's on complex values
+    got = np.stack([np.conj(r.grad.numpy()) if r.grad is not None else np.zeros(r.shape) for r in rows])
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     # inside a transform, in both modes, the same
     np.testing.assert_allclose(cr.grad(lambda v: _loss(with_input(list(v)), weights))(x), expected, atol=1e-12)

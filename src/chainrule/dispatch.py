@@ -24,6 +24,7 @@ Impl = Callable[..., Any]
 _NO_DERIVATIVE = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj, np.may_share_memory,
                   np.shares_memory, np.argwhere, np.nonzero, np.flatnonzero, np.count_nonzero, np.isclose,
                   np.allclose, np.array_equal, np.array_equiv, np.searchsorted}
+_SUBMODULES = ("numpy.linalg", "numpy.fft")  # named as linalg.solve, fft.fft in errors
 _UFUNC_REDUCE = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}
 _UFUNC_ACCUMULATE = {"add": "cumsum", "multiply": "cumprod"}
 
@@ -33,10 +34,11 @@ def _tables() -> tuple[dict[np.ufunc, Impl], dict[Any, Impl]]:
     """NumPy's ufuncs and functions -> chainrule's functions of the same name (made on first use: the ops modules
     import Tensor, so they cannot be imported when this module is)."""
     from . import creation
+    from . import fft as cr_fft
     from . import linalg as cr_linalg
     from .ops import elementwise, linalg, reduce, shape, sorting
 
-    ufuncs: dict[np.ufunc, Impl] = {np.positive: lambda x: x, np.conjugate: lambda x: x}  # real tensors only
+    ufuncs: dict[np.ufunc, Impl] = {np.positive: lambda x: x}
     functions: dict[Any, Impl] = {}
     for module in (elementwise, reduce, shape, sorting, linalg, creation):
         for name in getattr(module, "__all__", [n for n in dir(module) if not n.startswith("_")]):
@@ -45,10 +47,11 @@ def _tables() -> tuple[dict[np.ufunc, Impl], dict[Any, Impl]]:
                 ufuncs[theirs] = ours
             elif callable(theirs) and not isinstance(theirs, type):
                 functions[theirs] = ours
-    for name in cr_linalg.__all__:
-        theirs = getattr(np.linalg, name, None)
-        if callable(theirs):
-            functions[theirs] = getattr(cr_linalg, name)
+    for namespace, ours_ in ((np.linalg, cr_linalg), (np.fft, cr_fft)):
+        for name in ours_.__all__:
+            theirs = getattr(namespace, name, None)
+            if callable(theirs):
+                functions[theirs] = getattr(ours_, name)
     functions[np.where] = _where
     functions[np.einsum] = _einsum
     functions[np.linalg.svd] = _svd
@@ -150,7 +153,7 @@ def array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwar
 def array_function(self: Tensor, func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``Tensor.__array_function__``: ``np.sum(t)``, ``np.concatenate([t, u])``, ``np.linalg.solve(A, t)``, ..."""
     _, functions = _tables()
-    name = f"linalg.{func.__name__}" if func.__module__ == "numpy.linalg" else func.__name__
+    name = f"{func.__module__[6:]}.{func.__name__}" if func.__module__ in _SUBMODULES else func.__name__
     impl = functions.get(func)
     if impl is not None:
         _no_out(name, kwargs)

@@ -264,6 +264,16 @@ def _sum_to(c: Any, shape: tuple[int, ...]) -> Any:
     return c
 
 
+def in_dtype(c: Any, dtype: np.dtype[Any]) -> Any:
+    """A cotangent (or tangent) in its input's dtype; a complex one for a real input keeps its real part, as in JAX:
+    with the pairing Re(sum(a * b)) the imaginary part pairs with nothing a real input can move."""
+    if c.dtype.kind == "c" and dtype.kind != "c":
+        from .ops.elementwise import real
+
+        c = real(c)
+    return c if c.dtype == dtype else c.astype(dtype)
+
+
 def _accumulate(out: dict[int, tuple[Any, Any]], tensor: Any, c: Any) -> None:
     key = id(tensor)
     out[key] = (tensor, out[key][1] + c) if key in out else (tensor, c)
@@ -372,7 +382,7 @@ def run(
                     except ValueError:
                         raise _rule_shape_error(node, i, c, data) from None
                 if c.dtype is not data.dtype and c.dtype != data.dtype:
-                    c = c.astype(data.dtype)
+                    c = in_dtype(c, data.dtype)
                 parent = a._node
                 if parent is None:
                     _accumulate(out, a, c)
@@ -414,7 +424,16 @@ def _leading_to(heap: list[tuple[int, Node]], targets: Sequence[Any]) -> set[int
 
 def run_hooks(hooks: list[Callable[[Any], Any]], g: Any, create_graph: bool) -> Any:
     """Tensor hooks see a Tensor; one that returns a value (a Tensor or an array of the same shape) replaces the
-    gradient. ``retain_grad`` runs last. ``g`` and the result are Tensors when ``create_graph``, arrays otherwise."""
+    gradient. ``retain_grad`` runs last. ``g`` and the result are Tensors when ``create_graph``, arrays otherwise.
+    A complex gradient is shown in PyTorch's convention, as ``.grad`` holds it (the engine's conjugate)."""
+    if g.dtype.kind == "c":
+        from .ops.elementwise import conjugate
+
+        return conjugate(_run_hooks(hooks, conjugate(g), create_graph))
+    return _run_hooks(hooks, g, create_graph)
+
+
+def _run_hooks(hooks: list[Callable[[Any], Any]], g: Any, create_graph: bool) -> Any:
     from .tensor import Tensor
 
     for hook in sorted(hooks, key=lambda h: getattr(h, "retains_grad", False)):
@@ -442,6 +461,8 @@ def grad(
     """The gradients of ``outputs`` with respect to ``inputs``, returned rather than accumulated into ``.grad``.
 
     Inputs that the outputs do not depend on get zeros. With ``create_graph`` the results are differentiable.
+    Complex gradients (and ``grad_outputs``) are in PyTorch's convention, as ``Tensor.grad``: the conjugate of
+    ``cr.grad``'s.
 
     >>> import chainrule as cr
     >>> x = cr.tensor(2.0, requires_grad=True)
@@ -449,7 +470,7 @@ def grad(
     >>> float(g)
     12.0
     """
-    from .tensor import Tensor, _seed
+    from .tensor import Tensor, _as_torch_grad, _seed
 
     outs: list[Any] = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     ins: list[Any] = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
@@ -463,5 +484,6 @@ def grad(
     result = []
     for x in ins:
         g = found[id(x)][1] if id(x) in found else np.zeros_like(x.data)  # (on x's device: zeros_like dispatches)
-        result.append(g if isinstance(g, Tensor) else Tensor._from_node(g, None))
+        g = g if isinstance(g, Tensor) else Tensor._from_node(g, None)
+        result.append(_as_torch_grad(g))
     return tuple(result)

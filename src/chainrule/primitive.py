@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import backend, spelling
-from .engine import Node, Version, is_grad_enabled, tick
+from .engine import Node, Version, in_dtype, is_grad_enabled, tick
 from .tensor import Tensor, bottom
 
 _ARRAYS = backend.array_types  # NumPy's array type and each GPU provider's, taken as they are
@@ -539,7 +539,7 @@ def _apply_dual(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], 
 
         tangent = broadcast_to(tangent, out.shape)  # the forward twin of the engine's unbroadcasting
     if tangent.dtype != out.dtype:
-        tangent = tangent.astype(out.dtype)
+        tangent = in_dtype(tangent, out.dtype)
     return make_dual(out, tangent, level, batched)
 
 

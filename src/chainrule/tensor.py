@@ -21,9 +21,9 @@ Axis = int | tuple[int, ...] | None
 
 
 def _check_differentiable_dtype(dtype: np.dtype[Any]) -> None:
-    if not np.issubdtype(dtype, np.floating):
+    if not np.issubdtype(dtype, np.inexact):
         raise TypeError(
-            f"only floating-point tensors can require gradients, got dtype {dtype}; "
+            f"only floating-point (or complex) tensors can require gradients, got dtype {dtype}; "
             "convert first, e.g. cr.tensor(data, dtype=np.float64, requires_grad=True)"
         )
 
@@ -187,8 +187,9 @@ class Tensor:
                 value = Tensor(value)
             if value.shape != self.shape:  # the next backward would silently broadcast into it
                 raise ValueError(f"cannot assign a gradient of shape {value.shape} to a tensor of shape {self.shape}")
-            if value.dtype.kind != "f":
-                raise TypeError(f"a gradient must be floating point, got dtype {value.dtype}")
+            if value.dtype.kind not in "fc" or (value.dtype.kind == "c" and self.dtype.kind != "c"):
+                raise TypeError(f"a gradient must be floating point (complex only for a complex tensor), got dtype "
+                                f"{value.dtype} for a tensor of dtype {self.dtype}")
         self._grad = value
 
     @property
@@ -676,7 +677,17 @@ class Tensor:
         return round(self, decimals)
 
     def conj(self) -> Tensor:
-        return self  # real tensors only
+        return _elementwise.conjugate(self)
+
+    @property
+    def real(self) -> Tensor:
+        """The real part (the tensor's values themselves when they are real), differentiable."""
+        return _elementwise.real(self)
+
+    @property
+    def imag(self) -> Tensor:
+        """The imaginary part (zeros when the values are real), differentiable."""
+        return _elementwise.imag(self)
 
     def exp(self) -> Tensor:
         return exp(self)
@@ -1148,6 +1159,11 @@ def _raw_index(index: Any) -> Any:
 
 def _seed(out: Tensor, gradient: ArrayLike | None, create_graph: bool) -> Any:
     if gradient is None:
+        if out.data.dtype.kind == "c":
+            raise RuntimeError(
+                f"backward() needs a real output, got dtype {out.dtype}: a complex output has no gradient of its own; "
+                "differentiate a real function of it (y.real, y.abs() ** 2), or pass backward(gradient=...)"
+            )
         if out.data.size != 1:
             raise RuntimeError(
                 f"backward() needs a scalar output, got shape {out.shape}: reduce it first (e.g. y.sum().backward()) "
@@ -1167,6 +1183,8 @@ def _seed(out: Tensor, gradient: ArrayLike | None, create_graph: bool) -> Any:
                 f"backward(gradient=...) got a gradient of shape {seed.shape} for an output of shape {out.shape}: "
                 "they must match"
             )
+        if seed.dtype.kind == "c":  # given in PyTorch's convention, as .grad holds it: the engine's is its conjugate
+            seed = _elementwise.conjugate(seed)
     if create_graph and not isinstance(seed, Tensor):
         seed = Tensor._from_node(seed, None)
     return seed
@@ -1190,8 +1208,15 @@ def _accumulate_leaf_grads(grads: dict[int, tuple[Tensor, Any]], create_graph: b
         stored.add(id(g))
         if leaf._hooks is not None:
             g = engine.run_hooks(leaf._hooks, g, create_graph=True)  # sees and returns Tensors
+        g = _as_torch_grad(g)
         grad = g if leaf.grad is None else leaf.grad + g
         leaf.grad = grad if create_graph else grad.detach()
+
+
+def _as_torch_grad(g: Tensor) -> Tensor:
+    """What ``.grad`` holds: PyTorch's convention, the conjugate of ``cr.grad``'s dL/dx - i dL/dy on complex values
+    (dL/dx + i dL/dy, the steepest ascent, so that the optimizers' ``p -= lr * p.grad`` descends, as in PyTorch)."""
+    return _elementwise.conjugate(g) if g.dtype.kind == "c" else g
 
 
 # Bound last: the ops modules import Tensor from here.
@@ -1199,6 +1224,7 @@ from . import creation as _creation  # noqa: E402
 from . import dispatch  # noqa: E402
 from . import torch_names as _torch  # noqa: E402
 from .ops import decompositions as _linalg_norms  # noqa: E402
+from .ops import elementwise as _elementwise  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402

@@ -72,23 +72,25 @@ def _argnums(argnums: ArgNums, n: int) -> tuple[int, ...]:
 
 def _check_float(leaf: Any, where: str) -> None:
     dtype = np.result_type(leaf.dtype if isinstance(leaf, Tensor) else values(leaf))
-    if not np.issubdtype(dtype, np.floating):
+    if not np.issubdtype(dtype, np.inexact):
         raise TypeError(
-            f"{where} has dtype {dtype}: only floating-point inputs can be differentiated "
+            f"{where} has dtype {dtype}: only floating-point (or complex) inputs can be differentiated "
             "(convert it, e.g. x.astype(np.float64), or leave it out of argnums)"
         )
 
 
 def _is_float(x: Any) -> bool:
     """A value that can be differentiated: floating point, or a box of an enclosing transform."""
-    if level_of(x) >= 0 or isinstance(x, float):
+    if level_of(x) >= 0 or isinstance(x, (float, complex)):
         return True
     return (isinstance(x, (np.generic, Tensor)) or type(x) in backend.array_types) and np.issubdtype(
-        values(x).dtype, np.floating)
+        values(x).dtype, np.inexact)
 
 
 def _float_array(x: Any) -> Any:
-    """Python numbers become float64 arrays; arrays, Tensors and boxes stay as they are."""
+    """Python numbers become float64 (complex: complex128) arrays; arrays, Tensors and boxes stay as they are."""
+    if isinstance(x, complex):
+        return np.asarray(x, dtype=np.complex128)
     return np.asarray(x, dtype=np.float64) if isinstance(x, (int, float)) else x
 
 
@@ -164,10 +166,31 @@ def _scalar_output(out: Any, name: str) -> None:
         )
 
 
-def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False) -> Callable[..., Any]:
+def _complex_check(name: str, inputs: Sequence[Any], out: Any, holomorphic: bool, real: str) -> None:
+    """JAX's rule for complex values: ``name`` needs a real output (``real="output"``: grad, jacobian) or real
+    inputs (``real="input"``: jacfwd), unless ``holomorphic``, which needs complex inputs and a complex output."""
+    ins = [values(x).dtype.kind == "c" for x in inputs]
+    dtype = values(out).dtype
+    if holomorphic:
+        if not (all(ins) and dtype.kind == "c"):
+            raise TypeError(f"{name}(holomorphic=True) needs complex inputs and a complex output; convert the "
+                            "inputs (x.astype(np.complex128)) or drop holomorphic=True")
+    elif real == "output" and dtype.kind == "c":
+        raise TypeError(f"{name} needs a real-valued output, got dtype {dtype}: differentiate a real function of it "
+                        "(cr.real(y), cr.abs(y) ** 2), use cr.vjp, or pass holomorphic=True when the function is "
+                        "holomorphic (its derivative is then f'(z))")
+    elif real == "input" and any(ins):
+        raise TypeError(f"{name} needs real inputs, got a complex one: pass holomorphic=True when the function is "
+                        "holomorphic; otherwise take derivatives along the real and imaginary parts (cr.jvp)")
+
+
+def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False,
+                   holomorphic: bool = False) -> Callable[..., Any]:
     """``f`` and its gradient with respect to the arguments ``argnums``, in one call: ``(value, grad)``.
 
-    With ``has_aux``, ``f`` returns ``(value, aux)`` and the result is ``((value, aux), grad)``.
+    With ``has_aux``, ``f`` returns ``(value, aux)`` and the result is ``((value, aux), grad)``. For complex inputs
+    and a real output the gradient is dL/dx - i dL/dy (HIPS autograd's and JAX's convention: step with
+    ``z - lr * conj(g)``); ``holomorphic=True`` takes a complex output of a holomorphic f and gives f'(z).
 
     >>> import numpy as np, chainrule as cr
     >>> value, g = cr.value_and_grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
@@ -187,6 +210,7 @@ def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = 
             exit_level()
         out, aux = result if has_aux else (result, None)
         _scalar_output(out, "grad")
+        _complex_check("grad", traced.flat_inputs(), out, holomorphic, "output")
         seed = np.ones_like(values(out))
         grads = traced.unflatten(_backward([out], [seed], traced.flat_inputs(), level, retain_graph=False))
         value = _as_user(lower(out), args[nums[0]])
@@ -196,18 +220,25 @@ def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = 
     return wrapper
 
 
-def grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False) -> Callable[..., Any]:
+def grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False,
+         holomorphic: bool = False) -> Callable[..., Any]:
     """The gradient of a scalar function: ``grad(f)(x)`` is df/dx, with x's shape (and structure).
 
     ``argnums`` picks the arguments (an int, or a tuple for a tuple of gradients). Nests freely:
-    ``grad(grad(f))`` is the second derivative.
+    ``grad(grad(f))`` is the second derivative. On complex inputs z = x + iy of a real f, the gradient is
+    df/dx - i df/dy (the conjugate of PyTorch's ``.grad``; descend with ``z - lr * conj(g)``). A complex output is
+    refused unless ``holomorphic=True``, which gives f'(z).
 
     >>> import chainrule as cr
     >>> d2 = cr.grad(cr.grad(lambda x: x ** 3))
     >>> float(d2(2.0))
     12.0
+    >>> complex(cr.grad(lambda z: z ** 3, holomorphic=True)(1j))  # 3 z^2
+    (-3+0j)
+    >>> complex(cr.grad(lambda z: cr.abs(z) ** 2)(1 + 2j))  # d/dx - i d/dy of x^2 + y^2
+    (2-4j)
     """
-    value_grad = value_and_grad(f, argnums, has_aux)
+    value_grad = value_and_grad(f, argnums, has_aux, holomorphic)
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -254,8 +285,9 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     return (primal_out, vjp_fn, _strip(aux, level)) if has_aux else (primal_out, vjp_fn)
 
 
-def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+def jacobian(f: Callable[..., Any], argnums: int = 0, holomorphic: bool = False) -> Callable[..., Any]:
     """The Jacobian by reverse mode, one VJP per output entry: shape ``out.shape + x.shape`` (alias ``jacrev``).
+    A complex output needs ``holomorphic=True`` (entries f_k'(z)), as for ``grad``.
 
     >>> import numpy as np, chainrule as cr
     >>> cr.jacobian(lambda x: x ** 2)(np.array([1.0, 2.0])).tolist()
@@ -269,6 +301,7 @@ def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
         i = _argnums(argnums, len(args))[0]
         x = _one_array(args[i], "jacobian")
         out, vjp_fn = vjp(lambda xi: _one_array(f(*args[:i], xi, *args[i + 1:]), "jacobian"), x)
+        _complex_check("jacobian", [x], out, holomorphic, "output")
         out_values = values(out)
         out_shape = tuple(out_values.shape)
         rows = []
@@ -354,9 +387,10 @@ def _one_array(x: Any, name: str) -> Any:
     return x
 
 
-def jacfwd(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+def jacfwd(f: Callable[..., Any], argnums: int = 0, holomorphic: bool = False) -> Callable[..., Any]:
     """The Jacobian by forward mode, shape ``out.shape + x.shape``: one pass that pushes every basis tangent of x
-    at once (a batched forward level: each tangent carries a leading axis of size x.size).
+    at once (a batched forward level: each tangent carries a leading axis of size x.size). A complex x needs
+    ``holomorphic=True`` (the real basis then gives f'(z)).
 
     >>> import numpy as np, chainrule as cr
     >>> cr.jacfwd(lambda x: x[0] * x[1])(np.array([2.0, 3.0])).tolist()
@@ -381,6 +415,7 @@ def jacfwd(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
                              "jacfwd")
         finally:
             exit_level()
+        _complex_check("jacfwd", [x], out, holomorphic, "input")
         tangents = None
         if type(out) is Dual and out.level == level:
             out, tangents = out.primal, out.tangent  # (n,) + out.shape: one column of the Jacobian per entry of x

@@ -39,7 +39,7 @@ from .. import backend
 from ..primitive import Primitive, Sample, holds_box, like
 from ..spelling import both_spellings
 from ..tensor import Tensor, bottom, values
-from .elementwise import absolute, sqrt, where
+from .elementwise import absolute, conjugate, imag, real, sqrt, where
 from .linalg import _mT, _to_end
 from .reduce import sum
 from .shape import as_array, getitem, reshape, transpose
@@ -47,7 +47,9 @@ from .shape import as_array, getitem, reshape, transpose
 __all__ = [
     "cholesky",
     "det",
+    "eig",
     "eigh",
+    "eigvals",
     "eigvalsh",
     "inv",
     "matrix_norm",
@@ -142,6 +144,19 @@ def _fix_signs(u: Any) -> Any:
     return np.where(np.take_along_axis(u, big, axis=-2) < 0, -1, 1).astype(u.dtype)
 
 
+def _real_only(name: str, a: Any) -> None:
+    """Refuse complex input where the rule is written for real matrices (its Hermitian form is not implemented)."""
+    if bottom(a).dtype.kind == "c":
+        raise TypeError(f"linalg.{name} of complex matrices is not supported: its gradient needs the Hermitian "
+                        "form of the rule; inv, solve, det, slogdet, eig, eigvals, matmul and the 'fro' and vector "
+                        "norms take complex input")
+
+
+def _square_magnitude(x: Any) -> Any:
+    """|x|^2 entrywise: x * x for real x, Re(x conj(x)) for complex."""
+    return x * x if bottom(x).dtype.kind != "c" else real(x * conjugate(x))
+
+
 def _check_square(name: str, a: Any) -> None:
     if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
         raise ValueError(f"linalg.{name} needs square matrices (..., n, n), got shape {a.shape}")
@@ -228,6 +243,11 @@ def _distinct_singular(rng: np.random.Generator, n: int, m: int) -> np.ndarray[A
     k = min(n, m)
     s = np.arange(k, 0, -1) + rng.uniform(-0.2, 0.2, k)
     return (_orthonormal(rng, n, k) * s) @ _orthonormal(rng, m, k).T
+
+
+def _complex_matrices(rng: np.random.Generator, shape: Shape) -> np.ndarray[Any, Any]:
+    """Well-conditioned complex matrices: a perturbed identity plus i times another."""
+    return _stack(rng, shape, _well_conditioned) + 0.3j * _stack(rng, shape, _well_conditioned)
 
 
 def _samples(make: Any, shapes: Sequence[Shape]) -> Any:
@@ -337,6 +357,16 @@ def det(a: Any) -> Any:
 
 
 _slogdet_memo = _Memo(np.linalg.slogdet)
+# A real determinant's sign is piecewise constant; a complex one's, s = det/|det|, moves: ds = i s Im(tr(A^-1 dA)),
+# so Abar = i Im(gbar s) A^-T (the transpose under Re(sum(a * b)))
+_slogdet_phase = Primitive(
+    "slogdet_phase",
+    lambda a: _slogdet_memo(a)[0].copy(),
+    vjp=lambda g, ans, a: _scalar(imag(g * ans) * 1j) * _mT(_inv(a)),
+    jvp=lambda t, ans, a: ans * imag(sum(_mT(_inv(a)) * t, axis=(-2, -1))) * 1j,
+    samples=lambda rng: [Sample((_complex_matrices(rng, s),)) for s in _SQUARE[:3]],
+    reference=lambda a: np.linalg.slogdet(a)[0],
+)
 _slogdet_sign = Primitive(
     "slogdet_sign",
     lambda a: _slogdet_memo(a)[0].copy(),
@@ -350,14 +380,14 @@ _slogdet_logabsdet = Primitive(
     lambda a: _slogdet_memo(a)[1].copy(),
     vjp=lambda g, ans, a: _scalar(g) * _mT(_inv(a)),
     jvp=lambda t, ans, a: sum(_mT(_inv(a)) * t, axis=(-2, -1)),
-    samples=_samples(_well_conditioned, _SQUARE),
+    samples=lambda rng: [*_samples(_well_conditioned, _SQUARE)(rng), Sample((_complex_matrices(rng, (3, 3)),))],
     reference=lambda a: np.linalg.slogdet(a)[1],
 )
 
 
 def slogdet(a: Any) -> tuple[Any, Any]:
-    """``(sign, log|det A|)``, stable where det itself would over- or underflow. The sign carries no gradient;
-    ``log|det A|`` has gradient ``A^-T``.
+    """``(sign, log|det A|)``, stable where det itself would over- or underflow. A real sign carries no gradient
+    (a complex one, ``det/|det|``, does); ``log|det A|`` has gradient ``A^-T``.
 
     >>> import chainrule as cr
     >>> sign, logabsdet = cr.linalg.slogdet(cr.tensor([[-2.0, 0.0], [0.0, 3.0]]))
@@ -366,7 +396,7 @@ def slogdet(a: Any) -> tuple[Any, Any]:
     """
     a = as_array(a)
     _check_square("slogdet", a)
-    return _slogdet_sign(a), _slogdet_logabsdet(a)
+    return (_slogdet_phase if bottom(a).dtype.kind == "c" else _slogdet_sign)(a), _slogdet_logabsdet(a)
 
 
 # ---- Cholesky ------------------------------------------------------------------------------------------------------
@@ -408,6 +438,7 @@ def cholesky(a: Any, upper: bool = False) -> Any:
     """
     a = as_array(a)
     _check_square("cholesky", a)
+    _real_only("cholesky", a)
     if upper:
         return _mT(_cholesky(_mT(a)))
     return _cholesky(a)
@@ -474,6 +505,7 @@ def qr(a: Any, mode: str = "reduced") -> Any:
     a = as_array(a)
     if a.ndim < 2:
         raise ValueError(f"linalg.qr needs matrices (..., m, n), got shape {a.shape}")
+    _real_only("qr", a)
     m, n = a.shape[-2:]
     q = _qr_q(a if m >= n else getitem(a, (Ellipsis, slice(None), slice(0, m))))
     r = _qr_r(q, a)
@@ -545,6 +577,7 @@ _eigh_vectors = Primitive(
 def _symmetric_input(name: str, a: Any, uplo: str) -> Any:
     a = as_array(a)
     _check_square(name, a)
+    _real_only(name, a)
     if uplo not in ("L", "U"):
         raise ValueError(f"linalg.{name}: UPLO must be 'L' or 'U', got {uplo!r}")
     return a if uplo == "L" else _mT(a)  # the upper triangle of A is the lower one of A^T
@@ -575,6 +608,129 @@ def eigvalsh(a: Any, UPLO: str = "L") -> Any:
     tensor([1., 2.])
     """
     return _eigh_values(_symmetric_input("eigvalsh", a, UPLO))
+
+
+# ---- general eigendecomposition ------------------------------------------------------------------------------------
+# A V = V diag(w), for any square A; w and V complex (for real A too: its eigenvalues come in conjugate pairs). With
+# P = V^-1 dA V: dw = diag(P), and the raw dV = V (F o P) (F as for eigh), which leaves each vector's scale and phase
+# free. NumPy's normalization (unit 2-norm columns) fixes the scale: subtract v_j Re(v_j^H dv_j). The phase is fixed
+# here as for eigh's signs: each column's largest-magnitude entry real and positive (NumPy leaves it to LAPACK), so
+# subtract i v_j Im(dv_kj) / v_kj at that entry k. Derivatives exist for distinct eigenvalues only, and a loss whose
+# value does not depend on each eigenvector's phase has the same gradient under every phase convention.
+def _largest_entries(v: Any) -> Any:
+    """A 0/1 mask (..., n, k) of each column's largest-magnitude entry, on v's device (read from its values)."""
+    vals = bottom(v)
+    big = np.argmax(np.abs(vals), axis=-2)[..., None, :]
+    rows = like(np.arange(vals.shape[-2]).reshape(-1, 1), vals)
+    return (rows == big).astype(vals.real.dtype)
+
+
+def _eig_phased(a: Any) -> tuple[Any, Any]:
+    w, v = np.linalg.eig(a)
+    dtype = np.result_type(a.dtype, np.complex64)
+    w, v = w.astype(dtype), v.astype(dtype)
+    top = (v * _largest_entries(v)).sum(axis=-2, keepdims=True)
+    return w, v * (np.conj(top) / np.abs(top))
+
+
+_eig_memo = _Memo(_eig_phased)
+
+
+def _phase_fix(v: Any) -> tuple[Any, Any]:
+    """The mask of each column's largest entry, and that entry (real and positive) as a row."""
+    mask = _largest_entries(v)
+    return mask, real(sum(mask * v, axis=-2, keepdims=True))
+
+
+def _eig_values_vjp(g: Any, ans: Any, a: Any) -> Any:
+    """``Abar = V^-T diag(wbar) V^T``."""
+    v = _eig_vectors(a)
+    vt = _mT(v)
+    return _solve(vt, _col(g) * vt)
+
+
+def _eig_values_jvp(t: Any, ans: Any, a: Any) -> Any:
+    """``dw = diag(V^-1 dA V)``."""
+    v = _eig_vectors(a)
+    return sum(_mT(_solve(v, t)) * v, axis=-2)
+
+
+def _eig_vectors_vjp(g: Any, ans: Any, a: Any) -> Any:
+    """The JVP's steps transposed, last first: phase, scale, ``Pbar = F o (V^T Vbar)``, ``Abar = V^-T Pbar V^T``."""
+    mask, top = _phase_fix(ans)
+    g = g + mask * (imag(sum(g * ans, axis=-2, keepdims=True)) / top) * -1j
+    g = g - conjugate(ans) * real(sum(g * ans, axis=-2, keepdims=True))
+    vt = _mT(ans)
+    return _solve(vt, (_gap_inverse(_eig_values(a)) * (vt @ g)) @ vt)
+
+
+def _eig_vectors_jvp(t: Any, ans: Any, a: Any) -> Any:
+    """``dV = V (F o V^-1 dA V)``, less each column's change of scale and of phase."""
+    dv = ans @ (_gap_inverse(_eig_values(a)) * _solve(ans, t @ ans))
+    dv = dv - ans * real(sum(conjugate(ans) * dv, axis=-2, keepdims=True))
+    mask, top = _phase_fix(ans)
+    return dv - ans * (imag(sum(mask * dv, axis=-2, keepdims=True)) / top) * 1j
+
+
+def _eig_samples(rng: np.random.Generator) -> list[Sample]:
+    """Q diag(w) Q^-1 with eigenvalues well apart: real ones, a complex pair of a real matrix, complex ones."""
+    def similar(w: Any, q: Any) -> Any:
+        return np.asarray((q * w) @ np.linalg.inv(q))
+
+    q3 = np.eye(3) + 0.3 * rng.standard_normal((3, 3))
+    pair = np.array([[1.0, -2.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, -1.5]])
+    complex_q = np.eye(3) + 0.3 * (rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3)))
+    batch = np.stack([similar(np.array([-1.0, 1.2]), np.eye(2) + 0.3 * rng.standard_normal((2, 2))) for _ in range(2)])
+    return [Sample((similar(np.array([-1.0, 0.5, 2.0]), q3),)), Sample((q3 @ pair @ np.linalg.inv(q3),)),
+            Sample((similar(np.array([1.0, 2.0 + 0.5j, -1.3 - 0.4j]), complex_q),)), Sample((batch,))]
+
+
+_eig_values = Primitive(
+    "eig_values",
+    lambda a: _eig_memo(a)[0].copy(),
+    vjp=_eig_values_vjp,
+    jvp=_eig_values_jvp,
+    samples=_eig_samples,
+    reference=lambda a: np.linalg.eig(a)[0].astype(np.result_type(a.dtype, np.complex64)),
+)
+_eig_vectors = Primitive(
+    "eig_vectors",
+    lambda a: _eig_memo(a)[1].copy(),
+    vjp=_eig_vectors_vjp,
+    jvp=_eig_vectors_jvp,
+    samples=_eig_samples,
+    reference=lambda a: _eig_phased(a)[1],
+)
+
+
+def eig(a: Any) -> tuple[Any, Any]:
+    """Eigenvalues and right eigenvectors (unit columns) of square matrices, ``A V = V diag(w)``, as complex arrays
+    (NumPy's are real when every eigenvalue is; chainrule's dtype does not depend on the values). Each column's
+    largest-magnitude entry is made real and positive (NumPy leaves the phase to LAPACK). Gradients exist for distinct
+    eigenvalues; for the eigenvectors, use losses that do not depend on each vector's phase (|v|, v v^H), whose
+    gradient is then the same for any phase convention.
+
+    >>> import chainrule as cr
+    >>> w, v = cr.linalg.eig(cr.tensor([[0.0, -1.0], [1.0, 0.0]]))
+    >>> w
+    tensor([0.+1.j, 0.-1.j], dtype=complex128)
+    """
+    a = as_array(a)
+    _check_square("eig", a)
+    v = _eig_vectors(a)  # first: the values then come from the same decomposition
+    return _eig_values(a), v
+
+
+def eigvals(a: Any) -> Any:
+    """The eigenvalues of square matrices, complex, in ``eig``'s order; gradient ``V^-T diag(wbar) V^T``.
+
+    >>> import chainrule as cr
+    >>> cr.linalg.eigvals(cr.tensor([[2.0, 1.0], [0.0, 3.0]]))
+    tensor([2.+0.j, 3.+0.j], dtype=complex128)
+    """
+    a = as_array(a)
+    _check_square("eigvals", a)
+    return _eig_values(a)
 
 
 # ---- singular value decomposition ----------------------------------------------------------------------------------
@@ -665,6 +821,7 @@ _svd_vh = Primitive(
 def _check_matrix(name: str, a: Any) -> None:
     if a.ndim < 2:
         raise ValueError(f"linalg.{name} needs matrices (..., m, n), got shape {a.shape}")
+    _real_only(name, a)
 
 
 def svd(a: Any, full_matrices: bool = False, compute_uv: bool = True) -> Any:
@@ -760,7 +917,7 @@ def _extreme(x: Any, axis: int | tuple[int, ...], keepdims: bool, largest: bool)
 
 def _vector_norm(x: Any, ord: Any, axis: Any, keepdims: bool) -> Any:
     if ord is None or ord == 2:
-        return _safe_root(sum(x * x, axis=axis, keepdims=keepdims), 2)
+        return _safe_root(sum(_square_magnitude(x), axis=axis, keepdims=keepdims), 2)
     if isinstance(ord, str):
         raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
     if ord == math.inf or ord == -math.inf:
@@ -778,8 +935,9 @@ def _matrix_norm(x: Any, ord: Any, axes: tuple[int, int], keepdims: bool) -> Any
     if row == col:
         raise ValueError("norm: duplicate axes given")
     if ord is None or ord == "fro":
-        return _safe_root(sum(x * x, axis=axes, keepdims=keepdims), 2)
+        return _safe_root(sum(_square_magnitude(x), axis=axes, keepdims=keepdims), 2)
     if ord in ("nuc", 2, -2):
+        _real_only(f"norm(ord={ord!r})", x)
         s = _svd_s(_to_end(x, row, col))
         out = sum(s, axis=-1) if ord == "nuc" else getitem(s, (Ellipsis, 0 if ord == 2 else -1))
         if keepdims:
@@ -818,7 +976,7 @@ def norm(x: Any, ord: Any = None, axis: int | tuple[int, ...] | None = None, kee
     nd = x.ndim
     if axis is None:
         if ord is None:
-            return _safe_root(sum(x * x, axis=None, keepdims=keepdims), 2)
+            return _safe_root(sum(_square_magnitude(x), axis=None, keepdims=keepdims), 2)
         if nd not in (1, 2):
             raise ValueError(f"norm: ord={ord!r} with axis=None needs a 1-d or 2-d array, got {nd} dimensions")
         axes = tuple(range(nd))

@@ -7,6 +7,7 @@ Constants are Python floats (``math.pi``, never ``np.pi``'s float64 scalar) so f
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,7 @@ __all__ = [
     "abs",
     "absolute",
     "add",
+    "angle",
     "arccos",
     "arcsin",
     "arctan",
@@ -30,6 +32,8 @@ __all__ = [
     "astype",
     "ceil",
     "clip",
+    "conj",
+    "conjugate",
     "cos",
     "cosh",
     "divide",
@@ -44,6 +48,7 @@ __all__ = [
     "gelu",
     "greater",
     "greater_equal",
+    "imag",
     "isfinite",
     "isinf",
     "isnan",
@@ -61,6 +66,8 @@ __all__ = [
     "negative",
     "not_equal",
     "power",
+    "real",
+    "real_if_close",
     "reciprocal",
     "relu",
     "remainder",
@@ -110,23 +117,43 @@ def nondifferentiable(name: str, forward: Callable[..., Any], samples: S.Samples
     return Primitive(name, forward, samples=samples, differentiable=False)
 
 
+def ordered(name: str, forward: Callable[..., Any]) -> Callable[..., Any]:
+    """``forward`` refusing complex inputs: NumPy orders complex numbers lexicographically, which no gradient (and
+    few users) would expect."""
+
+    @functools.wraps(forward)  # its signature too: inputs may still be given by keyword
+    def on_real(*args: Any, **kwargs: Any) -> Any:
+        for a in args:
+            if getattr(a, "dtype", None) is not None and a.dtype.kind == "c":
+                raise TypeError(f"{name}: complex numbers have no order; compare their real parts (cr.real(z)) or "
+                                "their magnitudes (cr.abs(z))")
+        return forward(*args, **kwargs)
+
+    return on_real
+
+
 # ---- arithmetic ----------------------------------------------------------------------------------------------
 add = Primitive("add", np.add, vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g),
-                jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: t), batching=True, samples=S.binary())
+                jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: t), batching=True,
+                samples=S.with_complex(S.binary(), S.complex_binary()))
 subtract = Primitive("subtract", np.subtract, vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g),
                      jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t), batching=True, samples=S.binary())
 multiply = Primitive("multiply", np.multiply, vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x),
-                     jvp=(lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t), batching=True, samples=S.binary())
+                     jvp=(lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t), batching=True,
+                     samples=S.with_complex(S.binary(), S.complex_binary()))
 # d(x/y)/dy = -x/y^2 = -ans/y
 divide = Primitive("divide", np.divide, vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y),
                    jvp=(lambda t, ans, x, y: t / y, lambda t, ans, x, y: -t * ans / y), batching=True,
-                   samples=S.binary())
+                   samples=S.with_complex(S.binary(), S.complex_binary()))
 negative = Primitive("negative", np.negative, vjp=lambda g, ans, x: -g, jvp=lambda t, ans, x: -t,
                      batching=True, samples=S.unary("any"))
 
 
 def _log_base(x: Any) -> Any:
-    """log(x) where x > 0, and 0 elsewhere: d(x**y)/dy is taken as 0 where the real logarithm does not exist."""
+    """log(x) where x > 0, and 0 elsewhere: d(x**y)/dy is taken as 0 where the real logarithm does not exist. A
+    complex x has the principal logarithm everywhere but at 0."""
+    if np.iscomplexobj(bottom(x)):
+        return log(where(x == 0, 1.0, x))
     return log(where(x > 0, x, 1.0))
 
 
@@ -146,7 +173,8 @@ power = Primitive(
     vjp=(lambda g, ans, x, y: g * _power_dx(x, y), lambda g, ans, x, y: g * ans * _log_base(x)),
     jvp=(lambda t, ans, x, y: t * _power_dx(x, y), lambda t, ans, x, y: t * ans * _log_base(x)),
     batching=True,
-    samples=S.binary(("positive", "real")),  # x = 0 is a kink for finite differences: tests/test_kinks.py
+    # x = 0 is a kink for finite differences: tests/test_kinks.py. Complex x off the branch cut (Re x > 0)
+    samples=S.with_complex(S.binary(("positive", "real")), S.complex_binary(("positive", "real"))),
 )
 # x mod y = x - floor(x / y) * y, so the gradient is 1 for x and -floor(x / y) for y (away from the jumps)
 remainder = Primitive(
@@ -160,31 +188,49 @@ remainder = Primitive(
 )
 
 # ---- exponentials and logarithms -----------------------------------------------------------------------------
-exp = elementwise("exp", np.exp, lambda ans, x: ans)
+exp = elementwise("exp", np.exp, lambda ans, x: ans, S.with_complex(S.unary(), S.complex_unary()))
 exp2 = elementwise("exp2", np.exp2, lambda ans, x: ans * _LN2)
 expm1 = elementwise("expm1", np.expm1, lambda ans, x: ans + 1)
-log = elementwise("log", np.log, lambda ans, x: 1 / x, S.unary("positive"))
+log = elementwise("log", np.log, lambda ans, x: 1 / x,
+                  S.with_complex(S.unary("positive"), S.complex_unary("positive")))  # off the branch cut
 log2 = elementwise("log2", np.log2, lambda ans, x: 1 / (x * _LN2), S.unary("positive"))
 log10 = elementwise("log10", np.log10, lambda ans, x: 1 / (x * _LN10), S.unary("positive"))
 log1p = elementwise("log1p", np.log1p, lambda ans, x: 1 / (1 + x), S.unary("positive"))
 # sqrt'(0) = 1/0 = inf, as IEEE arithmetic says; never a silent 0
-sqrt = elementwise("sqrt", np.sqrt, lambda ans, x: 0.5 / ans, S.unary("positive"))
+sqrt = elementwise("sqrt", np.sqrt, lambda ans, x: 0.5 / ans,
+                   S.with_complex(S.unary("positive"), S.complex_unary("positive")))
 square = elementwise("square", np.square, lambda ans, x: 2 * x)
 reciprocal = elementwise("reciprocal", np.reciprocal, lambda ans, x: -ans * ans)
-# sign(0) = 0, so abs'(0) = 0
-absolute = elementwise("absolute", np.absolute, lambda ans, x: sign(x))
+
+
+def _unit_conj(ans: Any, x: Any) -> Any:
+    """conj(x) / |x|, and 0 at x = 0 (abs'(0) = 0 on complex numbers too)."""
+    return conjugate(x) / where(ans == 0, 1.0, ans)
+
+
+# sign(0) = 0, so abs'(0) = 0. On complex numbers |z| is not holomorphic: its JVP is Re(conj(z) t) / |z|, and the
+# VJP (the transpose under Re(sum(a * b)), see "complex numbers" below) g conj(z) / |z|
+absolute = Primitive(
+    "absolute",
+    np.absolute,
+    vjp=lambda g, ans, x: g * (_sign(x) if x.dtype.kind != "c" else _unit_conj(ans, x)),
+    jvp=lambda t, ans, x: t * _sign(x) if x.dtype.kind != "c" else real(t * _unit_conj(ans, x)),
+    batching=True,
+    samples=lambda rng: S.unary()(rng) + S.complex_unary()(rng),
+)
 abs = absolute
 
 # ---- trigonometric and hyperbolic ----------------------------------------------------------------------------
-sin = elementwise("sin", np.sin, lambda ans, x: cos(x), S.unary("any"))
-cos = elementwise("cos", np.cos, lambda ans, x: -sin(x), S.unary("any"))
+sin = elementwise("sin", np.sin, lambda ans, x: cos(x), S.with_complex(S.unary("any"), S.complex_unary("any")))
+cos = elementwise("cos", np.cos, lambda ans, x: -sin(x), S.with_complex(S.unary("any"), S.complex_unary("any")))
 tan = elementwise("tan", np.tan, lambda ans, x: 1 + ans * ans, S.unary("unit"))
 arcsin = elementwise("arcsin", np.arcsin, lambda ans, x: 1 / sqrt(1 - x * x), S.unary("unit"))
 arccos = elementwise("arccos", np.arccos, lambda ans, x: -1 / sqrt(1 - x * x), S.unary("unit"))
 arctan = elementwise("arctan", np.arctan, lambda ans, x: 1 / (1 + x * x), S.unary("any"))
 sinh = elementwise("sinh", np.sinh, lambda ans, x: cosh(x), S.unary("any"))
 cosh = elementwise("cosh", np.cosh, lambda ans, x: sinh(x), S.unary("any"))
-tanh = elementwise("tanh", np.tanh, lambda ans, x: 1 - ans * ans, S.unary("any"))
+tanh = elementwise("tanh", np.tanh, lambda ans, x: 1 - ans * ans,
+                   S.with_complex(S.unary("any"), S.complex_unary("unit")))  # |z| < 1: away from tanh's poles
 arctan2 = Primitive(
     "arctan2",
     np.arctan2,
@@ -193,6 +239,55 @@ arctan2 = Primitive(
     batching=True,
     samples=S.binary(),
 )
+
+
+# ---- complex numbers -----------------------------------------------------------------------------------------
+# The convention (HIPS autograd's and JAX's): a VJP is the transpose of the JVP under the real pairing
+# <a, b> = Re(sum(a * b)), with no conjugate. So for a real loss L of z = x + iy the gradient is dL/dx - i dL/dy, the
+# rules of holomorphic functions (g * f'(z), matmul's g @ b.T) hold unchanged, and a map that is not holomorphic,
+# t -> A t + B conj(t), has the VJP g -> A g + conj(B g). A real input takes the real part of a complex cotangent
+# (the engine does it, where cotangents meet their input's dtype). Tensor.grad holds the conjugate (PyTorch's).
+real = Primitive("real", np.real, vjp=lambda g, ans, x: g, jvp=lambda t, ans, x: real(t), batching=True,
+                 samples=lambda rng: S.complex_unary()(rng) + S.unary(shapes=((3,),))(rng))
+# Im(z) = Re(-i z): the cotangent -i g (whose real part, 0, is what a real input keeps)
+imag = Primitive("imag", np.imag, vjp=lambda g, ans, x: g * -1j, jvp=lambda t, ans, x: imag(t), batching=True,
+                 samples=lambda rng: S.complex_unary()(rng) + S.unary(shapes=((3,),))(rng))
+conjugate = Primitive("conjugate", np.conjugate, vjp=lambda g, ans, x: conjugate(g),
+                      jvp=lambda t, ans, x: conjugate(t), batching=True,
+                      samples=lambda rng: S.complex_unary()(rng) + S.unary(shapes=((3,),))(rng))
+conj = conjugate
+
+
+def _angle_scale(deg: bool) -> float:
+    return 180.0 / math.pi if deg else 1.0
+
+
+# angle(z) = Im(log z): the JVP Im(t / z), the VJP -i g / z (0 for a real z away from 0: its real part)
+angle = Primitive(
+    "angle",
+    np.angle,
+    vjp=lambda g, ans, x, deg=False: g * -1j * _angle_scale(deg) / x,
+    jvp=lambda t, ans, x, deg=False: imag(t / x) * _angle_scale(deg),
+    batching=True,
+    samples=lambda rng: S.complex_unary()(rng) + S.unary(shapes=((3,),))(rng) + S.complex_unary(
+        shapes=((3,),), deg=True)(rng),
+)
+
+
+def real_if_close(a: Any, tol: float = 100) -> Any:
+    """``a``'s real part when every imaginary part is within ``tol`` machine epsilons of 0 (``tol`` <= 1: an
+    absolute bound), else ``a`` itself, as ``np.real_if_close``.
+
+    >>> import chainrule as cr
+    >>> cr.real_if_close(cr.tensor([1.0 + 1e-18j, 2.0]))
+    tensor([1., 2.])
+    """
+    a = as_array(a)
+    v = values(a)
+    if v.dtype.kind != "c":
+        return a
+    bound = tol * np.finfo(v.dtype).eps if tol > 1 else tol
+    return real(a) if bool((np.abs(v.imag) < bound).all()) else a
 
 
 # ---- activations ---------------------------------------------------------------------------------------------
@@ -326,7 +421,7 @@ def _share(g: Any, win: Any, tie: Any) -> Any:
 
 maximum = Primitive(
     "maximum",
-    np.maximum,
+    ordered("maximum", np.maximum),
     vjp=(lambda g, ans, x, y: _share(g, x > y, x == y), lambda g, ans, x, y: _share(g, y > x, x == y)),
     jvp=(lambda t, ans, x, y: _share(t, x > y, x == y), lambda t, ans, x, y: _share(t, y > x, x == y)),
     batching=True,
@@ -334,7 +429,7 @@ maximum = Primitive(
 )
 minimum = Primitive(
     "minimum",
-    np.minimum,
+    ordered("minimum", np.minimum),
     vjp=(lambda g, ans, x, y: _share(g, x < y, x == y), lambda g, ans, x, y: _share(g, y < x, x == y)),
     jvp=(lambda t, ans, x, y: _share(t, x < y, x == y), lambda t, ans, x, y: _share(t, y < x, x == y)),
     batching=True,
@@ -343,7 +438,10 @@ minimum = Primitive(
 
 
 def _clip(x: Any, a_min: Any = None, a_max: Any = None) -> Any:
-    return np.clip(x, a_min, a_max)
+    return _clip_real(x, a_min, a_max)
+
+
+_clip_real = ordered("clip", np.clip)
 
 
 def _pass_inside(g: Any, ans: Any, x: Any, lo: Any = None, hi: Any = None) -> Any:
@@ -424,14 +522,18 @@ _cast_nondifferentiable.reference = _cast_forward
 
 
 def astype(x: Any, dtype: Any) -> Any:
-    """``x`` converted to ``dtype``; differentiable between floating dtypes (the gradient is cast back).
+    """``x`` converted to ``dtype``; differentiable between floating and complex dtypes (the gradient is cast back).
+    Complex to real is refused: it would drop the imaginary part (take ``real(x)`` for that).
 
     >>> import numpy as np, chainrule as cr
     >>> cr.tensor([1.5]).astype(np.float32).dtype
     dtype('float32')
     """
     dtype = as_dtype(dtype)
-    if np.issubdtype(dtype, np.floating):
+    if bottom(x).dtype.kind == "c" and dtype.kind != "c":
+        raise TypeError(f"astype: casting complex values to {dtype} would drop their imaginary parts; "
+                        "take cr.real(x) (or cr.abs(x)) first")
+    if np.issubdtype(dtype, np.inexact):
         return _cast(x, dtype=dtype)
     return _cast_nondifferentiable(x, dtype=dtype)
 
@@ -455,13 +557,27 @@ transfer = Primitive(
 
 
 # ---- no gradient: comparisons, signs, rounding, classification ------------------------------------------------
-less = nondifferentiable("less", np.less, S.binary())
-less_equal = nondifferentiable("less_equal", np.less_equal, S.binary())
-greater = nondifferentiable("greater", np.greater, S.binary())
-greater_equal = nondifferentiable("greater_equal", np.greater_equal, S.binary())
+less = nondifferentiable("less", ordered("less", np.less), S.binary())
+less_equal = nondifferentiable("less_equal", ordered("less_equal", np.less_equal), S.binary())
+greater = nondifferentiable("greater", ordered("greater", np.greater), S.binary())
+greater_equal = nondifferentiable("greater_equal", ordered("greater_equal", np.greater_equal), S.binary())
 equal = nondifferentiable("equal", np.equal, S.binary())
 not_equal = nondifferentiable("not_equal", np.not_equal, S.binary())
-sign = nondifferentiable("sign", np.sign, S.unary())
+_sign = nondifferentiable("sign", np.sign, S.unary())
+
+
+def sign(x: Any) -> Any:
+    """-1, 0 or 1 by the sign of each entry (no gradient: piecewise constant); for complex entries z / |z| (0 at 0),
+    which moves with z, so it is differentiated.
+
+    >>> import chainrule as cr
+    >>> cr.sign(cr.tensor([-2.0, 0.0, 3.0])), cr.sign(cr.tensor([3.0 + 4.0j]))
+    (tensor([-1.,  0.,  1.]), tensor([0.6+0.8j], dtype=complex128))
+    """
+    if not np.iscomplexobj(bottom(x)):
+        return _sign(x)
+    x = as_array(x)
+    return x / where(x == 0, 1.0, absolute(x))
 floor = nondifferentiable("floor", np.floor, S.unary())
 ceil = nondifferentiable("ceil", np.ceil, S.unary())
 round = nondifferentiable("round", np.round, lambda rng: S.unary()(rng) + S.unary(decimals=1)(rng))

@@ -16,8 +16,9 @@ import numpy as np
 
 from ..primitive import Primitive, Sample, like
 from ..spelling import both_spellings
+from ..tensor import bottom
 from . import samples as S
-from .elementwise import where
+from .elementwise import conjugate, where
 from .reduce import sum
 from .shape import as_array, broadcast_to, getitem, reshape, transpose
 
@@ -72,7 +73,9 @@ matmul = Primitive(
     batching=(lambda t, ans, a, b: _matmul_batched(t, ans, a, b, True),
               lambda t, ans, a, b: _matmul_batched(t, ans, a, b, False)),
     samples=lambda rng: [Sample((S.draw(rng, a), S.draw(rng, b))) for a, b in (
-        ((2, 3), (3, 4)), ((3,), (3, 2)), ((2, 3), (3,)), ((3,), (3,)), ((2, 2, 3), (3, 2)), ((1, 2, 3), (2, 3, 2)))],
+        ((2, 3), (3, 4)), ((3,), (3, 2)), ((2, 3), (3,)), ((3,), (3,)), ((2, 2, 3), (3, 2)), ((1, 2, 3), (2, 3, 2)))]
+    + [Sample((S.complex_draw(rng, (2, 3)), S.complex_draw(rng, (3, 2)))),
+       Sample((S.complex_draw(rng, (2, 3)), S.draw(rng, (3,))))],  # complex, and complex with real
 )
 
 
@@ -345,13 +348,16 @@ def dot(a: Any, b: Any) -> Any:
 
 
 def vdot(a: Any, b: Any) -> Any:
-    """The dot product of the flattened operands (real arrays: no conjugation needed), a 0-d result.
+    """The dot product of the flattened operands, the first one conjugated (as ``np.vdot``), a 0-d result.
 
     >>> import chainrule as cr
     >>> float(cr.vdot(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), cr.tensor([[1.0, 1.0], [1.0, 1.0]])))
     10.0
     """
-    return matmul(reshape(as_array(a), (-1,)), reshape(as_array(b), (-1,)))
+    a = as_array(a)
+    if np.iscomplexobj(bottom(a)):
+        a = conjugate(a)
+    return matmul(reshape(a, (-1,)), reshape(as_array(b), (-1,)))
 
 
 def inner(a: Any, b: Any) -> Any:

@@ -20,7 +20,7 @@ from ..primitive import Primitive, Sample, like
 from ..spelling import both_spellings
 from ..tensor import bottom, values
 from . import samples as S
-from .elementwise import astype, equal, exp, isnan, sqrt, where
+from .elementwise import astype, conjugate, equal, exp, isnan, ordered, real, sqrt, where
 from .shape import as_array, broadcast_to, getitem, reshape, scatter_add, transpose
 
 __all__ = [
@@ -180,7 +180,8 @@ def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any
     7.0
     """
     d = x - mean(x, axis=axis, keepdims=True)
-    return _per(sum(d * d, axis=axis, keepdims=keepdims), _count(x, axis) - ddof)
+    squares = d * d if not np.iscomplexobj(bottom(d)) else real(d * conjugate(d))  # |d|^2: a real variance
+    return _per(sum(squares, axis=axis, keepdims=keepdims), _count(x, axis) - ddof)
 
 
 @both_spellings
@@ -261,14 +262,14 @@ def _select_jvp(t: Any, ans: Any, x: Any, axis: Axis = None, keepdims: bool = Fa
 # max([1, 3, 3]) has gradient [0, 0.5, 0.5]: the tied maxima share it evenly (DESIGN principle 9)
 max = Primitive(
     "max",
-    lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
+    ordered("max", lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims)),
     vjp=_select_vjp,
     jvp=_select_jvp,
     samples=S.reductions(),
 )
 min = Primitive(
     "min",
-    lambda x, axis=None, keepdims=False: np.min(x, axis=axis, keepdims=keepdims),
+    ordered("min", lambda x, axis=None, keepdims=False: np.min(x, axis=axis, keepdims=keepdims)),
     vjp=_select_vjp,
     jvp=_select_jvp,
     samples=S.reductions(),

@@ -79,3 +79,32 @@ def reductions(domain: str = "real", shape: Shape = (2, 3), axes: Sequence[dict[
         return out
 
     return samples
+
+
+def complex_draw(rng: np.random.Generator, shape: Shape, domain: str = "real") -> np.ndarray[Any, Any]:
+    """Random complex128 values whose real part is drawn in ``domain`` and imaginary part in "real"."""
+    return draw(rng, shape, domain) + 1j * draw(rng, shape)
+
+
+def complex_unary(domain: str = "real", shapes: Sequence[Shape] = ((), (2, 3)), **kwargs: Any) -> SamplesFn:
+    """A few complex samples (they add to the real ones: the generated tests multiply by samples)."""
+    return lambda rng: [Sample((complex_draw(rng, s, domain),), dict(kwargs)) for s in shapes]
+
+
+COMPLEX_PAIRS: tuple[tuple[Shape, Shape, str], ...] = (((2, 3), (2, 3), "cc"), ((2, 3), (3,), "cr"), ((), (3,), "rc"))
+
+
+def complex_binary(domains: tuple[str, str] = ("real", "real")) -> SamplesFn:
+    """Complex with complex, complex with real and real with complex (a real input takes its cotangent's real
+    part), broadcasting too."""
+
+    def one(rng: np.random.Generator, shape: Shape, kind: str, domain: str) -> np.ndarray[Any, Any]:
+        return complex_draw(rng, shape, domain) if kind == "c" else draw(rng, shape, domain)
+
+    return lambda rng: [Sample((one(rng, a, kinds[0], domains[0]), one(rng, b, kinds[1], domains[1])))
+                        for a, b, kinds in COMPLEX_PAIRS]
+
+
+def with_complex(real: SamplesFn, complex_: SamplesFn) -> SamplesFn:
+    """The real samples, then the complex ones."""
+    return lambda rng: real(rng) + complex_(rng)

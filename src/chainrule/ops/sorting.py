@@ -19,6 +19,7 @@ from .. import backend
 from ..primitive import as_array
 from ..spelling import both_spellings
 from ..tensor import Tensor, bottom
+from .elementwise import ordered
 from .shape import _along, flip, ravel, reshape, take_along_axis
 
 __all__ = ["argpartition", "argsort", "msort", "partition", "sort", "topk"]
@@ -171,3 +172,8 @@ def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool =
         order = _stable_order(v, dim)
     indices = order[_along(dim, slice(0, k))].astype(np.int64, copy=False)
     return TopK(take_along_axis(x, indices, dim), _like_input(indices, input))
+
+
+# complex numbers have no order a gradient could follow (NumPy's is lexicographic): refused by each function's name
+sort, argsort, partition, argpartition, msort, topk = (
+    ordered(f.__name__, f) for f in (sort, argsort, partition, argpartition, msort, topk))

@@ -57,6 +57,8 @@ class Optimizer:
             self.add_param_group(group)
 
     # ---- hyper-parameters ---------------------------------------------------------------------------------------
+    _takes_complex = False  # an update linear in the gradient (SGD's) is right for complex parameters as it is
+
     def _validate(self, group: dict[str, Any]) -> None:
         """Raise a ValueError naming the first invalid hyper-parameter of ``group`` (subclasses extend this)."""
 
@@ -97,6 +99,10 @@ class Optimizer:
                 raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
             if not p.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor: optimize the leaves it was computed from")
+            if p.dtype.kind == "c" and not self._takes_complex:
+                raise TypeError(f"{type(self).__name__} on a complex parameter: its update squares or dots the "
+                                "gradient, which for complex numbers needs their real view; use SGD, or keep the "
+                                "real and imaginary parts as two real parameters")
         group["params"] = params
         for name, default in self.defaults.items():
             group.setdefault(name, default)

@@ -30,6 +30,8 @@ class SGD(Optimizer):
     tensor([0.46], requires_grad=True)
     """
 
+    _takes_complex = True
+
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False) -> None:
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
