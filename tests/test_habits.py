@@ -60,6 +60,14 @@ FUNCTIONS: list[Case] = [
     ("softmin", F.softmin, (A,), {"dim": 1}),
     ("log_softmax", F.log_softmax, (A,), {"dim": -1}),
     ("cosine_similarity", F.cosine_similarity, (A, B), {"dim": 1}),
+    # reductions with NumPy's calling conventions (ops/reduce.py) and statistics (ops/statistics.py)
+    ("sum", cr.sum, (A,), {"axis": (0, 2), "keepdims": True, "where": A > 0}),
+    ("prod", cr.prod, (A,), {"axis": 1, "keepdims": True}),
+    ("max", cr.max, (A,), {"axis": 1, "initial": 0.5}),
+    ("min", cr.min, (A,), {"axis": -1, "keepdims": True}),
+    ("logsumexp", cr.logsumexp, (A,), {"axis": 1, "b": np.abs(B), "keepdims": True}),
+    ("cumulative_sum", cr.cumulative_sum, (A,), {"axis": 1}),
+    ("cumulative_prod", cr.cumulative_prod, (A,), {"axis": 2}),
 ]
 # Tensor methods, called unbound (cr.Tensor.sum(x, ...)): name -> (input, further arguments, keyword arguments)
 METHODS: dict[str, tuple[np.ndarray[Any, Any], tuple[Any, ...], dict[str, Any]]] = {

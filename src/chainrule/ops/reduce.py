@@ -18,10 +18,10 @@ import numpy as np
 from .. import backend
 from ..primitive import Primitive, Sample, like
 from ..spelling import both_spellings
-from ..tensor import bottom, values
+from ..tensor import Tensor, bottom, values
 from . import samples as S
-from .elementwise import astype, equal, exp, isnan, sqrt, where
-from .shape import as_array, broadcast_to, getitem, reshape, scatter_add, transpose
+from .elementwise import absolute, astype, equal, exp, isnan, log, maximum, minimum, sqrt, where
+from .shape import as_array, broadcast_to, concatenate, getitem, reshape, scatter_add, transpose
 
 __all__ = [
     "amax",
@@ -30,6 +30,8 @@ __all__ = [
     "argmin",
     "cumprod",
     "cumsum",
+    "cumulative_prod",
+    "cumulative_sum",
     "log_softmax",
     "logsumexp",
     "max",
@@ -140,59 +142,23 @@ def _widened(composite: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _per(total: Any, n: int) -> Any:
-    """``total / n``, NaN for no elements (as PyTorch, and without NumPy's warning for 0 / 0)."""
-    return total / n if n > 0 else total * math.nan
+def _per(total: Any, n: Any) -> Any:
+    """``total / n``, NaN where there are no elements (as PyTorch, and without NumPy's warning for 0 / 0); ``n`` is
+    a count, or an array of counts (one per slice, under ``where=``)."""
+    if isinstance(n, int):
+        return total / n if n > 0 else total * math.nan
+    return total / np.where(n > 0, n, math.nan)
 
 
-# ---- sum, mean, var, std -------------------------------------------------------------------------------------
-sum = Primitive(
+# ---- sum -----------------------------------------------------------------------------------------------------
+_total = Primitive(
     "sum",
     lambda x, axis=None, keepdims=False: _sum(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, ans, x, axis=None, keepdims=False: _unreduce(g, x, axis, keepdims),
-    jvp=lambda t, ans, x, axis=None, keepdims=False: sum(t, axis=axis, keepdims=keepdims),
-    batching=lambda t, ans, x, axis=None, keepdims=False: sum(t, axis=_batch_axes(axis, x.ndim), keepdims=keepdims),
+    jvp=lambda t, ans, x, axis=None, keepdims=False: _total(t, axis=axis, keepdims=keepdims),
+    batching=lambda t, ans, x, axis=None, keepdims=False: _total(t, axis=_batch_axes(axis, x.ndim), keepdims=keepdims),
     samples=S.reductions(),
 )
-
-
-@both_spellings
-@_widened
-def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
-    """Arithmetic mean over ``axis`` (all axes by default).
-
-    >>> import chainrule as cr
-    >>> float(cr.mean(cr.tensor([1.0, 2.0, 6.0])))
-    3.0
-    """
-    return _per(sum(x, axis=axis, keepdims=keepdims), _count(x, axis))
-
-
-@both_spellings
-@_widened
-def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any:
-    """Variance over ``axis``: sum((x - mean)^2) / (N - ddof), as ``np.var``.
-
-    >>> import chainrule as cr
-    >>> float(cr.var(cr.tensor([1.0, 2.0, 6.0])))
-    4.666666666666667
-    >>> float(cr.var(cr.tensor([1.0, 2.0, 6.0]), ddof=1))
-    7.0
-    """
-    d = x - mean(x, axis=axis, keepdims=True)
-    return _per(sum(d * d, axis=axis, keepdims=keepdims), _count(x, axis) - ddof)
-
-
-@both_spellings
-@_widened
-def std(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any:
-    """Standard deviation over ``axis``, ``sqrt(var(x, axis, ddof))``; its gradient is inf/nan where it is 0.
-
-    >>> import chainrule as cr
-    >>> float(cr.std(cr.tensor([1.0, 3.0])))
-    1.0
-    """
-    return sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
 
 
 # ---- prod ----------------------------------------------------------------------------------------------------
@@ -227,11 +193,11 @@ def _others_product(ans: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
     return _from_last(reshape(before * after, xt.shape), perm)
 
 
-prod = Primitive(
+_product = Primitive(
     "prod",
     lambda x, axis=None, keepdims=False: _prod(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, ans, x, axis=None, keepdims=False: _keep(g, x, axis, keepdims) * _others_product(ans, x, axis, keepdims),
-    jvp=lambda t, ans, x, axis=None, keepdims=False: sum(t * _others_product(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),
+    jvp=lambda t, ans, x, axis=None, keepdims=False: _total(t * _others_product(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),
     samples=lambda rng: [
         *S.reductions()(rng),
         Sample((np.array([1.5, 0.0, -0.7, 1.2]),)),                                  # one zero
@@ -247,7 +213,7 @@ def _tie_weights(ans: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
     """1/k on each of the k entries equal to their slice's extremum, 0 elsewhere (a NaN extremum picks the NaNs)."""
     best = _keep(ans, x, axis, keepdims)
     hit = astype(equal(x, best), x.dtype) + astype(isnan(x), x.dtype)
-    return hit / sum(hit, axis=axis, keepdims=True)
+    return hit / _total(hit, axis=axis, keepdims=True)
 
 
 def _select_vjp(g: Any, ans: Any, x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
@@ -255,26 +221,24 @@ def _select_vjp(g: Any, ans: Any, x: Any, axis: Axis = None, keepdims: bool = Fa
 
 
 def _select_jvp(t: Any, ans: Any, x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
-    return sum(t * _tie_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims)
+    return _total(t * _tie_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims)
 
 
 # max([1, 3, 3]) has gradient [0, 0.5, 0.5]: the tied maxima share it evenly (DESIGN principle 9)
-max = Primitive(
+_largest = Primitive(
     "max",
     lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
     vjp=_select_vjp,
     jvp=_select_jvp,
     samples=S.reductions(),
 )
-min = Primitive(
+_smallest = Primitive(
     "min",
     lambda x, axis=None, keepdims=False: np.min(x, axis=axis, keepdims=keepdims),
     vjp=_select_vjp,
     jvp=_select_jvp,
     samples=S.reductions(),
 )
-amax = max
-amin = min
 
 
 def _arg_samples(rng: np.random.Generator) -> list[Sample]:
@@ -357,11 +321,11 @@ def _softmax_samples(rng: np.random.Generator) -> list[Sample]:
 
 
 # d logsumexp / dx = exp(x - logsumexp(x)) = softmax(x): the answer is reused
-logsumexp = Primitive(
+_lse = Primitive(
     "logsumexp",
     _logsumexp,
     vjp=lambda g, ans, x, axis=None, keepdims=False: _keep(g, x, axis, keepdims) * _lse_weights(ans, x, axis, keepdims),
-    jvp=lambda t, ans, x, axis=None, keepdims=False: sum(t * _lse_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),
+    jvp=lambda t, ans, x, axis=None, keepdims=False: _total(t * _lse_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),
     samples=S.reductions("any"),
     reference=_reference_logsumexp,
 )
@@ -369,8 +333,8 @@ logsumexp = Primitive(
 softmax = Primitive(
     "softmax",
     _softmax,
-    vjp=lambda g, ans, x, axis=-1: ans * (g - sum(g * ans, axis=axis, keepdims=True)),
-    jvp=lambda t, ans, x, axis=-1: ans * (t - sum(t * ans, axis=axis, keepdims=True)),
+    vjp=lambda g, ans, x, axis=-1: ans * (g - _total(g * ans, axis=axis, keepdims=True)),
+    jvp=lambda t, ans, x, axis=-1: ans * (t - _total(t * ans, axis=axis, keepdims=True)),
     samples=_softmax_samples,
     reference=_reference_softmax,
 )
@@ -378,8 +342,8 @@ softmax = Primitive(
 log_softmax = Primitive(
     "log_softmax",
     _log_softmax,
-    vjp=lambda g, ans, x, axis=-1: g - exp(ans) * sum(g, axis=axis, keepdims=True),
-    jvp=lambda t, ans, x, axis=-1: t - sum(exp(ans) * t, axis=axis, keepdims=True),
+    vjp=lambda g, ans, x, axis=-1: g - exp(ans) * _total(g, axis=axis, keepdims=True),
+    jvp=lambda t, ans, x, axis=-1: t - _total(exp(ans) * t, axis=axis, keepdims=True),
     samples=_softmax_samples,
     reference=_reference_log_softmax,
 )
@@ -446,7 +410,7 @@ def _cumprod_vjp(g: Any, ans: Any, x: Any, axis: int | None = None) -> Any:
     g2, ans2 = _as_rows(g, axis)[0], _as_rows(ans, axis)[0]
     zero = bottom(x2) == 0
     rows, cols = zero.nonzero()
-    at_zeros = sum(_zero_partials(x2, rows, cols) * getitem(g2, (rows,)), axis=1)
+    at_zeros = _total(_zero_partials(x2, rows, cols) * getitem(g2, (rows,)), axis=1)
     elsewhere = _reverse_cumsum(g2 * ans2, 1) / where(zero, 1.0, x2)
     return _from_rows(where(zero, scatter_add(at_zeros, (rows, cols), zero.shape), elsewhere), shape, perm)
 
@@ -481,3 +445,279 @@ cumprod = Primitive(
         Sample((np.array([[0.9, 0.0, -1.3], [0.7, 1.2, 0.0]]),), {"axis": 0}),
     ],
 )
+
+
+# ---- NumPy's calling conventions: dtype=, initial=, where=, ddof=/correction=, out= refused ---------------------
+# The primitives above take (x, axis, keepdims); the public functions below add NumPy's other arguments as
+# composites of them, so a call without those arguments costs one Python frame more and nothing else.
+_pick = where  # the functions below take a where= argument, as NumPy's do
+
+
+def _no_out(name: str, out: Any) -> None:
+    if out is not None:
+        raise TypeError(f"{name}(..., out=): chainrule never writes into an array that a graph may hold; take the "
+                        f"result instead (y = {name}(...))")
+
+
+def _constant(v: Any, like_: Any) -> Any:
+    """An array without a derivative (a sign), as a constant Tensor when ``like_`` is one: tensors in, tensors out."""
+    return Tensor._from_node(v, None) if isinstance(like_, Tensor) else v
+
+
+def _cast(a: Any, dtype: Any) -> Any:
+    """``a`` converted to ``dtype`` first, as NumPy reduces in ``dtype=`` (differentiable between floating dtypes)."""
+    return a if dtype is None else astype(as_array(a), dtype)
+
+
+def _mask(where: Any, x: Any, name: str) -> Any:
+    """A ``where=`` argument as a boolean array next to x's values, checked to broadcast to x's shape."""
+    w = bottom(where)
+    if type(w) not in backend.array_types:
+        w = np.asarray(w)
+    if w.dtype != np.bool_:
+        raise TypeError(f"{name}(..., where=) takes a boolean mask, not an array of {w.dtype}")
+    if np.broadcast_shapes(w.shape, x.shape) != x.shape:
+        raise ValueError(f"{name}(..., where=): a mask of shape {w.shape} does not broadcast to the input's shape "
+                         f"{x.shape}")
+    return like(w, x)
+
+
+def _masked(a: Any, dtype: Any, where: Any, fill: Any, name: str) -> Any:
+    """``a`` cast to ``dtype``, with the entries ``where=`` leaves out replaced by ``fill`` (the reduction's identity,
+    so they add nothing; their gradient is 0)."""
+    x = _cast(a, dtype)
+    if where is True:
+        return x
+    x = as_array(x)
+    return _pick(_mask(where, x, name), x, fill)
+
+
+def _counts(x: Any, axis: Axis, keepdims: bool, where: Any, name: str) -> Any:
+    """How many entries each slice reduces: an int, or under ``where=`` an array of counts (one per slice)."""
+    if where is True:
+        return _count(x, axis)
+    mask = _mask(where, x, name)
+    return backend.namespace(mask).broadcast_to(mask, x.shape).sum(axis=axis, keepdims=keepdims)
+
+
+@both_spellings
+def sum(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, keepdims: bool = False, initial: Any = None,
+        where: Any = True) -> Any:
+    """Sum over ``axis`` (all axes by default), as ``np.sum``: ``dtype=`` casts first, ``initial=`` is added, and the
+    entries ``where=`` leaves out count as 0 (their gradient is 0).
+
+    >>> import chainrule as cr
+    >>> cr.sum(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), axis=0)
+    tensor([4., 6.])
+    >>> float(cr.sum(cr.tensor([1.0, 2.0, 4.0]), where=[True, False, True], initial=10.0))
+    15.0
+    """
+    _no_out("sum", out)
+    total = _total(_masked(a, dtype, where, 0, "sum"), axis=axis, keepdims=keepdims)
+    return total if initial is None else total + initial
+
+
+@both_spellings
+def prod(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, keepdims: bool = False, initial: Any = None,
+         where: Any = True) -> Any:
+    """Product over ``axis``, as ``np.prod``: ``dtype=`` casts first, ``initial=`` multiplies, entries that
+    ``where=`` leaves out count as 1. At zeros the gradient is the exact product of the others.
+
+    >>> import chainrule as cr
+    >>> float(cr.prod(cr.tensor([2.0, 3.0, 4.0]), where=[True, False, True]))
+    8.0
+    """
+    _no_out("prod", out)
+    total = _product(_masked(a, dtype, where, 1, "prod"), axis=axis, keepdims=keepdims)
+    return total if initial is None else total * initial
+
+
+def _extremum(name: str, prim: Primitive, pair: Primitive, fill: float, a: Any, axis: Axis, keepdims: bool,
+              initial: Any, where: Any) -> Any:
+    """max or min with NumPy's ``initial=`` (one more candidate) and ``where=`` (which needs ``initial=``, as in
+    NumPy: a slice with nothing selected has no extremum). Masked floating entries become ``fill`` (-inf for max),
+    so they never tie with a selected one; a tie with ``initial`` splits the gradient evenly, as maximum's does."""
+    if initial is None:
+        if where is not True:
+            raise ValueError(f"{name}(..., where=) needs initial= too: a slice with nothing selected has no {name} "
+                             f"(NumPy's rule)")
+        return prim(a, axis=axis, keepdims=keepdims)
+    x = as_array(a)
+    if where is not True:
+        x = _pick(_mask(where, x, name), x, fill if x.dtype.kind == "f" else initial)
+    if _count(x, axis) == 0:  # nothing to compare: initial in every slice
+        return _total(x, axis=axis, keepdims=keepdims) + initial
+    return pair(prim(x, axis=axis, keepdims=keepdims), initial)
+
+
+@both_spellings
+def max(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False, initial: Any = None,
+        where: Any = True) -> Any:
+    """The largest entry over ``axis``, as ``np.max`` (``initial=``, and ``where=`` with ``initial=``). Tied maxima
+    share the gradient evenly; a NaN is the maximum of its slice.
+
+    >>> import chainrule as cr
+    >>> cr.max(cr.tensor([[1.0, 5.0], [3.0, 2.0]]), axis=1)
+    tensor([5., 3.])
+    >>> float(cr.max(cr.tensor([1.0, 5.0, 3.0]), where=[True, False, True], initial=0.0))
+    3.0
+    """
+    _no_out("max", out)
+    return _extremum("max", _largest, maximum, -math.inf, a, axis, keepdims, initial, where)
+
+
+@both_spellings
+def min(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False, initial: Any = None,
+        where: Any = True) -> Any:
+    """The smallest entry over ``axis``, as ``np.min``; see ``max``.
+
+    >>> import chainrule as cr
+    >>> float(cr.min(cr.tensor([4.0, 2.0]), initial=1.0))
+    1.0
+    """
+    _no_out("min", out)
+    return _extremum("min", _smallest, minimum, math.inf, a, axis, keepdims, initial, where)
+
+
+amax = max
+amin = min
+
+
+@_widened
+def _mean(x: Any, axis: Axis, keepdims: bool, where: Any) -> Any:
+    return _per(_total(_masked(x, None, where, 0, "mean"), axis=axis, keepdims=keepdims),
+                _counts(x, axis, keepdims, where, "mean"))
+
+
+@both_spellings
+def mean(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, keepdims: bool = False, *,
+         where: Any = True) -> Any:
+    """Arithmetic mean over ``axis`` (all axes by default), over the entries ``where=`` selects; NaN for none.
+
+    >>> import chainrule as cr
+    >>> float(cr.mean(cr.tensor([1.0, 2.0, 6.0])))
+    3.0
+    >>> float(cr.mean(cr.tensor([1.0, 2.0, 6.0]), where=[True, True, False]))
+    1.5
+    """
+    _no_out("mean", out)
+    return _mean(_cast(a, dtype), axis, keepdims, where)
+
+
+def _ddof(ddof: Any, correction: Any) -> Any:
+    if correction is None:
+        return ddof
+    if ddof != 0:
+        raise ValueError("var/std: ddof and correction can't be provided simultaneously (correction is NumPy 2's "
+                         "name for ddof)")
+    return correction
+
+
+@_widened
+def _var(x: Any, axis: Axis, ddof: Any, keepdims: bool, where: Any, center: Any) -> Any:
+    d = x - (_mean(x, axis, True, where) if center is None else center)
+    if where is not True:
+        d = _pick(_mask(where, x, "var"), d, 0)
+    return _per(_total(d * d, axis=axis, keepdims=keepdims), _counts(x, axis, keepdims, where, "var") - ddof)
+
+
+@both_spellings
+def var(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof: Any = 0, keepdims: bool = False, *,
+        where: Any = True, mean: Any = None, correction: Any = None) -> Any:
+    """Variance over ``axis``: sum((x - mean)^2) / (N - ddof), as ``np.var`` (``mean=`` a precomputed mean with
+    kept axes, ``correction=`` NumPy 2's name for ``ddof``); NaN where N - ddof <= 0.
+
+    >>> import chainrule as cr
+    >>> float(cr.var(cr.tensor([1.0, 2.0, 6.0])))
+    4.666666666666667
+    >>> float(cr.var(cr.tensor([1.0, 2.0, 6.0]), ddof=1))
+    7.0
+    """
+    _no_out("var", out)
+    return _var(_cast(a, dtype), axis, _ddof(ddof, correction), keepdims, where, mean)
+
+
+@both_spellings
+def std(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof: Any = 0, keepdims: bool = False, *,
+        where: Any = True, mean: Any = None, correction: Any = None) -> Any:
+    """Standard deviation over ``axis``, ``sqrt(var(...))`` with ``var``'s arguments; its gradient is inf/nan
+    where it is 0.
+
+    >>> import chainrule as cr
+    >>> float(cr.std(cr.tensor([1.0, 3.0])))
+    1.0
+    """
+    _no_out("std", out)
+    return sqrt(_var(_cast(a, dtype), axis, _ddof(ddof, correction), keepdims, where, mean))
+
+
+@both_spellings
+def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False, return_sign: bool = False) -> Any:
+    """log(sum(b * exp(a))) over ``axis``, as ``scipy.special.logsumexp``: ``b`` (weights, broadcast against ``a``,
+    differentiable too) may be negative, and ``return_sign=True`` then gives (log|sum|, sign); without it a
+    negative sum is NaN. Shifted by the maximum, so nothing overflows.
+
+    >>> import chainrule as cr
+    >>> round(float(cr.logsumexp(cr.tensor([0.0, 0.0]), b=[0.5, 1.5])), 12)
+    0.69314718056
+    >>> [float(v) for v in cr.logsumexp(cr.tensor([0.0, 1.0]), b=[2.0, -1.0], return_sign=True)]
+    [-0.3308932682040546, -1.0]
+    """
+    if b is None:
+        out = _lse(a, axis=axis, keepdims=keepdims)
+        return (out, _constant(np.where(values(out) == -math.inf, 0.0, 1.0), out)) if return_sign else out
+    x, w = as_array(a), as_array(b)
+    shape = np.broadcast_shapes(x.shape, w.shape)
+    x, w = broadcast_to(x, shape), broadcast_to(w, shape)
+    xv = values(x)
+    shift = _shift(np.where(values(w) != 0, xv, -math.inf), axis)  # a constant: the result does not depend on it
+    with _quiet():
+        total = _total(w * exp(x - shift), axis=axis, keepdims=keepdims)
+        sign = np.sign(values(total))
+        out = log(absolute(total)) + shift.reshape(total.shape)
+    if return_sign:
+        return out, _constant(sign, out)
+    return _pick(sign < 0, math.nan, out)
+
+
+def _cumulative(name: str, op: Callable[..., Any], identity: int, x: Any, axis: int | None, dtype: Any,
+                include_initial: bool) -> Any:
+    """NumPy 2.1's cumulative_sum / cumulative_prod: axis= required past 1-d, ``include_initial`` prepends the
+    identity (so the result is one longer along ``axis``)."""
+    x = as_array(_cast(x, dtype))
+    if axis is None:
+        if x.ndim > 1:
+            raise ValueError(f"{name}: axis= must be given for an input of {x.ndim} dimensions (NumPy's rule)")
+        axis = 0
+    if x.ndim == 0:
+        x = reshape(x, (1,))
+    out = op(x, axis=axis)
+    if not include_initial:
+        return out
+    shape = list(x.shape)
+    shape[axis] = 1
+    start = np.full(shape, identity, dtype=values(out).dtype)
+    return concatenate([like(start, out), out], axis=axis)
+
+
+@both_spellings
+def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype: Any = None, include_initial: bool = False) -> Any:
+    """Running sums along ``axis``, as NumPy 2.1's ``np.cumulative_sum`` (``include_initial=True`` starts with 0).
+
+    >>> import chainrule as cr
+    >>> cr.cumulative_sum(cr.tensor([1.0, 2.0, 3.0]), include_initial=True)
+    tensor([0., 1., 3., 6.])
+    """
+    return _cumulative("cumulative_sum", cumsum, 0, x, axis, dtype, include_initial)
+
+
+@both_spellings
+def cumulative_prod(x: Any, /, *, axis: int | None = None, dtype: Any = None, include_initial: bool = False) -> Any:
+    """Running products along ``axis``, as NumPy 2.1's ``np.cumulative_prod`` (``include_initial=True`` starts with
+    1); exact gradients at zeros, as ``cumprod``.
+
+    >>> import chainrule as cr
+    >>> cr.cumulative_prod(cr.tensor([2.0, 3.0, 4.0]))
+    tensor([ 2.,  6., 24.])
+    """
+    return _cumulative("cumulative_prod", cumprod, 1, x, axis, dtype, include_initial)
