@@ -21,6 +21,7 @@ from .ops.elementwise import *  # noqa: F403
 from .ops.linalg import *  # noqa: F403
 from .ops.reduce import *  # noqa: F403
 from .ops.shape import *  # noqa: F403
+from .ops.statistics import *  # noqa: F403
 from .primitive import Primitive, Sample
 from .random import rand, randint, randn
 from .testing import GradcheckError, gradcheck
