@@ -34,11 +34,11 @@ def _tables() -> tuple[dict[np.ufunc, Impl], dict[Any, Impl]]:
     import Tensor, so they cannot be imported when this module is)."""
     from . import creation
     from . import linalg as cr_linalg
-    from .ops import elementwise, linalg, reduce, shape, statistics
+    from .ops import elementwise, linalg, polynomial, reduce, shape, signal, statistics
 
     ufuncs: dict[np.ufunc, Impl] = {np.positive: lambda x: x, np.conjugate: lambda x: x}  # real tensors only
     functions: dict[Any, Impl] = {}
-    for module in (elementwise, reduce, statistics, shape, linalg, creation):
+    for module in (elementwise, reduce, statistics, polynomial, signal, shape, linalg, creation):
         for name in getattr(module, "__all__", [n for n in dir(module) if not n.startswith("_")]):
             ours, theirs = getattr(module, name), getattr(np, name, None)
             if isinstance(theirs, np.ufunc):
