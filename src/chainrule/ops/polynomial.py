@@ -15,7 +15,7 @@ from ..tensor import values
 from .decompositions import qr, solve
 from .elementwise import sqrt
 from .linalg import matmul
-from .reduce import sum
+from .reduce import _beside, sum
 from .shape import as_array, broadcast_to, getitem, reshape, stack, transpose
 
 __all__ = ["polyfit", "polyval"]
@@ -28,7 +28,8 @@ def polyval(p: Any, x: Any) -> Any:
     >>> cr.polyval([3.0, 0.0, 1.0], cr.tensor([1.0, 2.0]))
     tensor([ 4., 13.])
     """
-    p, x = as_array(p), as_array(x)
+    x = as_array(x)
+    p = _beside(p, x)
     shape = np.broadcast_shapes(x.shape, p.shape[1:])
     if p.shape[0] == 0:
         return broadcast_to(x * 0, shape)
@@ -54,7 +55,8 @@ def polyfit(x: Any, y: Any, deg: int, rcond: float | None = None, full: bool = F
     deg = int(deg)
     if deg < 0:
         raise ValueError(f"polyfit: deg must be at least 0, not {deg}")
-    x, y = as_array(x), as_array(y)
+    x = as_array(x)
+    y = _beside(y, x)
     if x.ndim != 1 or x.shape[0] == 0:
         raise TypeError(f"polyfit: x must be a non-empty 1-d sequence, not of shape {x.shape}")
     if y.ndim not in (1, 2) or y.shape[0] != x.shape[0]:
@@ -67,7 +69,7 @@ def polyfit(x: Any, y: Any, deg: int, rcond: float | None = None, full: bool = F
     lhs = stack(powers[::-1], axis=1)  # the Vandermonde matrix, highest power first
     rhs = y
     if w is not None:
-        w = as_array(w)
+        w = _beside(w, x)
         if w.shape != x.shape:
             raise TypeError(f"polyfit: w must be one weight per point ({x.shape[0]}), not of shape {w.shape}")
         lhs = lhs * reshape(w, (-1, 1))

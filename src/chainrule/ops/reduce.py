@@ -147,7 +147,9 @@ def _per(total: Any, n: Any) -> Any:
     a count, or an array of counts (one per slice, under ``where=``)."""
     if isinstance(n, int):
         return total / n if n > 0 else total * math.nan
-    return total / np.where(n > 0, n, math.nan)
+    dtype = values(total).dtype
+    counts = np.where(n > 0, n, math.nan)
+    return total / (counts.astype(dtype) if dtype.kind == "f" else counts)  # float32 stays float32
 
 
 # ---- sum -----------------------------------------------------------------------------------------------------
@@ -464,6 +466,13 @@ def _constant(v: Any, like_: Any) -> Any:
     return Tensor._from_node(v, None) if isinstance(like_, Tensor) else v
 
 
+def _beside(v: Any, ref: Any) -> Any:
+    """A second argument (weights, knots, a kernel) as an array; a constant one (a list, a host array) is moved to
+    the device of ``ref``'s values, as CuPy's functions would take it. Tensors stay where they are."""
+    v = as_array(v)
+    return v if isinstance(v, Tensor) else like(v, ref)
+
+
 def _cast(a: Any, dtype: Any) -> Any:
     """``a`` converted to ``dtype`` first, as NumPy reduces in ``dtype=`` (differentiable between floating dtypes)."""
     return a if dtype is None else astype(as_array(a), dtype)
@@ -476,7 +485,11 @@ def _mask(where: Any, x: Any, name: str) -> Any:
         w = np.asarray(w)
     if w.dtype != np.bool_:
         raise TypeError(f"{name}(..., where=) takes a boolean mask, not an array of {w.dtype}")
-    if np.broadcast_shapes(w.shape, x.shape) != x.shape:
+    try:
+        fits = np.broadcast_shapes(w.shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
         raise ValueError(f"{name}(..., where=): a mask of shape {w.shape} does not broadcast to the input's shape "
                          f"{x.shape}")
     return like(w, x)
@@ -666,7 +679,8 @@ def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False, 
     if b is None:
         out = _lse(a, axis=axis, keepdims=keepdims)
         return (out, _constant(np.where(values(out) == -math.inf, 0.0, 1.0), out)) if return_sign else out
-    x, w = as_array(a), as_array(b)
+    x = as_array(a)
+    w = _beside(b, x)
     shape = np.broadcast_shapes(x.shape, w.shape)
     x, w = broadcast_to(x, shape), broadcast_to(w, shape)
     xv = values(x)

@@ -17,7 +17,7 @@ from ..spelling import both_spellings
 from ..tensor import values
 from .elementwise import remainder, where
 from .linalg import matmul
-from .reduce import sum
+from .reduce import _beside, sum
 from .shape import as_array, broadcast_to, concatenate, flip, getitem, pad
 
 __all__ = ["convolve", "correlate", "interp", "trapezoid"]
@@ -25,8 +25,9 @@ __all__ = ["convolve", "correlate", "interp", "trapezoid"]
 _MODES = ("full", "same", "valid")
 
 
-def _sequence(v: Any, name: str, label: str) -> Any:
-    v = as_array(v)
+def _sequence(v: Any, name: str, label: str, ref: Any = None) -> Any:
+    """A 1-d, non-empty argument; a constant one is moved next to ``ref``'s values."""
+    v = as_array(v) if ref is None else _beside(v, ref)
     if v.ndim != 1:
         raise ValueError(f"{name}: {label} must be 1-d, not of shape {v.shape}")
     if v.shape[0] == 0:
@@ -39,7 +40,8 @@ def _convolution(name: str, a: Any, v: Any, mode: str, flipped_same: bool) -> An
     windows of the longer sequence and a product with the shorter one reversed: O((n + m) min(n, m)) memory."""
     if mode not in _MODES:
         raise ValueError(f"{name}: mode must be one of {', '.join(_MODES)}, not {mode!r}")
-    a, v = _sequence(a, name, "a"), _sequence(v, name, "v")
+    a = _sequence(a, name, "a")
+    v = _sequence(v, name, "v", a)
     n, m = a.shape[0], v.shape[0]
     long, short = (a, v) if n >= m else (v, a)
     big, small = max(n, m), min(n, m)
@@ -85,7 +87,8 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period
     >>> cr.interp(cr.tensor([0.5, 1.5, 3.0]), [0.0, 1.0, 2.0], [0.0, 10.0, 0.0])
     tensor([5., 5., 0.])
     """
-    x, xp, fp = as_array(x), _sequence(xp, "interp", "xp"), _sequence(fp, "interp", "fp")
+    x = as_array(x)
+    xp, fp = _sequence(xp, "interp", "xp", x), _sequence(fp, "interp", "fp", x)
     if xp.shape != fp.shape:
         raise ValueError(f"interp: xp and fp must have the same length ({xp.shape[0]} and {fp.shape[0]})")
     if period is not None:
@@ -129,7 +132,7 @@ def trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
     if x is None:
         d = dx
     else:
-        x = as_array(x)
+        x = _beside(x, y)
         if x.ndim == 1:
             d = getitem(x, slice(1, None)) - getitem(x, slice(None, -1))
             d = getitem(d, (slice(None),) + (None,) * (y.ndim - 1 - axis))

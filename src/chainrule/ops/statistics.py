@@ -25,6 +25,7 @@ from .linalg import diagonal, matmul
 from .reduce import (
     Axis,
     _axes,
+    _beside,
     _constant,
     _count,
     _keepdims_shape,
@@ -121,7 +122,8 @@ def _quantile(name: str, a: Any, q: Any, scale: float, axis: Axis, keepdims: boo
     if extra.get("weights") is not None or extra.get("interpolation") is not None:
         raise TypeError(f"{name}: weights= and interpolation= (NumPy's deprecated name for method=) are not "
                         f"supported; pass method=")
-    x, q = as_array(a), as_array(q)
+    x = as_array(a)
+    q = _beside(q, x)
     qv = values(q)
     if not bool(((qv >= 0) & (qv <= scale)).all()):
         raise ValueError(f"{name}: q must be in [0, {scale:g}]")
@@ -137,7 +139,6 @@ def _quantile(name: str, a: Any, q: Any, scale: float, axis: Axis, keepdims: boo
     order = xp.argsort(xv, axis=-1, kind="stable")  # NaNs sort last
     nans = xp.isnan(xv).sum(axis=-1) if xv.dtype.kind == "f" else xp.zeros(rows, dtype=np.int64)
     count = (n - nans if skip_nan else xp.full(rows, n)).astype(np.float64)
-    q = q if isinstance(q, Tensor) else like(q, xv)
     q = reshape(q / scale if scale != 1 else q, (*q.shape, *(1,) * len(rows)))
     below, gamma = _positions(method, count, q, xp)
     last = count - 1
@@ -412,7 +413,7 @@ def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = Fal
         avg = mean(x, axis, keepdims=keepdims)
         scale = _constant(like(np.full(avg.shape, _count(x, axis), dtype=values(avg).dtype), x), avg)
     else:
-        w = _along(as_array(weights), x, axis)
+        w = _along(_beside(weights, x), x, axis)
         scale = sum(broadcast_to(w, np.broadcast_shapes(w.shape, x.shape)), axis, keepdims=keepdims)
         if bool((values(scale) == 0).any()):
             raise ZeroDivisionError("average: the weights sum to zero, so they cannot be normalized")
@@ -449,13 +450,14 @@ def _observations(v: Any, rowvar: bool, dtype: Any, keep_one_row: bool) -> Any:
     return v if rowvar or (keep_one_row and v.shape[0] == 1) else transpose(v, (1, 0))
 
 
-def _weights(fweights: Any, aweights: Any, n: int) -> tuple[Any, Any]:
+def _weights(fweights: Any, aweights: Any, x: Any) -> tuple[Any, Any]:
     """The product of frequency and reliability weights (or None), checked as NumPy checks them; and aweights."""
+    n = x.shape[1]
     w = None
     for label, given in (("fweights", fweights), ("aweights", aweights)):
         if given is None:
             continue
-        g = as_array(given)
+        g = _beside(given, x)
         gv = values(g)
         if g.ndim != 1 or g.shape[0] != n:
             raise ValueError(f"cov: {label} must be one weight per observation ({n}), not of shape {g.shape}")
@@ -464,7 +466,7 @@ def _weights(fweights: Any, aweights: Any, n: int) -> tuple[Any, Any]:
         if label == "fweights" and not bool((gv == np.floor(gv)).all()):
             raise TypeError("cov: fweights must be integers (frequencies)")
         w = g if w is None else w * g
-    return w, None if aweights is None else as_array(aweights)
+    return w, None if aweights is None else _beside(aweights, x)
 
 
 def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: int | None = None,
@@ -481,10 +483,10 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: in
     """
     x = _observations(m, rowvar, dtype, False)
     if y is not None:
-        x = concatenate([x, _observations(y, rowvar, dtype, True)], axis=0)
+        x = concatenate([x, _observations(_beside(y, x), rowvar, dtype, True)], axis=0)
     n = x.shape[1]
     ddof = (0 if bias else 1) if ddof is None else ddof
-    w, a = _weights(fweights, aweights, n)
+    w, a = _weights(fweights, aweights, x)
     if w is None:
         center = mean(x, axis=1, keepdims=True)
         fact: Any = n - ddof
