@@ -149,7 +149,7 @@ def _quantile(name: str, a: Any, q: Any, scale: float, axis: Axis, keepdims: boo
         lo, hi = (xp.where(nans > 0, n - 1, i) for i in (lo, hi))
     start = xp.arange(int(np.prod(rows, dtype=np.int64))).reshape(rows) * n
     order = order.reshape(-1)
-    if not isinstance(gamma, (Tensor, float)) and xv.dtype.kind == "f":
+    if not isinstance(gamma, Tensor) and type(gamma) is not float and xv.dtype.kind == "f":
         gamma = gamma.astype(xv.dtype)  # a constant weight keeps float32 float32
     value = _lerp(getitem(flat, start + order[start + lo]), getitem(flat, start + order[start + hi]), gamma)
     if skip_nan:
@@ -411,7 +411,7 @@ def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = Fal
     x = as_array(a)
     if weights is None:
         avg = mean(x, axis, keepdims=keepdims)
-        scale = _constant(like(np.full(avg.shape, _count(x, axis), dtype=values(avg).dtype), x), avg)
+        scale = like(np.full(avg.shape, _count(x, axis), dtype=values(avg).dtype), x)
     else:
         w = _along(_beside(weights, x), x, axis)
         scale = sum(broadcast_to(w, np.broadcast_shapes(w.shape, x.shape)), axis, keepdims=keepdims)
@@ -419,6 +419,8 @@ def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = Fal
             raise ZeroDivisionError("average: the weights sum to zero, so they cannot be normalized")
         avg = sum(x * w, axis, keepdims=keepdims) / scale
     if returned:
+        if not isinstance(scale, Tensor):  # constant weights: the sum is a constant, a tensor beside a tensor
+            scale = _constant(scale, avg)
         return avg, broadcast_to(scale, avg.shape)
     return avg
 
