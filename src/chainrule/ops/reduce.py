@@ -455,6 +455,12 @@ cumprod = Primitive(
 _pick = where  # the functions below take a where= argument, as NumPy's do
 
 
+def _reduced(prim: Primitive, x: Any, axis: Axis, keepdims: bool) -> Any:
+    """``prim(x, axis=, keepdims=)``, without the keywords when they are the defaults: a call without keywords
+    takes the primitive's fastest path."""
+    return prim(x) if axis is None and not keepdims else prim(x, axis=axis, keepdims=keepdims)
+
+
 def _no_out(name: str, out: Any) -> None:
     if out is not None:
         raise TypeError(f"{name}(..., out=): chainrule never writes into an array that a graph may hold; take the "
@@ -498,11 +504,10 @@ def _mask(where: Any, x: Any, name: str) -> Any:
 def _masked(a: Any, dtype: Any, where: Any, fill: Any, name: str) -> Any:
     """``a`` cast to ``dtype``, with the entries ``where=`` leaves out replaced by ``fill`` (the reduction's identity,
     so they add nothing; their gradient is 0)."""
-    x = _cast(a, dtype)
-    if where is True:
-        return x
-    x = as_array(x)
-    return _pick(_mask(where, x, name), x, fill)
+    if dtype is None and where is True:  # the common call: nothing to do
+        return a
+    x = as_array(_cast(a, dtype))
+    return x if where is True else _pick(_mask(where, x, name), x, fill)
 
 
 def _counts(x: Any, axis: Axis, keepdims: bool, where: Any, name: str) -> Any:
@@ -526,7 +531,7 @@ def sum(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, keepdims
     15.0
     """
     _no_out("sum", out)
-    total = _total(_masked(a, dtype, where, 0, "sum"), axis=axis, keepdims=keepdims)
+    total = _reduced(_total, _masked(a, dtype, where, 0, "sum"), axis, keepdims)
     return total if initial is None else total + initial
 
 
@@ -541,7 +546,7 @@ def prod(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, keepdim
     8.0
     """
     _no_out("prod", out)
-    total = _product(_masked(a, dtype, where, 1, "prod"), axis=axis, keepdims=keepdims)
+    total = _reduced(_product, _masked(a, dtype, where, 1, "prod"), axis, keepdims)
     return total if initial is None else total * initial
 
 
@@ -554,13 +559,13 @@ def _extremum(name: str, prim: Primitive, pair: Primitive, fill: float, a: Any, 
         if where is not True:
             raise ValueError(f"{name}(..., where=) needs initial= too: a slice with nothing selected has no {name} "
                              f"(NumPy's rule)")
-        return prim(a, axis=axis, keepdims=keepdims)
+        return _reduced(prim, a, axis, keepdims)
     x = as_array(a)
     if where is not True:
         x = _pick(_mask(where, x, name), x, fill if x.dtype.kind == "f" else initial)
     if _count(x, axis) == 0:  # nothing to compare: initial in every slice
-        return _total(x, axis=axis, keepdims=keepdims) + initial
-    return pair(prim(x, axis=axis, keepdims=keepdims), initial)
+        return _reduced(_total, x, axis, keepdims) + initial
+    return pair(_reduced(prim, x, axis, keepdims), initial)
 
 
 @both_spellings
@@ -598,7 +603,7 @@ amin = min
 
 @_widened
 def _mean(x: Any, axis: Axis, keepdims: bool, where: Any) -> Any:
-    return _per(_total(_masked(x, None, where, 0, "mean"), axis=axis, keepdims=keepdims),
+    return _per(_reduced(_total, _masked(x, None, where, 0, "mean"), axis, keepdims),
                 _counts(x, axis, keepdims, where, "mean"))
 
 
@@ -631,7 +636,7 @@ def _var(x: Any, axis: Axis, ddof: Any, keepdims: bool, where: Any, center: Any)
     d = x - (_mean(x, axis, True, where) if center is None else center)
     if where is not True:
         d = _pick(_mask(where, x, "var"), d, 0)
-    return _per(_total(d * d, axis=axis, keepdims=keepdims), _counts(x, axis, keepdims, where, "var") - ddof)
+    return _per(_reduced(_total, d * d, axis, keepdims), _counts(x, axis, keepdims, where, "var") - ddof)
 
 
 @both_spellings
@@ -677,7 +682,7 @@ def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False, 
     [-0.3308932682040546, -1.0]
     """
     if b is None:
-        out = _lse(a, axis=axis, keepdims=keepdims)
+        out = _reduced(_lse, a, axis, keepdims)
         return (out, _constant(np.where(values(out) == -math.inf, 0.0, 1.0), out)) if return_sign else out
     x = as_array(a)
     w = _beside(b, x)
