@@ -415,3 +415,10 @@ def test_a_nan_computed_on_before_a_nan_function_has_a_nan_gradient_as_in_pytorc
     assert t.grad is not None
     np.testing.assert_array_equal(g, t.grad.numpy())
     np.testing.assert_array_equal(cr.grad(lambda v: np.nansum(cr.where(np.isnan(v), 0.0, v) ** 2))(x), [2, 0, 4])
+
+
+def test_nan_arg_reductions_compute_inside_transforms() -> None:
+    """np.nanargmax / np.nanargmin have no derivative (indices): they compute on the values, as np.argmax does."""
+    x = np.array([1.0, np.nan, 3.0, -2.0])
+    g = cr.grad(lambda v: v[np.nanargmax(v)] * 2 + v[np.nanargmin(v)])(x)
+    np.testing.assert_array_equal(g, [0.0, 0.0, 2.0, 1.0])

@@ -23,7 +23,8 @@ Impl = Callable[..., Any]
 # NumPy functions that read only shapes and dtypes, or have no derivative anywhere: fine on any value
 _NO_DERIVATIVE = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj, np.may_share_memory,
                   np.shares_memory, np.argsort, np.argwhere, np.nonzero, np.flatnonzero, np.count_nonzero,
-                  np.isclose, np.allclose, np.array_equal, np.array_equiv, np.searchsorted, np.argpartition}
+                  np.isclose, np.allclose, np.array_equal, np.array_equiv, np.searchsorted, np.argpartition,
+                  np.nanargmax, np.nanargmin}
 _UFUNC_REDUCE = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}
 _UFUNC_ACCUMULATE = {"add": "cumsum", "multiply": "cumprod"}
 
