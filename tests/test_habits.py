@@ -66,6 +66,8 @@ FUNCTIONS: list[Case] = [
     ("max", cr.max, (A,), {"axis": 1, "initial": 0.5}),
     ("min", cr.min, (A,), {"axis": -1, "keepdims": True}),
     ("logsumexp", cr.logsumexp, (A,), {"axis": 1, "b": np.abs(B), "keepdims": True}),
+    ("cumsum", cr.cumsum, (A,), {"axis": 1}),
+    ("cumprod", cr.cumprod, (A,), {"axis": -1}),
     ("cumulative_sum", cr.cumulative_sum, (A,), {"axis": 1}),
     ("cumulative_prod", cr.cumulative_prod, (A,), {"axis": 2}),
     ("quantile", cr.quantile, (A, [0.2, 0.7]), {"axis": (0, 2), "keepdims": True}),

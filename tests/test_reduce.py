@@ -539,6 +539,19 @@ def test_bad_arguments_are_refused_by_name() -> None:
         cr.mean(x, where=np.ones(5, bool))
 
 
+def test_cumsum_and_cumprod_take_dtype_and_refuse_out() -> None:
+    x = _x().astype(np.float32)
+    for name in ("cumsum", "cumprod"):
+        got = getattr(cr, name)(cr.tensor(x), 1, np.float64)
+        np.testing.assert_allclose(got.numpy(), getattr(np, name)(x, 1, np.float64), rtol=1e-15)
+        assert got.dtype == np.float64
+        assert cr.grad(lambda t, name=name: cr.sum(getattr(cr, name)(t, dtype=np.float64)))(x).dtype == np.float32
+        np.testing.assert_allclose(getattr(np, name)(cr.tensor(x), axis=2, dtype=np.float64).numpy(),
+                                   getattr(np, name)(x, axis=2, dtype=np.float64), rtol=1e-15)
+        with pytest.raises(TypeError, match=rf"^{name}\(\.\.\., out=\)"):
+            getattr(cr, name)(x, out=np.empty(x.size))
+
+
 def test_positional_arguments_are_numpy_s() -> None:
     x = _x()
     np.testing.assert_allclose(cr.sum(x, 1, np.float32, None, True), np.sum(x, 1, np.float32, None, True))

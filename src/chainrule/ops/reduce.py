@@ -103,7 +103,7 @@ def _flip(x: Any, axis: int) -> Any:
 
 def _reverse_cumsum(g: Any, axis: int) -> Any:
     """r_i = sum_{k >= i} g_k along ``axis``: cumsum's VJP."""
-    return _flip(cumsum(_flip(g, axis), axis=axis), axis)
+    return _flip(_running_sum(_flip(g, axis), axis=axis), axis)
 
 
 _HALF = np.dtype(np.float16)
@@ -167,7 +167,7 @@ _total = Primitive(
 def _exclusive_cumprod(v: Any) -> Any:
     """e_i = prod_{j < i} v_j along the last axis (e_0 = 1): cumprod shifted right by one, with a 1 in front."""
     n = v.shape[-1]
-    shifted = scatter_add(getitem(cumprod(v, axis=-1), (Ellipsis, slice(None, n - 1))),
+    shifted = scatter_add(getitem(_running_product(v, axis=-1), (Ellipsis, slice(None, n - 1))),
                           (Ellipsis, slice(1, None)), v.shape)
     first = np.zeros(n, dtype=v.dtype)
     first[0] = 1
@@ -363,11 +363,11 @@ def _cumsum_vjp(g: Any, ans: Any, x: Any, axis: int | None = None) -> Any:
     return _reverse_cumsum(g, axis)  # type: ignore[arg-type]
 
 
-cumsum = Primitive(
+_running_sum = Primitive(
     "cumsum",
     lambda x, axis=None: _cumsum(x, axis=axis),
     vjp=_cumsum_vjp,
-    jvp=lambda t, ans, x, axis=None: cumsum(t, axis=axis),
+    jvp=lambda t, ans, x, axis=None: _running_sum(t, axis=axis),
     samples=lambda rng: [Sample((S.draw(rng, ()),)), Sample((S.draw(rng, (4,)),)),
                          Sample((S.draw(rng, (2, 3)),), {"axis": 0}), Sample((S.draw(rng, (2, 3)),), {"axis": 1}),
                          Sample((S.draw(rng, (2, 3)),), {"axis": -1}), Sample((S.draw(rng, (2, 3)),), {"axis": None})],
@@ -393,7 +393,7 @@ def _zero_partials(x2: Any, rows: Any, cols: Any) -> Any:
     """
     n = x2.shape[1]
     position = like(np.arange(n), x2)
-    others = cumprod(where(position == cols[:, None], 1.0, getitem(x2, (rows,))), axis=1)
+    others = _running_product(where(position == cols[:, None], 1.0, getitem(x2, (rows,))), axis=1)
     return where(position >= cols[:, None], others, 0.0)
 
 
@@ -423,24 +423,24 @@ def _cumprod_jvp(t: Any, ans: Any, x: Any, axis: int | None = None) -> Any:
         return _cumprod_jvp(reshape(t, (-1,)), ans, reshape(x, (-1,)), 0)
     assert axis is not None
     if not _has_zero(x):
-        return ans * cumsum(t / x, axis=axis)
+        return ans * _running_sum(t / x, axis=axis)
     x2, shape, perm = _as_rows(x, axis)
     t2, ans2 = _as_rows(t, axis)[0], _as_rows(ans, axis)[0]
     zero = bottom(x2) == 0
     rows, cols = zero.nonzero()
     from_zeros = reshape(getitem(t2, (rows, cols)), (len(rows), 1)) * _zero_partials(x2, rows, cols)
-    elsewhere = ans2 * cumsum(where(zero, 0.0, t2 / where(zero, 1.0, x2)), axis=1)
+    elsewhere = ans2 * _running_sum(where(zero, 0.0, t2 / where(zero, 1.0, x2)), axis=1)
     return _from_rows(elsewhere + scatter_add(from_zeros, (rows,), zero.shape), shape, perm)
 
 
 # exact at zeros too (values and higher derivatives); each zero costs O(n) extra work along the axis
-cumprod = Primitive(
+_running_product = Primitive(
     "cumprod",
     lambda x, axis=None: _cumprod(x, axis=axis),
     vjp=_cumprod_vjp,
     jvp=_cumprod_jvp,
     samples=lambda rng: [
-        *cumsum.samples(rng),  # type: ignore[misc]
+        *_running_sum.samples(rng),  # type: ignore[misc]
         Sample((np.array([1.5, 0.0, -0.7, 1.2]),)),                                  # one zero
         Sample((np.array([0.0, 1.3, 0.0, -0.8]),)),                                  # two zeros
         Sample((np.array([[1.1, 0.0, -0.6], [0.0, 0.0, 1.4]]),), {"axis": 1}),
@@ -699,6 +699,34 @@ def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False, 
     return _pick(sign < 0, math.nan, out)
 
 
+@both_spellings
+def cumsum(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
+    """Running sums along ``axis`` (over the flattened input for None), as ``np.cumsum``; ``dtype=`` casts first.
+
+    >>> import chainrule as cr
+    >>> cr.cumsum(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), axis=0)
+    tensor([[1., 2.],
+            [4., 6.]])
+    """
+    _no_out("cumsum", out)
+    x = _cast(a, dtype)
+    return _running_sum(x) if axis is None else _running_sum(x, axis=axis)
+
+
+@both_spellings
+def cumprod(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
+    """Running products along ``axis`` (over the flattened input for None), as ``np.cumprod``; exact gradients at
+    zeros (the product of the others, also at second order).
+
+    >>> import chainrule as cr
+    >>> cr.cumprod(cr.tensor([2.0, 0.0, 3.0]))
+    tensor([2., 0., 0.])
+    """
+    _no_out("cumprod", out)
+    x = _cast(a, dtype)
+    return _running_product(x) if axis is None else _running_product(x, axis=axis)
+
+
 def _cumulative(name: str, op: Callable[..., Any], identity: int, x: Any, axis: int | None, dtype: Any,
                 include_initial: bool) -> Any:
     """NumPy 2.1's cumulative_sum / cumulative_prod: axis= required past 1-d, ``include_initial`` prepends the
@@ -727,7 +755,7 @@ def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype: Any = None, inc
     >>> cr.cumulative_sum(cr.tensor([1.0, 2.0, 3.0]), include_initial=True)
     tensor([0., 1., 3., 6.])
     """
-    return _cumulative("cumulative_sum", cumsum, 0, x, axis, dtype, include_initial)
+    return _cumulative("cumulative_sum", _running_sum, 0, x, axis, dtype, include_initial)
 
 
 @both_spellings
@@ -739,4 +767,4 @@ def cumulative_prod(x: Any, /, *, axis: int | None = None, dtype: Any = None, in
     >>> cr.cumulative_prod(cr.tensor([2.0, 3.0, 4.0]))
     tensor([ 2.,  6., 24.])
     """
-    return _cumulative("cumulative_prod", cumprod, 1, x, axis, dtype, include_initial)
+    return _cumulative("cumulative_prod", _running_product, 1, x, axis, dtype, include_initial)

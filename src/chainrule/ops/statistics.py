@@ -290,8 +290,7 @@ def nancumsum(a: Any, axis: int | None = None, dtype: Any = None, out: None = No
     tensor([1., 1., 3.])
     """
     _no_out("nancumsum", out)
-    x = _zeroed(a, 0)
-    return cumsum(x if dtype is None else astype(x, dtype), axis=axis)
+    return cumsum(_zeroed(a, 0), axis, dtype)
 
 
 @both_spellings
@@ -303,8 +302,7 @@ def nancumprod(a: Any, axis: int | None = None, dtype: Any = None, out: None = N
     tensor([2., 2., 6.])
     """
     _no_out("nancumprod", out)
-    x = _zeroed(a, 1)
-    return cumprod(x if dtype is None else astype(x, dtype), axis=axis)
+    return cumprod(_zeroed(a, 1), axis, dtype)
 
 
 @both_spellings
