@@ -632,3 +632,21 @@ def test_cumulative_functions_on_1d_and_their_rules() -> None:
     assert cr.cumulative_sum(np.arange(3), dtype=np.float64).dtype == np.float64
     with pytest.raises(ValueError, match="axis= must be given"):
         cr.cumulative_sum(_x())
+
+
+def test_a_masked_numpy_loss_records_every_convention() -> None:
+    """A loss written with NumPy's functions alone, each with NumPy's extra arguments, against finite differences."""
+    x = _x(9, (4, 5))
+    keep = np.ones((4, 5), dtype=bool)
+    keep[0, 1] = keep[2, 3] = keep[3, 0] = keep[1, 1] = False
+    w = np.linspace(0.5, 1.5, 5)
+
+    def loss(v: Any) -> Any:
+        centred = v - np.mean(v, axis=1, keepdims=True, where=keep)
+        spread = np.std(v, axis=0, where=keep, correction=1)
+        peak = np.max(v, axis=1, where=keep, initial=-1.0)
+        soft = scipy.special.logsumexp(np.zeros(3)) + cr.logsumexp(v, axis=1, b=w)  # scipy's has no rule: cr's
+        return np.sum(centred**2, where=keep) + np.sum(spread) + np.prod(peak, initial=0.5) + np.sum(soft)
+
+    assert cr.gradcheck(loss, x, order=2, modes=("rev", "fwd"))
+    assert float(loss(cr.tensor(x))) == pytest.approx(float(loss(x)), rel=1e-12)

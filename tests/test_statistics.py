@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import chainrule as cr
 
@@ -73,6 +75,34 @@ def test_median_matches_numpy(axis: Any, keepdims: bool) -> None:
         np.testing.assert_allclose(got.numpy(), expected, rtol=1e-14, atol=1e-16)
     assert float(cr.median(np.array(2.5))) == 2.5
     np.testing.assert_array_equal(cr.median([4, 1, 3, 2]), 2.5)  # integers: the mean of the middle two, as NumPy
+
+
+@st.composite
+def _quantile_case(draw: st.DrawFn) -> tuple[np.ndarray[Any, Any], Any, np.ndarray[Any, Any], str, bool]:
+    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
+    ndim = len(shape)
+    axis = draw(st.one_of(st.none(), st.integers(-ndim, ndim - 1),
+                          st.lists(st.integers(0, ndim - 1), min_size=1, unique=True).map(tuple)))
+    x = np.asarray(draw(st.lists(st.integers(-6, 6), min_size=int(np.prod(shape)), max_size=int(np.prod(shape)))),
+                   dtype=np.float64).reshape(shape) / 2  # small integers: ties everywhere
+    q = np.asarray(draw(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=3)))
+    return x, axis, q, draw(st.sampled_from(METHODS)), draw(st.booleans())
+
+
+@settings(max_examples=60, deadline=None)
+@given(_quantile_case())
+def test_quantile_property_against_numpy(case: tuple[np.ndarray[Any, Any], Any, np.ndarray[Any, Any], str,
+                                                     bool]) -> None:
+    """Random shapes, axes, q and methods, with ties: NumPy's values, and a gradient that sums to the weights'
+    total (each output's weights (1 - gamma, gamma) add up to 1, however the ties fall)."""
+    x, axis, q, method, keepdims = case
+    expected = np.quantile(x, q, axis=axis, method=method, keepdims=keepdims)
+    got = cr.quantile(cr.tensor(x), q, axis=axis, method=method, keepdims=keepdims)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-12)
+    g = cr.grad(lambda t: cr.sum(cr.quantile(t, q, axis=axis, method=method)))(x)
+    assert g.shape == x.shape and np.all(g >= 0)
+    assert float(np.sum(g)) == pytest.approx(expected.size, rel=1e-12)
 
 
 @pytest.mark.parametrize("axis", [None, 0, 2, (0, 1)], ids=str)

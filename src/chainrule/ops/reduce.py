@@ -4,6 +4,11 @@ A reduction's VJP spreads the output cotangent back over the reduced axes (``_un
 input tangent the same way the forward reduces the input. Every rule reuses the forward's answer where it can.
 Kinks are decided here: max/min ties split the gradient evenly among the tied entries, and prod/cumprod give the
 exact gradient (the product of all the other factors) when entries are zero.
+
+The primitives take (x, axis, keepdims). The public functions (end of the file) add NumPy's other arguments as
+composites over them: ``dtype=`` casts first, ``where=`` replaces the entries it leaves out by the identity (so their
+gradient is 0), ``initial=`` is one more term or candidate, ``ddof=``/``correction=``/``mean=`` as NumPy 2; ``out=``
+is refused by name. ``logsumexp`` takes scipy's ``b=`` and ``return_sign=``.
 """
 
 from __future__ import annotations
