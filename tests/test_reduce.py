@@ -590,8 +590,8 @@ def test_logsumexp_with_negative_weights_and_signs() -> None:
     np.testing.assert_array_equal(cr.logsumexp([0.0, 1.0], b=[1.0, -1.0]), np.nan)
     out0, sign0 = cr.logsumexp(np.array([-np.inf, -np.inf]), return_sign=True)
     assert float(out0) == -np.inf and float(sign0) == 0.0
-    _, sign1 = cr.logsumexp(np.array([1.0, 2.0]), return_sign=True)
-    assert float(sign1) == 1.0
+    _, sign1 = cr.logsumexp(np.array([1.0, 2.0], dtype=np.float32), return_sign=True)
+    assert float(sign1) == 1.0 and sign1.dtype == np.float32
 
 
 def test_logsumexp_with_weights_is_stable() -> None:

@@ -688,7 +688,10 @@ def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False, 
     """
     if b is None:
         out = _reduced(_lse, a, axis, keepdims)
-        return (out, _constant(np.where(values(out) == -math.inf, 0.0, 1.0), out)) if return_sign else out
+        if not return_sign:
+            return out
+        v = values(out)
+        return out, _constant(np.where(v == -math.inf, 0.0, 1.0).astype(v.dtype), out)
     x = as_array(a)
     w = _beside(b, x)
     shape = np.broadcast_shapes(x.shape, w.shape)
