@@ -87,6 +87,7 @@ CASES: list[tuple[str, Callable[..., Any], tuple[np.ndarray[Any, Any], ...]]] = 
     ("polyval", cr.polyval, (rand(4), rand(2, 3))),
     ("polyfit", lambda x, y, w: cr.polyfit(x, y, 2, w=w), (np.linspace(-1.0, 1.0, 7), rand(7, 2),
                                                           RNG.uniform(0.5, 2.0, (7,)))),
+    ("polyfit cov", lambda x, y: cr.polyfit(x, y, 1, cov=True)[1], (np.linspace(-1.0, 1.0, 6), rand(6))),
     *((f"convolve {mode}", lambda a, v, mode=mode: cr.convolve(a, v, mode), (rand(6), rand(3))) for mode in
       ("full", "same", "valid")),
     ("correlate same", lambda a, v: cr.correlate(a, v, "same"), (rand(2), rand(5))),

@@ -63,9 +63,22 @@ def test_polyfit_gradient_in_y_is_the_pseudoinverse() -> None:
     np.testing.assert_allclose(jac, np.linalg.pinv(np.vander(X, 3)), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("cov", [True, "unscaled"])
+@pytest.mark.parametrize(("y", "w"), [(Y, None), (Y2, W)], ids=["1d", "columns and w"])
+def test_polyfit_covariance_matches_numpy(y: Any, w: Any, cov: Any) -> None:
+    e_c, e_v = np.polyfit(X, y, 2, w=w, cov=cov)
+    c, v = cr.polyfit(cr.tensor(X), cr.tensor(y), 2, w=w, cov=cov)
+    np.testing.assert_allclose(c.numpy(), e_c, rtol=1e-10, atol=1e-12)
+    assert v.shape == e_v.shape
+    np.testing.assert_allclose(v.numpy(), e_v, rtol=1e-10, atol=1e-12)
+    assert cr.gradcheck(lambda a, b: cr.polyfit(a, b, 2, w=w, cov=cov)[1], X, y, order=2, modes=("rev", "fwd"))
+
+
 def test_polyfit_refusals() -> None:
-    with pytest.raises(TypeError, match="full=True and cov=True are not supported"):
+    with pytest.raises(TypeError, match=r"full=True .* is not supported"):
         cr.polyfit(X, Y, 2, full=True)
+    with pytest.raises(ValueError, match="cov=True needs more points than coefficients"):
+        cr.polyfit(X[:3], Y[:3], 2, cov=True)
     with pytest.raises(ValueError, match="rank deficient"):
         cr.polyfit(np.ones(5), np.arange(5.0), 1)
     with pytest.raises(ValueError, match="3 points cannot determine a polynomial of degree 3"):

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import values
-from .decompositions import qr, solve
+from .decompositions import inv, qr, solve
 from .elementwise import sqrt
 from .linalg import matmul
 from .reduce import _beside, sum
@@ -40,18 +40,20 @@ def polyval(p: Any, x: Any) -> Any:
 
 
 def polyfit(x: Any, y: Any, deg: int, rcond: float | None = None, full: bool = False, w: Any = None,
-            cov: bool = False) -> Any:
+            cov: bool | str = False) -> Any:
     """The coefficients (highest power first) of the degree-``deg`` polynomial nearest to the points (x, y) in
     least squares, as ``np.polyfit``; ``y`` may hold several columns, ``w`` weights each point (w_i multiplies the
-    residual, as NumPy's). Refused: ``full=True`` and ``cov=True``, and a rank-deficient fit (NumPy warns and returns
-    the minimum-norm solution, whose gradient is not smooth).
+    residual, as NumPy's). ``cov=True`` also gives the coefficients' covariance, scaled by the residuals'
+    variance (``cov="unscaled"``: not), as NumPy's. Refused: ``full=True``, and a rank-deficient fit (NumPy warns
+    and returns the minimum-norm solution, whose gradient is not smooth).
 
     >>> import chainrule as cr
     >>> cr.polyfit(cr.tensor([0.0, 1.0, 2.0, 3.0]), [1.0, 3.0, 5.0, 7.0], 1)
     tensor([2., 1.])
     """
-    if full or cov:
-        raise TypeError("polyfit: full=True and cov=True are not supported (the coefficients alone are)")
+    if full:
+        raise TypeError("polyfit: full=True (residuals, rank, singular values) is not supported; the coefficients "
+                        "are, with cov=")
     deg = int(deg)
     if deg < 0:
         raise ValueError(f"polyfit: deg must be at least 0, not {deg}")
@@ -81,5 +83,20 @@ def polyfit(x: Any, y: Any, deg: int, rcond: float | None = None, full: bool = F
     if not bool((diag > cutoff * diag.max()).all()):
         raise ValueError(f"polyfit: the fit of degree {deg} is rank deficient (too few distinct x values, or rcond "
                          f"{cutoff:g} too large): lower the degree")
-    coefficients = solve(r, matmul(transpose(q, (1, 0)), rhs))
-    return coefficients / (scale if y.ndim == 1 else reshape(scale, (-1, 1)))
+    scaled = solve(r, matmul(transpose(q, (1, 0)), rhs))
+    coefficients = scaled / (scale if y.ndim == 1 else reshape(scale, (-1, 1)))
+    if not cov:
+        return coefficients
+    # (A^T A)^-1 = R^-1 R^-T for the scaled A = Q R, unscaled by the column scales, as NumPy's
+    r_inv = inv(r)
+    base = matmul(r_inv, transpose(r_inv, (1, 0))) / (reshape(scale, (-1, 1)) * reshape(scale, (1, -1)))
+    if cov == "unscaled":
+        factor: Any = 1.0
+    else:
+        points = x.shape[0]
+        if points <= deg + 1:
+            raise ValueError(f"polyfit: cov=True needs more points than coefficients ({points} <= {deg + 1}) to "
+                             f"scale the covariance; pass cov='unscaled'")
+        residual = rhs - matmul(lhs / scale, scaled)
+        factor = sum(residual * residual, axis=0) / (points - deg - 1)
+    return coefficients, base * factor if y.ndim == 1 else reshape(base, (*base.shape, 1)) * factor
