@@ -552,6 +552,20 @@ def test_cumsum_and_cumprod_take_dtype_and_refuse_out() -> None:
             getattr(cr, name)(x, out=np.empty(x.size))
 
 
+def test_ufunc_reduce_methods_take_numpy_s_arguments() -> None:
+    x = _x()
+    for ufunc, kwargs in [(np.add, {"axis": 1, "where": MASK, "initial": 1.0}), (np.multiply, {"dtype": np.float32}),
+                          (np.maximum, {"axis": (0, 2), "where": ROW_MASK, "initial": -3.0, "keepdims": True}),
+                          (np.minimum, {"axis": None, "initial": -0.5})]:
+        got = ufunc.reduce(cr.tensor(x), **kwargs)
+        np.testing.assert_allclose(got.numpy(), ufunc.reduce(x, **kwargs), rtol=1e-6)
+        assert got.dtype == ufunc.reduce(x, **kwargs).dtype
+        plain = {k: v for k, v in kwargs.items() if k != "dtype"}
+        assert cr.gradcheck(lambda t, u=ufunc, kw=plain: u.reduce(t, **kw), x, order=1)
+    np.testing.assert_allclose(np.add.accumulate(cr.tensor(x), axis=2, dtype=np.float32).numpy(),
+                               np.add.accumulate(x, axis=2, dtype=np.float32))
+
+
 def test_positional_arguments_are_numpy_s() -> None:
     x = _x()
     np.testing.assert_allclose(cr.sum(x, 1, np.float32, None, True), np.sum(x, 1, np.float32, None, True))

@@ -135,11 +135,12 @@ def array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwar
     elif method in ("reduce", "accumulate"):
         table = _UFUNC_REDUCE if method == "reduce" else _UFUNC_ACCUMULATE
         reduction = table.get(ufunc.__name__)
-        if reduction is not None and set(kwargs) <= {"axis", "keepdims", "out"} and len(inputs) == 1:
+        if reduction is not None and set(kwargs) <= {"axis", "keepdims", "out", "initial", "where", "dtype"} and \
+                len(inputs) == 1:
             from .ops import reduce as reductions
 
             axis = kwargs.get("axis", 0)  # a ufunc method reduces axis 0 unless told otherwise
-            extra = {"keepdims": kwargs["keepdims"]} if "keepdims" in kwargs else {}
+            extra = {k: v for k, v in kwargs.items() if k not in ("axis", "out")}  # NumPy's names are ours
             return getattr(reductions, reduction)(inputs[0], axis=axis, **extra)
     if impl is not None:
         return impl(*inputs)
