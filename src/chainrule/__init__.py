@@ -34,9 +34,12 @@ from .graph import to_dot
 from .io import SerializationError, load, save
 from .ops.elementwise import *  # noqa: F403
 from .ops.linalg import *  # noqa: F403
+from .ops.polynomial import *  # noqa: F403
 from .ops.reduce import *  # noqa: F403
 from .ops.shape import *  # noqa: F403
+from .ops.signal import *  # noqa: F403
 from .ops.sorting import *  # noqa: F403
+from .ops.statistics import *  # noqa: F403
 from .primitive import Primitive, Sample
 from .random import manual_seed, rand, rand_like, randint, randn, randn_like
 from .spelling import as_dtype

@@ -23,7 +23,8 @@ Impl = Callable[..., Any]
 # NumPy functions that read only shapes and dtypes, or have no derivative anywhere: fine on any value
 _NO_DERIVATIVE = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj, np.may_share_memory,
                   np.shares_memory, np.argwhere, np.nonzero, np.flatnonzero, np.count_nonzero, np.isclose,
-                  np.allclose, np.array_equal, np.array_equiv, np.searchsorted}
+                  np.allclose, np.array_equal, np.array_equiv, np.searchsorted,
+                  np.nanargmax, np.nanargmin}
 _SUBMODULES = ("numpy.linalg", "numpy.fft")  # named as linalg.solve, fft.fft in errors
 _UFUNC_REDUCE = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}
 _UFUNC_ACCUMULATE = {"add": "cumsum", "multiply": "cumprod"}
@@ -36,11 +37,11 @@ def _tables() -> tuple[dict[np.ufunc, Impl], dict[Any, Impl]]:
     from . import creation
     from . import fft as cr_fft
     from . import linalg as cr_linalg
-    from .ops import elementwise, linalg, reduce, shape, sorting
+    from .ops import elementwise, linalg, polynomial, reduce, shape, signal, sorting, statistics
 
     ufuncs: dict[np.ufunc, Impl] = {np.positive: lambda x: x}
     functions: dict[Any, Impl] = {}
-    for module in (elementwise, reduce, shape, sorting, linalg, creation):
+    for module in (elementwise, reduce, statistics, polynomial, signal, shape, sorting, linalg, creation):
         for name in getattr(module, "__all__", [n for n in dir(module) if not n.startswith("_")]):
             ours, theirs = getattr(module, name), getattr(np, name, None)
             if isinstance(theirs, np.ufunc):
@@ -137,11 +138,12 @@ def array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwar
     elif method in ("reduce", "accumulate"):
         table = _UFUNC_REDUCE if method == "reduce" else _UFUNC_ACCUMULATE
         reduction = table.get(ufunc.__name__)
-        if reduction is not None and set(kwargs) <= {"axis", "keepdims", "out"} and len(inputs) == 1:
+        if reduction is not None and set(kwargs) <= {"axis", "keepdims", "out", "initial", "where", "dtype"} and \
+                len(inputs) == 1:
             from .ops import reduce as reductions
 
             axis = kwargs.get("axis", 0)  # a ufunc method reduces axis 0 unless told otherwise
-            extra = {"keepdims": kwargs["keepdims"]} if "keepdims" in kwargs else {}
+            extra = {k: v for k, v in kwargs.items() if k not in ("axis", "out")}  # NumPy's names are ours
             return getattr(reductions, reduction)(inputs[0], axis=axis, **extra)
     if impl is not None:
         return impl(*inputs)

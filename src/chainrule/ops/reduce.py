@@ -4,6 +4,11 @@ A reduction's VJP spreads the output cotangent back over the reduced axes (``_un
 input tangent the same way the forward reduces the input. Every rule reuses the forward's answer where it can.
 Kinks are decided here: max/min ties split the gradient evenly among the tied entries, and prod/cumprod give the
 exact gradient (the product of all the other factors) when entries are zero.
+
+The primitives take (x, axis, keepdims). The public functions (end of the file) add NumPy's other arguments as
+composites over them: ``dtype=`` casts first, ``where=`` replaces the entries it leaves out by the identity (so their
+gradient is 0), ``initial=`` is one more term or candidate, ``ddof=``/``correction=``/``mean=`` as NumPy 2; ``out=``
+is refused by name. ``logsumexp`` takes scipy's ``b=`` and ``return_sign=``.
 """
 
 from __future__ import annotations
@@ -18,10 +23,24 @@ import numpy as np
 from .. import backend
 from ..primitive import Primitive, Sample, like
 from ..spelling import both_spellings
-from ..tensor import bottom, values
+from ..tensor import Tensor, bottom, values
 from . import samples as S
-from .elementwise import astype, conjugate, equal, exp, isnan, ordered, real, sqrt, where
-from .shape import as_array, broadcast_to, getitem, reshape, scatter_add, transpose
+from .elementwise import (
+    absolute,
+    astype,
+    conjugate,
+    equal,
+    exp,
+    isnan,
+    log,
+    maximum,
+    minimum,
+    ordered,
+    real,
+    sqrt,
+    where,
+)
+from .shape import as_array, broadcast_to, concatenate, getitem, reshape, scatter_add, transpose
 
 __all__ = [
     "amax",
@@ -30,6 +49,8 @@ __all__ = [
     "argmin",
     "cumprod",
     "cumsum",
+    "cumulative_prod",
+    "cumulative_sum",
     "log_softmax",
     "logsumexp",
     "max",
@@ -101,7 +122,7 @@ def _flip(x: Any, axis: int) -> Any:
 
 def _reverse_cumsum(g: Any, axis: int) -> Any:
     """r_i = sum_{k >= i} g_k along ``axis``: cumsum's VJP."""
-    return _flip(cumsum(_flip(g, axis), axis=axis), axis)
+    return _flip(_running_sum(_flip(g, axis), axis=axis), axis)
 
 
 _HALF = np.dtype(np.float16)
@@ -140,67 +161,32 @@ def _widened(composite: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _per(total: Any, n: int) -> Any:
-    """``total / n``, NaN for no elements (as PyTorch, and without NumPy's warning for 0 / 0)."""
-    return total / n if n > 0 else total * math.nan
+def _per(total: Any, n: Any) -> Any:
+    """``total / n``, NaN where there are no elements (as PyTorch, and without NumPy's warning for 0 / 0); ``n`` is
+    a count, or an array of counts (one per slice, under ``where=``)."""
+    if isinstance(n, int):
+        return total / n if n > 0 else total * math.nan
+    dtype = values(total).dtype
+    counts = np.where(n > 0, n, math.nan)
+    return total / (counts.astype(dtype) if dtype.kind == "f" else counts)  # float32 stays float32
 
 
-# ---- sum, mean, var, std -------------------------------------------------------------------------------------
-sum = Primitive(
+# ---- sum -----------------------------------------------------------------------------------------------------
+_total = Primitive(
     "sum",
     lambda x, axis=None, keepdims=False: _sum(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, ans, x, axis=None, keepdims=False: _unreduce(g, x, axis, keepdims),
-    jvp=lambda t, ans, x, axis=None, keepdims=False: sum(t, axis=axis, keepdims=keepdims),
-    batching=lambda t, ans, x, axis=None, keepdims=False: sum(t, axis=_batch_axes(axis, x.ndim), keepdims=keepdims),
+    jvp=lambda t, ans, x, axis=None, keepdims=False: _total(t, axis=axis, keepdims=keepdims),
+    batching=lambda t, ans, x, axis=None, keepdims=False: _total(t, axis=_batch_axes(axis, x.ndim), keepdims=keepdims),
     samples=S.reductions(),
 )
-
-
-@both_spellings
-@_widened
-def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
-    """Arithmetic mean over ``axis`` (all axes by default).
-
-    >>> import chainrule as cr
-    >>> float(cr.mean(cr.tensor([1.0, 2.0, 6.0])))
-    3.0
-    """
-    return _per(sum(x, axis=axis, keepdims=keepdims), _count(x, axis))
-
-
-@both_spellings
-@_widened
-def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any:
-    """Variance over ``axis``: sum((x - mean)^2) / (N - ddof), as ``np.var``.
-
-    >>> import chainrule as cr
-    >>> float(cr.var(cr.tensor([1.0, 2.0, 6.0])))
-    4.666666666666667
-    >>> float(cr.var(cr.tensor([1.0, 2.0, 6.0]), ddof=1))
-    7.0
-    """
-    d = x - mean(x, axis=axis, keepdims=True)
-    squares = d * d if not np.iscomplexobj(bottom(d)) else real(d * conjugate(d))  # |d|^2: a real variance
-    return _per(sum(squares, axis=axis, keepdims=keepdims), _count(x, axis) - ddof)
-
-
-@both_spellings
-@_widened
-def std(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any:
-    """Standard deviation over ``axis``, ``sqrt(var(x, axis, ddof))``; its gradient is inf/nan where it is 0.
-
-    >>> import chainrule as cr
-    >>> float(cr.std(cr.tensor([1.0, 3.0])))
-    1.0
-    """
-    return sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
 
 
 # ---- prod ----------------------------------------------------------------------------------------------------
 def _exclusive_cumprod(v: Any) -> Any:
     """e_i = prod_{j < i} v_j along the last axis (e_0 = 1): cumprod shifted right by one, with a 1 in front."""
     n = v.shape[-1]
-    shifted = scatter_add(getitem(cumprod(v, axis=-1), (Ellipsis, slice(None, n - 1))),
+    shifted = scatter_add(getitem(_running_product(v, axis=-1), (Ellipsis, slice(None, n - 1))),
                           (Ellipsis, slice(1, None)), v.shape)
     first = np.zeros(n, dtype=v.dtype)
     first[0] = 1
@@ -228,11 +214,11 @@ def _others_product(ans: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
     return _from_last(reshape(before * after, xt.shape), perm)
 
 
-prod = Primitive(
+_product = Primitive(
     "prod",
     lambda x, axis=None, keepdims=False: _prod(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, ans, x, axis=None, keepdims=False: _keep(g, x, axis, keepdims) * _others_product(ans, x, axis, keepdims),
-    jvp=lambda t, ans, x, axis=None, keepdims=False: sum(t * _others_product(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),
+    jvp=lambda t, ans, x, axis=None, keepdims=False: _total(t * _others_product(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),
     samples=lambda rng: [
         *S.reductions()(rng),
         Sample((np.array([1.5, 0.0, -0.7, 1.2]),)),                                  # one zero
@@ -248,7 +234,7 @@ def _tie_weights(ans: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
     """1/k on each of the k entries equal to their slice's extremum, 0 elsewhere (a NaN extremum picks the NaNs)."""
     best = _keep(ans, x, axis, keepdims)
     hit = astype(equal(x, best), x.dtype) + astype(isnan(x), x.dtype)
-    return hit / sum(hit, axis=axis, keepdims=True)
+    return hit / _total(hit, axis=axis, keepdims=True)
 
 
 def _select_vjp(g: Any, ans: Any, x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
@@ -256,26 +242,24 @@ def _select_vjp(g: Any, ans: Any, x: Any, axis: Axis = None, keepdims: bool = Fa
 
 
 def _select_jvp(t: Any, ans: Any, x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
-    return sum(t * _tie_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims)
+    return _total(t * _tie_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims)
 
 
 # max([1, 3, 3]) has gradient [0, 0.5, 0.5]: the tied maxima share it evenly (DESIGN principle 9)
-max = Primitive(
+_largest = Primitive(
     "max",
     ordered("max", lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims)),
     vjp=_select_vjp,
     jvp=_select_jvp,
     samples=S.reductions(),
 )
-min = Primitive(
+_smallest = Primitive(
     "min",
     ordered("min", lambda x, axis=None, keepdims=False: np.min(x, axis=axis, keepdims=keepdims)),
     vjp=_select_vjp,
     jvp=_select_jvp,
     samples=S.reductions(),
 )
-amax = max
-amin = min
 
 
 def _arg_samples(rng: np.random.Generator) -> list[Sample]:
@@ -358,11 +342,11 @@ def _softmax_samples(rng: np.random.Generator) -> list[Sample]:
 
 
 # d logsumexp / dx = exp(x - logsumexp(x)) = softmax(x): the answer is reused
-logsumexp = Primitive(
+_lse = Primitive(
     "logsumexp",
     _logsumexp,
     vjp=lambda g, ans, x, axis=None, keepdims=False: _keep(g, x, axis, keepdims) * _lse_weights(ans, x, axis, keepdims),
-    jvp=lambda t, ans, x, axis=None, keepdims=False: sum(t * _lse_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),
+    jvp=lambda t, ans, x, axis=None, keepdims=False: _total(t * _lse_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),
     samples=S.reductions("any"),
     reference=_reference_logsumexp,
 )
@@ -370,8 +354,8 @@ logsumexp = Primitive(
 softmax = Primitive(
     "softmax",
     _softmax,
-    vjp=lambda g, ans, x, axis=-1: ans * (g - sum(g * ans, axis=axis, keepdims=True)),
-    jvp=lambda t, ans, x, axis=-1: ans * (t - sum(t * ans, axis=axis, keepdims=True)),
+    vjp=lambda g, ans, x, axis=-1: ans * (g - _total(g * ans, axis=axis, keepdims=True)),
+    jvp=lambda t, ans, x, axis=-1: ans * (t - _total(t * ans, axis=axis, keepdims=True)),
     samples=_softmax_samples,
     reference=_reference_softmax,
 )
@@ -379,8 +363,8 @@ softmax = Primitive(
 log_softmax = Primitive(
     "log_softmax",
     _log_softmax,
-    vjp=lambda g, ans, x, axis=-1: g - exp(ans) * sum(g, axis=axis, keepdims=True),
-    jvp=lambda t, ans, x, axis=-1: t - sum(exp(ans) * t, axis=axis, keepdims=True),
+    vjp=lambda g, ans, x, axis=-1: g - exp(ans) * _total(g, axis=axis, keepdims=True),
+    jvp=lambda t, ans, x, axis=-1: t - _total(exp(ans) * t, axis=axis, keepdims=True),
     samples=_softmax_samples,
     reference=_reference_log_softmax,
 )
@@ -398,11 +382,11 @@ def _cumsum_vjp(g: Any, ans: Any, x: Any, axis: int | None = None) -> Any:
     return _reverse_cumsum(g, axis)  # type: ignore[arg-type]
 
 
-cumsum = Primitive(
+_running_sum = Primitive(
     "cumsum",
     lambda x, axis=None: _cumsum(x, axis=axis),
     vjp=_cumsum_vjp,
-    jvp=lambda t, ans, x, axis=None: cumsum(t, axis=axis),
+    jvp=lambda t, ans, x, axis=None: _running_sum(t, axis=axis),
     samples=lambda rng: [Sample((S.draw(rng, ()),)), Sample((S.draw(rng, (4,)),)),
                          Sample((S.draw(rng, (2, 3)),), {"axis": 0}), Sample((S.draw(rng, (2, 3)),), {"axis": 1}),
                          Sample((S.draw(rng, (2, 3)),), {"axis": -1}), Sample((S.draw(rng, (2, 3)),), {"axis": None})],
@@ -428,7 +412,7 @@ def _zero_partials(x2: Any, rows: Any, cols: Any) -> Any:
     """
     n = x2.shape[1]
     position = like(np.arange(n), x2)
-    others = cumprod(where(position == cols[:, None], 1.0, getitem(x2, (rows,))), axis=1)
+    others = _running_product(where(position == cols[:, None], 1.0, getitem(x2, (rows,))), axis=1)
     return where(position >= cols[:, None], others, 0.0)
 
 
@@ -447,7 +431,7 @@ def _cumprod_vjp(g: Any, ans: Any, x: Any, axis: int | None = None) -> Any:
     g2, ans2 = _as_rows(g, axis)[0], _as_rows(ans, axis)[0]
     zero = bottom(x2) == 0
     rows, cols = zero.nonzero()
-    at_zeros = sum(_zero_partials(x2, rows, cols) * getitem(g2, (rows,)), axis=1)
+    at_zeros = _total(_zero_partials(x2, rows, cols) * getitem(g2, (rows,)), axis=1)
     elsewhere = _reverse_cumsum(g2 * ans2, 1) / where(zero, 1.0, x2)
     return _from_rows(where(zero, scatter_add(at_zeros, (rows, cols), zero.shape), elsewhere), shape, perm)
 
@@ -458,27 +442,352 @@ def _cumprod_jvp(t: Any, ans: Any, x: Any, axis: int | None = None) -> Any:
         return _cumprod_jvp(reshape(t, (-1,)), ans, reshape(x, (-1,)), 0)
     assert axis is not None
     if not _has_zero(x):
-        return ans * cumsum(t / x, axis=axis)
+        return ans * _running_sum(t / x, axis=axis)
     x2, shape, perm = _as_rows(x, axis)
     t2, ans2 = _as_rows(t, axis)[0], _as_rows(ans, axis)[0]
     zero = bottom(x2) == 0
     rows, cols = zero.nonzero()
     from_zeros = reshape(getitem(t2, (rows, cols)), (len(rows), 1)) * _zero_partials(x2, rows, cols)
-    elsewhere = ans2 * cumsum(where(zero, 0.0, t2 / where(zero, 1.0, x2)), axis=1)
+    elsewhere = ans2 * _running_sum(where(zero, 0.0, t2 / where(zero, 1.0, x2)), axis=1)
     return _from_rows(elsewhere + scatter_add(from_zeros, (rows,), zero.shape), shape, perm)
 
 
 # exact at zeros too (values and higher derivatives); each zero costs O(n) extra work along the axis
-cumprod = Primitive(
+_running_product = Primitive(
     "cumprod",
     lambda x, axis=None: _cumprod(x, axis=axis),
     vjp=_cumprod_vjp,
     jvp=_cumprod_jvp,
     samples=lambda rng: [
-        *cumsum.samples(rng),  # type: ignore[misc]
+        *_running_sum.samples(rng),  # type: ignore[misc]
         Sample((np.array([1.5, 0.0, -0.7, 1.2]),)),                                  # one zero
         Sample((np.array([0.0, 1.3, 0.0, -0.8]),)),                                  # two zeros
         Sample((np.array([[1.1, 0.0, -0.6], [0.0, 0.0, 1.4]]),), {"axis": 1}),
         Sample((np.array([[0.9, 0.0, -1.3], [0.7, 1.2, 0.0]]),), {"axis": 0}),
     ],
 )
+
+
+# ---- NumPy's calling conventions: dtype=, initial=, where=, ddof=/correction=, out= refused ---------------------
+# The primitives above take (x, axis, keepdims); the public functions below add NumPy's other arguments as
+# composites of them, so a call without those arguments costs one Python frame more and nothing else.
+_pick = where  # the functions below take a where= argument, as NumPy's do
+
+
+def _reduced(prim: Primitive, x: Any, axis: Axis, keepdims: bool) -> Any:
+    """``prim(x, axis=, keepdims=)``, without the keywords when they are the defaults: a call without keywords
+    takes the primitive's fastest path."""
+    return prim(x) if axis is None and not keepdims else prim(x, axis=axis, keepdims=keepdims)
+
+
+def _no_out(name: str, out: Any) -> None:
+    if out is not None:
+        raise TypeError(f"{name}(..., out=): chainrule never writes into an array that a graph may hold; take the "
+                        f"result instead (y = {name}(...))")
+
+
+def _constant(v: Any, like_: Any) -> Any:
+    """An array without a derivative (a sign), as a constant Tensor when ``like_`` is one: tensors in, tensors out."""
+    return Tensor._from_node(v, None) if isinstance(like_, Tensor) else v
+
+
+def _beside(v: Any, ref: Any) -> Any:
+    """A second argument (weights, knots, a kernel) as an array; a constant one (a list, a host array) is moved to
+    the device of ``ref``'s values, as CuPy's functions would take it. Tensors stay where they are."""
+    v = as_array(v)
+    return v if isinstance(v, Tensor) else like(v, ref)
+
+
+def _cast(a: Any, dtype: Any) -> Any:
+    """``a`` converted to ``dtype`` first, as NumPy reduces in ``dtype=`` (differentiable between floating dtypes)."""
+    return a if dtype is None else astype(as_array(a), dtype)
+
+
+def _mask(where: Any, x: Any, name: str) -> Any:
+    """A ``where=`` argument as a boolean array next to x's values, checked to broadcast to x's shape."""
+    w = bottom(where)
+    if type(w) not in backend.array_types:
+        w = np.asarray(w)
+    if w.dtype != np.bool_:
+        raise TypeError(f"{name}(..., where=) takes a boolean mask, not an array of {w.dtype}")
+    try:
+        fits = np.broadcast_shapes(w.shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{name}(..., where=): a mask of shape {w.shape} does not broadcast to the input's shape "
+                         f"{x.shape}")
+    return like(w, x)
+
+
+def _masked(a: Any, dtype: Any, where: Any, fill: Any, name: str) -> Any:
+    """``a`` cast to ``dtype``, with the entries ``where=`` leaves out replaced by ``fill`` (the reduction's identity,
+    so they add nothing; their gradient is 0)."""
+    if dtype is None and where is True:  # the common call: nothing to do
+        return a
+    x = as_array(_cast(a, dtype))
+    return x if where is True else _pick(_mask(where, x, name), x, fill)
+
+
+def _counts(x: Any, axis: Axis, keepdims: bool, where: Any, name: str) -> Any:
+    """How many entries each slice reduces: an int, or under ``where=`` an array of counts (one per slice)."""
+    if where is True:
+        return _count(x, axis)
+    mask = _mask(where, x, name)
+    return backend.namespace(mask).broadcast_to(mask, x.shape).sum(axis=axis, keepdims=keepdims)
+
+
+@both_spellings
+def sum(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, keepdims: bool = False, initial: Any = None,
+        where: Any = True) -> Any:
+    """Sum over ``axis`` (all axes by default), as ``np.sum``: ``dtype=`` casts first, ``initial=`` is added, and the
+    entries ``where=`` leaves out count as 0 (their gradient is 0).
+
+    >>> import chainrule as cr
+    >>> cr.sum(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), axis=0)
+    tensor([4., 6.])
+    >>> float(cr.sum(cr.tensor([1.0, 2.0, 4.0]), where=[True, False, True], initial=10.0))
+    15.0
+    """
+    _no_out("sum", out)
+    total = _reduced(_total, _masked(a, dtype, where, 0, "sum"), axis, keepdims)
+    return total if initial is None else total + initial
+
+
+@both_spellings
+def prod(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, keepdims: bool = False, initial: Any = None,
+         where: Any = True) -> Any:
+    """Product over ``axis``, as ``np.prod``: ``dtype=`` casts first, ``initial=`` multiplies, entries that
+    ``where=`` leaves out count as 1. At zeros the gradient is the exact product of the others.
+
+    >>> import chainrule as cr
+    >>> float(cr.prod(cr.tensor([2.0, 3.0, 4.0]), where=[True, False, True]))
+    8.0
+    """
+    _no_out("prod", out)
+    total = _reduced(_product, _masked(a, dtype, where, 1, "prod"), axis, keepdims)
+    return total if initial is None else total * initial
+
+
+def _extremum(name: str, prim: Primitive, pair: Primitive, fill: float, a: Any, axis: Axis, keepdims: bool,
+              initial: Any, where: Any) -> Any:
+    """max or min with NumPy's ``initial=`` (one more candidate) and ``where=`` (which needs ``initial=``, as in
+    NumPy: a slice with nothing selected has no extremum). Masked floating entries become ``fill`` (-inf for max),
+    so they never tie with a selected one; a tie with ``initial`` splits the gradient evenly, as maximum's does."""
+    if initial is None:
+        if where is not True:
+            raise ValueError(f"{name}(..., where=) needs initial= too: a slice with nothing selected has no {name} "
+                             f"(NumPy's rule)")
+        return _reduced(prim, a, axis, keepdims)
+    x = as_array(a)
+    if where is not True:
+        x = _pick(_mask(where, x, name), x, fill if x.dtype.kind == "f" else initial)
+    if _count(x, axis) == 0:  # nothing to compare: initial in every slice
+        return _reduced(_total, x, axis, keepdims) + initial
+    return pair(_reduced(prim, x, axis, keepdims), initial)
+
+
+@both_spellings
+def max(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False, initial: Any = None,
+        where: Any = True) -> Any:
+    """The largest entry over ``axis``, as ``np.max`` (``initial=``, and ``where=`` with ``initial=``). Tied maxima
+    share the gradient evenly; a NaN is the maximum of its slice.
+
+    >>> import chainrule as cr
+    >>> cr.max(cr.tensor([[1.0, 5.0], [3.0, 2.0]]), axis=1)
+    tensor([5., 3.])
+    >>> float(cr.max(cr.tensor([1.0, 5.0, 3.0]), where=[True, False, True], initial=0.0))
+    3.0
+    """
+    _no_out("max", out)
+    return _extremum("max", _largest, maximum, -math.inf, a, axis, keepdims, initial, where)
+
+
+@both_spellings
+def min(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False, initial: Any = None,
+        where: Any = True) -> Any:
+    """The smallest entry over ``axis``, as ``np.min``; see ``max``.
+
+    >>> import chainrule as cr
+    >>> float(cr.min(cr.tensor([4.0, 2.0]), initial=1.0))
+    1.0
+    """
+    _no_out("min", out)
+    return _extremum("min", _smallest, minimum, math.inf, a, axis, keepdims, initial, where)
+
+
+amax = max
+amin = min
+
+
+@_widened
+def _mean(x: Any, axis: Axis, keepdims: bool, where: Any) -> Any:
+    return _per(_reduced(_total, _masked(x, None, where, 0, "mean"), axis, keepdims),
+                _counts(x, axis, keepdims, where, "mean"))
+
+
+@both_spellings
+def mean(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, keepdims: bool = False, *,
+         where: Any = True) -> Any:
+    """Arithmetic mean over ``axis`` (all axes by default), over the entries ``where=`` selects; NaN for none.
+
+    >>> import chainrule as cr
+    >>> float(cr.mean(cr.tensor([1.0, 2.0, 6.0])))
+    3.0
+    >>> float(cr.mean(cr.tensor([1.0, 2.0, 6.0]), where=[True, True, False]))
+    1.5
+    """
+    _no_out("mean", out)
+    return _mean(_cast(a, dtype), axis, keepdims, where)
+
+
+def _ddof(ddof: Any, correction: Any) -> Any:
+    if correction is None:
+        return ddof
+    if ddof != 0:
+        raise ValueError("var/std: ddof and correction can't be provided simultaneously (correction is NumPy 2's "
+                         "name for ddof)")
+    return correction
+
+
+@_widened
+def _var(x: Any, axis: Axis, ddof: Any, keepdims: bool, where: Any, center: Any) -> Any:
+    d = x - (_mean(x, axis, True, where) if center is None else center)
+    if where is not True:
+        d = _pick(_mask(where, x, "var"), d, 0)
+    squares = d * d if not np.iscomplexobj(bottom(d)) else real(d * conjugate(d))  # |d|^2: a real variance
+    return _per(_reduced(_total, squares, axis, keepdims), _counts(x, axis, keepdims, where, "var") - ddof)
+
+
+@both_spellings
+def var(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof: Any = 0, keepdims: bool = False, *,
+        where: Any = True, mean: Any = None, correction: Any = None) -> Any:
+    """Variance over ``axis``: sum((x - mean)^2) / (N - ddof), as ``np.var`` (``mean=`` a precomputed mean with
+    kept axes, ``correction=`` NumPy 2's name for ``ddof``); NaN where N - ddof <= 0.
+
+    >>> import chainrule as cr
+    >>> float(cr.var(cr.tensor([1.0, 2.0, 6.0])))
+    4.666666666666667
+    >>> float(cr.var(cr.tensor([1.0, 2.0, 6.0]), ddof=1))
+    7.0
+    """
+    _no_out("var", out)
+    return _var(_cast(a, dtype), axis, _ddof(ddof, correction), keepdims, where, mean)
+
+
+@both_spellings
+def std(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof: Any = 0, keepdims: bool = False, *,
+        where: Any = True, mean: Any = None, correction: Any = None) -> Any:
+    """Standard deviation over ``axis``, ``sqrt(var(...))`` with ``var``'s arguments; its gradient is inf/nan
+    where it is 0.
+
+    >>> import chainrule as cr
+    >>> float(cr.std(cr.tensor([1.0, 3.0])))
+    1.0
+    """
+    _no_out("std", out)
+    return sqrt(_var(_cast(a, dtype), axis, _ddof(ddof, correction), keepdims, where, mean))
+
+
+@both_spellings
+def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False, return_sign: bool = False) -> Any:
+    """log(sum(b * exp(a))) over ``axis``, as ``scipy.special.logsumexp``: ``b`` (weights, broadcast against ``a``,
+    differentiable too) may be negative, and ``return_sign=True`` then gives (log|sum|, sign); without it a
+    negative sum is NaN. Shifted by the maximum, so nothing overflows.
+
+    >>> import chainrule as cr
+    >>> round(float(cr.logsumexp(cr.tensor([0.0, 0.0]), b=[0.5, 1.5])), 12)
+    0.69314718056
+    >>> [float(v) for v in cr.logsumexp(cr.tensor([0.0, 1.0]), b=[2.0, -1.0], return_sign=True)]
+    [-0.3308932682040546, -1.0]
+    """
+    if b is None:
+        out = _reduced(_lse, a, axis, keepdims)
+        if not return_sign:
+            return out
+        v = values(out)
+        return out, _constant(np.where(v == -math.inf, 0.0, 1.0).astype(v.dtype), out)
+    x = as_array(a)
+    w = _beside(b, x)
+    shape = np.broadcast_shapes(x.shape, w.shape)
+    x, w = broadcast_to(x, shape), broadcast_to(w, shape)
+    xv = values(x)
+    shift = _shift(np.where(values(w) != 0, xv, -math.inf), axis)  # a constant: the result does not depend on it
+    with _quiet():
+        total = _total(w * exp(x - shift), axis=axis, keepdims=keepdims)
+        sign = np.sign(values(total))
+        out = log(absolute(total)) + shift.reshape(total.shape)
+    if return_sign:
+        return out, _constant(sign, out)
+    return _pick(sign < 0, math.nan, out)
+
+
+@both_spellings
+def cumsum(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
+    """Running sums along ``axis`` (over the flattened input for None), as ``np.cumsum``; ``dtype=`` casts first.
+
+    >>> import chainrule as cr
+    >>> cr.cumsum(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), axis=0)
+    tensor([[1., 2.],
+            [4., 6.]])
+    """
+    _no_out("cumsum", out)
+    x = _cast(a, dtype)
+    return _running_sum(x) if axis is None else _running_sum(x, axis=axis)
+
+
+@both_spellings
+def cumprod(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
+    """Running products along ``axis`` (over the flattened input for None), as ``np.cumprod``; exact gradients at
+    zeros (the product of the others, also at second order).
+
+    >>> import chainrule as cr
+    >>> cr.cumprod(cr.tensor([2.0, 0.0, 3.0]))
+    tensor([2., 0., 0.])
+    """
+    _no_out("cumprod", out)
+    x = _cast(a, dtype)
+    return _running_product(x) if axis is None else _running_product(x, axis=axis)
+
+
+def _cumulative(name: str, op: Callable[..., Any], identity: int, x: Any, axis: int | None, dtype: Any,
+                include_initial: bool) -> Any:
+    """NumPy 2.1's cumulative_sum / cumulative_prod: axis= required past 1-d, ``include_initial`` prepends the
+    identity (so the result is one longer along ``axis``)."""
+    x = as_array(_cast(x, dtype))
+    if axis is None:
+        if x.ndim > 1:
+            raise ValueError(f"{name}: axis= must be given for an input of {x.ndim} dimensions (NumPy's rule)")
+        axis = 0
+    if x.ndim == 0:
+        x = reshape(x, (1,))
+    out = op(x, axis=axis)
+    if not include_initial:
+        return out
+    shape = list(x.shape)
+    shape[axis] = 1
+    start = np.full(shape, identity, dtype=values(out).dtype)
+    return concatenate([like(start, out), out], axis=axis)
+
+
+@both_spellings
+def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype: Any = None, include_initial: bool = False) -> Any:
+    """Running sums along ``axis``, as NumPy 2.1's ``np.cumulative_sum`` (``include_initial=True`` starts with 0).
+
+    >>> import chainrule as cr
+    >>> cr.cumulative_sum(cr.tensor([1.0, 2.0, 3.0]), include_initial=True)
+    tensor([0., 1., 3., 6.])
+    """
+    return _cumulative("cumulative_sum", _running_sum, 0, x, axis, dtype, include_initial)
+
+
+@both_spellings
+def cumulative_prod(x: Any, /, *, axis: int | None = None, dtype: Any = None, include_initial: bool = False) -> Any:
+    """Running products along ``axis``, as NumPy 2.1's ``np.cumulative_prod`` (``include_initial=True`` starts with
+    1); exact gradients at zeros, as ``cumprod``.
+
+    >>> import chainrule as cr
+    >>> cr.cumulative_prod(cr.tensor([2.0, 3.0, 4.0]))
+    tensor([ 2.,  6., 24.])
+    """
+    return _cumulative("cumulative_prod", _running_product, 1, x, axis, dtype, include_initial)

@@ -10,6 +10,7 @@ first). ``argsort`` and ``argpartition`` give integer indices, which have no gra
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -45,12 +46,18 @@ def _stable_order(v: Any, axis: int) -> Any:
     return backend.namespace(v).argsort(v, axis=axis)  # CuPy's sort is stable, and takes no other kind
 
 
+def _real(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` refusing complex values by its name: NumPy orders them lexicographically, which no gradient follows."""
+    return ordered(fn.__name__, fn)
+
+
 def _like_input(indices: Any, a: Any) -> Any:
     """Integer results as a constant Tensor for a Tensor input, and as the plain array for an array input."""
     return Tensor._from_node(indices, None) if isinstance(a, Tensor) else indices
 
 
 @both_spellings
+@_real
 def sort(a: Any, axis: int | None = -1, kind: str | None = None, order: Any = None, *,
          stable: bool | None = None) -> Any:
     """A sorted copy of ``a`` along ``axis`` (of the flattened ``a`` when None), NaNs last (``np.sort``).
@@ -72,6 +79,7 @@ def sort(a: Any, axis: int | None = -1, kind: str | None = None, order: Any = No
     return take_along_axis(x, _stable_order(bottom(x), axis), axis)
 
 
+@_real
 def msort(a: Any) -> Any:
     """``a`` sorted along its first axis: ``sort(a, axis=0)`` (NumPy 2 removed ``np.msort``).
 
@@ -84,6 +92,7 @@ def msort(a: Any) -> Any:
 
 
 @both_spellings
+@_real
 def argsort(a: Any, axis: int | None = -1, kind: str | None = None, order: Any = None, *,
             stable: bool | None = None) -> Any:
     """The indices that sort ``a`` along ``axis`` (``np.argsort``; on a device, its library's stable sort). Integers:
@@ -111,6 +120,7 @@ def _partition_order(v: Any, kth: Any, axis: int) -> Any:
 
 
 @both_spellings
+@_real
 def partition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect", order: Any = None) -> Any:
     """A copy of ``a`` with the element at each position ``kth`` where a sort would put it, smaller or equal ones
     before it and larger or equal ones after, along ``axis`` (``np.partition``: NumPy's arrangement on the host;
@@ -126,6 +136,7 @@ def partition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect"
 
 
 @both_spellings
+@_real
 def argpartition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect", order: Any = None) -> Any:
     """The indices that partition ``a`` at ``kth`` along ``axis`` (``np.argpartition``). Integers: no gradient.
 
@@ -146,6 +157,7 @@ class TopK(NamedTuple):
 
 
 @both_spellings
+@_real
 def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> TopK:
     """The ``k`` largest elements of ``input`` along ``dim`` (the smallest when ``largest=False``) and their
     indices, as ``torch.topk``: a pair (values, indices), in order from the largest (smallest). NaN counts as the
@@ -173,7 +185,3 @@ def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool =
     indices = order[_along(dim, slice(0, k))].astype(np.int64, copy=False)
     return TopK(take_along_axis(x, indices, dim), _like_input(indices, input))
 
-
-# complex numbers have no order a gradient could follow (NumPy's is lexicographic): refused by each function's name
-sort, argsort, partition, argpartition, msort, topk = (
-    ordered(f.__name__, f) for f in (sort, argsort, partition, argpartition, msort, topk))

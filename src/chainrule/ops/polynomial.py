@@ -1,0 +1,102 @@
+"""Polynomials with NumPy's names and signatures (highest power first): polyval, polyfit.
+
+Composites: ``polyval`` is Horner's rule, differentiable in the coefficients and the points; ``polyfit`` solves the
+least-squares problem through a QR decomposition of the (weighted, column-scaled) Vandermonde matrix, so its
+gradient flows to x, y and the weights through the solution.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..tensor import values
+from .decompositions import inv, qr, solve
+from .elementwise import sqrt
+from .linalg import matmul
+from .reduce import _beside, sum
+from .shape import as_array, broadcast_to, getitem, reshape, stack, transpose
+
+__all__ = ["polyfit", "polyval"]
+
+
+def polyval(p: Any, x: Any) -> Any:
+    """p[0] x^(N-1) + ... + p[N-1] at ``x`` (any shape), as ``np.polyval``, by Horner's rule.
+
+    >>> import chainrule as cr
+    >>> cr.polyval([3.0, 0.0, 1.0], cr.tensor([1.0, 2.0]))
+    tensor([ 4., 13.])
+    """
+    x = as_array(x)
+    p = _beside(p, x)
+    shape = np.broadcast_shapes(x.shape, p.shape[1:])
+    if p.shape[0] == 0:
+        return broadcast_to(x * 0, shape)
+    y = getitem(p, 0)
+    for i in range(1, p.shape[0]):
+        y = y * x + getitem(p, i)
+    return y if y.shape == shape else broadcast_to(y, shape)
+
+
+def polyfit(x: Any, y: Any, deg: int, rcond: float | None = None, full: bool = False, w: Any = None,
+            cov: bool | str = False) -> Any:
+    """The coefficients (highest power first) of the degree-``deg`` polynomial nearest to the points (x, y) in
+    least squares, as ``np.polyfit``; ``y`` may hold several columns, ``w`` weights each point (w_i multiplies the
+    residual, as NumPy's). ``cov=True`` also gives the coefficients' covariance, scaled by the residuals'
+    variance (``cov="unscaled"``: not), as NumPy's. Refused: ``full=True``, and a rank-deficient fit (NumPy warns
+    and returns the minimum-norm solution, whose gradient is not smooth).
+
+    >>> import chainrule as cr
+    >>> cr.polyfit(cr.tensor([0.0, 1.0, 2.0, 3.0]), [1.0, 3.0, 5.0, 7.0], 1)
+    tensor([2., 1.])
+    """
+    if full:
+        raise TypeError("polyfit: full=True (residuals, rank, singular values) is not supported; the coefficients "
+                        "are, with cov=")
+    deg = int(deg)
+    if deg < 0:
+        raise ValueError(f"polyfit: deg must be at least 0, not {deg}")
+    x = as_array(x)
+    y = _beside(y, x)
+    if x.ndim != 1 or x.shape[0] == 0:
+        raise TypeError(f"polyfit: x must be a non-empty 1-d sequence, not of shape {x.shape}")
+    if y.ndim not in (1, 2) or y.shape[0] != x.shape[0]:
+        raise TypeError(f"polyfit: y must be 1-d or 2-d with one row per x ({x.shape[0]}), not of shape {y.shape}")
+    if deg + 1 > x.shape[0]:
+        raise ValueError(f"polyfit: {x.shape[0]} points cannot determine a polynomial of degree {deg}")
+    powers = [x**0]  # ones (a tensor when x is one: its derivative, 0, is exact everywhere)
+    for _ in range(deg):
+        powers.append(powers[-1] * x)
+    lhs = stack(powers[::-1], axis=1)  # the Vandermonde matrix, highest power first
+    rhs = y
+    if w is not None:
+        w = _beside(w, x)
+        if w.shape != x.shape:
+            raise TypeError(f"polyfit: w must be one weight per point ({x.shape[0]}), not of shape {w.shape}")
+        lhs = lhs * reshape(w, (-1, 1))
+        rhs = rhs * (w if y.ndim == 1 else reshape(w, (-1, 1)))
+    scale = sqrt(sum(lhs * lhs, axis=0))  # unit columns, as NumPy scales them, for the conditioning
+    q, r = qr(lhs / scale)
+    diag = abs(np.diagonal(values(r)))
+    cutoff = (x.shape[0] * np.finfo(values(r).dtype).eps) if rcond is None else rcond
+    if not bool((diag > cutoff * diag.max()).all()):
+        raise ValueError(f"polyfit: the fit of degree {deg} is rank deficient (too few distinct x values, or rcond "
+                         f"{cutoff:g} too large): lower the degree")
+    scaled = solve(r, matmul(transpose(q, (1, 0)), rhs))
+    coefficients = scaled / (scale if y.ndim == 1 else reshape(scale, (-1, 1)))
+    if not cov:
+        return coefficients
+    # (A^T A)^-1 = R^-1 R^-T for the scaled A = Q R, unscaled by the column scales, as NumPy's
+    r_inv = inv(r)
+    base = matmul(r_inv, transpose(r_inv, (1, 0))) / (reshape(scale, (-1, 1)) * reshape(scale, (1, -1)))
+    if cov == "unscaled":
+        factor: Any = 1.0
+    else:
+        points = x.shape[0]
+        if points <= deg + 1:
+            raise ValueError(f"polyfit: cov=True needs more points than coefficients ({points} <= {deg + 1}) to "
+                             f"scale the covariance; pass cov='unscaled'")
+        residual = rhs - matmul(lhs / scale, scaled)
+        factor = sum(residual * residual, axis=0) / (points - deg - 1)
+    return coefficients, base * factor if y.ndim == 1 else reshape(base, (*base.shape, 1)) * factor
