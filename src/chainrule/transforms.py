@@ -2,9 +2,9 @@
 
 Each transform opens a level (``primitive.enter_level``) and differentiates what its function computes at that level
 only, so transforms nest to any depth, in any order, without confusing one level's perturbation with another's.
-Functions may take plain ndarrays, Python floats or Tensors; grad, value_and_grad, vjp and jvp also take nested
-tuples, lists and dicts and give results in the same structure (the Jacobians are of one array with respect to one
-array). Results are ndarrays for ndarray inputs and Tensors for Tensor inputs.
+Functions may take plain ndarrays, Python floats or Tensors, and pytrees of them (nested tuples, lists, dicts and
+namedtuples: ``chainrule.tree_util``); results come in the same structure. Results are ndarrays for ndarray inputs
+and Tensors for Tensor inputs.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 from . import backend, engine, random
 from .primitive import Dual, enter_level, exit_level, level_of, lift, lower, make_dual, stack_batch
 from .tensor import Tensor, values
+from .tree_util import tree_flatten
 
 Tree = Any
 ArgNums = int | Sequence[int]
@@ -40,26 +41,11 @@ __all__ = [
 ]
 
 
-# ---- pytrees: nested tuples, lists and dicts of arrays ------------------------------------------------------------
-def _flatten(tree: Tree) -> tuple[list[Any], Callable[[list[Any]], Tree]]:
+# ---- pytrees: every transform takes and returns them, through tree_util ----------------------------------------------
+def _flatten(tree: Tree) -> tuple[list[Any], Callable[[Any], Tree]]:
     """The leaves of ``tree`` in order, and a function that builds the same structure from new leaves."""
-    if isinstance(tree, (tuple, list)):
-        parts = [_flatten(t) for t in tree]
-        kind = type(tree)
-
-        def build_seq(leaves: list[Any]) -> Tree:
-            out, k = [], 0
-            for flat, build in parts:
-                out.append(build(leaves[k:k + len(flat)]))
-                k += len(flat)
-            return kind(out) if kind in (tuple, list) else kind(*out)
-
-        return [leaf for flat, _ in parts for leaf in flat], build_seq
-    if isinstance(tree, dict):
-        keys = list(tree)
-        values, build_values = _flatten([tree[k] for k in keys])
-        return values, lambda leaves: dict(zip(keys, build_values(leaves)))
-    return [tree], lambda leaves: leaves[0]
+    leaves, treedef = tree_flatten(tree)
+    return leaves, treedef.unflatten
 
 
 def _argnums(argnums: ArgNums, n: int) -> tuple[int, ...]:
@@ -254,29 +240,73 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     return (primal_out, vjp_fn, _strip(aux, level)) if has_aux else (primal_out, vjp_fn)
 
 
-def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
-    """The Jacobian by reverse mode, one VJP per output entry: shape ``out.shape + x.shape`` (alias ``jacrev``).
+def _arguments_tree(args: tuple[Any, ...], nums: tuple[int, ...], argnums: ArgNums) -> Tree:
+    """The arguments differentiated, as one pytree: the argument itself for an int ``argnums``, else a tuple."""
+    return args[nums[0]] if isinstance(argnums, int) else tuple(args[i] for i in nums)
+
+
+def _with_arguments(args: tuple[Any, ...], nums: tuple[int, ...], argnums: ArgNums, tree: Tree) -> list[Any]:
+    """``args`` with the differentiated arguments replaced by those of ``tree`` (as ``_arguments_tree`` made it)."""
+    new = list(args)
+    for i, part in zip(nums, (tree,) if isinstance(argnums, int) else tree):
+        new[i] = part
+    return new
+
+
+def _jacobian_tree(out_leaves: list[Any], out_build: Callable[[Any], Tree], in_leaves: list[Any],
+                   in_build: Callable[[Any], Tree], block: Callable[[int, int], Any]) -> Tree:
+    """The Jacobian as JAX lays it out: the output's structure, each output leaf holding the inputs' structure,
+    with blocks ``block(k, j)`` of shape ``out_leaves[k].shape + in_leaves[j].shape``."""
+    return out_build([in_build([_as_user(block(k, j), x) for j, x in enumerate(in_leaves)])
+                      for k in range(len(out_leaves))])
+
+
+def jacobian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+    """The Jacobian by reverse mode, one VJP per output entry (alias ``jacrev``). For an array in and an array
+    out its shape is ``out.shape + x.shape``; for pytrees it is the output's structure holding, at each output leaf,
+    the inputs' structure of blocks ``out_leaf.shape + in_leaf.shape`` (a tuple over ``argnums`` when it is one).
 
     >>> import numpy as np, chainrule as cr
     >>> cr.jacobian(lambda x: x ** 2)(np.array([1.0, 2.0])).tolist()
     [[2.0, 0.0], [0.0, 4.0]]
+    >>> j = cr.jacobian(lambda p: {"y": p["a"] * p["b"]})({"a": np.array(2.0), "b": np.array(3.0)})
+    >>> float(j["y"]["a"]), float(j["y"]["b"])
+    (3.0, 2.0)
     """
-
-    _one_argument(argnums, "jacobian")
 
     @functools.wraps(f)
     def wrapper(*args: Any) -> Any:
-        i = _argnums(argnums, len(args))[0]
-        x = _one_array(args[i], "jacobian")
-        out, vjp_fn = vjp(lambda xi: _one_array(f(*args[:i], xi, *args[i + 1:]), "jacobian"), x)
-        out_values = values(out)
-        out_shape = tuple(out_values.shape)
-        rows = []
-        for k in range(int(np.prod(out_shape, dtype=np.int64))):
-            e = np.zeros(out_shape, dtype=out_values.dtype)
-            e.flat[k] = 1.0
-            rows.append(vjp_fn(backend.to_device(e, backend.device_of(out_values)))[0])
-        return _stack(rows, out_shape, np.shape(values(x)))
+        nums = _argnums(argnums, len(args))
+        in_leaves, in_build = _flatten(_arguments_tree(args, nums, argnums))
+        structure: list[Callable[[Any], Tree]] = []
+
+        def flat(*leaves: Any) -> list[Any]:
+            outs, build = _flatten(f(*_with_arguments(args, nums, argnums, in_build(list(leaves)))))
+            structure.append(build)
+            return outs
+
+        outs, vjp_fn = vjp(flat, *in_leaves)
+        out_values = [values(o) for o in outs]
+        zeros = [backend.namespace(v).zeros(v.shape, dtype=v.dtype) for v in out_values]
+        rows: list[list[list[Any]]] = []  # rows[k][entry of output k] = the cotangents of every input leaf
+        for k, v in enumerate(out_values):
+            rows.append([])
+            for e in range(v.size):
+                seed = np.zeros(v.shape, dtype=v.dtype)
+                seed.flat[e] = 1.0
+                cots = list(zeros)
+                cots[k] = backend.to_device(seed, backend.device_of(v))
+                rows[k].append(vjp_fn(cots))
+
+        def block(k: int, j: int) -> Any:
+            shape = tuple(out_values[k].shape) + tuple(np.shape(values(in_leaves[j])))
+            if not rows[k]:
+                return np.zeros(shape, dtype=out_values[k].dtype)
+            from .ops.shape import reshape, stack
+
+            return reshape(stack([reshape(r[j], (-1,)) for r in rows[k]], axis=0), shape)
+
+        return _jacobian_tree(outs, structure[0], in_leaves, in_build, block)
 
     return wrapper
 
@@ -341,73 +371,67 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
     return out, lambda *tangents: jvp(f, primals, tangents)[1]
 
 
-def _one_argument(argnums: Any, name: str) -> None:
-    if not isinstance(argnums, int):
-        raise TypeError(f"{name} differentiates one argument at a time: argnums must be an int, got {argnums!r}")
-
-
-def _one_array(x: Any, name: str) -> Any:
-    """Jacobians are of one array with respect to one array: a tuple, list or dict is refused by name."""
-    if isinstance(x, (tuple, list, dict)):
-        raise TypeError(f"{name} needs an array input and output, got a {type(x).__name__}; differentiate each "
-                        "array separately (or use cr.vjp / cr.jvp, which take nested structures)")
-    return x
-
-
-def jacfwd(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
-    """The Jacobian by forward mode, shape ``out.shape + x.shape``: one pass that pushes every basis tangent of x
-    at once (a batched forward level: each tangent carries a leading axis of size x.size).
+def jacfwd(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+    """The Jacobian by forward mode, laid out as ``jacobian``'s: one pass that pushes every basis tangent of the
+    inputs at once (a batched forward level: each tangent carries a leading axis, one entry per input entry).
 
     >>> import numpy as np, chainrule as cr
     >>> cr.jacfwd(lambda x: x[0] * x[1])(np.array([2.0, 3.0])).tolist()
     [3.0, 2.0]
+    >>> cr.jacfwd(lambda x, y: x * y, argnums=(0, 1))(np.array(2.0), np.array(3.0))
+    (array(3.), array(2.))
     """
-
-    _one_argument(argnums, "jacfwd")
 
     @functools.wraps(f)
     def wrapper(*args: Any) -> Any:
-        i = _argnums(argnums, len(args))[0]
-        x = _float_array(_one_array(args[i], "jacfwd"))
-        _check_float(x, f"argument {i}")
-        x_values = values(x)
-        x_shape = tuple(x_values.shape)
-        n = int(np.prod(x_shape, dtype=np.int64))
+        nums = _argnums(argnums, len(args))
+        in_leaves, in_build = _flatten(_arguments_tree(args, nums, argnums))
+        in_leaves = [_float_array(x) for x in in_leaves]
+        starts = [0]
+        for x in in_leaves:
+            _check_float(x, f"argument {nums[0] if isinstance(argnums, int) else argnums}")
+            starts.append(starts[-1] + int(np.prod(np.shape(values(x)), dtype=np.int64)))
+        n = starts[-1]
         level = enter_level()
         try:
-            basis = backend.to_device(np.eye(n, dtype=x_values.dtype).reshape((n, *x_shape)),
-                                      backend.device_of(x_values))
-            out = _one_array(f(*args[:i], make_dual(x, basis, level, batched=True) if n else x, *args[i + 1:]),
-                             "jacfwd")
+            duals = []
+            for j, x in enumerate(in_leaves):
+                v = values(x)
+                basis = np.eye(n, dtype=v.dtype)[:, starts[j]:starts[j + 1]].reshape((n, *v.shape))
+                duals.append(make_dual(x, backend.to_device(basis, backend.device_of(v)), level, batched=True)
+                             if n else x)
+            outs, out_build = _flatten(f(*_with_arguments(args, nums, argnums, in_build(duals))))
         finally:
             exit_level()
-        tangents = None
-        if type(out) is Dual and out.level == level:
-            out, tangents = out.primal, out.tangent  # (n,) + out.shape: one column of the Jacobian per entry of x
-        out_values = values(out)
-        out_shape = tuple(out_values.shape)
-        if tangents is None:
-            zeros = np.zeros(out_shape + x_shape, dtype=out_values.dtype)
-            return _as_user(backend.to_device(zeros, backend.device_of(out_values)), args[i])
-        from .ops.shape import reshape, transpose
+        # each output's tangents, (n,) + out.shape, turned to out.shape + (n,): its Jacobian against all inputs
+        columns: list[Any] = []
+        for k, o in enumerate(outs):
+            if type(o) is Dual and o.level == level:
+                from .ops.shape import transpose
 
-        columns = transpose(tangents, (*range(1, len(out_shape) + 1), 0))
-        return _as_user(reshape(columns, out_shape + x_shape), args[i])
+                outs[k], t = o.primal, o.tangent
+                columns.append(transpose(t, (*range(1, t.ndim), 0)))
+            else:
+                columns.append(None)
+
+        def block(k: int, j: int) -> Any:
+            out_shape = tuple(np.shape(values(outs[k])))
+            shape = out_shape + tuple(np.shape(values(in_leaves[j])))
+            if columns[k] is None:
+                v = values(outs[k])
+                return backend.namespace(v).zeros(shape, dtype=v.dtype)
+            from .ops.shape import reshape
+
+            return reshape(columns[k][..., starts[j]:starts[j + 1]], shape)
+
+        return _jacobian_tree(outs, out_build, in_leaves, in_build, block)
 
     return wrapper
 
 
-def _stack(rows: list[Any], out_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> Any:
-    """Assemble per-entry VJP rows into an ``out_shape + x_shape`` Jacobian."""
-    from .ops.shape import reshape, stack
-
-    if not rows:
-        return np.zeros(out_shape + x_shape)
-    return reshape(stack([reshape(r, (-1,)) for r in rows], axis=0), out_shape + x_shape)
-
-
-def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
-    """The Hessian of a scalar function, forward over reverse: ``jacfwd(grad(f))``, shape ``x.shape + x.shape``.
+def hessian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+    """The Hessian of a scalar function, forward over reverse: ``jacfwd(grad(f))``, shape ``x.shape + x.shape``
+    (for pytrees, the inputs' structure nested in itself, as JAX's).
 
     >>> import numpy as np, chainrule as cr
     >>> cr.hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 2.0])).tolist()
