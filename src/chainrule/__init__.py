@@ -11,6 +11,7 @@ from .tensor import Tensor  # first: the primitive table and everything after it
 
 # isort: split
 from . import backend, cuda, data, engine, io, linalg, nn, optim, random, tree_util
+from .batching import vmap
 from .creation import arange, eye, full, linspace, ones, ones_like, tensor, zeros, zeros_like
 from .engine import enable_grad, is_grad_enabled, no_grad
 from .explain import Explanation, explain

@@ -16,8 +16,20 @@ from typing import Any
 import numpy as np
 
 from . import backend, engine, random
-from .primitive import Dual, enter_level, exit_level, level_of, lift, lower, make_dual, stack_batch
-from .tensor import Tensor, values
+from .primitive import (
+    Batched,
+    Dual,
+    Example,
+    enter_level,
+    exit_level,
+    level_of,
+    lift,
+    lower,
+    make_batched,
+    make_dual,
+    stack_batch,
+)
+from .tensor import Tensor, bottom, values
 from .tree_util import tree_flatten
 
 Tree = Any
@@ -76,6 +88,12 @@ def _is_float(x: Any) -> bool:
 def _float_array(x: Any) -> Any:
     """Python numbers become float64 arrays; arrays, Tensors and boxes stay as they are."""
     return np.asarray(x, dtype=np.float64) if isinstance(x, (int, float)) else x
+
+
+def _meta(x: Any) -> Any:
+    """What shapes, dtypes and zeros are read from: ``x``'s values, or under vmap the Example standing for them."""
+    b = bottom(x)
+    return b if type(b) is Example else values(b)
 
 
 def _as_user(value: Any, like: Any) -> Any:
@@ -138,11 +156,11 @@ def _strip(tree: Tree, level: int) -> Tree:
 
 
 def _zeros_like(x: Any) -> Any:
-    return np.zeros_like(values(x))  # on x's device: zeros_like dispatches to its array library
+    return np.zeros_like(_meta(x))  # on x's device: zeros_like dispatches to its array library
 
 
 def _scalar_output(out: Any, name: str) -> None:
-    shape = np.shape(values(out))
+    shape = np.shape(_meta(out))
     if shape != ():
         raise TypeError(
             f"{name} needs a function with a scalar output, got shape {shape}: use cr.jacobian (or cr.vjp) for "
@@ -173,7 +191,7 @@ def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = 
             exit_level()
         out, aux = result if has_aux else (result, None)
         _scalar_output(out, "grad")
-        seed = np.ones_like(values(out))
+        seed = np.ones_like(_meta(out))
         grads = traced.unflatten(_backward([out], [seed], traced.flat_inputs(), level, retain_graph=False))
         value = _as_user(lower(out), args[nums[0]])
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
@@ -229,10 +247,10 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
         if len(cots) != len(outs):
             raise ValueError(f"vjp_fn got {len(cots)} cotangents for {len(outs)} outputs")
         for o, c in zip(outs, cots):
-            if np.shape(values(c)) != np.shape(values(o)):
+            if np.shape(_meta(c)) != np.shape(_meta(o)):
                 raise ValueError(f"vjp_fn: cotangent of shape {np.shape(c)} for an output of shape {np.shape(o)}")
         # plain numbers and lists become arrays of the output's dtype, as the engine's rules expect
-        cots = [c if level_of(c) >= 0 else backend.namespace(values(o)).asarray(values(c), dtype=values(o).dtype)
+        cots = [c if level_of(c) >= 0 else backend.namespace(_meta(o)).asarray(_meta(c), dtype=_meta(o).dtype)
                 for o, c in zip(outs, cots)]
         return tuple(traced.unflatten(_backward(outs, cots, inputs, level, retain_graph=True)))
 
@@ -286,7 +304,7 @@ def jacobian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
             return outs
 
         outs, vjp_fn = vjp(flat, *in_leaves)
-        out_values = [values(o) for o in outs]
+        out_values = [_meta(o) for o in outs]
         zeros = [backend.namespace(v).zeros(v.shape, dtype=v.dtype) for v in out_values]
         rows: list[list[list[Any]]] = []  # rows[k][entry of output k] = the cotangents of every input leaf
         for k, v in enumerate(out_values):
@@ -299,7 +317,7 @@ def jacobian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
                 rows[k].append(vjp_fn(cots))
 
         def block(k: int, j: int) -> Any:
-            shape = tuple(out_values[k].shape) + tuple(np.shape(values(in_leaves[j])))
+            shape = tuple(out_values[k].shape) + tuple(np.shape(_meta(in_leaves[j])))
             if not rows[k]:
                 return np.zeros(shape, dtype=out_values[k].dtype)
             from .ops.shape import reshape, stack
@@ -390,13 +408,13 @@ def jacfwd(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
         starts = [0]
         for x in in_leaves:
             _check_float(x, f"argument {nums[0] if isinstance(argnums, int) else argnums}")
-            starts.append(starts[-1] + int(np.prod(np.shape(values(x)), dtype=np.int64)))
+            starts.append(starts[-1] + int(np.prod(np.shape(_meta(x)), dtype=np.int64)))
         n = starts[-1]
         level = enter_level()
         try:
             duals = []
             for j, x in enumerate(in_leaves):
-                v = values(x)
+                v = _meta(x)
                 basis = np.eye(n, dtype=v.dtype)[:, starts[j]:starts[j + 1]].reshape((n, *v.shape))
                 duals.append(make_dual(x, backend.to_device(basis, backend.device_of(v)), level, batched=True)
                              if n else x)
@@ -415,10 +433,10 @@ def jacfwd(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
                 columns.append(None)
 
         def block(k: int, j: int) -> Any:
-            out_shape = tuple(np.shape(values(outs[k])))
-            shape = out_shape + tuple(np.shape(values(in_leaves[j])))
+            out_shape = tuple(np.shape(_meta(outs[k])))
+            shape = out_shape + tuple(np.shape(_meta(in_leaves[j])))
             if columns[k] is None:
-                v = values(outs[k])
+                v = _meta(outs[k])
                 return backend.namespace(v).zeros(shape, dtype=v.dtype)
             from .ops.shape import reshape
 
@@ -460,7 +478,13 @@ def stop_gradient(x: Tree) -> Tree:
     3.0
     """
     leaves, build = _flatten(x)
-    return build([Tensor._from_node(values(leaf), None) if isinstance(leaf, Tensor) else leaf for leaf in leaves])
+    return build([_stopped(leaf) for leaf in leaves])
+
+
+def _stopped(x: Any) -> Any:
+    if type(x) is Batched:  # a batch under vmap: its examples stopped, still a batch
+        return make_batched(stop_gradient(x.value), x.level)
+    return Tensor._from_node(values(x), None) if isinstance(x, Tensor) else x
 
 
 class custom_vjp:
@@ -522,9 +546,9 @@ def _record_custom(fwd: Callable[..., Any], bwd: Callable[..., Any], args: tuple
         last[2] = i
         c = last[1][i]
         if c is None:  # no gradient: a zero of the input's shape and the cotangent's dtype
-            return np.zeros_like(values(args[i]), dtype=values(g).dtype)
+            return np.zeros_like(_meta(args[i]), dtype=_meta(g).dtype)
         if not hasattr(c, "shape"):
-            c = backend.namespace(values(g)).asarray(c, dtype=values(g).dtype)  # a Python number
+            c = backend.namespace(_meta(g)).asarray(c, dtype=_meta(g).dtype)  # a Python number
         if tuple(c.shape) != tuple(np.shape(args[i])):
             raise ValueError(f"custom_vjp {name!r}: bwd returned a cotangent of shape {np.shape(c)} for argument {i} "
                              f"of shape {np.shape(args[i])}")
