@@ -10,7 +10,7 @@ tensor([0.23500371, 0.19661193])
 from .tensor import Tensor  # first: the primitive table and everything after it build on Tensor
 
 # isort: split
-from . import backend, cuda, data, engine, io, linalg, nn, optim, random, tree_util
+from . import backend, cuda, data, engine, func, io, linalg, nn, optim, random, tree_util
 from .batching import vmap
 from .creation import arange, eye, full, linspace, ones, ones_like, tensor, zeros, zeros_like
 from .engine import enable_grad, is_grad_enabled, no_grad

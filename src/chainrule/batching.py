@@ -150,8 +150,8 @@ def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level:
         if type(a) is Batched and a.level == level:
             vals[i], batched[i] = a.value, True
             size = np.shape(bottom(a.value))[0]
-    if any(batched):
-        rule = RULES.get(prim.name)
+    if any(batched) and not any(type(a) is tuple and any(type(i) is Batched for i in a) for a in args):
+        rule = RULES.get(prim.name)  # (a batch of index arrays takes the loop)
         if rule is None and (prim.batching is True or isinstance(prim.forward, np.ufunc)):
             rule = _elementwise
         if rule is not None:

@@ -12,6 +12,7 @@ import functools
 import inspect
 import itertools
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -652,9 +653,18 @@ def guarded(rule: Rule, *args: Any, **kwargs: Any) -> Any:
         return out
 
 
-@functools.cache
+_twins: weakref.WeakKeyDictionary[Primitive, Primitive] = weakref.WeakKeyDictionary()
+
+
 def _per_example_rules(prim: Primitive) -> Primitive:
     """``prim`` with rules that fall back to running once per example where they read the values of a vmap batch."""
+    twin = _twins.get(prim)
+    if twin is None:
+        twin = _twins[prim] = _twin(prim)
+    return twin
+
+
+def _twin(prim: Primitive) -> Primitive:
     def rules(rs: Sequence[Rule | None]) -> Any:
         if isinstance(rs, _EveryInput):
             return functools.partial(guarded, rs.rule)

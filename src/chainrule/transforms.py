@@ -518,7 +518,16 @@ class custom_vjp:
         top = max((level_of(a) for a in args), default=-1)
         if top < 0 or any(type(a) is Dual and a.level == top for a in args):
             return self.f(*args)  # nothing to differentiate here, or forward mode: through f's own primitives
+        if any(type(a) is Batched and a.level == top for a in args):
+            return _each_example(self, args)
         return _record_custom(self.fwd, self.bwd, args, top, self.f.__name__)
+
+
+def _each_example(f: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """A custom rule under vmap: once per example, so the rule (user code, which may read values) sees one."""
+    from .batching import per_example
+
+    return per_example(f, args, {})
 
 
 def _record_custom(fwd: Callable[..., Any], bwd: Callable[..., Any], args: tuple[Any, ...], level: int,
@@ -549,9 +558,9 @@ def _record_custom(fwd: Callable[..., Any], bwd: Callable[..., Any], args: tuple
             return np.zeros_like(_meta(args[i]), dtype=_meta(g).dtype)
         if not hasattr(c, "shape"):
             c = backend.namespace(_meta(g)).asarray(c, dtype=_meta(g).dtype)  # a Python number
-        if tuple(c.shape) != tuple(np.shape(args[i])):
-            raise ValueError(f"custom_vjp {name!r}: bwd returned a cotangent of shape {np.shape(c)} for argument {i} "
-                             f"of shape {np.shape(args[i])}")
+        if tuple(c.shape) != tuple(np.shape(_meta(args[i]))):
+            raise ValueError(f"custom_vjp {name!r}: bwd returned a cotangent of shape {tuple(c.shape)} for argument "
+                             f"{i} of shape {np.shape(_meta(args[i]))}")
         return c
 
     def no_jvp(i: int, t: Any, ans: Any, *_: Any) -> Any:
@@ -592,6 +601,8 @@ class custom_jvp:
         top = max((level_of(a) for a in args), default=-1)
         if top < 0:
             return self.f(*args)
+        if any(type(a) is Batched and a.level == top for a in args):
+            return _each_example(self, args)
         duals = [type(a) is Dual and a.level == top for a in args]
         if any(duals):
             primals = [a.primal if d else a for a, d in zip(args, duals)]
