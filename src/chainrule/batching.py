@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import backend
-from .primitive import Batched, Primitive, constant_data, enter_level, exit_level, make_batched
+from .primitive import REGISTRY, Batched, Example, Primitive, constant_data, enter_level, exit_level, make_batched
 from .tensor import Tensor, bottom
 from .tree_util import flatten_up_to, tree_flatten, tree_structure
 
@@ -96,7 +96,7 @@ def _batch_size(leaves: list[Any], axes: list[Any]) -> int:
     for x, a in zip(leaves, axes):
         if a is None:
             continue
-        shape = np.shape(bottom(_array(x)))
+        shape = _shape(_array(x))
         if not -len(shape) <= a < len(shape):
             raise ValueError(f"vmap: in_axes {a} is out of range for an argument of shape {shape}")
         sizes.setdefault(shape[a], shape)
@@ -109,7 +109,7 @@ def _batch_size(leaves: list[Any], axes: list[Any]) -> int:
 
 
 def _move(x: Any, source: int, destination: int) -> Any:
-    if source % max(np.ndim(bottom(x)), 1) == destination % max(np.ndim(bottom(x)), 1):
+    if source % max(len(_shape(x)), 1) == destination % max(len(_shape(x)), 1):
         return x
     if type(x) in backend.array_types:
         return backend.namespace(x).moveaxis(x, source, destination)
@@ -130,8 +130,8 @@ def _unbatch(o: Any, axis: Any, level: int, size: int, like: Any) -> Any:
         o = _array(o)
         from .ops.shape import broadcast_to
 
-        value = broadcast_to(o, (size, *np.shape(bottom(o))))
-    nd = np.ndim(bottom(value))
+        value = broadcast_to(o, (size, *_shape(o)))
+    nd = len(_shape(value))
     if not -nd <= axis < nd:
         raise ValueError(f"vmap: out_axes {axis} is out of range for an output with {nd - 1} axes per example")
     value = _move(value, 0, axis)
@@ -149,7 +149,7 @@ def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level:
     for i, a in enumerate(args):
         if type(a) is Batched and a.level == level:
             vals[i], batched[i] = a.value, True
-            size = np.shape(bottom(a.value))[0]
+            size = _shape(a.value)[0]
     if any(batched) and not any(type(a) is tuple and any(type(i) is Batched for i in a) for a in args):
         rule = RULES.get(prim.name)  # (a batch of index arrays takes the loop)
         if rule is None and (prim.batching is True or isinstance(prim.forward, np.ufunc)):
@@ -163,8 +163,9 @@ def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level:
 
 def call(prim: Primitive, args: list[Any], kwargs: dict[str, Any]) -> Any:
     """``prim`` on arguments without boxes of this level: its forward on plain arrays, the call path otherwise."""
-    if any(isinstance(a, Tensor) for a in args):
-        return prim(*args, **kwargs)
+    for a in args:
+        if isinstance(a, Tensor):
+            return prim(*args, **kwargs)
     try:
         out = prim.forward(*args, **kwargs)
     except (ValueError, TypeError):
@@ -182,12 +183,12 @@ def _example(x: Any, b: int, level: int) -> Any:
 
 def _loop(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level: int) -> Any:
     """The fallback: ``prim`` once per example, the answers stacked along a new axis 0."""
-    size = next(np.shape(bottom(i.value))[0] for a in args for i in (a if type(a) is tuple else (a,))
+    size = next(_shape(i.value)[0] for a in args for i in (a if type(a) is tuple else (a,))
                 if type(i) is Batched and i.level == level)
     if size == 0:  # no example to run: the answer's shape, from a stand-in example of zeros
         stand_in = [_zero_example(a, level) for a in args]
         out = _array(call(prim, stand_in, kwargs))
-        return np.zeros((0, *np.shape(bottom(out))), dtype=np.result_type(bottom(out)))
+        return np.zeros((0, *_shape(out)), dtype=np.result_type(bottom(out)))
     outs = [_array(call(prim, [_example(a, b, level) for a in args], kwargs)) for b in range(size)]
     if all(type(o) in backend.array_types for o in outs):
         return backend.namespace(outs[0]).stack(outs)
@@ -204,7 +205,7 @@ def per_example(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str,
     if not levels:
         return None
     level = max(levels)
-    size = next(np.shape(bottom(i.value))[0] for a in args for i in (a if type(a) is tuple else (a,))
+    size = next(_shape(i.value)[0] for a in args for i in (a if type(a) is tuple else (a,))
                 if type(i) is Batched and i.level == level)
     outs = [_array(fn(*[_example(a, b, level) for a in args], **kwargs)) for b in range(size)]
     if not outs:
@@ -225,13 +226,19 @@ def _zero_example(x: Any, level: int) -> Any:
 
 
 # ---- rules -----------------------------------------------------------------------------------------------------
+def _shape(x: Any) -> tuple[int, ...]:
+    """The shape of the values under any boxes (``np.shape`` costs a dispatch on arrays)."""
+    b = bottom(x)
+    return b.shape if type(b) in backend.array_types or type(b) is Example else np.shape(b)
+
+
 def _ndim(x: Any, batched: bool) -> int:
-    return np.ndim(bottom(x)) - batched
+    return len(_shape(x)) - batched
 
 
 def _lift(x: Any, ndim: int) -> Any:
     """A batch ``(B,) + shape`` with size-1 axes after the batch axis, so it has ``ndim`` axes per example."""
-    shape = np.shape(bottom(x))
+    shape = _shape(x)
     missing = ndim + 1 - len(shape)
     return x if missing <= 0 else x.reshape(shape[:1] + (1,) * missing + shape[1:])
 
@@ -266,8 +273,11 @@ def _over_axis(flatten: bool) -> Rule:
     the per-example axes at once, or, for those that flatten first (``flatten``), the flattened example."""
 
     def rule(prim: Primitive, vals: list[Any], batched: list[bool], kwargs: dict[str, Any], size: int) -> Any:
-        if len(vals) != 1:
+        if any(batched[1:]):
             return None
+        if len(vals) > 1:  # options given by position: by name from here on
+            names = list(inspect.signature(prim.forward).parameters)[1:len(vals)]
+            kwargs, vals = {**kwargs, **dict(zip(names, vals[1:]))}, vals[:1]
         axis = kwargs.get("axis", _default(prim, "axis"))
         v, nd = vals[0], _ndim(vals[0], True)
         if axis is inspect.Parameter.empty:
@@ -301,17 +311,19 @@ def _matmul(prim: Primitive, vals: list[Any], batched: list[bool], kwargs: dict[
         return None
     drop = []
     if na == 1:
-        a = a.reshape((*np.shape(bottom(a))[:-1], 1, np.shape(bottom(a))[-1]))
+        a = a.reshape((*_shape(a)[:-1], 1, _shape(a)[-1]))
         drop.append(-2)
     if nb == 1:
-        b = b.reshape((*np.shape(bottom(b)), 1))
+        b = b.reshape((*_shape(b), 1))
         drop.append(-1)
     stack = max(max(na, 2), max(nb, 2)) - 2
     a = _lift(a, stack + 2) if batched[0] else a
     b = _lift(b, stack + 2) if batched[1] else b
-    out = call(prim, [a, b], kwargs)
+    # an outer product (a per-example weight gradient): NumPy's matmul over an inner axis of one is far slower
+    outer = _shape(a)[-1] == 1 and _shape(b)[-2] == 1
+    out = call(REGISTRY["multiply"], [a, b], {}) if outer and not kwargs else call(prim, [a, b], kwargs)
     if drop:
-        shape = np.shape(bottom(out))
+        shape = _shape(out)
         keep = [k for k in range(len(shape)) if k - len(shape) not in drop]
         out = out.reshape(tuple(shape[k] for k in keep))
     return out
@@ -394,7 +406,7 @@ def _concatenate(prim: Primitive, vals: list[Any], batched: list[bool], kwargs: 
     shifted = _shifted(axis, nd) if isinstance(axis, (int, np.integer)) else None
     if shifted is None:
         return None
-    full = [v if b else broadcast_to(v, (size, *np.shape(bottom(v)))) for v, b in zip(vals, batched)]
+    full = [v if b else broadcast_to(v, (size, *_shape(v))) for v, b in zip(vals, batched)]
     return call(prim, full, {**kwargs, "axis": shifted})
 
 

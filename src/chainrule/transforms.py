@@ -248,7 +248,8 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
             raise ValueError(f"vjp_fn got {len(cots)} cotangents for {len(outs)} outputs")
         for o, c in zip(outs, cots):
             if np.shape(_meta(c)) != np.shape(_meta(o)):
-                raise ValueError(f"vjp_fn: cotangent of shape {np.shape(c)} for an output of shape {np.shape(o)}")
+                raise ValueError(f"vjp_fn: cotangent of shape {np.shape(_meta(c))} for an output of shape "
+                                 f"{np.shape(_meta(o))}")
         # plain numbers and lists become arrays of the output's dtype, as the engine's rules expect
         cots = [c if level_of(c) >= 0 else backend.namespace(_meta(o)).asarray(_meta(c), dtype=_meta(o).dtype)
                 for o, c in zip(outs, cots)]
@@ -355,8 +356,9 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], 
             duals = []
             for leaf, tl in zip(leaves, tleaves):
                 _check_float(leaf, f"primal {i}")
-                if np.shape(leaf) != np.shape(tl):
-                    raise ValueError(f"jvp: tangent of shape {np.shape(tl)} for a primal of shape {np.shape(leaf)}")
+                if np.shape(_meta(leaf)) != np.shape(_meta(tl)):
+                    raise ValueError(f"jvp: tangent of shape {np.shape(_meta(tl))} for a primal of shape "
+                                     f"{np.shape(_meta(leaf))}")
                 duals.append(make_dual(_float_array(leaf), _float_array(tl), level))
             args.append(build(duals))
         result = f(*args)
