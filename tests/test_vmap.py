@@ -279,3 +279,20 @@ def test_matches_torch_func_vmap() -> None:
     theirs = torch.func.vmap(lambda x: torch.outer(x, x).sum(0), in_dims=1, out_dims=1)(tx)
     np.testing.assert_allclose(cr.vmap(lambda x: cr.outer(x, x).sum(0), in_axes=1, out_axes=1)(X), theirs.numpy(),
                                rtol=1e-12)
+
+
+def test_batches_of_labels_take_one_advanced_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(prim: Primitive, *args: Any) -> Any:
+        raise AssertionError(f"{prim.name} fell back to the loop")
+
+    monkeypatch.setattr(batching, "_loop", refuse)
+    labels = np.array([2, 0, 1, 1])
+    nll = lambda x, y: -cr.log_softmax(x)[y]
+    per = cr.vmap(cr.grad(nll))(X, labels)
+    xt = cr.tensor(X)  # (an ndarray indexed by a batch cannot be intercepted: NumPy converts the index itself)
+    pairs = cr.vmap(lambda y, z: xt[0][y] * xt[1][z])(labels, labels[::-1].copy())
+    monkeypatch.undo()
+    np.testing.assert_allclose(per, np.stack([cr.grad(nll)(x, y) for x, y in zip(X, labels)]), rtol=1e-12)
+    np.testing.assert_allclose(pairs, X[0][labels] * X[1][labels[::-1]])
+    rows = cr.vmap(lambda y: xt[y])(np.array([[0, 1], [3, 3], [2, 0], [1, 1]]))
+    np.testing.assert_allclose(rows, X[np.array([[0, 1], [3, 3], [2, 0], [1, 1]])])

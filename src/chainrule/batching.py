@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import backend
-from .primitive import REGISTRY, Batched, Example, Primitive, constant_data, enter_level, exit_level, make_batched
+from .primitive import REGISTRY, Batched, Example, Primitive, constant_data, enter_level, exit_level, like, make_batched
 from .tensor import Tensor, bottom
 from .tree_util import flatten_up_to, tree_flatten, tree_structure
 
@@ -150,14 +150,18 @@ def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level:
         if type(a) is Batched and a.level == level:
             vals[i], batched[i] = a.value, True
             size = _shape(a.value)[0]
-    if any(batched) and not any(type(a) is tuple and any(type(i) is Batched for i in a) for a in args):
-        rule = RULES.get(prim.name)  # (a batch of index arrays takes the loop)
+    rule: Rule | None = None
+    if any(type(a) is tuple and any(type(i) is Batched for i in a) for a in args):
+        rule = _by_index_arrays if prim.name in ("getitem", "scatter_add") else None
+    elif any(batched):
+        rule = RULES.get(prim.name)
         if rule is None and (prim.batching is True or isinstance(prim.forward, np.ufunc)):
             rule = _elementwise
-        if rule is not None:
-            out = rule(prim, vals, batched, kwargs, size)
-            if out is not None:
-                return make_batched(constant_data(out), level)
+    if rule is not None:
+        out = rule(prim, vals, batched, kwargs, size) if rule is not _by_index_arrays else _by_index_arrays(
+            prim, vals, batched, kwargs, level)
+        if out is not None:
+            return make_batched(constant_data(out), level)
     return make_batched(constant_data(_loop(prim, args, kwargs, level)), level)
 
 
@@ -408,6 +412,28 @@ def _concatenate(prim: Primitive, vals: list[Any], batched: list[bool], kwargs: 
         return None
     full = [v if b else broadcast_to(v, (size, *_shape(v))) for v, b in zip(vals, batched)]
     return call(prim, full, {**kwargs, "axis": shifted})
+
+
+def _by_index_arrays(prim: Primitive, vals: list[Any], batched: list[bool], kwargs: dict[str, Any], level: int) -> Any:
+    """``x[index]`` (and its adjoint, scatter_add) where the index holds batches of index arrays (labels): for an
+    index of integer arrays alone, one advanced index with ``arange(B)`` in front picks every example's entries."""
+    index = vals[1]
+    if any(batched[1:]) or not all(type(i) is Batched or type(i) in backend.array_types for i in index):
+        return None
+    arrays = [(i.value, True) if type(i) is Batched and i.level == level else (i, False) for i in index]
+    if any(type(i) is Batched or bottom(i).dtype.kind not in "iu" for i, _ in arrays):
+        return None  # a batch of another level, or a mask
+    size = next(_shape(i)[0] for i, b in arrays if b)
+    nd = max(len(_shape(i)) - b for i, b in arrays)
+    examples = like(np.arange(size).reshape((size,) + (1,) * nd), arrays[0][0])
+    lifted = tuple(_lift(i, nd) if b else i for i, b in arrays)
+    x = vals[0]
+    if prim.name == "getitem":
+        return call(prim, [x, (examples, *lifted) if batched[0] else lifted], kwargs)
+    from .ops.shape import broadcast_to
+
+    g = x if batched[0] else broadcast_to(x, (size, *_shape(x)))
+    return call(prim, [g, (examples, *lifted), (size, *vals[2])], kwargs)
 
 
 RULES.update(reshape=_reshape, transpose=_transpose, broadcast_to=_broadcast_to, getitem=_getitem,
