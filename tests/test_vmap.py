@@ -296,3 +296,23 @@ def test_batches_of_labels_take_one_advanced_index(monkeypatch: pytest.MonkeyPat
     np.testing.assert_allclose(pairs, X[0][labels] * X[1][labels[::-1]])
     rows = cr.vmap(lambda y: xt[y])(np.array([[0, 1], [3, 3], [2, 0], [1, 1]]))
     np.testing.assert_allclose(rows, X[np.array([[0, 1], [3, 3], [2, 0], [1, 1]])])
+
+
+def test_a_small_cnn_forward_batches_without_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    F = cr.nn.functional
+    rng = np.random.default_rng(12)
+    images, w = rng.standard_normal((3, 1, 2, 6, 6)), rng.standard_normal((4, 2, 3, 3))
+
+    def net(x: Any) -> Any:
+        h = F.max_pool2d(cr.relu(F.conv2d(x, w, padding=1)), 2)
+        return F.avg_pool2d(h, 3) + F.adaptive_avg_pool2d(h, (1, 1))
+
+    def refuse(prim: Primitive, *args: Any) -> Any:
+        raise AssertionError(f"{prim.name} fell back to the loop")
+
+    monkeypatch.setattr(batching, "_loop", refuse)
+    got = cr.vmap(net)(images)
+    monkeypatch.undo()
+    np.testing.assert_allclose(got, np.stack([net(x) for x in images]), rtol=1e-12)
+    per = cr.vmap(cr.grad(lambda x: net(x).sum()))(images)  # the weight-free gradient: through the rules
+    np.testing.assert_allclose(per, np.stack([cr.grad(lambda x: net(x).sum())(x) for x in images]), rtol=1e-12)

@@ -436,5 +436,30 @@ def _by_index_arrays(prim: Primitive, vals: list[Any], batched: list[bool], kwar
     return call(prim, [g, (examples, *lifted), (size, *vals[2])], kwargs)
 
 
+def _over_images(positions: tuple[int, ...]) -> Rule:
+    """Convolutions and pools, whose inputs at ``positions`` lead with an axis of images each computed alone:
+    the batch merged into that axis, one call, and split out again. Weights must not be batched (the loop)."""
+
+    def rule(prim: Primitive, vals: list[Any], batched: list[bool], kwargs: dict[str, Any], size: int) -> Any:
+        if any(b for i, b in enumerate(batched) if i not in positions) or any(
+                _ndim(vals[i], batched[i]) != 4 for i in positions if i < len(vals)):
+            return None
+        from .ops.shape import broadcast_to
+
+        merged = list(vals)
+        for i in positions:
+            v = vals[i] if batched[i] else broadcast_to(vals[i], (size, *_shape(vals[i])))
+            merged[i] = v.reshape((-1, *_shape(v)[2:]))
+        out = call(prim, merged, kwargs)
+        return out.reshape((size, -1, *_shape(out)[1:]))
+
+    return rule
+
+
+for _name, _positions in (("conv2d", (0,)), ("conv_transpose2d", (0,)), ("max_pool2d", (0,)), ("avg_pool2d", (0,)),
+                          ("adaptive_avg_pool2d", (0,)), ("avg_pool2d_transpose", (0,)),
+                          ("max_pool2d_gather", (0, 1)), ("max_pool2d_scatter", (0, 1))):
+    RULES[_name] = _over_images(_positions)
+
 RULES.update(reshape=_reshape, transpose=_transpose, broadcast_to=_broadcast_to, getitem=_getitem,
              scatter_add=_scatter_add, concatenate=_concatenate)
