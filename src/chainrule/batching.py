@@ -145,15 +145,18 @@ def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level:
     """``prim`` on ``args``, some of them Batched boxes of ``level``: by its batching rule, or by the loop."""
     vals = list(args)
     batched = [False] * len(args)
-    size = 0
+    size, indexed = 0, False
     for i, a in enumerate(args):
-        if type(a) is Batched and a.level == level:
-            vals[i], batched[i] = a.value, True
-            size = _shape(a.value)[0]
+        if type(a) is Batched:
+            if a.level == level:
+                vals[i], batched[i] = a.value, True
+                size = a.data.batch.shape[0]  # type: ignore[attr-defined]
+        elif type(a) is tuple:
+            indexed = indexed or any(type(e) is Batched for e in a)
     rule: Rule | None = None
-    if any(type(a) is tuple and any(type(i) is Batched for i in a) for a in args):
+    if indexed:
         rule = _by_index_arrays if prim.name in ("getitem", "scatter_add") else None
-    elif any(batched):
+    elif size or any(batched):
         rule = RULES.get(prim.name)
         if rule is None and (prim.batching is True or isinstance(prim.forward, np.ufunc)):
             rule = _elementwise

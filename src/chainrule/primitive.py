@@ -679,10 +679,15 @@ def _twin(prim: Primitive) -> Primitive:
 class Example:
     """One example of a vmap batch, as a transform sees it: a shape and a dtype, and no values to decide on."""
 
-    __slots__ = ("shape", "dtype", "device")
+    __slots__ = ("shape", "dtype", "batch")
 
-    def __init__(self, shape: tuple[int, ...], dtype: Any, device: str) -> None:
-        self.shape, self.dtype, self.device = shape, dtype, device
+    def __init__(self, batch: Any) -> None:
+        self.batch = batch  # the whole batch's array: for its device, never its values
+        self.shape, self.dtype = batch.shape[1:], batch.dtype
+
+    @property
+    def device(self) -> str:
+        return backend.device_of(self.batch)
 
     @property
     def ndim(self) -> int:
@@ -723,14 +728,14 @@ class Example:
         dtype = kwargs.get("dtype") or (args[2] if func is np.full_like and len(args) > 2 else None) or self.dtype
         host = np.full(self.shape, args[1], dtype=dtype) if func is np.full_like else func(
             np.empty(self.shape, dtype=dtype))
-        return host if self.device == "cpu" else backend.to_device(host, self.device)
+        return host if type(self.batch) is np.ndarray else backend.to_device(host, self.device)
 
 
 def make_batched(value: Any, level: int) -> Batched:
     """``value`` (examples stacked along axis 0) as a Batched box of vmap's ``level``."""
     b = _new(Batched)
     array = bottom(value)
-    b.data = Example(tuple(array.shape[1:]), array.dtype, backend.device_of(array))  # type: ignore[assignment]
+    b.data = Example(array)  # type: ignore[assignment]
     b.value = value
     b.level = level
     b.requires_grad, b._grad, b._node, b._version, b._hooks = False, None, None, None, None
