@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +22,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import numpy as np
 
 import chainrule as cr
+from hessian import median_seconds  # (bench/ is the script's folder)
 
 
 def loss(lib: Any) -> Callable[..., Any]:
@@ -44,15 +44,6 @@ def data(batch: int, n_in: int, hidden: int, n_out: int) -> tuple[dict[str, np.n
     y = np.eye(n_out)[rng.integers(0, n_out, batch)]
     as32 = lambda a: a.astype(np.float32)
     return {k: as32(v) for k, v in params.items()}, as32(x), as32(y)
-
-
-def median_seconds(fn: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def compare(per_example: Callable[[], Any], batched: Callable[[], Any], repeats: int) -> tuple[float, float]:

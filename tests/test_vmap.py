@@ -16,6 +16,7 @@ import pytest
 import chainrule as cr
 from chainrule import batching
 from chainrule.primitive import REGISTRY, Primitive, Sample
+from test_batching import _packed  # prim on a sample, as a function of one vector of its float inputs
 
 PRIMITIVES = sorted(REGISTRY.values(), key=lambda p: p.name)
 B = 3
@@ -85,27 +86,11 @@ DIFFERENTIABLE = [pytest.param(p, i, id=f"{p.name}-{i}") for p in PRIMITIVES if 
                       isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in _batchable(draws)[1][0].args)]
 
 
-def _packed(prim: Primitive, sample: Sample) -> tuple[Any, list[int]]:
-    """``prim`` on a sample as a function of one vector holding all its float inputs."""
-    floats = [i for i, a in enumerate(sample.args) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
-    shapes = [sample.args[i].shape for i in floats]
-
-    def f(z: Any) -> Any:
-        args, k = list(sample.args), 0
-        for i, shape in zip(floats, shapes):
-            n = int(np.prod(shape, dtype=np.int64))
-            args[i] = cr.reshape(z[k:k + n], shape)
-            k += n
-        return prim(*args, **sample.kwargs)
-
-    return f, floats
-
-
 @pytest.mark.parametrize(("prim", "index"), DIFFERENTIABLE)
 def test_per_example_derivatives_of_each_primitive_match_a_loop(prim: Primitive, index: int) -> None:
     draws = _batchable(_draws(prim)[index])[1]
-    f, floats = _packed(prim, draws[0])
-    zs = np.stack([np.concatenate([np.ravel(d.args[i]) for i in floats]) for d in draws])
+    f = _packed(prim, draws[0])[0]
+    zs = np.stack([_packed(prim, d)[1] for d in draws])
     weights = np.random.default_rng(9).standard_normal(np.shape(f(zs[0])))
     loss = lambda z: cr.sum(f(z) * weights)
     np.testing.assert_allclose(cr.vmap(cr.grad(loss))(zs), np.stack([cr.grad(loss)(z) for z in zs]),
