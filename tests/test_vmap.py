@@ -301,3 +301,22 @@ def test_a_small_cnn_forward_batches_without_the_loop(monkeypatch: pytest.Monkey
     np.testing.assert_allclose(got, np.stack([net(x) for x in images]), rtol=1e-12)
     per = cr.vmap(cr.grad(lambda x: net(x).sum()))(images)  # the weight-free gradient: through the rules
     np.testing.assert_allclose(per, np.stack([cr.grad(lambda x: net(x).sum())(x) for x in images]), rtol=1e-12)
+
+
+def test_on_a_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chainrule import backend
+    from stand_in_gpu import provider
+
+    p = {"w": RNG.standard_normal((3, 2)), "b": RNG.standard_normal(2)}
+    loss = lambda p, x, y: -(cr.log_softmax(cr.tanh(x @ p["w"] + p["b"])) * y).sum() + cr.prod(x) ** 2
+    ys = np.eye(2)[[0, 1, 1, 0]]
+    host = cr.vmap(cr.grad(loss), in_axes=(None, 0, 0))(p, X, ys)
+    with backend.use_provider(provider):
+        on = lambda a: cr.tensor(a, device="cuda")
+        got = cr.vmap(cr.grad(loss), in_axes=(None, 0, 0))({k: on(v) for k, v in p.items()}, on(X), on(ys))
+        jac = cr.vmap(cr.jacfwd(lambda x: cr.tanh(x) * 0.0 + x))(on(X))
+        assert got["w"].device == "cuda:0" and jac.device == "cuda:0"
+        got = {k: v.cpu().numpy() for k, v in got.items()}
+        np.testing.assert_allclose(jac.cpu().numpy(), np.broadcast_to(np.eye(3), (4, 3, 3)))
+    for k in p:
+        np.testing.assert_allclose(got[k], host[k], rtol=1e-12)

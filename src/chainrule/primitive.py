@@ -725,9 +725,7 @@ class Example:
             return getattr(self, func.__name__ if func is not np.shape else "shape")
         if func is np.result_type:
             return np.result_type(*(a.dtype if type(a) is Example else a for a in args))
-        dtype = kwargs.get("dtype") or (args[2] if func is np.full_like and len(args) > 2 else None) or self.dtype
-        host = np.full(self.shape, args[1], dtype=dtype) if func is np.full_like else func(
-            np.empty(self.shape, dtype=dtype))
+        host = func(np.empty(self.shape, dtype=self.dtype), *args[1:], **kwargs)  # the *_like creations
         return host if type(self.batch) is np.ndarray else backend.to_device(host, self.device)
 
 

@@ -96,6 +96,18 @@ def _meta(x: Any) -> Any:
     return b if type(b) is Example else values(b)
 
 
+def _device(v: Any) -> str:
+    return v.device if type(v) is Example else backend.device_of(v)
+
+
+def _array_like(c: Any, ref: Any) -> Any:
+    """A constant (a number, a list, an array) as an array of ``ref``'s dtype on ``ref``'s device."""
+    m = _meta(ref)
+    if type(m) is Example:
+        return backend.to_device(np.asarray(values(c), dtype=m.dtype), m.device)
+    return backend.namespace(m).asarray(values(c), dtype=m.dtype)
+
+
 def _as_user(value: Any, like: Any) -> Any:
     """A result in the user's terms: a Tensor when the input was one, a plain array otherwise; boxes of outer
     levels pass through untouched (the enclosing transform differentiates them)."""
@@ -251,8 +263,7 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
                 raise ValueError(f"vjp_fn: cotangent of shape {np.shape(_meta(c))} for an output of shape "
                                  f"{np.shape(_meta(o))}")
         # plain numbers and lists become arrays of the output's dtype, as the engine's rules expect
-        cots = [c if level_of(c) >= 0 else backend.namespace(_meta(o)).asarray(_meta(c), dtype=_meta(o).dtype)
-                for o, c in zip(outs, cots)]
+        cots = [c if level_of(c) >= 0 else _array_like(c, o) for o, c in zip(outs, cots)]
         return tuple(traced.unflatten(_backward(outs, cots, inputs, level, retain_graph=True)))
 
     primal_out = build_out([_as_user(lower(o), primals[0] if primals else None) for o in outs])
@@ -306,7 +317,7 @@ def jacobian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
 
         outs, vjp_fn = vjp(flat, *in_leaves)
         out_values = [_meta(o) for o in outs]
-        zeros = [backend.namespace(v).zeros(v.shape, dtype=v.dtype) for v in out_values]
+        zeros = [np.zeros_like(v) for v in out_values]  # on v's device: zeros_like dispatches
         rows: list[list[list[Any]]] = []  # rows[k][entry of output k] = the cotangents of every input leaf
         for k, v in enumerate(out_values):
             rows.append([])
@@ -314,7 +325,7 @@ def jacobian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
                 seed = np.zeros(v.shape, dtype=v.dtype)
                 seed.flat[e] = 1.0
                 cots = list(zeros)
-                cots[k] = backend.to_device(seed, backend.device_of(v))
+                cots[k] = backend.to_device(seed, _device(v))
                 rows[k].append(vjp_fn(cots))
 
         def block(k: int, j: int) -> Any:
@@ -418,7 +429,7 @@ def jacfwd(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
             for j, x in enumerate(in_leaves):
                 v = _meta(x)
                 basis = np.eye(n, dtype=v.dtype)[:, starts[j]:starts[j + 1]].reshape((n, *v.shape))
-                duals.append(make_dual(x, backend.to_device(basis, backend.device_of(v)), level, batched=True)
+                duals.append(make_dual(x, backend.to_device(basis, _device(v)), level, batched=True)
                              if n else x)
             outs, out_build = _flatten(f(*_with_arguments(args, nums, argnums, in_build(duals))))
         finally:
@@ -438,8 +449,7 @@ def jacfwd(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
             out_shape = tuple(np.shape(_meta(outs[k])))
             shape = out_shape + tuple(np.shape(_meta(in_leaves[j])))
             if columns[k] is None:
-                v = _meta(outs[k])
-                return backend.namespace(v).zeros(shape, dtype=v.dtype)
+                return np.zeros_like(_meta(outs[k]), shape=shape)
             from .ops.shape import reshape
 
             return reshape(columns[k][..., starts[j]:starts[j + 1]], shape)
@@ -559,7 +569,7 @@ def _record_custom(fwd: Callable[..., Any], bwd: Callable[..., Any], args: tuple
         if c is None:  # no gradient: a zero of the input's shape and the cotangent's dtype
             return np.zeros_like(_meta(args[i]), dtype=_meta(g).dtype)
         if not hasattr(c, "shape"):
-            c = backend.namespace(_meta(g)).asarray(c, dtype=_meta(g).dtype)  # a Python number
+            c = _array_like(c, g)  # a Python number
         if tuple(c.shape) != tuple(np.shape(_meta(args[i]))):
             raise ValueError(f"custom_vjp {name!r}: bwd returned a cotangent of shape {tuple(c.shape)} for argument "
                              f"{i} of shape {np.shape(_meta(args[i]))}")
