@@ -618,3 +618,17 @@ def test_checkpoint_with_a_seed_inside_leaves_the_callers_stream_alone() -> None
         return cr.randn(3).numpy()
 
     np.testing.assert_array_equal(draws_after(cr.checkpoint), draws_after(lambda f: f))
+
+
+def test_hvp_linearize_and_vjp_over_pytrees() -> None:
+    f = lambda p: (p["a"] ** 2 * p["b"]).sum()
+    p = {"a": np.array([1.0, 2.0]), "b": np.array(3.0)}
+    v = {"a": np.array([1.0, 0.0]), "b": np.array(1.0)}
+    hv = cr.hvp(f, p, v)
+    h = cr.hessian(f)(p)
+    np.testing.assert_allclose(hv["a"], h["a"]["a"] @ v["a"] + h["a"]["b"] * v["b"])
+    np.testing.assert_allclose(hv["b"], h["b"]["a"] @ v["a"] + h["b"]["b"] * v["b"])
+    out, df = cr.linearize(lambda p: {"y": p["a"] * p["b"]}, p)
+    np.testing.assert_allclose(out["y"], p["a"] * 3.0)
+    np.testing.assert_allclose(df(v)["y"], v["a"] * 3.0 + p["a"] * 1.0)
+    assert cr.grad(lambda p: p["a"].sum())({"a": np.ones(2), "skip": None})["skip"] is None
