@@ -120,3 +120,13 @@ def test_an_ensemble_by_vmap_over_stacked_states() -> None:
     for k, m in enumerate(models):
         np.testing.assert_allclose(out.data[k], m(x).data, rtol=1e-6)
     assert buffers == {}
+
+
+def test_torch_func_spellings() -> None:
+    x = np.arange(6.0).reshape(2, 3)
+    theirs = torch.func.vmap(lambda r, s: r * s, in_dims=(1, None), out_dims=1)(torch.tensor(x), torch.tensor(2.0))
+    ours = cr.func.vmap(lambda r, s: r * s, in_dims=(1, None), out_dims=1)(x, 2.0)
+    np.testing.assert_allclose(ours, theirs.numpy())
+    assert cr.func.vmap(lambda r, scale=1.0: r * scale)(x, scale=3.0).tolist() == (3 * x).tolist()
+    for name in ("grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize"):
+        assert getattr(cr.func, name) is getattr(cr, name)

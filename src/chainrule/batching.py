@@ -34,7 +34,8 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable
 
     ``in_axes`` says which axis of each argument is the batch: an int (negative counts from the end) or None (not
     batched) for all arguments, or a tuple with one entry per argument, each a pytree prefix of that argument
-    (an int or None for a whole subtree). ``out_axes`` places the batch axis in the outputs the same way. Nests
+    (an int or None for a whole subtree); keyword arguments are passed as they are, unbatched (as torch.func's
+    vmap does). ``out_axes`` places the batch axis in the outputs the same way. Nests
     with itself and every transform: ``vmap(grad(loss), in_axes=(None, 0, 0))`` gives per-example gradients.
 
     >>> import numpy as np, chainrule as cr
@@ -45,7 +46,7 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable
     """
 
     @functools.wraps(f)
-    def wrapper(*args: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         axes = _in_axes(in_axes, args)
         leaves, treedef = tree_flatten(args)
         flat_axes = _leaf_axes(axes, args)
@@ -54,7 +55,7 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable
         try:
             boxed = [x if a is None else make_batched(constant_data(_move(_array(x), a, 0)), level)
                      for x, a in zip(leaves, flat_axes)]
-            out = f(*treedef.unflatten(boxed))
+            out = f(*treedef.unflatten(boxed), **kwargs)
         finally:
             exit_level()
         like = next((x for x, a in zip(leaves, flat_axes) if a is not None), None)

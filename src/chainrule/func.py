@@ -16,12 +16,22 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .batching import vmap
+from . import batching
 from .nn.module import Module
 from .transforms import ArgNums, grad, hessian, jacfwd, jacrev, jvp, linearize, value_and_grad, vjp
 
 __all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "linearize",
            "stack_module_state", "vjp", "vmap"]
+
+
+def vmap(func: Callable[..., Any], in_dims: Any = 0, out_dims: Any = 0) -> Callable[..., Any]:
+    """``cr.vmap`` under torch.func's names: ``in_dims`` and ``out_dims`` are ``in_axes`` and ``out_axes``.
+
+    >>> import numpy as np, chainrule as cr
+    >>> cr.func.vmap(lambda x, w: x @ w, in_dims=(0, None))(np.ones((4, 3)), np.ones((3, 2))).shape
+    (4, 2)
+    """
+    return batching.vmap(func, in_axes=in_dims, out_axes=out_dims)
 
 
 def grad_and_value(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False) -> Callable[..., Any]:
