@@ -632,3 +632,37 @@ def test_hvp_linearize_and_vjp_over_pytrees() -> None:
     np.testing.assert_allclose(out["y"], p["a"] * 3.0)
     np.testing.assert_allclose(df(v)["y"], v["a"] * 3.0 + p["a"] * 1.0)
     assert cr.grad(lambda p: p["a"].sum())({"a": np.ones(2), "skip": None})["skip"] is None
+
+
+def test_custom_vjp_and_checkpoint_over_pytrees() -> None:
+    @cr.custom_vjp
+    def scaled(p: Any, x: Any) -> Any:
+        return {"y": p["w"] * x, "z": (p["w"] + x, x * 2.0)}
+
+    def fwd(p: Any, x: Any) -> Any:
+        return scaled(p, x), (p["w"], x)
+
+    def bwd(res: Any, g: Any) -> Any:
+        w, x = res
+        gx = g["y"] * w + g["z"][0] + 2.0 * g["z"][1]
+        return {"w": 10.0 * (g["y"] * x + g["z"][0])}, gx  # a custom factor of 10 on w's gradient
+
+    scaled.defvjp(fwd, bwd)
+    p, x = {"w": np.array([1.0, 2.0])}, np.array([3.0, 4.0])
+    loss = lambda f: (lambda p, x: (f(p, x)["y"] + f(p, x)["z"][0] * f(p, x)["z"][1]).sum())
+    plain = lambda p, x: {"y": p["w"] * x, "z": (p["w"] + x, x * 2.0)}
+    g_p, g_x = cr.grad(loss(scaled), argnums=(0, 1))(p, x)
+    t_p, t_x = cr.grad(loss(plain), argnums=(0, 1))(p, x)
+    np.testing.assert_allclose(g_p["w"], 10.0 * t_p["w"])
+    np.testing.assert_allclose(g_x, t_x)
+    per = cr.vmap(cr.grad(loss(scaled)), in_axes=(None, 0))(p, np.stack([x, 2 * x]))
+    np.testing.assert_allclose(per["w"][0], g_p["w"])
+
+    block = cr.checkpoint(lambda p, x: (cr.tanh(x @ p["w"]), cr.sin(x).sum()))
+    w = np.random.default_rng(8).standard_normal((2, 3))
+    f = lambda blk: (lambda p, x: (blk(p, x)[0] * blk(p, x)[1]).sum())
+    np.testing.assert_allclose(cr.grad(f(block))({"w": w}, x)["w"],
+                               cr.grad(f(lambda p, x: (cr.tanh(x @ p["w"]), cr.sin(x).sum())))({"w": w}, x)["w"],
+                               rtol=1e-12)
+    with pytest.raises(TypeError, match="mixes floating-point leaves"):
+        cr.grad(lambda w: cr.checkpoint(lambda q: q["w"] * q["n"])({"w": w, "n": 3}).sum())(np.ones(2))

@@ -527,60 +527,109 @@ class custom_vjp:
     def __call__(self, *args: Any) -> Any:
         if self.fwd is None or self.bwd is None:
             raise TypeError(f"custom_vjp function {self.f.__name__!r} has no rule yet: call .defvjp(fwd, bwd) first")
-        top = max((level_of(a) for a in args), default=-1)
-        if top < 0 or any(type(a) is Dual and a.level == top for a in args):
+        leaves, build = _flatten(args)
+        top = max((level_of(a) for a in leaves), default=-1)
+        if top < 0 or any(type(a) is Dual and a.level == top for a in leaves):
             return self.f(*args)  # nothing to differentiate here, or forward mode: through f's own primitives
-        if any(type(a) is Batched and a.level == top for a in args):
-            return _each_example(self, args)
+        if any(type(a) is Batched and a.level == top for a in leaves):
+            return _each_example(self, leaves, build)
         return _record_custom(self.fwd, self.bwd, args, top, self.f.__name__)
 
 
-def _each_example(f: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+def _each_example(f: Callable[..., Any], leaves: list[Any], build: Callable[[Any], Tree]) -> Any:
     """A custom rule under vmap: once per example, so the rule (user code, which may read values) sees one."""
     from .batching import per_example
 
-    return per_example(f, args, {})
+    layout: list[Any] = []
+
+    def one(*xs: Any) -> Any:
+        out_leaves, out_build = _flatten(f(*build(list(xs))))
+        packed, places = _packed(out_leaves)
+        layout[:] = [out_build, places]
+        return packed
+
+    flat = per_example(one, tuple(leaves), {})
+    return layout[0](_unpacked(flat, layout[1]))
+
+
+def _packed(leaves: list[Any]) -> tuple[Any, list[tuple[int, tuple[int, ...]]]]:
+    """Array leaves of one dtype as one flat array (so one node can carry several outputs), and where each lies."""
+    from .ops.shape import concatenate, reshape
+
+    if len(leaves) == 1:
+        return leaves[0], []
+    dtypes = {np.result_type(_meta(x)) for x in leaves}
+    if len(dtypes) > 1:
+        raise TypeError(f"a custom rule (and checkpoint) with several outputs needs them of one dtype, got "
+                        f"{sorted(map(str, dtypes))}: cast them to one")
+    places, start = [], 0
+    for x in leaves:
+        shape = tuple(np.shape(_meta(x)))
+        places.append((start, shape))
+        start += int(np.prod(shape, dtype=np.int64))
+    return concatenate([reshape(x, (-1,)) for x in leaves]), places
+
+
+def _unpacked(flat: Any, places: list[tuple[int, tuple[int, ...]]]) -> list[Any]:
+    from .ops.shape import reshape
+
+    if not places:
+        return [flat]
+    return [reshape(flat[a:a + int(np.prod(shape, dtype=np.int64))], shape) for a, shape in places]
 
 
 def _record_custom(fwd: Callable[..., Any], bwd: Callable[..., Any], args: tuple[Any, ...], level: int,
                    name: str) -> Any:
-    """Run ``fwd`` one level down and record a node at ``level`` whose VJP is ``bwd`` (run once per backward)."""
+    """Run ``fwd`` one level down and record a node at ``level`` whose VJP is ``bwd`` (run once per backward).
+    Arguments and outputs may be pytrees: the node takes the arguments' leaves, and the outputs' leaves packed
+    into one array (split again at ``level``, so each output's cotangent comes back in place)."""
     from .primitive import Primitive, constant_data, record, unwrap
 
-    raw = unwrap(args, level)[0]
-    out, residuals = fwd(*raw)  # one level down: lower levels record fwd's own operations
-    if isinstance(out, (tuple, list, dict)):
-        raise TypeError(f"custom_vjp {name!r} returned a {type(out).__name__}: a custom rule (and checkpoint) covers a "
-                        "function with one array output; split the function, one call per output")
-    out = constant_data(out)
+    leaves, build = _flatten(args)
+    counts = [len(_flatten(a)[0]) for a in args]
+    raw = unwrap(leaves, level)[0]
+    out, residuals = fwd(*build(raw))  # one level down: lower levels record fwd's own operations
+    out_leaves, out_build = _flatten(out)
+    if not out_leaves:
+        raise TypeError(f"custom_vjp {name!r} returned no array: a custom rule needs at least one output")
+    packed, places = _packed([constant_data(o) for o in out_leaves])
+    packed = constant_data(packed)
     last: list[Any] = [None, None, -1]  # the cotangent bwd last ran for, its answer, the last input served
 
     def cotangent(i: int, g: Any, ans: Any, *saved: Any) -> Any:
         # the engine asks for the inputs' cotangents one after another, in increasing i: bwd runs once per pass
         if last[0] is not g or i <= last[2]:
             # under create_graph the engine hands back level-0 tensors: residuals must then depend on them too
-            res = fwd(*saved)[1] if any(level_of(a) >= 0 for a in saved) and level == 0 else residuals
-            cots = bwd(res, g)
+            res = fwd(*build(list(saved)))[1] if any(level_of(a) >= 0 for a in saved) and level == 0 else residuals
+            cots = bwd(res, out_build(_unpacked(g, places)))
             if not isinstance(cots, tuple) or len(cots) != len(args):
                 raise TypeError(f"custom_vjp {name!r}: bwd must return a tuple of {len(args)} cotangents")
-            last[:] = [g, cots, i]
+            flat: list[Any] = []
+            for c, n in zip(cots, counts):
+                parts = [None] * n if c is None else _flatten(c)[0]
+                if len(parts) != n:
+                    raise TypeError(f"custom_vjp {name!r}: bwd returned a cotangent of another structure than its "
+                                    "argument")
+                flat.extend(parts)
+            last[:] = [g, flat, i]
         last[2] = i
         c = last[1][i]
         if c is None:  # no gradient: a zero of the input's shape and the cotangent's dtype
-            return np.zeros_like(_meta(args[i]), dtype=_meta(g).dtype)
+            return np.zeros_like(_meta(leaves[i]), dtype=_meta(g).dtype)
         if not hasattr(c, "shape"):
             c = _array_like(c, g)  # a Python number
-        if tuple(c.shape) != tuple(np.shape(_meta(args[i]))):
-            raise ValueError(f"custom_vjp {name!r}: bwd returned a cotangent of shape {tuple(c.shape)} for argument "
-                             f"{i} of shape {np.shape(_meta(args[i]))}")
+        if tuple(c.shape) != tuple(np.shape(_meta(leaves[i]))):
+            raise ValueError(f"custom_vjp {name!r}: bwd returned a cotangent of shape {tuple(c.shape)} for an "
+                             f"argument of shape {np.shape(_meta(leaves[i]))}")
         return c
 
     def no_jvp(i: int, t: Any, ans: Any, *_: Any) -> Any:
         raise TypeError(f"custom_vjp {name!r}: forward mode goes through the function itself, not its VJP")
 
-    prim = Primitive(f"custom_vjp:{name}", lambda *a: out, vjp=cotangent, jvp=no_jvp, variadic=True,
-                     register=False, reference=lambda *a: out)
-    return record(prim, args, raw, {}, out, level)
+    prim = Primitive(f"custom_vjp:{name}", lambda *a: packed, vjp=cotangent, jvp=no_jvp, variadic=True,
+                     register=False, reference=lambda *a: packed)
+    node = record(prim, tuple(leaves), raw, {}, packed, level)
+    return out_build(_unpacked(node, places))
 
 
 class custom_jvp:
@@ -614,7 +663,7 @@ class custom_jvp:
         if top < 0:
             return self.f(*args)
         if any(type(a) is Batched and a.level == top for a in args):
-            return _each_example(self, args)
+            return _each_example(self, list(args), tuple)
         duals = [type(a) is Dual and a.level == top for a in args]
         if any(duals):
             primals = [a.primal if d else a for a, d in zip(args, duals)]
@@ -641,6 +690,17 @@ class custom_jvp:
         return _record_custom(fwd, bwd, args, top, self.f.__name__)
 
 
+def _differentiable(tree: Tree) -> bool:
+    """Whether checkpoint differentiates an argument: every leaf floating point (or a box); an argument mixing
+    them with other leaves is refused, since its floating leaves would otherwise get no gradient."""
+    leaves = _flatten(tree)[0]
+    floats = [_is_float(x) for x in leaves]
+    if any(floats) and not all(floats):
+        raise TypeError("checkpoint: an argument mixes floating-point leaves with others (integers, flags); pass "
+                        "those as separate arguments (or close over them) so the floating ones get their gradient")
+    return bool(leaves) and all(floats)
+
+
 def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
     """``f`` whose intermediate values are not kept for backward but recomputed then: memory for time.
 
@@ -657,7 +717,7 @@ def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
     def fwd(*args: Any) -> tuple[Any, Any]:
         # the random state f starts from, so that the recomputation draws what f drew (dropout's masks)
         saved = (args, random.generator().bit_generator.state)
-        if any(level_of(a) >= 0 for a in args):
+        if any(level_of(a) >= 0 for a in _flatten(args)[0]):
             return f(*args), saved  # enclosing transforms must see f's inside: their levels record it
         with engine.no_grad():  # run f without recording, keeping only its inputs
             return f(*args), saved
@@ -665,7 +725,7 @@ def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
     def bwd(saved: tuple[tuple[Any, ...], dict[str, Any]], g: Any) -> tuple[Any, ...]:
         # run f again, this time recording, and take its VJP with respect to the floating-point arguments
         args, state = saved
-        diff = [i for i, a in enumerate(args) if _is_float(a)]
+        diff = [i for i, a in enumerate(args) if _differentiable(a)]
 
         def along(*xs: Any) -> Any:
             full = list(args)
