@@ -503,8 +503,9 @@ class custom_vjp:
     """A function with a reverse-mode rule of your own (JAX's convention).
 
     ``f.defvjp(fwd, bwd)``: ``fwd(*args) -> (out, residuals)``; ``bwd(residuals, g) -> tuple`` of one cotangent per
-    argument (None for no gradient). ``bwd`` written with chainrule functions is itself differentiable. Forward mode
-    differentiates ``f``'s own body.
+    argument (None for no gradient). Arguments, outputs and cotangents may be pytrees (``g`` has the output's
+    structure, each cotangent its argument's). ``bwd`` written with chainrule functions is itself differentiable.
+    Forward mode differentiates ``f``'s own body; under vmap the rule runs once per example.
 
     >>> import numpy as np, chainrule as cr
     >>> @cr.custom_vjp
