@@ -194,6 +194,7 @@ def test_vmap_of_vmap_and_the_other_transforms() -> None:
     jac = cr.vmap(cr.jacfwd(lambda x: cr.tanh(x @ W)))(X)
     np.testing.assert_allclose(jac, np.stack([cr.jacrev(lambda x: cr.tanh(x @ W))(x) for x in X]), rtol=1e-12)
     np.testing.assert_allclose(cr.jacfwd(cr.vmap(f))(X), cr.jacrev(cr.vmap(f))(X), rtol=1e-12)
+    np.testing.assert_allclose(cr.vmap(cr.jacrev(lambda x: cr.tanh(x @ W)))(X), jac, rtol=1e-12)
     hess = cr.vmap(cr.hessian(f))(X)
     np.testing.assert_allclose(hess, np.stack([cr.hessian(f)(x) for x in X]), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(cr.grad(lambda x: cr.vmap(f)(x).sum())(X), g_x, rtol=1e-12)
