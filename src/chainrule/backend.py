@@ -142,7 +142,10 @@ def namespace_of(*xs: Any) -> ModuleType:
 def device_of(x: Any) -> str:
     """``"cpu"`` for host arrays and numbers, ``"cuda:N"`` for an array on GPU N."""
     p = _by_type.get(type(x))
-    return "cpu" if p is None else f"{p.kind}:{p.device_index(x)}"
+    if p is None:  # a stand-in that knows its device (vmap's per-example view of a batch), else the host
+        device = getattr(x, "device", "cpu")
+        return device if isinstance(device, str) else "cpu"
+    return f"{p.kind}:{p.device_index(x)}"
 
 
 def to_device(x: Any, device: Any) -> Any:

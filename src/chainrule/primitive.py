@@ -12,6 +12,7 @@ import functools
 import inspect
 import itertools
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -288,7 +289,7 @@ def holds_box(seq: Sequence[Any]) -> bool:
     """Whether a (nested) list or tuple holds a value being differentiated, which NumPy would freeze into a constant."""
     for x in seq:
         if isinstance(x, Tensor):
-            if x.requires_grad or type(x) is Dual:
+            if x.requires_grad or type(x) is Dual or type(x) is Batched:
                 return True
         elif (type(x) is list or type(x) is tuple) and holds_box(x):
             return True
@@ -367,8 +368,8 @@ def exit_level() -> None:
 
 
 def level_of(x: Any) -> int:
-    """The level at which ``x`` is being differentiated, or -1 for a constant."""
-    if type(x) is Dual:
+    """The level at which ``x`` is being differentiated (or mapped over, by vmap), or -1 for a constant."""
+    if type(x) is Dual or type(x) is Batched:
         return x.level
     if isinstance(x, Tensor) and x.requires_grad:
         return x._node.level if x._node is not None else 0
@@ -376,16 +377,42 @@ def level_of(x: Any) -> int:
 
 
 def _apply_nested(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    top, dual = -1, False
+    top, kind = -1, None
     if any((type(a) is list or type(a) is tuple) and holds_box(a) for a in args):
-        args = tuple(stacked(args))
+        args = _stacked_inputs(prim, args)
     for a in args:
+        if type(a) is tuple:  # an option (an index): vmap may batch the index arrays in it
+            for i in a:
+                if type(i) is Batched and i.level > top:
+                    top, kind = i.level, Batched
+            continue
         level = level_of(a)
         if level > top:
-            top, dual = level, type(a) is Dual
-    if dual:
+            top, kind = level, type(a)
+    if kind is Dual:
         return _apply_dual(prim, args, kwargs, top)
+    if kind is Batched:
+        return _apply_batched(prim, args, kwargs, top)
     return _apply_reverse(prim, args, kwargs, top)
+
+
+def _stacked_inputs(prim: Primitive, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``stacked(args)``, leaving alone the tuples that are options (an index of getitem, which may hold a batch of
+    index arrays under vmap), not inputs."""
+    inputs = len(prim.vjps) if prim.differentiable and not isinstance(prim.vjps, _EveryInput) else len(args)
+    return tuple(stacked(args[:inputs])) + args[inputs:]
+
+
+def _batched_index(args: tuple[Any, ...]) -> bool:
+    """Whether an option tuple (an index) holds index arrays batched by vmap."""
+    return any(type(a) is tuple and any(type(i) is Batched for i in a) for a in args)
+
+
+def _apply_batched(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level: int) -> Any:
+    """``prim`` mapped over vmap's ``level``: its batching rule, or a loop over the examples (batching.py)."""
+    from .batching import apply
+
+    return apply(prim, args, kwargs, level)
 
 
 def _apply_reverse(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level: int) -> Any:
@@ -394,7 +421,7 @@ def _apply_reverse(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any
     The same steps as the hot path in ``Primitive.__call__``, which handles level 0 alone, for speed.
     """
     raw, wrapped, requires, boxed = unwrap(args, level)
-    if boxed:
+    if boxed or _batched_index(args):
         ans = constant_data(prim(*raw, **kwargs))  # lower-level boxes: their own levels record this
     else:
         ans = prim.forward(*raw, **kwargs)
@@ -402,6 +429,8 @@ def _apply_reverse(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any
             ans = np.asarray(ans)
     if not wrapped:
         return ans
+    if boxed and any(type(bottom(r)) is Example for r in raw):
+        prim = _per_example_rules(prim)  # its rules may run on vmap's batches: per example where they read values
     return record(prim, args, raw, kwargs, ans, level, requires)
 
 
@@ -414,7 +443,7 @@ def unwrap(args: Sequence[Any], level: int) -> tuple[list[Any], bool, bool, bool
     for i, a in enumerate(args):
         if not isinstance(a, Tensor):
             continue
-        if type(a) is Dual or (a.requires_grad and level_of(a) != level):
+        if type(a) is Dual or type(a) is Batched or (a.requires_grad and level_of(a) != level):
             boxed = True
             continue
         data = raw[i] = a.data
@@ -495,7 +524,11 @@ class Dual(Tensor):
 
 
 def make_dual(primal: Any, tangent: Any, level: int, batched: bool = False) -> Dual:
-    d = Dual._from_node(bottom(primal), None)  # .data: the plain array at the bottom, for shape and dtype
+    d = _new(Dual)
+    d.data = bottom(primal)  # the plain array at the bottom (an Example under vmap), for shape and dtype
+    if type(d.data) not in _ARRAYS and type(d.data) is not Example:
+        d.data = np.asarray(d.data)
+    d.requires_grad, d._grad, d._node, d._version, d._hooks = False, None, None, None, None
     d.primal = primal
     d.tangent = tangent
     d.level = level
@@ -516,7 +549,7 @@ def _apply_dual(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], 
             boxed = boxed or isinstance(p, Tensor)
         elif isinstance(a, Tensor):
             boxed = True
-    if boxed:
+    if boxed or _batched_index(args):
         out = prim(*primals, **kwargs)  # lower levels record it
     else:
         out = prim.forward(*primals, **kwargs)
@@ -528,7 +561,8 @@ def _apply_dual(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], 
     for i, t in enumerate(tangents):
         rule = prim.jvps[i] if t is not None else None
         if rule is not None:
-            c = rule(t, out, *primals, **kwargs) if not batched else _batched_jvp(prim, i, t, out, primals, kwargs)
+            c = guarded(rule, t, out, *primals, **kwargs) if not batched else guarded(
+                lambda t, out, *ps: _batched_jvp(prim, i, t, out, list(ps), kwargs), t, out, *primals)
             tangent = c if tangent is None else tangent + c
     if tangent is None:
         return out
@@ -576,3 +610,131 @@ def stack_batch(tangents: list[Any], out: Any) -> Any:
     from .ops.shape import stack
 
     return fit_batch(stack(tangents), out)
+
+
+# ---- vmap: a batch of examples at one level ------------------------------------------------------------------------
+class Batched(Tensor):
+    """A value that vmap maps over at one level: ``value`` holds every example, stacked along its axis 0.
+
+    To the function being mapped it is one example: its ``.data`` is an ``Example`` (that example's shape and dtype,
+    no values), so shapes read as per example, and reading values (a mask, ``np.asarray``) is refused by name.
+    A primitive applied to it runs the primitive's batching rule on ``value`` (batching.py), or a loop over the
+    examples. ``value`` may itself be a box of a lower level (vmap inside grad, vmap of vmap).
+    """
+
+    __slots__ = ("value", "level")
+
+    value: Any
+    level: int
+
+    def __repr__(self) -> str:
+        return f"Batched(shape={self.shape}, batch={np.shape(bottom(self.value))[0]}, level={self.level})"
+
+
+_SHAPE_FUNCTIONS = frozenset({np.shape, np.ndim, np.size, np.result_type, np.zeros_like, np.ones_like, np.empty_like,
+                              np.full_like})
+
+
+class BatchValueError(TypeError):
+    """Raised where the values of a vmap batch are asked for as if they were one example's."""
+
+
+def guarded(rule: Rule, *args: Any, **kwargs: Any) -> Any:
+    """``rule(*args, **kwargs)``; where it reads the values of a vmap batch (a mask, a test for zeros), run once per
+    example instead, and the answers stacked (batching.py)."""
+    try:
+        return rule(*args, **kwargs)
+    except BatchValueError:
+        from .batching import per_example
+
+        out = per_example(functools.partial(guarded, rule), args, kwargs)
+        if out is None:  # no batch among the arguments: the values belong to a box this cannot open
+            raise
+        return out
+
+
+_twins: weakref.WeakKeyDictionary[Primitive, Primitive] = weakref.WeakKeyDictionary()
+
+
+def _per_example_rules(prim: Primitive) -> Primitive:
+    """``prim`` with rules that fall back to running once per example where they read the values of a vmap batch."""
+    twin = _twins.get(prim)
+    if twin is None:
+        twin = _twins[prim] = _twin(prim)
+    return twin
+
+
+def _twin(prim: Primitive) -> Primitive:
+    def rules(rs: Sequence[Rule | None]) -> Any:
+        if isinstance(rs, _EveryInput):
+            return functools.partial(guarded, rs.rule)
+        return [None if r is None else functools.partial(guarded, r) for r in rs]
+
+    twin = Primitive(prim.name, prim.forward, vjp=rules(prim.vjps), jvp=rules(prim.jvps), reference=prim.reference,
+                     differentiable=prim.differentiable, variadic=isinstance(prim.vjps, _EveryInput), register=False)
+    twin.options, twin.renames, twin.batching = prim.options, prim.renames, prim.batching
+    return twin
+
+
+class Example:
+    """One example of a vmap batch, as a transform sees it: a shape and a dtype, and no values to decide on."""
+
+    __slots__ = ("shape", "dtype", "batch")
+
+    def __init__(self, batch: Any) -> None:
+        self.batch = batch  # the whole batch's array: for its device, never its values
+        self.shape, self.dtype = batch.shape[1:], batch.dtype
+
+    @property
+    def device(self) -> str:
+        return backend.device_of(self.batch)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def _refuse(self, *_: Any, **__: Any) -> Any:
+        raise BatchValueError(
+            "a value inside cr.vmap stands for a whole batch of examples: deciding on its values (a comparison, a "
+            "mask, np.asarray, float(), .item()) cannot be done once for all of them; compute with chainrule's "
+            "functions (cr.where, cr.maximum, ...), which vmap batches, or map with a Python loop")
+
+    __array__ = __bool__ = __float__ = __int__ = __index__ = __getitem__ = __iter__ = _refuse
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __array_ufunc__ = _refuse
+    __hash__ = None  # type: ignore[assignment]
+
+    def all(self, *_: Any, **__: Any) -> Any:
+        return self._refuse()
+
+    any = tolist = item = astype = all
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        if func not in _SHAPE_FUNCTIONS:
+            return self._refuse()
+        if func is np.shape or func is np.ndim or func is np.size:
+            return getattr(self, func.__name__ if func is not np.shape else "shape")
+        if func is np.result_type:
+            return np.result_type(*(a.dtype if type(a) is Example else a for a in args))
+        host = func(np.empty(self.shape, dtype=self.dtype), *args[1:], **kwargs)  # the *_like creations
+        return host if type(self.batch) is np.ndarray else backend.to_device(host, self.device)
+
+
+def make_batched(value: Any, level: int) -> Batched:
+    """``value`` (examples stacked along axis 0) as a Batched box of vmap's ``level``."""
+    b = _new(Batched)
+    array = bottom(value)
+    b.data = Example(array)  # type: ignore[assignment]
+    b.value = value
+    b.level = level
+    b.requires_grad, b._grad, b._node, b._version, b._hooks = False, None, None, None, None
+    return b

@@ -2,9 +2,9 @@
 
 Each transform opens a level (``primitive.enter_level``) and differentiates what its function computes at that level
 only, so transforms nest to any depth, in any order, without confusing one level's perturbation with another's.
-Functions may take plain ndarrays, Python floats or Tensors; grad, value_and_grad, vjp and jvp also take nested
-tuples, lists and dicts and give results in the same structure (the Jacobians are of one array with respect to one
-array). Results are ndarrays for ndarray inputs and Tensors for Tensor inputs.
+Functions may take plain ndarrays, Python floats or Tensors, and pytrees of them (nested tuples, lists, dicts and
+namedtuples: ``chainrule.tree_util``); results come in the same structure. Results are ndarrays for ndarray inputs
+and Tensors for Tensor inputs.
 """
 
 from __future__ import annotations
@@ -16,8 +16,21 @@ from typing import Any
 import numpy as np
 
 from . import backend, engine, random
-from .primitive import Dual, enter_level, exit_level, level_of, lift, lower, make_dual, stack_batch
-from .tensor import Tensor, values
+from .primitive import (
+    Batched,
+    Dual,
+    Example,
+    enter_level,
+    exit_level,
+    level_of,
+    lift,
+    lower,
+    make_batched,
+    make_dual,
+    stack_batch,
+)
+from .tensor import Tensor, bottom, values
+from .tree_util import tree_flatten
 
 Tree = Any
 ArgNums = int | Sequence[int]
@@ -40,26 +53,11 @@ __all__ = [
 ]
 
 
-# ---- pytrees: nested tuples, lists and dicts of arrays ------------------------------------------------------------
-def _flatten(tree: Tree) -> tuple[list[Any], Callable[[list[Any]], Tree]]:
+# ---- pytrees: every transform takes and returns them, through tree_util ----------------------------------------------
+def _flatten(tree: Tree) -> tuple[list[Any], Callable[[Any], Tree]]:
     """The leaves of ``tree`` in order, and a function that builds the same structure from new leaves."""
-    if isinstance(tree, (tuple, list)):
-        parts = [_flatten(t) for t in tree]
-        kind = type(tree)
-
-        def build_seq(leaves: list[Any]) -> Tree:
-            out, k = [], 0
-            for flat, build in parts:
-                out.append(build(leaves[k:k + len(flat)]))
-                k += len(flat)
-            return kind(out) if kind in (tuple, list) else kind(*out)
-
-        return [leaf for flat, _ in parts for leaf in flat], build_seq
-    if isinstance(tree, dict):
-        keys = list(tree)
-        values, build_values = _flatten([tree[k] for k in keys])
-        return values, lambda leaves: dict(zip(keys, build_values(leaves)))
-    return [tree], lambda leaves: leaves[0]
+    leaves, treedef = tree_flatten(tree)
+    return leaves, treedef.unflatten
 
 
 def _argnums(argnums: ArgNums, n: int) -> tuple[int, ...]:
@@ -92,6 +90,24 @@ def _float_array(x: Any) -> Any:
     if isinstance(x, complex):
         return np.asarray(x, dtype=np.complex128)
     return np.asarray(x, dtype=np.float64) if isinstance(x, (int, float)) else x
+
+
+def _meta(x: Any) -> Any:
+    """What shapes, dtypes and zeros are read from: ``x``'s values, or under vmap the Example standing for them."""
+    b = bottom(x)
+    return b if type(b) is Example else values(b)
+
+
+def _device(v: Any) -> str:
+    return v.device if type(v) is Example else backend.device_of(v)
+
+
+def _array_like(c: Any, ref: Any) -> Any:
+    """A constant (a number, a list, an array) as an array of ``ref``'s dtype on ``ref``'s device."""
+    m = _meta(ref)
+    if type(m) is Example:
+        return backend.to_device(np.asarray(values(c), dtype=m.dtype), m.device)
+    return backend.namespace(m).asarray(values(c), dtype=m.dtype)
 
 
 def _as_user(value: Any, like: Any) -> Any:
@@ -154,11 +170,11 @@ def _strip(tree: Tree, level: int) -> Tree:
 
 
 def _zeros_like(x: Any) -> Any:
-    return np.zeros_like(values(x))  # on x's device: zeros_like dispatches to its array library
+    return np.zeros_like(_meta(x))  # on x's device: zeros_like dispatches to its array library
 
 
 def _scalar_output(out: Any, name: str) -> None:
-    shape = np.shape(values(out))
+    shape = np.shape(_meta(out))
     if shape != ():
         raise TypeError(
             f"{name} needs a function with a scalar output, got shape {shape}: use cr.jacobian (or cr.vjp) for "
@@ -166,13 +182,15 @@ def _scalar_output(out: Any, name: str) -> None:
         )
 
 
-def _complex_check(name: str, inputs: Sequence[Any], out: Any, holomorphic: bool, real: str) -> None:
-    """JAX's rule for complex values: ``name`` needs a real output (``real="output"``: grad, jacobian) or real
-    inputs (``real="input"``: jacfwd), unless ``holomorphic``, which needs complex inputs and a complex output."""
-    ins = [values(x).dtype.kind == "c" for x in inputs]
-    dtype = values(out).dtype
+def _complex_check(name: str, inputs: Sequence[Any], outs: Sequence[Any], holomorphic: bool, real: str) -> None:
+    """JAX's rule for complex values: ``name`` needs real outputs (``real="output"``: grad, jacobian) or real
+    inputs (``real="input"``: jacfwd), unless ``holomorphic``, which needs complex inputs and complex outputs.
+    Reads dtypes only (``_meta``), so it holds under vmap too."""
+    ins = [_meta(x).dtype.kind == "c" for x in inputs]
+    kinds = [_meta(o).dtype for o in outs]
+    dtype = next((d for d in kinds if d.kind == "c"), kinds[0] if kinds else np.dtype(float))
     if holomorphic:
-        if not (all(ins) and dtype.kind == "c"):
+        if not (all(ins) and kinds and all(d.kind == "c" for d in kinds)):
             raise TypeError(f"{name}(holomorphic=True) needs complex inputs and a complex output; convert the "
                             "inputs (x.astype(np.complex128)) or drop holomorphic=True")
     elif real == "output" and dtype.kind == "c":
@@ -210,8 +228,8 @@ def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = 
             exit_level()
         out, aux = result if has_aux else (result, None)
         _scalar_output(out, "grad")
-        _complex_check("grad", traced.flat_inputs(), out, holomorphic, "output")
-        seed = np.ones_like(values(out))
+        _complex_check("grad", traced.flat_inputs(), [out], holomorphic, "output")
+        seed = np.ones_like(_meta(out))
         grads = traced.unflatten(_backward([out], [seed], traced.flat_inputs(), level, retain_graph=False))
         value = _as_user(lower(out), args[nums[0]])
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
@@ -274,42 +292,86 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
         if len(cots) != len(outs):
             raise ValueError(f"vjp_fn got {len(cots)} cotangents for {len(outs)} outputs")
         for o, c in zip(outs, cots):
-            if np.shape(values(c)) != np.shape(values(o)):
-                raise ValueError(f"vjp_fn: cotangent of shape {np.shape(c)} for an output of shape {np.shape(o)}")
+            if np.shape(_meta(c)) != np.shape(_meta(o)):
+                raise ValueError(f"vjp_fn: cotangent of shape {np.shape(_meta(c))} for an output of shape "
+                                 f"{np.shape(_meta(o))}")
         # plain numbers and lists become arrays of the output's dtype, as the engine's rules expect
-        cots = [c if level_of(c) >= 0 else backend.namespace(values(o)).asarray(values(c), dtype=values(o).dtype)
-                for o, c in zip(outs, cots)]
+        cots = [c if level_of(c) >= 0 else _array_like(c, o) for o, c in zip(outs, cots)]
         return tuple(traced.unflatten(_backward(outs, cots, inputs, level, retain_graph=True)))
 
     primal_out = build_out([_as_user(lower(o), primals[0] if primals else None) for o in outs])
     return (primal_out, vjp_fn, _strip(aux, level)) if has_aux else (primal_out, vjp_fn)
 
 
-def jacobian(f: Callable[..., Any], argnums: int = 0, holomorphic: bool = False) -> Callable[..., Any]:
-    """The Jacobian by reverse mode, one VJP per output entry: shape ``out.shape + x.shape`` (alias ``jacrev``).
+def _arguments_tree(args: tuple[Any, ...], nums: tuple[int, ...], argnums: ArgNums) -> Tree:
+    """The arguments differentiated, as one pytree: the argument itself for an int ``argnums``, else a tuple."""
+    return args[nums[0]] if isinstance(argnums, int) else tuple(args[i] for i in nums)
+
+
+def _with_arguments(args: tuple[Any, ...], nums: tuple[int, ...], argnums: ArgNums, tree: Tree) -> list[Any]:
+    """``args`` with the differentiated arguments replaced by those of ``tree`` (as ``_arguments_tree`` made it)."""
+    new = list(args)
+    for i, part in zip(nums, (tree,) if isinstance(argnums, int) else tree):
+        new[i] = part
+    return new
+
+
+def _jacobian_tree(out_leaves: list[Any], out_build: Callable[[Any], Tree], in_leaves: list[Any],
+                   in_build: Callable[[Any], Tree], block: Callable[[int, int], Any]) -> Tree:
+    """The Jacobian as JAX lays it out: the output's structure, each output leaf holding the inputs' structure,
+    with blocks ``block(k, j)`` of shape ``out_leaves[k].shape + in_leaves[j].shape``."""
+    return out_build([in_build([_as_user(block(k, j), x) for j, x in enumerate(in_leaves)])
+                      for k in range(len(out_leaves))])
+
+
+def jacobian(f: Callable[..., Any], argnums: ArgNums = 0, holomorphic: bool = False) -> Callable[..., Any]:
+    """The Jacobian by reverse mode, one VJP per output entry (alias ``jacrev``). For an array in and an array
+    out its shape is ``out.shape + x.shape``; for pytrees it is the output's structure holding, at each output leaf,
+    the inputs' structure of blocks ``out_leaf.shape + in_leaf.shape`` (a tuple over ``argnums`` when it is one).
     A complex output needs ``holomorphic=True`` (entries f_k'(z)), as for ``grad``.
 
     >>> import numpy as np, chainrule as cr
     >>> cr.jacobian(lambda x: x ** 2)(np.array([1.0, 2.0])).tolist()
     [[2.0, 0.0], [0.0, 4.0]]
+    >>> j = cr.jacobian(lambda p: {"y": p["a"] * p["b"]})({"a": np.array(2.0), "b": np.array(3.0)})
+    >>> float(j["y"]["a"]), float(j["y"]["b"])
+    (3.0, 2.0)
     """
-
-    _one_argument(argnums, "jacobian")
 
     @functools.wraps(f)
     def wrapper(*args: Any) -> Any:
-        i = _argnums(argnums, len(args))[0]
-        x = _one_array(args[i], "jacobian")
-        out, vjp_fn = vjp(lambda xi: _one_array(f(*args[:i], xi, *args[i + 1:]), "jacobian"), x)
-        _complex_check("jacobian", [x], out, holomorphic, "output")
-        out_values = values(out)
-        out_shape = tuple(out_values.shape)
-        rows = []
-        for k in range(int(np.prod(out_shape, dtype=np.int64))):
-            e = np.zeros(out_shape, dtype=out_values.dtype)
-            e.flat[k] = 1.0
-            rows.append(vjp_fn(backend.to_device(e, backend.device_of(out_values)))[0])
-        return _stack(rows, out_shape, np.shape(values(x)))
+        nums = _argnums(argnums, len(args))
+        in_leaves, in_build = _flatten(_arguments_tree(args, nums, argnums))
+        structure: list[Callable[[Any], Tree]] = []
+
+        def flat(*leaves: Any) -> list[Any]:
+            outs, build = _flatten(f(*_with_arguments(args, nums, argnums, in_build(list(leaves)))))
+            structure.append(build)
+            return outs
+
+        outs, vjp_fn = vjp(flat, *in_leaves)
+        _complex_check("jacobian", in_leaves, outs, holomorphic, "output")
+        out_values = [_meta(o) for o in outs]
+        zeros = [np.zeros_like(v) for v in out_values]  # on v's device: zeros_like dispatches
+        rows: list[list[list[Any]]] = []  # rows[k][entry of output k] = the cotangents of every input leaf
+        for k, v in enumerate(out_values):
+            rows.append([])
+            for e in range(v.size):
+                seed = np.zeros(v.shape, dtype=v.dtype)
+                seed.flat[e] = 1.0
+                cots = list(zeros)
+                cots[k] = backend.to_device(seed, _device(v))
+                rows[k].append(vjp_fn(cots))
+
+        def block(k: int, j: int) -> Any:
+            shape = tuple(out_values[k].shape) + tuple(np.shape(_meta(in_leaves[j])))
+            if not rows[k]:
+                return np.zeros(shape, dtype=out_values[k].dtype)
+            from .ops.shape import reshape, stack
+
+            return reshape(stack([reshape(r[j], (-1,)) for r in rows[k]], axis=0), shape)
+
+        return _jacobian_tree(outs, structure[0], in_leaves, in_build, block)
 
     return wrapper
 
@@ -340,8 +402,9 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], 
             duals = []
             for leaf, tl in zip(leaves, tleaves):
                 _check_float(leaf, f"primal {i}")
-                if np.shape(leaf) != np.shape(tl):
-                    raise ValueError(f"jvp: tangent of shape {np.shape(tl)} for a primal of shape {np.shape(leaf)}")
+                if np.shape(_meta(leaf)) != np.shape(_meta(tl)):
+                    raise ValueError(f"jvp: tangent of shape {np.shape(_meta(tl))} for a primal of shape "
+                                     f"{np.shape(_meta(leaf))}")
                 duals.append(make_dual(_float_array(leaf), _float_array(tl), level))
             args.append(build(duals))
         result = f(*args)
@@ -374,75 +437,68 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
     return out, lambda *tangents: jvp(f, primals, tangents)[1]
 
 
-def _one_argument(argnums: Any, name: str) -> None:
-    if not isinstance(argnums, int):
-        raise TypeError(f"{name} differentiates one argument at a time: argnums must be an int, got {argnums!r}")
-
-
-def _one_array(x: Any, name: str) -> Any:
-    """Jacobians are of one array with respect to one array: a tuple, list or dict is refused by name."""
-    if isinstance(x, (tuple, list, dict)):
-        raise TypeError(f"{name} needs an array input and output, got a {type(x).__name__}; differentiate each "
-                        "array separately (or use cr.vjp / cr.jvp, which take nested structures)")
-    return x
-
-
-def jacfwd(f: Callable[..., Any], argnums: int = 0, holomorphic: bool = False) -> Callable[..., Any]:
-    """The Jacobian by forward mode, shape ``out.shape + x.shape``: one pass that pushes every basis tangent of x
-    at once (a batched forward level: each tangent carries a leading axis of size x.size). A complex x needs
-    ``holomorphic=True`` (the real basis then gives f'(z)).
+def jacfwd(f: Callable[..., Any], argnums: ArgNums = 0, holomorphic: bool = False) -> Callable[..., Any]:
+    """The Jacobian by forward mode, laid out as ``jacobian``'s: one pass that pushes every basis tangent of the
+    inputs at once (a batched forward level: each tangent carries a leading axis, one entry per input entry).
+    A complex input needs ``holomorphic=True`` (the real basis then gives f'(z)).
 
     >>> import numpy as np, chainrule as cr
     >>> cr.jacfwd(lambda x: x[0] * x[1])(np.array([2.0, 3.0])).tolist()
     [3.0, 2.0]
+    >>> cr.jacfwd(lambda x, y: x * y, argnums=(0, 1))(np.array(2.0), np.array(3.0))
+    (array(3.), array(2.))
     """
-
-    _one_argument(argnums, "jacfwd")
 
     @functools.wraps(f)
     def wrapper(*args: Any) -> Any:
-        i = _argnums(argnums, len(args))[0]
-        x = _float_array(_one_array(args[i], "jacfwd"))
-        _check_float(x, f"argument {i}")
-        x_values = values(x)
-        x_shape = tuple(x_values.shape)
-        n = int(np.prod(x_shape, dtype=np.int64))
+        nums = _argnums(argnums, len(args))
+        in_leaves, in_build = _flatten(_arguments_tree(args, nums, argnums))
+        in_leaves = [_float_array(x) for x in in_leaves]
+        starts = [0]
+        for x in in_leaves:
+            _check_float(x, f"argument {nums[0] if isinstance(argnums, int) else argnums}")
+            starts.append(starts[-1] + int(np.prod(np.shape(_meta(x)), dtype=np.int64)))
+        n = starts[-1]
         level = enter_level()
         try:
-            basis = backend.to_device(np.eye(n, dtype=x_values.dtype).reshape((n, *x_shape)),
-                                      backend.device_of(x_values))
-            out = _one_array(f(*args[:i], make_dual(x, basis, level, batched=True) if n else x, *args[i + 1:]),
-                             "jacfwd")
+            duals = []
+            for j, x in enumerate(in_leaves):
+                v = _meta(x)
+                basis = np.eye(n, dtype=v.dtype)[:, starts[j]:starts[j + 1]].reshape((n, *v.shape))
+                duals.append(make_dual(x, backend.to_device(basis, _device(v)), level, batched=True)
+                             if n else x)
+            outs, out_build = _flatten(f(*_with_arguments(args, nums, argnums, in_build(duals))))
         finally:
             exit_level()
-        _complex_check("jacfwd", [x], out, holomorphic, "input")
-        tangents = None
-        if type(out) is Dual and out.level == level:
-            out, tangents = out.primal, out.tangent  # (n,) + out.shape: one column of the Jacobian per entry of x
-        out_values = values(out)
-        out_shape = tuple(out_values.shape)
-        if tangents is None:
-            zeros = np.zeros(out_shape + x_shape, dtype=out_values.dtype)
-            return _as_user(backend.to_device(zeros, backend.device_of(out_values)), args[i])
-        from .ops.shape import reshape, transpose
+        _complex_check("jacfwd", in_leaves, outs, holomorphic, "input")
+        # each output's tangents, (n,) + out.shape, turned to out.shape + (n,): its Jacobian against all inputs
+        columns: list[Any] = []
+        for k, o in enumerate(outs):
+            if type(o) is Dual and o.level == level:
+                from .ops.shape import transpose
 
-        columns = transpose(tangents, (*range(1, len(out_shape) + 1), 0))
-        return _as_user(reshape(columns, out_shape + x_shape), args[i])
+                outs[k], t = o.primal, o.tangent
+                columns.append(transpose(t, (*range(1, t.ndim), 0)))
+            else:
+                columns.append(None)
+
+        def block(k: int, j: int) -> Any:
+            out_shape = tuple(np.shape(_meta(outs[k])))
+            shape = out_shape + tuple(np.shape(_meta(in_leaves[j])))
+            if columns[k] is None:
+                return np.zeros_like(_meta(outs[k]), shape=shape)
+            from .ops.shape import reshape
+
+            return reshape(columns[k][..., starts[j]:starts[j + 1]], shape)
+
+        return _jacobian_tree(outs, out_build, in_leaves, in_build, block)
 
     return wrapper
 
 
-def _stack(rows: list[Any], out_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> Any:
-    """Assemble per-entry VJP rows into an ``out_shape + x_shape`` Jacobian."""
-    from .ops.shape import reshape, stack
-
-    if not rows:
-        return np.zeros(out_shape + x_shape)
-    return reshape(stack([reshape(r, (-1,)) for r in rows], axis=0), out_shape + x_shape)
-
-
-def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
-    """The Hessian of a scalar function, forward over reverse: ``jacfwd(grad(f))``, shape ``x.shape + x.shape``.
+def hessian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+    """The Hessian of a scalar function, forward over reverse: ``jacfwd(grad(f))``, shape ``x.shape + x.shape``
+    (for pytrees, the inputs' structure nested in itself, as JAX's).
 
     >>> import numpy as np, chainrule as cr
     >>> cr.hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 2.0])).tolist()
@@ -471,15 +527,22 @@ def stop_gradient(x: Tree) -> Tree:
     3.0
     """
     leaves, build = _flatten(x)
-    return build([Tensor._from_node(values(leaf), None) if isinstance(leaf, Tensor) else leaf for leaf in leaves])
+    return build([_stopped(leaf) for leaf in leaves])
+
+
+def _stopped(x: Any) -> Any:
+    if type(x) is Batched:  # a batch under vmap: its examples stopped, still a batch
+        return make_batched(stop_gradient(x.value), x.level)
+    return Tensor._from_node(values(x), None) if isinstance(x, Tensor) else x
 
 
 class custom_vjp:
     """A function with a reverse-mode rule of your own (JAX's convention).
 
     ``f.defvjp(fwd, bwd)``: ``fwd(*args) -> (out, residuals)``; ``bwd(residuals, g) -> tuple`` of one cotangent per
-    argument (None for no gradient). ``bwd`` written with chainrule functions is itself differentiable. Forward mode
-    differentiates ``f``'s own body.
+    argument (None for no gradient). Arguments, outputs and cotangents may be pytrees (``g`` has the output's
+    structure, each cotangent its argument's). ``bwd`` written with chainrule functions is itself differentiable.
+    Forward mode differentiates ``f``'s own body; under vmap the rule runs once per example.
 
     >>> import numpy as np, chainrule as cr
     >>> @cr.custom_vjp
@@ -502,51 +565,109 @@ class custom_vjp:
     def __call__(self, *args: Any) -> Any:
         if self.fwd is None or self.bwd is None:
             raise TypeError(f"custom_vjp function {self.f.__name__!r} has no rule yet: call .defvjp(fwd, bwd) first")
-        top = max((level_of(a) for a in args), default=-1)
-        if top < 0 or any(type(a) is Dual and a.level == top for a in args):
+        leaves, build = _flatten(args)
+        top = max((level_of(a) for a in leaves), default=-1)
+        if top < 0 or any(type(a) is Dual and a.level == top for a in leaves):
             return self.f(*args)  # nothing to differentiate here, or forward mode: through f's own primitives
+        if any(type(a) is Batched and a.level == top for a in leaves):
+            return _each_example(self, leaves, build)
         return _record_custom(self.fwd, self.bwd, args, top, self.f.__name__)
+
+
+def _each_example(f: Callable[..., Any], leaves: list[Any], build: Callable[[Any], Tree]) -> Any:
+    """A custom rule under vmap: once per example, so the rule (user code, which may read values) sees one."""
+    from .batching import per_example
+
+    layout: list[Any] = []
+
+    def one(*xs: Any) -> Any:
+        out_leaves, out_build = _flatten(f(*build(list(xs))))
+        packed, places = _packed(out_leaves)
+        layout[:] = [out_build, places]
+        return packed
+
+    flat = per_example(one, tuple(leaves), {})
+    return layout[0](_unpacked(flat, layout[1]))
+
+
+def _packed(leaves: list[Any]) -> tuple[Any, list[tuple[int, tuple[int, ...]]]]:
+    """Array leaves of one dtype as one flat array (so one node can carry several outputs), and where each lies."""
+    from .ops.shape import concatenate, reshape
+
+    if len(leaves) == 1:
+        return leaves[0], []
+    dtypes = {np.result_type(_meta(x)) for x in leaves}
+    if len(dtypes) > 1:
+        raise TypeError(f"a custom rule (and checkpoint) with several outputs needs them of one dtype, got "
+                        f"{sorted(map(str, dtypes))}: cast them to one")
+    places, start = [], 0
+    for x in leaves:
+        shape = tuple(np.shape(_meta(x)))
+        places.append((start, shape))
+        start += int(np.prod(shape, dtype=np.int64))
+    return concatenate([reshape(x, (-1,)) for x in leaves]), places
+
+
+def _unpacked(flat: Any, places: list[tuple[int, tuple[int, ...]]]) -> list[Any]:
+    from .ops.shape import reshape
+
+    if not places:
+        return [flat]
+    return [reshape(flat[a:a + int(np.prod(shape, dtype=np.int64))], shape) for a, shape in places]
 
 
 def _record_custom(fwd: Callable[..., Any], bwd: Callable[..., Any], args: tuple[Any, ...], level: int,
                    name: str) -> Any:
-    """Run ``fwd`` one level down and record a node at ``level`` whose VJP is ``bwd`` (run once per backward)."""
+    """Run ``fwd`` one level down and record a node at ``level`` whose VJP is ``bwd`` (run once per backward).
+    Arguments and outputs may be pytrees: the node takes the arguments' leaves, and the outputs' leaves packed
+    into one array (split again at ``level``, so each output's cotangent comes back in place)."""
     from .primitive import Primitive, constant_data, record, unwrap
 
-    raw = unwrap(args, level)[0]
-    out, residuals = fwd(*raw)  # one level down: lower levels record fwd's own operations
-    if isinstance(out, (tuple, list, dict)):
-        raise TypeError(f"custom_vjp {name!r} returned a {type(out).__name__}: a custom rule (and checkpoint) covers a "
-                        "function with one array output; split the function, one call per output")
-    out = constant_data(out)
+    leaves, build = _flatten(args)
+    counts = [len(_flatten(a)[0]) for a in args]
+    raw = unwrap(leaves, level)[0]
+    out, residuals = fwd(*build(raw))  # one level down: lower levels record fwd's own operations
+    out_leaves, out_build = _flatten(out)
+    if not out_leaves:
+        raise TypeError(f"custom_vjp {name!r} returned no array: a custom rule needs at least one output")
+    packed, places = _packed([constant_data(o) for o in out_leaves])
+    packed = constant_data(packed)
     last: list[Any] = [None, None, -1]  # the cotangent bwd last ran for, its answer, the last input served
 
     def cotangent(i: int, g: Any, ans: Any, *saved: Any) -> Any:
         # the engine asks for the inputs' cotangents one after another, in increasing i: bwd runs once per pass
         if last[0] is not g or i <= last[2]:
             # under create_graph the engine hands back level-0 tensors: residuals must then depend on them too
-            res = fwd(*saved)[1] if any(level_of(a) >= 0 for a in saved) and level == 0 else residuals
-            cots = bwd(res, g)
+            res = fwd(*build(list(saved)))[1] if any(level_of(a) >= 0 for a in saved) and level == 0 else residuals
+            cots = bwd(res, out_build(_unpacked(g, places)))
             if not isinstance(cots, tuple) or len(cots) != len(args):
                 raise TypeError(f"custom_vjp {name!r}: bwd must return a tuple of {len(args)} cotangents")
-            last[:] = [g, cots, i]
+            flat: list[Any] = []
+            for c, n in zip(cots, counts):
+                parts = [None] * n if c is None else _flatten(c)[0]
+                if len(parts) != n:
+                    raise TypeError(f"custom_vjp {name!r}: bwd returned a cotangent of another structure than its "
+                                    "argument")
+                flat.extend(parts)
+            last[:] = [g, flat, i]
         last[2] = i
         c = last[1][i]
         if c is None:  # no gradient: a zero of the input's shape and the cotangent's dtype
-            return np.zeros_like(values(args[i]), dtype=values(g).dtype)
+            return np.zeros_like(_meta(leaves[i]), dtype=_meta(g).dtype)
         if not hasattr(c, "shape"):
-            c = backend.namespace(values(g)).asarray(c, dtype=values(g).dtype)  # a Python number
-        if tuple(c.shape) != tuple(np.shape(args[i])):
-            raise ValueError(f"custom_vjp {name!r}: bwd returned a cotangent of shape {np.shape(c)} for argument {i} "
-                             f"of shape {np.shape(args[i])}")
+            c = _array_like(c, g)  # a Python number
+        if tuple(c.shape) != tuple(np.shape(_meta(leaves[i]))):
+            raise ValueError(f"custom_vjp {name!r}: bwd returned a cotangent of shape {tuple(c.shape)} for an "
+                             f"argument of shape {np.shape(_meta(leaves[i]))}")
         return c
 
     def no_jvp(i: int, t: Any, ans: Any, *_: Any) -> Any:
         raise TypeError(f"custom_vjp {name!r}: forward mode goes through the function itself, not its VJP")
 
-    prim = Primitive(f"custom_vjp:{name}", lambda *a: out, vjp=cotangent, jvp=no_jvp, variadic=True,
-                     register=False, reference=lambda *a: out)
-    return record(prim, args, raw, {}, out, level)
+    prim = Primitive(f"custom_vjp:{name}", lambda *a: packed, vjp=cotangent, jvp=no_jvp, variadic=True,
+                     register=False, reference=lambda *a: packed)
+    node = record(prim, tuple(leaves), raw, {}, packed, level)
+    return out_build(_unpacked(node, places))
 
 
 class custom_jvp:
@@ -579,6 +700,8 @@ class custom_jvp:
         top = max((level_of(a) for a in args), default=-1)
         if top < 0:
             return self.f(*args)
+        if any(type(a) is Batched and a.level == top for a in args):
+            return _each_example(self, list(args), tuple)
         duals = [type(a) is Dual and a.level == top for a in args]
         if any(duals):
             primals = [a.primal if d else a for a, d in zip(args, duals)]
@@ -605,6 +728,17 @@ class custom_jvp:
         return _record_custom(fwd, bwd, args, top, self.f.__name__)
 
 
+def _differentiable(tree: Tree) -> bool:
+    """Whether checkpoint differentiates an argument: every leaf floating point (or a box); an argument mixing
+    them with other leaves is refused, since its floating leaves would otherwise get no gradient."""
+    leaves = _flatten(tree)[0]
+    floats = [_is_float(x) for x in leaves]
+    if any(floats) and not all(floats):
+        raise TypeError("checkpoint: an argument mixes floating-point leaves with others (integers, flags); pass "
+                        "those as separate arguments (or close over them) so the floating ones get their gradient")
+    return bool(leaves) and all(floats)
+
+
 def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
     """``f`` whose intermediate values are not kept for backward but recomputed then: memory for time.
 
@@ -621,7 +755,7 @@ def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
     def fwd(*args: Any) -> tuple[Any, Any]:
         # the random state f starts from, so that the recomputation draws what f drew (dropout's masks)
         saved = (args, random.generator().bit_generator.state)
-        if any(level_of(a) >= 0 for a in args):
+        if any(level_of(a) >= 0 for a in _flatten(args)[0]):
             return f(*args), saved  # enclosing transforms must see f's inside: their levels record it
         with engine.no_grad():  # run f without recording, keeping only its inputs
             return f(*args), saved
@@ -629,7 +763,7 @@ def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
     def bwd(saved: tuple[tuple[Any, ...], dict[str, Any]], g: Any) -> tuple[Any, ...]:
         # run f again, this time recording, and take its VJP with respect to the floating-point arguments
         args, state = saved
-        diff = [i for i, a in enumerate(args) if _is_float(a)]
+        diff = [i for i, a in enumerate(args) if _differentiable(a)]
 
         def along(*xs: Any) -> Any:
             full = list(args)

@@ -141,7 +141,7 @@ def _normalize_index(index: Any) -> tuple[Any, ...]:
             out.append(item)
             continue
         if isinstance(item, Tensor):
-            item = item.data
+            item = item if holds_box((item,)) else item.data  # a vmap batch of index arrays stays whole
         elif type(item) not in backend.array_types:
             item = np.asarray(item)
             if item.size == 0 and item.dtype.kind == "f":  # x[[]] selects nothing, as in NumPy
