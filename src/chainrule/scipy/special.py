@@ -22,7 +22,7 @@ import scipy.special as _sp  # SciPy's package: absolute imports never find this
 
 from .. import backend, dispatch
 from ..ops import samples as S
-from ..ops.elementwise import erf, exp, log, log_sigmoid, sigmoid, sign, sinc, where
+from ..ops.elementwise import erf, exp, log, log1p, log_sigmoid, sigmoid, sign, sinc, where
 from ..ops.reduce import log_softmax as _log_softmax
 from ..ops.reduce import logsumexp as _logsumexp
 from ..ops.reduce import softmax as _softmax
@@ -35,7 +35,8 @@ __all__ = [
     "beta", "betainc", "betaln", "digamma", "entr", "erf", "erfc", "erfcinv", "erfcx", "erfinv", "expit", "gamma",
     "gammainc", "gammaincc", "gammaln", "gammasgn", "i0", "i0e", "i1", "i1e", "iv", "ive", "j0", "j1", "jn",
     "kl_div", "log_expit", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri",
-    "polygamma", "psi", "rel_entr", "rgamma", "sinc", "softmax", "xlog1py", "xlogy", "y0", "y1", "yn", "zeta",
+    "polygamma", "psi", "rel_entr", "rgamma", "sinc", "softmax", "stdtr", "xlog1py", "xlogy", "y0", "y1", "yn",
+    "zeta",
 ]
 
 Deriv = Callable[..., Any]  # deriv(ans, *inputs): d ans / d one input
@@ -216,6 +217,17 @@ gammainc = _special("gammainc", _no_derivative("gammainc", "the shape parameter 
                     samples=_with_orders((1, 2, 5), "positive"))
 gammaincc = _special("gammaincc", _no_derivative("gammaincc", "the shape parameter a"),
                      lambda ans, a, x: -_gamma_density(ans, a, x), samples=_with_orders((1, 2, 5), "positive"))
+
+
+def _t_density(ans: Any, df: Any, t: Any) -> Any:
+    """d/dt stdtr(df, t): Student's t density, in logarithms."""
+    norm = _constant(gammaln, t, (df + 1) / 2) - _constant(gammaln, t, df / 2) - 0.5 * _constant(log, t, df * math.pi)
+    return exp(norm - (df + 1) / 2 * log1p(t * t / df))
+
+
+# Student's t distribution function (what cr.scipy.stats.t.cdf calls): its derivative in df has no closed form
+stdtr = _special("stdtr", _no_derivative("stdtr", "the degrees of freedom df"), _t_density,
+                 samples=_with_orders((1, 3, 30), "any"))
 
 
 def multigammaln(a: Any, d: int) -> Any:
