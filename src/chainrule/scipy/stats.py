@@ -135,14 +135,17 @@ class _Continuous(_Distribution):
         loc, scale = bound.pop("loc"), bound.pop("scale")
         return (as_array(x) - loc) / scale, scale, bound
 
+    def _log_density(self, method: str, x: Any, args: tuple[Any, ...], kwds: dict[str, Any]) -> Any:
+        z, scale, s = self._standard(method, x, args, kwds)
+        return self._logpdf(z, **s) - _log(scale)
+
     def logpdf(self, x: Any, *args: Any, **kwds: Any) -> Any:
         """The log of the density at ``x``."""
-        z, scale, s = self._standard("logpdf", x, args, kwds)
-        return self._logpdf(z, **s) - _log(scale)
+        return self._log_density("logpdf", x, args, kwds)
 
     def pdf(self, x: Any, *args: Any, **kwds: Any) -> Any:
         """The density at ``x``."""
-        return exp(self.logpdf(x, *args, **kwds))
+        return exp(self._log_density("pdf", x, args, kwds))
 
     def cdf(self, x: Any, *args: Any, **kwds: Any) -> Any:
         """P(X <= x)."""
@@ -531,14 +534,17 @@ class _Discrete(_Distribution):
         bound.pop("scale", None)
         return as_array(k) - bound.pop("loc"), bound
 
+    def _log_mass(self, method: str, k: Any, args: tuple[Any, ...], kwds: dict[str, Any]) -> Any:
+        k, s = self._shift(method, k, args, kwds)
+        return _inside(self._support(k, **s), k, 0.0, lambda v: self._logpmf(v, **s), -math.inf)
+
     def logpmf(self, k: Any, *args: Any, **kwds: Any) -> Any:
         """The log of the probability of ``k``."""
-        k, s = self._shift("logpmf", k, args, kwds)
-        return _inside(self._support(k, **s), k, 0.0, lambda v: self._logpmf(v, **s), -math.inf)
+        return self._log_mass("logpmf", k, args, kwds)
 
     def pmf(self, k: Any, *args: Any, **kwds: Any) -> Any:
         """The probability of ``k``."""
-        return exp(self.logpmf(k, *args, **kwds))
+        return exp(self._log_mass("pmf", k, args, kwds))
 
     def cdf(self, k: Any, *args: Any, **kwds: Any) -> Any:
         """P(K <= k)."""
@@ -552,11 +558,15 @@ class _Discrete(_Distribution):
 
     def logcdf(self, k: Any, *args: Any, **kwds: Any) -> Any:
         """log P(K <= k)."""
-        return _log_either(self.cdf(k, *args, **kwds), self.sf(k, *args, **kwds))
+        k, s = self._shift("logcdf", k, args, kwds)
+        k = np.floor(bottom(k))
+        return _log_either(self._cdf(k, **s), self._sf(k, **s))
 
     def logsf(self, k: Any, *args: Any, **kwds: Any) -> Any:
         """log P(K > k)."""
-        return _log_either(self.sf(k, *args, **kwds), self.cdf(k, *args, **kwds))
+        k, s = self._shift("logsf", k, args, kwds)
+        k = np.floor(bottom(k))
+        return _log_either(self._sf(k, **s), self._cdf(k, **s))
 
 
 class _Poisson(_Discrete):
