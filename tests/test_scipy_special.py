@@ -38,7 +38,8 @@ GRIDS: dict[str, tuple[Any, ...]] = {
     "gammainc": (np.array([0.5, 1.0, 30.0])[:, None], POS), "gammaincc": (np.array([0.5, 1.0, 30.0])[:, None], POS),
     "iv": (np.array([-1.5, 0.0, 2.0])[:, None], POS), "ive": (np.array([-1.5, 0.0, 2.0])[:, None], X),
     "jn": (np.array([-1.5, 0.0, 3.0])[:, None], X), "yn": (np.array([-1, 0, 3])[:, None], POS),
-    "polygamma": (np.array([0, 1, 4])[:, None], POS), "zeta": (np.array([1.5, 2.0, 7.0])[:, None], POS),
+    "polygamma": (np.array([0, 1, 4])[:, None], POS),
+    "stdtr": (np.array([1.0, 3.5, 30.0])[:, None], X), "zeta": (np.array([1.5, 2.0, 7.0])[:, None], POS),
 }
 
 

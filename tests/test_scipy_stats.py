@@ -11,6 +11,8 @@ import pytest
 import scipy.stats as st
 
 import chainrule as cr
+from chainrule import backend
+from stand_in_gpu import provider
 
 C = cr.scipy.stats
 X = np.array([-3.0, -0.5, 0.0, 0.2, 0.7, 1.0, 2.5, 40.0])
@@ -209,3 +211,19 @@ def test_a_bayesian_regression_log_posterior() -> None:
                 + st.norm.logpdf(w, 0.0, 2.0).sum() + st.gamma.logpdf(np.exp(log_sigma), 2.0, scale=0.5) + log_sigma)
     assert float(log_posterior(w, log_sigma)) == pytest.approx(float(expected), rel=1e-12)
     assert cr.gradcheck(log_posterior, w, log_sigma, order=2)
+
+
+@pytest.mark.parametrize("call", [
+    lambda v: C.norm.logcdf(v, 0.1, 2.0), lambda v: C.t.cdf(v, 3.0), lambda v: C.gamma.logpdf(v, 2.0),
+    lambda v: C.beta.sf(v, 2.0, 3.0), lambda v: C.laplace.cdf(v), lambda v: C.vonmises.logpdf(v, 2.0),
+    lambda v: C.multivariate_normal.logpdf(v, v * 0.5, cr.eye(3, device=v.device)),
+], ids=["norm", "t", "gamma", "beta", "laplace", "vonmises", "multivariate_normal"])
+def test_on_the_stand_in_gpu(call: Any) -> None:
+    host = np.array([0.3, 1.2, -0.5])
+    expected = cr.grad(lambda v: call(v).sum())(host)
+    with backend.use_provider(provider):
+        x = cr.tensor(host, device="cuda", requires_grad=True)
+        y = call(x)
+        y.sum().backward()
+        assert y.device == "cuda:0" and x.grad is not None
+        np.testing.assert_allclose(x.grad.cpu().numpy(), expected, rtol=1e-12)
