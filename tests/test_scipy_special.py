@@ -319,9 +319,12 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
 def test_import_chainrule_never_imports_scipy_and_cr_scipy_does() -> None:
     run = _python("import sys, chainrule as cr\n"
                   "assert not any(m == 'scipy' or m.startswith('scipy.') for m in sys.modules), 'scipy imported'\n"
-                  "print(float(cr.scipy.special.gammaln(4.0)), 'scipy.special' in sys.modules)")
+                  "print(float(cr.scipy.special.gammaln(4.0)), 'scipy.special' in sys.modules)\n"
+                  "import chainrule.scipy.special as ours, scipy.special\n"
+                  "print(ours._sp is scipy.special, 'site-packages' in scipy.special.__file__)")
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == [repr(math.log(6.0)), "True"]
+    # the absolute import inside chainrule/scipy/ is SciPy's own package, not this one
+    assert run.stdout.split() == [repr(math.log(6.0)), "True", "True", "True"]
 
 
 def test_without_scipy_cr_scipy_names_the_extra() -> None:
