@@ -227,3 +227,17 @@ def test_on_the_stand_in_gpu(call: Any) -> None:
         y.sum().backward()
         assert y.device == "cuda:0" and x.grad is not None
         np.testing.assert_allclose(x.grad.cpu().numpy(), expected, rtol=1e-12)
+
+
+def test_frozen_distributions_as_scipy() -> None:
+    x = np.array([0.3, 1.7])
+    frozen = C.gamma(2.5, loc=0.1, scale=1.3)
+    for method in METHODS:
+        np.testing.assert_allclose(getattr(frozen, method)(x), getattr(st.gamma(2.5, loc=0.1, scale=1.3), method)(x),
+                                   rtol=1e-12)
+    assert float(frozen.entropy()) == pytest.approx(st.gamma(2.5, loc=0.1, scale=1.3).entropy(), rel=1e-12)
+    np.testing.assert_allclose(C.poisson(3.0).pmf([1, 2]), st.poisson(3.0).pmf([1, 2]), rtol=1e-13)
+    np.testing.assert_allclose(C.multivariate_normal([0.0, 1.0], np.eye(2)).logpdf(x),
+                               st.multivariate_normal([0.0, 1.0], np.eye(2)).logpdf(x), rtol=1e-13)
+    # differentiable in the frozen parameters
+    assert cr.gradcheck(lambda lo, sc, v: C.norm(lo, sc).logpdf(v), np.array(0.2), np.array(1.5), x, order=2)

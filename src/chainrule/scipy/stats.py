@@ -69,7 +69,59 @@ def _positive(dist: str, name: str, v: Any) -> None:
         raise ValueError(f"{dist}: {name} must be positive")
 
 
-class _Distribution:
+class _Frozen:
+    """A distribution with its parameters fixed, as SciPy's ``norm(loc=1.0, scale=2.0)``: its methods take the data
+    alone (``entropy`` nothing), and differentiate in the fixed parameters as well."""
+
+    # made below, one per method of the distributions (a discrete one has no logpdf, a continuous one no pmf)
+    logpdf: Callable[[Any], Any]
+    pdf: Callable[[Any], Any]
+    cdf: Callable[[Any], Any]
+    logcdf: Callable[[Any], Any]
+    sf: Callable[[Any], Any]
+    logsf: Callable[[Any], Any]
+    logpmf: Callable[[Any], Any]
+    pmf: Callable[[Any], Any]
+
+    def __init__(self, dist: Any, args: tuple[Any, ...], kwds: dict[str, Any]) -> None:
+        self.dist, self.args, self.kwds = dist, args, kwds
+
+    def __repr__(self) -> str:
+        return f"{self.dist!r} frozen"
+
+    def entropy(self) -> Any:
+        """The distribution's entropy."""
+        return self.dist.entropy(*self.args, **self.kwds)
+
+
+def _frozen_method(method: str) -> Callable[..., Any]:
+    def call(self: _Frozen, x: Any) -> Any:
+        return getattr(self.dist, method)(x, *self.args, **self.kwds)
+
+    call.__name__ = method
+    call.__doc__ = f"The distribution's ``{method}`` at ``x``."
+    return call
+
+
+for _method in ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "logpmf", "pmf"):
+    setattr(_Frozen, _method, _frozen_method(_method))
+del _method
+
+
+class _Freezable:
+    """What every distribution here shares: calling it with parameters freezes them, as in SciPy."""
+
+    def __call__(self, *args: Any, **kwds: Any) -> _Frozen:
+        """The distribution with these parameters fixed: ``norm(0.0, 2.0).logpdf(x)``.
+
+        >>> import chainrule as cr
+        >>> print(f"{float(cr.scipy.stats.norm(loc=1.0, scale=2.0).cdf(1.0)):.2f}")
+        0.50
+        """
+        return _Frozen(self, args, kwds)
+
+
+class _Distribution(_Freezable):
     """A family with SciPy's calling conventions: shape parameters, then ``loc`` (and ``scale``), positionally or by
     keyword. Subclasses give the standardized functions of ``z`` and the shapes."""
 
@@ -637,7 +689,7 @@ class _Binom(_Discrete):
         return where(inside, body, where(k >= n, 0.0, 1.0))
 
 
-class _Dirichlet:
+class _Dirichlet(_Freezable):
     """The Dirichlet distribution with concentrations ``alpha`` (K of them); as SciPy's, the K components of ``x``
     run along its first axis.
 
@@ -674,7 +726,7 @@ class _Dirichlet:
         return -self._norm(alpha) + (a0 - k) * sp.digamma(a0) - sum((alpha - 1) * sp.digamma(alpha))
 
 
-class _MultivariateNormal:
+class _MultivariateNormal(_Freezable):
     """The multivariate normal distribution, through the Cholesky factor of ``cov``: differentiable in ``x``,
     ``mean`` and ``cov``. The last axis of ``x`` holds the d coordinates (SciPy's convention).
 
