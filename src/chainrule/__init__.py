@@ -57,7 +57,12 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    """A name chainrule does not have: say what it is called here, or the closest one it has."""
+    """A name chainrule does not have: say what it is called here, or the closest one it has. ``cr.scipy`` is
+    imported on first use: SciPy is an optional extra."""
+    if name == "scipy":
+        import importlib
+
+        return importlib.import_module("chainrule.scipy")
     from .spelling import missing
 
     error = missing("chainrule", name, globals())

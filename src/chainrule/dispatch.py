@@ -59,6 +59,11 @@ def _tables() -> tuple[dict[np.ufunc, Impl], dict[Any, Impl]]:
     return ufuncs, functions
 
 
+def register_ufunc(ufunc: np.ufunc, impl: Impl) -> None:
+    """Route another library's ufunc on tensors to ``impl`` (``chainrule.scipy.special`` routes SciPy's so)."""
+    _tables()[0][ufunc] = impl
+
+
 def _einsum(*operands: Any, optimize: Any = False, **kwargs: Any) -> Any:
     """``np.einsum``: ``optimize=`` only chooses an order of contraction, which the values do not depend on."""
     from .ops.linalg import einsum
