@@ -3,7 +3,7 @@ and against torch.fft's, NumPy's own ``np.fft`` on tensors, refusals, dtypes, an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -11,9 +11,8 @@ import pytest
 import torch
 
 import chainrule as cr
-from chainrule import backend
 from chainrule.testing import check_device
-from stand_in_gpu import provider
+from stand_in_gpu import Named
 
 RNG = np.random.default_rng(3)
 X = RNG.standard_normal((3, 4))
@@ -169,24 +168,10 @@ def test_refusals_name_the_function(call: Callable[[], Any], error: type[Excepti
         call()
 
 
-@pytest.fixture
-def gpu() -> Iterator[None]:
-    with backend.use_provider(provider):
-        yield
-
-
-class _Named:
-    def __init__(self, name: str, fn: Callable[..., Any]) -> None:
-        self.name, self.fn = name, fn
-
-    def __call__(self, *args: Any) -> Any:
-        return self.fn(*args)
-
-
 @pytest.mark.parametrize(("name", "kwargs", "a"), CASES[::3], ids=IDS[::3])
 def test_transforms_on_the_gpu_match_the_cpu(name: str, kwargs: dict[str, Any], a: np.ndarray, gpu: None) -> None:
     fn = getattr(cr.fft, name)
-    assert check_device(_Named(f"fft.{name}", lambda v: fn(v, **kwargs)), (a,), {}, "cuda")
+    assert check_device(Named(f"fft.{name}", lambda v: fn(v, **kwargs)), (a,), {}, "cuda")
 
 
 def test_frequencies_on_the_gpu(gpu: None) -> None:

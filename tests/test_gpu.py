@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -16,12 +15,6 @@ import pytest
 import chainrule as cr
 from chainrule import backend
 from stand_in_gpu import provider
-
-
-@pytest.fixture
-def gpu() -> Iterator[None]:
-    with backend.use_provider(provider):
-        yield
 
 
 def test_creation_on_the_device(gpu: None) -> None:

@@ -19,7 +19,7 @@ from chainrule import linalg as LA
 from chainrule.nn.utils import clip_grad_norm_, clip_grad_value_, get_total_norm
 from chainrule.ops import decompositions
 from chainrule.testing import check_device
-from stand_in_gpu import DeviceArray, provider
+from stand_in_gpu import DeviceArray, Named, provider
 
 RNG = np.random.default_rng(7)
 
@@ -57,16 +57,6 @@ def gpu(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(DeviceArray, "__array_function__", as_cupy)
     with backend.use_provider(provider):
         yield
-
-
-class _Named:
-    """A composite under a name, as check_device reports a primitive by its name."""
-
-    def __init__(self, name: str, fn: Callable[..., Any]) -> None:
-        self.name, self.fn = name, fn
-
-    def __call__(self, *args: Any) -> Any:
-        return self.fn(*args)
 
 
 def rand(*shape: int) -> np.ndarray[Any, Any]:
@@ -152,7 +142,7 @@ CASES: list[tuple[str, Callable[..., Any], tuple[np.ndarray[Any, Any], ...]]] = 
 @pytest.mark.parametrize(("name", "fn", "args"), CASES, ids=[c[0] for c in CASES])
 def test_linalg_on_the_gpu_matches_the_cpu(name: str, fn: Callable[..., Any], args: tuple[Any, ...],
                                            gpu: None) -> None:
-    assert check_device(_Named(name, fn), args, {}, "cuda")
+    assert check_device(Named(name, fn), args, {}, "cuda")
 
 
 def test_ranks_and_singular_condition_numbers_on_the_gpu(gpu: None) -> None:

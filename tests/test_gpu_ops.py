@@ -5,21 +5,11 @@ test_ops.py checks against finite differences). Every place that would break on 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from chainrule import backend
 from chainrule.primitive import Primitive
 from chainrule.testing import check_device
-from stand_in_gpu import provider
 from test_ops import CASES, _samples
-
-
-@pytest.fixture
-def gpu() -> Iterator[None]:
-    with backend.use_provider(provider):
-        yield
 
 
 @pytest.mark.parametrize(("prim", "index"), CASES)

@@ -4,34 +4,17 @@ second order): the composites test_gpu_ops.py does not reach, since it runs the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import backend
 from chainrule.testing import check_device
-from stand_in_gpu import provider
+from stand_in_gpu import Named
 
 RNG = np.random.default_rng(11)
-
-
-@pytest.fixture
-def gpu() -> Iterator[None]:
-    with backend.use_provider(provider):
-        yield
-
-
-class _Named:
-    """A composite under a name, as check_device reports a primitive by its name."""
-
-    def __init__(self, name: str, fn: Callable[..., Any]) -> None:
-        self.name, self.fn = name, fn
-
-    def __call__(self, *args: Any) -> Any:
-        return self.fn(*args)
 
 
 def rand(*shape: int) -> np.ndarray[Any, Any]:
@@ -97,7 +80,7 @@ CASES: list[tuple[str, Callable[..., Any], tuple[np.ndarray[Any, Any], ...]]] = 
 @pytest.mark.parametrize(("name", "fn", "args"), CASES, ids=[c[0] for c in CASES])
 def test_statistics_on_the_gpu_match_the_cpu(name: str, fn: Callable[..., Any], args: tuple[Any, ...],
                                              gpu: None) -> None:
-    assert check_device(_Named(name, fn), args, {}, "cuda")
+    assert check_device(Named(name, fn), args, {}, "cuda")
 
 
 def test_results_stay_on_the_device(gpu: None) -> None:

@@ -7,7 +7,7 @@ the generated tests of test_ops.py; here are the composites built on them and th
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,10 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule import backend
 from chainrule.engine import grad
 from chainrule.testing import check_device
-from stand_in_gpu import provider
+from stand_in_gpu import Named
 
 RNG = np.random.default_rng(0)
 
@@ -773,24 +772,6 @@ def test_numpy_shape_function_errors_name_the_problem(call: Callable[[], Any], e
 
 
 # ---- on the CuPy stand-in ------------------------------------------------------------------------------------------
-@pytest.fixture
-def gpu() -> Iterator[None]:
-    with backend.use_provider(provider):
-        yield
-
-
-class Named:
-    """A composite under a name, as check_device reports a primitive by its name. cr.array makes a tensor of plain
-    arrays too: a constant one is given back as its array, as the primitives give arrays for arrays."""
-
-    def __init__(self, name: str, fn: Callable[..., Any]) -> None:
-        self.name, self.fn = name, fn
-
-    def __call__(self, *args: Any) -> Any:
-        out = self.fn(*args)
-        return out.data if type(out) is cr.Tensor and out.is_leaf and not out.requires_grad else out
-
-
 @pytest.mark.parametrize(("name", "fn", "args"), NEW_GRADS, ids=[c[0] for c in NEW_GRADS])
 def test_numpy_shape_functions_on_the_gpu_match_the_cpu(name: str, fn: Callable[..., Any], args: tuple[Any, ...],
                                                         gpu: None) -> None:
