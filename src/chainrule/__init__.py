@@ -12,7 +12,7 @@ import numpy as _np
 from .tensor import Tensor  # first: the primitive table and everything after it build on Tensor
 
 # isort: split
-from . import autograd, backend, cuda, data, engine, io, linalg, nn, optim, random
+from . import autograd, backend, cuda, data, distributed, engine, io, linalg, nn, optim, random
 from .creation import (
     arange,
     as_tensor,
