@@ -21,8 +21,9 @@ HERE = Path(__file__).parent
 SRC = HERE.parent / "src"
 
 
-def mpiexec(mode: str, *args: str, timeout: float = 120) -> tuple[int, str, float]:
-    """Run tests/distributed_checks.py on 2 ranks; the return code, everything printed, and the seconds taken."""
+def mpiexec(mode: str, *args: str, timeout: float = 120, script: list[str] | None = None) -> tuple[int, str, float]:
+    """Run tests/distributed_checks.py MODE ARGS (or ``script``) on 2 ranks; the return code, everything printed,
+    and the seconds taken."""
     launcher = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")
     assert launcher, "mpiexec not found: install the distributed extra (pip install -e '.[distributed]')"
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
@@ -30,7 +31,7 @@ def mpiexec(mode: str, *args: str, timeout: float = 120) -> tuple[int, str, floa
     command = [launcher, "-n", "2", "--oversubscribe"]  # more ranks than free cores is fine for tests
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-run-as-root")  # Open MPI refuses root otherwise (containers run as root)
-    command += [sys.executable, str(HERE / "distributed_checks.py"), mode, *args]
+    command += [sys.executable, *(script or [str(HERE / "distributed_checks.py"), mode, *args])]
     start = time.monotonic()
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     return done.returncode, done.stdout + done.stderr, time.monotonic() - start
@@ -57,6 +58,22 @@ def test_a_rank_that_never_comes_times_out_the_job() -> None:
     assert code != 0
     assert "TimeoutError: cr.distributed.barrier: rank 0 waited more than 1.0 s" in out, out
     assert seconds < 30, seconds  # rank 1 sleeps 120 s: the abort ended it too
+
+
+def test_demo_on_two_processes_gives_one_process_numbers(tmp_path: Path) -> None:
+    options = ["-m", "chainrule", "demo", "--model", "mlp", "--epochs", "2", "--batch-size", "31"]  # odd batches
+    code, out, _ = mpiexec("", script=[*options, "--distributed", "--out", str(tmp_path / "two")])
+    assert code == 0, out
+    one = subprocess.run([sys.executable, *options, "--out", str(tmp_path / "one")], capture_output=True, text=True,
+                         timeout=120, env=dict(os.environ, PYTHONPATH=str(SRC)))
+    assert one.returncode == 0, one.stderr
+    lines = [line for line in out.splitlines() if line.startswith(("epoch", "test accuracy"))]
+    assert len(lines) == 3, out  # rank 0 alone prints
+    # the epoch lines (but the speed) and the final accuracy are the same
+    assert [line.split("(")[0] for line in lines] == [line.split("(")[0] for line in one.stdout.splitlines()[1:]]
+    two, single = cr.load(tmp_path / "two" / "model.safetensors"), cr.load(tmp_path / "one" / "model.safetensors")
+    for k in single:  # float32, summed in another order: rounding apart
+        np.testing.assert_allclose(two[k], single[k], rtol=0, atol=1e-5)
 
 
 def test_one_process_is_world_size_one() -> None:
