@@ -37,7 +37,7 @@ import numpy as np
 from . import backend
 from .engine import is_grad_enabled, no_grad
 from .nn.module import Module
-from .ops.shape import reshape
+from .primitive import Primitive
 from .tensor import Tensor
 
 __all__ = [
@@ -291,6 +291,11 @@ def save(state: Any, path: Any, metadata: dict[str, str] | None = None) -> None:
     barrier()
 
 
+# the identity, recorded: how a parameter is seen during a synchronised forward (DistributedDataParallel._tapped).
+# Its VJP passes the cotangent on as it is: a view (reshape's) would make the engine copy it into .grad.
+_tap = Primitive("ddp_tap", lambda x: x.view(), vjp=lambda g, ans, x: g, jvp=lambda t, ans, x: t, register=False)
+
+
 class _Bucket:
     """Parameters whose gradients travel in one message: one dtype and device, in the order they become ready."""
 
@@ -381,19 +386,20 @@ class DistributedDataParallel(Module):
                              f"{r}: {other}): every rank must build the same model")
 
     def _make_buckets(self) -> list[_Bucket]:
-        cap = self.bucket_cap_mb * 2 ** 20
+        # the first bucket is small (1 MiB at most, as PyTorch's): its all-reduce then
+        # starts as early in the sweep as possible, while the large ones follow
+        caps = (min(2 ** 20, self.bucket_cap_mb * 2 ** 20), self.bucket_cap_mb * 2 ** 20)
         buckets: list[_Bucket] = []
-        open_: dict[tuple[str, str], tuple[_Bucket, list[int]]] = {}
+        open_: dict[tuple[str, str], tuple[_Bucket, int]] = {}
         for i in reversed(range(len(self._params))):
             p = self._params[i]
             key = (str(p.dtype), p.device)
-            entry = open_.get(key)
-            if entry is None or entry[1][0] + p.data.nbytes > cap:
-                bucket = _Bucket([], p.dtype, p.device)
+            bucket, size = open_.get(key, (None, 0))
+            if bucket is None or (size and size + p.data.nbytes > caps[bucket is not buckets[0]]):
+                bucket, size = _Bucket([], p.dtype, p.device), 0
                 buckets.append(bucket)
-                entry = open_[key] = (bucket, [0])
-            entry[0].indices.append(i)
-            entry[1][0] += p.data.nbytes
+            bucket.indices.append(i)
+            open_[key] = (bucket, size + p.data.nbytes)
         return buckets
 
     def _broadcast_buffers(self) -> None:
@@ -443,7 +449,7 @@ class DistributedDataParallel(Module):
         def tapped(*args: Any, **kwargs: Any) -> Any:
             for name, i in names:
                 p = self._params[i]
-                view = reshape(p, p.shape)
+                view = _tap(p)
                 view.register_hook(self._ready_hook(i))
                 self._bucket_of[i].expected += 1
                 params[name] = view  # a view of the Parameter, for this call only
@@ -477,6 +483,9 @@ class DistributedDataParallel(Module):
             bucket.arrived += 1
             if bucket.arrived == bucket.expected:
                 self._launch_ready()
+            in_flight = [b.request for b in self._buckets if b.request is not None]
+            if in_flight:  # MPI moves a non-blocking collective on only inside MPI calls: give it one
+                _mpi().Request.Testall(in_flight)
         return ready
 
     def _launch_ready(self) -> None:
@@ -489,15 +498,16 @@ class DistributedDataParallel(Module):
             self._launch(b)
 
     def _launch(self, b: _Bucket) -> None:
-        parts = []
+        b.flat = flat = np.empty(sum(self._params[i].data.size for i in b.indices), dtype=b.dtype)
+        offset = 0
         for i in b.indices:
             p = self._params[i]
             g = self._grads.get(i)
             old = p.grad.data if p.grad is not None else None
             value = g if old is None else (old if g is None else old + g)
-            parts.append(np.zeros(p.data.size, dtype=b.dtype) if value is None
-                         else backend.to_host(value).reshape(-1))
-        b.flat = np.concatenate(parts).astype(b.dtype, copy=False)
+            part = flat[offset:offset + p.data.size].reshape(p.shape)
+            offset += p.data.size
+            part[...] = 0 if value is None else backend.to_host(value)  # one pass, whatever value's strides
         MPI = _mpi()
         b.request = _state.comm.Iallreduce(MPI.IN_PLACE, b.flat, op=MPI.SUM)
 
