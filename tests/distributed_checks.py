@@ -188,6 +188,34 @@ def check_no_sync() -> None:
     report("no_sync accumulation")
 
 
+class Twice(cr.nn.Module):
+    """``a`` used twice in one forward; ``b`` used on rank 0 only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = cr.nn.Linear(4, 4).to(np.float64)
+        self.b = cr.nn.Linear(4, 4).to(np.float64)
+
+    def forward(self, x: cr.Tensor, use_b: bool) -> cr.Tensor:
+        y = self.a(cr.tanh(self.a(x)))
+        return self.b(y) if use_b else y
+
+
+def check_shared_and_unused() -> None:
+    r = dist.rank()
+    cr.manual_seed(0)
+    ddp = dist.DistributedDataParallel(Twice())
+    reference = Twice()
+    reference.load_state_dict(ddp.module.state_dict())
+    xs = np.random.default_rng(5).normal(size=(2, 3, 4))
+    ddp(cr.tensor(xs[r]), use_b=r == 0).sum().backward()
+    per_rank = [cr.engine.grad(reference(cr.tensor(xs[s]), use_b=s == 0).sum(), list(reference.parameters()))
+                for s in (0, 1)]  # zeros for b on rank 1
+    for p, g0, g1 in zip(ddp.parameters(), *per_rank):
+        np.testing.assert_allclose(p.grad.data, (g0.data + g1.data) / 2, rtol=RTOL, atol=1e-14)
+    report("a parameter used twice, one unused on a rank")
+
+
 def check_mismatch() -> None:
     r = dist.rank()
     try:
@@ -262,6 +290,7 @@ def main() -> None:
         check_mlp()
         check_cnn()
         check_no_sync()
+        check_shared_and_unused()
         check_mismatch()
         check_sampler()
         check_checkpoint(sys.argv[2])

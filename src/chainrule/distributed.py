@@ -371,6 +371,7 @@ class DistributedDataParallel(Module):
     # ---- wrap time -------------------------------------------------------------------------------------------
     def _check_same_parameters(self) -> None:
         mine = [f"{n} {tuple(p.shape)} {p.dtype}" for n, p in zip(self._names, self._params)]
+        mine += [f"buffer {n} {tuple(b.shape)} {b.dtype}" for n, b in self.module.named_buffers()]
         everyone = _gather_text("\n".join(mine), "DistributedDataParallel", None)
         reference = everyone[0].split("\n") if everyone[0] else []
         for r, text in enumerate(everyone[1:], start=1):
@@ -381,13 +382,12 @@ class DistributedDataParallel(Module):
                 if ours != other:
                     break
             else:
-                ours, other = f"{len(reference)} parameters", f"{len(theirs)} parameters"
-            raise ValueError(f"DistributedDataParallel: the ranks hold different parameters (rank 0: {ours}; rank "
-                             f"{r}: {other}): every rank must build the same model")
+                ours, other = f"{len(reference)} entries", f"{len(theirs)} entries"
+            raise ValueError(f"DistributedDataParallel: the ranks hold different parameters or buffers (rank 0: "
+                             f"{ours}; rank {r}: {other}): every rank must build the same model")
 
     def _make_buckets(self) -> list[_Bucket]:
-        # the first bucket is small (1 MiB at most, as PyTorch's): its all-reduce then
-        # starts as early in the sweep as possible, while the large ones follow
+        # the first bucket is small (1 MiB at most, as PyTorch's), so that its all-reduce starts early in the sweep
         caps = (min(2 ** 20, self.bucket_cap_mb * 2 ** 20), self.bucket_cap_mb * 2 ** 20)
         buckets: list[_Bucket] = []
         open_: dict[tuple[str, str], tuple[_Bucket, int]] = {}
@@ -403,11 +403,15 @@ class DistributedDataParallel(Module):
         return buckets
 
     def _broadcast_buffers(self) -> None:
+        """Rank 0's buffers on every rank, written in place (their shapes were checked at wrap time)."""
         if world_size() == 1:
             return
+        buffers = list(self.module.buffers())
+        hosts = [np.array(backend.to_host(b.data), order="C") for b in buffers]  # copies: MPI writes into them
+        _wait([_state.comm.Ibcast(h, root=0) for h in hosts], "DistributedDataParallel buffers", None)
         with no_grad():
-            for b in self.module.buffers():
-                b.data[...] = broadcast(b.data)
+            for b, h in zip(buffers, hosts):
+                b.data[...] = h if backend.device_of(b.data) == "cpu" else backend.to_device(h, b.device)
 
     # ---- forward ---------------------------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
