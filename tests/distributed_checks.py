@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 import chainrule as cr
+from chainrule import backend
 from chainrule import distributed as dist
 from chainrule.data import DataLoader, DistributedSampler
 
@@ -216,6 +217,33 @@ def check_shared_and_unused() -> None:
     report("a parameter used twice, one unused on a rank")
 
 
+def check_gpu_stand_in() -> None:
+    """Device tensors (the CuPy stand-in of tests/stand_in_gpu.py) go through host buffers and come back."""
+    from stand_in_gpu import provider  # beside this script
+
+    r = dist.rank()
+    with backend.use_provider(provider):
+        t = dist.all_reduce(cr.tensor([1.0, 2.0], device="cuda") * (r + 1))
+        assert t.device == cr.tensor(0.0, device="cuda").device and t.cpu().tolist() == [3.0, 6.0], t
+        cr.manual_seed(0)
+        reference = mlp()
+        ddp = dist.DistributedDataParallel(mlp().to("cuda"))
+        reference.load_state_dict({k: v.cpu() for k, v in ddp.module.state_dict().items()})
+        opt, opt_ref = (cr.optim.SGD(m.parameters(), lr=0.1, momentum=0.9) for m in (ddp, reference))
+        rng = np.random.default_rng(6)
+        for _ in range(5):
+            x, y = rng.normal(size=(8, 5)), rng.normal(size=(8, 3))
+            for model, optimizer, xs, ys in ((ddp, opt, shards(x, r), shards(y, r)), (reference, opt_ref, x, y)):
+                device = "cuda" if model is ddp else "cpu"
+                optimizer.zero_grad()
+                cr.nn.functional.mse_loss(model(cr.tensor(xs, device=device)), cr.tensor(ys, device=device)).backward()
+                optimizer.step()
+        for (k, p), (_, q) in zip(ddp.module.named_parameters(), reference.named_parameters()):
+            assert p.device == t.device, (k, p.device)
+            np.testing.assert_allclose(p.cpu().numpy(), q.data, rtol=RTOL, atol=1e-14, err_msg=k)
+    report("device tensors through host buffers")
+
+
 def check_mismatch() -> None:
     r = dist.rank()
     try:
@@ -291,6 +319,7 @@ def main() -> None:
         check_cnn()
         check_no_sync()
         check_shared_and_unused()
+        check_gpu_stand_in()
         check_mismatch()
         check_sampler()
         check_checkpoint(sys.argv[2])

@@ -43,8 +43,8 @@ def test_two_ranks_pass_every_check(tmp_path: Path) -> None:
     passed = [line.removeprefix("passed ") for line in out.splitlines() if line.startswith("passed ")]
     assert passed == ["collectives", "mlp 20 steps equal one process", "cnn with batchnorm 20 steps equal one process",
                       "no_sync accumulation", "a parameter used twice, one unused on a rank",
-                      "mismatched parameters refused at wrap time", "sampler shards partition the data",
-                      "checkpoint written by rank 0, resumed bit for bit"], out
+                      "device tensors through host buffers", "mismatched parameters refused at wrap time",
+                      "sampler shards partition the data", "checkpoint written by rank 0, resumed bit for bit"], out
 
 
 def test_a_failing_rank_ends_the_job_with_its_error() -> None:
