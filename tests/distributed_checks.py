@@ -165,6 +165,27 @@ def check_cnn() -> None:
     report("cnn with batchnorm 20 steps equal one process")
 
 
+def check_sync_batchnorm() -> None:
+    """With SyncBatchNorm the statistics are the global batch's: DDP equals one process on the global batch."""
+    r = dist.rank()
+    cr.manual_seed(0)
+    reference = cnn()
+    ddp = dist.DistributedDataParallel(dist.SyncBatchNorm.convert_sync_batchnorm(cnn()))
+    assert type(ddp.module[1]).__name__ == "SyncBatchNorm"
+    reference.load_state_dict(ddp.module.state_dict())
+    opt = cr.optim.SGD(ddp.parameters(), lr=0.05, momentum=0.9)
+    opt_ref = cr.optim.SGD(reference.parameters(), lr=0.05, momentum=0.9)
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        x, y = rng.normal(size=(16, 1, 8, 8)), rng.integers(0, 3, size=16)
+        for model, optimizer, xs, ys in ((ddp, opt, shards(x, r), shards(y, r)), (reference, opt_ref, x, y)):
+            optimizer.zero_grad()
+            cr.nn.functional.cross_entropy(model(cr.tensor(xs)), cr.tensor(ys)).backward()
+            optimizer.step()
+    params_close(ddp.module, reference, "sync batchnorm after 20 steps")  # running statistics too, on both ranks
+    report("cnn with SyncBatchNorm 20 steps equal one process on the global batch")
+
+
 def check_no_sync() -> None:
     r = dist.rank()
     cr.manual_seed(0)
@@ -317,6 +338,7 @@ def main() -> None:
         check_collectives()
         check_mlp()
         check_cnn()
+        check_sync_batchnorm()
         check_no_sync()
         check_shared_and_unused()
         check_gpu_stand_in()

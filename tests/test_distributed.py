@@ -41,10 +41,12 @@ def test_two_ranks_pass_every_check(tmp_path: Path) -> None:
     code, out, _ = mpiexec("checks", str(tmp_path))
     assert code == 0, out
     passed = [line.removeprefix("passed ") for line in out.splitlines() if line.startswith("passed ")]
-    assert passed == ["collectives", "mlp 20 steps equal one process", "cnn with batchnorm 20 steps equal one process",
-                      "no_sync accumulation", "a parameter used twice, one unused on a rank",
-                      "device tensors through host buffers", "mismatched parameters refused at wrap time",
-                      "sampler shards partition the data", "checkpoint written by rank 0, resumed bit for bit"], out
+    assert passed == [
+        "collectives", "mlp 20 steps equal one process", "cnn with batchnorm 20 steps equal one process",
+        "cnn with SyncBatchNorm 20 steps equal one process on the global batch", "no_sync accumulation",
+        "a parameter used twice, one unused on a rank", "device tensors through host buffers",
+        "mismatched parameters refused at wrap time", "sampler shards partition the data",
+        "checkpoint written by rank 0, resumed bit for bit"], out
 
 
 def test_a_failing_rank_ends_the_job_with_its_error() -> None:
@@ -91,6 +93,22 @@ def test_one_process_is_world_size_one() -> None:
         dist.broadcast(x, root=1)
     with pytest.raises(TypeError, match="requires grad"):
         dist.broadcast(cr.tensor([1.0], requires_grad=True))
+
+
+def test_sync_batchnorm_on_one_process_is_batchnorm() -> None:
+    cr.manual_seed(0)
+    plain = cr.nn.Sequential(cr.nn.Conv2d(1, 2, 3), cr.nn.BatchNorm2d(2))
+    sync = dist.SyncBatchNorm.convert_sync_batchnorm(cr.nn.Sequential(cr.nn.Conv2d(1, 2, 3), cr.nn.BatchNorm2d(2)))
+    sync.load_state_dict(plain.state_dict())
+    assert isinstance(sync[1], dist.SyncBatchNorm) and sync[1].weight is not plain[1].weight
+    x = cr.randn(4, 1, 5, 5, dtype="float32")
+    np.testing.assert_array_equal(sync(x).data, plain(x).data)
+    np.testing.assert_array_equal(sync[1].running_var.data, plain[1].running_var.data)
+    with pytest.raises(ValueError, match="channel"):
+        sync[1](cr.randn(4, 3, 2, 2, dtype="float32"))  # 3 channels for a layer of 2
+    bn = cr.nn.BatchNorm1d(3)
+    converted = dist.SyncBatchNorm.convert_sync_batchnorm(bn)
+    assert converted.weight is bn.weight and converted.running_mean is bn.running_mean  # the same objects
 
 
 def test_ddp_on_one_process_is_the_module() -> None:

@@ -36,13 +36,17 @@ import numpy as np
 
 from . import backend
 from .engine import is_grad_enabled, no_grad
+from .nn._helpers import expect_ndim, expect_size, layer_name
 from .nn.module import Module
-from .primitive import Primitive
+from .nn.norm import _BatchNorm
+from .ops.elementwise import sqrt
+from .ops.reduce import sum as _sum
+from .primitive import Primitive, as_array
 from .tensor import Tensor
 
 __all__ = [
-    "DistributedDataParallel", "all_gather", "all_reduce", "barrier", "broadcast", "init", "is_initialized", "rank",
-    "save", "world_size",
+    "DistributedDataParallel", "SyncBatchNorm", "all_gather", "all_reduce", "barrier", "broadcast", "init",
+    "is_initialized", "rank", "save", "world_size",
 ]
 
 # what MPI launchers put in each rank's environment (Open MPI, MPICH's Hydra and PMI, PMIx, Slurm's srun)
@@ -322,7 +326,8 @@ class DistributedDataParallel(Module):
     backward sweep; after the sweep each parameter's ``.grad`` is the average over ranks. Inside ``no_sync()``,
     forward and backward accumulate local gradients only; the next synchronised backward averages the accumulated
     sums. With ``broadcast_buffers`` (the default) buffers such as BatchNorm's running statistics are broadcast
-    from rank 0 at each forward; batch statistics stay per rank, as in PyTorch without SyncBatchNorm.
+    from rank 0 at each forward; batch statistics stay per rank, as in PyTorch (``SyncBatchNorm`` makes them the
+    global batch's).
 
     Gradients are averaged in ``backward()`` (``Tensor.backward``), for one forward per backward (a parameter used
     several times in that forward is fine). Without a launcher (world size 1) it is the module itself.
@@ -574,3 +579,75 @@ class DistributedDataParallel(Module):
         finally:
             self._sync = before
 
+
+
+# the sum over ranks as a recorded operation: y = sum_r x_r on every rank. Every rank's loss depends on y, so the
+# cotangent of x_q is the sum over ranks of y's cotangents (and a tangent sums the same way)
+_sum_over_ranks = Primitive("sum_over_ranks", lambda x: all_reduce(x), vjp=lambda g, ans, x: _sum_over_ranks(g),
+                            jvp=lambda t, ans, x: _sum_over_ranks(t), register=False)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch normalisation whose batch statistics are those of the whole global batch, over every rank (PyTorch's
+    ``SyncBatchNorm``): with it, ``DistributedDataParallel`` computes what one process computes on the global batch.
+
+    Training on several ranks costs two small all-reduces per layer in the forward (sums, then squared deviations:
+    the variance is computed in two passes, as ``batch_norm``'s) and two in the backward. On one rank, or in eval
+    mode, it is ``BatchNorm``. Inputs are (N, C, *). ``convert_sync_batchnorm(model)`` swaps a model's BatchNorm
+    layers for it, keeping their parameters and buffers.
+
+    >>> import chainrule as cr
+    >>> model = cr.distributed.SyncBatchNorm.convert_sync_batchnorm(cr.nn.Sequential(cr.nn.BatchNorm1d(3)))
+    >>> model
+    Sequential(
+      (0): SyncBatchNorm(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
+    )
+    """
+
+    _dims = (2, 3, 4, 5, 6)
+    _layout = "(N, C, *)"
+
+    def forward(self, input: Any) -> Any:
+        if not self.training or world_size() == 1:
+            return super().forward(input)
+        who = layer_name(self)
+        expect_size(who, "input", expect_ndim(who, "input", input, self._dims, self._layout), 1, self.num_features,
+                    "channel dimension (dim 1)")
+        x = as_array(input)
+        axes = (0, *range(2, x.ndim))
+        count = int(all_reduce(np.array(x.size // x.shape[1])))
+        if count <= 1:
+            raise ValueError(f"SyncBatchNorm: expected more than 1 value per channel over all ranks when training, "
+                             f"got {count}")
+        mu = _sum_over_ranks(_sum(x, axis=axes, keepdims=True)) / count
+        d = x - mu
+        var = _sum_over_ranks(_sum(d * d, axis=axes, keepdims=True)) / count
+        if self.track_running_stats:
+            with no_grad():
+                self.num_batches_tracked += 1
+                factor = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum
+                for stat, batch in ((self.running_mean, mu), (self.running_var, var * (count / (count - 1)))):
+                    stat[...] = (1.0 - factor) * stat.data + factor * batch.data.reshape(-1).astype(stat.dtype)
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        y = d / sqrt(var + self.eps)
+        if self.weight is not None:
+            y = y * self.weight.reshape(shape)
+        if self.bias is not None:
+            y = y + self.bias.reshape(shape)
+        return y
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module) -> Module:
+        """``module`` with every BatchNorm layer in it (or itself) replaced by a SyncBatchNorm that holds the same
+        parameters and buffers."""
+        if isinstance(module, _BatchNorm) and not isinstance(module, cls):
+            sync = cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats)
+            for registry in ("_parameters", "_buffers"):
+                getattr(sync, registry).update(getattr(module, registry))
+            sync._non_persistent_buffers = set(module._non_persistent_buffers)
+            sync.train(module.training)
+            return sync
+        for name, child in module._modules.items():
+            if child is not None:
+                module._modules[name] = cls.convert_sync_batchnorm(child)
+        return module
