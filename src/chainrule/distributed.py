@@ -75,7 +75,7 @@ def _mpi() -> ModuleType:
 
 def init(timeout: float | None = None) -> None:
     """Join the job started by ``mpiexec`` (world size 1 without a launcher); ``timeout`` is the default, in
-    seconds, for every collective (``None``: wait for ever). Calling it again only changes the timeout.
+    seconds, for every collective (``None``: wait for ever). Calling it again changes only the timeout, if given.
 
     Under a launcher it also installs an excepthook: an uncaught exception on any rank prints its traceback and
     calls ``MPI.COMM_WORLD.Abort``, so the other ranks, perhaps waiting in a collective, end too.
@@ -87,7 +87,8 @@ def init(timeout: float | None = None) -> None:
     """
     if timeout is not None and not timeout > 0:
         raise ValueError(f"cr.distributed.init: timeout must be a positive number of seconds or None, got {timeout!r}")
-    _state.timeout = timeout
+    if timeout is not None or not _state.initialized:
+        _state.timeout = timeout
     if _state.initialized:
         return
     if any(v in os.environ for v in _LAUNCHER_VARIABLES):
