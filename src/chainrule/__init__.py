@@ -12,7 +12,7 @@ import numpy as _np
 from .tensor import Tensor  # first: the primitive table and everything after it build on Tensor
 
 # isort: split
-from . import autograd, backend, cuda, data, engine, fft, func, io, linalg, nn, optim, random, tree_util
+from . import autograd, backend, cuda, data, distributed, engine, fft, func, io, linalg, nn, optim, random, tree_util
 from .batching import vmap
 from .creation import (
     arange,

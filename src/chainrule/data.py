@@ -23,7 +23,8 @@ from . import random as _random
 from .ops.shape import stack
 from .tensor import Tensor, values
 
-__all__ = ["DataLoader", "Dataset", "Subset", "TensorDataset", "default_collate", "load_digits", "random_split"]
+__all__ = ["DataLoader", "Dataset", "DistributedSampler", "Subset", "TensorDataset", "default_collate", "load_digits",
+           "random_split"]
 
 Array = np.ndarray[Any, Any]
 
@@ -227,8 +228,10 @@ class DataLoader:
     or ``N // batch_size`` with ``drop_last=True`` (which drops a final smaller batch). With ``shuffle=True`` every
     pass draws a new permutation from ``generator`` (a ``numpy.random.Generator``), or from one seeded with
     ``seed``, or else from chainrule's (``cr.random.seed`` repeats it): the same generator state gives the same
-    order every run. Array batches are fresh arrays (never views of the data) with the data's dtype, wrapped as
-    Tensors that do not require gradients. (``batch_size`` defaults to 32, not PyTorch's 1.)
+    order every run. A ``sampler`` (an iterable of sample indices with ``len``, such as ``DistributedSampler``)
+    gives the order instead, and the number of samples: ``len(sampler)``. Array batches are fresh arrays (never
+    views of the data) with the data's dtype, wrapped as Tensors that do not require gradients. (``batch_size``
+    defaults to 32, not PyTorch's 1.)
 
     >>> import numpy as np
     >>> from chainrule.data import DataLoader
@@ -246,7 +249,7 @@ class DataLoader:
 
     def __init__(self, arrays: Any, batch_size: int = 32, shuffle: bool = False, seed: int | None = None,
                  drop_last: bool = False, *, collate_fn: Callable[[list[Any]], Any] | None = None,
-                 generator: np.random.Generator | None = None) -> None:
+                 generator: np.random.Generator | None = None, sampler: Any = None) -> None:
         if isinstance(arrays, (np.ndarray, Tensor)):
             arrays = (arrays,)
         is_arrays = isinstance(arrays, (tuple, list))
@@ -260,6 +263,13 @@ class DataLoader:
             raise ValueError(f"DataLoader: batch_size must be at least 1, got {batch_size}")
         if seed is not None and generator is not None:
             raise ValueError("DataLoader: give a seed or a generator, not both")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler gives the order, so shuffle=True cannot be used with it (the "
+                             "sampler shuffles: DistributedSampler(shuffle=True))")
+        if sampler is not None and not (hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")):
+            raise TypeError(f"DataLoader: sampler must be an iterable of indices with len(), got "
+                            f"{type(sampler).__name__}")
+        self.sampler = sampler
         self.dataset: Any = None
         self.arrays: tuple[Array, ...] = ()
         if is_arrays:
@@ -287,20 +297,29 @@ class DataLoader:
         if generator is not None:
             _generator(generator, "DataLoader")
 
+    def _samples(self) -> int:
+        return self._n if self.sampler is None else len(self.sampler)
+
     def __len__(self) -> int:
         if self.drop_last:
-            return self._n // self.batch_size
-        return math.ceil(self._n / self.batch_size)
+            return self._samples() // self.batch_size
+        return math.ceil(self._samples() / self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
         # the permutation is drawn here, when a pass begins, not at the first next()
+        if self.sampler is not None:
+            drawn = np.fromiter(self.sampler, dtype=np.int64)
+            if len(drawn) and not (drawn.min() >= -self._n and drawn.max() < self._n):
+                raise IndexError(f"DataLoader: the sampler gave an index outside the {self._n} samples")
+            return self._batches(drawn)
         order = _generator(self.generator, "DataLoader").permutation(self._n) if self.shuffle else None
         return self._batches(order)
 
     def _batches(self, order: Array | None) -> Iterator[Any]:
         bs = self.batch_size
+        n = self._samples()
         for start in range(0, len(self) * bs, bs):
-            stop = min(start + bs, self._n)
+            stop = min(start + bs, n)
             if self.dataset is not None:
                 index = range(start, stop) if order is None else order[start:stop].tolist()
                 yield self.collate_fn([self.dataset[i] for i in index])
@@ -315,3 +334,58 @@ class DataLoader:
         what = f"arrays={len(self.arrays)}" if self.arrays else f"dataset={type(self.dataset).__name__}"
         return (f"DataLoader(samples={self._n}, {what}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, seed={self.seed}, drop_last={self.drop_last})")
+
+
+class DistributedSampler:
+    """The indices of this rank's shard of ``dataset``: each rank gets every ``num_replicas``-th index of one
+    order, so together the ranks cover the data set once per epoch (PyTorch's ``DistributedSampler``).
+
+    With ``shuffle`` the order is a permutation drawn from ``seed + epoch`` (call ``set_epoch(e)`` at the start of
+    each epoch to reshuffle; every rank draws the same one). When the length does not divide evenly, the order is
+    padded with its own first indices so that every shard has ``ceil(N / num_replicas)`` samples, or, with
+    ``drop_last``, cut to ``floor(N / num_replicas)`` each. ``num_replicas`` and ``rank`` default to
+    ``cr.distributed``'s world size and rank.
+
+    >>> from chainrule.data import DistributedSampler
+    >>> [list(DistributedSampler(range(5), num_replicas=2, rank=r, shuffle=False)) for r in (0, 1)]
+    [[0, 2, 4], [1, 3, 0]]
+    >>> [list(DistributedSampler(range(5), num_replicas=2, rank=r, shuffle=False, drop_last=True)) for r in (0, 1)]
+    [[0, 2], [1, 3]]
+    """
+
+    def __init__(self, dataset: Any, num_replicas: int | None = None, rank: int | None = None, shuffle: bool = True,
+                 seed: int = 0, drop_last: bool = False) -> None:
+        if num_replicas is None or rank is None:
+            from . import distributed
+
+            num_replicas = distributed.world_size() if num_replicas is None else num_replicas
+            rank = distributed.rank() if rank is None else rank
+        if num_replicas < 1:
+            raise ValueError(f"DistributedSampler: num_replicas must be at least 1, got {num_replicas}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"DistributedSampler: rank must be in [0, {num_replicas}), got {rank}")
+        self.dataset = dataset
+        self.num_replicas = int(num_replicas)
+        self.rank = int(rank)
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.drop_last = bool(drop_last)
+        self.epoch = 0
+        n = len(dataset)
+        self.num_samples = n // self.num_replicas if drop_last else math.ceil(n / self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+
+    def __iter__(self) -> Iterator[int]:
+        n = len(self.dataset)
+        order = np.random.default_rng(self.seed + self.epoch).permutation(n) if self.shuffle else np.arange(n)
+        if self.total_size > n:
+            order = np.resize(order, self.total_size)  # repeats the order from its start
+        order = order[:self.total_size]
+        return iter(order[self.rank::self.num_replicas].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the permutation of ``epoch`` from now on (the same on every rank)."""
+        self.epoch = int(epoch)

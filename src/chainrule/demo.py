@@ -3,6 +3,11 @@
 Writes into the output folder: ``model.safetensors`` (the trained weights, loadable by PyTorch), ``training.png``
 (loss and accuracy by epoch) and ``predictions.png`` (test digits with the predicted labels, mistakes in red).
 Needs the ``demo`` extra (tqdm, matplotlib, scikit-learn, safetensors).
+
+``mpiexec -n N chainrule demo --distributed`` trains the same model data-parallel on N processes (the
+``distributed`` extra): every rank draws the same global batches as one process would and trains on its share,
+under ``DistributedDataParallel``, so the run computes what one process computes with the same global batch
+(up to float32 rounding in the order of the sums); rank 0 alone prints and writes.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import data, io, nn, optim
+from . import distributed as dist
 from . import random as cr_random
 from .engine import no_grad
 from .nn import functional as F
@@ -71,30 +77,39 @@ def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512, device: str 
 
 def train(kind: str = "cnn", epochs: int | None = None, batch_size: int = 32, lr: float | None = None,
           seed: int = 0, out: str | Path = "chainrule-demo", quiet: bool = False,
-          device: str = "cpu") -> tuple[nn.Module, History]:
+          device: str = "cpu", distributed: bool = False) -> tuple[nn.Module, History]:
     """Train the demo model with Adam on ``device``, print progress, and write the model and the two pictures into
     ``out``.
 
     Ctrl-C stops training after the current batch; what was trained so far is still saved and drawn. Each epoch
-    prints one summary line; a progress bar (on stderr) shows during an epoch when stderr is a terminal.
+    prints one summary line; a progress bar (on stderr) shows during an epoch when stderr is a terminal. With
+    ``distributed``, every rank of an MPI job trains on its share of each global batch of ``batch_size``.
     """
     from tqdm import tqdm
 
     epochs = EPOCHS[kind] if epochs is None else epochs
     lr = LEARNING_RATE if lr is None else lr
+    ranks, rank = (dist.world_size(), dist.rank()) if distributed else (1, 0)
+    if batch_size < ranks:
+        raise ValueError(f"chainrule demo: a batch of {batch_size} cannot be shared by {ranks} processes: give "
+                         f"--batch-size {ranks} or more")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
     cr_random.seed(seed)
     (x_train, y_train), (x_test, y_test) = data.load_digits(seed=seed)
     model = build_model(kind).to(device)
+    trained = dist.DistributedDataParallel(model) if distributed else model
     optimizer = optim.Adam(model.parameters(), lr=lr)
+    # every rank draws the one-process run's global batches (same generator), then keeps its own share of each
     loader = data.DataLoader((x_train, y_train), batch_size=batch_size, shuffle=True, seed=seed)
     schedule = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(loader))
     history = History()
-    say = (lambda *a: None) if quiet else print
+    say = (lambda *a: None) if quiet or rank != 0 else print
     say(f"chainrule demo: {kind.upper()} on 8x8 digits ({len(x_train)} train, {len(x_test)} test), Adam, "
         f"one-cycle lr up to {lr}, "
-        f"batch {batch_size}, {epochs} epochs, seed {seed}" + ("" if device == "cpu" else f", on {device}"))
+        f"batch {batch_size}, {epochs} epochs, seed {seed}" + ("" if device == "cpu" else f", on {device}")
+        + (f", data-parallel on {ranks} processes" if distributed else ""))
     try:
         for epoch in range(1, epochs + 1):
             model.train()
@@ -102,22 +117,27 @@ def train(kind: str = "cnn", epochs: int | None = None, batch_size: int = 32, lr
             start = time.perf_counter()
             # disable=None: tqdm draws the bar only where its stream (stderr) is a terminal; in a log or a pipe
             # the carriage-return updates would pile up, and the summary line below says it all
-            bar = tqdm(loader, desc=f"epoch {epoch:2d}/{epochs}", leave=False, disable=True if quiet else None,
-                       unit="batch")
+            bar = tqdm(loader, desc=f"epoch {epoch:2d}/{epochs}", leave=False,
+                       disable=True if quiet or rank != 0 else None, unit="batch")
             for xb, yb in bar:
-                xb, yb = xb.to(device), yb.to(device)
-                logits = model(xb)
-                loss = F.cross_entropy(logits, yb)
+                whole = len(yb)
+                lo, hi = rank * whole // ranks, (rank + 1) * whole // ranks
+                xb, yb = xb[lo:hi].to(device), yb[lo:hi].to(device)
+                logits = trained(xb)
+                # the global batch's mean: DDP averages over the ranks, each of which holds (hi - lo) samples
+                loss = (F.cross_entropy(logits, yb) if ranks == 1
+                        else F.cross_entropy(logits, yb, reduction="sum") * (ranks / whole))
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 schedule.step()
-                n = len(yb)
-                total_loss += float(loss) * n
+                total_loss += float(loss) * whole / ranks
                 correct += float((logits.argmax(axis=1) == yb).sum())
-                seen += n
+                seen += hi - lo
                 bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}",
-                                ex_s=f"{seen / (time.perf_counter() - start):.0f}")
+                                ex_s=f"{seen * ranks / (time.perf_counter() - start):.0f}")
+            if ranks > 1:
+                total_loss, correct, seen = dist.all_reduce(np.array([total_loss, correct, seen])).tolist()
             history.loss.append(total_loss / seen)
             history.train_accuracy.append(correct / seen)
             history.test_accuracy.append(accuracy(model, x_test, y_test, device=device))
@@ -127,6 +147,8 @@ def train(kind: str = "cnn", epochs: int | None = None, batch_size: int = 32, lr
         history.interrupted = True
         say("\ninterrupted: saving what was trained so far")
     final = accuracy(model, x_test, y_test, device=device)
+    if rank != 0:
+        return model, history
     io.save(model.state_dict(), out / "model.safetensors")
     plot_history(history, out / "training.png")
     plot_predictions(x_test, y_test, predict(model, x_test, device=device), out / "predictions.png")
@@ -205,6 +227,9 @@ def add_demo_command(subparsers: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="print only the final result")
     p.add_argument("--device", default="cpu",
                    help="where to train: cpu (default), or cuda / cuda:N (needs the gpu extra and a GPU)")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over MPI: run as mpiexec -n N chainrule demo --distributed (needs the "
+                   "distributed extra); each process trains on its share of every batch, rank 0 prints and writes")
     p.set_defaults(handler=_run_demo)
 
 
@@ -218,8 +243,10 @@ def _run_demo(args: Any) -> int:
               file=sys.stderr)
         return 1
     try:
+        if args.distributed:
+            dist.init()
         train(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, out=args.out,
-              quiet=args.quiet, device=args.device)
+              quiet=args.quiet, device=args.device, distributed=args.distributed)
     except OSError as error:  # the output folder cannot be made or written (a file of that name, no permission)
         where = f" ({error.filename})" if error.filename else ""
         print(f"chainrule demo: error: cannot write the results into {args.out}: {error.strerror or error}{where}",
