@@ -5,6 +5,7 @@ rtol = atol = 1e-10 for the adjoint solves, so gradients agree to about 1e-6."""
 from __future__ import annotations
 
 import itertools
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -124,6 +125,37 @@ def test_solve_ivp_result_and_start_time():
     g = cr.grad(lambda y0: cr.scipy.integrate.solve_ivp(lambda t, y: -y, (0.0, 1.0), y0, rtol=1e-8,
                                                         atol=1e-10).y[0, -1])(np.array([2.0]))
     assert np.allclose(g, np.exp(-1.0), atol=1e-6)
+
+
+def test_memory_does_not_grow_with_the_steps():
+    def peak(max_step):
+        def final(k):
+            sol = cr.scipy.integrate.solve_ivp(lambda t, y, k: cr.stack([y[1], -k * y[0]]), (0.0, 5.0), Y0,
+                                               t_eval=[5.0], args=(k,), max_step=max_step)
+            return sol.y.sum()
+
+        tracemalloc.start()
+        try:
+            cr.grad(final)(2.0)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    peak(0.05)  # warm caches first
+    few, many = peak(0.05), peak(0.005)  # about 100 and 1000 forward steps
+    assert many < 2 * few, (few, many)
+
+
+def test_vmap_of_solutions_and_its_gradient():
+    f = lambda y, t, k: -k * y
+    t = np.array([0.0, 1.0])
+    ys = cr.vmap(lambda y0: cr.scipy.integrate.odeint(f, y0, t, 0.5))(np.ones((3, 2)))
+    assert ys.shape == (3, 2, 2) and np.allclose(ys[:, -1], np.exp(-0.5))
+    g = cr.grad(lambda y: cr.vmap(lambda y0: cr.scipy.integrate.odeint(f, y0, t, 0.5))(y)[:, -1].sum())(
+        np.ones((3, 2)))
+    assert np.allclose(g, np.exp(-0.5), atol=1e-6)
+    with pytest.raises(TypeError, match="under vmap"):
+        cr.vmap(cr.grad(lambda y0: cr.scipy.integrate.odeint(f, y0, t, 0.5).sum()))(np.ones((3, 2)))
 
 
 def test_refusals():

@@ -26,7 +26,7 @@ import scipy.optimize
 
 from .. import backend
 from ..ops.shape import concatenate, reshape, transpose
-from ..primitive import as_array, level_of, like
+from ..primitive import Batched, as_array, level_of, like
 from ..tensor import bottom
 from ..transforms import custom_vjp, vjp
 from ..tree_util import tree_flatten, tree_unflatten
@@ -43,10 +43,24 @@ def _host(x: Any) -> Array:
 
 
 def _refuse_traced(name: str, leaves: list[Any]) -> None:
+    """SciPy solves on plain values: a value still boxed here belongs to a transform the adjoint rule cannot serve."""
+    if any(type(x) is Batched for x in leaves):
+        raise TypeError(f"{name} under vmap with a gradient taken inside it is not supported (the adjoint rule "
+                        "solves one example at a time): take the gradient of the batch's summed loss, or loop")
     if any(level_of(x) >= 0 for x in leaves):
         raise TypeError(f"{name}'s derivatives come from the adjoint method, in reverse mode and to first order: "
                         "forward mode (jvp, jacfwd, hessian) and derivatives of its gradient are not supported; "
                         "differentiate a fixed-step solver written with chainrule's functions for those")
+
+
+def _is_float(x: Any) -> bool:
+    return np.result_type(bottom(x)).kind == "f"
+
+
+def _on_host(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``args`` with their floating-point leaves as host float64 arrays, where SciPy's solvers run ``func``."""
+    leaves, treedef = tree_flatten(args)
+    return tuple(tree_unflatten(treedef, [_host(x) if _is_float(x) else x for x in leaves]))
 
 
 class _Adjoint:
@@ -73,7 +87,8 @@ class _Adjoint:
             raise ValueError(f"{self.name}: t must be a 1-D sequence of times, got shape {times.shape}")
         if np.any(np.diff(times) < 0) and np.any(np.diff(times) > 0):
             raise ValueError(f"{self.name}: t must be monotonic (increasing or decreasing)")
-        ys = self.solver(lambda y, s: self._f(y, s, args), _host(y0), times)
+        host_args = _on_host(args)
+        ys = self.solver(lambda y, s: self._f(y, s, host_args), _host(y0), times)
         return like(ys, y0)
 
     def _fwd(self, y0: Any, t: Any, *args: Any) -> tuple[Array, Any]:
@@ -85,20 +100,22 @@ class _Adjoint:
         ys, y0, t, args = residuals
         ys, times, g = _host(ys), _host(t), _host(g)
         leaves, treedef = tree_flatten(args)
-        floats = [i for i, x in enumerate(leaves) if np.result_type(bottom(x)).kind == "f"]
+        floats = [i for i, x in enumerate(leaves) if _is_float(x)]
+        host_leaves = [_host(x) if i in floats else x for i, x in enumerate(leaves)]
+        args = tuple(tree_unflatten(treedef, host_leaves))
         shapes = [np.shape(bottom(leaves[i])) for i in floats]
         sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
         n, p = ys.shape[1], int(sum(sizes))
 
         def with_params(params: list[Any]) -> tuple[Any, ...]:
-            new = list(leaves)
+            new = list(host_leaves)
             for i, v in zip(floats, params):
                 new[i] = v
             return tuple(tree_unflatten(treedef, new))
 
         def adjoint_rhs(s: float, z: Array) -> Array:
             y, a = z[:n], z[n:2 * n]
-            params = [bottom(leaves[i]) for i in floats]
+            params = [host_leaves[i] for i in floats]
             out, vjp_fn = vjp(lambda y_, *ps: self.func(y_, s, *with_params(list(ps))), y, *params)
             cots = vjp_fn(a)
             return np.concatenate([_host(out), -_host(cots[0])] + [-_host(c).ravel() for c in cots[1:]])

@@ -51,11 +51,6 @@ class _Raveled:
         parts = [v[a:b].reshape(shape) for a, b, shape in zip(self.bounds[:-1], self.bounds[1:], self.shapes)]
         return tree_unflatten(self.treedef, parts)
 
-    def ravel(self, tree: Any) -> np.ndarray[Any, Any]:
-        leaves = tree_flatten(tree)[0]
-        return np.concatenate([np.asarray(backend.to_host(bottom(leaf)), dtype=np.float64).ravel()
-                               for leaf in leaves])
-
 
 def minimize(fun: Callable[..., Any], x0: Any, args: tuple[Any, ...] = (), method: str | None = None,
              bounds: Any = None, constraints: Any = (), tol: float | None = None,
