@@ -12,6 +12,8 @@ import pytest
 import scipy.integrate
 
 import chainrule as cr
+from chainrule import backend
+from stand_in_gpu import provider
 
 TOL = {"rtol": 1e-10, "atol": 1e-10}
 T = np.array([0.0, 0.4, 1.0, 1.5])
@@ -174,3 +176,16 @@ def test_refusals():
         cr.scipy.integrate.odeint(lambda y, t: y[:1], Y0, T)
     with pytest.raises(ValueError, match="dense_output"):
         cr.scipy.integrate.solve_ivp(lambda t, y: -y, (0.0, 1.0), Y0, dense_output=True)
+
+
+def test_on_the_stand_in_gpu():
+    """SciPy solves on the host; the solution and the gradients come back on the inputs' device."""
+    expected = cr.grad(loss_odeint, argnums=(0, 2))(Y0, T, THETA)
+    with backend.use_provider(provider):
+        y0 = cr.tensor(Y0, device="cuda", requires_grad=True)
+        theta = cr.tensor(THETA, device="cuda", requires_grad=True)
+        ys = cr.scipy.integrate.odeint(oscillator, y0, cr.tensor(T, device="cuda"), theta, **TOL)
+        (ys * cr.tensor(np.arange(1.0, 9.0).reshape(4, 2), device="cuda")).sum().backward()
+        assert ys.device == "cuda:0" and y0.grad.device == "cuda:0" and theta.grad.device == "cuda:0"
+        np.testing.assert_allclose(y0.grad.cpu().numpy(), expected[0], rtol=1e-10)
+        np.testing.assert_allclose(theta.grad.cpu().numpy(), expected[1], rtol=1e-10)
