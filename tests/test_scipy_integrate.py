@@ -56,6 +56,7 @@ def test_odeint_values_are_scipys():
     ys = cr.scipy.integrate.odeint(oscillator, Y0, T, THETA, **TOL)
     ref = scipy.integrate.odeint(lambda y, t: np.asarray(oscillator(y, t, THETA)), Y0, T, **TOL)
     assert ys.shape == (4, 2) and np.allclose(ys, ref, rtol=0, atol=1e-12)
+    assert np.allclose(cr.scipy.integrate.odeint(oscillator, Y0, T, args=(THETA,), **TOL), ys, rtol=0, atol=0)
 
 
 def test_odeint_gradient_matches_differentiating_rk4_steps():
@@ -174,6 +175,10 @@ def test_refusals():
         cr.scipy.integrate.odeint(f, Y0, np.array([0.0, 1.0, 0.5]))
     with pytest.raises(ValueError, match="shape"):
         cr.scipy.integrate.odeint(lambda y, t: y[:1], Y0, T)
+    with pytest.raises(TypeError, match="not both"):
+        cr.scipy.integrate.odeint(oscillator, Y0, T, THETA, args=(THETA,))
+    with pytest.raises(TypeError, match="does not take"):
+        cr.scipy.integrate.odeint(f, Y0, T, tfirst=True)
     with pytest.raises(ValueError, match="dense_output"):
         cr.scipy.integrate.solve_ivp(lambda t, y: -y, (0.0, 1.0), Y0, dense_output=True)
 

@@ -157,13 +157,14 @@ def _as_vector(y0: Any, name: str) -> Any:
 
 
 def odeint(func: Callable[..., Any], y0: Any, t: Any, *args: Any, rtol: float = 1.49012e-8, atol: float = 1.49012e-8,
-           mxstep: int = 0) -> Any:
+           mxstep: int = 0, **scipy_args: Any) -> Any:
     """Solve dy/dt = func(y, t, *args) at the times ``t`` (SciPy's ``odeint``, LSODA), differentiable in y0, t and
     args by the adjoint method.
 
     ``func`` is written with chainrule's (or NumPy's) functions and gets a 1-D float64 state; the result has shape
     ``(len(t), len(y0))``, its first row y0. ``args`` may be arrays or pytrees of them; their floating-point leaves
-    get gradients. The adjoint system is solved backwards with ``solve_ivp``'s LSODA at the same ``rtol``/``atol``.
+    get gradients; SciPy's spelling ``args=(...)`` is taken too. The adjoint system is solved backwards with
+    ``solve_ivp``'s LSODA at the same ``rtol``/``atol``.
 
     >>> import numpy as np, chainrule as cr
     >>> decay = lambda y, t, k: -k * y
@@ -172,6 +173,14 @@ def odeint(func: Callable[..., Any], y0: Any, t: Any, *args: Any, rtol: float = 
     >>> round(float(dk), 6)  # d/dk exp(-k) = -exp(-k) at k = 0.5
     -0.606531
     """
+
+    if set(scipy_args) - {"args"}:
+        raise TypeError(f"odeint got options it does not take: {sorted(set(scipy_args) - {'args'})} (it takes "
+                        "rtol, atol, mxstep and args)")
+    if "args" in scipy_args:
+        if args:
+            raise TypeError("odeint: pass the extra arguments either after t or as args=(...), not both")
+        args = tuple(scipy_args["args"])
 
     def solver(rhs: Callable[[Array, float], Array], y: Array, times: Array) -> Array:
         ys, info = scipy.integrate.odeint(rhs, y, times, rtol=rtol, atol=atol, mxstep=mxstep, full_output=True)
