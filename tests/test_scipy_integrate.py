@@ -122,6 +122,10 @@ def test_solve_ivp_result_and_start_time():
     final = lambda t0: cr.scipy.integrate.solve_ivp(
         lambda t, y: oscillator(y, t, THETA), (t0, 2.0), Y0, t_eval=[1.5], **TOL).y[0, 0]
     assert cr.gradcheck(final, 0.1, order=1, modes=("rev",), eps=1e-6, atol=1e-6, rtol=1e-5)
+    # t_eval may start at t0 (its value there is y0)
+    from_start = cr.grad(lambda y0: cr.scipy.integrate.solve_ivp(lambda t, y: oscillator(y, t, THETA), (0.0, 2.0),
+                                                                 y0, t_eval=T, **TOL).y.sum())(Y0)
+    assert np.allclose(from_start, cr.grad(lambda y0: rk4(oscillator, y0, T, THETA).sum())(Y0), rtol=1e-6)
     # without t_eval, the solver's own steps are the (fixed) output times
     steps = cr.scipy.integrate.solve_ivp(lambda t, y: -y, (0.0, 1.0), np.array([1.0]), rtol=1e-8, atol=1e-10)
     assert np.allclose(steps.y[0], np.exp(-steps.t), atol=1e-7)
@@ -179,6 +183,8 @@ def test_refusals():
         cr.scipy.integrate.odeint(oscillator, Y0, T, THETA, args=(THETA,))
     with pytest.raises(TypeError, match="does not take"):
         cr.scipy.integrate.odeint(f, Y0, T, tfirst=True)
+    with pytest.raises(ValueError, match="within t_span"):
+        cr.scipy.integrate.solve_ivp(lambda t, y: -y, (0.0, 1.0), Y0, t_eval=[0.5, 2.0])
     with pytest.raises(ValueError, match="dense_output"):
         cr.scipy.integrate.solve_ivp(lambda t, y: -y, (0.0, 1.0), Y0, dense_output=True)
 

@@ -198,7 +198,7 @@ def solve_ivp(fun: Callable[..., Any], t_span: Any, y0: Any, method: str = "RK45
     """Solve dy/dt = fun(t, y, *args) from ``t_span[0]`` (SciPy's ``solve_ivp``), its ``y`` differentiable in y0,
     ``t_span[0]``, ``t_eval`` and args by the adjoint method.
 
-    Returns SciPy's result object: ``t`` (the output times, ``t_eval``, or the solver's own steps when it is None,
+    Returns SciPy's result object: ``t`` (the output times: ``t_eval``, or when it is None the steps of a first solve,
     then taken as fixed times), ``y`` of shape ``(len(y0), len(t))`` (differentiable), and ``nfev``, ``status``,
     ``message``, ``success`` of the forward solve. The adjoint system is solved backwards with the same ``method``,
     ``rtol`` and ``atol``; ``options`` (``max_step``, ``first_step``) go to the forward solve. ``dense_output`` and
@@ -225,16 +225,22 @@ def solve_ivp(fun: Callable[..., Any], t_span: Any, y0: Any, method: str = "RK45
                                           rtol=rtol, atol=atol, **options)
         t_eval = first.t[1:]
     t_out = reshape(as_array(t_eval), (-1,))
+    lo, hi = sorted((float(bottom(t0)), float(bottom(t_end))))
+    if np.any(_host(t_out) < lo) or np.any(_host(t_out) > hi):
+        raise ValueError(f"solve_ivp: the values of t_eval must lie within t_span {tuple(t_span)}")
     times = concatenate([reshape(as_array(t0), (1,)), t_out])
     stats: dict[str, Any] = {}
 
     def solver(rhs: Callable[[Array, float], Array], y: Array, ts: Array) -> Array:
-        sol = scipy.integrate.solve_ivp(lambda s, v: rhs(v, s), (ts[0], ts[-1]), y, method=method, t_eval=ts,
+        if len(ts) == 1:
+            return y[None]
+        # ts[0] is the start, whose value is y0 itself: SciPy's t_eval must not repeat it (t_eval may start there)
+        sol = scipy.integrate.solve_ivp(lambda s, v: rhs(v, s), (ts[0], ts[-1]), y, method=method, t_eval=ts[1:],
                                         rtol=rtol, atol=atol, **options)
         if not sol.success:
             raise RuntimeError(f"solve_ivp: the forward solve failed: {sol.message}")
         stats.update(nfev=sol.nfev, njev=sol.njev, nlu=sol.nlu, status=sol.status, message=sol.message)
-        return sol.y.T
+        return np.concatenate([y[None], sol.y.T])
 
     problem = _Adjoint("solve_ivp", lambda y, s, *a: fun(s, y, *a), solver, method, rtol, atol)
     ys = problem.solve(_as_vector(y0, "solve_ivp"), times, *args)
