@@ -3,14 +3,17 @@
 One worker process per library (so that no library's imports, threads or allocator touch another's numbers), all
 single-threaded (the thread variables are set before any import). The parent asks the workers in turn, workload by
 workload, for the median of one round of steps, rotating which library goes first, and reports the median of the
-rounds, so background load on a shared machine hits every library alike. Memory comes first in each fresh worker:
-the working set of a training step (how far the resident size rises above the set-up state during steady steps;
-Linux only) and the process peak (ru_maxrss). Prints a markdown table with the ratios of each compared library to
-each reference library, and the machine.
+rounds, so background load on a shared machine hits every library alike. Memory comes first, in the fresh workers:
+a training step's working set (how far the resident size rises above the set-up state over the first steps, at its
+peak; Linux only) and the process's peak resident size (ru_maxrss, imports included). Prints a markdown table with
+the ratio of each compared library to each reference library, and the machine. ``--clock cpu`` times the process's
+CPU time instead of the wall clock: on a loaded machine it is less inflated by the other processes.
 
-    python bench/suite.py [--quick] [--tiny] [--only chain conv ...] [--libraries chainrule numpy ...]
+    python bench/suite.py [--quick] [--tiny] [--clock cpu] [--only chain conv ...] [--libraries chainrule numpy ...]
 
-A library is one entry of LIBRARIES; one that is not importable is left out of the table, with a note.
+A library is one entry of LIBRARIES; one that is not importable is left out of the table, with a note. A compiler
+is an entry that uses another library's versions of the workloads, each passed through it, for instance
+``Library("compiled", "chainrule compiled", "chainrule", compared=True, versions_of="chainrule", wrap=compile)``.
 """
 
 from __future__ import annotations
@@ -71,38 +74,58 @@ def _rss(field: str) -> int:
     raise KeyError(field)
 
 
-def _memory(step: Step) -> dict[str, Any]:
-    """Working set of a steady training step, and the process's peak resident size so far."""
+def _traced(step: Step) -> dict[str, Any]:
+    """The peak of what the first training steps allocate through Python's allocator hooks (NumPy reports its
+    arrays' buffers to tracemalloc; PyTorch and JAX do not)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(3):
+        step()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"working_set": peak - before}
+
+
+def _resident(step: Step) -> dict[str, Any]:
+    """How far the resident size rises above the set-up state (parameters, data) over the first training steps, at
+    its peak (activations, gradients, optimizer state, and what the library sets up on its first step: JAX compiles
+    there), and the process's peak resident size."""
     import ctypes
     import resource
 
-    step()  # first step: lazy set-up (the engine's threads, JAX's compilation) is not the step's working set
     gc.collect()
-    try:  # give freed heap back to the system, so that a later step's pages show up in the resident size
+    try:  # give freed heap back to the system, so that the set-up state is what is resident
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     try:
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM, the peak, to the current resident size
-    except OSError:
-        return {"peak": peak}
-    before = _rss("VmRSS")
+        before = _rss("VmRSS")
+    except OSError:  # not Linux: the process peak only
+        before = None
     for _ in range(3):
         step()
-    return {"working_set": _rss("VmHWM") - before, "peak": max(peak, _rss("VmHWM"))}
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if before is None:
+        return {"peak": peak}
+    return {"working_set": _rss("VmHWM") - before, "peak": peak}
 
 
-def _median_step(step: Step, repeats: int) -> float:
+def _median_step(step: Step, repeats: int, clock: Callable[[], float]) -> float:
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         step()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
-def worker(key: str) -> None:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def worker(key: str, clock: Callable[[], float]) -> None:
     lib = BY_KEY[key]
     out = sys.stdout
     sys.stdout = sys.stderr  # nothing but answers on the pipe
@@ -126,15 +149,15 @@ def worker(key: str) -> None:
         if workload.key not in steps:
             step = make(**(workload.tiny if request["tiny"] else workload.sizes))
             steps[workload.key] = lib.wrap(step) if lib.wrap else step
-            if workload.unit != "MB":
+            if not workload.unit.startswith("MB"):
                 steps[workload.key]()  # warm up (and compile)
-                last[workload.key] = _median_step(steps[workload.key], 1)
+                last[workload.key] = _median_step(steps[workload.key], 1, clock)
         step = steps[workload.key]
-        if workload.unit == "MB":
-            answer = _memory(step)
+        if workload.unit.startswith("MB"):
+            answer = (_traced if workload.unit == "MB traced" else _resident)(step)
         else:  # as many steps as fill the round's time budget
             repeats = max(1, min(1000, int(request["budget"] / max(last[workload.key], 1e-9))))
-            last[workload.key] = _median_step(step, repeats)
+            last[workload.key] = _median_step(step, repeats, clock)
             answer = {"seconds": last[workload.key]}
         print(json.dumps(answer), file=out, flush=True)
 
@@ -142,10 +165,11 @@ def worker(key: str) -> None:
 # ---- the parent: starts the workers, interleaves the rounds, prints the table ----
 
 class Worker:
-    def __init__(self, lib: Library) -> None:
+    def __init__(self, lib: Library, clock: str) -> None:
         self.lib = lib
-        self.process = subprocess.Popen([sys.executable, __file__, "--worker", lib.key], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+        self.process = subprocess.Popen([sys.executable, __file__, "--worker", lib.key, "--clock", clock],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                        env=os.environ.copy())
         self.hello = self._read()
 
     def _read(self) -> dict[str, Any]:
@@ -175,7 +199,7 @@ def _number(v: float) -> str:
 
 def _value(workload: Workload, answers: list[dict[str, Any]], tiny: bool) -> float | None:
     """The figure a ratio is of: the median time (per op where the unit says so), or the working set."""
-    if workload.unit == "MB":
+    if workload.unit.startswith("MB"):
         return answers[0].get("working_set") if answers else None
     times = [a["seconds"] for a in answers if "seconds" in a]
     if not times:
@@ -186,11 +210,14 @@ def _value(workload: Workload, answers: list[dict[str, Any]], tiny: bool) -> flo
 
 
 def _cell(workload: Workload, answers: list[dict[str, Any]], tiny: bool) -> str:
-    if workload.unit == "MB":
-        if not answers or "peak" not in answers[0]:
+    if workload.unit.startswith("MB"):
+        if not answers or not answers[0]:
             return "-"
         ws = answers[0].get("working_set")
-        return f"{_number(ws / 1e6) if ws is not None else '?'} / {_number(answers[0]['peak'] / 1e6)} MB"
+        figures = [_number(ws / 1e6) if ws is not None else "?"]
+        if "peak" in answers[0]:
+            figures.append(_number(answers[0]["peak"] / 1e6))
+        return " / ".join(figures) + " MB"
     v = _value(workload, answers, tiny)
     if v is None:
         return "-"
@@ -229,21 +256,23 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny sizes (with --quick: the suite's own test)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 7, quick 2)")
     parser.add_argument("--budget", type=float, help="seconds of steps per library per round (default 0.4)")
+    parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
+                        help="time the wall clock (default) or the process's CPU time")
     parser.add_argument("--only", nargs="+", choices=list(WORKLOAD), help="these workloads only")
     parser.add_argument("--libraries", nargs="+", choices=list(BY_KEY), help="these libraries only")
     parser.add_argument("--worker", choices=list(BY_KEY), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker)
+        worker(args.worker, CLOCKS[args.clock])
         return
     rounds = args.rounds or (2 if args.quick else 7)
     budget = args.budget or (0.01 if args.quick else 0.4)
-    workloads = [WORKLOAD[k] for k in args.only] if args.only else list(WORKLOADS)
+    workloads = [w for w in WORKLOADS if not args.only or w.key in args.only]
     workers, missing = [], []
     for lib in LIBRARIES:
         if args.libraries and lib.key not in args.libraries:
             continue
-        proc = Worker(lib)
+        proc = Worker(lib, args.clock)
         if "error" in proc.hello:
             missing.append(f"{lib.column}: {proc.hello['error']}")
             proc.close()
@@ -251,11 +280,12 @@ def main() -> None:
             workers.append(proc)
     results: dict[tuple[str, str], list[dict[str, Any]]] = {(w.key, x.lib.key): [] for w in workloads for x in workers}
     try:
-        for w in (w for w in workloads if w.unit == "MB"):  # memory first, in the fresh processes
+        # memory first, in the fresh processes (WORKLOADS has the resident size before tracemalloc, which allocates)
+        for w in (w for w in workloads if w.unit.startswith("MB")):
             for x in workers:
                 results[w.key, x.lib.key].append(x.ask(w, budget, args.tiny))
         for r in range(rounds):
-            for w in (w for w in workloads if w.unit != "MB"):
+            for w in (w for w in workloads if not w.unit.startswith("MB")):
                 for x in workers[r % len(workers):] + workers[:r % len(workers)]:
                     results[w.key, x.lib.key].append(x.ask(w, budget, args.tiny))
     finally:
@@ -264,7 +294,8 @@ def main() -> None:
     libs = [x.lib for x in workers]
     print("\n".join(table(workloads, libs, results, args.tiny)))
     print()
-    print(f"{machine({x.lib.key: x.hello['version'] for x in workers})}; medians of {rounds} interleaved rounds"
+    print(f"{machine({x.lib.key: x.hello['version'] for x in workers})}; {args.clock} clock, medians of {rounds} "
+          "interleaved rounds"
           f"{' (--quick: not a measurement)' if args.quick else ''}{' at tiny sizes' if args.tiny else ''}")
     for note in missing:
         print(f"left out: {note}")

@@ -29,7 +29,9 @@ def _from(module: str, name: str) -> Callable[..., Step]:
 class Workload:
     key: str
     label: str
-    unit: str  # "us per op", "ms" or "MB" (a memory workload: working set of a step / process peak)
+    # "us per op", "ms", or a memory workload's "MB resident" (the step's rise of the resident size / the process's
+    # peak: every library) or "MB traced" (tracemalloc's peak of the step's allocations: NumPy's arrays, not torch's)
+    unit: str
     versions: dict[str, Callable[..., Step]]
     sizes: dict[str, Any]
     tiny: dict[str, Any]  # sizes for a smoke test of the suite
@@ -162,5 +164,8 @@ WORKLOADS = (
     Workload("hessian", "dense Hessian 64x64 of sum(tanh(Ax))", "ms",
              {"chainrule": _chainrule_hessian, "numpy": _numpy_hessian, "torch": _torch_hessian,
               "jax": _jax_hessian}, {}, {}),
-    Workload("memory", "mlp_big training: working set of a step / process peak", "MB", _MLP, _BIG, _TINY),
+    Workload("memory", "mlp_big training: resident-size rise of a step / process peak", "MB resident", _MLP, _BIG,
+             _TINY),
+    Workload("memory_traced", "mlp_big training: a step's arrays at their peak (tracemalloc)", "MB traced",
+             {"chainrule": mlp.chainrule_step, "numpy": mlp.by_hand}, _BIG, _TINY),
 )
