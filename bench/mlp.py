@@ -59,10 +59,8 @@ def by_hand(batch: int, sizes: Sequence[int]) -> Callable[[], float]:
     return step
 
 
-def matmuls_by_hand(batch: int, sizes: Sequence[int]) -> Callable[[], float]:
-    """Only the step's matrix products, with NumPy's BLAS."""
-    layers, x, _ = data(batch, sizes)
-    weights = [w for w, _ in layers]
+def _matmuls(weights: Sequence[Any], x: Any) -> Callable[[], float]:
+    """The step's matrix products alone, on NumPy arrays or on PyTorch tensors that need no gradient."""
 
     def step() -> float:
         outs = [x]
@@ -76,6 +74,12 @@ def matmuls_by_hand(batch: int, sizes: Sequence[int]) -> Callable[[], float]:
         return 0.0
 
     return step
+
+
+def matmuls_by_hand(batch: int, sizes: Sequence[int]) -> Callable[[], float]:
+    """The step's matrix products with NumPy's BLAS."""
+    layers, x, _ = data(batch, sizes)
+    return _matmuls([w for w, _ in layers], x)
 
 
 def _autograd_step(lib: Any, tensor: Callable[..., Any], batch: int, sizes: Sequence[int]) -> Callable[[], float]:
@@ -114,26 +118,11 @@ def torch_step(batch: int, sizes: Sequence[int]) -> Callable[[], float]:
 
 
 def torch_matmuls(batch: int, sizes: Sequence[int]) -> Callable[[], float]:
-    """Only the step's matrix products, with PyTorch's BLAS (which is not NumPy's)."""
+    """The step's matrix products with PyTorch's BLAS (which is not NumPy's)."""
     import torch
 
-    layers, x0, _ = data(batch, sizes)
-    weights = [torch.from_numpy(w) for w, _ in layers]
-    x = torch.from_numpy(x0)
-
-    def step() -> float:
-        with torch.no_grad():
-            outs = [x]
-            for w in weights:
-                outs.append(outs[-1] @ w.T)
-            g = outs[-1]
-            for i in reversed(range(len(weights))):
-                g.T @ outs[i]
-                if i:
-                    g = g @ weights[i]
-        return 0.0
-
-    return step
+    layers, x, _ = data(batch, sizes)
+    return _matmuls([torch.from_numpy(w) for w, _ in layers], torch.from_numpy(x))
 
 
 def jax_step(batch: int, sizes: Sequence[int]) -> Callable[[], float]:

@@ -24,7 +24,7 @@ THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB
            "NUMEXPR_NUM_THREADS")
 for _var in THREADS:
     os.environ[_var] = "1"
-os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
@@ -129,6 +129,10 @@ def worker(key: str, clock: Callable[[], float]) -> None:
     lib = BY_KEY[key]
     out = sys.stdout
     sys.stdout = sys.stderr  # nothing but answers on the pipe
+    if lib.module == "jax" and hasattr(os, "sched_setaffinity"):
+        # XLA has no thread-count setting that holds everywhere (intra_op_parallelism_threads crashes some
+        # versions): one core for the whole process is what keeps it to one thread's worth of work
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     try:
         module = importlib.import_module(lib.module)
     except ImportError as e:
