@@ -35,6 +35,7 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import traceback  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -143,13 +144,13 @@ def worker(key: str, clock: Callable[[], float]) -> None:
     print(json.dumps({"version": getattr(module, "__version__", "?")}), file=out, flush=True)
     steps: dict[str, Step] = {}
     last: dict[str, float] = {}
-    for line in sys.stdin:
-        request = json.loads(line)
+    failed: dict[str, str] = {}
+
+    def answer(request: dict[str, Any]) -> dict[str, Any]:
         workload = WORKLOAD[request["workload"]]
         make = workload.versions.get(lib.versions_of or lib.key)
         if make is None:
-            print(json.dumps({}), file=out, flush=True)
-            continue
+            return {}
         if workload.key not in steps:
             step = make(**(workload.tiny if request["tiny"] else workload.sizes))
             steps[workload.key] = lib.wrap(step) if lib.wrap else step
@@ -158,12 +159,22 @@ def worker(key: str, clock: Callable[[], float]) -> None:
                 last[workload.key] = _median_step(steps[workload.key], 1, clock)
         step = steps[workload.key]
         if workload.unit.startswith("MB"):
-            answer = (_traced if workload.unit == "MB traced" else _resident)(step)
-        else:  # as many steps as fill the round's time budget
-            repeats = max(1, min(1000, int(request["budget"] / max(last[workload.key], 1e-9))))
-            last[workload.key] = _median_step(step, repeats, clock)
-            answer = {"seconds": last[workload.key]}
-        print(json.dumps(answer), file=out, flush=True)
+            return (_traced if workload.unit == "MB traced" else _resident)(step)
+        # as many steps as fill the round's time budget
+        repeats = max(1, min(1000, int(request["budget"] / max(last[workload.key], 1e-9))))
+        last[workload.key] = _median_step(step, repeats, clock)
+        return {"seconds": last[workload.key]}
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        key = request["workload"]
+        if key not in failed:
+            try:
+                reply = answer(request)
+            except Exception as e:  # one library's failing version is reported in the table, not fatal to the suite
+                traceback.print_exc()
+                failed[key] = f"{type(e).__name__}: {e}"
+        print(json.dumps({"error": failed[key]} if key in failed else reply), file=out, flush=True)
 
 
 # ---- the parent: starts the workers, interleaves the rounds, prints the table ----
@@ -214,6 +225,8 @@ def _value(workload: Workload, answers: list[dict[str, Any]], tiny: bool) -> flo
 
 
 def _cell(workload: Workload, answers: list[dict[str, Any]], tiny: bool) -> str:
+    if any("error" in a for a in answers):
+        return "failed"
     if workload.unit.startswith("MB"):
         if not answers or not answers[0]:
             return "-"
@@ -303,6 +316,9 @@ def main() -> None:
           f"{' (--quick: not a measurement)' if args.quick else ''}{' at tiny sizes' if args.tiny else ''}")
     for note in missing:
         print(f"left out: {note}")
+    for (workload, key), answers in results.items():
+        for error in {a["error"] for a in answers if "error" in a}:
+            print(f"failed: {BY_KEY[key].column} on {workload}: {error}")
 
 
 if __name__ == "__main__":

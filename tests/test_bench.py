@@ -7,10 +7,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_suite_prints_a_table() -> None:
+@pytest.fixture
+def suite():  # bench/suite.py as a module (bench/ is not a package: its scripts import each other by name)
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import suite
+
+        yield suite
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+
+def test_suite_prints_a_table(suite) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
     run = subprocess.run([sys.executable, str(ROOT / "bench" / "suite.py"), "--quick", "--tiny", "--rounds", "1"],
                          capture_output=True, text=True, env=env, timeout=300)
@@ -20,11 +33,8 @@ def test_suite_prints_a_table() -> None:
     columns = header.count("|")
     assert "chainrule eager" in header and "NumPy by hand" in header
     assert rule == "|" + " --- |" * (columns - 1)
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from workloads import WORKLOADS
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    assert "failed:" not in run.stdout
+    WORKLOADS = suite.WORKLOADS
     assert [row.split(" | ")[0][2:] for row in body] == [w.label for w in WORKLOADS]
     for row in body:
         assert row.count("|") == columns, row
@@ -35,3 +45,18 @@ def test_suite_prints_a_table() -> None:
         assert cell == "-" if w.key == "mlp_big_blas" else cell.endswith(ending[w.unit]), (w.key, cell)
         assert (" / " in cell) == (w.unit == "MB resident"), (w.key, cell)
     assert "Python" in run.stdout and "1 thread" in run.stdout
+
+
+def test_table_marks_failures_and_missing_versions(suite) -> None:
+    chain, conv = suite.WORKLOAD["chain"], suite.WORKLOAD["conv"]
+    libs = [suite.BY_KEY[k] for k in ("chainrule", "numpy", "torch")]
+    results = {("chain", "chainrule"): [{"seconds": 2e-3}, {"seconds": 4e-3}, {"seconds": 3e-3}],
+               ("chain", "numpy"): [{"seconds": 1e-3}], ("chain", "torch"): [{"error": "ValueError: x"}],
+               ("conv", "chainrule"): [{"seconds": 0.02}], ("conv", "numpy"): [{}],  # numpy has no conv version
+               ("conv", "torch"): [{"seconds": 0.01}]}
+    header, rule, chain_row, conv_row = suite.table([chain, conv], libs, results, tiny=False)
+    assert header.endswith("| chainrule / numpy | chainrule / torch |") and rule == "|" + " --- |" * 6
+    ops = chain.ops(**chain.sizes)
+    assert chain_row.split(" | ")[1:] == [f"{3e-3 / ops * 1e6:.2f} us", f"{1e-3 / ops * 1e6:.2f} us", "failed", "3.00x",
+                                          "- |"]
+    assert conv_row.split(" | ")[1:] == ["20.0 ms", "-", "10.0 ms", "-", "2.00x |"]
