@@ -13,7 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def suite():  # bench/suite.py as a module (bench/ is not a package: its scripts import each other by name)
+def suite():
+    """bench/suite.py as a module (bench/ is not a package: its scripts import each other by name), with the
+    environment (its thread variables) as it was, and bench's scripts out of the module table, afterwards."""
+    environ = dict(os.environ)
     sys.path.insert(0, str(ROOT / "bench"))
     try:
         import suite
@@ -21,6 +24,11 @@ def suite():  # bench/suite.py as a module (bench/ is not a package: its scripts
         yield suite
     finally:
         sys.path.remove(str(ROOT / "bench"))
+        os.environ.clear()
+        os.environ.update(environ)
+        for name, module in list(sys.modules.items()):
+            if Path(getattr(module, "__file__", None) or "/").parent == ROOT / "bench":
+                del sys.modules[name]
 
 
 def test_suite_prints_a_table(suite) -> None:
@@ -34,13 +42,12 @@ def test_suite_prints_a_table(suite) -> None:
     assert "chainrule eager" in header and "NumPy by hand" in header
     assert rule == "|" + " --- |" * (columns - 1)
     assert "failed:" not in run.stdout
-    WORKLOADS = suite.WORKLOADS
-    assert [row.split(" | ")[0][2:] for row in body] == [w.label for w in WORKLOADS]
+    assert [row.split(" | ")[0][2:] for row in body] == [w.label for w in suite.WORKLOADS]
     for row in body:
         assert row.count("|") == columns, row
     # chainrule has every workload but the BLAS floor, each cell in the workload's unit
     ending = {"us per op": " us", "ms": " ms", "MB resident": " MB", "MB traced": " MB"}
-    for w, row in zip(WORKLOADS, body):
+    for w, row in zip(suite.WORKLOADS, body):
         cell = row.split(" | ")[1]
         assert cell == "-" if w.key == "mlp_big_blas" else cell.endswith(ending[w.unit]), (w.key, cell)
         assert (" / " in cell) == (w.unit == "MB resident"), (w.key, cell)
