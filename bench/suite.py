@@ -27,6 +27,7 @@ for _var in THREADS:
 os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
@@ -39,7 +40,7 @@ import traceback  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, TextIO  # noqa: E402
 
 from workloads import WORKLOADS, Step, Workload  # noqa: E402
 
@@ -127,9 +128,12 @@ CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def worker(key: str, clock: Callable[[], float]) -> None:
-    lib = BY_KEY[key]
     out = sys.stdout
-    sys.stdout = sys.stderr  # nothing but answers on the pipe
+    with contextlib.redirect_stdout(sys.stderr):  # nothing but answers on the pipe
+        _serve(BY_KEY[key], clock, out)
+
+
+def _serve(lib: Library, clock: Callable[[], float], out: TextIO) -> None:
     if lib.module == "jax" and hasattr(os, "sched_setaffinity"):
         # XLA has no thread-count setting that holds everywhere (intra_op_parallelism_threads crashes some
         # versions): one core for the whole process is what keeps it to one thread's worth of work

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import subprocess
 import sys
@@ -67,3 +69,23 @@ def test_table_marks_failures_and_missing_versions(suite) -> None:
     assert chain_row.split(" | ")[1:] == [f"{3e-3 / ops * 1e6:.2f} us", f"{1e-3 / ops * 1e6:.2f} us", "failed", "3.00x",
                                           "- |"]
     assert conv_row.split(" | ")[1:] == ["20.0 ms", "-", "10.0 ms", "-", "2.00x |"]
+
+
+def test_a_library_is_one_entry(suite, monkeypatch) -> None:
+    """An entry that runs another library's versions through a wrapper (as a compiler would) answers the parent's
+    requests, one JSON line each: a library's version first, then a time, a memory figure, and "-" where none."""
+    wrapped = []
+
+    def wrap(step):
+        wrapped.append(step)
+        return step
+
+    lib = suite.Library("wrapped", "NumPy wrapped", "numpy", compared=True, versions_of="numpy", wrap=wrap)
+    monkeypatch.setitem(suite.BY_KEY, "wrapped", lib)
+    requests = [{"workload": key, "budget": 0.001, "tiny": True} for key in ("chain", "memory_traced", "conv")]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(json.dumps(r) + "\n" for r in requests)))
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    suite.worker("wrapped", suite.CLOCKS["cpu"])
+    hello, chain, memory, conv = map(json.loads, sys.stdout.getvalue().splitlines())
+    assert set(hello) == {"version"} and set(chain) == {"seconds"} and set(memory) == {"working_set"} and conv == {}
+    assert len(wrapped) == 2
