@@ -109,7 +109,7 @@ def _resident(step: Step) -> dict[str, Any]:
         before = None
     for _ in range(3):
         step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)  # bytes, KiB
     if before is None:
         return {"peak": peak}
     return {"working_set": _rss("VmHWM") - before, "peak": peak}
@@ -252,8 +252,11 @@ def machine(versions: dict[str, str]) -> str:
                    if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    libs = ", ".join(f"{BY_KEY[k].module} {v}" for k, v in versions.items())
-    return f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, {libs}; 1 thread"
+    import numpy  # the parent's, the same as the workers'
+
+    libs = "".join(f", {BY_KEY[k].module} {v}" for k, v in versions.items() if BY_KEY[k].module != "numpy")
+    python = platform.python_version()
+    return f"{cpu}, {os.cpu_count()} cores; Python {python}, numpy {numpy.__version__}{libs}; 1 thread"
 
 
 def table(workloads: list[Workload], libs: list[Library], results: dict[tuple[str, str], list[dict[str, Any]]],
