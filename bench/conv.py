@@ -31,15 +31,15 @@ from chainrule.nn import functional as F  # noqa: E402
 BATCH, SIZE = 32, 28
 
 
-def _data() -> list[np.ndarray[Any, Any]]:
+def _data(batch: int = BATCH, size: int = SIZE) -> list[np.ndarray[Any, Any]]:
     rng = np.random.default_rng(0)
-    return [rng.standard_normal((BATCH, 1, SIZE, SIZE)).astype(np.float32),
+    return [rng.standard_normal((batch, 1, size, size)).astype(np.float32),
             (rng.standard_normal((16, 1, 3, 3)) / 3).astype(np.float32), np.zeros(16, np.float32),
             (rng.standard_normal((32, 16, 3, 3)) / 12).astype(np.float32), np.zeros(32, np.float32)]
 
 
-def chainrule_step(device: str = "cpu") -> Callable[[], float]:
-    x, *weights = (cr.tensor(a, device=device) for a in _data())
+def chainrule_step(device: str = "cpu", batch: int = BATCH, size: int = SIZE) -> Callable[[], float]:
+    x, *weights = (cr.tensor(a, device=device) for a in _data(batch, size))
     params = [w.requires_grad_() for w in weights]
     w1, b1, w2, b2 = params
 
@@ -54,13 +54,13 @@ def chainrule_step(device: str = "cpu") -> Callable[[], float]:
     return step
 
 
-def torch_step(device: str = "cpu") -> Callable[[], float] | None:
+def torch_step(device: str = "cpu", batch: int = BATCH, size: int = SIZE) -> Callable[[], float] | None:
     try:
         import torch
     except ImportError:
         return None
     torch.set_num_threads(1)
-    x, *weights = (torch.from_numpy(a).to(device) for a in _data())
+    x, *weights = (torch.from_numpy(a).to(device) for a in _data(batch, size))
     params = [w.requires_grad_() for w in weights]
     w1, b1, w2, b2 = params
     tf = torch.nn.functional
