@@ -14,6 +14,6 @@ try:
 except ImportError:
     raise ImportError("cr.scipy needs SciPy, an optional extra of chainrule: pip install 'chainrule[scipy]'") from None
 
-from . import special, stats
+from . import linalg, signal, special, stats
 
-__all__ = ["special", "stats"]
+__all__ = ["linalg", "signal", "special", "stats"]
