@@ -1,6 +1,6 @@
 """cr.scipy.linalg: values against SciPy, gradients against finite differences (cr.gradcheck, order 2, reverse and
 forward) for the composites, float32 kept, the refusals, and the stand-in GPU. The primitives (solve_sylvester,
-sqrtm, logm) are also in the generated tables (test_ops.py, test_batching.py, test_gpu_ops.py)."""
+sqrtm, logm, lu_unpivoted) are also in the generated tables (test_ops.py, test_batching.py, test_gpu_ops.py)."""
 
 from __future__ import annotations
 
@@ -75,6 +75,25 @@ def test_solve_banded_against_scipy_and_its_gradients() -> None:
     _check(lambda x, y: L.solve_banded((nl, nu), x, y), ab, b)
     g = np.asarray(cr.grad(lambda x: L.solve_banded((nl, nu), x, b).sum())(ab))
     assert g[0, :nu].tolist() == [0.0, 0.0] and g[-1, -nl:].tolist() == [0.0]  # outside the band: not read
+
+
+def test_lu_factor_and_lu_solve_against_scipy() -> None:
+    a, b = RNG.uniform(-1, 1, (4, 4)), RNG.uniform(-1, 1, (4, 2))
+    lu, piv = L.lu_factor(a)
+    lu0, piv0 = sl.lu_factor(a)
+    np.testing.assert_allclose(lu, lu0, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(piv, piv0)
+    assert piv.dtype == piv0.dtype and not (piv0 == np.arange(4)).all()  # this one pivots
+    for trans in (0, 1, 2):
+        np.testing.assert_allclose(L.lu_solve((lu, piv), b, trans=trans), sl.lu_solve((lu0, piv0), b, trans=trans),
+                                   rtol=1e-11)
+        np.testing.assert_allclose(L.lu_solve((lu, piv), b[:, 0], trans=trans),
+                                   sl.lu_solve((lu0, piv0), b[:, 0], trans=trans), rtol=1e-11)
+    _check(lambda x: L.lu_factor(x)[0], a)
+    _check(lambda x, y: L.lu_solve(L.lu_factor(x), y, trans=1), a, b)
+    _check(lambda x, y: L.lu_solve(L.lu_factor(x), y), a, b)
+    with pytest.raises(ValueError, match="trans must be 0, 1 or 2"):
+        L.lu_solve((lu, piv), b, trans=3)
 
 
 def test_solve_sylvester_against_scipy() -> None:
@@ -190,7 +209,8 @@ def test_bad_input_is_refused_clearly() -> None:
 def test_float32_stays_float32() -> None:
     a32 = _near_identity(3).astype(np.float32)
     for fn in (L.expm, L.sqrtm, L.logm, lambda x: L.solve_triangular(x, x[0]),
-               lambda x: L.cho_solve(L.cho_factor(x @ x.T), x[0]), lambda x: L.eigh(x + x.T)[0]):
+               lambda x: L.cho_solve(L.cho_factor(x @ x.T), x[0]), lambda x: L.eigh(x + x.T)[0],
+               lambda x: L.lu_solve(L.lu_factor(x), x), lambda x: L.solve_sylvester(x, x, x)):
         out = fn(cr.tensor(a32))
         assert out.dtype == np.float32
 
@@ -208,5 +228,11 @@ def test_on_the_stand_in_gpu() -> None:
             np.testing.assert_allclose(out.cpu(), theirs(a), rtol=1e-10, atol=1e-12)
             (g,) = cr.autograd.grad(out.sum(), x)
             assert g.device == "cuda:0"
+        lu, piv = L.lu_factor(x)
+        assert lu.device == "cuda:0"
+        np.testing.assert_allclose(lu.cpu(), sl.lu_factor(a)[0], rtol=1e-12, atol=1e-14)
+        np.testing.assert_array_equal(piv, sl.lu_factor(a)[1])
+        np.testing.assert_allclose(L.lu_solve((lu, piv), x).cpu(), np.eye(3), atol=1e-13)
+        np.testing.assert_allclose(L.solve_banded((1, 1), x, x).cpu(), sl.solve_banded((1, 1), a, a), rtol=1e-12)
         w = L.eigh(cr.tensor(e, device="cuda"), eigvals_only=True, subset_by_value=(0.0, 1e9))
         np.testing.assert_allclose(w.cpu(), sl.eigh(e, eigvals_only=True), rtol=1e-12)

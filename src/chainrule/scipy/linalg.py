@@ -2,12 +2,14 @@
 the matrix exponential, square root and logarithm, block diagonals and the (generalized) symmetric eigenproblem.
 
 Most are composites of chainrule's differentiable linear algebra (``cr.linalg.solve``, ``cholesky``, ``eigh``,
-``matmul``), so their derivatives, of every order and on either device, are those ops' rules. Three are primitives
+``matmul``), so their derivatives, of every order and on either device, are those ops' rules. Four are primitives
 with rules from the literature: ``solve_sylvester`` (the equation differentiated is another Sylvester equation),
-``sqrtm`` (its Fréchet derivative solves ``S dS + dS S = dA``) and ``logm`` (the block-triangular formula
-``f([[A, E], [0, A]]) = [[f(A), L_f(A, E)], [0, f(A)]]``, Mathias 1996). Their forwards are SciPy's on the host and
-short iterations of CuPy's dense operations on a GPU. Inputs are real; ``overwrite_*`` options are accepted and
-never overwrite; ``check_finite`` checks as SciPy does.
+``sqrtm`` (its Fréchet derivative solves ``S dS + dS S = dA``), ``logm`` (the block-triangular formula
+``f([[A, E], [0, A]]) = [[f(A), L_f(A, E)], [0, f(A)]]``, Mathias 1996) and the unpivoted LU under ``lu_factor``.
+Their forwards are SciPy's on the host and short loops of CuPy's dense operations on a GPU. Inputs are real;
+``overwrite_*`` options are accepted and never overwrite; ``check_finite`` checks as SciPy does. The LU, banded,
+Sylvester, square root and logarithm functions take one matrix (SciPy's batching is not followed); the others take
+stacks.
 
 >>> import chainrule as cr
 >>> c = cr.scipy.linalg.cho_factor(cr.tensor([[4.0, 2.0], [2.0, 5.0]]))
@@ -32,8 +34,8 @@ from ..primitive import Primitive, Sample, as_array, like
 from ..tensor import bottom
 
 __all__ = [
-    "block_diag", "cho_factor", "cho_solve", "eigh", "expm", "logm", "solve_banded", "solve_sylvester",
-    "solve_triangular", "sqrtm",
+    "block_diag", "cho_factor", "cho_solve", "eigh", "expm", "logm", "lu_factor", "lu_solve", "solve_banded",
+    "solve_sylvester", "solve_triangular", "sqrtm",
 ]
 
 _T = matrix_transpose
@@ -122,6 +124,123 @@ def cho_solve(c_and_lower: tuple[Any, bool], b: Any, overwrite_b: bool = False, 
     c, b = _prepare("cho_solve", check_finite, c, b)
     y = solve_triangular(c, b, trans=0 if lower else 1, lower=lower, check_finite=False)
     return solve_triangular(c, y, trans=1 if lower else 0, lower=lower, check_finite=False)
+
+
+# ---- LU ----------------------------------------------------------------------------------------------------------
+def _eliminate(a: Any, pivot: bool) -> tuple[Any, np.ndarray[Any, Any]]:
+    """Gaussian elimination in place of a copy (the packed L - I + U), with partial pivoting or without, and
+    LAPACK's pivot indices: CuPy's dense operations, one rank-1 update a column, where SciPy's LAPACK is not used."""
+    xp = backend.namespace(a)
+    lu, n = a.copy(), a.shape[0]
+    piv = np.arange(n, dtype=np.int32)
+    for k in range(n):
+        if pivot:
+            piv[k] = p = k + int(backend.to_host(xp.argmax(xp.abs(lu[k:, k]))))
+            if p != k:
+                lu[[k, p]] = lu[[p, k]]
+        lu[k + 1:, k] /= lu[k, k]
+        lu[k + 1:, k + 1:] -= lu[k + 1:, k:k + 1] * lu[k:k + 1, k + 1:]
+    return lu, piv
+
+
+def _pivots(a: Any) -> np.ndarray[Any, Any]:
+    """LAPACK's pivot indices of ``a``'s LU with partial pivoting (row k swapped with row piv[k], in turn)."""
+    return _sl.lu_factor(a, check_finite=False)[1] if type(a) is np.ndarray else _eliminate(a, pivot=True)[1]
+
+
+def _unpivoted_forward(a: Any) -> Any:
+    """The packed LU of rows already in pivoting order: LAPACK's, whose own pivoting then swaps nothing."""
+    if type(a) is np.ndarray:
+        lu, piv = _sl.lu_factor(a, check_finite=False)
+        if (piv == np.arange(len(piv))).all():
+            return lu
+    return _eliminate(a, pivot=False)[0]
+
+
+def _factors(lu: Any) -> tuple[Any, Any]:
+    """Unit lower L and upper U from the packed ``L - I + U``."""
+    return tril(lu, -1) + like(np.eye(lu.shape[-1], dtype=bottom(lu).dtype), lu), triu(lu)
+
+
+def _unpivoted_vjp(g: Any, ans: Any, a: Any) -> Any:
+    """``Abar = L^-T (tril(L^T Lbar, -1) + triu(Ubar U^T)) U^-T`` with ``Lbar, Ubar`` the two triangles of the
+    cotangent (the adjoint of the JVP below)."""
+    lower, upper = _factors(ans)
+    m = tril(_T(lower) @ g, -1) + triu(g @ _T(upper))
+    return _T(solve(upper, _T(solve(_T(lower), m))))
+
+
+def _unpivoted_jvp(t: Any, ans: Any, a: Any) -> Any:
+    """``F = L^-1 dA U^-1``; ``dL = L tril(F, -1)``, ``dU = triu(F) U`` (from ``dA = dL U + L dU``)."""
+    lower, upper = _factors(ans)
+    f = _T(solve(_T(upper), _T(solve(lower, t))))
+    return lower @ tril(f, -1) + triu(f) @ upper
+
+
+_lu_unpivoted = Primitive(
+    "lu_unpivoted",
+    _unpivoted_forward,
+    vjp=_unpivoted_vjp,
+    jvp=_unpivoted_jvp,
+    # columns diagonally dominant, so partial pivoting keeps the order and SciPy's lu_factor is the reference
+    samples=lambda rng: [Sample((4 * np.eye(n) + rng.uniform(-1, 1, (n, n)),)) for n in (3, 2, 1)],
+    reference=lambda a: _sl.lu_factor(a)[0],
+)
+
+
+def _permutation(piv: Any) -> np.ndarray[Any, Any]:
+    """The rows of ``P^T A`` (``A = P L U``) from LAPACK's sequential swaps."""
+    perm = np.arange(len(piv))
+    for k, p in enumerate(backend.to_host(piv).tolist()):
+        perm[[k, p]] = perm[[p, k]]
+    return perm
+
+
+def lu_factor(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> tuple[Any, np.ndarray[Any, Any]]:
+    """``(lu, piv)``: the LU decomposition with partial pivoting ``A = P L U`` packed as SciPy's (``L - I + U``,
+    LAPACK's pivot indices, a host int32 array), for ``lu_solve``, as ``scipy.linalg.lu_factor``.
+
+    The pivots are read off the values (piecewise constant: no gradient); the rows of A so ordered are factored
+    without pivoting, whose derivative is ``dL = L tril(F, -1)``, ``dU = triu(F) U`` with ``F = L^-1 dA U^-1``
+    (e.g. de Hoog, Anderssen & Lukas 2011), and its adjoint ``L^-T (tril(L^T Lbar, -1) + triu(Ubar U^T)) U^-T``.
+
+    >>> import chainrule as cr
+    >>> lu, piv = cr.scipy.linalg.lu_factor(cr.tensor([[1.0, 2.0], [2.0, 2.0]]))
+    >>> lu, piv
+    (tensor([[2. , 2. ],
+            [0.5, 1. ]]), array([1, 1], dtype=int32))
+    """
+    (a,) = _prepare("lu_factor", check_finite, a)
+    _square("lu_factor", a, 2)
+    piv = _pivots(bottom(a))
+    return _lu_unpivoted(getitem(a, _permutation(piv))), piv
+
+
+def lu_solve(lu_and_piv: tuple[Any, Any], b: Any, trans: int = 0, overwrite_b: bool = False,
+             check_finite: bool = True) -> Any:
+    """The solution x of ``A x = b`` (``trans=1`` or ``2``: ``A^T x = b``) from ``lu_factor(A)``'s ``(lu, piv)``, as
+    ``scipy.linalg.lu_solve``: the rows of b permuted, then two triangular solves, each differentiated by solve's rule
+    through the factors (and on through lu_factor's rule when lu came from it).
+
+    >>> import chainrule as cr
+    >>> lu_piv = cr.scipy.linalg.lu_factor(cr.tensor([[1.0, 2.0], [2.0, 2.0]]))
+    >>> cr.scipy.linalg.lu_solve(lu_piv, cr.tensor([3.0, 4.0]))
+    tensor([1., 1.])
+    """
+    lu, piv = lu_and_piv
+    lu, b = _prepare("lu_solve", check_finite, lu, b)
+    _square("lu_solve", lu, 2)
+    if trans not in (0, 1, 2):
+        raise ValueError(f"scipy.linalg.lu_solve: trans must be 0, 1 or 2, got {trans!r}")
+    if b.shape[0] != lu.shape[0]:
+        raise ValueError(f"scipy.linalg.lu_solve: b's first axis must have length {lu.shape[0]}, got shape {b.shape}")
+    perm = _permutation(piv)
+    if trans == 0:
+        y = solve_triangular(lu, getitem(b, perm), lower=True, unit_diagonal=True, check_finite=False)
+        return solve_triangular(lu, y, check_finite=False)
+    y = solve_triangular(lu, b, trans=1, check_finite=False)
+    x = solve_triangular(lu, y, trans=1, lower=True, unit_diagonal=True, check_finite=False)
+    return getitem(x, np.argsort(perm))
 
 
 def solve_banded(l_and_u: tuple[int, int], ab: Any, b: Any, overwrite_ab: bool = False, overwrite_b: bool = False,
