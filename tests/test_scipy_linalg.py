@@ -1,6 +1,7 @@
 """cr.scipy.linalg: values against SciPy, gradients against finite differences (cr.gradcheck, order 2, reverse and
-forward) for the composites, float32 kept, the refusals, and the stand-in GPU. The primitives (solve_sylvester,
-sqrtm, logm, lu_unpivoted) are also in the generated tables (test_ops.py, test_batching.py, test_gpu_ops.py)."""
+forward) for the composites, float32 kept, the refusals, and the stand-in GPU. The primitives (solve_triangular,
+solve_sylvester, sqrtm, logm, lu_unpivoted) are also in the generated tables (test_ops.py,
+test_batching.py, test_gpu_ops.py)."""
 
 from __future__ import annotations
 

@@ -1,15 +1,16 @@
-"""SciPy's ``scipy.linalg`` functions, differentiable: triangular, Cholesky and banded solves, Sylvester equations,
-the matrix exponential, square root and logarithm, block diagonals and the (generalized) symmetric eigenproblem.
+"""SciPy's ``scipy.linalg`` functions, differentiable: triangular, Cholesky, LU and banded solves, Sylvester
+equations, the matrix exponential, square root and logarithm, block diagonals and the (generalized) symmetric
+eigenproblem.
 
 Most are composites of chainrule's differentiable linear algebra (``cr.linalg.solve``, ``cholesky``, ``eigh``,
-``matmul``), so their derivatives, of every order and on either device, are those ops' rules. Four are primitives
-with rules from the literature: ``solve_sylvester`` (the equation differentiated is another Sylvester equation),
-``sqrtm`` (its Fréchet derivative solves ``S dS + dS S = dA``), ``logm`` (the block-triangular formula
-``f([[A, E], [0, A]]) = [[f(A), L_f(A, E)], [0, f(A)]]``, Mathias 1996) and the unpivoted LU under ``lu_factor``.
-Their forwards are SciPy's on the host and short loops of CuPy's dense operations on a GPU. Inputs are real;
-``overwrite_*`` options are accepted and never overwrite; ``check_finite`` checks as SciPy does. The LU, banded,
-Sylvester, square root and logarithm functions take one matrix (SciPy's batching is not followed); the others take
-stacks.
+``matmul``), so their derivatives, of every order and on either device, are those ops' rules. Five are primitives
+with rules from the literature: ``solve_triangular`` (solve's rule on the triangle read), ``solve_sylvester`` (the
+equation differentiated is another Sylvester equation), ``sqrtm`` (its Fréchet derivative solves
+``S dS + dS S = dA``), ``logm`` (the block-triangular formula ``f([[A, E], [0, A]]) = [[f(A), L_f(A, E)], [0, f(A)]]``,
+Mathias 1996) and the unpivoted LU under ``lu_factor``. Their forwards are SciPy's on the host and CuPy's dense
+operations (short loops of them) on a GPU. Inputs are real; ``overwrite_*`` options are accepted and never overwrite;
+``check_finite`` checks as SciPy does. The LU, banded, Sylvester, square root and logarithm functions take one matrix
+(SciPy's batching is not followed there); the solves, expm and eigh take stacks.
 
 >>> import chainrule as cr
 >>> c = cr.scipy.linalg.cho_factor(cr.tensor([[4.0, 2.0], [2.0, 5.0]]))
@@ -19,6 +20,7 @@ tensor([0.5, 0. ])
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -70,13 +72,68 @@ def _prepare(name: str, check_finite: bool, *xs: Any) -> list[Any]:
 
 
 # ---- triangular, Cholesky and banded solves -----------------------------------------------------------------------
+def _triangle(a: Any, lower: bool) -> Any:
+    return tril(a) if lower else triu(a)
+
+
+@functools.cache
+def _device_solve_triangular() -> Any:
+    """``cupyx.scipy.linalg.solve_triangular`` where CuPy is installed, else None."""
+    try:
+        from cupyx.scipy.linalg import solve_triangular as found
+    except ImportError:
+        return None
+    return found
+
+
+def _triangular_forward(a: Any, b: Any, lower: bool = False) -> Any:
+    """LAPACK's triangular solve (SciPy's, batched and broadcast); on a GPU cuBLAS's, else a dense solve."""
+    if type(a) is np.ndarray and type(b) is np.ndarray:
+        # SciPy copies a C-ordered matrix to Fortran order (O(n^2) but slow); its transpose already is, so solve that
+        if a.ndim == 2 and not a.flags.f_contiguous:
+            return _sl.solve_triangular(a.T, b, trans=1, lower=not lower, check_finite=False)
+        return _sl.solve_triangular(a, b, lower=lower, check_finite=False)
+    xp = backend.namespace(a)
+    t = xp.tril(a) if lower else xp.triu(a)
+    found = _device_solve_triangular()
+    if found is not None and a.ndim == b.ndim == 2:
+        return found(t, b, lower=lower)
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    return xp.linalg.solve(xp.broadcast_to(t, (*batch, *a.shape[-2:])), xp.broadcast_to(b, (*batch, *b.shape[-2:])))
+
+
+def _triangular_adjoint(g: Any, a: Any, lower: bool) -> Any:
+    """``T^-T G``: the cotangent of b (T^T is triangular the other way)."""
+    return _solve_triangular(_T(a), g, lower=not lower)
+
+
+def _triangular_samples(rng: np.random.Generator) -> list[Sample]:
+    pairs = (((3, 3), (3, 2), True), ((3, 3), (3, 1), False), ((2, 2, 2), (2, 3), True), ((2, 2), (2, 2, 1), False))
+    return [Sample((np.eye(a[-1]) * 2 + 0.5 * rng.uniform(-1, 1, a), rng.uniform(-1, 1, b)), {"lower": lower})
+            for a, b, lower in pairs]
+
+
+# X = T^-1 B, T the triangle of A read: Bbar = T^-T Xbar, Abar = -(Bbar X^T) on that triangle; dX = T^-1 (dB - dT X)
+_solve_triangular = Primitive(
+    "solve_triangular",
+    _triangular_forward,
+    vjp=(lambda g, ans, a, b, lower=False: -_triangle(_triangular_adjoint(g, a, lower) @ _T(ans), lower),
+         lambda g, ans, a, b, lower=False: _triangular_adjoint(g, a, lower)),
+    jvp=(lambda t, ans, a, b, lower=False: _solve_triangular(a, -(_triangle(t, lower) @ ans), lower=lower),
+         lambda t, ans, a, b, lower=False: _solve_triangular(a, t, lower=lower)),
+    samples=_triangular_samples,
+    reference=lambda a, b, lower=False: np.linalg.solve(np.tril(a) if lower else np.triu(a), b),
+)
+
+
 def solve_triangular(a: Any, b: Any, trans: int | str = 0, lower: bool = False, unit_diagonal: bool = False,
                      overwrite_b: bool = False, check_finite: bool = True) -> Any:
     """The solution x of ``T x = b`` (``trans=1``/``'T'``/``2``/``'C'``: ``T^T x = b``), T the lower (upper)
     triangle of ``a``, its diagonal taken as ones when ``unit_diagonal``, as ``scipy.linalg.solve_triangular``.
 
-    Only that triangle is read, so only it gets a gradient: ``bbar = T^-T xbar``, ``Tbar = -bbar x^T`` restricted to
-    the triangle (solve's rule through the mask). b is a vector (n,) or a stack of matrices (..., n, k).
+    A primitive (LAPACK's O(n^2) substitution) whose rules are solve's restricted to the triangle read:
+    ``bbar = T^-T xbar``, ``Tbar = -triangle(bbar x^T)``, ``dx = T^-1 (db - dT x)``. b is a vector (n,) or a stack of
+    matrices (..., n, k); a may be a stack too.
 
     >>> import chainrule as cr
     >>> cr.scipy.linalg.solve_triangular(cr.tensor([[2.0, 0.0], [1.0, 1.0]]), cr.tensor([2.0, 3.0]), lower=True)
@@ -86,10 +143,15 @@ def solve_triangular(a: Any, b: Any, trans: int | str = 0, lower: bool = False, 
     _square("solve_triangular", a)
     if trans not in (0, 1, 2, "N", "T", "C"):
         raise ValueError(f"scipy.linalg.solve_triangular: trans must be 0, 1, 2, 'N', 'T' or 'C', got {trans!r}")
-    t = tril(a) if lower else triu(a)
+    if b.ndim == 0 or b.shape[-1 if b.ndim == 1 else -2] != a.shape[-1]:
+        raise ValueError(f"scipy.linalg.solve_triangular: b of shape {b.shape} does not fit a of shape {a.shape}")
     if unit_diagonal:
-        t = where(like(np.eye(a.shape[-1], dtype=bool), a), like(np.ones((), a.dtype), a), t)
-    return solve(t if trans in (0, "N") else _T(t), b)
+        a = where(like(np.eye(a.shape[-1], dtype=bool), a), like(np.ones((), a.dtype), a), a)
+    if trans not in (0, "N"):
+        a, lower = _T(a), not lower
+    if b.ndim == 1:
+        return reshape(_solve_triangular(a, reshape(b, (b.shape[0], 1)), lower=bool(lower)), b.shape)
+    return _solve_triangular(a, b, lower=bool(lower))
 
 
 def cho_factor(a: Any, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True) -> tuple[Any, bool]:
