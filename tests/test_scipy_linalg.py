@@ -237,3 +237,15 @@ def test_on_the_stand_in_gpu() -> None:
         np.testing.assert_allclose(L.solve_banded((1, 1), x, x).cpu(), sl.solve_banded((1, 1), a, a), rtol=1e-12)
         w = L.eigh(cr.tensor(e, device="cuda"), eigvals_only=True, subset_by_value=(0.0, 1e9))
         np.testing.assert_allclose(w.cpu(), sl.eigh(e, eigvals_only=True), rtol=1e-12)
+
+
+def test_under_vmap_as_a_loop_over_the_examples() -> None:
+    a, b = RNG.uniform(-1, 1, (3, 3, 3)), RNG.uniform(-1, 1, (3, 3, 2))
+    spd = a @ np.swapaxes(a, -1, -2) + 3 * np.eye(3)
+    cases = [(lambda x, y: L.solve_triangular(x, y, lower=True), (spd, b)),
+             (lambda x, y: L.cho_solve(L.cho_factor(x), y), (spd, b)),
+             (lambda x, y: L.sqrtm(x) @ y, (spd, b)),
+             (lambda x, y: L.eigh(x, subset_by_index=(1, 2))[1] * y[0, 0], (spd, b))]
+    for fn, args in cases:
+        expected = np.stack([np.asarray(fn(*example)) for example in zip(*args)])
+        np.testing.assert_allclose(cr.vmap(fn)(*args), expected, rtol=1e-12, atol=1e-14)

@@ -123,3 +123,9 @@ def test_on_the_stand_in_gpu() -> None:
             np.testing.assert_allclose(out.cpu(), ref(a, b), rtol=1e-12, atol=1e-13)
             gx, gy = cr.autograd.grad((out ** 2).sum(), (x, y))
             assert gx.device == gy.device == "cuda:0"
+
+
+def test_direct_convolution_under_vmap() -> None:
+    a, b = RNG.uniform(-1, 1, (3, 6, 2)), RNG.uniform(-1, 1, (3, 2, 2))
+    out = cr.vmap(lambda x, y: S.correlate(x, y, mode="same", method="direct"))(a, b)
+    np.testing.assert_allclose(out, np.stack([ss.correlate(x, y, mode="same") for x, y in zip(a, b)]), rtol=1e-12)

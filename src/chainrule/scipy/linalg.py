@@ -32,7 +32,7 @@ from ..linalg import cholesky, matrix_transpose, solve
 from ..linalg import eigh as _eigh
 from ..ops.elementwise import where
 from ..ops.shape import concatenate, getitem, pad, reshape, tril, triu
-from ..primitive import Primitive, Sample, as_array, like
+from ..primitive import Example, Primitive, Sample, as_array, like
 from ..tensor import bottom
 
 __all__ = [
@@ -51,10 +51,11 @@ def _real(name: str, *xs: Any) -> None:
 
 
 def _finite(name: str, check: bool, *xs: Any) -> None:
-    """SciPy's ``check_finite``: a ValueError for infinities or NaNs in the inputs."""
+    """SciPy's ``check_finite``: a ValueError for infinities or NaNs in the inputs (not under ``cr.vmap``, where an
+    example has no values to read)."""
     for x in xs:
         v = bottom(x)
-        if check and not bool(backend.namespace(v).isfinite(v).all()):
+        if check and not isinstance(v, Example) and not bool(backend.namespace(v).isfinite(v).all()):
             raise ValueError(f"scipy.linalg.{name}: array must not contain infs or NaNs")
 
 
