@@ -128,6 +128,9 @@ def test_sqrtm_and_logm_against_scipy_and_their_frechet_derivatives() -> None:
         frechet = (theirs(a + h * e) - theirs(a - h * e)) / (2 * h)
         np.testing.assert_allclose(cr.jvp(ours, (a,), (e,))[1], frechet, rtol=1e-7, atol=1e-8)
     np.testing.assert_allclose(L.expm(L.logm(a)), a, rtol=1e-12)
+    for size in (1e-12, 1e12):  # the derivative is linear in E, however large or small E is
+        np.testing.assert_allclose(cr.jvp(L.logm, (a,), (size * e,))[1], size * cr.jvp(L.logm, (a,), (e,))[1],
+                                   rtol=1e-12)
 
 
 def test_a_real_matrix_without_a_real_root_or_logarithm_is_refused() -> None:

@@ -519,12 +519,20 @@ def _logm_forward(a: Any) -> Any:
     return _log_by_square_roots(a)
 
 
+def _norm1(x: Any) -> float:
+    """The 1-norm of x's values (1 under ``cr.vmap``, where an example has none to read)."""
+    v = bottom(x)
+    return 1.0 if isinstance(v, Example) else float(backend.namespace(v).abs(v).sum(axis=-2).max())
+
+
 def _upper_right(a: Any, e: Any) -> Any:
-    """``logm([[A, E], [0, A]])``'s upper-right block: the Fréchet derivative ``L(A, E)`` of the logarithm."""
+    """``logm([[A, E], [0, A]])``'s upper-right block: the Fréchet derivative ``L(A, E)`` of the logarithm. L is
+    linear in E, so E is scaled to A's size first: a far larger E would swamp the block's logarithm."""
     n = a.shape[-1]
-    zero = a * 0.0
-    block = concatenate([concatenate([a, e], axis=-1), concatenate([zero, a], axis=-1)], axis=-2)
-    return getitem(_logm(block), (slice(0, n), slice(n, 2 * n)))
+    size = _norm1(e)
+    scale = _norm1(a) / size if size > 0 else 1.0
+    block = concatenate([concatenate([a, e * scale], axis=-1), concatenate([a * 0.0, a], axis=-1)], axis=-2)
+    return getitem(_logm(block), (slice(0, n), slice(n, 2 * n))) * (1.0 / scale)
 
 
 # Mathias (1996): f([[A, E], [0, A]]) = [[f(A), L_f(A, E)], [0, f(A)]]; for a real function L_f(A, .)'s adjoint is
