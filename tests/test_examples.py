@@ -22,6 +22,12 @@ def _run(name: str) -> str:
     return done.stdout
 
 
+def _number(pattern: str, text: str) -> float:
+    found = re.search(pattern, text)
+    assert found is not None, f"{pattern!r} not in:\n{text}"
+    return float(found.group(1))
+
+
 def test_every_example_has_a_test() -> None:
     tested = {name[len("test_"):] for name in globals() if name.startswith("test_")}
     untested = [p.name for p in (ROOT / "examples").glob("*.py") if p.name != "demo.py" and p.stem not in tested]
@@ -50,3 +56,23 @@ def test_trust_ncg_fit() -> None:
     ours = int(re.search(r"trust-ncg:\s+(\d+) evaluations", out).group(1))
     theirs = [int(v) for v in re.findall(r"(\d+) evaluations of the loss,", out)]
     assert len(theirs) == 2 and all(ours < n for n in theirs)
+
+
+def test_gaussian_process() -> None:
+    out = _run("gaussian_process.py")
+    assert out.rstrip().endswith("OK"), out
+    assert _number(r"vs finite differences ([0-9.e+-]+)", out) < 1e-6
+    assert _number(r"vs the closed form ([0-9.e+-]+)", out) < 1e-10
+    before = _number(r"log marginal likelihood (-?[0-9.]+) ->", out)
+    after = _number(r"-> (-?[0-9.]+), \|gradient\|", out)
+    assert after > before
+    assert 0.05 < _number(r"sigma = ([0-9.]+)", out) < 0.2
+
+
+def test_deconvolution() -> None:
+    out = _run("deconvolution.py")
+    assert out.rstrip().endswith("OK"), out
+    assert _number(r"scipy.signal.convolve: max difference ([0-9.e+-]+)", out) < 1e-12
+    assert _number(r"max relative difference ([0-9.e+-]+)", out) < 1e-6
+    blurred = _number(r"blurred ([0-9.]+)", out)
+    assert _number(r"recovered ([0-9.]+)", out) < 0.75 * blurred

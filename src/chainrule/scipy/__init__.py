@@ -14,6 +14,6 @@ try:
 except ImportError:
     raise ImportError("cr.scipy needs SciPy, an optional extra of chainrule: pip install 'chainrule[scipy]'") from None
 
-from . import integrate, optimize, special, stats
+from . import integrate, linalg, optimize, signal, special, stats
 
-__all__ = ["integrate", "optimize", "special", "stats"]
+__all__ = ["integrate", "linalg", "optimize", "signal", "special", "stats"]
