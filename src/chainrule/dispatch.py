@@ -24,7 +24,17 @@ Impl = Callable[..., Any]
 _NO_DERIVATIVE = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj, np.may_share_memory,
                   np.shares_memory, np.argwhere, np.nonzero, np.flatnonzero, np.count_nonzero, np.isclose,
                   np.allclose, np.array_equal, np.array_equiv, np.searchsorted,
-                  np.nanargmax, np.nanargmin}
+                  np.nanargmax, np.nanargmin,
+                  # truth values and tests of each entry: booleans
+                  np.all, np.any, np.logical_and, np.logical_or, np.logical_not, np.logical_xor, np.isin, np.signbit,
+                  np.isreal, np.iscomplex, np.isneginf, np.isposinf, np.isnat,
+                  # indices: integers read off the values or the shapes
+                  np.lexsort, np.digitize, np.unravel_index, np.ravel_multi_index, np.bincount, np.ix_,
+                  np.tril_indices_from, np.triu_indices_from, np.diag_indices_from, np.diag_indices, np.tril_indices,
+                  np.triu_indices, np.indices, np.broadcast_shapes,
+                  # integer and bit arithmetic: integers in, integers out
+                  np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.bitwise_invert, np.bitwise_left_shift,
+                  np.bitwise_right_shift, np.bitwise_count, np.gcd, np.lcm, np.packbits, np.unpackbits}
 _SUBMODULES = ("numpy.linalg", "numpy.fft")  # named as linalg.solve, fft.fft in errors
 _UFUNC_REDUCE = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}
 _UFUNC_ACCUMULATE = {"add": "cumsum", "multiply": "cumprod"}
@@ -152,7 +162,8 @@ def array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwar
             return getattr(reductions, reduction)(inputs[0], axis=axis, **extra)
     if impl is not None:
         return impl(*inputs)
-    if holds_box(inputs) or holds_box(tuple(kwargs.values())):
+    if (holds_box(inputs) or holds_box(tuple(kwargs.values()))) and not (method == "__call__" and
+                                                                         ufunc in _NO_DERIVATIVE):
         raise _refuse(name)
     return _on_data(getattr(ufunc, method), inputs, kwargs)
 
@@ -165,6 +176,9 @@ def array_function(self: Tensor, func: Any, types: Any, args: tuple[Any, ...], k
     if impl is not None:
         _no_out(name, kwargs)
         return impl(*args, **kwargs)
+    if func is np.bincount and holds_box((*args[1:2], kwargs.get("weights"))):
+        raise TypeError("np.bincount(x, weights=w) with w being differentiated: its sums of weights have no chainrule "
+                        "rule; use cr.zeros(n).scatter_add(0, x, w), or w.detach() to drop the gradient")
     if func in _NO_DERIVATIVE or not (holds_box(args) or holds_box(tuple(kwargs.values()))):
         return _on_data(func, args, kwargs)
     raise _refuse(name)
