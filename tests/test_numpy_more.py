@@ -15,7 +15,7 @@ import chainrule as cr
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((3, 4))
 V = RNG.standard_normal(5)
-I = np.array([2, 0, 1, 2, 4])
+IDX = np.array([2, 0, 1, 2, 4])
 
 # (name, NumPy's function, its arguments: X and V become tensors that require grad)
 NO_DERIVATIVE: list[tuple[str, Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = [
@@ -33,15 +33,15 @@ NO_DERIVATIVE: list[tuple[str, Callable[..., Any], tuple[Any, ...], dict[str, An
     ("isposinf", np.isposinf, (X,), {}),
     ("lexsort", np.lexsort, ((V, -V),), {}),
     ("digitize", np.digitize, (V, [-1.0, 0.0, 1.0]), {}),
-    ("unravel_index", np.unravel_index, (I, (3, 2)), {}),
-    ("ravel_multi_index", np.ravel_multi_index, ((I % 2, I), (2, 5)), {}),
-    ("bincount", np.bincount, (I,), {"weights": V}),  # weights not being differentiated: see below
+    ("unravel_index", np.unravel_index, (IDX, (3, 2)), {}),
+    ("ravel_multi_index", np.ravel_multi_index, ((IDX % 2, IDX), (2, 5)), {}),
+    ("bincount", np.bincount, (IDX,), {"weights": V}),  # weights not being differentiated: see below
     ("tril_indices_from", np.tril_indices_from, (X,), {"k": 1}),
     ("triu_indices_from", np.triu_indices_from, (X,), {}),
     ("diag_indices_from", np.diag_indices_from, (X[:, :3],), {}),
-    ("ix_", np.ix_, (I, I[:2]), {}),
-    ("bitwise_and", np.bitwise_and, (I, 3), {}),
-    ("gcd", np.gcd, (I, 4), {}),
+    ("ix_", np.ix_, (IDX, IDX[:2]), {}),
+    ("bitwise_and", np.bitwise_and, (IDX, 3), {}),
+    ("gcd", np.gcd, (IDX, 4), {}),
 ]
 
 
@@ -87,7 +87,7 @@ def test_no_derivative_keeps_float32() -> None:
 
 def test_bincount_refuses_weights_being_differentiated() -> None:
     w = cr.tensor(V, requires_grad=True)
-    with pytest.raises(TypeError, match="bincount.*weights"):
-        np.bincount(I, weights=w)
-    with pytest.raises(TypeError, match="bincount.*weights"):
-        np.bincount(I, w)
+    with pytest.raises(TypeError, match=r"bincount.*weights"):
+        np.bincount(IDX, weights=w)
+    with pytest.raises(TypeError, match=r"bincount.*weights"):
+        np.bincount(IDX, w)
