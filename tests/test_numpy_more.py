@@ -48,8 +48,8 @@ NO_DERIVATIVE: list[tuple[str, Callable[..., Any], tuple[Any, ...], dict[str, An
 def _as_tensors(value: Any, *, requires_grad: bool) -> Any:
     if isinstance(value, np.ndarray) and value.dtype.kind == "f":
         return cr.tensor(value, requires_grad=requires_grad)
-    if isinstance(value, tuple):
-        return tuple(_as_tensors(v, requires_grad=requires_grad) for v in value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_as_tensors(v, requires_grad=requires_grad) for v in value)
     return value
 
 
@@ -91,3 +91,135 @@ def test_bincount_refuses_weights_being_differentiated() -> None:
         np.bincount(IDX, weights=w)
     with pytest.raises(TypeError, match=r"bincount.*weights"):
         np.bincount(IDX, w)
+
+
+A, B = RNG.standard_normal((2, 3, 4)), RNG.standard_normal((3, 4))
+P, Q = RNG.standard_normal(4), RNG.standard_normal(3)
+VEC3 = RNG.standard_normal((2, 3))
+POS = RNG.uniform(0.5, 2.0, (3, 4))
+# (name, chainrule's function, NumPy's, arguments (the floating ones are differentiated), keyword arguments)
+COMPOSITES: list[tuple[str, Callable[..., Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = [
+    ("cbrt", cr.cbrt, np.cbrt, (B,), {}),
+    ("float_power", cr.float_power, np.float_power, (POS, B), {}),
+    ("fmod", cr.fmod, np.fmod, (B * 3 + 0.25, POS + 0.25), {}),
+    ("broadcast_arrays", cr.broadcast_arrays, np.broadcast_arrays, (A, B[0]), {}),
+    ("array_split", cr.array_split, np.array_split, (A, 3), {"axis": 2}),
+    ("array_split_at", cr.array_split, np.array_split, (A, [1]), {"axis": 1}),
+    ("hsplit", cr.hsplit, np.hsplit, (A, 3), {}),
+    ("vsplit", cr.vsplit, np.vsplit, (B, [1, 2]), {}),
+    ("dsplit", cr.dsplit, np.dsplit, (A, 2), {}),
+    ("dstack", cr.dstack, np.dstack, ([B, B * 2],), {}),
+    ("block", cr.block, np.block, ([[B, B[:, :1]], [B[:1], P[:1]]],), {}),
+    ("unstack", cr.unstack, np.unstack, (A,), {"axis": 1}),
+    ("rollaxis", cr.rollaxis, np.rollaxis, (A, 2, 1), {}),
+    ("matrix_transpose", cr.matrix_transpose, np.matrix_transpose, (A,), {}),
+    ("copy", cr.copy, np.copy, (B,), {}),
+    ("ascontiguousarray", cr.ascontiguousarray, np.ascontiguousarray, (B,), {}),
+    ("asfortranarray", cr.asfortranarray, np.asfortranarray, (B,), {}),
+    ("asanyarray", cr.asanyarray, np.asanyarray, (B,), {}),
+    ("delete", cr.delete, np.delete, (B, [0, 2]), {"axis": 1}),
+    ("delete_flat", cr.delete, np.delete, (B, slice(1, 7, 2)), {}),
+    ("insert", cr.insert, np.insert, (B, 1, P[:3]), {"axis": 1}),
+    ("insert_flat", cr.insert, np.insert, (B, [0, 5, 5], Q), {}),
+    ("vecdot", cr.vecdot, np.vecdot, (A, B), {"axis": -1}),
+    ("matvec", cr.matvec, np.matvec, (A, P), {}),
+    ("vecmat", cr.vecmat, np.vecmat, (Q, A), {}),
+    ("linalg.vecdot", cr.linalg.vecdot, np.linalg.vecdot, (A[..., :3], B[:, :3]), {"axis": -2}),
+    ("linalg.cross", cr.linalg.cross, np.linalg.cross, (VEC3, VEC3[::-1]), {}),
+    ("vander", cr.vander, np.vander, (P,), {}),
+    ("vander_increasing", cr.vander, np.vander, (Q, 4), {"increasing": True}),
+    ("polyder", cr.polyder, np.polyder, (P, 2), {}),
+    ("polyint", cr.polyint, np.polyint, (P, 2, [0.5, -1.0]), {}),
+    ("polyadd", cr.polyadd, np.polyadd, (P, Q), {}),
+    ("polysub", cr.polysub, np.polysub, (Q, P), {}),
+    ("polymul", cr.polymul, np.polymul, (P, Q), {}),
+]
+IDS = [c[0] for c in COMPOSITES]
+# NumPy's own converters, which (as np.array) never ask a tensor argument to dispatch: cr.NAME records
+NOT_DISPATCHED = {"ascontiguousarray", "asfortranarray", "asanyarray"}
+
+
+def _joined(out: Any) -> Any:
+    """A function's outputs as one tensor, for gradcheck: lists and tuples raveled and joined."""
+    if isinstance(out, (list, tuple)):
+        return cr.concatenate([cr.ravel(o) for o in out])
+    return out
+
+
+def _check_values(ours: Any, theirs: Any) -> None:
+    if isinstance(theirs, (list, tuple)):
+        assert isinstance(ours, (list, tuple)) and len(ours) == len(theirs)
+        for a, b in zip(ours, theirs):
+            _check_values(a, b)
+        return
+    ours = ours.data if isinstance(ours, cr.Tensor) else ours  # primitives on arrays give arrays
+    assert ours.shape == np.shape(theirs) and ours.dtype == np.asarray(theirs).dtype
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, ours, theirs, args, kwargs", COMPOSITES, ids=IDS)
+def test_values_match_numpy(name: str, ours: Callable[..., Any], theirs: Callable[..., Any], args: tuple[Any, ...],
+                            kwargs: dict[str, Any]) -> None:
+    expected = theirs(*args, **kwargs)
+    _check_values(ours(*args, **kwargs), expected)
+    tensors = [_as_tensors(a, requires_grad=True) for a in args]
+    if name in NOT_DISPATCHED:
+        return
+    routed = theirs(*tensors, **kwargs)  # np.NAME(t): chainrule's, recorded
+    _check_values(routed, expected)
+    assert _joined(routed).requires_grad
+
+
+@pytest.mark.parametrize("name, ours, theirs, args, kwargs", COMPOSITES, ids=IDS)
+def test_gradients(name: str, ours: Callable[..., Any], theirs: Callable[..., Any], args: tuple[Any, ...],
+                   kwargs: dict[str, Any]) -> None:
+    def f(*xs: Any) -> Any:
+        return _joined(ours(*_refilled(args, iter(xs)), **kwargs))
+
+    assert cr.gradcheck(f, *_floats(args), order=2, modes=("rev", "fwd"))
+
+
+def _floats(obj: Any) -> list[Any]:
+    """The floating arrays in ``obj`` (through lists and tuples), which gradcheck differentiates."""
+    if isinstance(obj, (list, tuple)):
+        return [leaf for o in obj for leaf in _floats(o)]
+    return [obj] if isinstance(obj, np.ndarray) and obj.dtype.kind == "f" else []
+
+
+def _refilled(obj: Any, xs: Any) -> Any:
+    """``obj`` with its floating arrays replaced, in order, by the next of ``xs``."""
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_refilled(o, xs) for o in obj)
+    return next(xs) if isinstance(obj, np.ndarray) and obj.dtype.kind == "f" else obj
+
+
+@pytest.mark.parametrize("name, ours, theirs, args, kwargs", COMPOSITES, ids=IDS)
+def test_float32_kept(name: str, ours: Callable[..., Any], theirs: Callable[..., Any], args: tuple[Any, ...],
+                      kwargs: dict[str, Any]) -> None:
+    single = _refilled(args, iter([a.astype(np.float32) for a in _floats(args)]))
+    # float32 stays float32 (NumPy's vander and polyder widen it through their integer powers), but float_power
+    # computes in float64 by definition
+    _check_float32(ours(*single, **kwargs), theirs(*single, **kwargs), np.float64 if name == "float_power" else
+                   np.float32)
+
+
+def _check_float32(ours: Any, theirs: Any, dtype: Any) -> None:
+    if isinstance(theirs, (list, tuple)):
+        for a, b in zip(ours, theirs):
+            _check_float32(a, b, dtype)
+        return
+    assert ours.dtype == dtype
+    np.testing.assert_allclose(cr.Tensor(ours).data if isinstance(ours, cr.Tensor) else ours, theirs, rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_trim_zeros() -> None:
+    padded = np.concatenate([[0.0], P, [0.0, 0.0]])
+    _check_values(cr.trim_zeros(padded, "b"), np.trim_zeros(padded, "b"))
+    _check_values(np.trim_zeros(cr.tensor(padded, requires_grad=True)), np.trim_zeros(padded))
+    grid = np.pad(B, ((1, 0), (0, 2)))
+    _check_values(cr.trim_zeros(grid), np.trim_zeros(grid))
+    _check_values(cr.trim_zeros(grid, axis=1), np.trim_zeros(grid, axis=1))
+    # the zeros trimmed are fixed (a perturbed zero is no longer trimmed): the values kept are differentiated
+    assert cr.gradcheck(lambda p: cr.trim_zeros(cr.concatenate([cr.zeros(1), p, cr.zeros(2)])), P, order=2,
+                        modes=("rev", "fwd"))

@@ -826,3 +826,38 @@ def rad2deg(x: Any) -> Any:
 
 radians = deg2rad
 degrees = rad2deg
+
+
+# ---- more of NumPy's elementwise functions (issue 10) -------------------------------------------------------------
+__all__ += ["around", "cbrt", "fix", "float_power", "fmod", "rint", "trunc"]
+
+# cbrt'(0) = 1/0 = inf, as for sqrt: IEEE arithmetic's answer, never a silent 0
+cbrt = elementwise("cbrt", np.cbrt, lambda ans, x: 1 / (3 * ans * ans))
+# rounding is piecewise constant: no gradient, as floor, ceil and round
+trunc = nondifferentiable("trunc", np.trunc, S.unary())
+rint = nondifferentiable("rint", np.rint, S.unary())
+fix = trunc  # np.fix rounds towards zero, as trunc does
+around = round  # NumPy's other name of round
+# C's fmod(x, y) = x - trunc(x / y) * y (the sign of x): the gradient is 1 for x and -trunc(x / y) for y (away from
+# the jumps), as remainder's with floor
+fmod = Primitive(
+    "fmod",
+    np.fmod,
+    vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g * trunc(x / y)),
+    jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t * trunc(x / y)),
+    batching=True,
+    samples=lambda rng: [Sample((S.draw(rng, a) * 3 + 0.25, S.draw(rng, b, "positive") + 0.25)) for a, b in S.PAIRS],
+)
+
+
+def float_power(x: Any, y: Any) -> Any:
+    """``x ** y`` computed in double precision (float64, or complex128 for complex inputs), as ``np.float_power``:
+    power's gradient, cast back to each input's dtype.
+
+    >>> import chainrule as cr
+    >>> cr.float_power(cr.tensor([2.0, 3.0], dtype=cr.float32), 2.0)
+    tensor([4., 9.])
+    """
+    x, y = as_array(x), as_array(y)
+    wide = np.complex128 if np.iscomplexobj(bottom(x)) or np.iscomplexobj(bottom(y)) else np.float64
+    return power(astype(x, wide), astype(y, wide))

@@ -19,7 +19,7 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 from .. import backend
 from ..primitive import Primitive, Sample, as_array, fit_batch, holds_box, like
 from ..spelling import both_spellings
-from ..tensor import Tensor, values
+from ..tensor import Tensor, bottom, values
 from . import samples as S
 from .elementwise import astype, multiply, not_equal, where
 
@@ -1324,3 +1324,276 @@ class _Joiner:
 
 r_ = _Joiner(0, 1, -1)  # along the first axis
 c_ = _Joiner(-1, 2, 0)  # along the last axis, each piece at least 2-d with its own axes first: 1-d ones as columns
+
+
+# ---- more of NumPy's shape functions (issue 10): composites of the above ---------------------------------------
+__all__ += ["array_split", "asanyarray", "ascontiguousarray", "asfortranarray", "block", "broadcast_arrays", "copy",
+            "delete", "dsplit", "dstack", "hsplit", "identity", "insert", "rollaxis", "tri", "trim_zeros", "unstack",
+            "vsplit"]
+
+
+def broadcast_arrays(*args: Any, subok: bool = False) -> tuple[Any, ...]:
+    """The inputs broadcast to their common shape, as ``np.broadcast_arrays`` (each a ``broadcast_to``).
+
+    >>> import chainrule as cr
+    >>> [a.shape for a in cr.broadcast_arrays(cr.zeros((2, 1)), cr.zeros(3))]
+    [(2, 3), (2, 3)]
+    """
+    arrays = [as_array(a) for a in args]
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    return tuple(a if a.shape == shape else broadcast_to(a, shape) for a in arrays)
+
+
+@both_spellings
+def array_split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
+    """``split`` that allows sections of unequal length: an axis of length n in k sections gives n % k sections of
+    n // k + 1 first, then sections of n // k, as ``np.array_split``.
+
+    >>> import chainrule as cr
+    >>> [p.shape for p in cr.array_split(cr.zeros(5), 3)]
+    [(2,), (2,), (1,)]
+    """
+    x = as_array(x)
+    cuts = indices_or_sections.data if isinstance(indices_or_sections, Tensor) else indices_or_sections
+    if np.ndim(cuts) != 0:
+        return split(x, cuts, axis=axis)
+    sections = int(cuts)
+    if sections <= 0:
+        raise ValueError(f"array_split: the number of sections must be positive, got {sections}")
+    size, extra = divmod(x.shape[normalize_axis_index(axis, x.ndim)], sections)
+    bounds = np.cumsum([size + 1] * extra + [size] * (sections - extra))[:-1]
+    return split(x, bounds, axis=axis)
+
+
+def _split_at_least(name: str, x: Any, indices_or_sections: Any, axis: int, least: int) -> list[Any]:
+    x = as_array(x)
+    if x.ndim < least:
+        raise ValueError(f"{name} only works on arrays of {least} or more dimensions, not {x.ndim}")
+    return split(x, indices_or_sections, axis=axis)
+
+
+def hsplit(x: Any, indices_or_sections: Any) -> list[Any]:
+    """``split`` along the second axis (a 1-d array: along its only one), as ``np.hsplit``.
+
+    >>> import chainrule as cr
+    >>> [p.shape for p in cr.hsplit(cr.zeros((4, 4)), 2)]
+    [(4, 2), (4, 2)]
+    """
+    return _split_at_least("hsplit", x, indices_or_sections, 1 if as_array(x).ndim > 1 else 0, 1)
+
+
+def vsplit(x: Any, indices_or_sections: Any) -> list[Any]:
+    """``split`` along the first axis of an array of two or more dimensions, as ``np.vsplit``.
+
+    >>> import chainrule as cr
+    >>> [p.shape for p in cr.vsplit(cr.zeros((4, 4)), [1])]
+    [(1, 4), (3, 4)]
+    """
+    return _split_at_least("vsplit", x, indices_or_sections, 0, 2)
+
+
+def dsplit(x: Any, indices_or_sections: Any) -> list[Any]:
+    """``split`` along the third axis of an array of three or more dimensions, as ``np.dsplit``.
+
+    >>> import chainrule as cr
+    >>> [p.shape for p in cr.dsplit(cr.zeros((1, 2, 4)), 2)]
+    [(1, 2, 2), (1, 2, 2)]
+    """
+    return _split_at_least("dsplit", x, indices_or_sections, 2, 3)
+
+
+def dstack(tup: Sequence[Any]) -> Any:
+    """The arrays joined along the third axis, each made at least 3-d first, as ``np.dstack``.
+
+    >>> import chainrule as cr
+    >>> cr.dstack([cr.zeros(3), cr.ones(3)]).shape
+    (1, 3, 2)
+    """
+    return concatenate([atleast_3d(a) for a in tup], axis=2)
+
+
+def _depth(obj: Any) -> int:
+    return 1 + _depth(obj[0]) if isinstance(obj, list) and obj else 0
+
+
+def block(arrays: Any) -> Any:
+    """One array assembled from nested lists of blocks, as ``np.block``: the innermost lists are joined along the
+    last axis, the next ones out along the one before, each block made at least as deep as the nesting first.
+
+    >>> import chainrule as cr
+    >>> cr.block([[cr.eye(2), cr.zeros((2, 1))], [cr.ones((1, 2)), cr.ones((1, 1))]]).shape
+    (3, 3)
+    """
+    depth = _depth(arrays)
+
+    def leaves(obj: Any, level: int) -> list[Any]:
+        if isinstance(obj, list):
+            if _depth(obj) != depth - level:
+                raise ValueError("block: the lists are nested to different depths")
+            return [leaf for o in obj for leaf in leaves(o, level + 1)]
+        if isinstance(obj, tuple):
+            raise TypeError("block: blocks are given in lists, not tuples (as np.block)")
+        return [as_array(obj)]
+
+    ndim = builtins.max(depth, *(leaf.ndim for leaf in leaves(arrays, 0)))
+
+    def join(obj: Any, level: int) -> Any:
+        if not isinstance(obj, list):
+            return _atleast(obj, ndim)
+        if not obj:
+            raise ValueError("block: a list of blocks is empty")
+        return concatenate([join(o, level + 1) for o in obj], axis=level - depth)
+
+    return join(arrays, 0)
+
+
+@both_spellings
+def unstack(x: Any, /, *, axis: int = 0) -> tuple[Any, ...]:
+    """The slices of ``x`` along ``axis``, as ``np.unstack`` (the inverse of ``stack``).
+
+    >>> import chainrule as cr
+    >>> [p.shape for p in cr.unstack(cr.zeros((2, 3)), axis=1)]
+    [(2,), (2,), (2,)]
+    """
+    x = as_array(x)
+    axis = normalize_axis_index(axis, x.ndim)
+    return tuple(_getitem(x, _along(axis, i)) for i in range(x.shape[axis]))
+
+
+@both_spellings
+def rollaxis(a: Any, axis: int, start: int = 0) -> Any:
+    """``axis`` moved to before position ``start``, as ``np.rollaxis`` (``moveaxis`` is clearer).
+
+    >>> import chainrule as cr
+    >>> cr.rollaxis(cr.zeros((2, 3, 4)), 2).shape
+    (4, 2, 3)
+    """
+    a = as_array(a)
+    n = a.ndim
+    axis = normalize_axis_index(axis, n)
+    if not -n <= start <= n:
+        raise ValueError(f"rollaxis: start {start} is out of range for an array of {n} dimensions")
+    start = start + n if start < 0 else start
+    start = start - 1 if axis < start else start
+    return a if axis == start else moveaxis(a, axis, start)
+
+
+def copy(a: Any, order: str = "K", subok: bool = False) -> Any:
+    """A copy of ``a``, as ``np.copy``: recorded as the identity, so the gradient passes through.
+
+    >>> import chainrule as cr
+    >>> t = cr.tensor([1.0, 2.0])
+    >>> cr.copy(t) is t
+    False
+    """
+    a = as_array(a)
+    return astype(a, a.dtype)
+
+
+def ascontiguousarray(a: Any, dtype: Any = None, *, like: Any = None) -> Any:
+    """``a`` as a tensor of at least one dimension (``np.ascontiguousarray``; the memory order is NumPy's concern).
+
+    >>> import chainrule as cr
+    >>> cr.ascontiguousarray(cr.tensor(2.0)).shape
+    (1,)
+    """
+    return _atleast(asarray(a, dtype), 1)
+
+
+asfortranarray = ascontiguousarray  # the values are the same in either memory order
+
+
+def asanyarray(a: Any, dtype: Any = None, order: str | None = None, *, device: Any = None, copy: bool | None = None,
+               like: Any = None) -> Tensor:
+    """``asarray`` (a Tensor has no subclasses to keep), as ``np.asanyarray``.
+
+    >>> import chainrule as cr
+    >>> t = cr.tensor([1.0])
+    >>> cr.asanyarray(t) is t
+    True
+    """
+    return asarray(a, dtype, order, device=device, copy=copy)
+
+
+def _picked(x: Any, labels: np.ndarray[Any, Any]) -> Any:
+    """The entries of the flattened ``x`` that ``labels`` (integer positions) name, in their shape."""
+    return _getitem(ravel(x), (labels,))
+
+
+@both_spellings
+def delete(arr: Any, obj: Any, axis: int | None = None) -> Any:
+    """``arr`` without the entries (``axis=None``: of its flattened copy) or slices along ``axis`` that ``obj``
+    names (an index, a slice, a list or a mask), as ``np.delete``; the gradient reaches the entries kept.
+
+    >>> import chainrule as cr
+    >>> cr.delete(cr.tensor([1.0, 2.0, 3.0]), 1)
+    tensor([1., 3.])
+    """
+    arr = as_array(arr)
+    obj = obj.data if isinstance(obj, Tensor) else obj
+    return _picked(arr, np.delete(np.arange(arr.size).reshape(arr.shape), obj, axis))
+
+
+@both_spellings
+def insert(arr: Any, obj: Any, values: Any, axis: int | None = None) -> Any:
+    """``values`` inserted into ``arr`` (``axis=None``: into its flattened copy) before the positions ``obj``,
+    as ``np.insert``, cast to ``arr``'s dtype; the gradient reaches ``arr`` and the values inserted.
+
+    >>> import chainrule as cr
+    >>> cr.insert(cr.tensor([1.0, 2.0]), 1, cr.tensor(5.0))
+    tensor([1., 5., 2.])
+    """
+    arr = as_array(arr)
+    values = astype(_near(values, arr), arr.dtype)
+    obj = obj.data if isinstance(obj, Tensor) else obj
+    # NumPy's insert on positions: arr's entries are 0 ... arr.size - 1, the values' follow, so the result names
+    # which entry (or which broadcast copy of a value) lands where
+    labels = np.insert(np.arange(arr.size).reshape(arr.shape), obj,
+                       np.arange(arr.size, arr.size + values.size).reshape(values.shape), axis)
+    return _picked(concatenate([ravel(arr), ravel(values)]), labels)
+
+
+@both_spellings
+def trim_zeros(filt: Any, trim: str = "fb", axis: Axis = None) -> Any:
+    """``filt`` without its leading (``"f"`` in ``trim``) and trailing (``"b"``) zeros along each axis of ``axis``
+    (all by default), as ``np.trim_zeros``; the gradient reaches the entries kept.
+
+    >>> import chainrule as cr
+    >>> cr.trim_zeros(cr.tensor([0.0, 1.0, 0.0, 2.0, 0.0]))
+    tensor([1., 0., 2.])
+    """
+    filt = as_array(filt)
+    if not set(trim.lower()) <= {"f", "b"}:
+        raise ValueError(f"trim_zeros: trim must hold only 'f' and 'b', not {trim!r}")
+    nonzero = backend.to_host(bottom(filt) != 0)
+    axes = normalize_axis_tuple(range(filt.ndim) if axis is None else axis, filt.ndim)
+    index: list[Any] = [slice(None)] * filt.ndim
+    for a in axes:
+        kept = np.flatnonzero(nonzero.any(axis=tuple(b for b in range(filt.ndim) if b != a)))
+        if kept.size == 0:
+            index[a] = slice(0, 0)
+            continue
+        index[a] = slice(kept[0] if "f" in trim.lower() else 0, kept[-1] + 1 if "b" in trim.lower() else None)
+    return _getitem(filt, tuple(index))
+
+
+def identity(n: int, dtype: Any = None, *, like: Any = None) -> Tensor:
+    """The n x n identity matrix (a constant), as ``np.identity``.
+
+    >>> import chainrule as cr
+    >>> cr.identity(2)
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
+    return Tensor._from_node(np.identity(n, dtype), None)
+
+
+def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = float, *, like: Any = None) -> Tensor:
+    """Ones at and below the k-th diagonal of an N x M matrix, zeros above (a constant), as ``np.tri``.
+
+    >>> import chainrule as cr
+    >>> cr.tri(2, 3)
+    tensor([[1., 0., 0.],
+            [1., 1., 0.]])
+    """
+    return Tensor._from_node(np.tri(N, M, k, dtype), None)
