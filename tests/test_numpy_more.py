@@ -46,7 +46,7 @@ NO_DERIVATIVE: list[tuple[str, Callable[..., Any], tuple[Any, ...], dict[str, An
 
 
 def _as_tensors(value: Any, *, requires_grad: bool) -> Any:
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fc":
         return cr.tensor(value, requires_grad=requires_grad)
     if isinstance(value, (tuple, list)):
         return type(value)(_as_tensors(v, requires_grad=requires_grad) for v in value)
@@ -133,6 +133,14 @@ COMPOSITES: list[tuple[str, Callable[..., Any], Callable[..., Any], tuple[Any, .
     ("polyadd", cr.polyadd, np.polyadd, (P, Q), {}),
     ("polysub", cr.polysub, np.polysub, (Q, P), {}),
     ("polymul", cr.polymul, np.polymul, (P, Q), {}),
+    ("logspace", cr.logspace, np.logspace, (B[0], 2.0 + B[1], 5), {"axis": 1}),
+    ("logspace_base", cr.logspace, np.logspace, (0.5, B[0], 4), {"base": POS[0], "endpoint": False}),
+    ("geomspace", cr.geomspace, np.geomspace, (POS[0], POS[1] * 10, 5), {"axis": -1}),
+    ("geomspace_negative", cr.geomspace, np.geomspace, (-POS[0], -POS[1], 3), {"endpoint": False}),
+    ("unwrap", cr.unwrap, np.unwrap, (np.cumsum(B * 2, axis=1),), {"axis": 1}),
+    ("unwrap_period", cr.unwrap, np.unwrap, (V * 4,), {"period": 3.0}),
+    ("fft.hfft", cr.fft.hfft, np.fft.hfft, (V + 1j * P[:1],), {"n": 7}),
+    ("fft.ihfft", cr.fft.ihfft, np.fft.ihfft, (A,), {"axis": 1, "norm": "ortho"}),
 ]
 IDS = [c[0] for c in COMPOSITES]
 # NumPy's own converters, which (as np.array) never ask a tensor argument to dispatch: cr.NAME records
@@ -183,32 +191,37 @@ def _floats(obj: Any) -> list[Any]:
     """The floating arrays in ``obj`` (through lists and tuples), which gradcheck differentiates."""
     if isinstance(obj, (list, tuple)):
         return [leaf for o in obj for leaf in _floats(o)]
-    return [obj] if isinstance(obj, np.ndarray) and obj.dtype.kind == "f" else []
+    return [obj] if isinstance(obj, np.ndarray) and obj.dtype.kind in "fc" else []
 
 
 def _refilled(obj: Any, xs: Any) -> Any:
     """``obj`` with its floating arrays replaced, in order, by the next of ``xs``."""
     if isinstance(obj, (list, tuple)):
         return type(obj)(_refilled(o, xs) for o in obj)
-    return next(xs) if isinstance(obj, np.ndarray) and obj.dtype.kind == "f" else obj
+    return next(xs) if isinstance(obj, np.ndarray) and obj.dtype.kind in "fc" else obj
 
 
 @pytest.mark.parametrize("name, ours, theirs, args, kwargs", COMPOSITES, ids=IDS)
 def test_float32_kept(name: str, ours: Callable[..., Any], theirs: Callable[..., Any], args: tuple[Any, ...],
                       kwargs: dict[str, Any]) -> None:
-    single = _refilled(args, iter([a.astype(np.float32) for a in _floats(args)]))
+    def narrow(obj: Any) -> Any:
+        return _refilled(obj, iter([a.astype(np.float32 if a.dtype.kind == "f" else np.complex64)
+                                    for a in _floats(obj)]))
+
+    single, kwargs = narrow(args), dict(zip(kwargs, narrow(tuple(kwargs.values()))))
     # float32 stays float32 (NumPy's vander and polyder widen it through their integer powers), but float_power
     # computes in float64 by definition
-    _check_float32(ours(*single, **kwargs), theirs(*single, **kwargs), np.float64 if name == "float_power" else
-                   np.float32)
+    wide = name == "float_power"
+    _check_float32(ours(*single, **kwargs), theirs(*single, **kwargs), (np.float64,) if wide else
+                   (np.float32, np.complex64))
 
 
-def _check_float32(ours: Any, theirs: Any, dtype: Any) -> None:
+def _check_float32(ours: Any, theirs: Any, dtypes: tuple[Any, ...]) -> None:
     if isinstance(theirs, (list, tuple)):
         for a, b in zip(ours, theirs):
-            _check_float32(a, b, dtype)
+            _check_float32(a, b, dtypes)
         return
-    assert ours.dtype == dtype
+    assert ours.dtype in dtypes
     np.testing.assert_allclose(cr.Tensor(ours).data if isinstance(ours, cr.Tensor) else ours, theirs, rtol=1e-5,
                                atol=1e-6)
 
@@ -223,3 +236,24 @@ def test_trim_zeros() -> None:
     # the zeros trimmed are fixed (a perturbed zero is no longer trimmed): the values kept are differentiated
     assert cr.gradcheck(lambda p: cr.trim_zeros(cr.concatenate([cr.zeros(1), p, cr.zeros(2)])), P, order=2,
                         modes=("rev", "fwd"))
+
+
+@pytest.mark.parametrize("ours, theirs, args", [(cr.identity, np.identity, (3,)), (cr.tri, np.tri, (3, 4, -1)),
+                                               (cr.tri, np.tri, (2,))])
+def test_constants(ours: Callable[..., Any], theirs: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    out = ours(*args)
+    assert not out.requires_grad
+    _check_values(out, theirs(*args))
+
+
+def test_refusals() -> None:
+    with pytest.raises(ValueError, match="cannot include zero"):
+        cr.geomspace(cr.tensor(0.0), 1.0, 3)
+    with pytest.raises(ValueError, match="same sign"):
+        cr.geomspace(cr.tensor(-1.0), 1.0, 3)
+    with pytest.raises(ValueError, match="3-vectors"):
+        cr.linalg.cross(cr.tensor(VEC3[:, :2]), VEC3[:, :2])
+    with pytest.raises(ValueError, match="2 or more dimensions"):
+        cr.vsplit(cr.tensor(V), 5)
+    with pytest.raises(ValueError, match="nested to different depths"):
+        cr.block([[B], B])

@@ -21,7 +21,7 @@ from ..primitive import Primitive, Sample, as_array, fit_batch, holds_box, like
 from ..spelling import both_spellings
 from ..tensor import Tensor, bottom, values
 from . import samples as S
-from .elementwise import astype, multiply, not_equal, where
+from .elementwise import astype, exp, log, multiply, not_equal, where
 
 __all__ = [
     "append",
@@ -1433,6 +1433,8 @@ def block(arrays: Any) -> Any:
             return [leaf for o in obj for leaf in leaves(o, level + 1)]
         if isinstance(obj, tuple):
             raise TypeError("block: blocks are given in lists, not tuples (as np.block)")
+        if level != depth:
+            raise ValueError("block: the lists are nested to different depths")
         return [as_array(obj)]
 
     ndim = builtins.max(depth, *(leaf.ndim for leaf in leaves(arrays, 0)))
@@ -1597,3 +1599,92 @@ def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = float, *, like: A
             [1., 1., 0.]])
     """
     return Tensor._from_node(np.tri(N, M, k, dtype), None)
+
+
+# ---- ranges on a logarithmic scale, and phase unwrapping (issue 10) ---------------------------------------------
+__all__ += ["geomspace", "logspace", "unwrap"]
+
+
+def _ends(*ends: Any) -> tuple[Any, ...]:
+    """The ends of a range broadcast together, Python numbers taking the arrays' precision (as NumPy's weak
+    scalars do): ``logspace(0.5, t)`` keeps t's float32."""
+    arrays = [as_array(e) for e in ends if not isinstance(e, (int, float, complex))]
+    if not arrays:
+        return broadcast_arrays(*ends)
+    dtype = np.result_type(*(bottom(a).dtype for a in arrays))
+    return broadcast_arrays(*(_near(np.asarray(e, np.result_type(dtype, e)), arrays[0])
+                              if isinstance(e, (int, float, complex)) else e for e in ends))
+
+
+def _spaced(start: Any, stop: Any, num: int, endpoint: bool, axis: int) -> Any:
+    """``num`` evenly spaced points from ``start`` to ``stop`` (arrays broadcast together), stacked along ``axis``
+    of the result: start + (stop - start) k / div, differentiable in both ends."""
+    start, stop = _ends(start, stop)
+    if num < 0:
+        raise ValueError(f"the number of samples must be at least 0, not {num}")
+    fractions = np.linspace(0.0, 1.0, num, endpoint=endpoint).astype(np.result_type(bottom(start).dtype, 1.0))
+    fractions = like(fractions.reshape((num,) + (1,) * start.ndim), start)
+    points = start + (stop - start) * fractions
+    return moveaxis(points, 0, normalize_axis_index(axis, points.ndim))
+
+
+@both_spellings
+def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: Any = 10.0, dtype: Any = None,
+             axis: int = 0) -> Any:
+    """``base ** linspace(start, stop, num)``, as ``np.logspace``; differentiable in ``start``, ``stop`` and
+    ``base``.
+
+    >>> import chainrule as cr
+    >>> cr.logspace(0.0, cr.tensor(2.0), 3)
+    tensor([  1.,  10., 100.])
+    """
+    exponents = _spaced(start, stop, num, endpoint, axis)
+    if np.ndim(base):  # NumPy's: an array of bases spans the axes beside the new one
+        base = expand_dims(as_array(base), axis)
+    out = base**exponents
+    return out if dtype is None else astype(out, dtype)
+
+
+@both_spellings
+def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None, axis: int = 0) -> Any:
+    """``num`` points from ``start`` to ``stop`` in a geometric progression (ends of one sign, real, not zero),
+    exactly ``start`` and ``stop`` at the ends, as ``np.geomspace``; differentiable in both ends.
+
+    >>> import chainrule as cr
+    >>> cr.geomspace(cr.tensor(1.0), 1000.0, 4)
+    tensor([   1.,   10.,  100., 1000.])
+    """
+    start, stop = _ends(start, stop)
+    ends = (bottom(start), bottom(stop))
+    if any(np.iscomplexobj(e) for e in ends):
+        raise TypeError("geomspace: complex ends are not supported; space their magnitudes and angles apart")
+    if any(bool((e == 0).any()) for e in ends):
+        raise ValueError("geomspace: a geometric sequence cannot include zero")
+    if bool((np.sign(ends[0]) != np.sign(ends[1])).any()):
+        raise ValueError("geomspace: the ends must have the same sign (a geometric sequence of reals cannot cross "
+                         "zero)")
+    sign = like(np.where(ends[0] < 0, -1, 1).astype(ends[0].dtype), start)
+    inner = sign * exp(_spaced(log(start * sign), log(stop * sign), num, endpoint, 0))
+    pieces = [expand_dims(start, 0)] if num else []  # the ends exactly, as NumPy's
+    if num > 2 or (num == 2 and not endpoint):
+        pieces.append(_getitem(inner, (slice(1, num - 1 if endpoint else num),)))
+    if num > 1 and endpoint:
+        pieces.append(expand_dims(stop, 0))
+    out = concatenate(pieces, axis=0) if pieces else inner
+    out = moveaxis(out, 0, normalize_axis_index(axis, out.ndim))
+    return out if dtype is None else astype(out, dtype)
+
+
+@both_spellings
+def unwrap(p: Any, discont: float | None = None, axis: int = -1, *, period: float = 2 * np.pi) -> Any:
+    """``p`` with jumps larger than ``discont`` (default ``period / 2``) along ``axis`` taken out by adding
+    multiples of ``period``, as ``np.unwrap``. The multiples added are piecewise constant, so the gradient passes
+    through unchanged.
+
+    >>> import chainrule as cr
+    >>> cr.unwrap(cr.tensor([0.0, 3.0, 6.5]))
+    tensor([0.        , 3.        , 0.21681469])
+    """
+    p = as_array(p)
+    data = bottom(p)
+    return p + (np.unwrap(data, discont, axis, period=period) - data)
