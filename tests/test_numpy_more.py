@@ -181,10 +181,13 @@ def test_values_match_numpy(name: str, ours: Callable[..., Any], theirs: Callabl
 @pytest.mark.parametrize("name, ours, theirs, args, kwargs", COMPOSITES, ids=IDS)
 def test_gradients(name: str, ours: Callable[..., Any], theirs: Callable[..., Any], args: tuple[Any, ...],
                    kwargs: dict[str, Any]) -> None:
-    def f(*xs: Any) -> Any:
-        return _joined(ours(*_refilled(args, iter(xs)), **kwargs))
+    given = (args, tuple(kwargs.values()))  # floating keyword arguments (logspace's base) are differentiated too
 
-    assert cr.gradcheck(f, *_floats(args), order=2, modes=("rev", "fwd"))
+    def f(*xs: Any) -> Any:
+        positional, keywords = _refilled(given, iter(xs))
+        return _joined(ours(*positional, **dict(zip(kwargs, keywords))))
+
+    assert cr.gradcheck(f, *_floats(given), order=2, modes=("rev", "fwd"))
 
 
 def _floats(obj: Any) -> list[Any]:
@@ -257,3 +260,27 @@ def test_refusals() -> None:
         cr.vsplit(cr.tensor(V), 5)
     with pytest.raises(ValueError, match="nested to different depths"):
         cr.block([[B], B])
+
+
+@pytest.mark.parametrize("name, ours, theirs, args, kwargs", COMPOSITES, ids=IDS)
+def test_on_the_device(name: str, ours: Callable[..., Any], theirs: Callable[..., Any], args: tuple[Any, ...],
+                       kwargs: dict[str, Any]) -> None:
+    """Each composite on the CuPy stand-in: the values and the gradients of the host, and the results stay there."""
+    from chainrule import backend
+    from stand_in_gpu import provider
+
+    def run(device: str) -> tuple[Any, list[Any]]:
+        given = (args, tuple(kwargs.values()))
+        leaves = [cr.tensor(a, requires_grad=True, device=device) for a in _floats(given)]
+        refilled = _refilled(given, iter(leaves))
+        out = _joined(ours(*refilled[0], **dict(zip(kwargs, refilled[1]))))
+        assert out.device == leaves[0].device
+        cr.sum(cr.real(out) * cr.real(out)).backward()
+        return out.cpu().numpy(), [leaf.grad.cpu().numpy() for leaf in leaves]
+
+    host = run("cpu")
+    with backend.use_provider(provider):
+        device = run("cuda")
+    np.testing.assert_allclose(device[0], host[0], rtol=1e-12, atol=1e-12)
+    for g_device, g_host in zip(device[1], host[1]):
+        np.testing.assert_allclose(g_device, g_host, rtol=1e-12, atol=1e-12)
