@@ -109,6 +109,7 @@ FUNCTIONS: list[Case] = [
     ("logspace", cr.logspace, (A[0], B[0], 3), {"axis": 1}),
     ("geomspace", cr.geomspace, (np.abs(A[0]) + 1, np.abs(B[0]) + 2, 3), {"axis": -1}),
     ("unwrap", cr.unwrap, (A * 3,), {"axis": 1}),
+    ("compress", cr.compress, ([True, False, True], A), {"axis": 1}),
     ("vecdot", cr.vecdot, (A, B), {"axis": 0}),
     ("vecdot", cr.linalg.vecdot, (A, B), {"axis": 1}),
     ("cross", cr.linalg.cross, (A[:, :3], B[:, :3]), {"axis": 1}),

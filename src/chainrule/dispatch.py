@@ -29,7 +29,7 @@ _NO_DERIVATIVE = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, n
                   np.all, np.any, np.logical_and, np.logical_or, np.logical_not, np.logical_xor, np.isin, np.signbit,
                   np.isreal, np.iscomplex, np.isneginf, np.isposinf, np.isnat,
                   # indices: integers read off the values or the shapes
-                  np.lexsort, np.digitize, np.unravel_index, np.ravel_multi_index, np.bincount, np.ix_,
+                  np.lexsort, np.digitize, np.unravel_index, np.ravel_multi_index, np.ix_,
                   np.tril_indices_from, np.triu_indices_from, np.diag_indices_from, np.diag_indices, np.tril_indices,
                   np.triu_indices, np.indices, np.broadcast_shapes,
                   # integer and bit arithmetic: integers in, integers out
@@ -176,9 +176,6 @@ def array_function(self: Tensor, func: Any, types: Any, args: tuple[Any, ...], k
     if impl is not None:
         _no_out(name, kwargs)
         return impl(*args, **kwargs)
-    if func is np.bincount and holds_box((*args[1:2], kwargs.get("weights"))):
-        raise TypeError("np.bincount(x, weights=w) with w being differentiated: its sums of weights have no chainrule "
-                        "rule; use cr.zeros(n).scatter_add(0, x, w), or w.detach() to drop the gradient")
     if func in _NO_DERIVATIVE or not (holds_box(args) or holds_box(tuple(kwargs.values()))):
         return _on_data(func, args, kwargs)
     raise _refuse(name)

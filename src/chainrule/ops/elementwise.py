@@ -861,3 +861,68 @@ def float_power(x: Any, y: Any) -> Any:
     x, y = as_array(x), as_array(y)
     wide = np.complex128 if np.iscomplexobj(bottom(x)) or np.iscomplexobj(bottom(y)) else np.float64
     return power(astype(x, wide), astype(y, wide))
+
+
+# ---- NumPy's ufuncs with two outputs, and scaling by powers of two (issue 10) -------------------------------------
+__all__ += ["divmod", "frexp", "ldexp", "modf"]
+
+
+def modf(x: Any) -> tuple[Any, Any]:
+    """The fractional and the integral parts of each entry (both with x's sign), as ``np.modf``; the fractional
+    part x - trunc(x) has gradient 1, the integral part none.
+
+    >>> import chainrule as cr
+    >>> cr.modf(cr.tensor([2.5, -1.25]))
+    (tensor([ 0.5 , -0.25]), tensor([ 2., -1.]))
+    """
+    x = as_array(x)
+    finite = where(isinf(x), 0.0, x)  # an infinity's fraction is 0 (never inf - inf)
+    # with x's sign on a zero fraction (modf(-3.0) has -0.0), as C's modf
+    return copysign(finite - trunc(finite), x), trunc(x)
+
+
+def divmod(x: Any, y: Any) -> tuple[Any, Any]:
+    """``(floor_divide(x, y), remainder(x, y))``, as ``np.divmod``: the quotient has no gradient, the remainder
+    remainder's.
+
+    >>> import chainrule as cr
+    >>> cr.divmod(cr.tensor([7.0, -7.0]), 2.0)
+    (tensor([ 3., -4.]), tensor([1., 1.]))
+    """
+    return floor_divide(x, y), remainder(x, y)
+
+
+def _is_integer(name: str, i: Any) -> np.ndarray[Any, Any]:
+    """Integer exponents as a host array (constants: they have no gradient)."""
+    i = bottom(i) if isinstance(i, Tensor) else i
+    i = backend.to_host(i) if type(i) in backend.array_types else np.asarray(i)
+    if i.dtype.kind not in "iub":
+        raise TypeError(f"{name}: the exponents must be integers, not {i.dtype}")
+    return i
+
+
+def ldexp(x: Any, i: Any) -> Any:
+    """``x * 2**i`` for integer exponents ``i`` (constants), as ``np.ldexp``; differentiable in x.
+
+    >>> import chainrule as cr
+    >>> cr.ldexp(cr.tensor([1.5, 3.0]), [2, -1])
+    tensor([6. , 1.5])
+    """
+    x = as_array(x)
+    i = _is_integer("ldexp", i).astype(np.int64)
+    one = np.ones((), bottom(x).dtype)
+    # in two halves, so that 2**i itself never overflows where x 2**i does not (a subnormal x, a large i)
+    return x * like(np.ldexp(one, i // 2), x) * like(np.ldexp(one, i - i // 2), x)
+
+
+def frexp(x: Any) -> tuple[Any, Any]:
+    """Mantissas in [0.5, 1) (with x's sign; 0 at 0) and integer exponents, x = m 2**e, as ``np.frexp``; the
+    mantissa m = x 2**-e is differentiable (the exponents are piecewise constant).
+
+    >>> import chainrule as cr
+    >>> cr.frexp(cr.tensor([3.0, -0.25]))
+    (tensor([ 0.75, -0.5 ]), tensor([ 2, -1], dtype=int32))
+    """
+    x = as_array(x)
+    _, exponent = np.frexp(bottom(x))
+    return ldexp(x, -exponent), Tensor._from_node(exponent, None) if isinstance(x, Tensor) else exponent

@@ -1688,3 +1688,118 @@ def unwrap(p: Any, discont: float | None = None, axis: int = -1, *, period: floa
     p = as_array(p)
     data = bottom(p)
     return p + (np.unwrap(data, discont, axis, period=period) - data)
+
+
+# ---- selecting by conditions and indices, counting (issue 10) ----------------------------------------------------
+__all__ += ["asarray_chkfinite", "bincount", "choose", "compress", "extract", "resize"]
+
+
+def _host_indices(name: str, x: Any, what: str) -> np.ndarray[Any, Any]:
+    """A constant integer (or boolean) array on the host, refusing floating values: indices have no gradient."""
+    data = bottom(x) if isinstance(x, Tensor) else x
+    data = backend.to_host(data) if type(data) in backend.array_types else np.asarray(data)
+    if data.dtype.kind not in "iub":
+        raise TypeError(f"{name}: {what} must be integers or booleans, not {data.dtype}")
+    return data
+
+
+@both_spellings
+def compress(condition: Any, a: Any, axis: int | None = None) -> Any:
+    """The slices of ``a`` along ``axis`` (the flattened ``a``: ``None``) where the 1-d ``condition`` holds, as
+    ``np.compress``; the gradient reaches the slices kept.
+
+    >>> import chainrule as cr
+    >>> cr.compress([True, False, True], cr.tensor([1.0, 2.0, 3.0]))
+    tensor([1., 3.])
+    """
+    kept = np.flatnonzero(_host_indices("compress", condition, "the condition").astype(bool))
+    return take(a, kept, axis=axis)
+
+
+def extract(condition: Any, arr: Any) -> Any:
+    """The entries of the flattened ``arr`` where the flattened ``condition`` is true, as ``np.extract``.
+
+    >>> import chainrule as cr
+    >>> cr.extract(cr.tensor([[1.0, -2.0], [3.0, -4.0]]) > 0, cr.tensor([[1.0, -2.0], [3.0, -4.0]]))
+    tensor([1., 3.])
+    """
+    return take(arr, np.flatnonzero(_host_indices("extract", condition, "the condition")))
+
+
+def choose(a: Any, choices: Sequence[Any], mode: str = "raise") -> Any:
+    """Each entry from the choice that ``a`` (integers, broadcast with the choices) names, as ``np.choose``;
+    ``mode`` "wrap" or "clip" treat indices out of range as NumPy does. The gradient reaches the entries picked.
+
+    >>> import chainrule as cr
+    >>> cr.choose([0, 1, 0], [cr.tensor([1.0, 2.0, 3.0]), cr.tensor([10.0, 20.0, 30.0])])
+    tensor([ 1., 20.,  3.])
+    """
+    index = _host_indices("choose", a, "the indices").astype(np.intp)
+    n = len(choices)
+    if mode == "wrap":
+        index = index % n
+    elif mode == "clip":
+        index = np.clip(index, 0, n - 1)
+    elif mode != "raise":
+        raise ValueError(f"choose: mode must be 'raise', 'wrap' or 'clip', not {mode!r}")
+    elif index.size and (index.min() < 0 or index.max() >= n):
+        raise ValueError(f"choose: the indices must be in [0, {n}) (or pass mode='wrap' or 'clip')")
+    arrays = [as_array(c) for c in choices]
+    shape = np.broadcast_shapes(index.shape, *(c.shape for c in arrays))
+    options = stack([c if c.shape == shape else broadcast_to(c, shape) for c in arrays])
+    return _getitem(take_along_axis(options, np.broadcast_to(index, shape)[None], axis=0), (0,))
+
+
+def resize(a: Any, new_shape: int | Sequence[int]) -> Any:
+    """``a``'s entries, repeated in order as often as needed, in the shape ``new_shape``, as ``np.resize``.
+
+    >>> import chainrule as cr
+    >>> cr.resize(cr.tensor([1.0, 2.0, 3.0]), (2, 2))
+    tensor([[1., 2.],
+            [3., 1.]])
+    """
+    a = as_array(a)
+    shape = tuple(int(n) for n in np.atleast_1d(new_shape))
+    if any(n < 0 for n in shape):
+        raise ValueError(f"resize: all the lengths of the new shape must be at least 0, not {shape}")
+    size = int(np.prod(shape))
+    if size == 0:
+        return reshape(_getitem(ravel(a), (slice(0, 0),)), shape)
+    if a.size == 0:  # nothing to repeat: zeros, as NumPy's
+        return Tensor._from_node(like(np.zeros(shape, bottom(a).dtype), a), None)
+    return _picked(a, np.arange(size).reshape(shape) % a.size)
+
+
+def asarray_chkfinite(a: Any, dtype: Any = None, order: str | None = None) -> Any:
+    """``asarray``, refusing infinities and NaNs, as ``np.asarray_chkfinite``.
+
+    >>> import chainrule as cr
+    >>> cr.asarray_chkfinite(cr.tensor([1.0, 2.0]))
+    tensor([1., 2.])
+    """
+    out = asarray(a, dtype, order)
+    data = bottom(out)
+    if data.dtype.kind in "fc" and not bool(np.isfinite(data).all()):
+        raise ValueError("array must not contain infs or NaNs")
+    return out
+
+
+def bincount(x: Any, weights: Any = None, minlength: int = 0) -> Any:
+    """How often each of 0 ... max(x) occurs in the non-negative integers ``x`` (at least ``minlength`` counts),
+    or, with ``weights``, the sum of the weights of each value's occurrences, as ``np.bincount``: differentiable
+    in the weights (kept in their dtype, where NumPy gives float64).
+
+    >>> import chainrule as cr
+    >>> cr.bincount([0, 2, 2]), cr.bincount([0, 2, 2], weights=cr.tensor([1.0, 0.5, 0.25]))
+    (tensor([1, 0, 2]), tensor([1.  , 0.  , 0.75]))
+    """
+    index = _host_indices("bincount", x, "the values counted").ravel()
+    if index.size and index.min() < 0:
+        raise ValueError("bincount: the values counted must be non-negative")
+    n = builtins.max(int(index.max()) + 1 if index.size else 0, int(minlength))
+    if weights is None:
+        return Tensor._from_node(like(np.bincount(index, minlength=n), x), None)  # on x's device
+    weights = as_array(weights)
+    if weights.shape != index.shape:
+        raise ValueError(f"bincount: one weight per value ({index.shape[0]}), not weights of shape {weights.shape}")
+    return scatter_add(weights, (index,), (n,))
