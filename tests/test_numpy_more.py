@@ -42,6 +42,7 @@ NO_DERIVATIVE: list[tuple[str, Callable[..., Any], tuple[Any, ...], dict[str, An
     ("ix_", np.ix_, (IDX, IDX[:2]), {}),
     ("bitwise_and", np.bitwise_and, (IDX, 3), {}),
     ("gcd", np.gcd, (IDX, 4), {}),
+    ("einsum_path", np.einsum_path, ("ij,jk->ik", X, X.T), {"optimize": "greedy"}),
 ]
 
 
@@ -54,6 +55,9 @@ def _as_tensors(value: Any, *, requires_grad: bool) -> Any:
 
 
 def _same(ours: Any, theirs: Any) -> None:
+    if isinstance(theirs, (list, str)):  # einsum_path's path and its description
+        assert ours == theirs
+        return
     if isinstance(theirs, tuple):
         assert isinstance(ours, tuple) and len(ours) == len(theirs)
         for a, b in zip(ours, theirs):
@@ -124,6 +128,10 @@ COMPOSITES: list[tuple[str, Callable[..., Any], Callable[..., Any], tuple[Any, .
     ("polyadd", cr.polyadd, np.polyadd, (P, Q), {}),
     ("polysub", cr.polysub, np.polysub, (Q, P), {}),
     ("polymul", cr.polymul, np.polymul, (P, Q), {}),
+    ("poly", cr.poly, np.poly, (V,), {}),
+    ("poly_matrix", cr.poly, np.poly, (B[:, :3] + 3 * np.eye(3),), {}),
+    ("polydiv", cr.polydiv, np.polydiv, (V, Q), {}),
+    ("polydiv_short", cr.polydiv, np.polydiv, (Q[:2], P), {}),
     ("modf", cr.modf, np.modf, (B * 3,), {}),
     ("divmod", cr.divmod, np.divmod, (B * 3, POS), {}),
     ("ldexp", cr.ldexp, np.ldexp, (B, IDX[:4] - 2), {}),
@@ -266,7 +274,13 @@ def test_refusals() -> None:
         cr.block([[B], B])
 
 
-@pytest.mark.parametrize("name, ours, theirs, args, kwargs", COMPOSITES, ids=IDS)
+# a complex cotangent scattered through an index array needs complex CUDA atomics, which CuPy lacks (the stand-in
+# refuses them as CuPy does): reported, not worked around here
+ON_THE_HOST_ONLY = {"poly_matrix"}
+
+
+@pytest.mark.parametrize("name, ours, theirs, args, kwargs", [c for c in COMPOSITES if c[0] not in ON_THE_HOST_ONLY],
+                         ids=[i for i in IDS if i not in ON_THE_HOST_ONLY])
 def test_on_the_device(name: str, ours: Callable[..., Any], theirs: Callable[..., Any], args: tuple[Any, ...],
                        kwargs: dict[str, Any]) -> None:
     """Each composite on the CuPy stand-in: the values and the gradients of the host, and the results stay there."""
@@ -280,11 +294,24 @@ def test_on_the_device(name: str, ours: Callable[..., Any], theirs: Callable[...
         out = _joined(ours(*refilled[0], **dict(zip(kwargs, refilled[1]))))
         assert out.device == leaves[0].device
         cr.sum(cr.real(out) * cr.real(out)).backward()
-        return out.cpu().numpy(), [leaf.grad.cpu().numpy() for leaf in leaves]
+        return out.cpu().numpy(), [None if leaf.grad is None else leaf.grad.cpu().numpy() for leaf in leaves]
 
     host = run("cpu")
     with backend.use_provider(provider):
         device = run("cuda")
     np.testing.assert_allclose(device[0], host[0], rtol=1e-12, atol=1e-12)
     for g_device, g_host in zip(device[1], host[1]):
-        np.testing.assert_allclose(g_device, g_host, rtol=1e-12, atol=1e-12)
+        assert (g_device is None) == (g_host is None)  # polydiv's divisor, when it does not divide: no gradient
+        if g_host is not None:
+            np.testing.assert_allclose(g_device, g_host, rtol=1e-12, atol=1e-12)
+
+
+def test_poly_of_conjugate_pairs_is_real() -> None:
+    roots = np.array([1 + 2j, 0.5, 1 - 2j])
+    _check_values(cr.poly(cr.tensor(roots)), np.poly(roots))
+
+    def f(a: Any, b: Any, c: Any) -> Any:  # the roots a +- ib and c: perturbations that keep the pairs
+        z = cr.tensor(1j) * b
+        return cr.poly(cr.stack([a + z, c + z * 0, a - z]))
+
+    assert cr.gradcheck(f, np.array(1.0), np.array(2.0), np.array(0.5), order=2, modes=("rev", "fwd"))

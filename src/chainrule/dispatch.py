@@ -24,7 +24,7 @@ Impl = Callable[..., Any]
 _NO_DERIVATIVE = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj, np.may_share_memory,
                   np.shares_memory, np.argwhere, np.nonzero, np.flatnonzero, np.count_nonzero, np.isclose,
                   np.allclose, np.array_equal, np.array_equiv, np.searchsorted,
-                  np.nanargmax, np.nanargmin,
+                  np.nanargmax, np.nanargmin, np.einsum_path,
                   # truth values and tests of each entry: booleans
                   np.all, np.any, np.logical_and, np.logical_or, np.logical_not, np.logical_xor, np.isin, np.signbit,
                   np.isreal, np.iscomplex, np.isneginf, np.isposinf, np.isnat,

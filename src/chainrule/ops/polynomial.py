@@ -14,8 +14,8 @@ import numpy as np
 
 from ..primitive import like
 from ..tensor import Tensor, bottom, values
-from .decompositions import inv, qr, solve
-from .elementwise import sqrt
+from .decompositions import eigvals, inv, qr, solve
+from .elementwise import astype, real, sqrt
 from .linalg import matmul
 from .reduce import _beside, sum
 from .shape import as_array, broadcast_to, concatenate, getitem, pad, reshape, stack, transpose
@@ -129,6 +129,11 @@ def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:
     return stack(powers if increasing else powers[::-1], axis=1)
 
 
+def _constant(host: np.ndarray[Any, Any], ref: Any) -> Any:
+    """A host constant beside ``ref``: on its device, and a (constant) tensor when ``ref`` is one."""
+    return Tensor._from_node(like(host, ref), None) if isinstance(ref, Tensor) else like(host, ref)
+
+
 def _coefficients(name: str, p: Any) -> Any:
     p = as_array(p)
     if p.ndim != 1:
@@ -220,3 +225,65 @@ def polymul(a1: Any, a2: Any) -> Any:
     tensor([ 1.,  0., -1.])
     """
     return convolve(_coefficients("polymul", a1), _coefficients("polymul", a2))
+
+
+__all__ += ["poly", "polydiv"]
+
+
+def poly(seq_of_zeros: Any) -> Any:
+    """The coefficients (leading 1) of the polynomial with the given roots, or of a square matrix's characteristic
+    polynomial, as ``np.poly``: the product of the factors (x - r), real when complex roots come in conjugate
+    pairs. Differentiable in the roots (a matrix's: through its eigenvalues, where they are distinct).
+
+    >>> import chainrule as cr
+    >>> cr.poly(cr.tensor([1.0, 2.0]))
+    tensor([ 1., -3.,  2.])
+    """
+    roots = as_array(seq_of_zeros)
+    if roots.ndim == 2 and roots.shape[0] == roots.shape[1] and roots.shape[0]:
+        roots = eigvals(roots)
+    elif roots.ndim > 1 or (roots.ndim == 2 and roots.shape[0] != roots.shape[1]):
+        raise ValueError(f"poly: the input must be 1-d or a non-empty square matrix, not of shape {roots.shape}")
+    roots = reshape(roots, (-1,))
+    one = _constant(np.ones(1, bottom(roots).dtype), roots)
+    if roots.shape[0] == 0:
+        return reshape(one, ())
+    out = concatenate([one, -roots[:1]])
+    for i in range(1, roots.shape[0]):
+        out = convolve(out, concatenate([one, -roots[i:i + 1]]))
+    data = bottom(roots)
+    if np.iscomplexobj(data) and bool((np.sort(data) == np.sort(data.conjugate())).all()):
+        return real(out)  # conjugate pairs: the imaginary parts cancel, as NumPy's
+    return out
+
+
+_NEGLIGIBLE = 1e-8  # np.polydiv drops leading remainder coefficients this small (np.allclose's atol)
+
+
+def polydiv(u: Any, v: Any) -> tuple[Any, Any]:
+    """The quotient and the remainder of dividing the polynomial ``u`` by ``v``, by long division, as
+    ``np.polydiv``. As NumPy's, the remainder's leading coefficients within 1e-8 of zero are dropped (but one),
+    and with them their gradient; the leading ones the division cancels are zero by construction.
+
+    >>> import chainrule as cr
+    >>> cr.polydiv(cr.tensor([1.0, 3.0, 2.0]), cr.tensor([1.0, 1.0]))
+    (tensor([1., 2.]), tensor([0.]))
+    """
+    u, v = _coefficients("polydiv", u), _coefficients("polydiv", v)
+    m, n = u.shape[0] - 1, v.shape[0] - 1
+    if n < 0 or bool(bottom(v)[0] == 0):
+        raise ZeroDivisionError("polydiv: the divisor's leading coefficient must not be zero")
+    dtype = np.result_type(bottom(u).dtype, bottom(v).dtype, 1.0)
+    r = astype(u, dtype)
+    quotient = []
+    for k in range(m - n + 1):
+        d = r[k:k + 1] / v[:1]
+        quotient.append(d)
+        r = r - d * pad(v, (k, m - n - k))
+    q = concatenate(quotient) if quotient else _constant(np.zeros(1, dtype), u)
+    r = r[builtins.min(builtins.max(m - n + 1, 0), r.shape[0] - 1):]
+    data = bottom(r)
+    start = 0
+    while start < r.shape[0] - 1 and abs(complex(data[start])) <= _NEGLIGIBLE:
+        start += 1
+    return q, r[start:]
