@@ -83,6 +83,13 @@ def test_no_derivative_computes_inside_grad(name: str, func: Callable[..., Any],
     _same(seen[0], expected)
 
 
+def test_empty_like_reads_the_shape_only() -> None:
+    out = cr.grad(lambda x: cr.sum(x) + 0 * float(np.empty_like(x).shape[0]))(cr.tensor(X))
+    np.testing.assert_array_equal(out.data, np.ones_like(X))
+    empty = np.empty_like(cr.tensor(X, requires_grad=True))
+    assert empty.shape == X.shape and empty.dtype == X.dtype and not empty.requires_grad
+
+
 def test_no_derivative_keeps_float32() -> None:
     x = cr.tensor(X.astype(np.float32), requires_grad=True)
     _same(np.signbit(x), np.signbit(X.astype(np.float32)))
@@ -132,6 +139,8 @@ COMPOSITES: list[tuple[str, Callable[..., Any], Callable[..., Any], tuple[Any, .
     ("poly_matrix", cr.poly, np.poly, (B[:, :3] + 3 * np.eye(3),), {}),
     ("polydiv", cr.polydiv, np.polydiv, (V, Q), {}),
     ("polydiv_short", cr.polydiv, np.polydiv, (Q[:2], P), {}),
+    ("roots", cr.roots, np.roots, (np.array([1.0, -6.0, 11.0, -6.0]) + 0.01 * P,), {}),  # real ones
+    ("roots_complex", cr.roots, np.roots, (P,), {}),
     ("modf", cr.modf, np.modf, (B * 3,), {}),
     ("divmod", cr.divmod, np.divmod, (B * 3, POS), {}),
     ("ldexp", cr.ldexp, np.ldexp, (B, IDX[:4] - 2), {}),
@@ -276,7 +285,7 @@ def test_refusals() -> None:
 
 # a complex cotangent scattered through an index array needs complex CUDA atomics, which CuPy lacks (the stand-in
 # refuses them as CuPy does): reported, not worked around here
-ON_THE_HOST_ONLY = {"poly_matrix"}
+ON_THE_HOST_ONLY = {"poly_matrix", "roots_complex"}
 
 
 @pytest.mark.parametrize("name, ours, theirs, args, kwargs", [c for c in COMPOSITES if c[0] not in ON_THE_HOST_ONLY],
@@ -315,3 +324,10 @@ def test_poly_of_conjugate_pairs_is_real() -> None:
         return cr.poly(cr.stack([a + z, c + z * 0, a - z]))
 
     assert cr.gradcheck(f, np.array(1.0), np.array(2.0), np.array(0.5), order=2, modes=("rev", "fwd"))
+
+
+def test_roots_drop_leading_zeros_and_give_trailing_ones() -> None:
+    padded = np.concatenate([[0.0, 0.0], P, [0.0]])  # the zeros are fixed: a perturbed zero would be a coefficient
+    _check_values(cr.roots(cr.tensor(padded)), np.roots(padded))
+    assert cr.gradcheck(lambda p: cr.roots(cr.concatenate([cr.zeros(2), p, cr.zeros(1)])), P, order=2,
+                        modes=("rev", "fwd"))

@@ -24,14 +24,16 @@ Impl = Callable[..., Any]
 _NO_DERIVATIVE = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj, np.may_share_memory,
                   np.shares_memory, np.argwhere, np.nonzero, np.flatnonzero, np.count_nonzero, np.isclose,
                   np.allclose, np.array_equal, np.array_equiv, np.searchsorted,
-                  np.nanargmax, np.nanargmin, np.einsum_path,
+                  np.nanargmax, np.nanargmin, np.einsum_path, np.empty_like,
                   # truth values and tests of each entry: booleans
                   np.all, np.any, np.logical_and, np.logical_or, np.logical_not, np.logical_xor, np.isin, np.signbit,
                   np.isreal, np.iscomplex, np.isneginf, np.isposinf, np.isnat,
                   # indices: integers read off the values or the shapes
                   np.lexsort, np.digitize, np.unravel_index, np.ravel_multi_index, np.ix_,
                   np.tril_indices_from, np.triu_indices_from, np.diag_indices_from, np.diag_indices, np.tril_indices,
-                  np.triu_indices, np.indices, np.broadcast_shapes,
+                  np.triu_indices, np.indices, np.broadcast_shapes, np.mask_indices,
+                  # windows of a given length
+                  np.bartlett, np.blackman, np.hamming, np.hanning,
                   # integer and bit arithmetic: integers in, integers out
                   np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.bitwise_invert, np.bitwise_left_shift,
                   np.bitwise_right_shift, np.bitwise_count, np.gcd, np.lcm, np.packbits, np.unpackbits}

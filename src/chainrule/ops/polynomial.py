@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from ..primitive import like
 from ..tensor import Tensor, bottom, values
 from .decompositions import eigvals, inv, qr, solve
@@ -287,3 +288,34 @@ def polydiv(u: Any, v: Any) -> tuple[Any, Any]:
     while start < r.shape[0] - 1 and abs(complex(data[start])) <= _NEGLIGIBLE:
         start += 1
     return q, r[start:]
+
+
+__all__ += ["roots"]
+
+
+def roots(p: Any) -> Any:
+    """The roots of the polynomial ``p`` (highest power first), as ``np.roots``: the eigenvalues of its companion
+    matrix, real when all of them are; leading zeros are dropped and trailing ones give roots at 0. Differentiable
+    in the coefficients where the roots are distinct.
+
+    >>> import chainrule as cr
+    >>> cr.roots(cr.tensor([1.0, -3.0, 2.0]))
+    tensor([2., 1.])
+    """
+    p = _coefficients("roots", p)
+    nonzero = np.flatnonzero(backend.to_host(bottom(p)) != 0)
+    if nonzero.size == 0:
+        return _constant(np.zeros(0), p)
+    trailing = p.shape[0] - 1 - int(nonzero[-1])
+    p = p[int(nonzero[0]):int(nonzero[-1]) + 1]
+    if bottom(p).dtype.kind not in "fc":
+        p = astype(p, np.float64)
+    at_zero = _constant(np.zeros(trailing, bottom(p).dtype), p)
+    n = p.shape[0]
+    if n < 2:
+        return at_zero
+    shift = _constant(np.eye(n - 2, n - 1, dtype=bottom(p).dtype), p)  # ones below the diagonal
+    found = eigvals(concatenate([reshape(-p[1:] / p[:1], (1, n - 1)), shift]))
+    if not bool((bottom(found).imag == 0).all()):
+        return concatenate([found, astype(at_zero, found.dtype)])
+    return concatenate([real(found), at_zero])
