@@ -110,6 +110,7 @@ FUNCTIONS: list[Case] = [
     ("geomspace", cr.geomspace, (np.abs(A[0]) + 1, np.abs(B[0]) + 2, 3), {"axis": -1}),
     ("unwrap", cr.unwrap, (A * 3,), {"axis": 1}),
     ("compress", cr.compress, ([True, False, True], A), {"axis": 1}),
+    ("unique", cr.unique, (np.concatenate([A, A[:1]]),), {"axis": 0, "return_counts": True}),
     ("vecdot", cr.vecdot, (A, B), {"axis": 0}),
     ("vecdot", cr.linalg.vecdot, (A, B), {"axis": 1}),
     ("cross", cr.linalg.cross, (A[:, :3], B[:, :3]), {"axis": 1}),

@@ -331,3 +331,72 @@ def test_roots_drop_leading_zeros_and_give_trailing_ones() -> None:
     _check_values(cr.roots(cr.tensor(padded)), np.roots(padded))
     assert cr.gradcheck(lambda p: cr.roots(cr.concatenate([cr.zeros(2), p, cr.zeros(1)])), P, order=2,
                         modes=("rev", "fwd"))
+
+
+REPEATS = np.array([[3.0, 1.0, 2.0], [1.0, 3.0, 0.5]])
+OTHER = np.array([1.0, 5.0, 2.0, 5.0])
+SETS: list[tuple[str, Callable[..., Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = [
+    ("unique", cr.unique, np.unique, (REPEATS,), {}),
+    ("unique_axis", cr.unique, np.unique, (np.concatenate([REPEATS, REPEATS[:1]]),), {"axis": 0}),
+    ("unique_values", cr.unique_values, np.unique_values, (REPEATS,), {}),
+    ("union1d", cr.union1d, np.union1d, (REPEATS, OTHER), {}),
+    ("intersect1d", cr.intersect1d, np.intersect1d, (REPEATS, OTHER), {}),
+    ("setdiff1d", cr.setdiff1d, np.setdiff1d, (REPEATS, OTHER), {}),
+    ("setdiff1d_unique", cr.setdiff1d, np.setdiff1d, (REPEATS[0], OTHER[:3]), {"assume_unique": True}),
+    ("setxor1d", cr.setxor1d, np.setxor1d, (REPEATS, OTHER), {}),
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs, args, kwargs", SETS, ids=[c[0] for c in SETS])
+def test_sets_pick_first_occurrences(name: str, ours: Callable[..., Any], theirs: Callable[..., Any],
+                                     args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    expected = theirs(*args, **kwargs)
+    _check_values(ours(*args, **kwargs), expected)
+    tensors = [cr.tensor(a, requires_grad=True) for a in args]
+    out = theirs(*tensors, **kwargs)  # np.NAME(t): chainrule's
+    _check_values(out, expected)
+    # a repeated value is not differentiable; its gradient goes to its first occurrence (in the inputs' order)
+    w = np.arange(1.0, out.size + 1).reshape(out.shape)
+    cr.sum(out * w).backward()
+    joined = np.concatenate([a.ravel() for a in args])
+    want = np.zeros(joined.size)
+    if kwargs.get("axis") == 0:  # unique rows: each row's gradient to the first row equal to it
+        for j, row in enumerate(expected):
+            first = next(i for i in range(args[0].shape[0]) if (args[0][i] == row).all())
+            want.reshape(args[0].shape)[first] += w[j]
+    else:
+        for j, value in enumerate(expected):
+            want[np.flatnonzero(joined == value)[0]] += w[j]
+    got = np.concatenate([np.zeros(a.size) if t.grad is None else t.grad.numpy().ravel()
+                          for a, t in zip(args, tensors)])
+    np.testing.assert_array_equal(got, want)
+
+
+def test_sets_on_the_device() -> None:
+    from chainrule import backend
+    from stand_in_gpu import provider
+
+    with backend.use_provider(provider):
+        x = cr.tensor(REPEATS, requires_grad=True, device="cuda")
+        values, counts = cr.unique(x, return_counts=True)
+        xor = cr.setxor1d(x, cr.tensor(OTHER, device="cuda"))
+        assert values.device == counts.device == xor.device == "cuda:0"
+        cr.sum(values * values).backward()
+        _check_values(values.cpu(), np.unique(REPEATS))
+        _check_values(x.grad.cpu(), np.where([[1, 1, 1], [0, 0, 1]], 2 * REPEATS, 0.0))
+
+
+def test_unique_results() -> None:
+    x = cr.tensor(REPEATS, requires_grad=True)
+    values, index, inverse, counts = cr.unique(x, return_index=True, return_inverse=True, return_counts=True)
+    for ours, theirs in zip((values, index, inverse, counts), np.unique(REPEATS, True, True, True)):
+        _check_values(ours, theirs)
+    for ours_, theirs_ in ((cr.unique_all(x), np.unique_all(REPEATS)), (cr.unique_counts(x), np.unique_counts(REPEATS)),
+                           (cr.unique_inverse(x), np.unique_inverse(REPEATS))):
+        assert ours_._fields == theirs_._fields
+        for a, b in zip(ours_, theirs_):
+            _check_values(a, b)
+    assert cr.gradcheck(lambda v: cr.unique(v), REPEATS[0], order=2, modes=("rev", "fwd"))  # distinct: a sort
+    with pytest.raises(TypeError, match="complex numbers have no order"):
+        cr.unique(cr.tensor(REPEATS + 1j, requires_grad=True))
+    _check_values(cr.unique(REPEATS + 1j), np.unique(REPEATS + 1j))  # constants: NumPy's order

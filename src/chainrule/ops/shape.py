@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
@@ -1803,3 +1803,165 @@ def bincount(x: Any, weights: Any = None, minlength: int = 0) -> Any:
     if weights.shape != index.shape:
         raise ValueError(f"bincount: one weight per value ({index.shape[0]}), not weights of shape {weights.shape}")
     return scatter_add(weights, (index,), (n,))
+
+
+# ---- unique values and sets: entries picked by an order read off the values (issue 10) -------------------------
+# At values that repeat, the unique value is not differentiable (a perturbation splits it in two); its gradient
+# goes to its first occurrence, as NumPy's return_index names it. The counts, indices and inverses are constants.
+__all__ += ["UniqueAllResult", "UniqueCountsResult", "UniqueInverseResult", "intersect1d", "setdiff1d", "setxor1d",
+            "union1d", "unique", "unique_all", "unique_counts", "unique_inverse", "unique_values"]
+
+
+class UniqueAllResult(NamedTuple):
+    values: Any
+    indices: Any
+    inverse_indices: Any
+    counts: Any
+
+
+class UniqueCountsResult(NamedTuple):
+    values: Any
+    counts: Any
+
+
+class UniqueInverseResult(NamedTuple):
+    values: Any
+    inverse_indices: Any
+
+
+def _ordered_host(name: str, *arrays: Any) -> list[np.ndarray[Any, Any]]:
+    """The arrays' values on the host, to order; complex values being differentiated are refused (NumPy orders
+    them lexicographically, which no gradient follows), as ``sort`` does."""
+    for a in arrays:
+        if np.iscomplexobj(bottom(a)) and holds_box((a,)):
+            raise TypeError(f"{name}: complex numbers have no order; take their real parts (cr.real(z)) or their "
+                            "magnitudes (cr.abs(z)) first")
+    return [backend.to_host(bottom(a)) for a in arrays]
+
+
+def _index_constant(host: np.ndarray[Any, Any], ref: Any) -> Tensor:
+    return Tensor._from_node(like(host, ref), None)
+
+
+@both_spellings
+def unique(ar: Any, return_index: bool = False, return_inverse: bool = False, return_counts: bool = False,
+           axis: int | None = None, *, equal_nan: bool = True, sorted: bool = True) -> Any:
+    """The sorted unique entries of ``ar`` (``axis``: its unique slices along that axis), as ``np.unique``, with
+    the first occurrences, the inverse and the counts on request (integer constants). Each value is its first
+    occurrence, which its gradient reaches (``sorted=False`` still sorts: NumPy's order then "may vary").
+
+    >>> import chainrule as cr
+    >>> cr.unique(cr.tensor([3.0, 1.0, 3.0]), return_counts=True)
+    (tensor([1., 3.]), tensor([1, 2]))
+    """
+    a = as_array(ar)
+    (data,) = _ordered_host("unique", a)
+    _, index, inverse, counts = np.unique(data, True, True, True, axis=axis, equal_nan=equal_nan)
+    values = take(a, index, axis=axis)
+    wanted = [v for v, want in ((index, return_index), (inverse, return_inverse), (counts, return_counts)) if want]
+    return (values, *(_index_constant(v, a) for v in wanted)) if wanted else values
+
+
+def unique_all(x: Any) -> UniqueAllResult:
+    """The unique entries of the flattened ``x`` (NaNs each their own), their first indices, the inverse (in x's
+    shape) and the counts, as ``np.unique_all``.
+
+    >>> import chainrule as cr
+    >>> cr.unique_all(cr.tensor([2.0, 2.0, 1.0])).counts
+    tensor([1, 2])
+    """
+    return UniqueAllResult(*unique(x, True, True, True, equal_nan=False))
+
+
+def unique_counts(x: Any) -> UniqueCountsResult:
+    """The unique entries of the flattened ``x`` and how often each occurs, as ``np.unique_counts``.
+
+    >>> import chainrule as cr
+    >>> cr.unique_counts(cr.tensor([2.0, 2.0, 1.0])).values
+    tensor([1., 2.])
+    """
+    return UniqueCountsResult(*unique(x, return_counts=True, equal_nan=False))
+
+
+def unique_inverse(x: Any) -> UniqueInverseResult:
+    """The unique entries of the flattened ``x`` and, in x's shape, which of them each entry is, as
+    ``np.unique_inverse``.
+
+    >>> import chainrule as cr
+    >>> cr.unique_inverse(cr.tensor([2.0, 2.0, 1.0])).inverse_indices
+    tensor([1, 1, 0])
+    """
+    return UniqueInverseResult(*unique(x, return_inverse=True, equal_nan=False))
+
+
+def unique_values(x: Any) -> Any:
+    """The unique entries of the flattened ``x``, as ``np.unique_values`` (sorted here).
+
+    >>> import chainrule as cr
+    >>> cr.unique_values(cr.tensor([2.0, 2.0, 1.0]))
+    tensor([1., 2.])
+    """
+    return unique(x, equal_nan=False)
+
+
+def union1d(ar1: Any, ar2: Any) -> Any:
+    """The sorted unique entries found in either input, as ``np.union1d``; each is its first occurrence in
+    ``ar1`` then ``ar2``.
+
+    >>> import chainrule as cr
+    >>> cr.union1d(cr.tensor([3.0, 1.0]), [2.0, 1.0])
+    tensor([1., 2., 3.])
+    """
+    return unique(concatenate([ravel(ar1), ravel(ar2)]))
+
+
+def intersect1d(ar1: Any, ar2: Any, assume_unique: bool = False, return_indices: bool = False) -> Any:
+    """The sorted unique entries found in both inputs (taken from ``ar1``, which their gradient reaches), with
+    their first positions in each on request, as ``np.intersect1d``.
+
+    >>> import chainrule as cr
+    >>> cr.intersect1d(cr.tensor([3.0, 1.0, 2.0]), [1.0, 3.0, 5.0])
+    tensor([1., 3.])
+    """
+    a1, a2 = as_array(ar1), as_array(ar2)
+    h1, h2 = _ordered_host("intersect1d", a1, a2)
+    _, i1, i2 = np.intersect1d(h1, h2, assume_unique=assume_unique, return_indices=True)
+    values = take(a1, i1)
+    return (values, _index_constant(i1, a1), _index_constant(i2, a1)) if return_indices else values
+
+
+def _first_each(h: np.ndarray[Any, Any], assume_unique: bool) -> np.ndarray[Any, Any]:
+    """The flat positions of ``h``'s unique entries, sorted by value (all of them when assumed unique)."""
+    return np.arange(h.size) if assume_unique else np.unique(h, return_index=True)[1]
+
+
+def setdiff1d(ar1: Any, ar2: Any, assume_unique: bool = False) -> Any:
+    """The unique entries of ``ar1`` not in ``ar2`` (sorted; in ar1's order when ``assume_unique``), as
+    ``np.setdiff1d``; the gradient reaches them in ``ar1``.
+
+    >>> import chainrule as cr
+    >>> cr.setdiff1d(cr.tensor([3.0, 1.0, 2.0, 1.0]), [1.0])
+    tensor([2., 3.])
+    """
+    a1, a2 = as_array(ar1), as_array(ar2)
+    h1, h2 = (h.ravel() for h in _ordered_host("setdiff1d", a1, a2))
+    first = _first_each(h1, assume_unique)
+    return take(a1, first[~np.isin(h1[first], h2, assume_unique=assume_unique)])
+
+
+def setxor1d(ar1: Any, ar2: Any, assume_unique: bool = False) -> Any:
+    """The sorted unique entries found in exactly one of the inputs, as ``np.setxor1d``; the gradient reaches
+    each where it occurs first.
+
+    >>> import chainrule as cr
+    >>> cr.setxor1d(cr.tensor([3.0, 1.0, 2.0]), [1.0, 5.0])
+    tensor([2., 3., 5.])
+    """
+    a1, a2 = as_array(ar1), as_array(ar2)
+    h1, h2 = (h.ravel() for h in _ordered_host("setxor1d", a1, a2))
+    candidates = np.concatenate([_first_each(h1, assume_unique), h1.size + _first_each(h2, assume_unique)])
+    both = np.concatenate([h1, h2])[candidates]
+    order = np.argsort(both, kind="stable")
+    ranked = both[order]
+    differs = np.concatenate([[True], ranked[1:] != ranked[:-1], [True]])
+    return take(concatenate([ravel(a1), ravel(a2)]), candidates[order][differs[1:] & differs[:-1]])
