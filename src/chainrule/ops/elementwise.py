@@ -176,16 +176,24 @@ power = Primitive(
     # x = 0 is a kink for finite differences: tests/test_kinks.py. Complex x off the branch cut (Re x > 0)
     samples=S.with_complex(S.binary(("positive", "real")), S.complex_binary(("positive", "real"))),
 )
-# x mod y = x - floor(x / y) * y, so the gradient is 1 for x and -floor(x / y) for y (away from the jumps)
-remainder = Primitive(
-    "remainder",
-    np.remainder,
-    vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g * floor(x / y)),
-    jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t * floor(x / y)),
-    batching=True,
-    samples=lambda rng: [Sample((S.draw(rng, a, "positive") * 3 + 0.25, S.draw(rng, b, "positive")))
-                         for a, b in S.PAIRS],
-)
+
+
+def _remainder_of(name: str, forward: Callable[..., Any], rounded: Callable[[Any], Any],
+                  samples: S.SamplesFn) -> Primitive:
+    """x - rounded(x / y) * y: the gradient is 1 for x and -rounded(x / y) for y (away from the jumps)."""
+    return Primitive(
+        name,
+        forward,
+        vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g * rounded(x / y)),
+        jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t * rounded(x / y)),
+        batching=True,
+        samples=samples,
+    )
+
+
+# x mod y = x - floor(x / y) * y (the sign of y)
+remainder = _remainder_of("remainder", np.remainder, lambda q: floor(q), lambda rng: [
+    Sample((S.draw(rng, a, "positive") * 3 + 0.25, S.draw(rng, b, "positive"))) for a, b in S.PAIRS])
 
 # ---- exponentials and logarithms -----------------------------------------------------------------------------
 exp = elementwise("exp", np.exp, lambda ans, x: ans, S.with_complex(S.unary(), S.complex_unary()))
@@ -838,16 +846,9 @@ trunc = nondifferentiable("trunc", np.trunc, S.unary())
 rint = nondifferentiable("rint", np.rint, S.unary())
 fix = trunc  # np.fix rounds towards zero, as trunc does
 around = round  # NumPy's other name of round
-# C's fmod(x, y) = x - trunc(x / y) * y (the sign of x): the gradient is 1 for x and -trunc(x / y) for y (away from
-# the jumps), as remainder's with floor
-fmod = Primitive(
-    "fmod",
-    np.fmod,
-    vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g * trunc(x / y)),
-    jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t * trunc(x / y)),
-    batching=True,
-    samples=lambda rng: [Sample((S.draw(rng, a) * 3 + 0.25, S.draw(rng, b, "positive") + 0.25)) for a, b in S.PAIRS],
-)
+# C's fmod(x, y) = x - trunc(x / y) * y (the sign of x)
+fmod = _remainder_of("fmod", np.fmod, trunc, lambda rng: [
+    Sample((S.draw(rng, a) * 3 + 0.25, S.draw(rng, b, "positive") + 0.25)) for a, b in S.PAIRS])
 
 
 def float_power(x: Any, y: Any) -> Any:
