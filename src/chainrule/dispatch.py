@@ -150,8 +150,8 @@ def array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwar
     name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
     _no_out(name, kwargs)
     impl: Impl | None = None
-    if method == "__call__" and (not kwargs or (ufunc.signature is not None and set(kwargs) <= {"axis"})):
-        impl = ufuncs.get(ufunc)  # a gufunc's axis= (vecdot's) is its chainrule function's too
+    if method == "__call__" and (not kwargs or (ufunc is np.vecdot and set(kwargs) <= {"axis"})):
+        impl = ufuncs.get(ufunc)  # the gufunc vecdot's axis= is cr.vecdot's too
     elif method in ("reduce", "accumulate"):
         table = _UFUNC_REDUCE if method == "reduce" else _UFUNC_ACCUMULATE
         reduction = table.get(ufunc.__name__)
@@ -164,8 +164,8 @@ def array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwar
             return getattr(reductions, reduction)(inputs[0], axis=axis, **extra)
     if impl is not None:
         return impl(*inputs, **kwargs)
-    if (holds_box(inputs) or holds_box(tuple(kwargs.values()))) and not (method == "__call__" and
-                                                                         ufunc in _NO_DERIVATIVE):
+    no_derivative = method == "__call__" and ufunc in _NO_DERIVATIVE  # logical_and, signbit, gcd...
+    if not no_derivative and (holds_box(inputs) or holds_box(tuple(kwargs.values()))):
         raise _refuse(name)
     return _on_data(getattr(ufunc, method), inputs, kwargs)
 
