@@ -144,6 +144,7 @@ COMPOSITES: list[tuple[str, Callable[..., Any], Callable[..., Any], tuple[Any, .
     ("polydiv_short", cr.polydiv, np.polydiv, (Q[:2], P), {}),
     ("roots", cr.roots, np.roots, (np.array([1.0, -6.0, 11.0, -6.0]) + 0.01 * P,), {}),  # real ones
     ("roots_complex", cr.roots, np.roots, (P,), {}),
+    ("sort_complex", cr.sort_complex, np.sort_complex, (B,), {}),
     ("modf", cr.modf, np.modf, (B * 3,), {}),
     ("divmod", cr.divmod, np.divmod, (B * 3, POS), {}),
     ("ldexp", cr.ldexp, np.ldexp, (B, IDX[:4] - 2), {}),
@@ -236,9 +237,9 @@ def test_float32_kept(name: str, ours: Callable[..., Any], theirs: Callable[...,
 
     single, kwargs = narrow(args), dict(zip(kwargs, narrow(tuple(kwargs.values()))))
     # float32 stays float32 (NumPy's vander and polyder widen it through their integer powers), but float_power
-    # computes in float64 by definition
-    wide = name == "float_power"
-    _check_float32(ours(*single, **kwargs), theirs(*single, **kwargs), (np.float64,) if wide else
+    # computes in float64 by definition, and sort_complex gives complex128
+    wide = name in ("float_power", "sort_complex")
+    _check_float32(ours(*single, **kwargs), theirs(*single, **kwargs), (np.float64, np.complex128) if wide else
                    (np.float32, np.complex64))
 
 
@@ -403,3 +404,6 @@ def test_unique_results() -> None:
     with pytest.raises(TypeError, match="complex numbers have no order"):
         cr.unique(cr.tensor(REPEATS + 1j, requires_grad=True))
     _check_values(cr.unique(REPEATS + 1j), np.unique(REPEATS + 1j))  # constants: NumPy's order
+    with pytest.raises(TypeError, match="sort_complex: complex numbers have no order"):
+        np.sort_complex(cr.tensor(REPEATS + 1j, requires_grad=True))
+    _check_values(np.sort_complex(cr.tensor(REPEATS[::-1] - 1j)), np.sort_complex(REPEATS[::-1] - 1j))
