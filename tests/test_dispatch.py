@@ -100,9 +100,9 @@ def test_ndarray_operators_and_ufunc_methods_record() -> None:
         np.testing.assert_array_equal(g.numpy(), expected)
 
 
-@pytest.mark.parametrize("call", [lambda v: np.unwrap(v), lambda v: np.maximum.accumulate(v), lambda v: np.spacing(v),
-                                  lambda v: np.nextafter(v, 0.0)],
-                         ids=["unwrap", "maximum.accumulate", "spacing", "nextafter"])
+@pytest.mark.parametrize("call", [lambda v: np.i0(v), lambda v: np.maximum.accumulate(v),
+                                  lambda v: np.spacing(v), lambda v: np.nextafter(v, 0.0)],
+                         ids=["i0", "maximum.accumulate", "spacing", "nextafter"])
 def test_a_numpy_function_without_a_rule_is_refused_by_name(call: Any) -> None:
     with pytest.raises(TypeError, match=r"^np\.\S+ has no chainrule rule"):
         cr.grad(lambda v: np.sum(call(v)))(np.array([2.0, 1.0, 3.0]))

@@ -161,7 +161,7 @@ def test_frequencies_match_numpy_and_d_is_differentiable() -> None:
     (lambda: cr.fft.fftn(cr.tensor(Z), axes=(1, -1)), ValueError, "fft.fftn: repeated axes"),
     (lambda: cr.fft.fft(cr.tensor(Z), axis=2), ValueError, "fft.fft: axes .* out of range"),
     (lambda: cr.fft.fftn(cr.tensor(Z), s=(2,), axes=(0, 1)), ValueError, "have different lengths"),
-    (lambda: np.fft.hfft(cr.tensor(Z, requires_grad=True)), TypeError, "np.fft.hfft has no chainrule rule"),
+    (lambda: np.i0(cr.tensor(Z.real, requires_grad=True)), TypeError, "np.i0 has no chainrule rule"),
 ], ids=["norm", "rfft of complex", "n=0", "repeated axes", "axis out of range", "s and axes", "no rule"])
 def test_refusals_name_the_function(call: Callable[[], Any], error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):

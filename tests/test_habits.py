@@ -99,6 +99,21 @@ FUNCTIONS: list[Case] = [
     ("average", cr.average, (A,), {"axis": 1, "weights": np.arange(1.0, 4.0), "keepdims": True}),
     ("ptp", cr.ptp, (A,), {"axis": 2, "keepdims": True}),
     ("trapezoid", cr.trapezoid, (A,), {"axis": 1, "dx": 0.5}),
+    # more of NumPy's functions (issue 10)
+    ("array_split", cr.array_split, (A, 3), {"axis": 2}),
+    ("unstack", cr.unstack, (A,), {"axis": 1}),
+    ("rollaxis", cr.rollaxis, (A, 2), {"start": 1}),
+    ("delete", cr.delete, (A, [0, 2]), {"axis": 1}),
+    ("insert", cr.insert, (A, 1, B[:, :, 0]), {"axis": 2}),
+    ("trim_zeros", cr.trim_zeros, (np.pad(A, 1),), {"axis": (0, 2)}),
+    ("logspace", cr.logspace, (A[0], B[0], 3), {"axis": 1}),
+    ("geomspace", cr.geomspace, (np.abs(A[0]) + 1, np.abs(B[0]) + 2, 3), {"axis": -1}),
+    ("unwrap", cr.unwrap, (A * 3,), {"axis": 1}),
+    ("compress", cr.compress, ([True, False, True], A), {"axis": 1}),
+    ("unique", cr.unique, (np.concatenate([A, A[:1]]),), {"axis": 0, "return_counts": True}),
+    ("vecdot", cr.vecdot, (A, B), {"axis": 0}),
+    ("vecdot", cr.linalg.vecdot, (A, B), {"axis": 1}),
+    ("cross", cr.linalg.cross, (A[:, :3], B[:, :3]), {"axis": 1}),
 ]
 # Tensor methods, called unbound (cr.Tensor.sum(x, ...)): name -> (input, further arguments, keyword arguments)
 METHODS: dict[str, tuple[np.ndarray[Any, Any], tuple[Any, ...], dict[str, Any]]] = {

@@ -24,7 +24,19 @@ Impl = Callable[..., Any]
 _NO_DERIVATIVE = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj, np.may_share_memory,
                   np.shares_memory, np.argwhere, np.nonzero, np.flatnonzero, np.count_nonzero, np.isclose,
                   np.allclose, np.array_equal, np.array_equiv, np.searchsorted,
-                  np.nanargmax, np.nanargmin}
+                  np.nanargmax, np.nanargmin, np.einsum_path, np.empty_like,
+                  # truth values and tests of each entry: booleans
+                  np.all, np.any, np.logical_and, np.logical_or, np.logical_not, np.logical_xor, np.isin, np.signbit,
+                  np.isreal, np.iscomplex, np.isneginf, np.isposinf, np.isnat,
+                  # indices: integers read off the values or the shapes
+                  np.lexsort, np.digitize, np.unravel_index, np.ravel_multi_index, np.ix_,
+                  np.tril_indices_from, np.triu_indices_from, np.diag_indices_from, np.diag_indices, np.tril_indices,
+                  np.triu_indices, np.indices, np.broadcast_shapes, np.mask_indices,
+                  # windows of a given length
+                  np.bartlett, np.blackman, np.hamming, np.hanning,
+                  # integer and bit arithmetic: integers in, integers out
+                  np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.bitwise_invert, np.bitwise_left_shift,
+                  np.bitwise_right_shift, np.bitwise_count, np.gcd, np.lcm, np.packbits, np.unpackbits}
 _SUBMODULES = ("numpy.linalg", "numpy.fft")  # named as linalg.solve, fft.fft in errors
 _UFUNC_REDUCE = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}
 _UFUNC_ACCUMULATE = {"add": "cumsum", "multiply": "cumprod"}
@@ -138,8 +150,8 @@ def array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwar
     name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
     _no_out(name, kwargs)
     impl: Impl | None = None
-    if method == "__call__" and not kwargs:
-        impl = ufuncs.get(ufunc)
+    if method == "__call__" and (not kwargs or (ufunc is np.vecdot and set(kwargs) <= {"axis"})):
+        impl = ufuncs.get(ufunc)  # the gufunc vecdot's axis= is cr.vecdot's too
     elif method in ("reduce", "accumulate"):
         table = _UFUNC_REDUCE if method == "reduce" else _UFUNC_ACCUMULATE
         reduction = table.get(ufunc.__name__)
@@ -151,8 +163,9 @@ def array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwar
             extra = {k: v for k, v in kwargs.items() if k not in ("axis", "out")}  # NumPy's names are ours
             return getattr(reductions, reduction)(inputs[0], axis=axis, **extra)
     if impl is not None:
-        return impl(*inputs)
-    if holds_box(inputs) or holds_box(tuple(kwargs.values())):
+        return impl(*inputs, **kwargs)
+    no_derivative = method == "__call__" and ufunc in _NO_DERIVATIVE  # logical_and, signbit, gcd...
+    if not no_derivative and (holds_box(inputs) or holds_box(tuple(kwargs.values()))):
         raise _refuse(name)
     return _on_data(getattr(ufunc, method), inputs, kwargs)
 

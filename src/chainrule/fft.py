@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .creation import tensor
+from .ops.elementwise import conjugate
 from .ops.fft import NORMS, fftn_c2c, irfftn_c2r, rfftn_r2c
 from .ops.shape import as_array, getitem, pad, roll
 from .spelling import both_spellings
@@ -31,10 +32,12 @@ __all__ = [
     "fftfreq",
     "fftn",
     "fftshift",
+    "hfft",
     "ifft",
     "ifft2",
     "ifftn",
     "ifftshift",
+    "ihfft",
     "irfft",
     "irfft2",
     "irfftn",
@@ -221,6 +224,37 @@ def irfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None)
     tensor([1., 2., 3.])
     """
     return _c2r("irfft", a, _one(n), (axis,), norm)
+
+
+# The Hermitian transforms are the real ones run the other way: hfft(a) = irfft(conj(a)) with the scaling of the
+# opposite direction, ihfft(x) = conj(rfft(x)), likewise (NumPy's definitions)
+_OPPOSITE = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}
+
+
+@both_spellings
+def hfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
+    """The real spectrum of length ``n`` (default ``2 (m - 1)``) of a signal with Hermitian symmetry whose first
+    half is ``a``, as ``np.fft.hfft``.
+
+    >>> import chainrule as cr
+    >>> cr.fft.hfft(cr.tensor([1.0, 2.0, 3.0]))
+    tensor([ 8., -2.,  0., -2.])
+    """
+    _check_norm(norm)
+    return _c2r("hfft", conjugate(as_array(a)), _one(n), (axis,), _OPPOSITE[norm])
+
+
+@both_spellings
+def ihfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
+    """The first half of the Hermitian spectrum of the real signal ``a`` (the inverse of ``hfft``), as
+    ``np.fft.ihfft``.
+
+    >>> import chainrule as cr
+    >>> cr.fft.ihfft(cr.tensor([8.0, -2.0, 0.0, -2.0]))
+    tensor([1.-0.j, 2.-0.j, 3.-0.j], dtype=complex128)
+    """
+    _check_norm(norm)
+    return conjugate(_r2c("ihfft", a, _one(n), (axis,), _OPPOSITE[norm]))
 
 
 def rfftn(a: Any, s: Shape = None, axes: Axes = None, norm: str | None = None) -> Any:

@@ -36,10 +36,13 @@ from .ops.decompositions import (
     tensorsolve,
     vector_norm,
 )
-from .ops.linalg import _mT, einsum, matmul, multi_dot, outer, tensordot
 from .ops.linalg import diagonal as _diagonal
+from .ops.linalg import einsum, matmul, matrix_transpose, multi_dot, outer, tensordot
 from .ops.linalg import trace as _trace
+from .ops.linalg import vecdot as _vecdot
+from .ops.shape import cross as _cross
 from .primitive import as_array
+from .spelling import both_spellings
 
 __all__ = [
     "cholesky",
@@ -67,6 +70,7 @@ __all__ = [
     "vector_norm",
 ]
 __all__ += ["cond", "lstsq", "matrix_power", "matrix_rank", "multi_dot", "tensorinv", "tensorsolve"]
+__all__ += ["cross", "vecdot"]
 
 
 def diagonal(x: Any, offset: int = 0) -> Any:
@@ -89,11 +93,28 @@ def trace(x: Any, offset: int = 0) -> Any:
     return _trace(x, offset, -2, -1)
 
 
-def matrix_transpose(x: Any) -> Any:
-    """Swap the last two axes, as ``numpy.linalg.matrix_transpose``.
+@both_spellings
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    """The dot products sum_i conj(x1_i) x2_i along ``axis``, as ``numpy.linalg.vecdot`` (``cr.vecdot``).
 
     >>> import chainrule as cr
-    >>> cr.linalg.matrix_transpose(cr.ones((2, 3, 4))).shape
-    (2, 4, 3)
+    >>> cr.linalg.vecdot(cr.tensor([1.0j, 2.0]), cr.tensor([1.0j, 1.0]))
+    tensor(3.+0.j, dtype=complex128)
     """
-    return _mT(as_array(x))
+    return _vecdot(x1, x2, axis=axis)
+
+
+@both_spellings
+def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    """The cross products of the 3-vectors along ``axis``, as ``numpy.linalg.cross`` (``np.cross`` also takes
+    2-vectors).
+
+    >>> import chainrule as cr
+    >>> cr.linalg.cross(cr.tensor([1.0, 0.0, 0.0]), cr.tensor([0.0, 1.0, 0.0]))
+    tensor([0., 0., 1.])
+    """
+    x1, x2 = as_array(x1), as_array(x2)
+    if x1.shape[axis] != 3 or x2.shape[axis] != 3:
+        raise ValueError(f"linalg.cross: both inputs must hold 3-vectors along axis {axis}, not {x1.shape[axis]} "
+                         f"and {x2.shape[axis]} entries")
+    return _cross(x1, x2, axis=axis)

@@ -176,16 +176,24 @@ power = Primitive(
     # x = 0 is a kink for finite differences: tests/test_kinks.py. Complex x off the branch cut (Re x > 0)
     samples=S.with_complex(S.binary(("positive", "real")), S.complex_binary(("positive", "real"))),
 )
-# x mod y = x - floor(x / y) * y, so the gradient is 1 for x and -floor(x / y) for y (away from the jumps)
-remainder = Primitive(
-    "remainder",
-    np.remainder,
-    vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g * floor(x / y)),
-    jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t * floor(x / y)),
-    batching=True,
-    samples=lambda rng: [Sample((S.draw(rng, a, "positive") * 3 + 0.25, S.draw(rng, b, "positive")))
-                         for a, b in S.PAIRS],
-)
+
+
+def _remainder_of(name: str, forward: Callable[..., Any], rounded: Callable[[Any], Any],
+                  samples: S.SamplesFn) -> Primitive:
+    """x - rounded(x / y) * y: the gradient is 1 for x and -rounded(x / y) for y (away from the jumps)."""
+    return Primitive(
+        name,
+        forward,
+        vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g * rounded(x / y)),
+        jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t * rounded(x / y)),
+        batching=True,
+        samples=samples,
+    )
+
+
+# x mod y = x - floor(x / y) * y (the sign of y)
+remainder = _remainder_of("remainder", np.remainder, lambda q: floor(q), lambda rng: [
+    Sample((S.draw(rng, a, "positive") * 3 + 0.25, S.draw(rng, b, "positive"))) for a, b in S.PAIRS])
 
 # ---- exponentials and logarithms -----------------------------------------------------------------------------
 exp = elementwise("exp", np.exp, lambda ans, x: ans, S.with_complex(S.unary(), S.complex_unary()))
@@ -826,3 +834,96 @@ def rad2deg(x: Any) -> Any:
 
 radians = deg2rad
 degrees = rad2deg
+
+
+# ---- more of NumPy's elementwise functions (issue 10) -------------------------------------------------------------
+__all__ += ["around", "cbrt", "fix", "float_power", "fmod", "rint", "trunc"]
+
+# cbrt'(0) = 1/0 = inf, as for sqrt: IEEE arithmetic's answer, never a silent 0
+cbrt = elementwise("cbrt", np.cbrt, lambda ans, x: 1 / (3 * ans * ans))
+# rounding is piecewise constant: no gradient, as floor, ceil and round
+trunc = nondifferentiable("trunc", np.trunc, S.unary())
+rint = nondifferentiable("rint", np.rint, S.unary())
+fix = trunc  # np.fix rounds towards zero, as trunc does
+around = round  # NumPy's other name of round
+# C's fmod(x, y) = x - trunc(x / y) * y (the sign of x)
+fmod = _remainder_of("fmod", np.fmod, trunc, lambda rng: [
+    Sample((S.draw(rng, a) * 3 + 0.25, S.draw(rng, b, "positive") + 0.25)) for a, b in S.PAIRS])
+
+
+def float_power(x: Any, y: Any) -> Any:
+    """``x ** y`` computed in double precision (float64, or complex128 for complex inputs), as ``np.float_power``:
+    power's gradient, cast back to each input's dtype.
+
+    >>> import chainrule as cr
+    >>> cr.float_power(cr.tensor([2.0, 3.0], dtype=cr.float32), 2.0)
+    tensor([4., 9.])
+    """
+    x, y = as_array(x), as_array(y)
+    wide = np.complex128 if np.iscomplexobj(bottom(x)) or np.iscomplexobj(bottom(y)) else np.float64
+    return power(astype(x, wide), astype(y, wide))
+
+
+# ---- NumPy's ufuncs with two outputs, and scaling by powers of two (issue 10) -------------------------------------
+__all__ += ["divmod", "frexp", "ldexp", "modf"]
+
+
+def modf(x: Any) -> tuple[Any, Any]:
+    """The fractional and the integral parts of each entry (both with x's sign), as ``np.modf``; the fractional
+    part x - trunc(x) has gradient 1, the integral part none.
+
+    >>> import chainrule as cr
+    >>> cr.modf(cr.tensor([2.5, -1.25]))
+    (tensor([ 0.5 , -0.25]), tensor([ 2., -1.]))
+    """
+    x = as_array(x)
+    finite = where(isinf(x), 0.0, x)  # an infinity's fraction is 0 (never inf - inf)
+    # with x's sign on a zero fraction (modf(-3.0) has -0.0), as C's modf
+    return copysign(finite - trunc(finite), x), trunc(x)
+
+
+def divmod(x: Any, y: Any) -> tuple[Any, Any]:
+    """``(floor_divide(x, y), remainder(x, y))``, as ``np.divmod``: the quotient has no gradient, the remainder
+    remainder's.
+
+    >>> import chainrule as cr
+    >>> cr.divmod(cr.tensor([7.0, -7.0]), 2.0)
+    (tensor([ 3., -4.]), tensor([1., 1.]))
+    """
+    return floor_divide(x, y), remainder(x, y)
+
+
+def _is_integer(name: str, i: Any) -> np.ndarray[Any, Any]:
+    """Integer exponents as a host array (constants: they have no gradient)."""
+    i = bottom(i) if isinstance(i, Tensor) else i
+    i = backend.to_host(i) if type(i) in backend.array_types else np.asarray(i)
+    if i.dtype.kind not in "iub":
+        raise TypeError(f"{name}: the exponents must be integers, not {i.dtype}")
+    return i
+
+
+def ldexp(x: Any, i: Any) -> Any:
+    """``x * 2**i`` for integer exponents ``i`` (constants), as ``np.ldexp``; differentiable in x.
+
+    >>> import chainrule as cr
+    >>> cr.ldexp(cr.tensor([1.5, 3.0]), [2, -1])
+    tensor([6. , 1.5])
+    """
+    x = as_array(x)
+    i = _is_integer("ldexp", i).astype(np.int64)
+    one = np.ones((), bottom(x).dtype)
+    # in two halves, so that 2**i itself never overflows where x 2**i does not (a subnormal x, a large i)
+    return x * like(np.ldexp(one, i // 2), x) * like(np.ldexp(one, i - i // 2), x)
+
+
+def frexp(x: Any) -> tuple[Any, Any]:
+    """Mantissas in [0.5, 1) (with x's sign; 0 at 0) and integer exponents, x = m 2**e, as ``np.frexp``; the
+    mantissa m = x 2**-e is differentiable (the exponents are piecewise constant).
+
+    >>> import chainrule as cr
+    >>> cr.frexp(cr.tensor([3.0, -0.25]))
+    (tensor([ 0.75, -0.5 ]), tensor([ 2, -1], dtype=int32))
+    """
+    x = as_array(x)
+    _, exponent = np.frexp(bottom(x))
+    return ldexp(x, -exponent), Tensor._from_node(exponent, None) if isinstance(x, Tensor) else exponent

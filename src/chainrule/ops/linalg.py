@@ -482,3 +482,64 @@ def multi_dot(arrays: Sequence[Any], *, out: None = None) -> Any:
     if row and column:
         return reshape(out_, ())
     return reshape(out_, (-1,)) if row or column else out_
+
+
+# ---- NumPy 2's vector and matrix products (issue 10) ------------------------------------------------------------
+__all__ += ["matrix_transpose", "matvec", "vecdot", "vecmat"]
+
+
+def matrix_transpose(x: Any) -> Any:
+    """Swap the last two axes of a stack of matrices, as ``np.matrix_transpose``.
+
+    >>> import chainrule as cr
+    >>> cr.matrix_transpose(cr.ones((2, 3, 4))).shape
+    (2, 4, 3)
+    """
+    x = as_array(x)
+    if x.ndim < 2:
+        raise ValueError(f"matrix_transpose: the input must be at least 2-d, not {x.ndim}-d")
+    return _mT(x)
+
+
+@both_spellings
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    """The dot products sum_i conj(x1_i) x2_i along ``axis``, broadcasting the other axes, as ``np.vecdot``.
+
+    >>> import chainrule as cr
+    >>> cr.vecdot(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), cr.tensor([1.0, 1.0]))
+    tensor([3., 7.])
+    """
+    x1, x2 = as_array(x1), as_array(x2)
+    if x1.shape[axis] != x2.shape[axis]:
+        raise ValueError(f"vecdot: the vectors have lengths {x1.shape[axis]} and {x2.shape[axis]} along axis {axis}")
+    return sum(conjugate(x1) * x2, axis=axis)
+
+
+def matvec(x1: Any, x2: Any, /) -> Any:
+    """Each matrix of ``x1`` (..., m, n) times each vector of ``x2`` (..., n), broadcasting the stacks, as
+    ``np.matvec``.
+
+    >>> import chainrule as cr
+    >>> cr.matvec(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), cr.tensor([1.0, 1.0]))
+    tensor([3., 7.])
+    """
+    x1, x2 = as_array(x1), as_array(x2)
+    if x1.ndim < 2 or x2.ndim < 1:
+        raise ValueError(f"matvec: needs matrices and vectors, not shapes {x1.shape} and {x2.shape}")
+    product = matmul(x1, reshape(x2, (*x2.shape, 1)))
+    return reshape(product, product.shape[:-1])
+
+
+def vecmat(x1: Any, x2: Any, /) -> Any:
+    """Each conjugated vector of ``x1`` (..., n) times each matrix of ``x2`` (..., n, m), broadcasting the
+    stacks, as ``np.vecmat``.
+
+    >>> import chainrule as cr
+    >>> cr.vecmat(cr.tensor([1.0, 1.0]), cr.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor([4., 6.])
+    """
+    x1, x2 = as_array(x1), as_array(x2)
+    if x1.ndim < 1 or x2.ndim < 2:
+        raise ValueError(f"vecmat: needs vectors and matrices, not shapes {x1.shape} and {x2.shape}")
+    product = matmul(reshape(conjugate(x1), (*x1.shape[:-1], 1, x1.shape[-1])), x2)
+    return reshape(product, (*product.shape[:-2], product.shape[-1]))

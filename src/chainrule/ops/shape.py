@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
@@ -19,9 +19,9 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 from .. import backend
 from ..primitive import Primitive, Sample, as_array, fit_batch, holds_box, like
 from ..spelling import both_spellings
-from ..tensor import Tensor, values
+from ..tensor import Tensor, bottom, values
 from . import samples as S
-from .elementwise import astype, multiply, not_equal, where
+from .elementwise import astype, exp, log, multiply, not_equal, where
 
 __all__ = [
     "append",
@@ -1324,3 +1324,665 @@ class _Joiner:
 
 r_ = _Joiner(0, 1, -1)  # along the first axis
 c_ = _Joiner(-1, 2, 0)  # along the last axis, each piece at least 2-d with its own axes first: 1-d ones as columns
+
+
+# ---- more of NumPy's shape functions (issue 10): composites of the above ---------------------------------------
+__all__ += ["array_split", "asanyarray", "ascontiguousarray", "asfortranarray", "block", "broadcast_arrays", "copy",
+            "delete", "dsplit", "dstack", "hsplit", "identity", "insert", "rollaxis", "tri", "trim_zeros", "unstack",
+            "vsplit"]
+
+
+def broadcast_arrays(*args: Any, subok: bool = False) -> tuple[Any, ...]:
+    """The inputs broadcast to their common shape, as ``np.broadcast_arrays`` (each a ``broadcast_to``).
+
+    >>> import chainrule as cr
+    >>> [a.shape for a in cr.broadcast_arrays(cr.zeros((2, 1)), cr.zeros(3))]
+    [(2, 3), (2, 3)]
+    """
+    arrays = [as_array(a) for a in args]
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    return tuple(a if a.shape == shape else broadcast_to(a, shape) for a in arrays)
+
+
+@both_spellings
+def array_split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
+    """``split`` that allows sections of unequal length: an axis of length n in k sections gives n % k sections of
+    n // k + 1 first, then sections of n // k, as ``np.array_split``.
+
+    >>> import chainrule as cr
+    >>> [p.shape for p in cr.array_split(cr.zeros(5), 3)]
+    [(2,), (2,), (1,)]
+    """
+    x = as_array(x)
+    cuts = indices_or_sections.data if isinstance(indices_or_sections, Tensor) else indices_or_sections
+    if np.ndim(cuts) != 0:
+        return split(x, cuts, axis=axis)
+    sections = int(cuts)
+    if sections <= 0:
+        raise ValueError(f"array_split: the number of sections must be positive, got {sections}")
+    size, extra = divmod(x.shape[normalize_axis_index(axis, x.ndim)], sections)
+    bounds = np.cumsum([size + 1] * extra + [size] * (sections - extra))[:-1]
+    return split(x, bounds, axis=axis)
+
+
+def _split_at_least(name: str, x: Any, indices_or_sections: Any, axis: int, least: int) -> list[Any]:
+    x = as_array(x)
+    if x.ndim < least:
+        raise ValueError(f"{name} only works on arrays of {least} or more dimensions, not {x.ndim}")
+    return split(x, indices_or_sections, axis=axis)
+
+
+def hsplit(x: Any, indices_or_sections: Any) -> list[Any]:
+    """``split`` along the second axis (a 1-d array: along its only one), as ``np.hsplit``.
+
+    >>> import chainrule as cr
+    >>> [p.shape for p in cr.hsplit(cr.zeros((4, 4)), 2)]
+    [(4, 2), (4, 2)]
+    """
+    return _split_at_least("hsplit", x, indices_or_sections, 1 if as_array(x).ndim > 1 else 0, 1)
+
+
+def vsplit(x: Any, indices_or_sections: Any) -> list[Any]:
+    """``split`` along the first axis of an array of two or more dimensions, as ``np.vsplit``.
+
+    >>> import chainrule as cr
+    >>> [p.shape for p in cr.vsplit(cr.zeros((4, 4)), [1])]
+    [(1, 4), (3, 4)]
+    """
+    return _split_at_least("vsplit", x, indices_or_sections, 0, 2)
+
+
+def dsplit(x: Any, indices_or_sections: Any) -> list[Any]:
+    """``split`` along the third axis of an array of three or more dimensions, as ``np.dsplit``.
+
+    >>> import chainrule as cr
+    >>> [p.shape for p in cr.dsplit(cr.zeros((1, 2, 4)), 2)]
+    [(1, 2, 2), (1, 2, 2)]
+    """
+    return _split_at_least("dsplit", x, indices_or_sections, 2, 3)
+
+
+def dstack(tup: Sequence[Any]) -> Any:
+    """The arrays joined along the third axis, each made at least 3-d first, as ``np.dstack``.
+
+    >>> import chainrule as cr
+    >>> cr.dstack([cr.zeros(3), cr.ones(3)]).shape
+    (1, 3, 2)
+    """
+    return concatenate([atleast_3d(a) for a in tup], axis=2)
+
+
+def _depth(obj: Any) -> int:
+    return 1 + _depth(obj[0]) if isinstance(obj, list) and obj else 0
+
+
+def block(arrays: Any) -> Any:
+    """One array assembled from nested lists of blocks, as ``np.block``: the innermost lists are joined along the
+    last axis, the next ones out along the one before, each block made at least as deep as the nesting first.
+
+    >>> import chainrule as cr
+    >>> cr.block([[cr.eye(2), cr.zeros((2, 1))], [cr.ones((1, 2)), cr.ones((1, 1))]]).shape
+    (3, 3)
+    """
+    depth = _depth(arrays)
+
+    def leaves(obj: Any, level: int) -> list[Any]:
+        if isinstance(obj, list):
+            if _depth(obj) != depth - level:
+                raise ValueError("block: the lists are nested to different depths")
+            return [leaf for o in obj for leaf in leaves(o, level + 1)]
+        if isinstance(obj, tuple):
+            raise TypeError("block: blocks are given in lists, not tuples (as np.block)")
+        if level != depth:
+            raise ValueError("block: the lists are nested to different depths")
+        return [as_array(obj)]
+
+    ndim = builtins.max(depth, *(leaf.ndim for leaf in leaves(arrays, 0)))
+
+    def join(obj: Any, level: int) -> Any:
+        if not isinstance(obj, list):
+            return _atleast(obj, ndim)
+        if not obj:
+            raise ValueError("block: a list of blocks is empty")
+        return concatenate([join(o, level + 1) for o in obj], axis=level - depth)
+
+    return join(arrays, 0)
+
+
+@both_spellings
+def unstack(x: Any, /, *, axis: int = 0) -> tuple[Any, ...]:
+    """The slices of ``x`` along ``axis``, as ``np.unstack`` (the inverse of ``stack``).
+
+    >>> import chainrule as cr
+    >>> [p.shape for p in cr.unstack(cr.zeros((2, 3)), axis=1)]
+    [(2,), (2,), (2,)]
+    """
+    x = as_array(x)
+    axis = normalize_axis_index(axis, x.ndim)
+    return tuple(_getitem(x, _along(axis, i)) for i in range(x.shape[axis]))
+
+
+@both_spellings
+def rollaxis(a: Any, axis: int, start: int = 0) -> Any:
+    """``axis`` moved to before position ``start``, as ``np.rollaxis`` (``moveaxis`` is clearer).
+
+    >>> import chainrule as cr
+    >>> cr.rollaxis(cr.zeros((2, 3, 4)), 2).shape
+    (4, 2, 3)
+    """
+    a = as_array(a)
+    n = a.ndim
+    axis = normalize_axis_index(axis, n)
+    if not -n <= start <= n:
+        raise ValueError(f"rollaxis: start {start} is out of range for an array of {n} dimensions")
+    start = start + n if start < 0 else start
+    start = start - 1 if axis < start else start
+    return a if axis == start else moveaxis(a, axis, start)
+
+
+def copy(a: Any, order: str = "K", subok: bool = False) -> Any:
+    """A copy of ``a``, as ``np.copy``: recorded as the identity, so the gradient passes through.
+
+    >>> import chainrule as cr
+    >>> t = cr.tensor([1.0, 2.0])
+    >>> cr.copy(t) is t
+    False
+    """
+    a = as_array(a)
+    return astype(a, a.dtype)
+
+
+def ascontiguousarray(a: Any, dtype: Any = None, *, like: Any = None) -> Any:
+    """``a`` as a tensor of at least one dimension (``np.ascontiguousarray``; the memory order is NumPy's concern).
+
+    >>> import chainrule as cr
+    >>> cr.ascontiguousarray(cr.tensor(2.0)).shape
+    (1,)
+    """
+    return _atleast(asarray(a, dtype), 1)
+
+
+asfortranarray = ascontiguousarray  # the values are the same in either memory order
+
+
+def asanyarray(a: Any, dtype: Any = None, order: str | None = None, *, device: Any = None, copy: bool | None = None,
+               like: Any = None) -> Tensor:
+    """``asarray`` (a Tensor has no subclasses to keep), as ``np.asanyarray``.
+
+    >>> import chainrule as cr
+    >>> t = cr.tensor([1.0])
+    >>> cr.asanyarray(t) is t
+    True
+    """
+    return asarray(a, dtype, order, device=device, copy=copy)
+
+
+def _picked(x: Any, labels: np.ndarray[Any, Any]) -> Any:
+    """The entries of the flattened ``x`` that ``labels`` (integer positions) name, in their shape."""
+    return _getitem(ravel(x), (labels,))
+
+
+@both_spellings
+def delete(arr: Any, obj: Any, axis: int | None = None) -> Any:
+    """``arr`` without the entries (``axis=None``: of its flattened copy) or slices along ``axis`` that ``obj``
+    names (an index, a slice, a list or a mask), as ``np.delete``; the gradient reaches the entries kept.
+
+    >>> import chainrule as cr
+    >>> cr.delete(cr.tensor([1.0, 2.0, 3.0]), 1)
+    tensor([1., 3.])
+    """
+    arr = as_array(arr)
+    obj = obj.data if isinstance(obj, Tensor) else obj
+    return _picked(arr, np.delete(np.arange(arr.size).reshape(arr.shape), obj, axis))
+
+
+@both_spellings
+def insert(arr: Any, obj: Any, values: Any, axis: int | None = None) -> Any:
+    """``values`` inserted into ``arr`` (``axis=None``: into its flattened copy) before the positions ``obj``,
+    as ``np.insert``, cast to ``arr``'s dtype; the gradient reaches ``arr`` and the values inserted.
+
+    >>> import chainrule as cr
+    >>> cr.insert(cr.tensor([1.0, 2.0]), 1, cr.tensor(5.0))
+    tensor([1., 5., 2.])
+    """
+    arr = as_array(arr)
+    values = astype(_near(values, arr), arr.dtype)
+    obj = obj.data if isinstance(obj, Tensor) else obj
+    # NumPy's insert on positions: arr's entries are 0 ... arr.size - 1, the values' follow, so the result names
+    # which entry (or which broadcast copy of a value) lands where
+    labels = np.insert(np.arange(arr.size).reshape(arr.shape), obj,
+                       np.arange(arr.size, arr.size + values.size).reshape(values.shape), axis)
+    return _picked(concatenate([ravel(arr), ravel(values)]), labels)
+
+
+@both_spellings
+def trim_zeros(filt: Any, trim: str = "fb", axis: Axis = None) -> Any:
+    """``filt`` without its leading (``"f"`` in ``trim``) and trailing (``"b"``) zeros along each axis of ``axis``
+    (all by default), as ``np.trim_zeros``; the gradient reaches the entries kept.
+
+    >>> import chainrule as cr
+    >>> cr.trim_zeros(cr.tensor([0.0, 1.0, 0.0, 2.0, 0.0]))
+    tensor([1., 0., 2.])
+    """
+    filt = as_array(filt)
+    if not set(trim.lower()) <= {"f", "b"}:
+        raise ValueError(f"trim_zeros: trim must hold only 'f' and 'b', not {trim!r}")
+    nonzero = backend.to_host(bottom(filt) != 0)
+    axes = normalize_axis_tuple(range(filt.ndim) if axis is None else axis, filt.ndim)
+    index: list[Any] = [slice(None)] * filt.ndim
+    for a in axes:
+        kept = np.flatnonzero(nonzero.any(axis=tuple(b for b in range(filt.ndim) if b != a)))
+        if kept.size == 0:
+            index[a] = slice(0, 0)
+            continue
+        index[a] = slice(kept[0] if "f" in trim.lower() else 0, kept[-1] + 1 if "b" in trim.lower() else None)
+    return _getitem(filt, tuple(index))
+
+
+def identity(n: int, dtype: Any = None, *, like: Any = None) -> Tensor:
+    """The n x n identity matrix (a constant), as ``np.identity``.
+
+    >>> import chainrule as cr
+    >>> cr.identity(2)
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
+    return Tensor._from_node(np.identity(n, dtype), None)
+
+
+def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = float, *, like: Any = None) -> Tensor:
+    """Ones at and below the k-th diagonal of an N x M matrix, zeros above (a constant), as ``np.tri``.
+
+    >>> import chainrule as cr
+    >>> cr.tri(2, 3)
+    tensor([[1., 0., 0.],
+            [1., 1., 0.]])
+    """
+    return Tensor._from_node(np.tri(N, M, k, dtype), None)
+
+
+# ---- ranges on a logarithmic scale, and phase unwrapping (issue 10) ---------------------------------------------
+__all__ += ["geomspace", "logspace", "unwrap"]
+
+
+def _ends(*ends: Any) -> tuple[Any, ...]:
+    """The ends of a range broadcast together, Python numbers taking the arrays' precision (as NumPy's weak
+    scalars do): ``logspace(0.5, t)`` keeps t's float32."""
+    arrays = [as_array(e) for e in ends if not isinstance(e, (int, float, complex))]
+    if not arrays:
+        return broadcast_arrays(*ends)
+    dtype = np.result_type(*(bottom(a).dtype for a in arrays))
+    return broadcast_arrays(*(_near(np.asarray(e, np.result_type(dtype, e)), arrays[0])
+                              if isinstance(e, (int, float, complex)) else e for e in ends))
+
+
+def _spaced(start: Any, stop: Any, num: int, endpoint: bool, axis: int) -> Any:
+    """``num`` evenly spaced points from ``start`` to ``stop`` (arrays broadcast together), stacked along ``axis``
+    of the result: start + (stop - start) k / div, differentiable in both ends."""
+    start, stop = _ends(start, stop)
+    if num < 0:
+        raise ValueError(f"the number of samples must be at least 0, not {num}")
+    fractions = np.linspace(0.0, 1.0, num, endpoint=endpoint).astype(np.result_type(bottom(start).dtype, 1.0))
+    fractions = like(fractions.reshape((num,) + (1,) * start.ndim), start)
+    points = start + (stop - start) * fractions
+    return moveaxis(points, 0, normalize_axis_index(axis, points.ndim))
+
+
+@both_spellings
+def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: Any = 10.0, dtype: Any = None,
+             axis: int = 0) -> Any:
+    """``base ** linspace(start, stop, num)``, as ``np.logspace``; differentiable in ``start``, ``stop`` and
+    ``base``.
+
+    >>> import chainrule as cr
+    >>> cr.logspace(0.0, cr.tensor(2.0), 3)
+    tensor([  1.,  10., 100.])
+    """
+    exponents = _spaced(start, stop, num, endpoint, axis)
+    if np.ndim(base):  # NumPy's: an array of bases spans the axes beside the new one
+        base = expand_dims(as_array(base), axis)
+    out = base**exponents
+    return out if dtype is None else astype(out, dtype)
+
+
+@both_spellings
+def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None, axis: int = 0) -> Any:
+    """``num`` points from ``start`` to ``stop`` in a geometric progression (ends of one sign, real, not zero),
+    exactly ``start`` and ``stop`` at the ends, as ``np.geomspace``; differentiable in both ends.
+
+    >>> import chainrule as cr
+    >>> cr.geomspace(cr.tensor(1.0), 1000.0, 4)
+    tensor([   1.,   10.,  100., 1000.])
+    """
+    start, stop = _ends(start, stop)
+    ends = (bottom(start), bottom(stop))
+    if any(np.iscomplexobj(e) for e in ends):
+        raise TypeError("geomspace: complex ends are not supported; space their magnitudes and angles apart")
+    if any(bool((e == 0).any()) for e in ends):
+        raise ValueError("geomspace: a geometric sequence cannot include zero")
+    if bool((np.sign(ends[0]) != np.sign(ends[1])).any()):
+        raise ValueError("geomspace: the ends must have the same sign (a geometric sequence of reals cannot cross "
+                         "zero)")
+    sign = like(np.where(ends[0] < 0, -1, 1).astype(ends[0].dtype), start)
+    inner = sign * exp(_spaced(log(start * sign), log(stop * sign), num, endpoint, 0))
+    pieces = [expand_dims(start, 0)] if num else []  # the ends exactly, as NumPy's
+    if num > 2 or (num == 2 and not endpoint):
+        pieces.append(_getitem(inner, (slice(1, num - 1 if endpoint else num),)))
+    if num > 1 and endpoint:
+        pieces.append(expand_dims(stop, 0))
+    out = concatenate(pieces, axis=0) if pieces else inner
+    out = moveaxis(out, 0, normalize_axis_index(axis, out.ndim))
+    return out if dtype is None else astype(out, dtype)
+
+
+@both_spellings
+def unwrap(p: Any, discont: float | None = None, axis: int = -1, *, period: float = 2 * np.pi) -> Any:
+    """``p`` with jumps larger than ``discont`` (default ``period / 2``) along ``axis`` taken out by adding
+    multiples of ``period``, as ``np.unwrap``. The multiples added are piecewise constant, so the gradient passes
+    through unchanged.
+
+    >>> import chainrule as cr
+    >>> cr.unwrap(cr.tensor([0.0, 3.0, 6.5]))
+    tensor([0.        , 3.        , 0.21681469])
+    """
+    p = as_array(p)
+    data = bottom(p)
+    return p + (np.unwrap(data, discont, axis, period=period) - data)
+
+
+# ---- selecting by conditions and indices, counting (issue 10) ----------------------------------------------------
+__all__ += ["asarray_chkfinite", "bincount", "choose", "compress", "extract", "resize"]
+
+
+def _host_indices(name: str, x: Any, what: str) -> np.ndarray[Any, Any]:
+    """A constant integer (or boolean) array on the host, refusing floating values: indices have no gradient."""
+    data = bottom(x) if isinstance(x, Tensor) else x
+    data = backend.to_host(data) if type(data) in backend.array_types else np.asarray(data)
+    if data.dtype.kind not in "iub":
+        raise TypeError(f"{name}: {what} must be integers or booleans, not {data.dtype}")
+    return data
+
+
+@both_spellings
+def compress(condition: Any, a: Any, axis: int | None = None) -> Any:
+    """The slices of ``a`` along ``axis`` (the flattened ``a``: ``None``) where the 1-d ``condition`` holds, as
+    ``np.compress``; the gradient reaches the slices kept.
+
+    >>> import chainrule as cr
+    >>> cr.compress([True, False, True], cr.tensor([1.0, 2.0, 3.0]))
+    tensor([1., 3.])
+    """
+    kept = np.flatnonzero(_host_indices("compress", condition, "the condition").astype(bool))
+    return take(a, kept, axis=axis)
+
+
+def extract(condition: Any, arr: Any) -> Any:
+    """The entries of the flattened ``arr`` where the flattened ``condition`` is true, as ``np.extract``.
+
+    >>> import chainrule as cr
+    >>> cr.extract(cr.tensor([[1.0, -2.0], [3.0, -4.0]]) > 0, cr.tensor([[1.0, -2.0], [3.0, -4.0]]))
+    tensor([1., 3.])
+    """
+    return take(arr, np.flatnonzero(_host_indices("extract", condition, "the condition")))
+
+
+def choose(a: Any, choices: Sequence[Any], mode: str = "raise") -> Any:
+    """Each entry from the choice that ``a`` (integers, broadcast with the choices) names, as ``np.choose``;
+    ``mode`` "wrap" or "clip" treat indices out of range as NumPy does. The gradient reaches the entries picked.
+
+    >>> import chainrule as cr
+    >>> cr.choose([0, 1, 0], [cr.tensor([1.0, 2.0, 3.0]), cr.tensor([10.0, 20.0, 30.0])])
+    tensor([ 1., 20.,  3.])
+    """
+    index = _host_indices("choose", a, "the indices").astype(np.intp)
+    n = len(choices)
+    if mode == "wrap":
+        index = index % n
+    elif mode == "clip":
+        index = np.clip(index, 0, n - 1)
+    elif mode != "raise":
+        raise ValueError(f"choose: mode must be 'raise', 'wrap' or 'clip', not {mode!r}")
+    elif index.size and (index.min() < 0 or index.max() >= n):
+        raise ValueError(f"choose: the indices must be in [0, {n}) (or pass mode='wrap' or 'clip')")
+    arrays = [as_array(c) for c in choices]
+    shape = np.broadcast_shapes(index.shape, *(c.shape for c in arrays))
+    options = stack([c if c.shape == shape else broadcast_to(c, shape) for c in arrays])
+    return _getitem(take_along_axis(options, np.broadcast_to(index, shape)[None], axis=0), (0,))
+
+
+def resize(a: Any, new_shape: int | Sequence[int]) -> Any:
+    """``a``'s entries, repeated in order as often as needed, in the shape ``new_shape``, as ``np.resize``.
+
+    >>> import chainrule as cr
+    >>> cr.resize(cr.tensor([1.0, 2.0, 3.0]), (2, 2))
+    tensor([[1., 2.],
+            [3., 1.]])
+    """
+    a = as_array(a)
+    shape = tuple(int(n) for n in np.atleast_1d(new_shape))
+    if any(n < 0 for n in shape):
+        raise ValueError(f"resize: all the lengths of the new shape must be at least 0, not {shape}")
+    size = int(np.prod(shape))
+    if size == 0:
+        return reshape(_getitem(ravel(a), (slice(0, 0),)), shape)
+    if a.size == 0:  # nothing to repeat: zeros, as NumPy's
+        return Tensor._from_node(like(np.zeros(shape, bottom(a).dtype), a), None)
+    return _picked(a, np.arange(size).reshape(shape) % a.size)
+
+
+def asarray_chkfinite(a: Any, dtype: Any = None, order: str | None = None) -> Any:
+    """``asarray``, refusing infinities and NaNs, as ``np.asarray_chkfinite``.
+
+    >>> import chainrule as cr
+    >>> cr.asarray_chkfinite(cr.tensor([1.0, 2.0]))
+    tensor([1., 2.])
+    """
+    out = asarray(a, dtype, order)
+    data = bottom(out)
+    if data.dtype.kind in "fc" and not bool(np.isfinite(data).all()):
+        raise ValueError("array must not contain infs or NaNs")
+    return out
+
+
+def bincount(x: Any, weights: Any = None, minlength: int = 0) -> Any:
+    """How often each of 0 ... max(x) occurs in the non-negative integers ``x`` (at least ``minlength`` counts),
+    or, with ``weights``, the sum of the weights of each value's occurrences, as ``np.bincount``: differentiable
+    in the weights (kept in their dtype, where NumPy gives float64).
+
+    >>> import chainrule as cr
+    >>> cr.bincount([0, 2, 2]), cr.bincount([0, 2, 2], weights=cr.tensor([1.0, 0.5, 0.25]))
+    (tensor([1, 0, 2]), tensor([1.  , 0.  , 0.75]))
+    """
+    index = _host_indices("bincount", x, "the values counted").ravel()
+    if index.size and index.min() < 0:
+        raise ValueError("bincount: the values counted must be non-negative")
+    n = builtins.max(int(index.max()) + 1 if index.size else 0, int(minlength))
+    if weights is None:
+        return Tensor._from_node(like(np.bincount(index, minlength=n), x), None)  # on x's device
+    weights = as_array(weights)
+    if weights.shape != index.shape:
+        raise ValueError(f"bincount: one weight per value ({index.shape[0]}), not weights of shape {weights.shape}")
+    return scatter_add(weights, (index,), (n,))
+
+
+# ---- unique values and sets: entries picked by an order read off the values (issue 10) -------------------------
+# At values that repeat, the unique value is not differentiable (a perturbation splits it in two); its gradient
+# goes to its first occurrence, as NumPy's return_index names it. The counts, indices and inverses are constants.
+__all__ += ["UniqueAllResult", "UniqueCountsResult", "UniqueInverseResult", "intersect1d", "setdiff1d", "setxor1d",
+            "union1d", "unique", "unique_all", "unique_counts", "unique_inverse", "unique_values"]
+
+
+class UniqueAllResult(NamedTuple):
+    values: Any
+    indices: Any
+    inverse_indices: Any
+    counts: Any
+
+
+class UniqueCountsResult(NamedTuple):
+    values: Any
+    counts: Any
+
+
+class UniqueInverseResult(NamedTuple):
+    values: Any
+    inverse_indices: Any
+
+
+def _ordered_host(name: str, *arrays: Any) -> list[np.ndarray[Any, Any]]:
+    """The arrays' values on the host, to order; complex values being differentiated are refused (NumPy orders
+    them lexicographically, which no gradient follows), as ``sort`` does."""
+    for a in arrays:
+        if np.iscomplexobj(bottom(a)) and holds_box((a,)):
+            raise TypeError(f"{name}: complex numbers have no order; take their real parts (cr.real(z)) or their "
+                            "magnitudes (cr.abs(z)) first")
+    return [backend.to_host(bottom(a)) for a in arrays]
+
+
+def _index_constant(host: np.ndarray[Any, Any], ref: Any) -> Tensor:
+    return Tensor._from_node(like(host, ref), None)
+
+
+@both_spellings
+def unique(ar: Any, return_index: bool = False, return_inverse: bool = False, return_counts: bool = False,
+           axis: int | None = None, *, equal_nan: bool = True, sorted: bool = True) -> Any:
+    """The sorted unique entries of ``ar`` (``axis``: its unique slices along that axis), as ``np.unique``, with
+    the first occurrences, the inverse and the counts on request (integer constants). Each value is its first
+    occurrence, which its gradient reaches (``sorted=False`` still sorts: NumPy's order then "may vary").
+
+    >>> import chainrule as cr
+    >>> cr.unique(cr.tensor([3.0, 1.0, 3.0]), return_counts=True)
+    (tensor([1., 3.]), tensor([1, 2]))
+    """
+    a = as_array(ar)
+    (data,) = _ordered_host("unique", a)
+    _, index, inverse, counts = np.unique(data, True, True, True, axis=axis, equal_nan=equal_nan)
+    values = take(a, index, axis=axis)
+    wanted = [v for v, want in ((index, return_index), (inverse, return_inverse), (counts, return_counts)) if want]
+    return (values, *(_index_constant(v, a) for v in wanted)) if wanted else values
+
+
+def unique_all(x: Any) -> UniqueAllResult:
+    """The unique entries of the flattened ``x`` (NaNs each their own), their first indices, the inverse (in x's
+    shape) and the counts, as ``np.unique_all``.
+
+    >>> import chainrule as cr
+    >>> cr.unique_all(cr.tensor([2.0, 2.0, 1.0])).counts
+    tensor([1, 2])
+    """
+    return UniqueAllResult(*unique(x, True, True, True, equal_nan=False))
+
+
+def unique_counts(x: Any) -> UniqueCountsResult:
+    """The unique entries of the flattened ``x`` and how often each occurs, as ``np.unique_counts``.
+
+    >>> import chainrule as cr
+    >>> cr.unique_counts(cr.tensor([2.0, 2.0, 1.0])).values
+    tensor([1., 2.])
+    """
+    return UniqueCountsResult(*unique(x, return_counts=True, equal_nan=False))
+
+
+def unique_inverse(x: Any) -> UniqueInverseResult:
+    """The unique entries of the flattened ``x`` and, in x's shape, which of them each entry is, as
+    ``np.unique_inverse``.
+
+    >>> import chainrule as cr
+    >>> cr.unique_inverse(cr.tensor([2.0, 2.0, 1.0])).inverse_indices
+    tensor([1, 1, 0])
+    """
+    return UniqueInverseResult(*unique(x, return_inverse=True, equal_nan=False))
+
+
+def unique_values(x: Any) -> Any:
+    """The unique entries of the flattened ``x``, as ``np.unique_values`` (sorted here).
+
+    >>> import chainrule as cr
+    >>> cr.unique_values(cr.tensor([2.0, 2.0, 1.0]))
+    tensor([1., 2.])
+    """
+    return unique(x, equal_nan=False)
+
+
+def union1d(ar1: Any, ar2: Any) -> Any:
+    """The sorted unique entries found in either input, as ``np.union1d``; each is its first occurrence in
+    ``ar1`` then ``ar2``.
+
+    >>> import chainrule as cr
+    >>> cr.union1d(cr.tensor([3.0, 1.0]), [2.0, 1.0])
+    tensor([1., 2., 3.])
+    """
+    return unique(concatenate([ravel(ar1), ravel(ar2)]))
+
+
+def intersect1d(ar1: Any, ar2: Any, assume_unique: bool = False, return_indices: bool = False) -> Any:
+    """The sorted unique entries found in both inputs (taken from ``ar1``, which their gradient reaches), with
+    their first positions in each on request, as ``np.intersect1d``.
+
+    >>> import chainrule as cr
+    >>> cr.intersect1d(cr.tensor([3.0, 1.0, 2.0]), [1.0, 3.0, 5.0])
+    tensor([1., 3.])
+    """
+    a1, a2 = as_array(ar1), as_array(ar2)
+    h1, h2 = _ordered_host("intersect1d", a1, a2)
+    _, i1, i2 = np.intersect1d(h1, h2, assume_unique=assume_unique, return_indices=True)
+    values = take(a1, i1)
+    return (values, _index_constant(i1, a1), _index_constant(i2, a1)) if return_indices else values
+
+
+def _first_each(h: np.ndarray[Any, Any], assume_unique: bool) -> np.ndarray[Any, Any]:
+    """The flat positions of ``h``'s unique entries, sorted by value (all of them when assumed unique)."""
+    return np.arange(h.size) if assume_unique else np.unique(h, return_index=True)[1]
+
+
+def setdiff1d(ar1: Any, ar2: Any, assume_unique: bool = False) -> Any:
+    """The unique entries of ``ar1`` not in ``ar2`` (sorted; in ar1's order when ``assume_unique``), as
+    ``np.setdiff1d``; the gradient reaches them in ``ar1``.
+
+    >>> import chainrule as cr
+    >>> cr.setdiff1d(cr.tensor([3.0, 1.0, 2.0, 1.0]), [1.0])
+    tensor([2., 3.])
+    """
+    a1, a2 = as_array(ar1), as_array(ar2)
+    h1, h2 = (h.ravel() for h in _ordered_host("setdiff1d", a1, a2))
+    first = _first_each(h1, assume_unique)
+    return take(a1, first[~np.isin(h1[first], h2, assume_unique=assume_unique)])
+
+
+def setxor1d(ar1: Any, ar2: Any, assume_unique: bool = False) -> Any:
+    """The sorted unique entries found in exactly one of the inputs, as ``np.setxor1d``; the gradient reaches
+    each where it occurs first.
+
+    >>> import chainrule as cr
+    >>> cr.setxor1d(cr.tensor([3.0, 1.0, 2.0]), [1.0, 5.0])
+    tensor([2., 3., 5.])
+    """
+    a1, a2 = as_array(ar1), as_array(ar2)
+    h1, h2 = (h.ravel() for h in _ordered_host("setxor1d", a1, a2))
+    candidates = np.concatenate([_first_each(h1, assume_unique), h1.size + _first_each(h2, assume_unique)])
+    both = np.concatenate([h1, h2])[candidates]
+    order = np.argsort(both, kind="stable")
+    ranked = both[order]
+    differs = np.concatenate([[True], ranked[1:] != ranked[:-1], [True]])
+    return take(concatenate([ravel(a1), ravel(a2)]), candidates[order][differs[1:] & differs[:-1]])
+
+
+__all__ += ["sort_complex"]
+
+
+def sort_complex(a: Any) -> Any:
+    """``a`` sorted along its last axis and made complex, as ``np.sort_complex`` (complex128, or complex64 for
+    small integers). Real values sort differentiably (``sort``); complex ones are ordered lexicographically, which
+    no gradient follows, so complex values being differentiated are refused.
+
+    >>> import chainrule as cr
+    >>> cr.sort_complex(cr.tensor([3.0, 1.0, 2.0]))
+    tensor([1.+0.j, 2.+0.j, 3.+0.j], dtype=complex128)
+    """
+    from .sorting import sort  # sorting builds on this module
+
+    a = as_array(a)
+    (data,) = _ordered_host("sort_complex", a)
+    if data.dtype.kind == "c":
+        return Tensor._from_node(np.sort_complex(bottom(a)), None)
+    return astype(sort(a), np.complex64 if data.dtype.char in "bhBH" else np.complex128)
