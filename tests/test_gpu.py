@@ -114,6 +114,17 @@ def test_assigning_a_number_into_a_recorded_tensor_on_the_device(gpu: None) -> N
     assert x.grad.device == "cuda:0" and x.grad.tolist() == [0.0, 2.0, 2.0]
 
 
+def test_complex_gradients_scatter_through_an_index_array_on_the_device(gpu: None) -> None:
+    """CUDA has no complex atomic add (the stand-in refuses one as CuPy does): the parts are scattered apart."""
+    z, index = np.array([1 + 2j, 3 - 1j, 0.5j]), np.array([0, 2, 0])
+    weights = np.array([1.0, 2j, 3.0])
+    x = cr.tensor(z, device="cuda", requires_grad=True)
+    cr.sum(cr.real(x[index] * cr.tensor(weights, device="cuda"))).backward()
+    host = cr.tensor(z, requires_grad=True)
+    cr.sum(cr.real(host[index] * weights)).backward()
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), host.grad.numpy())
+
+
 def test_transforms_on_the_device(gpu: None) -> None:
     x = backend.to_device(np.array([0.5, -1.0, 2.0]), "cuda")
     f = lambda v: (cr.tanh(v) * v).sum()

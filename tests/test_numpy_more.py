@@ -287,13 +287,7 @@ def test_refusals() -> None:
         cr.block([[B], B])
 
 
-# a complex cotangent scattered through an index array needs complex CUDA atomics, which CuPy lacks (the stand-in
-# refuses them as CuPy does): reported, not worked around here
-ON_THE_HOST_ONLY = {"poly_matrix", "roots_complex"}
-
-
-@pytest.mark.parametrize("name, ours, theirs, args, kwargs", [c for c in COMPOSITES if c[0] not in ON_THE_HOST_ONLY],
-                         ids=[i for i in IDS if i not in ON_THE_HOST_ONLY])
+@pytest.mark.parametrize("name, ours, theirs, args, kwargs", COMPOSITES, ids=IDS)
 def test_on_the_device(name: str, ours: Callable[..., Any], theirs: Callable[..., Any], args: tuple[Any, ...],
                        kwargs: dict[str, Any]) -> None:
     """Each composite on the CuPy stand-in: the values and the gradients of the host, and the results stay there."""

@@ -167,8 +167,14 @@ def _scatter_add_forward(g: Any, index: tuple[Any, ...], shape: tuple[int, ...])
         np.add.at(out, index, g)  # repeated indices accumulate
     else:  # a GPU's ufunc.at takes a single index array: the flat positions that the index names
         host = tuple(backend.to_host(i) if type(i) in backend.array_types else i for i in index)
-        positions = np.arange(out.size).reshape(shape)[host]
-        xp.add.at(out.reshape(-1), like(positions.reshape(-1), g), xp.broadcast_to(g, positions.shape).reshape(-1))
+        named = np.arange(out.size).reshape(shape)[host]
+        positions, values_ = like(named.reshape(-1), g), xp.broadcast_to(g, named.shape).reshape(-1)
+        if out.dtype.kind == "c":  # CUDA has no complex atomic add: the real and imaginary parts go separately
+            parts = out.reshape(-1).view(np.result_type(out.real))  # (re, im) pairs, interleaved
+            xp.add.at(parts, 2 * positions, values_.real)
+            xp.add.at(parts, 2 * positions + 1, values_.imag)
+        else:
+            xp.add.at(out.reshape(-1), positions, values_)
     return out
 
 
