@@ -149,3 +149,24 @@ def test_queue_callback_runs_after_every_leaf_is_stored() -> None:
     assert seen == [2.0]
     with pytest.raises(RuntimeError, match="no backward is running"):
         engine.queue_callback(lambda: None)
+
+
+def test_a_hook_that_refers_to_its_tensor_keeps_nothing_alive() -> None:
+    import gc
+    import weakref
+
+    x = cr.tensor(1.0, requires_grad=True)
+    x.register_post_accumulate_grad_hook(lambda t, keep=x: None)  # a cycle: x -> its hooks -> the lambda -> x
+    ref, key = weakref.ref(x), id(x)
+    del x
+    gc.collect()
+    assert ref() is None and key not in engine._post_hooks
+
+
+def test_pre_hooks_on_a_leaf_with_post_hooks_still_replace_the_gradient() -> None:
+    x = cr.tensor(1.0, requires_grad=True)
+    seen: list[float] = []
+    x.register_post_accumulate_grad_hook(lambda t: seen.append(float(t.grad)))
+    x.register_hook(lambda g: g * 5)
+    (x * 2).backward()
+    assert seen == [10.0] and float(x.grad) == 10.0

@@ -447,20 +447,22 @@ def _uses_of_hooked_leaves(heap: list[tuple[int, Node]]) -> dict[int, int]:
 
 class RemovableHandle:
     """What registering a hook returns (PyTorch's ``torch.utils.hooks.RemovableHandle``): ``remove()`` unregisters
-    it; removing twice does nothing."""
+    it; removing twice does nothing.
+    """
 
-    __slots__ = ("_hooks", "_hook", "_on_empty")
+    __slots__ = ("_hooks", "_hook", "_on_remove")
 
-    def __init__(self, hooks: list[Any], hook: Any, on_empty: Callable[[], None] | None = None) -> None:
-        self._hooks, self._hook, self._on_empty = hooks, hook, on_empty
+    def __init__(self, hooks: list[Any], hook: Any, on_remove: Callable[[], None] | None = None) -> None:
+        self._hooks, self._hook, self._on_remove = hooks, hook, on_remove
 
     def remove(self) -> None:
         """Unregister the hook."""
-        hooks = self._hooks
-        if any(h is self._hook for h in hooks):
-            del hooks[next(i for i, h in enumerate(hooks) if h is self._hook)]
-            if not hooks and self._on_empty is not None:
-                self._on_empty()
+        for i, h in enumerate(self._hooks):
+            if h is self._hook:
+                del self._hooks[i]
+                if self._on_remove is not None:
+                    self._on_remove()
+                return
 
     def __enter__(self) -> RemovableHandle:
         return self
@@ -469,29 +471,46 @@ class RemovableHandle:
         self.remove()
 
 
-# the post-accumulate hooks of live leaves: id(leaf) -> (a weak reference to it, its hooks in registration order).
-# Empty, which is the common case, the sweep does no more than before.
-_post_hooks: dict[int, tuple[weakref.ref[Any], list[Callable[[Any], None]]]] = {}
+class PostAccumulateHook:
+    """A post-accumulate hook, as kept in its leaf's list of hooks (beside the hooks that see the gradient, which
+    skip it): the leaf owns its hooks, so a hook that refers to the leaf keeps nothing alive for ever."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[Any], None]) -> None:
+        self.fn = fn
+
+
+# the live leaves that hold post-accumulate hooks, by id, weakly. Empty, which is the common case, the sweep does no
+# more than before.
+_post_hooks: dict[int, weakref.ref[Any]] = {}
+
+
+def _holds_post_hooks(hooks: list[Any]) -> bool:
+    return any(type(h) is PostAccumulateHook for h in hooks)
 
 
 def add_post_accumulate_hook(leaf: Any, hook: Callable[[Any], None]) -> RemovableHandle:
     """Register ``hook(leaf)`` to run each time ``backward()`` has accumulated the leaf's gradient."""
+    if leaf._hooks is None:
+        leaf._hooks = []
+    hooks = leaf._hooks
+    entry = PostAccumulateHook(hook)
+    hooks.append(entry)
     key = id(leaf)
-    entry = _post_hooks.get(key)
-    if entry is None or entry[0]() is not leaf:
-        def forget(ref: weakref.ref[Any]) -> None:
-            if key in _post_hooks and _post_hooks[key][0] is ref:
+    ref = _post_hooks.get(key)
+    if ref is None or ref() is not leaf:
+        def forget(dead: weakref.ref[Any]) -> None:
+            if _post_hooks.get(key) is dead:
                 del _post_hooks[key]
 
-        entry = _post_hooks[key] = (weakref.ref(leaf, forget), [])
-    ref, hooks = entry
+        ref = _post_hooks[key] = weakref.ref(leaf, forget)
 
-    def forget_empty() -> None:
-        if _post_hooks.get(key, (None,))[0] is ref:
+    def forget_if_none_left() -> None:
+        if _post_hooks.get(key) is ref and not _holds_post_hooks(hooks):
             del _post_hooks[key]
 
-    hooks.append(hook)
-    return RemovableHandle(hooks, hook, forget_empty)
+    return RemovableHandle(hooks, entry, forget_if_none_left)
 
 
 # one list per backward() in progress (innermost last): what queue_callback adds, run once it has finished
@@ -515,14 +534,12 @@ def queue_callback(callback: Callable[[], None]) -> None:
 
 def run_post_accumulate_hooks(leaf: Any) -> None:
     """Call ``leaf``'s post-accumulate hooks (after its ``.grad`` has been updated), in registration order."""
-    entry = _post_hooks.get(id(leaf))
-    if entry is None or entry[0]() is not leaf:
-        return
-    for hook in list(entry[1]):
-        result = hook(leaf)
-        if result is not None:
-            raise RuntimeError(f"a post-accumulate-grad hook must return None, got {type(result).__name__}: it may "
-                               "set tensor.grad instead")
+    for h in list(leaf._hooks or ()):
+        if type(h) is PostAccumulateHook:
+            result = h.fn(leaf)
+            if result is not None:
+                raise RuntimeError(f"a post-accumulate-grad hook must return None, got {type(result).__name__}: it "
+                                   "may set tensor.grad instead")
 
 
 def _leading_to(heap: list[tuple[int, Node]], targets: Sequence[Any]) -> set[int]:
@@ -565,6 +582,8 @@ def _run_hooks(hooks: list[Callable[[Any], Any]], g: Any, create_graph: bool) ->
     from .tensor import Tensor
 
     for hook in sorted(hooks, key=lambda h: getattr(h, "retains_grad", False)):
+        if type(hook) is PostAccumulateHook:
+            continue  # runs once .grad is stored
         result = hook(g if create_graph else Tensor._from_node(g, None))
         if result is None:
             continue

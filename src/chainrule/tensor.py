@@ -1258,7 +1258,7 @@ def _accumulate_leaf_grad(leaf: Tensor, g: Any, create_graph: bool, stored: set[
     g = _as_torch_grad(g)
     grad = g if leaf.grad is None else leaf.grad + g
     leaf.grad = grad if create_graph else grad.detach()
-    if engine._post_hooks:
+    if engine._post_hooks and id(leaf) in engine._post_hooks:
         engine.run_post_accumulate_hooks(leaf)
 
 
