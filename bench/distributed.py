@@ -57,8 +57,8 @@ def worker(steps: int, bucket_mb: float, timeout: float | None, bucket_view: boo
     rank, ranks = dist.rank(), dist.world_size()
     cr.manual_seed(0)
     # bucket_mb 0: the control, each rank training alone on its half (no communication at all)
-    model = dist.DistributedDataParallel(mlp_big(), bucket_cap_mb=bucket_mb, gradient_as_bucket_view=bucket_view) \
-        if bucket_mb else mlp_big()
+    options = {"gradient_as_bucket_view": True} if bucket_view else {}
+    model = dist.DistributedDataParallel(mlp_big(), bucket_cap_mb=bucket_mb, **options) if bucket_mb else mlp_big()
     waits: list[float] = []
     if bucket_mb:
         finish = model._finish
