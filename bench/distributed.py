@@ -3,6 +3,7 @@ global batch of 256, on 1 process against 2 ranks under ``mpiexec`` (each rank 1
 rank.
 
     python bench/distributed.py [--steps 20] [--ranks 2] [--bucket-mb 0,25,4] [--repeats 3] [--timeout S]
+                                [--bucket-view]
 
 It launches itself: as a plain process (world size 1) and with ``mpiexec -n RANKS`` for each bucket size (0: a
 control without DDP, each rank training alone on its half, no communication), the configurations taking turns
@@ -11,7 +12,8 @@ median over the steps. Each run measures: the step's wall time (forward, backwar
 bucketed all-reduces, optimizer step); the time a rank waits for communication after the backward sweep (what the
 overlap did not hide: packing the last buckets and waiting for every all-reduce); the process CPU time per step
 (MPI's waits spin, so it counts them); then a plain all-reduce of the whole gradient (7.1 MiB) and of one float,
-timed alone: the bandwidth and latency that docs/distributed.md's cost model starts from.
+timed alone: the bandwidth and latency that docs/distributed.md's cost model starts from. ``--bucket-view``
+passes ``gradient_as_bucket_view=True`` (the bucket buffers reused from step to step).
 
     python bench/distributed.py --project [--seconds-per-sample S] [--alpha A --beta B]
 
@@ -49,13 +51,14 @@ def mlp_big() -> cr.nn.Module:
                             cr.nn.Linear(1024, 10))
 
 
-def worker(steps: int, bucket_mb: float, timeout: float | None) -> dict[str, Any]:
+def worker(steps: int, bucket_mb: float, timeout: float | None, bucket_view: bool = False) -> dict[str, Any]:
     """One rank's measurements (run on every rank; rank 0 prints them as JSON)."""
     dist.init(timeout=timeout)
     rank, ranks = dist.rank(), dist.world_size()
     cr.manual_seed(0)
     # bucket_mb 0: the control, each rank training alone on its half (no communication at all)
-    model = dist.DistributedDataParallel(mlp_big(), bucket_cap_mb=bucket_mb) if bucket_mb else mlp_big()
+    options = {"gradient_as_bucket_view": True} if bucket_view else {}
+    model = dist.DistributedDataParallel(mlp_big(), bucket_cap_mb=bucket_mb, **options) if bucket_mb else mlp_big()
     waits: list[float] = []
     if bucket_mb:
         finish = model._finish
@@ -160,10 +163,12 @@ def print_projections(seconds_per_sample: float, networks: dict[str, tuple[float
                   f"{big['compute'] / big['step']:.0%} / {big['compute'] / small['step']:.0%} |")
 
 
-def launch(ranks: int, steps: int, bucket_mb: float, timeout: float | None) -> dict[str, Any]:
+def launch(ranks: int, steps: int, bucket_mb: float, timeout: float | None, bucket_view: bool) -> dict[str, Any]:
     me = [sys.executable, os.path.abspath(__file__), "--worker", "--steps", str(steps), "--bucket-mb", str(bucket_mb)]
     if timeout:
         me += ["--timeout", str(timeout)]
+    if bucket_view:
+        me.append("--bucket-view")
     env = {k: v for k, v in os.environ.items() if k not in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK")}
     if ranks > 1:
         launcher = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")
@@ -185,6 +190,7 @@ def main() -> None:
                         help="bucket_cap_mb values for the runs on RANKS ranks; 0: without DDP, no communication")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--timeout", type=float, help="init(timeout=...): waits poll and sleep instead of spinning")
+    parser.add_argument("--bucket-view", action="store_true", help="DDP with gradient_as_bucket_view=True")
     parser.add_argument("--project", action="store_true", help="print the cost model's projections")
     parser.add_argument("--seconds-per-sample", type=float, default=41.4e-3 / GLOBAL_BATCH,
                         help="compute per sample for --project (default: the 1-rank step measured here / 256)")
@@ -197,7 +203,7 @@ def main() -> None:
         print_projections(args.seconds_per_sample, chosen)
         return
     if args.worker:
-        result = worker(args.steps, float(args.bucket_mb), args.timeout)
+        result = worker(args.steps, float(args.bucket_mb), args.timeout, args.bucket_view)
         if dist.rank() == 0:
             print(json.dumps(result), flush=True)
         return
@@ -205,7 +211,7 @@ def main() -> None:
     runs: dict[tuple[int, float], list[dict[str, Any]]] = {c: [] for c in configs}
     for _ in range(args.repeats):
         for c in configs:
-            runs[c].append(launch(c[0], args.steps, c[1], args.timeout))
+            runs[c].append(launch(c[0], args.steps, c[1], args.timeout, args.bucket_view))
     med = {c: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for c, rs in runs.items()}
     print(f"mlp_big, global batch {GLOBAL_BATCH}, float32, {os.cpu_count()} cores, OMP_NUM_THREADS=1 per rank; "
           f"medians of {args.repeats} runs of {args.steps} steps")
@@ -217,6 +223,10 @@ def main() -> None:
         print(f"| {c[0]} | {c[1] or 'none (no DDP)'} | {r['buckets']:.0f} | {r['step_ms']:.1f} | "
               f"{GLOBAL_BATCH / r['step_ms'] * 1e3:.0f} | {base / r['step_ms']:.2f}x | {r['cpu_ms']:.1f} | "
               f"{r['wait_ms']:.2f} |")
+    control = med.get((args.ranks, 0.0))
+    if control is not None:  # DDP's own work: what a DDP rank spends per step beyond a rank training alone
+        print("DDP CPU ms/step/rank beyond the control: " + ", ".join(
+            f"{c[1]:g} MiB buckets {med[c]['cpu_ms'] - control['cpu_ms']:.1f}" for c in configs[1:] if c[1]))
     r = med[configs[-1]]
     print(f"all-reduce alone on {args.ranks} ranks: {r['gradient_mb']:.2f} MiB in {r['allreduce_ms']:.2f} ms "
           f"({r['gradient_mb'] / r['allreduce_ms'] * 1e3:.0f} MiB/s); one float in {r['latency_us']:.0f} us")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -187,13 +188,19 @@ def check_sync_batchnorm() -> None:
 
 
 def check_no_sync() -> None:
+    for view in (False, True):  # gradients in fresh buffers each step, or always in the same ones
+        no_sync_then_sync(view)
+    report("no_sync accumulation")
+
+
+def no_sync_then_sync(view: bool) -> None:
     r = dist.rank()
     cr.manual_seed(0)
     reference = mlp()
-    ddp = dist.DistributedDataParallel(mlp())  # same seed on both ranks; rank 0's anyway
+    ddp = dist.DistributedDataParallel(mlp(), gradient_as_bucket_view=view)  # same seed on both ranks
     reference.load_state_dict(ddp.module.state_dict())
     rng = np.random.default_rng(3)
-    x, y = rng.normal(size=(2, 2, 4, 5)), rng.normal(size=(2, 2, 4, 3))  # [rank, micro-batch]
+    x, y = rng.normal(size=(2, 3, 4, 5)), rng.normal(size=(2, 3, 4, 3))  # [rank, micro-batch]
     with ddp.no_sync():
         cr.nn.functional.mse_loss(ddp(cr.tensor(x[r, 0])), cr.tensor(y[r, 0])).backward()
     local = [p.grad.data.copy() for p in ddp.parameters()]
@@ -201,13 +208,14 @@ def check_no_sync() -> None:
                                list(reference.parameters()))
     for a, b in zip(local, ref_local):
         np.testing.assert_allclose(a, b.data, rtol=RTOL, atol=1e-14)  # no communication: this rank's own
-    cr.nn.functional.mse_loss(ddp(cr.tensor(x[r, 1])), cr.tensor(y[r, 1])).backward()
-    total = sum(cr.nn.functional.mse_loss(reference(cr.tensor(x[s, k])), cr.tensor(y[s, k]))
-                for s in (0, 1) for k in (0, 1)) / 2
-    total.backward()
-    for p, q in zip(ddp.parameters(), reference.parameters()):
-        np.testing.assert_allclose(p.grad.data, q.grad.data, rtol=RTOL, atol=1e-14)
-    report("no_sync accumulation")
+    for k in (1, 2):  # two synchronised backwards, the second adding into the first one's averaged .grad
+        cr.nn.functional.mse_loss(ddp(cr.tensor(x[r, k])), cr.tensor(y[r, k])).backward()
+        steps = (0, 1) if k == 1 else (2,)
+        total = sum(cr.nn.functional.mse_loss(reference(cr.tensor(x[s, j])), cr.tensor(y[s, j]))
+                    for s in (0, 1) for j in steps) / 2
+        total.backward()
+        for p, q in zip(ddp.parameters(), reference.parameters()):
+            np.testing.assert_allclose(p.grad.data, q.grad.data, rtol=RTOL, atol=1e-14)
 
 
 class Twice(cr.nn.Module):
@@ -225,16 +233,28 @@ class Twice(cr.nn.Module):
 
 def check_shared_and_unused() -> None:
     r = dist.rank()
-    cr.manual_seed(0)
-    ddp = dist.DistributedDataParallel(Twice())
-    reference = Twice()
-    reference.load_state_dict(ddp.module.state_dict())
     xs = np.random.default_rng(5).normal(size=(2, 3, 4))
-    ddp(cr.tensor(xs[r]), use_b=r == 0).sum().backward()
-    per_rank = [cr.engine.grad(reference(cr.tensor(xs[s]), use_b=s == 0).sum(), list(reference.parameters()))
-                for s in (0, 1)]  # zeros for b on rank 1
-    for p, g0, g1 in zip(ddp.parameters(), *per_rank):
-        np.testing.assert_allclose(p.grad.data, (g0.data + g1.data) / 2, rtol=RTOL, atol=1e-14)
+    for find_unused in (False, True):
+        cr.manual_seed(0)
+        ddp = dist.DistributedDataParallel(Twice(), find_unused_parameters=find_unused)
+        reference = Twice()
+        reference.load_state_dict(ddp.module.state_dict())
+        started_in_sweep = []
+        finish = ddp._finish
+
+        def counting_finish(ddp: dist.DistributedDataParallel = ddp, finish: Callable[[], None] = finish,
+                            started: list[int] = started_in_sweep) -> None:
+            started.append(sum(b.request is not None for b in ddp._buckets))
+            finish()
+
+        ddp._finish = counting_finish
+        ddp(cr.tensor(xs[r]), use_b=r == 0).sum().backward()
+        per_rank = [cr.engine.grad(reference(cr.tensor(xs[s]), use_b=s == 0).sum(), list(reference.parameters()))
+                    for s in (0, 1)]  # zeros for b on rank 1
+        for p, g0, g1 in zip(ddp.parameters(), *per_rank):
+            np.testing.assert_allclose(p.grad.data, (g0.data + g1.data) / 2, rtol=RTOL, atol=1e-14)
+        # one bucket: rank 1 waits for b until the sweep ends, unless it looked for unused parameters
+        assert started_in_sweep == [1 if find_unused or r == 0 else 0], (find_unused, started_in_sweep)
     report("a parameter used twice, one unused on a rank")
 
 

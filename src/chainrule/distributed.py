@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import backend
-from .engine import is_grad_enabled, no_grad
+from .engine import Node, is_grad_enabled, no_grad, queue_callback
 from .nn._helpers import expect_ndim, expect_size, layer_name
 from .nn.module import Module
 from .nn.norm import _BatchNorm
@@ -296,23 +296,19 @@ def save(state: Any, path: Any, metadata: dict[str, str] | None = None) -> None:
     barrier()
 
 
-# the identity, recorded: how a parameter is seen during a synchronised forward (DistributedDataParallel._tapped).
-# Its VJP passes the cotangent on as it is: a view (reshape's) would make the engine copy it into .grad.
-_tap = Primitive("ddp_tap", lambda x: x.view(), vjp=lambda g, ans, x: g, jvp=lambda t, ans, x: t, register=False)
-
-
 class _Bucket:
     """Parameters whose gradients travel in one message: one dtype and device, in the order they become ready."""
 
-    __slots__ = ("device", "dtype", "expected", "arrived", "flat", "request", "indices")
+    __slots__ = ("device", "dtype", "expected", "arrived", "flat", "request", "indices", "offsets")
 
     def __init__(self, indices: list[int], dtype: np.dtype[Any], device: str) -> None:
         self.indices = indices
         self.dtype = dtype
         self.device = device
-        self.expected = 0  # gradient contributions awaited in this backward (one per use of a parameter)
-        self.arrived = 0
-        self.flat: np.ndarray[Any, Any] | None = None
+        self.offsets: dict[int, int] = {}  # where each parameter's gradient starts in ``flat``
+        self.expected = 0  # gradients awaited in this backward (one per parameter the loss may depend on)
+        self.arrived: set[int] = set()
+        self.flat: np.ndarray[Any, Any] | None = None  # the gradients, contiguous: the message itself
         self.request: Any = None
 
 
@@ -322,16 +318,22 @@ class DistributedDataParallel(Module):
 
     At wrap time every parameter and buffer is broadcast from rank 0, after checking that all ranks hold the same
     parameter names, shapes and dtypes. Gradients are grouped into buckets of about ``bucket_cap_mb`` MiB (in
-    reverse order of registration: roughly the order backward produces them); as soon as the last gradient of a
-    bucket is computed, a non-blocking all-reduce of the bucket starts, so communication overlaps the rest of the
-    backward sweep; after the sweep each parameter's ``.grad`` is the average over ranks. Inside ``no_sync()``,
-    forward and backward accumulate local gradients only; the next synchronised backward averages the accumulated
-    sums. With ``broadcast_buffers`` (the default) buffers such as BatchNorm's running statistics are broadcast
-    from rank 0 at each forward; batch statistics stay per rank, as in PyTorch (``SyncBatchNorm`` makes them the
-    global batch's).
+    reverse order of registration: roughly the order backward produces them). Each parameter's post-accumulate
+    hook copies its gradient into its bucket's buffer as soon as the sweep has summed it; once a bucket is full a
+    non-blocking all-reduce of the buffer starts, so communication overlaps the rest of the backward sweep. After
+    the sweep each parameter's ``.grad`` is the average over ranks: a view into its bucket's averaged buffer (a new
+    buffer each step, or with ``gradient_as_bucket_view`` the same one, which saves allocating it). Inside
+    ``no_sync()``, forward and backward accumulate local gradients only; the next synchronised backward averages
+    the accumulated sums. With ``broadcast_buffers`` (the default) buffers such as BatchNorm's running statistics
+    are broadcast from rank 0 at each forward; batch statistics stay per rank, as in PyTorch (``SyncBatchNorm``
+    makes them the global batch's).
 
-    Gradients are averaged in ``backward()`` (``Tensor.backward``), for one forward per backward (a parameter used
-    several times in that forward is fine). Without a launcher (world size 1) it is the module itself.
+    A bucket waits for all its parameters; one that gets no gradient in this backward (unused on this rank) holds
+    its bucket and the later ones back until the sweep ends, when they are sent anyway, with zeros for it. With
+    ``find_unused_parameters`` each forward looks through the output's graph for the parameters it cannot reach,
+    so that their buckets need not wait. Gradients are averaged in ``backward()``, for one forward per backward (a
+    parameter used several times in that forward is fine). Without a launcher (world size 1) it is the module
+    itself.
 
     >>> import chainrule as cr
     >>> model = cr.distributed.DistributedDataParallel(cr.nn.Linear(3, 1))
@@ -342,7 +344,7 @@ class DistributedDataParallel(Module):
 
     def __init__(self, module: Module, device_ids: Any = None, output_device: Any = None,
                  broadcast_buffers: bool = True, bucket_cap_mb: float = 25.0,
-                 find_unused_parameters: bool = False) -> None:
+                 find_unused_parameters: bool = False, gradient_as_bucket_view: bool = False) -> None:
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel wraps a cr.nn.Module, got {type(module).__name__}")
@@ -354,10 +356,11 @@ class DistributedDataParallel(Module):
         self.module = module
         self.broadcast_buffers = bool(broadcast_buffers)
         self.bucket_cap_mb = float(bucket_cap_mb)
-        # unused parameters are always handled (their buckets are sent after the sweep with zeros): accepted
         self.find_unused_parameters = bool(find_unused_parameters)
+        self.gradient_as_bucket_view = bool(gradient_as_bucket_view)
         self._sync = True
         self._armed = False  # a synchronised forward ran: its backward averages
+        self._queued = False  # this backward's _finish is queued
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         self._names = [n for n, _ in named]
         self._params = [p for _, p in named]
@@ -368,11 +371,9 @@ class DistributedDataParallel(Module):
         self._broadcast_buffers()
         self._buckets = self._make_buckets()
         self._bucket_of = {i: b for b in self._buckets for i in b.indices}
-        self._grads: dict[int, Any] = {}  # this backward's gradient per parameter index, summed over its uses
-        self._averaged: dict[int, Any] = {}
         if world_size() > 1:
-            for i, p in enumerate(self._params):
-                p.register_hook(self._leaf_hook(i))
+            self._handles = [p.register_post_accumulate_grad_hook(self._ready_hook(i))
+                             for i, p in enumerate(self._params)]
 
     # ---- wrap time -------------------------------------------------------------------------------------------
     def _check_same_parameters(self) -> None:
@@ -404,6 +405,7 @@ class DistributedDataParallel(Module):
             if bucket is None or (size and size + p.data.nbytes > caps[bucket is not buckets[0]]):
                 bucket, size = _Bucket([], p.dtype, p.device), 0
                 buckets.append(bucket)
+            bucket.offsets[i] = sum(self._params[j].data.size for j in bucket.indices)
             bucket.indices.append(i)
             open_[key] = (bucket, size + p.data.nbytes)
         return buckets
@@ -427,49 +429,12 @@ class DistributedDataParallel(Module):
             self._armed = False
             return self.module(*args, **kwargs)
         self._arm()
-        owners = self._owners()
-        try:
-            for m, names in owners:
-                object.__setattr__(m, "forward", self._tapped(m, names))
-            return self.module(*args, **kwargs)
-        finally:
-            for m, _ in owners:
-                del m.__dict__["forward"]
-
-    def _owners(self) -> list[tuple[Module, list[tuple[str, int]]]]:
-        """The submodules that own trained parameters, each with (name, index) of its own ones."""
-        index = {id(p): i for i, p in enumerate(self._params)}
-        owners = []
-        for m in self.module.modules():
-            if "forward" in m.__dict__:
-                raise RuntimeError(f"DistributedDataParallel: {type(m).__name__} has its own instance attribute "
-                                   "'forward'; define forward in the class")
-            mine = [(n, index[id(p)]) for n, p in m._parameters.items() if p is not None and id(p) in index]
-            if mine:
-                owners.append((m, mine))
-        return owners
-
-    def _tapped(self, m: Module, names: list[tuple[str, int]]) -> Callable[..., Any]:
-        """``m``'s forward seeing each parameter through a recorded view created just before use, whose hook fires
-        when that use's gradient is complete in the backward sweep (the engine's heap reaches a node only after all
-        newer ones, so a view made at the start of the whole forward would fire only at the very end)."""
-        forward = type(m).forward.__get__(m)
-        params = m._parameters
-
-        def tapped(*args: Any, **kwargs: Any) -> Any:
-            for name, i in names:
-                p = self._params[i]
-                view = _tap(p)
-                view.register_hook(self._ready_hook(i))
-                self._bucket_of[i].expected += 1
-                params[name] = view  # a view of the Parameter, for this call only
-            try:
-                return forward(*args, **kwargs)
-            finally:
-                for name, i in names:
-                    params[name] = self._params[i]
-
-        return tapped
+        output = self.module(*args, **kwargs)
+        if self.find_unused_parameters:  # (the search passes every edge the sweep may take: a superset)
+            reached = _reached(output, {id(p): i for i, p in enumerate(self._params)})
+            for b in self._buckets:
+                b.expected = len(reached.intersection(b.indices))
+        return output
 
     # ---- backward --------------------------------------------------------------------------------------------
     def _arm(self) -> None:
@@ -477,21 +442,32 @@ class DistributedDataParallel(Module):
             if b.request is not None:
                 raise RuntimeError("DistributedDataParallel: a forward ran before the previous one's backward "
                                    "finished averaging; call backward() once per forward")
-            b.expected = b.arrived = 0
-            b.flat = None
-        self._grads.clear()
-        self._averaged.clear()
+            b.expected = len(b.indices)
+            b.arrived.clear()
+            if b.flat is None or not self.gradient_as_bucket_view:
+                b.flat = np.empty(sum(self._params[i].data.size for i in b.indices), dtype=b.dtype)
         self._armed = True
+        self._queued = False
+
+    def _part(self, b: _Bucket, i: int) -> np.ndarray[Any, Any]:
+        """Parameter ``i``'s place in its bucket's buffer, in its shape."""
+        assert b.flat is not None
+        p = self._params[i]
+        start = b.offsets[i]
+        return b.flat[start:start + p.data.size].reshape(p.shape)
 
     def _ready_hook(self, i: int) -> Callable[[Tensor], None]:
-        def ready(g: Tensor) -> None:
+        def ready(p: Tensor) -> None:
             if not self._armed:
-                return
-            grads = self._grads
-            grads[i] = g.data if i not in grads else grads[i] + g.data
+                return  # no_sync, or a second backward: plain accumulation
+            if not self._queued:
+                queue_callback(self._finish)
+                self._queued = True
             bucket = self._bucket_of[i]
-            bucket.arrived += 1
-            if bucket.arrived == bucket.expected:
+            assert p.grad is not None
+            self._part(bucket, i)[...] = backend.to_host(p.grad.data)  # the one copy, whatever the strides
+            bucket.arrived.add(i)
+            if len(bucket.arrived) == bucket.expected:
                 self._launch_ready()
             in_flight = [b.request for b in self._buckets if b.request is not None]
             if in_flight:  # MPI moves a non-blocking collective on only inside MPI calls: give it one
@@ -501,28 +477,24 @@ class DistributedDataParallel(Module):
     def _launch_ready(self) -> None:
         """Start the all-reduces of complete buckets, in bucket order: every rank must start them in one order."""
         for b in self._buckets:
-            if b.request is not None or b.flat is not None:
+            if b.request is not None:
                 continue
-            if b.arrived < b.expected or b.expected == 0:
+            if len(b.arrived) < b.expected:
                 return
             self._launch(b)
 
     def _launch(self, b: _Bucket) -> None:
-        b.flat = flat = np.empty(sum(self._params[i].data.size for i in b.indices), dtype=b.dtype)
-        offset = 0
         for i in b.indices:
-            p = self._params[i]
-            g = self._grads.get(i)
-            old = p.grad.data if p.grad is not None else None
-            value = g if old is None else (old if g is None else old + g)
-            part = flat[offset:offset + p.data.size].reshape(p.shape)
-            offset += p.data.size
-            part[...] = 0 if value is None else backend.to_host(value)  # one pass, whatever value's strides
+            if i not in b.arrived:  # no gradient in this backward: what .grad holds (from no_sync), or zeros
+                grad = self._params[i].grad
+                self._part(b, i)[...] = 0 if grad is None else backend.to_host(grad.data)
         MPI = _mpi()
         b.request = _state.comm.Iallreduce(MPI.IN_PLACE, b.flat, op=MPI.SUM)
 
     def _finish(self) -> None:
-        """After the sweep: send what is left, wait for every bucket, and keep each parameter's average."""
+        """After the sweep: send what is left, wait for every bucket, and give each parameter its average."""
+        if not self._armed:
+            return
         for b in self._buckets:
             if b.request is None:
                 self._launch(b)
@@ -530,35 +502,16 @@ class DistributedDataParallel(Module):
         n = world_size()
         for b in self._buckets:
             assert b.flat is not None
-            flat = b.flat / n
-            offset = 0
+            b.flat /= n
             for i in b.indices:
                 p = self._params[i]
-                average = flat[offset:offset + p.data.size].reshape(p.shape)
-                offset += p.data.size
+                average = self._part(b, i)
                 if b.device != "cpu":
                     average = backend.to_device(average, b.device)
-                if i in self._grads:
-                    self._averaged[i] = average  # the leaf hook, about to run, stores it
-                elif p.grad is not None or average.any():
-                    p.grad = Tensor._from_node(average, None)  # unused here, used elsewhere: no leaf hook will run
+                if i in b.arrived or p.grad is not None or average.any():
+                    p.grad = Tensor._from_node(average, None)
             b.request = None
-            b.flat = None
         self._armed = False
-
-    def _leaf_hook(self, i: int) -> Callable[[Tensor], Tensor | None]:
-        """Runs as the engine adds the sweep's gradient into ``p.grad``: the sweep is over, so finish the averaging
-        and replace the sum ``p.grad + g`` by the average (which already includes the old ``p.grad``)."""
-        def store(g: Tensor) -> Tensor | None:
-            if self._armed:
-                self._finish()
-            average = self._averaged.pop(i, None)
-            if average is None:
-                return None  # no_sync, or world size 1: plain accumulation
-            p = self._params[i]
-            p.grad = None
-            return Tensor._from_node(average, None)
-        return store
 
     @contextlib.contextmanager
     def no_sync(self) -> Iterator[None]:
@@ -580,6 +533,27 @@ class DistributedDataParallel(Module):
         finally:
             self._sync = before
 
+
+def _reached(output: Any, params: dict[int, int]) -> set[int]:
+    """The indices (``params``: id -> index) of the parameters that ``output``'s graph leads to, through tensors,
+    lists, tuples and dict values."""
+    found: set[int] = set()
+    seen: set[Node] = set()
+    stack: list[Any] = [output]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Tensor):
+            if x._node is None:
+                if id(x) in params:
+                    found.add(params[id(x)])
+            elif x._node not in seen:
+                seen.add(x._node)
+                stack.extend(a for a in x._node.args if isinstance(a, Tensor) and a.requires_grad)
+        elif isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif isinstance(x, dict):
+            stack.extend(x.values())
+    return found
 
 
 # the sum over ranks as a recorded operation: y = sum_r x_r on every rank. Every rank's loss depends on y, so the

@@ -14,6 +14,7 @@ import functools
 import heapq
 import inspect
 import itertools
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -306,13 +307,15 @@ def run(
     create_graph: bool = False,
     retain_graph: bool = False,
     targets: Sequence[Any] | None = None,
+    on_leaf: Callable[[Any, Any], None] | None = None,
 ) -> dict[int, tuple[Any, Any]]:
     """Propagate cotangents from ``roots`` (pairs of tensor and seed) back to the leaves.
 
     Returns ``{id(tensor): (tensor, cotangent)}`` for every leaf tensor that requires grad and, when ``targets`` is
     given, for those tensors too (leaves or not). Cotangents are raw arrays unless ``create_graph``, when they are
     Tensors whose own graph can be differentiated again. Without ``retain_graph`` each node's saved arrays are
-    dropped as soon as its rule has run.
+    dropped as soon as its rule has run. ``on_leaf(tensor, cotangent)`` (backward's accumulation) takes each leaf
+    that has post-accumulate hooks as soon as its last contribution is summed, in the sweep, instead of the result.
     """
     from .tensor import Tensor
 
@@ -337,6 +340,8 @@ def run(
         target_nodes = {t._node: t for t in targets if t._node is not None}
         if not all(t._node is not None and t._node.level for t in targets):
             reach = _leading_to(heap, targets)  # a transform's sweep keeps to its own level: no search needed
+    # the contributions each leaf with a post-accumulate hook still awaits: at none, it is complete
+    pending = _uses_of_hooked_leaves(heap) if on_leaf is not None and targets is None and _post_hooks else None
     push = heapq.heappush
     pop = heapq.heappop
     # create_graph: rules record their own graph. Otherwise they see plain arrays and record nothing anyway, and
@@ -385,7 +390,10 @@ def run(
                     c = in_dtype(c, data.dtype)
                 parent = a._node
                 if parent is None:
-                    _accumulate(out, a, c)
+                    if pending and id(a) in pending:
+                        _last_use(out, pending, a, c is g and not create_graph, c, on_leaf)  # type: ignore[arg-type]
+                    else:
+                        _accumulate(out, a, c)
                 elif parent in grads:
                     grads[parent] = grads[parent] + c
                 else:
@@ -395,6 +403,143 @@ def run(
                 node.raw = None
                 node.ans = None
     return out
+
+
+def _last_use(out: dict[int, tuple[Any, Any]], pending: dict[int, int], leaf: Any, shared: bool, c: Any,
+              on_leaf: Callable[[Any, Any], None]) -> None:
+    """Add one contribution to a hooked leaf, and hand the leaf to ``on_leaf`` if it was the last. A cotangent
+    passed on as it is (``shared``) may also be on its way to other nodes: the leaf gets a copy, so that a hook
+    writing into ``.grad`` cannot change them."""
+    key = id(leaf)
+    _accumulate(out, leaf, c.copy() if shared and key not in out else c)
+    pending[key] -= 1
+    if not pending[key]:
+        del pending[key]
+        on_leaf(*out.pop(key))
+
+
+def _uses_of_hooked_leaves(heap: list[tuple[int, Node]]) -> dict[int, int]:
+    """For each leaf with a post-accumulate hook, the number of contributions the sweep from ``heap`` will send
+    it (the edges ``run`` follows, counted the way it follows them)."""
+    from .tensor import Tensor
+
+    uses: dict[int, int] = {}
+    seen: set[Node] = set()
+    stack = [n for _, n in heap]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        vjps = node.prim.vjps
+        for i, a in enumerate(node.args):
+            if not isinstance(a, Tensor) or not a.requires_grad or vjps[i] is None:
+                continue
+            parent = a._node
+            if node.level and (parent.level if parent is not None else 0) != node.level:
+                continue
+            if parent is not None:
+                stack.append(parent)
+            elif id(a) in _post_hooks:
+                uses[id(a)] = uses.get(id(a), 0) + 1
+    return uses
+
+
+class RemovableHandle:
+    """What registering a hook returns (PyTorch's ``torch.utils.hooks.RemovableHandle``): ``remove()`` unregisters
+    it; removing twice does nothing.
+    """
+
+    __slots__ = ("_hooks", "_hook", "_on_remove")
+
+    def __init__(self, hooks: list[Any], hook: Any, on_remove: Callable[[], None] | None = None) -> None:
+        self._hooks, self._hook, self._on_remove = hooks, hook, on_remove
+
+    def remove(self) -> None:
+        """Unregister the hook."""
+        for i, h in enumerate(self._hooks):
+            if h is self._hook:
+                del self._hooks[i]
+                if self._on_remove is not None:
+                    self._on_remove()
+                return
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+class PostAccumulateHook:
+    """A post-accumulate hook, as kept in its leaf's list of hooks (beside the hooks that see the gradient, which
+    skip it): the leaf owns its hooks, so a hook that refers to the leaf keeps nothing alive for ever."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[Any], None]) -> None:
+        self.fn = fn
+
+
+# the live leaves that hold post-accumulate hooks, by id, weakly. Empty, which is the common case, the sweep does no
+# more than before.
+_post_hooks: dict[int, weakref.ref[Any]] = {}
+
+
+def _holds_post_hooks(hooks: list[Any]) -> bool:
+    return any(type(h) is PostAccumulateHook for h in hooks)
+
+
+def add_post_accumulate_hook(leaf: Any, hook: Callable[[Any], None]) -> RemovableHandle:
+    """Register ``hook(leaf)`` to run each time ``backward()`` has accumulated the leaf's gradient."""
+    if leaf._hooks is None:
+        leaf._hooks = []
+    hooks = leaf._hooks
+    entry = PostAccumulateHook(hook)
+    hooks.append(entry)
+    key = id(leaf)
+    ref = _post_hooks.get(key)
+    if ref is None or ref() is not leaf:
+        def forget(dead: weakref.ref[Any]) -> None:
+            if _post_hooks.get(key) is dead:
+                del _post_hooks[key]
+
+        ref = _post_hooks[key] = weakref.ref(leaf, forget)
+
+    def forget_if_none_left() -> None:
+        if _post_hooks.get(key) is ref and not _holds_post_hooks(hooks):
+            del _post_hooks[key]
+
+    return RemovableHandle(hooks, entry, forget_if_none_left)
+
+
+# one list per backward() in progress (innermost last): what queue_callback adds, run once it has finished
+_callbacks: list[list[Callable[[], None]]] = []
+
+
+def queue_callback(callback: Callable[[], None]) -> None:
+    """From a hook during ``backward()``: call ``callback()`` once that backward has finished, every leaf's
+    ``.grad`` accumulated (PyTorch's ``Variable._execution_engine.queue_callback``).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(2.0, requires_grad=True)
+    >>> _ = x.register_hook(lambda g: cr.engine.queue_callback(lambda: print("done:", float(x.grad))))
+    >>> (x * 3).backward()
+    done: 3.0
+    """
+    if not _callbacks:
+        raise RuntimeError("cr.engine.queue_callback is for hooks running inside backward(): no backward is running")
+    _callbacks[-1].append(callback)
+
+
+def run_post_accumulate_hooks(leaf: Any) -> None:
+    """Call ``leaf``'s post-accumulate hooks (after its ``.grad`` has been updated), in registration order."""
+    for h in list(leaf._hooks or ()):
+        if type(h) is PostAccumulateHook:
+            result = h.fn(leaf)
+            if result is not None:
+                raise RuntimeError(f"a post-accumulate-grad hook must return None, got {type(result).__name__}: it "
+                                   "may set tensor.grad instead")
 
 
 def _leading_to(heap: list[tuple[int, Node]], targets: Sequence[Any]) -> set[int]:
@@ -437,6 +582,8 @@ def _run_hooks(hooks: list[Callable[[Any], Any]], g: Any, create_graph: bool) ->
     from .tensor import Tensor
 
     for hook in sorted(hooks, key=lambda h: getattr(h, "retains_grad", False)):
+        if type(hook) is PostAccumulateHook:
+            continue  # runs once .grad is stored
         result = hook(g if create_graph else Tensor._from_node(g, None))
         if result is None:
             continue

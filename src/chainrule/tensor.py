@@ -347,8 +347,7 @@ class Tensor:
         seed = _seed(self, gradient, create_graph)
         if retain_graph is None:
             retain_graph = create_graph
-        grads = engine.run([(self, seed)], create_graph=create_graph, retain_graph=retain_graph)
-        _accumulate_leaf_grads(grads, create_graph)
+        _backward([(self, seed)], create_graph, retain_graph)
 
     def retain_grad(self) -> None:
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward (leaves always keep theirs)."""
@@ -366,18 +365,40 @@ class Tensor:
         keep.retains_grad = True  # type: ignore[attr-defined]  # runs after the other hooks, seeing their result
         self.register_hook(keep)
 
-    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> None:
-        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces the gradient."""
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> engine.RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces the gradient.
+        Returns a handle whose ``remove()`` unregisters it."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
         if self._node is None:
             if self._hooks is None:
                 self._hooks = []
-            self._hooks.append(hook)
+            hooks = self._hooks
         else:
             if self._node.hooks is None:
                 self._node.hooks = []
-            self._node.hooks.append(hook)
+            hooks = self._node.hooks
+        hooks.append(hook)
+        return engine.RemovableHandle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> engine.RemovableHandle:
+        """Call ``hook(self)`` in each ``backward()`` as soon as this leaf's ``.grad`` holds the accumulated
+        gradient: during the sweep, right after the leaf's last contribution (PyTorch's hook of that name). The hook
+        returns None; it may read or replace ``self.grad``. Returns a handle whose ``remove()`` unregisters it.
+
+        >>> import chainrule as cr
+        >>> w = cr.tensor(2.0, requires_grad=True)
+        >>> handle = w.register_post_accumulate_grad_hook(lambda t: print("ready:", float(t.grad)))
+        >>> (w * w).backward()
+        ready: 4.0
+        >>> handle.remove()
+        """
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self._node is not None:
+            raise RuntimeError("post-accumulate-grad hooks are for leaf tensors (only leaves accumulate .grad); use "
+                               "register_hook on a computed tensor")
+        return engine.add_post_accumulate_hook(self, hook)
 
     def detach(self) -> Tensor:
         """The same values (shared memory) cut off from the graph."""
@@ -1190,27 +1211,55 @@ def _seed(out: Tensor, gradient: ArrayLike | None, create_graph: bool) -> Any:
     return seed
 
 
-def _accumulate_leaf_grads(grads: dict[int, tuple[Tensor, Any]], create_graph: bool) -> None:
-    """Add each leaf's cotangent into its ``.grad`` (PyTorch semantics: accumulate until set to None).
+def _backward(roots: Sequence[tuple[Tensor, Any]], create_graph: bool, retain_graph: bool) -> None:
+    """The sweep from ``roots`` (pairs of output and seed), each leaf's cotangent added into its ``.grad``, then
+    what hooks queued with ``engine.queue_callback``."""
+    stored: set[int] = set()
+    on_leaf = None
+    if engine._post_hooks:  # leaves with post-accumulate hooks are stored during the sweep, as they complete
+        def on_leaf(leaf: Tensor, g: Any) -> None:
+            _accumulate_leaf_grad(leaf, g, create_graph, stored)
+    callbacks: list[Callable[[], None]] = []
+    engine._callbacks.append(callbacks)
+    try:
+        grads = engine.run(roots, create_graph=create_graph, retain_graph=retain_graph, on_leaf=on_leaf)
+        _accumulate_leaf_grads(grads, create_graph, stored)
+    finally:
+        engine._callbacks.pop()
+    for callback in callbacks:
+        callback()
+
+
+def _accumulate_leaf_grads(grads: dict[int, tuple[Tensor, Any]], create_graph: bool,
+                           stored: set[int] | None = None) -> None:
+    """``_accumulate_leaf_grad`` for each leaf in ``grads`` (what ``engine.run`` returned)."""
+    stored = set() if stored is None else stored
+    for leaf, g in grads.values():
+        _accumulate_leaf_grad(leaf, g, create_graph, stored)
+
+
+def _accumulate_leaf_grad(leaf: Tensor, g: Any, create_graph: bool, stored: set[int]) -> None:
+    """Add a leaf's cotangent into its ``.grad`` (PyTorch semantics: accumulate until set to None), then run its
+    post-accumulate hooks. ``stored`` holds the ids of the arrays already given to leaves in this backward.
 
     A cotangent may be a broadcast view, or one array that a rule passed on to several inputs (add's VJP is
     ``g``): each ``.grad`` gets an array of its own, writable, so in-place updates of one never touch another.
     """
-    stored: set[int] = set()
-    for leaf, g in grads.values():
-        if not isinstance(g, Tensor):
-            if id(g) in stored or g.base is not None or not getattr(g.flags, "writeable", True):
-                g = g.copy()
-            stored.add(id(g))
-            g = Tensor._from_node(g, None)
-        elif id(g) in stored:
-            g = g * 1  # one cotangent passed on to several leaves (add's VJP is g): each .grad its own tensor
+    if not isinstance(g, Tensor):
+        if id(g) in stored or g.base is not None or not getattr(g.flags, "writeable", True):
+            g = g.copy()
         stored.add(id(g))
-        if leaf._hooks is not None:
-            g = engine.run_hooks(leaf._hooks, g, create_graph=True)  # sees and returns Tensors
-        g = _as_torch_grad(g)
-        grad = g if leaf.grad is None else leaf.grad + g
-        leaf.grad = grad if create_graph else grad.detach()
+        g = Tensor._from_node(g, None)
+    elif id(g) in stored:
+        g = g * 1  # one cotangent passed on to several leaves (add's VJP is g): each .grad its own tensor
+    stored.add(id(g))
+    if leaf._hooks is not None:
+        g = engine.run_hooks(leaf._hooks, g, create_graph=True)  # sees and returns Tensors
+    g = _as_torch_grad(g)
+    grad = g if leaf.grad is None else leaf.grad + g
+    leaf.grad = grad if create_graph else grad.detach()
+    if engine._post_hooks and id(leaf) in engine._post_hooks:
+        engine.run_post_accumulate_hooks(leaf)
 
 
 def _as_torch_grad(g: Tensor) -> Tensor:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..engine import grad, run
-from ..tensor import _accumulate_leaf_grads, _seed
+from ..engine import grad
+from ..tensor import _backward, _seed
 from . import functional
 
 __all__ = ["backward", "functional", "grad"]
@@ -42,5 +42,4 @@ def backward(tensors: Any | Sequence[Any], grad_tensors: Any | Sequence[Any] | N
             raise RuntimeError("backward() on a tensor that does not require grad: no input of its computation had "
                                "requires_grad=True (or it was computed under cr.no_grad())")
     roots = [(o, _seed(o, s, create_graph)) for o, s in zip(outs, seeds)]
-    found = run(roots, create_graph=create_graph, retain_graph=create_graph if retain_graph is None else retain_graph)
-    _accumulate_leaf_grads(found, create_graph)
+    _backward(roots, create_graph, create_graph if retain_graph is None else retain_graph)
