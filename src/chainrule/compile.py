@@ -1,0 +1,385 @@
+"""cr.compile: run a function once under a tracer, record its primitive calls, and replay them on new arrays.
+
+The tracer is a level like vmap's: ``compile`` hands the function Traced boxes (primitive.py), whose ``.data`` is an
+Example (shape and dtype, no values), so a decision on values raises instead of being frozen into the program.
+A primitive applied to a box of the trace's level lands in ``apply`` here: it computes the forward on the values and
+appends ``(forward, input slots, options, output slot)`` to a flat program. Transforms inside the function (grad,
+value_and_grad, jvp, hessian, vmap) open levels above the trace's and call primitives on its boxes, so their
+forward and backward sweeps are recorded too. A replay is a loop over the program on plain arrays: no Tensors,
+nodes, or per-op dispatch, and the same operations in the same order, so the same numbers bit for bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import traceback
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from . import backend
+from . import random as _random
+from .engine import is_grad_enabled
+from .primitive import (
+    BatchValueError,
+    CompileError,
+    Primitive,
+    Traced,
+    _named,
+    enter_level,
+    exit_level,
+    level_of,
+    make_traced,
+)
+from .tensor import Tensor
+from .tree_util import PyTreeDef, tree_flatten
+
+__all__ = ["CompileError", "compile"]
+
+RETRACE_WARNING = 8  # traces of one function after which a retrace warns (once): its signature keeps changing
+_ARRAYS = backend.array_types
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+_traces: dict[int, _Trace] = {}  # the trace recording at each level
+
+
+def compile(fn: Callable[..., Any] | None = None, static_argnums: int | tuple[int, ...] = ()) -> Any:
+    """``fn`` traced once per signature and replayed as a flat program of array-library calls afterwards.
+
+    The signature is the pytree structure of the arguments, the shape, dtype and device of each array (or Tensor)
+    leaf, and the value of every other leaf and of the arguments at ``static_argnums``: a new one traces again.
+    Replays give eager's numbers bit for bit. Refused while tracing, by ``CompileError``: a decision on traced
+    values (``bool``, ``float``, ``.item()``, ``np.asarray``), a draw from chainrule's generator, in-place updates
+    of traced values or of state outside the function, ``loss.backward()``, and tensors that require grad captured
+    from outside while grad mode is on. Called on values being differentiated (inside a transform, or tensors that
+    require grad), it runs ``fn`` as written, so their graph records as usual.
+
+    >>> import numpy as np, chainrule as cr
+    >>> f = cr.compile(cr.grad(lambda x: cr.sum(cr.tanh(x) ** 2)))
+    >>> x = np.array([0.5, -1.0])
+    >>> bool(np.array_equal(f(x), cr.grad(lambda x: cr.sum(cr.tanh(x) ** 2))(x)))
+    True
+    >>> f(np.array([1.0, 2.0])).shape  # same signature: replayed
+    (2,)
+    """
+    statics = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    if fn is None:
+        return lambda f: Compiled(f, statics)
+    return Compiled(fn, statics)
+
+
+class Compiled:
+    """A compiled function: its programs by signature; calling it traces a new signature or replays a known one."""
+
+    def __init__(self, fn: Callable[..., Any], static_argnums: tuple[int, ...]) -> None:
+        self.fn = fn
+        self.static_argnums = static_argnums
+        self.programs: dict[Any, Program] = {}
+        self.traces = 0
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        statics = tuple(i % len(args) for i in self.static_argnums if -len(args) <= i < len(args))
+        if len(statics) != len(self.static_argnums):
+            raise TypeError(f"cr.compile: static_argnums {self.static_argnums} out of range for {len(args)} arguments")
+        dynamic = tuple(a for i, a in enumerate(args) if i not in statics)
+        leaves, treedef = tree_flatten((dynamic, kwargs))
+        if _traces or any(level_of(x) >= 0 for x in leaves):
+            return self.fn(*args, **kwargs)  # inside a trace or a transform: the caller records what fn does
+        key = (treedef, tuple(_static_key(args[i], f"argument {i}") for i in statics),
+               tuple(_leaf_key(x) for x in leaves))
+        program = self.programs.get(key)
+        if program is None:
+            self.traces += 1
+            if self.traces == RETRACE_WARNING + 1:
+                warnings.warn(f"cr.compile: {getattr(self.fn, '__name__', 'the function')} was traced "
+                              f"{RETRACE_WARNING} times, once per new signature (shapes, dtypes, static values, "
+                              "Python numbers): mark changing arguments static_argnums, or keep shapes fixed",
+                              RuntimeWarning, stacklevel=2)
+            program = self.programs[key] = _trace(self.fn, args, statics, leaves, treedef)
+        return program.run([x.data if isinstance(x, Tensor) else x for x in leaves])
+
+
+def _leaf_key(x: Any) -> Any:
+    if isinstance(x, Tensor):
+        return ("tensor", x.shape, x.dtype, backend.device_of(x.data))
+    if type(x) in _ARRAYS:
+        return ("array", x.shape, x.dtype, backend.device_of(x))
+    return _static_key(x, "a non-array leaf")
+
+
+def _static_key(x: Any, what: str) -> Any:
+    try:
+        hash(x)
+    except TypeError:
+        raise TypeError(f"cr.compile: {what} ({type(x).__name__}) is part of the signature, so it must be "
+                        "hashable") from None
+    return (type(x), x)
+
+
+# ---- the program ---------------------------------------------------------------------------------------------
+class Program:
+    """A flat program: ``env`` slots (constants filled in, inputs and results empty), and ``ops``, each a forward
+    with its options bound, its input slots and its output slot, run in order; ``outputs`` read into the result."""
+
+    def __init__(self) -> None:
+        self.env: list[Any] = []
+        self.ops: list[tuple[Callable[..., Any], int, int, int, tuple[int, ...], int]] = []
+        self.inputs: list[int | None] = []  # the slot of each leaf of the arguments; None for a static leaf
+        self.captured: list[tuple[int, Tensor]] = []  # tensors from outside: their .data read at every run
+        self.outputs: list[tuple[int, bool] | tuple[None, Any]] = []
+        self.treedef: PyTreeDef | None = None
+
+    def slot(self, value: Any = None) -> int:
+        self.env.append(value)
+        return len(self.env) - 1
+
+    def add(self, forward: Callable[..., Any], ins: tuple[int, ...], options: dict[str, Any] | None, out: int) -> None:
+        """Append a step; options are bound into the forward once, here, and the inputs laid out by arity so the
+        replay's loop indexes its slots directly."""
+        if options:
+            forward = functools.partial(forward, **options)
+        self.ops.append((forward, len(ins), ins[0] if ins else 0, ins[1] if len(ins) > 1 else 0, ins, out))
+
+    def run(self, leaves: list[Any]) -> Any:
+        env = self.env.copy()
+        for k, t in self.captured:
+            env[k] = t.data
+        for slot, x in zip(self.inputs, leaves):
+            if slot is not None:
+                env[slot] = x
+        for forward, n, a, b, ins, out in self.ops:  # the replay: one array-library call per step
+            if n == 2:
+                env[out] = forward(env[a], env[b])
+            elif n == 1:
+                env[out] = forward(env[a])
+            else:
+                env[out] = forward(*[env[i] for i in ins])
+        assert self.treedef is not None
+        return self.treedef.unflatten([
+            (Tensor._from_node(env[k], None) if tensor else env[k]) if k is not None else tensor
+            for k, tensor in self.outputs])
+
+
+def _pack(kind: type) -> Callable[..., Any]:
+    """A tuple (or list) of inputs built at run time: an index holding traced index arrays."""
+    return lambda *items: kind(items)
+
+
+_PACKS = {tuple: _pack(tuple), list: _pack(list)}
+
+
+def _as_array(forward: Callable[..., Any]) -> Callable[..., Any]:
+    """A forward whose answer the call path turns into an array (NumPy gives scalars for 0-d results)."""
+    return lambda *args, **kwargs: np.asarray(forward(*args, **kwargs))
+
+
+class _Trace:
+    """What one trace records: the program being built, and the slot of each value it has seen (by identity)."""
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+        self.program = Program()
+        self.slots: dict[int, int] = {}
+        self.alive: list[Any] = []  # every value with a slot stays alive, so its id is never reused meanwhile
+        self.seen: dict[int, int] = {}  # constants and captured tensors by id: one slot each
+
+    def value(self, value: Any) -> int:
+        """A new slot for ``value``, a traced input or result."""
+        k = self.slots[id(value)] = self.program.slot()
+        self.alive.append(value)
+        return k
+
+    def input(self, a: Any) -> tuple[int, Any]:
+        """The slot of argument ``a`` and its value now."""
+        if type(a) is Traced:
+            if a.level != self.level:
+                raise CompileError("cr.compile: a value traced by another cr.compile call reached this one")
+            k = self.slots.get(id(a.value))
+            if k is None:
+                raise CompileError("cr.compile: a traced value was computed outside chainrule's primitives (a "
+                                   "custom rule run per example, or a value read and rebuilt): it cannot be replayed")
+            return k, a.value
+        if (type(a) is tuple or type(a) is list) and any(_boxed(i) for i in a):
+            pairs = [self.input(i) for i in a]
+            out = self.program.slot()
+            self.program.add(_PACKS[type(a)], tuple(k for k, _ in pairs), None, out)
+            return out, type(a)(v for _, v in pairs)
+        if isinstance(a, Tensor):
+            if level_of(a) >= 0:
+                if type(a) is not Tensor or is_grad_enabled():
+                    raise CompileError(
+                        "cr.compile: a tensor that requires grad, captured from outside the function (a module's "
+                        "parameter?), was used while grad mode is on: compiled programs record no graph, so its "
+                        "gradient would be lost. Pass the parameters as arguments (cr.func.functional_call) and "
+                        "take cr.grad inside, or run under cr.no_grad()")
+            k = self.seen.get(id(a))
+            if k is None:
+                k = self.seen[id(a)] = self.program.slot(a.data)
+                self.program.captured.append((k, a))  # read afresh at every run: its data may be replaced
+                self.alive.append(a)
+            return k, a.data
+        k = self.seen.get(id(a))
+        if k is None:
+            k = self.seen[id(a)] = self.program.slot(a)
+            self.alive.append(a)
+        return k, a
+
+
+def _boxed(x: Any) -> bool:
+    return type(x) is Traced or ((type(x) is tuple or type(x) is list) and any(_boxed(i) for i in x))
+
+
+def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level: int) -> Any:
+    """``prim`` on ``args`` (some of them Traced boxes of ``level``): computed on the values and recorded."""
+    trace = _traces[level]
+    pairs = [trace.input(a) for a in args]
+    values = [v for _, v in pairs]
+    forward = prim.forward
+    try:
+        ans = forward(*values, **kwargs)
+    except (ValueError, TypeError) as error:
+        raise _named(prim, values, error) from None
+    if type(ans) not in _ARRAYS:
+        ans = np.asarray(ans)
+        forward = _as_array(forward)
+    out = trace.value(ans)
+    trace.program.add(forward, tuple(k for k, _ in pairs), kwargs, out)
+    return make_traced(ans, level)
+
+
+def opaque(rule: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Traced | None:
+    """A rule that reads values (power's at the origin, a kink's side) recorded as one step of the program, run on
+    the arrays at every replay, as eager runs it; None where it also sees boxes of a transform above the trace
+    (their derivatives would be lost), so the refusal stands."""
+    level = next(a.level for a in args if type(a) is Traced)
+    if any(isinstance(a, Tensor) and type(a) is not Traced and level_of(a) >= 0 for a in args) or any(
+            type(a) is Traced and a.level != level for a in args):
+        return None
+    trace = _traces[level]
+    pairs = [trace.input(a) for a in args]
+    step = functools.partial(rule, **kwargs) if kwargs else rule
+    ans = step(*[v for _, v in pairs])
+    if type(ans) not in _ARRAYS:
+        ans = np.asarray(ans)
+        step = _as_array(step)
+    out = trace.value(ans)
+    trace.program.add(step, tuple(k for k, _ in pairs), None, out)
+    return make_traced(ans, level)
+
+
+# ---- tracing -------------------------------------------------------------------------------------------------
+def _trace(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[int, ...], leaves: list[Any],
+           treedef: PyTreeDef) -> Program:
+    level = enter_level()
+    trace = _traces[level] = _Trace(level)
+    program = trace.program
+    generator = _random.generator()
+    state = generator.bit_generator.state
+    try:
+        boxes = []
+        for x in leaves:
+            value = x.data if isinstance(x, Tensor) else x
+            if type(value) in _ARRAYS:
+                box = make_traced(value, level)
+                program.inputs.append(trace.value(value))
+                boxes.append(box)
+            else:
+                program.inputs.append(None)
+                boxes.append(x)
+        dynamic, kwargs = treedef.unflatten(boxes)
+        it = iter(dynamic)
+        call = [a if i in statics else next(it) for i, a in enumerate(args)]
+        try:
+            with _state_guarded():
+                out = fn(*call, **kwargs)
+        except (CompileError, BatchValueError) as error:
+            raise CompileError(_located(error)) from error
+    finally:
+        exit_level()
+        del _traces[level]
+    if _random.generator() is not generator or generator.bit_generator.state != state:
+        raise CompileError("cr.compile: the function draws random numbers (cr.randn, dropout, an initialiser, or "
+                           "cr.random.seed): a replay would repeat the traced draws. Draw outside and pass the "
+                           "numbers in as arguments")
+    tensors = any(isinstance(x, Tensor) for x in leaves)
+    out_leaves, program.treedef = tree_flatten(out)
+    for o in out_leaves:
+        if type(o) is Traced:
+            program.outputs.append((trace.slots[id(o.value)], tensors))
+        elif isinstance(o, Tensor) or type(o) in _ARRAYS:
+            k, _ = trace.input(o)
+            program.outputs.append((k, isinstance(o, Tensor)))
+        else:
+            program.outputs.append((None, o))
+    _prune(program)
+    return program
+
+
+def _prune(program: Program) -> None:
+    """Drop the steps no output depends on (a rule that recorded a few steps before reading values, say)."""
+    live = {k for k, _ in program.outputs if k is not None}
+    kept = []
+    for op in reversed(program.ops):
+        if op[-1] in live:
+            kept.append(op)
+            live.update(op[4])
+    program.ops = kept[::-1]
+
+
+@contextlib.contextmanager
+def _state_guarded() -> Iterator[None]:
+    """While tracing: writes to tensors from outside the trace (in place, ``.grad``) and optimizer steps raise, since
+    a replay would not repeat them (captured state is not compiled yet)."""
+    from .optim.optimizer import Optimizer
+
+    def refusal(what: str) -> Callable[..., Any]:
+        def refuse(*_: Any, **__: Any) -> Any:
+            raise CompileError(
+                f"cr.compile: {what} inside the compiled function changes state outside it, which a replay would "
+                "not repeat (compiling optimizer steps and in-place updates of captured tensors is not supported "
+                "yet): return the new values (a functional update, params in and out), or move it out")
+        return refuse
+
+    grad = Tensor.__dict__["grad"]
+    patches: list[tuple[type, str, Any]] = [
+        (Tensor, "_inplace", refusal("an in-place update of a tensor (t += v, p -= lr * g)")),
+        (Tensor, "__setitem__", refusal("an assignment into a tensor (t[i] = v)")),
+        (Tensor, "grad", property(grad.fget, refusal("setting .grad"))),
+    ]
+    optimizers: list[type] = []
+    todo: list[type] = [Optimizer]
+    while todo:
+        cls = todo.pop()
+        optimizers.append(cls)
+        todo.extend(cls.__subclasses__())
+    patches += [(cls, name, refusal(f"{cls.__name__}.{name}()")) for cls in optimizers
+                for name in ("step", "zero_grad") if name in cls.__dict__]
+    saved = [(cls, name, cls.__dict__[name]) for cls, name, _ in patches]
+    try:
+        for cls, name, patch in patches:
+            setattr(cls, name, patch)
+        yield
+    finally:
+        for cls, name, original in saved:
+            setattr(cls, name, original)
+
+
+def _located(error: Exception) -> str:
+    """``error``'s message with the line of the traced function that caused it (the innermost outside chainrule)."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if not os.path.abspath(f.filename).startswith(_PACKAGE)]
+    message = str(error)
+    if isinstance(error, BatchValueError):
+        message = ("a value traced by cr.compile has no values to decide on (a comparison used in `if`, a mask, "
+                   "np.asarray, float(), an in-place update of traced values or of a tensor outside the function): "
+                   "pass what the decision depends on as a static argument (static_argnums), compute it with "
+                   "chainrule's functions (cr.where, ...), or move it out of the compiled function")
+    if frames:
+        f = frames[-1]
+        message += f"\n  at {f.filename}:{f.lineno}: {f.line}"
+    return message
+
