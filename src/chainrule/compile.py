@@ -137,11 +137,9 @@ class Program:
         self.env.append(value)
         return len(self.env) - 1
 
-    def add(self, forward: Callable[..., Any], ins: tuple[int, ...], options: dict[str, Any] | None, out: int) -> None:
-        """Append a step; options are bound into the forward once, here, and the inputs laid out by arity so the
-        replay's loop indexes its slots directly."""
-        if options:
-            forward = functools.partial(forward, **options)
+    def add(self, forward: Callable[..., Any], ins: tuple[int, ...], out: int) -> None:
+        """Append a step (its options bound into ``forward``), with the inputs laid out by arity so the replay's loop
+        indexes its slots directly."""
         self.ops.append((forward, len(ins), ins[0] if ins else 0, ins[1] if len(ins) > 1 else 0, ins, out))
 
     def run(self, leaves: list[Any]) -> Any:
@@ -186,12 +184,26 @@ class _Trace:
         self.slots: dict[int, int] = {}
         self.alive: list[Any] = []  # every value with a slot stays alive, so its id is never reused meanwhile
         self.seen: dict[int, int] = {}  # constants and captured tensors by id: one slot each
+        self.tensors: set[int] = set()  # the slots that eager execution would hold as Tensors, not arrays
 
-    def value(self, value: Any) -> int:
-        """A new slot for ``value``, a traced input or result."""
+    def value(self, value: Any, tensor: bool) -> int:
+        """A new slot for ``value``, a traced input or result (a Tensor in eager execution when ``tensor``)."""
         k = self.slots[id(value)] = self.program.slot()
         self.alive.append(value)
+        if tensor:
+            self.tensors.add(k)
         return k
+
+    def result(self, step: Callable[..., Any], pairs: list[tuple[int, Any]], ans: Any) -> Traced:
+        """``ans``, computed by ``step`` from ``pairs`` (slots and values), recorded and boxed. Eager execution
+        gives a Tensor where an input was one (primitives return what they are given)."""
+        if type(ans) not in _ARRAYS:
+            ans = np.asarray(ans)
+            step = _as_array(step)
+        ins = tuple(k for k, _ in pairs)
+        out = self.value(ans, any(k in self.tensors for k in ins))
+        self.program.add(step, ins, out)
+        return make_traced(ans, self.level)
 
     def input(self, a: Any) -> tuple[int, Any]:
         """The slot of argument ``a`` and its value now."""
@@ -206,11 +218,13 @@ class _Trace:
         if (type(a) is tuple or type(a) is list) and any(_boxed(i) for i in a):
             pairs = [self.input(i) for i in a]
             out = self.program.slot()
-            self.program.add(_PACKS[type(a)], tuple(k for k, _ in pairs), None, out)
+            self.program.add(_PACKS[type(a)], tuple(k for k, _ in pairs), out)
+            if any(k in self.tensors for k, _ in pairs):
+                self.tensors.add(out)
             return out, type(a)(v for _, v in pairs)
         if isinstance(a, Tensor):
             if level_of(a) >= 0:
-                if type(a) is not Tensor or is_grad_enabled():
+                if level_of(a) > 0 or not a.requires_grad or is_grad_enabled():  # a box of a level below
                     raise CompileError(
                         "cr.compile: a tensor that requires grad, captured from outside the function (a module's "
                         "parameter?), was used while grad mode is on: compiled programs record no graph, so its "
@@ -220,6 +234,7 @@ class _Trace:
             if k is None:
                 k = self.seen[id(a)] = self.program.slot(a.data)
                 self.program.captured.append((k, a))  # read afresh at every run: its data may be replaced
+                self.tensors.add(k)
                 self.alive.append(a)
             return k, a.data
         k = self.seen.get(id(a))
@@ -243,12 +258,7 @@ def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level:
         ans = forward(*values, **kwargs)
     except (ValueError, TypeError) as error:
         raise _named(prim, values, error) from None
-    if type(ans) not in _ARRAYS:
-        ans = np.asarray(ans)
-        forward = _as_array(forward)
-    out = trace.value(ans)
-    trace.program.add(forward, tuple(k for k, _ in pairs), kwargs, out)
-    return make_traced(ans, level)
+    return trace.result(functools.partial(forward, **kwargs) if kwargs else forward, pairs, ans)
 
 
 def opaque(rule: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Traced | None:
@@ -262,13 +272,7 @@ def opaque(rule: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, An
     trace = _traces[level]
     pairs = [trace.input(a) for a in args]
     step = functools.partial(rule, **kwargs) if kwargs else rule
-    ans = step(*[v for _, v in pairs])
-    if type(ans) not in _ARRAYS:
-        ans = np.asarray(ans)
-        step = _as_array(step)
-    out = trace.value(ans)
-    trace.program.add(step, tuple(k for k, _ in pairs), None, out)
-    return make_traced(ans, level)
+    return trace.result(step, pairs, step(*[v for _, v in pairs]))
 
 
 # ---- tracing -------------------------------------------------------------------------------------------------
@@ -285,7 +289,7 @@ def _trace(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[int, ..
             value = x.data if isinstance(x, Tensor) else x
             if type(value) in _ARRAYS:
                 box = make_traced(value, level)
-                program.inputs.append(trace.value(value))
+                program.inputs.append(trace.value(value, isinstance(x, Tensor)))
                 boxes.append(box)
             else:
                 program.inputs.append(None)
@@ -305,14 +309,11 @@ def _trace(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[int, ..
         raise CompileError("cr.compile: the function draws random numbers (cr.randn, dropout, an initialiser, or "
                            "cr.random.seed): a replay would repeat the traced draws. Draw outside and pass the "
                            "numbers in as arguments")
-    tensors = any(isinstance(x, Tensor) for x in leaves)
     out_leaves, program.treedef = tree_flatten(out)
     for o in out_leaves:
-        if type(o) is Traced:
-            program.outputs.append((trace.slots[id(o.value)], tensors))
-        elif isinstance(o, Tensor) or type(o) in _ARRAYS:
+        if type(o) is Traced or isinstance(o, Tensor) or type(o) in _ARRAYS:
             k, _ = trace.input(o)
-            program.outputs.append((k, isinstance(o, Tensor)))
+            program.outputs.append((k, k in trace.tensors))
         else:
             program.outputs.append((None, o))
     _prune(program)

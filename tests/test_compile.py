@@ -1,0 +1,246 @@
+"""cr.compile: the replay gives eager's numbers bit for bit (the same operations in the same order), a new signature
+retraces, and what a replay could not repeat (decisions on traced values, random draws, writes to state outside the
+function) is refused while tracing, by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.nn.functional as F
+from chainrule.compile import RETRACE_WARNING, Program
+
+RNG = np.random.default_rng(0)
+
+
+def _same(a: Any, b: Any) -> None:
+    """Two results with the same structure and bit-identical arrays (Tensor or array: the tests of types are below)."""
+    la, ta = cr.tree_util.tree_flatten(a)
+    lb, tb = cr.tree_util.tree_flatten(b)
+    assert ta == tb
+    for x, y in zip(la, lb):
+        x, y = (v.data if isinstance(v, cr.Tensor) else np.asarray(v) for v in (x, y))
+        np.testing.assert_array_equal(x, y)
+        assert x.dtype == y.dtype
+
+
+def _program(f: Any) -> Program:
+    (program,) = f.programs.values()
+    return program
+
+
+# ---- the same numbers ------------------------------------------------------------------------------------------
+def test_pure_function_replays_eager_numbers() -> None:
+    def f(x: Any, y: Any) -> Any:
+        return {"s": cr.sin(x) * y + cr.exp(-x), "m": cr.sum(x @ y.T, axis=0)}
+
+    step = cr.compile(f)
+    for _ in range(3):
+        x, y = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 3))
+        _same(step(x, y), f(x, y))
+    assert step.traces == 1
+
+
+def test_tensor_arguments_give_tensors() -> None:
+    step = cr.compile(lambda x: cr.tanh(x) * 2)
+    x = cr.tensor(RNG.standard_normal(5))
+    out = step(x)
+    assert isinstance(out, cr.Tensor) and not out.requires_grad
+    _same(out, cr.tanh(x) * 2)
+
+
+def test_grad_of_a_loss_replays_forward_and_backward() -> None:
+    def loss(w: Any, x: Any) -> Any:
+        return cr.sum(cr.tanh(x @ w) ** 2) + 0.5 * cr.sum(w * w)
+
+    eager = cr.value_and_grad(loss)
+    step = cr.compile(eager)
+    for _ in range(3):
+        w, x = RNG.standard_normal((3, 2)), RNG.standard_normal((5, 3))
+        _same(step(w, x), eager(w, x))
+        assert all(type(v) is np.ndarray for v in step(w, x))
+    assert step.traces == 1
+
+
+def test_chain_of_the_benchmark_is_as_long_as_by_hand() -> None:
+    def loss(x: Any) -> Any:
+        for _ in range(10):
+            x = cr.tanh(x * 0.9 + 0.1)
+        return cr.sum(x)
+
+    step = cr.compile(cr.grad(loss))
+    x = RNG.standard_normal(16)
+    _same(step(x), cr.grad(loss)(x))
+    # 3 steps forward and 4 backward per layer (by_hand in bench/chain.py): the loss' own value is dropped as dead
+    assert len(_program(step).ops) == 70
+
+
+def _mlp_loss(params: dict[str, Any], x: Any, onehot: Any) -> Any:
+    # one-hot targets: F.cross_entropy reads integer labels' values on the host (a class table), which a trace refuses
+    h = F.relu(x @ params["w1"] + params["b1"])
+    return -cr.mean(cr.sum(onehot * F.log_softmax(h @ params["w2"] + params["b2"], dim=-1), axis=-1))
+
+
+def test_mlp_training_steps_match_eager() -> None:
+    rng = np.random.default_rng(1)
+    init = {"w1": rng.standard_normal((8, 16)) * 0.3, "b1": np.zeros(16),
+            "w2": rng.standard_normal((16, 4)) * 0.3, "b2": np.zeros(4)}
+    eager = cr.value_and_grad(_mlp_loss)
+    step = cr.compile(eager)
+    params_e, params_c = dict(init), dict(init)
+    for _ in range(5):
+        x, y = rng.standard_normal((32, 8)), np.eye(4)[rng.integers(0, 4, 32)]
+        (loss_e, g_e), (loss_c, g_c) = eager(params_e, x, y), step(params_c, x, y)
+        _same((loss_c, g_c), (loss_e, g_e))
+        params_e = {k: v - 0.1 * g_e[k] for k, v in params_e.items()}  # SGD outside, in NumPy
+        params_c = {k: v - 0.1 * g_c[k] for k, v in params_c.items()}
+    _same(params_c, params_e)
+    assert step.traces == 1
+
+
+def test_float32_and_jvp_and_hessian() -> None:
+    f = lambda x: cr.sum(cr.sin(x) * x)
+    x = RNG.standard_normal(4).astype(np.float32)
+    for fn in (cr.grad(f), lambda x: cr.jvp(f, (x,), (np.ones_like(x),)), cr.hessian(f)):
+        step = cr.compile(fn)
+        _same(step(x), fn(x))
+        x2 = x + np.float32(1)
+        _same(step(x2), fn(x2))
+
+
+def test_a_rule_that_reads_values_is_replayed_whole() -> None:
+    # power's derivative in x decides at the origin (0 ** 0): traced at one point, replayed where the decision differs
+    f = cr.grad(lambda x, y: cr.sum(x ** y), argnums=(0, 1))
+    step = cr.compile(f)
+    x, y = np.array([0.5, 2.0, 3.0]), np.array([2.0, 1.0, 0.5])
+    _same(step(x, y), f(x, y))
+    x0, y0 = np.array([0.0, 2.0, 0.0]), np.array([0.0, 1.0, 2.0])
+    _same(step(x0, y0), f(x0, y0))
+    assert step.traces == 1
+
+
+def test_index_arrays_traced_inside_tuples() -> None:
+    step = cr.compile(lambda x, i: x[i, cr.arange(3)] * 2)
+    x = RNG.standard_normal((4, 3))
+    for i in (np.array([0, 1, 3]), np.array([2, 2, 0])):
+        _same(step(x, i), x[i, np.arange(3)] * 2)
+
+
+def test_captured_constant_is_read_at_every_replay() -> None:
+    scale = cr.tensor(np.array([1.0, 2.0]))
+    step = cr.compile(lambda x: x * scale)
+    x = np.array([3.0, 4.0])
+    assert isinstance(step(x), cr.Tensor)  # as eager's x * scale
+    _same(step(x), cr.tensor([3.0, 8.0]))
+    with cr.no_grad():
+        scale[0] = 10.0  # outside: the replay sees it
+    _same(step(x), cr.tensor([30.0, 8.0]))
+
+
+# ---- signatures ------------------------------------------------------------------------------------------------
+def test_new_signature_retraces_and_static_arguments() -> None:
+    @cr.compile(static_argnums=1)
+    def f(x: Any, power: int) -> Any:
+        return x ** 2 if power == 2 else cr.exp(x)
+
+    x = np.arange(3.0)
+    _same(f(x, 2), x ** 2)
+    _same(f(x, 3), cr.exp(x))
+    _same(f(np.arange(4.0), 2), np.arange(4.0) ** 2)
+    _same(f(x.astype(np.float32), 2), x.astype(np.float32) ** 2)
+    _same(f(x, 2), x ** 2)
+    assert f.traces == 4 and len(f.programs) == 4
+
+
+def test_many_retraces_warn_once() -> None:
+    step = cr.compile(lambda x: x + 1)
+    for n in range(1, RETRACE_WARNING + 1):
+        step(np.zeros(n))
+    with pytest.warns(RuntimeWarning, match="traced 8 times"):
+        step(np.zeros(100))
+    step(np.zeros(101))  # no second warning: pytest turns warnings into errors
+
+
+def test_boxes_run_eagerly_so_gradients_still_flow() -> None:
+    step = cr.compile(lambda x: cr.sum(cr.sin(x)))
+    x = cr.tensor([0.5, 1.0], requires_grad=True)
+    step(x).backward()
+    np.testing.assert_allclose(x.grad.data, np.cos([0.5, 1.0]))
+    np.testing.assert_allclose(cr.grad(step)(np.array([0.5, 1.0])), np.cos([0.5, 1.0]))
+    assert step.traces == 0
+
+
+# ---- refused while tracing ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("decide, what", [
+    (lambda y: 1.0 if y.sum() > 0 else 2.0, "bool"),
+    (lambda y: float(y.sum()), "float"),
+    (lambda y: y.sum().item(), "item"),
+    (lambda y: np.asarray(y), "asarray"),
+    (lambda y: cr.tensor(np.nonzero(y > 0)[0]), "asarray|values"),
+])
+def test_decisions_on_traced_values_are_refused(decide: Any, what: str) -> None:
+    step = cr.compile(lambda x: decide(x * 2))
+    with pytest.raises(cr.CompileError, match=what) as info:
+        step(np.array([1.0, -2.0]))
+    assert "static_argnums" in str(info.value) and "test_compile.py" in str(info.value)  # names the line
+
+
+def test_random_draws_are_refused() -> None:
+    step = cr.compile(lambda x: x + cr.randn(2))
+    with pytest.raises(cr.CompileError, match="random"):
+        step(np.zeros(2))
+    dropout = cr.compile(lambda x: F.dropout(x, 0.5, training=True))
+    with pytest.raises(cr.CompileError, match="random"):
+        dropout(np.ones(4))
+
+
+def test_writes_to_captured_state_are_refused() -> None:
+    model = cr.nn.Linear(3, 2)
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    x = np.ones((4, 3), dtype=np.float32)
+
+    def backward_inside(x: Any) -> Any:
+        loss = cr.sum(model(x))
+        loss.backward()
+        return loss
+
+    with pytest.raises(cr.CompileError, match="requires grad"):  # the parameters, captured with grad mode on
+        cr.compile(backward_inside)(x)
+
+    def sgd_by_hand(x: Any) -> Any:
+        with cr.no_grad():
+            for p in model.parameters():
+                p -= 0.1 * cr.sum(x)
+        return x
+
+    with pytest.raises(cr.CompileError, match="in-place"):
+        cr.compile(sgd_by_hand)(x)
+    with pytest.raises(cr.CompileError, match=r"SGD.step|Optimizer.step"):
+        cr.compile(lambda x: (opt.step(), x)[1])(x)
+    with pytest.raises(cr.CompileError, match="zero_grad"):
+        cr.compile(lambda x: (opt.zero_grad(), x)[1])(x)
+    with pytest.raises(cr.CompileError, match="backward"):
+        cr.compile(lambda x: cr.sum(x * 2).backward())(x)
+    with pytest.raises(cr.CompileError, match="in-place"):
+        cr.compile(lambda x: x.__iadd__(1))(x)
+    # nothing was left patched
+    with cr.no_grad():
+        for p in model.parameters():
+            p -= 0.0
+    with cr.no_grad():
+        model(x)
+
+
+def test_inference_with_captured_parameters_under_no_grad() -> None:
+    model = cr.nn.Linear(3, 2)
+    step = cr.compile(lambda x: model(x))
+    x = RNG.standard_normal((4, 3)).astype(np.float32)
+    with cr.no_grad():
+        assert isinstance(step(x), cr.Tensor)
+        _same(step(x), model(x))
+        for p in model.parameters():  # an update outside: the replay reads the parameters afresh
+            p -= 0.5
+        _same(step(x), model(x))
