@@ -44,6 +44,13 @@ def test_pure_function_replays_eager_numbers() -> None:
     assert step.traces == 1
 
 
+def test_one_array_passed_twice_is_two_inputs() -> None:
+    step = cr.compile(lambda x, y: x - 2 * y)
+    x = np.arange(3.0)
+    _same(step(x, x), -x)
+    _same(step(x, x + 1), x - 2 * (x + 1))
+
+
 def test_tensor_arguments_give_tensors() -> None:
     step = cr.compile(lambda x: cr.tanh(x) * 2)
     x = cr.tensor(RNG.standard_normal(5))

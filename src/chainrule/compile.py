@@ -176,23 +176,26 @@ def _as_array(forward: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class _Trace:
-    """What one trace records: the program being built, and the slot of each value it has seen (by identity)."""
+    """What one trace records: the program being built, and the slot of each box it made (by identity: the same
+    array passed twice is two inputs, which a replay may give different arrays)."""
 
     def __init__(self, level: int) -> None:
         self.level = level
         self.program = Program()
         self.slots: dict[int, int] = {}
-        self.alive: list[Any] = []  # every value with a slot stays alive, so its id is never reused meanwhile
+        self.alive: list[Any] = []  # every box and constant with a slot stays alive, so no id is reused meanwhile
         self.seen: dict[int, int] = {}  # constants and captured tensors by id: one slot each
         self.tensors: set[int] = set()  # the slots that eager execution would hold as Tensors, not arrays
 
-    def value(self, value: Any, tensor: bool) -> int:
-        """A new slot for ``value``, a traced input or result (a Tensor in eager execution when ``tensor``)."""
-        k = self.slots[id(value)] = self.program.slot()
-        self.alive.append(value)
+    def box(self, value: Any, tensor: bool) -> tuple[Traced, int]:
+        """A box for ``value``, a traced input or result, and its new slot (a Tensor in eager execution when
+        ``tensor``)."""
+        box = make_traced(value, self.level)
+        k = self.slots[id(box)] = self.program.slot()
+        self.alive.append(box)
         if tensor:
             self.tensors.add(k)
-        return k
+        return box, k
 
     def result(self, step: Callable[..., Any], pairs: list[tuple[int, Any]], ans: Any) -> Traced:
         """``ans``, computed by ``step`` from ``pairs`` (slots and values), recorded and boxed. Eager execution
@@ -201,16 +204,16 @@ class _Trace:
             ans = np.asarray(ans)
             step = _as_array(step)
         ins = tuple(k for k, _ in pairs)
-        out = self.value(ans, any(k in self.tensors for k in ins))
+        box, out = self.box(ans, any(k in self.tensors for k in ins))
         self.program.add(step, ins, out)
-        return make_traced(ans, self.level)
+        return box
 
     def input(self, a: Any) -> tuple[int, Any]:
         """The slot of argument ``a`` and its value now."""
         if type(a) is Traced:
             if a.level != self.level:
                 raise CompileError("cr.compile: a value traced by another cr.compile call reached this one")
-            k = self.slots.get(id(a.value))
+            k = self.slots.get(id(a))
             if k is None:
                 raise CompileError("cr.compile: a traced value was computed outside chainrule's primitives (a "
                                    "custom rule run per example, or a value read and rebuilt): it cannot be replayed")
@@ -288,8 +291,8 @@ def _trace(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[int, ..
         for x in leaves:
             value = x.data if isinstance(x, Tensor) else x
             if type(value) in _ARRAYS:
-                box = make_traced(value, level)
-                program.inputs.append(trace.value(value, isinstance(x, Tensor)))
+                box, k = trace.box(value, isinstance(x, Tensor))
+                program.inputs.append(k)
                 boxes.append(box)
             else:
                 program.inputs.append(None)
