@@ -5,8 +5,9 @@ Example (shape and dtype, no values), so a decision on values raises instead of 
 A primitive applied to a box of the trace's level lands in ``apply`` here: it computes the forward on the values and
 appends ``(forward, input slots, options, output slot)`` to a flat program. Transforms inside the function (grad,
 value_and_grad, jvp, hessian, vmap) open levels above the trace's and call primitives on its boxes, so their
-forward and backward sweeps are recorded too. A replay is a loop over the program on plain arrays: no Tensors,
-nodes, or per-op dispatch, and the same operations in the same order, so the same numbers bit for bit.
+forward and backward sweeps are recorded too; so are a rule that reads values (recorded whole, rerun on the arrays)
+and draws from chainrule's generator (drawn afresh). A replay is a loop over the program on plain arrays: no
+Tensors, nodes, or per-op dispatch, and the same operations in the same order, so the same numbers bit for bit.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = ["CompileError", "compile"]
 RETRACE_WARNING = 8  # traces of one function after which a retrace warns (once): its signature keeps changing
 _ARRAYS = backend.array_types
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
+_STDLIB = os.path.dirname(os.path.abspath(contextlib.__file__))
 _traces: dict[int, _Trace] = {}  # the trace recording at each level
 
 
@@ -51,11 +53,14 @@ def compile(fn: Callable[..., Any] | None = None, static_argnums: int | tuple[in
 
     The signature is the pytree structure of the arguments, the shape, dtype and device of each array (or Tensor)
     leaf, and the value of every other leaf and of the arguments at ``static_argnums``: a new one traces again.
-    Replays give eager's numbers bit for bit. Refused while tracing, by ``CompileError``: a decision on traced
-    values (``bool``, ``float``, ``.item()``, ``np.asarray``), a draw from chainrule's generator, in-place updates
-    of traced values or of state outside the function, ``loss.backward()``, and tensors that require grad captured
-    from outside while grad mode is on. Called on values being differentiated (inside a transform, or tensors that
-    require grad), it runs ``fn`` as written, so their graph records as usual.
+    Replays give eager's numbers bit for bit. Draws from ``cr.random.generator()`` (dropout's masks) are recorded
+    and drawn afresh at every replay, as eager draws them. Tensors captured from outside are read at every replay;
+    other captured values (arrays, Python numbers) are constants of the program. Refused while tracing, by
+    ``CompileError``: a decision on traced values (``bool``, ``float``, ``.item()``, ``np.asarray``), ``cr.randn``
+    and the other leaf-making draws, reseeding, writes to state outside the function (in-place updates of captured
+    tensors, ``.grad``, ``optimizer.step()``, ``loss.backward()``), and tensors that require grad captured while grad
+    mode is on. Called on values being differentiated (inside a transform, or tensors that require grad), it runs
+    ``fn`` as written, so their graph records as usual.
 
     >>> import numpy as np, chainrule as cr
     >>> f = cr.compile(cr.grad(lambda x: cr.sum(cr.tanh(x) ** 2)))
@@ -99,7 +104,9 @@ class Compiled:
                               f"{RETRACE_WARNING} times, once per new signature (shapes, dtypes, static values, "
                               "Python numbers): mark changing arguments static_argnums, or keep shapes fixed",
                               RuntimeWarning, stacklevel=2)
-            program = self.programs[key] = _trace(self.fn, args, statics, leaves, treedef)
+            program, values = _trace(self.fn, args, statics, leaves, treedef)
+            self.programs[key] = program
+            return program.result(values)  # the traced call's own answers: running it again would draw anew
         return program.run([x.data if isinstance(x, Tensor) else x for x in leaves])
 
 
@@ -156,6 +163,10 @@ class Program:
                 env[out] = forward(env[a])
             else:
                 env[out] = forward(*[env[i] for i in ins])
+        return self.result(env)
+
+    def result(self, env: list[Any]) -> Any:
+        """The outputs in the function's pytree structure, read from ``env`` (a run's, or the trace's values)."""
         assert self.treedef is not None
         return self.treedef.unflatten([
             (Tensor._from_node(env[k], None) if tensor else env[k]) if k is not None else tensor
@@ -186,6 +197,7 @@ class _Trace:
         self.alive: list[Any] = []  # every box and constant with a slot stays alive, so no id is reused meanwhile
         self.seen: dict[int, int] = {}  # constants and captured tensors by id: one slot each
         self.tensors: set[int] = set()  # the slots that eager execution would hold as Tensors, not arrays
+        self.viewed: set[int] = set()  # slots whose array a later result is a view of: no in-place update there
 
     def box(self, value: Any, tensor: bool) -> tuple[Traced, int]:
         """A box for ``value``, a traced input or result, and its new slot (a Tensor in eager execution when
@@ -204,6 +216,8 @@ class _Trace:
             ans = np.asarray(ans)
             step = _as_array(step)
         ins = tuple(k for k, _ in pairs)
+        if ans.base is not None:
+            self.viewed.update(k for k, v in pairs if type(v) in _ARRAYS and np.may_share_memory(ans, v))
         box, out = self.box(ans, any(k in self.tensors for k in ins))
         self.program.add(step, ins, out)
         return box
@@ -278,14 +292,90 @@ def opaque(rule: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, An
     return trace.result(step, pairs, step(*[v for _, v in pairs]))
 
 
+def update(box: Traced, compute: Callable[[Traced], Any]) -> Traced:
+    """``box`` updated in place (``+=``, ``t[i] = v``): ``compute(box)`` recorded, and the box pointed at its slot,
+    so every name for the box sees the write, as for an ordinary tensor. Refused where a replay could not give
+    eager's answer: an argument (the caller's array would change), a view, or a value a view was taken of."""
+    trace = _traces[box.level]
+    k = trace.slots[id(box)]
+    if k in trace.program.inputs or box.value.base is not None or k in trace.viewed:
+        what = ("an argument of the compiled function (the caller's array)" if k in trace.program.inputs
+                else "a view of another value, or a value a view was taken of (the other would see the write)")
+        raise CompileError(f"cr.compile: an in-place update (t += v, t[i] = v) of {what} cannot be replayed: write "
+                           "it out of place (t = t + v, t = cr.assign(t, i, v))")
+    new = compute(box)
+    if type(new) is not Traced or new.level != box.level:
+        raise CompileError("cr.compile: an in-place update whose result is not traced (a constant?) cannot be "
+                           "replayed: write it out of place")
+    if new.dtype != box.dtype:
+        if not np.can_cast(new.dtype, box.dtype, casting="same_kind"):
+            raise TypeError(f"in-place update would cast {new.dtype} to {box.dtype}")
+        new = new.astype(box.dtype)
+    box.value, box.data = new.value, new.data
+    trace.slots[id(box)] = trace.slots[id(new)]
+    return box
+
+
+# ---- random draws: made while tracing, and recorded to draw afresh at every replay ---------------------------
+# the Generator methods that return new arrays of draws (in place ones, as shuffle, and state access are refused)
+_DRAWS = frozenset({"random", "standard_normal", "normal", "uniform", "integers", "standard_exponential",
+                    "exponential", "standard_gamma", "gamma", "beta", "binomial", "poisson", "permutation", "choice"})
+
+
+class _Recording:
+    """chainrule's generator while tracing: each draw is made from it (the trace sees the numbers eager would) and
+    recorded as a step that draws from the generator in use at replay, so every replay draws fresh numbers."""
+
+    def __init__(self, generator: np.random.Generator, level: int) -> None:
+        self.generator = generator
+        self.level = level
+        self.draws: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _DRAWS:
+            raise CompileError(f"cr.compile: the random generator's {name!r} (its state, or an in-place shuffle) "
+                               "cannot be replayed: draw outside the compiled function and pass the numbers in")
+
+        def draw(*args: Any, **kwargs: Any) -> Traced:
+            if any(isinstance(a, Tensor) for a in (*args, *kwargs.values())):
+                raise CompileError(f"cr.compile: a random draw ({name}) with tensor parameters cannot be recorded "
+                                   "yet: draw standard numbers and scale them (mean + std * standard_normal)")
+            self.draws.append((name, args, kwargs))
+            step = lambda: getattr(_random.generator(), name)(*args, **kwargs)
+            return _traces[self.level].result(step, [], getattr(self.generator, name)(*args, **kwargs))
+
+        return draw
+
+
+@contextlib.contextmanager
+def _recorded_draws(level: int) -> Iterator[_Recording]:
+    """Draws from chainrule's generator recorded while tracing; anything else that moved its stream (a seed, a
+    draw from a copy of the generator taken earlier) is refused, since a replay would repeat the traced numbers."""
+    generator = _random.generator()
+    state = generator.bit_generator.state
+    recording = _Recording(generator, level)
+    _random._generator = recording  # type: ignore[assignment]
+    try:
+        yield recording
+    finally:
+        reseeded = _random._generator is not recording
+        _random._generator = generator
+    expected = np.random.Generator(type(generator.bit_generator)())
+    expected.bit_generator.state = state
+    for name, args, kwargs in recording.draws:
+        getattr(expected, name)(*args, **kwargs)
+    if reseeded or expected.bit_generator.state != generator.bit_generator.state:
+        raise CompileError("cr.compile: the function moved the random stream other than by drawing from "
+                           "cr.random.generator() (cr.random.seed, or a generator object taken before): a replay "
+                           "would repeat the traced numbers. Draw outside and pass the numbers in as arguments")
+
+
 # ---- tracing -------------------------------------------------------------------------------------------------
 def _trace(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[int, ...], leaves: list[Any],
-           treedef: PyTreeDef) -> Program:
+           treedef: PyTreeDef) -> tuple[Program, list[Any]]:
     level = enter_level()
     trace = _traces[level] = _Trace(level)
     program = trace.program
-    generator = _random.generator()
-    state = generator.bit_generator.state
     try:
         boxes = []
         for x in leaves:
@@ -301,26 +391,31 @@ def _trace(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[int, ..
         it = iter(dynamic)
         call = [a if i in statics else next(it) for i, a in enumerate(args)]
         try:
-            with _state_guarded():
+            with _state_guarded(), _recorded_draws(level):
                 out = fn(*call, **kwargs)
         except (CompileError, BatchValueError) as error:
             raise CompileError(_located(error)) from error
+        except (TypeError, ValueError) as error:
+            if not any(f.filename == _random.__file__ for f in traceback.extract_tb(error.__traceback__)):
+                raise
+            raise CompileError(_located(CompileError(
+                "cr.compile: cr.randn, cr.rand, cr.randint and their *_like forms make new leaf tensors, which a "
+                "trace cannot record yet: draw from cr.random.generator() (recorded, so every replay draws afresh), "
+                "or draw outside and pass the numbers in").with_traceback(error.__traceback__))) from error
     finally:
         exit_level()
         del _traces[level]
-    if _random.generator() is not generator or generator.bit_generator.state != state:
-        raise CompileError("cr.compile: the function draws random numbers (cr.randn, dropout, an initialiser, or "
-                           "cr.random.seed): a replay would repeat the traced draws. Draw outside and pass the "
-                           "numbers in as arguments")
     out_leaves, program.treedef = tree_flatten(out)
+    values = program.env.copy()
     for o in out_leaves:
         if type(o) is Traced or isinstance(o, Tensor) or type(o) in _ARRAYS:
-            k, _ = trace.input(o)
+            k, value = trace.input(o)
             program.outputs.append((k, k in trace.tensors))
+            values[k] = value
         else:
             program.outputs.append((None, o))
     _prune(program)
-    return program
+    return program, values
 
 
 def _prune(program: Program) -> None:
@@ -375,7 +470,7 @@ def _state_guarded() -> Iterator[None]:
 def _located(error: Exception) -> str:
     """``error``'s message with the line of the traced function that caused it (the innermost outside chainrule)."""
     frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if not os.path.abspath(f.filename).startswith(_PACKAGE)]
+              if not os.path.abspath(f.filename).startswith((_PACKAGE, _STDLIB))]
     message = str(error)
     if isinstance(error, BatchValueError):
         message = ("a value traced by cr.compile has no values to decide on (a comparison used in `if`, a mask, "

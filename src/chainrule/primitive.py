@@ -793,12 +793,24 @@ class Traced(Tensor):
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any:
         return self._refuse("np.asarray (__array__)")
 
-    def _refuse_inplace(self, *_: Any) -> Any:
-        raise CompileError(
-            "an in-place update of a value traced by cr.compile (t += v, t[i] = v): write it out of place "
-            "(t = t + v, t = cr.assign(t, i, v))")
+    # in place, as on an ordinary tensor: the box takes the recorded result (compile.update), so every name for it
+    # sees the write
+    def __iadd__(self, other: Any) -> Traced:
+        return _update(self, lambda t: t + other)
 
-    __iadd__ = __isub__ = __imul__ = __itruediv__ = __setitem__ = _refuse_inplace
+    def __isub__(self, other: Any) -> Traced:
+        return _update(self, lambda t: t - other)
+
+    def __imul__(self, other: Any) -> Traced:
+        return _update(self, lambda t: t * other)
+
+    def __itruediv__(self, other: Any) -> Traced:
+        return _update(self, lambda t: t / other)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        from .ops.shape import assign
+
+        _update(self, lambda t: assign(t, index, value))
 
     def backward(self, *args: Any, **kwargs: Any) -> None:
         raise CompileError(
@@ -818,6 +830,12 @@ def make_traced(value: Any, level: int) -> Traced:
     b.level = level
     b.requires_grad, b._grad, b._node, b._version, b._hooks = False, None, None, None, None
     return b
+
+
+def _update(box: Traced, compute: Callable[[Traced], Any]) -> Traced:
+    from .compile import update
+
+    return update(box, compute)
 
 
 def _apply_traced(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level: int) -> Any:
