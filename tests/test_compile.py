@@ -281,3 +281,28 @@ def test_inference_with_captured_parameters_under_no_grad() -> None:
         for p in model.parameters():  # an update outside: the replay reads the parameters afresh
             p -= 0.5
         _same(step(x), model(x))
+
+
+def test_a_module_through_functional_call() -> None:
+    model = cr.nn.Sequential(cr.nn.Linear(4, 8), cr.nn.Tanh(), cr.nn.Linear(8, 1))
+    params = {k: v.detach().data for k, v in model.named_parameters()}
+
+    def loss(params: dict[str, Any], x: Any) -> Any:
+        return cr.mean(cr.func.functional_call(model, params, (x,)) ** 2)
+
+    eager, step = cr.value_and_grad(loss), cr.compile(cr.value_and_grad(loss))
+    for _ in range(3):
+        x = RNG.standard_normal((5, 4)).astype(np.float32)
+        _same(step(params, x), eager(params, x))
+
+
+def test_on_the_device(gpu: None) -> None:
+    f = cr.grad(lambda x: cr.sum(cr.tanh(x * 0.9 + 0.1) ** 2))
+    step = cr.compile(f)
+    for values in (np.arange(4.0), np.ones(4)):
+        x = cr.tensor(values, device="cuda")
+        out = step(x)
+        assert out.device == "cuda:0" and step.traces == 1
+        np.testing.assert_array_equal(out.cpu().data, f(x).cpu().data)
+    _same(step(np.ones(4)), f(np.ones(4)))  # the same shape on the host: another signature
+    assert step.traces == 2
