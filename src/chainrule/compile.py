@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from . import backend
+from . import backend, primitive
 from . import random as _random
 from .engine import is_grad_enabled
 from .primitive import (
@@ -92,17 +92,19 @@ class Compiled:
             raise TypeError(f"cr.compile: static_argnums {self.static_argnums} out of range for {len(args)} arguments")
         dynamic = tuple(a for i, a in enumerate(args) if i not in statics)
         leaves, treedef = tree_flatten((dynamic, kwargs))
-        if _traces or any(level_of(x) >= 0 for x in leaves):
-            return self.fn(*args, **kwargs)  # inside a trace or a transform: the caller records what fn does
+        if primitive._depth or any(level_of(x) >= 0 for x in leaves):
+            # inside a trace or a transform (fn may close over its boxes), or on tensors that require grad: run as
+            # written, so that the enclosing levels (or the graph) record what fn does
+            return self.fn(*args, **kwargs)
         key = (treedef, tuple(_static_key(args[i], f"argument {i}") for i in statics),
                tuple(_leaf_key(x) for x in leaves))
         program = self.programs.get(key)
         if program is None:
             self.traces += 1
             if self.traces == RETRACE_WARNING + 1:
-                warnings.warn(f"cr.compile: {getattr(self.fn, '__name__', 'the function')} was traced "
-                              f"{RETRACE_WARNING} times, once per new signature (shapes, dtypes, static values, "
-                              "Python numbers): mark changing arguments static_argnums, or keep shapes fixed",
+                warnings.warn(f"cr.compile: {getattr(self.fn, '__name__', 'the function')} has been traced "
+                              f"{RETRACE_WARNING} times and traces again, once per new signature (shapes, dtypes, "
+                              "static values, Python numbers): keep shapes fixed, or pass changing numbers as arrays",
                               RuntimeWarning, stacklevel=2)
             program, values = _trace(self.fn, args, statics, leaves, treedef)
             self.programs[key] = program
