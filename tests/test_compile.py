@@ -145,6 +145,9 @@ def test_captured_constant_is_read_at_every_replay() -> None:
     with cr.no_grad():
         scale[0] = 10.0  # outside: the replay sees it
     _same(step(x), cr.tensor([30.0, 8.0]))
+    scale.data = np.array([[1.0, 1.0], [2.0, 2.0]])  # a new shape: traced again for it
+    _same(step(x), cr.tensor([[3.0, 4.0], [6.0, 8.0]]))
+    assert step.traces == 2
 
 
 # ---- signatures ------------------------------------------------------------------------------------------------
@@ -285,6 +288,11 @@ def test_inference_with_captured_parameters_under_no_grad() -> None:
         for p in model.parameters():  # an update outside: the replay reads the parameters afresh
             p -= 0.5
         _same(step(x), model(x))
+        model.to(np.float64)  # the parameters change dtype: traced again
+        _same(step(x.astype(np.float64)), model(x.astype(np.float64)))
+        assert step.traces == 2
+    with pytest.raises(cr.CompileError, match="requires grad"):  # grad mode is part of the signature
+        step(x.astype(np.float64))
 
 
 def test_a_module_through_functional_call() -> None:

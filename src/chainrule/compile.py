@@ -96,10 +96,10 @@ class Compiled:
             # inside a trace or a transform (fn may close over its boxes), or on tensors that require grad: run as
             # written, so that the enclosing levels (or the graph) record what fn does
             return self.fn(*args, **kwargs)
-        key = (treedef, tuple(_static_key(args[i], f"argument {i}") for i in statics),
+        key = (treedef, is_grad_enabled(), tuple(_static_key(args[i], f"argument {i}") for i in statics),
                tuple(_leaf_key(x) for x in leaves))
         program = self.programs.get(key)
-        if program is None:
+        if program is None or not program.current():  # new, or a captured tensor changed shape, dtype or device
             self.traces += 1
             if self.traces == RETRACE_WARNING + 1:
                 warnings.warn(f"cr.compile: {getattr(self.fn, '__name__', 'the function')} has been traced "
@@ -139,6 +139,7 @@ class Program:
         self.ops: list[tuple[Callable[..., Any], int, int, int, tuple[int, ...], int]] = []
         self.inputs: list[int | None] = []  # the slot of each leaf of the arguments; None for a static leaf
         self.captured: list[tuple[int, Tensor]] = []  # tensors from outside: their .data read at every run
+        self.captured_keys: list[Any] = []  # ... and the shape, dtype and device the program was traced for
         self.outputs: list[tuple[int, bool] | tuple[None, Any]] = []
         self.treedef: PyTreeDef | None = None
 
@@ -150,6 +151,10 @@ class Program:
         """Append a step (its options bound into ``forward``), with the inputs laid out by arity so the replay's loop
         indexes its slots directly."""
         self.ops.append((forward, len(ins), ins[0] if ins else 0, ins[1] if len(ins) > 1 else 0, ins, out))
+
+    def current(self) -> bool:
+        """Whether the captured tensors still have the shapes, dtypes and devices the program was traced for."""
+        return all(_leaf_key(t) == key for (_, t), key in zip(self.captured, self.captured_keys))
 
     def run(self, leaves: list[Any]) -> Any:
         env = self.env.copy()
@@ -253,6 +258,7 @@ class _Trace:
             if k is None:
                 k = self.seen[id(a)] = self.program.slot(a.data)
                 self.program.captured.append((k, a))  # read afresh at every run: its data may be replaced
+                self.program.captured_keys.append(_leaf_key(a))
                 self.tensors.add(k)
                 self.alive.append(a)
             return k, a.data
