@@ -194,6 +194,7 @@ def test_boxes_run_eagerly_so_gradients_still_flow() -> None:
     (lambda y: y.sum().item(), "item"),
     (lambda y: np.asarray(y), "asarray"),
     (lambda y: cr.tensor(np.nonzero(y > 0)[0]), "asarray|values"),
+    (lambda y: y[y > 0], "boolean mask"),  # a shape that depends on the values
 ])
 def test_decisions_on_traced_values_are_refused(decide: Any, what: str) -> None:
     step = cr.compile(lambda x: decide(x * 2))
@@ -270,6 +271,9 @@ def test_writes_to_captured_state_are_refused() -> None:
         cr.compile(lambda x: (opt.zero_grad(), x)[1])(x)
     with pytest.raises(cr.CompileError, match="backward"):
         cr.compile(lambda x: cr.sum(x * 2).backward())(x)
+    norm = cr.nn.BatchNorm1d(3)
+    with cr.no_grad(), pytest.raises(cr.CompileError, match="in-place"):  # its running statistics
+        cr.compile(norm)(x * np.arange(4, dtype=np.float32)[:, None])
     # nothing was left patched
     with cr.no_grad():
         for p in model.parameters():

@@ -452,10 +452,14 @@ def _state_guarded() -> Iterator[None]:
         return refuse
 
     grad = Tensor.__dict__["grad"]
+
+    def set_grad(t: Tensor, value: Any) -> None:
+        if value is not None or getattr(t, "_grad", None) is not None:  # clearing an unset one changes nothing
+            refusal("setting .grad")()
     patches: list[tuple[type, str, Any]] = [
         (Tensor, "_inplace", refusal("an in-place update of a tensor (t += v, p -= lr * g)")),
         (Tensor, "__setitem__", refusal("an assignment into a tensor (t[i] = v)")),
-        (Tensor, "grad", property(grad.fget, refusal("setting .grad"))),
+        (Tensor, "grad", property(grad.fget, set_grad)),
     ]
     optimizers: list[type] = []
     todo: list[type] = [Optimizer]

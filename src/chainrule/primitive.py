@@ -793,6 +793,9 @@ class Traced(Tensor):
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any:
         return self._refuse("np.asarray (__array__)")
 
+    def nonzero(self) -> Any:
+        return self._refuse("nonzero() (a boolean mask as an index: its shape depends on the values)")
+
     # in place, as on an ordinary tensor: the box takes the recorded result (compile.update), so every name for it
     # sees the write
     def __iadd__(self, other: Any) -> Traced:
