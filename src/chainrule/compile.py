@@ -83,10 +83,25 @@ class Compiled:
         self.fn = fn
         self.static_argnums = static_argnums
         self.programs: dict[Any, Program] = {}
+        self.flat: dict[Any, Program] = {}  # the same programs, by the signature of a call with host arrays alone
         self.traces = 0
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        flat = self._flat_key(args, kwargs)
+        if flat is not None:  # the common call, host arrays alone: its program found without flattening a tree
+            program = self.flat.get(flat)
+            if program is not None and program.current():
+                return program.run(list(args))
+        return self._call(args, kwargs, flat)
+
+    def _flat_key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if kwargs or self.static_argnums or primitive._depth:
+            return None
+        key = tuple((a.shape, a.dtype) if type(a) is np.ndarray else None for a in args)
+        return None if None in key else (is_grad_enabled(), key)
+
+    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any], flat: Any) -> Any:
         statics = tuple(i % len(args) for i in self.static_argnums if -len(args) <= i < len(args))
         if len(statics) != len(self.static_argnums):
             raise TypeError(f"cr.compile: static_argnums {self.static_argnums} out of range for {len(args)} arguments")
@@ -108,7 +123,11 @@ class Compiled:
                               RuntimeWarning, stacklevel=2)
             program, values = _trace(self.fn, args, statics, leaves, treedef)
             self.programs[key] = program
+            if flat is not None:
+                self.flat[flat] = program
             return program.result(values)  # the traced call's own answers: running it again would draw anew
+        if flat is not None:
+            self.flat[flat] = program
         return program.run([x.data if isinstance(x, Tensor) else x for x in leaves])
 
 
