@@ -322,3 +322,24 @@ def test_on_the_device(gpu: None) -> None:
         np.testing.assert_array_equal(out.cpu().data, f(x).cpu().data)
     _same(step(np.ones(4)), f(np.ones(4)))  # the same shape on the host: another signature
     assert step.traces == 2
+
+
+def test_large_intermediates_are_dropped_after_their_last_use() -> None:
+    import tracemalloc
+
+    def loss(ws: list[Any], x: Any) -> Any:
+        for w in ws:
+            x = cr.tanh(x @ w)
+        return cr.sum(x * x)
+
+    rng = np.random.default_rng(2)
+    ws, x = [rng.standard_normal((128, 128)) * 0.1 for _ in range(4)], rng.standard_normal((256, 128))
+    eager, step = cr.grad(loss), cr.compile(cr.grad(loss))
+    _same(step(ws, x), eager(ws, x))
+    peaks = []
+    for f in (eager, step):
+        tracemalloc.start()
+        f(ws, x)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] <= peaks[0]  # without the drops, the replay would hold every activation and cotangent at once

@@ -41,6 +41,7 @@ from .tree_util import PyTreeDef, tree_flatten
 
 __all__ = ["CompileError", "compile"]
 
+FREE_BYTES = 1 << 16  # intermediates of this size or more are dropped from a replay after their last use
 RETRACE_WARNING = 8  # traces of one function after which a retrace warns (once): its signature keeps changing
 _ARRAYS = backend.array_types
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
@@ -223,6 +224,7 @@ class _Trace:
         self.alive: list[Any] = []  # every box and constant with a slot stays alive, so no id is reused meanwhile
         self.seen: dict[int, int] = {}  # constants and captured tensors by id: one slot each
         self.tensors: set[int] = set()  # the slots that eager execution would hold as Tensors, not arrays
+        self.boxes: list[tuple[int, int]] = []  # each box made: its place in ``alive``, and its first slot
         self.viewed: set[int] = set()  # slots whose array a later result is a view of: no in-place update there
 
     def box(self, value: Any, tensor: bool) -> tuple[Traced, int]:
@@ -230,6 +232,7 @@ class _Trace:
         ``tensor``)."""
         box = make_traced(value, self.level)
         k = self.slots[id(box)] = self.program.slot()
+        self.boxes.append((len(self.alive), k))
         self.alive.append(box)
         if tensor:
             self.tensors.add(k)
@@ -442,6 +445,7 @@ def _trace(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[int, ..
         else:
             program.outputs.append((None, o))
     _prune(program)
+    _free_after_last_use(program, {k: trace.alive[i].value.nbytes for i, k in trace.boxes})
     return program, values
 
 
@@ -454,6 +458,30 @@ def _prune(program: Program) -> None:
             kept.append(op)
             live.update(op[4])
     program.ops = kept[::-1]
+
+
+def _free_after_last_use(program: Program, sizes: dict[int, int]) -> None:
+    """A step that drops each large intermediate (``FREE_BYTES`` or more) after its last use, so a replay holds
+    about what eager execution holds (whose backward frees the saved values as it goes), not every value at once.
+    The step is an ordinary one (``env[k] = _nothing()``): the loop pays nothing for it elsewhere."""
+    last: dict[int, int] = {}
+    for i, op in enumerate(program.ops):
+        for k in op[4]:
+            last[k] = i
+    keep = {k for k, _ in program.outputs} | set(program.inputs)
+    frees: dict[int, list[int]] = {}
+    for k, i in last.items():
+        if k not in keep and sizes.get(k, 0) >= FREE_BYTES:
+            frees.setdefault(i, []).append(k)
+    ops = []
+    for i, op in enumerate(program.ops):
+        ops.append(op)
+        ops.extend((_nothing, 0, 0, 0, (), k) for k in frees.get(i, ()))
+    program.ops = ops
+
+
+def _nothing() -> None:
+    return None
 
 
 @contextlib.contextmanager
