@@ -343,3 +343,18 @@ def test_large_intermediates_are_dropped_after_their_last_use() -> None:
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     assert peaks[1] <= peaks[0]  # without the drops, the replay would hold every activation and cotangent at once
+
+
+def test_a_compiled_method() -> None:
+    class Scaled:
+        def __init__(self, k: float) -> None:
+            self.k = cr.tensor(k)
+
+        @cr.compile
+        def __call__(self, x: Any) -> Any:
+            return cr.exp(x) * self.k
+
+    two, three, x = Scaled(2.0), Scaled(3.0), np.arange(3.0)
+    _same(two(x), np.exp(x) * 2.0)
+    _same(three(x), np.exp(x) * 3.0)  # the instance is static: its own program
+    _same(two(x + 1), np.exp(x + 1) * 2.0)

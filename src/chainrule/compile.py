@@ -88,6 +88,10 @@ class Compiled:
         self.traces = 0
         functools.update_wrapper(self, fn)
 
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        """A compiled method: the instance is its first argument, a static one (one program per instance)."""
+        return self if obj is None else functools.partial(self, obj)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         flat = self._flat_key(args, kwargs)
         if flat is not None:  # the common call, host arrays alone: its program found without flattening a tree
