@@ -1,5 +1,6 @@
 """cr.compile against eager execution: chain.py's workload (200 layers of tanh(x * 0.9 + 0.1) on 16 float64 values,
-forward and backward by cr.grad), and a functional MLP loss-and-gradient step (128x64 -> 256 -> 10, float32).
+forward and backward by cr.grad, and by loss.backward() as chain.py runs it), and a functional MLP
+loss-and-gradient step (128x64 -> 256 -> 10, float32).
 
 Eager, compiled and (for the chain) hand-written NumPy, interleaved in one process, single-threaded; medians.
 
@@ -22,7 +23,7 @@ import numpy as np
 
 import chainrule as cr
 import chainrule.nn.functional as F
-from chain import LAYERS, OPS, by_hand
+from chain import LAYERS, OPS, by_chainrule, by_hand
 
 
 def chain_loss(x: Any) -> Any:
@@ -65,9 +66,10 @@ def main() -> None:
     eager, compiled = cr.grad(chain_loss), cr.compile(cr.grad(chain_loss))
     assert np.array_equal(eager(x0), compiled(x0))  # bit for bit
     np.testing.assert_allclose(compiled(x0), by_hand(x0), rtol=1e-12)
-    t = interleaved({"eager": lambda: eager(x0), "compiled": lambda: compiled(x0), "hand": lambda: by_hand(x0)},
-                    args.repeats)
-    print(f"chain of {LAYERS} layers x 3 ops on 16 float64 values, forward + backward by cr.grad ({OPS} ops)")
+    t = interleaved({"eager": lambda: eager(x0), "backward": lambda: by_chainrule(x0),
+                     "compiled": lambda: compiled(x0), "hand": lambda: by_hand(x0)}, args.repeats)
+    print(f"chain of {LAYERS} layers x 3 ops on 16 float64 values, forward + backward ({OPS} ops): by cr.grad "
+          "(eager, compiled), by loss.backward() (chain.py's eager)")
     for name in t:
         print(f"  {name:9}: {t[name] * 1e3:8.3f} ms   {t[name] / OPS * 1e6:6.2f} us per op   "
               f"{t[name] / t['hand']:5.2f}x hand-written NumPy")
