@@ -149,6 +149,15 @@ def test_float32_and_jvp_and_hessian() -> None:
         _same(step(x2), fn(x2))
 
 
+def test_vmap_of_grad_inside() -> None:
+    per_example = cr.vmap(cr.grad(lambda w, x: cr.sum(cr.tanh(x @ w) ** 2)), in_axes=(None, 0))
+    step = cr.compile(per_example)
+    for _ in range(2):
+        w, x = RNG.standard_normal((3, 2)), RNG.standard_normal((5, 4, 3))
+        _same(step(w, x), per_example(w, x))
+    assert step.traces == 1
+
+
 def test_a_rule_that_reads_values_is_replayed_whole() -> None:
     # power's derivative in x decides at the origin (0 ** 0): traced at one point, replayed where the decision differs
     f = cr.grad(lambda x, y: cr.sum(x ** y), argnums=(0, 1))

@@ -2,12 +2,13 @@
 
 The tracer is a level like vmap's: ``compile`` hands the function Traced boxes (primitive.py), whose ``.data`` is an
 Example (shape and dtype, no values), so a decision on values raises instead of being frozen into the program.
-A primitive applied to a box of the trace's level lands in ``apply`` here: it computes the forward on the values and
-appends ``(forward, input slots, options, output slot)`` to a flat program. Transforms inside the function (grad,
-value_and_grad, jvp, hessian, vmap) open levels above the trace's and call primitives on its boxes, so their
-forward and backward sweeps are recorded too; so are a rule that reads values (recorded whole, rerun on the arrays)
-and draws from chainrule's generator (drawn afresh). A replay is a loop over the program on plain arrays: no
-Tensors, nodes, or per-op dispatch, and the same operations in the same order, so the same numbers bit for bit.
+A primitive applied to a box of the trace's level lands in ``apply`` here: it computes the forward on the values
+and appends a step (the forward with its options bound, its input slots, its output slot) to a flat program.
+Transforms inside the function (grad, value_and_grad, jvp, hessian, vmap) open levels above the trace's and call
+primitives on its boxes, so their forward and backward sweeps are recorded too; so are a rule that reads values
+(recorded whole, rerun on the arrays) and draws from chainrule's generator (drawn afresh). A replay is a loop over
+the program on plain arrays: no Tensors, nodes, or per-op dispatch, and the same operations in the same order, so
+the same numbers bit for bit.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ class Compiled:
                 warnings.warn(f"cr.compile: {getattr(self.fn, '__name__', 'the function')} has been traced "
                               f"{RETRACE_WARNING} times and traces again, once per new signature (shapes, dtypes, "
                               "static values, Python numbers): keep shapes fixed, or pass changing numbers as arrays",
-                              RuntimeWarning, stacklevel=2)
+                              RuntimeWarning, stacklevel=3)
             program, values = _trace(self.fn, args, statics, leaves, treedef)
             self.programs[key] = program
             if flat is not None:
