@@ -14,6 +14,7 @@ from .tensor import Tensor  # first: the primitive table and everything after it
 # isort: split
 from . import autograd, backend, cuda, data, distributed, engine, fft, func, io, linalg, nn, optim, random, tree_util
 from .batching import vmap
+from .compile import CompileError, compile
 from .creation import (
     arange,
     as_tensor,

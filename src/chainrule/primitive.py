@@ -289,7 +289,7 @@ def holds_box(seq: Sequence[Any]) -> bool:
     """Whether a (nested) list or tuple holds a value being differentiated, which NumPy would freeze into a constant."""
     for x in seq:
         if isinstance(x, Tensor):
-            if x.requires_grad or type(x) is Dual or type(x) is Batched:
+            if x.requires_grad or type(x) is Dual or type(x) is Batched or type(x) is Traced:
                 return True
         elif (type(x) is list or type(x) is tuple) and holds_box(x):
             return True
@@ -369,7 +369,7 @@ def exit_level() -> None:
 
 def level_of(x: Any) -> int:
     """The level at which ``x`` is being differentiated (or mapped over, by vmap), or -1 for a constant."""
-    if type(x) is Dual or type(x) is Batched:
+    if type(x) is Dual or type(x) is Batched or type(x) is Traced:
         return x.level
     if isinstance(x, Tensor) and x.requires_grad:
         return x._node.level if x._node is not None else 0
@@ -393,6 +393,8 @@ def _apply_nested(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any]
         return _apply_dual(prim, args, kwargs, top)
     if kind is Batched:
         return _apply_batched(prim, args, kwargs, top)
+    if kind is Traced:
+        return _apply_traced(prim, args, kwargs, top)
     return _apply_reverse(prim, args, kwargs, top)
 
 
@@ -443,7 +445,7 @@ def unwrap(args: Sequence[Any], level: int) -> tuple[list[Any], bool, bool, bool
     for i, a in enumerate(args):
         if not isinstance(a, Tensor):
             continue
-        if type(a) is Dual or type(a) is Batched or (a.requires_grad and level_of(a) != level):
+        if type(a) is Dual or type(a) is Batched or type(a) is Traced or (a.requires_grad and level_of(a) != level):
             boxed = True
             continue
         data = raw[i] = a.data
@@ -648,6 +650,10 @@ def guarded(rule: Rule, *args: Any, **kwargs: Any) -> Any:
         from .batching import per_example
 
         out = per_example(functools.partial(guarded, rule), args, kwargs)
+        if out is None and any(type(a) is Traced for a in args):  # cr.compile records the rule whole (compile.py)
+            from .compile import opaque
+
+            out = opaque(rule, args, kwargs)
         if out is None:  # no batch among the arguments: the values belong to a box this cannot open
             raise
         return out
@@ -738,3 +744,105 @@ def make_batched(value: Any, level: int) -> Batched:
     b.level = level
     b.requires_grad, b._grad, b._node, b._version, b._hooks = False, None, None, None, None
     return b
+
+
+# ---- cr.compile: a value being traced at one level (compile.py records; here only what the call path must know) ----
+class CompileError(RuntimeError):
+    """Raised where cr.compile cannot record a function faithfully: a decision on traced values, a random draw,
+    or state outside the function changed while tracing."""
+
+
+class Traced(Tensor):
+    """A value that cr.compile is tracing, at the trace's level: ``value`` holds the array it has now, ``.data`` an
+    Example (its shape, dtype and device, no values), so reading values to decide on them (``bool``, ``float``,
+    ``.item()``, ``np.asarray``, a mask in a rule) raises instead of baking today's numbers into the program.
+    A primitive applied to it is recorded by the tracer (compile.py) and computed on ``value``."""
+
+    __slots__ = ("value", "level")
+
+    value: Any
+    level: int
+
+    def _refuse(self, what: str) -> Any:
+        raise CompileError(
+            f"{what} of a value traced by cr.compile: the compiled program cannot depend on the values it computes. "
+            "Pass what the branch depends on as a static argument (cr.compile(fn, static_argnums=...)), compute it "
+            "with chainrule's functions (cr.where, cr.maximum, ...), or move the branch out of the compiled function")
+
+    def __bool__(self) -> bool:
+        return self._refuse("bool() (an `if`, `while`, `and`/`or` on a tensor)")
+
+    def __float__(self) -> float:
+        return self._refuse("float()")
+
+    def __int__(self) -> int:
+        return self._refuse("int()")
+
+    def __index__(self) -> int:
+        return self._refuse("using as an index (__index__)")
+
+    def item(self) -> Any:
+        return self._refuse(".item()")
+
+    def tolist(self) -> Any:
+        return self._refuse(".tolist()")
+
+    def numpy(self) -> Any:
+        return self._refuse(".numpy() / np.asarray")
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any:
+        return self._refuse("np.asarray (__array__)")
+
+    def nonzero(self) -> Any:
+        return self._refuse("nonzero() (a boolean mask as an index: its shape depends on the values)")
+
+    # in place, as on an ordinary tensor: the box takes the recorded result (compile.update), so every name for it
+    # sees the write
+    def __iadd__(self, other: Any) -> Traced:
+        return _update(self, lambda t: t + other)
+
+    def __isub__(self, other: Any) -> Traced:
+        return _update(self, lambda t: t - other)
+
+    def __imul__(self, other: Any) -> Traced:
+        return _update(self, lambda t: t * other)
+
+    def __itruediv__(self, other: Any) -> Traced:
+        return _update(self, lambda t: t / other)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        from .ops.shape import assign
+
+        _update(self, lambda t: assign(t, index, value))
+
+    def backward(self, *args: Any, **kwargs: Any) -> None:
+        raise CompileError(
+            "loss.backward() inside cr.compile is not supported yet (it writes .grad of tensors outside the traced "
+            "function): take gradients with cr.grad or cr.value_and_grad of a function of the parameters, and "
+            "update them outside (or return the new ones)")
+
+    def __repr__(self) -> str:
+        return f"Traced(shape={self.shape}, dtype={self.dtype}, level={self.level})"
+
+
+def make_traced(value: Any, level: int) -> Traced:
+    """``value`` (an array) as a Traced box of the trace's ``level``."""
+    b = _new(Traced)
+    b.data = Example(value[None])  # type: ignore[assignment]  # Example drops axis 0: one "example", the whole array
+    b.value = value
+    b.level = level
+    b.requires_grad, b._grad, b._node, b._version, b._hooks = False, None, None, None, None
+    return b
+
+
+def _update(box: Traced, compute: Callable[[Traced], Any]) -> Traced:
+    from .compile import update
+
+    return update(box, compute)
+
+
+def _apply_traced(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level: int) -> Any:
+    """``prim`` recorded by the tracer of ``level`` (compile.py)."""
+    from .compile import apply
+
+    return apply(prim, args, kwargs, level)
