@@ -206,7 +206,9 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Any:
     """
     x, w = as_array(input), as_array(weight)
     expect_size("linear", "input", x.shape, -1, w.shape[-1], "last dimension")
-    y = matmul(x, w.T if w.ndim == 2 else w)
+    if w.ndim == 2:
+        return _nn.linear(x, w, bias if bias is None or np.isscalar(bias) else as_array(bias))
+    y = matmul(x, w)
     return y if bias is None else y + bias
 
 

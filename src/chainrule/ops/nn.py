@@ -1,4 +1,5 @@
-"""Convolution and pooling primitives on NCHW arrays: an im2col forward, and rules that are convolutions again.
+"""Convolution and pooling primitives on NCHW arrays: an im2col forward, and rules that are convolutions again; and
+the linear layer's product ``x W^T + b``, whose weight gradient comes out in W's own layout.
 
 The static arguments arrive normalised from ``chainrule.nn.functional`` (which holds the public API, with PyTorch's
 signatures): ``stride=(sh, sw)``, ``padding=((top, bottom), (left, right))``, ``dilation=(dh, dw)``, ``groups=g``,
@@ -45,7 +46,7 @@ from ..tensor import bottom
 from . import samples as S
 from .linalg import matmul
 from .reduce import sum
-from .shape import reshape
+from .shape import reshape, transpose
 
 # The primitives here take normalised static arguments; the public API is ``chainrule.nn.functional``.
 __all__: list[str] = []
@@ -379,6 +380,44 @@ conv2d_weight = Primitive(
     samples=lambda rng: _conv_samples(rng, "conv2d_weight"),
     reference=lambda x, y, kernel_size, **kw: _reference_conv2d_weight(x, y, kernel_size=kernel_size,
                                                                        **_conv_kwargs(kw)),
+)
+
+
+# ---- linear layers ---------------------------------------------------------------------------------------------------
+def _linear_forward(x: Any, w: Any, b: Any = None) -> Any:
+    """x W^T (+ b), the bias added in place into the product (no second output-sized array)."""
+    out = x @ w.T
+    if b is None:
+        return out
+    if out.dtype != np.result_type(out.dtype, getattr(b, "dtype", b)):  # b: an array or a Python scalar
+        return out + b
+    out += b
+    return out
+
+
+def _linear_weight_vjp(g: Any, x: Any) -> Any:
+    """dL/dW = g^T x summed over the leading axes, computed in W's own (out, in) layout: the transpose of x^T g would
+    be a transposed view, which ``.grad`` then copies (a slow transposing copy; 5 ms for 1024 x 1024 float32)."""
+    g2 = reshape(g, (-1, g.shape[-1]))
+    return matmul(transpose(g2), reshape(x, (-1, x.shape[-1])))
+
+
+# y = x W^T + b, W of shape (out, in), x of shape (..., in): dL/dx = g W, dL/dW = g^T x, dL/db = g (the engine
+# sums it down to b's shape). Bilinear in x and W: the JVPs are linear layers again.
+linear = Primitive(
+    "linear",
+    _linear_forward,
+    vjp=(lambda g, ans, x, w, b=None: matmul(g, w),
+         lambda g, ans, x, w, b=None: _linear_weight_vjp(g, x),
+         lambda g, ans, x, w, b=None: g),
+    jvp=(lambda t, ans, x, w, b=None: linear(t, w),
+         lambda t, ans, x, w, b=None: linear(x, t),
+         lambda t, ans, x, w, b=None: t),
+    samples=lambda rng: [Sample((S.draw(rng, (3, 4)), S.draw(rng, (2, 4)), S.draw(rng, (2,)))),
+                         Sample((S.draw(rng, (4,)), S.draw(rng, (2, 4)), None)),
+                         Sample((S.draw(rng, (2, 3, 4)), S.draw(rng, (5, 4)), S.draw(rng, (5,)))),
+                         Sample((S.complex_draw(rng, (3, 2)), S.complex_draw(rng, (2, 2)), S.draw(rng, (2,))))],
+    reference=lambda x, w, b=None: x @ w.T if b is None else x @ w.T + b,
 )
 
 
