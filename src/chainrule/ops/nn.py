@@ -265,14 +265,13 @@ class _Conv:
         _as_strided(buf[reach + length:], (rows, reach), (stride * e, e))[...] = 0
         base = buf[reach:]
         middle = _as_strided(base, (n, groups, k, length), (groups * k * stride * e, k * stride * e, stride * e, e))
-        wide = self.widen(y).reshape(n, groups, o // groups, length)
         size = self.hp * self.wp + (self.kw - 1) * self.dw
         spread = _as_strided(base, (n, c, self.kh, self.kw, size),
                              (groups * k * stride * e, self.kh * self.kw * stride * e,
                               (self.kw * stride - self.dh * self.wp) * e, (stride - self.dw) * e, e))
         image = _scratch("image", (n, c, size), dtype, xp)
         for run in _blocks(n, groups * k * stride * e, xp):  # each run's columns summed while still in cache
-            xp.matmul(a, wide[run], out=middle[run])
+            xp.matmul(a, self.widen(y[run]).reshape(-1, groups, o // groups, length), out=middle[run])
             xp.sum(spread[run], axis=(2, 3), out=image[run])
         return _grid(image, self.hp, self.wp)[:, :, pt:pt + self.h, pl:pl + self.w].copy()
 
@@ -422,14 +421,14 @@ def _linear_weight_vjp(g: Any, x: Any) -> Any:
     return matmul(transpose(g2), reshape(x, (-1, x.shape[-1])))
 
 
-# y = x W^T + b, W of shape (out, in), x of shape (..., in): dL/dx = g W, dL/dW = g^T x, dL/db = g (the engine
-# sums it down to b's shape). Bilinear in x and W: the JVPs are linear layers again.
+# y = x W^T + b, W of shape (out, in), x of shape (..., in): dL/dx = g W, dL/dW = g^T x, dL/db = g summed over the
+# leading axes. Bilinear in x and W: the JVPs are linear layers again.
 linear = Primitive(
     "linear",
     _linear_forward,
     vjp=(lambda g, ans, x, w, b=None: matmul(g, w),
          lambda g, ans, x, w, b=None: _linear_weight_vjp(g, x),
-         lambda g, ans, x, w, b=None: g),
+         lambda g, ans, x, w, b=None: sum(g, axis=tuple(range(g.ndim - 1)))),
     jvp=(lambda t, ans, x, w, b=None: linear(t, w),
          lambda t, ans, x, w, b=None: linear(x, t),
          lambda t, ans, x, w, b=None: t),
