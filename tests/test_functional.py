@@ -3,6 +3,8 @@ composites, stability of the logits losses at |x| = 1000, float32 preservation, 
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -236,6 +238,40 @@ def test_linear_and_bilinear_match_torch() -> None:
     compare(F.bilinear, TF.bilinear, randn(5, 2), randn(5, 3, seed=1), randn(4, 2, 3, seed=2), randn(4, seed=3))
 
 
+def test_linear_weight_gradient_comes_in_the_weight_layout() -> None:
+    """F.linear is one primitive whose weight gradient is g^T x: .grad is a C-ordered array of its own (a transposed
+    view would cost a transposing copy every step) and equals the product computed directly."""
+    x, w, b = cr.tensor(randn(6, 3)), cr.tensor(randn(4, 3, seed=1), requires_grad=True), cr.tensor(randn(4, seed=2))
+    g = randn(6, 4, seed=3)
+    F.linear(x, w, b).backward(cr.tensor(g))
+    assert w.grad.data.flags.c_contiguous and w.grad.data.base is None
+    np.testing.assert_allclose(w.grad.data, g.T @ x.data, rtol=1e-12)
+    assert cr.gradcheck(lambda x, w, b: F.linear(x, w, b), randn(2, 5, 3), randn(4, 3, seed=1), randn(4, seed=2),
+                        order=2, modes=("rev", "fwd"))
+    assert F.linear(randn(2, 3).astype(np.float32), randn(4, 3, seed=1).astype(np.float32), 0.5).dtype == np.float32
+
+
+def test_a_training_step_graph_is_freed_by_reference_counting() -> None:
+    """linear, relu, cross_entropy, backward and an SGD step leave no reference cycle: with the cycle collector off,
+    the graph is gone as soon as the loss is dropped (so the collector's passes never find work in it)."""
+    w = cr.tensor(randn(4, 3), requires_grad=True)
+    b = cr.tensor(randn(4, seed=1), requires_grad=True)
+    opt = cr.optim.SGD([w, b], lr=0.1)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        h = F.relu(F.linear(cr.tensor(randn(5, 3, seed=2)), w, b))
+        loss = F.cross_entropy(h, np.array([0, 1, 2, 3, 0]))
+        node, hidden = weakref.ref(loss._node), weakref.ref(h)
+        loss.backward()
+        opt.step()
+        del h, loss
+        assert node() is None and hidden() is None
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def test_dropout_scales_keeps_and_repeats() -> None:
     x = cr.ones((200, 100), requires_grad=True)
     cr.random.seed(7)
@@ -461,6 +497,24 @@ def test_cross_entropy_with_probability_targets_matches_torch(kw: dict[str, Any]
     p /= p.sum(axis=1, keepdims=True)
     ours, theirs = _with_weight(kw, 4, False), _with_weight(kw, 4, True)
     compare(lambda x, t: F.cross_entropy(x, t, **ours), lambda x, t: TF.cross_entropy(x, t, **theirs), x, p)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape", [(6, 4), (3, 4, 2), (4,)])
+def test_cross_entropy_picking_the_target_equals_the_coefficient_form(reduction: str, shape: tuple[int, ...]) -> None:
+    """Without class weights or smoothing, cross_entropy picks -log p_y out of the log-probabilities; the general
+    form (here forced by weights of ones) multiplies by one-hot coefficients: the same numbers, bit for bit."""
+    rng = _rng(5)
+    x = rng.standard_normal(shape).astype(np.float32)
+    axis = 0 if len(shape) == 1 else 1
+    target = rng.integers(0, shape[axis], size=shape[:axis] + shape[axis + 1:])
+    picked = _loss_and_grad(F.cross_entropy, x, target, reduction=reduction)
+    general = _loss_and_grad(F.cross_entropy, x, target, reduction=reduction, weight=np.ones(shape[axis], np.float32))
+    for a, b in zip(picked, general):
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_array_equal(a, b)
+    assert cr.gradcheck(lambda z: F.cross_entropy(z, target, reduction=reduction), x.astype(np.float64), order=2,
+                        modes=("rev", "fwd"))
 
 
 def test_cross_entropy_all_ignored_is_nan_as_torch_and_errors_are_clear() -> None:

@@ -206,7 +206,9 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Any:
     """
     x, w = as_array(input), as_array(weight)
     expect_size("linear", "input", x.shape, -1, w.shape[-1], "last dimension")
-    y = matmul(x, w.T if w.ndim == 2 else w)
+    if w.ndim == 2:
+        return _nn.linear(x, w, bias if bias is None or np.isscalar(bias) else as_array(bias))
+    y = matmul(x, w)
     return y if bias is None else y + bias
 
 
@@ -980,13 +982,10 @@ def softsign(input: Any) -> Any:
 
 
 # ---- losses ---------------------------------------------------------------------------------------------------------
-def _class_coefficients(logp: Any, target: Any, weight: Any, ignore_index: int, smoothing: float,
-                        what: str) -> tuple[np.ndarray[Any, Any], float]:
-    """The constant array c with ``loss_i = -sum_c c[i, c] logp[i, c]`` for integer class targets, and the
-    denominator of ``reduction="mean"`` (the summed weight of the targets that count).
-
-    c[i, c] = w_c ((1 - s) [c == y_i] + s / C) for a counted target y_i, 0 for an ignored one (s: label smoothing).
-    """
+def _class_targets(logp: Any, target: Any, ignore_index: int, what: str) -> tuple[np.ndarray[Any, Any],
+                                                                                  np.ndarray[Any, Any]]:
+    """Integer class targets, checked against the log-probabilities (N, C, ...): the mask of those that count (not
+    ``ignore_index``) and the targets with the ignored ones set to class 0, as host arrays."""
     idx = index_array(target, what)
     axis = 0 if logp.ndim == 1 else 1
     n_classes = logp.shape[axis]
@@ -999,6 +998,19 @@ def _class_coefficients(logp: Any, target: Any, weight: Any, ignore_index: int, 
     if counted.any() and (picked.min() < 0 or picked.max() >= n_classes):
         bad = idx[counted & ((idx < 0) | (idx >= n_classes))]
         raise IndexError(f"{what}: target {int(bad.flat[0])} is out of bounds for {n_classes} classes")
+    return counted, picked
+
+
+def _class_coefficients(logp: Any, target: Any, weight: Any, ignore_index: int, smoothing: float,
+                        what: str) -> tuple[np.ndarray[Any, Any], float]:
+    """The constant array c with ``loss_i = -sum_c c[i, c] logp[i, c]`` for integer class targets, and the
+    denominator of ``reduction="mean"`` (the summed weight of the targets that count).
+
+    c[i, c] = w_c ((1 - s) [c == y_i] + s / C) for a counted target y_i, 0 for an ignored one (s: label smoothing).
+    """
+    axis = 0 if logp.ndim == 1 else 1
+    n_classes = logp.shape[axis]
+    counted, picked = _class_targets(logp, target, ignore_index, what)
     dtype = logp.dtype
     w = np.ones(n_classes, dtype=dtype) if weight is None else _class_weights(weight, what, dtype)
     if w.shape != (n_classes,):
@@ -1080,6 +1092,14 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: boo
     logp = _log_softmax(x, axis=axis)
     t = as_array(target)
     if t.dtype.kind != "f":
+        if weight is None and not label_smoothing:
+            counted, picked = _class_targets(logp, t, ignore_index, "cross_entropy")
+            if counted.all():
+                # every target counts with weight 1: -log p_y picked out (the coefficients below would multiply
+                # the whole (N, C) array by a one-hot matrix, to the same numbers, and cost a third of a small step)
+                grid = np.indices(picked.shape, sparse=True)
+                loss = -getitem(logp, (*grid[:axis], picked, *grid[axis:]))
+                return _weighted_mean(loss, float(picked.size)) if reduction == "mean" else _reduce(loss, reduction)
         coef, denominator = _class_coefficients(logp, t, weight, ignore_index, label_smoothing, "cross_entropy")
         loss = -_sum(_times(coef, logp), axis=axis)
         if reduction == "mean":

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .optimizer import Optimizer, ParamsT
+from .sgd import _descend
 
 
 class Adam(Optimizer):
@@ -72,10 +73,14 @@ class Adam(Optimizer):
                 else:
                     g = g + weight_decay * p.data
             m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+            # one temporary, reused for every term below: the same operations in the same order, written in place
+            work = np.multiply(g, 1 - beta1, out=np.empty_like(g))  # an array even for a 0-d parameter
             m *= beta1
-            m += (1 - beta1) * g
+            m += work
+            np.multiply(g, g, out=work)
+            work *= 1 - beta2
             v *= beta2
-            v += (1 - beta2) * (g * g)
+            v += work
             if amsgrad:
                 if "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
                     state["max_exp_avg_sq"] = self._buffer(p)
@@ -84,12 +89,12 @@ class Adam(Optimizer):
             else:
                 v_hat = v
             step_size = lr / (1 - beta1**step)
-            denom = np.sqrt(v_hat)
+            denom = np.sqrt(v_hat, out=work)
             denom /= math.sqrt(1 - beta2**step)
             denom += eps
-            update = m / denom
+            update = np.divide(m, denom, out=work)
             update *= step_size
-            p -= update
+            _descend(p, update)
 
 
 class AdamW(Adam):

@@ -6,7 +6,21 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import tick
+from ..tensor import Tensor
 from .optimizer import Optimizer, ParamsT
+
+
+def _descend(p: Tensor, step: Any) -> None:
+    """``p -= step`` straight into p's array: one pass over p's memory, where the in-place operator makes the
+    difference and then copies it in. A leaf's version is stamped as that operator does; anything else (a tensor
+    with a node, a Dual) takes the operator itself."""
+    if type(p) is not Tensor or p._node is not None:
+        p -= step
+        return
+    data = p.data
+    data -= step
+    p._share_version().clock = tick()
 
 
 class SGD(Optimizer):
@@ -65,4 +79,4 @@ class SGD(Optimizer):
                     b *= momentum
                     b += (1 - dampening) * g
                 g = g + momentum * buf.data if nesterov else buf.data
-            p -= lr * g
+            _descend(p, lr * g)
