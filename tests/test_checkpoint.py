@@ -142,8 +142,9 @@ def test_the_header_holds_strings_and_tensors_named_by_their_path(tmp_path: Path
     assert list(structure) == ["dict"]
     # every tensor is a plain safetensors tensor, named by its path: other readers see them (flat)
     names = set(safetensors.numpy.load_file(tmp_path / "c"))
-    assert names == {"model.weight", "model.bias", "optim.state.0.exp_avg", "optim.state.0.exp_avg_sq",
-                     "optim.state.1.exp_avg", "optim.state.1.exp_avg_sq"}
+    assert names == {"model.weight", "model.bias", "optim.state.0.step", "optim.state.0.exp_avg",
+                     "optim.state.0.exp_avg_sq", "optim.state.1.step", "optim.state.1.exp_avg",
+                     "optim.state.1.exp_avg_sq"}  # the step counts are 0-d tensors, as PyTorch's
 
 
 def test_a_flat_state_dict_is_written_as_before_and_loads_in_torch(tmp_path: Path) -> None:

@@ -54,18 +54,17 @@ class Adagrad(Optimizer):
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> None:
         state = self.state[p]
         if not state:
-            state["step"] = 0
-            state["sum"] = self._buffer(p, group["initial_accumulator_value"])
+            state.update(step=self._counter(), sum=self._buffer(p, group["initial_accumulator_value"]))
 
     def _update(self, group: dict[str, Any]) -> None:
         lr, lr_decay, weight_decay, eps = group["lr"], group["lr_decay"], group["weight_decay"], group["eps"]
         for p, g in self._grads(group):
             self._init_state(p, group)  # a group added after construction
             state = self.state[p]
-            state["step"] += 1
+            step = self._count(state)
             if weight_decay != 0:
                 g = g + weight_decay * p.data
-            clr = lr / (1 + (state["step"] - 1) * lr_decay)
+            clr = (lr / (1 + (step - 1) * lr_decay)).astype(g.dtype)
             s = state["sum"].data
             s += g * g
             std = np.sqrt(s)

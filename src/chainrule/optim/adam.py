@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -60,13 +59,10 @@ class Adam(Optimizer):
         for p, g in self._grads(group):
             state = self.state[p]
             if not state:
-                state["step"] = 0
-                state["exp_avg"] = self._buffer(p)
-                state["exp_avg_sq"] = self._buffer(p)
+                state.update(step=self._counter(), exp_avg=self._buffer(p), exp_avg_sq=self._buffer(p))
                 if amsgrad:
                     state["max_exp_avg_sq"] = self._buffer(p)
-            state["step"] += 1
-            step = state["step"]
+            step = self._count(state)
             if weight_decay != 0:
                 if self._decoupled:
                     p *= 1 - lr * weight_decay
@@ -88,9 +84,10 @@ class Adam(Optimizer):
                 np.maximum(v_hat, v, out=v_hat)
             else:
                 v_hat = v
-            step_size = lr / (1 - beta1**step)
+            # the bias corrections in float64, then rounded to the parameter's dtype, as a Python number would be
+            step_size = (lr / (1 - beta1**step)).astype(g.dtype)
             denom = np.sqrt(v_hat, out=work)
-            denom /= math.sqrt(1 - beta2**step)
+            denom /= np.sqrt(1 - beta2**step).astype(g.dtype)
             denom += eps
             update = np.divide(m, denom, out=work)
             update *= step_size

@@ -167,6 +167,19 @@ class Optimizer:
         """A state buffer shaped and typed like ``p``."""
         return Tensor(np.full_like(p.data, fill))
 
+    @staticmethod
+    def _counter(count: float = 0) -> Tensor:
+        """A step count: a 0-d float64 tensor (as PyTorch keeps it), counted in place, so that a compiled training
+        step (cr.compile) counts at every replay instead of repeating the count it was traced with."""
+        return Tensor(np.array(count, dtype=np.float64))
+
+    @staticmethod
+    def _count(state: dict[str, Any]) -> Any:
+        """``state["step"] += 1``; the count after it (a 0-d array)."""
+        step = state["step"].data
+        step += 1
+        return step
+
     # ---- state dicts ----------------------------------------------------------------------------------------------
     def state_dict(self) -> StateDict:
         """A snapshot of the optimizer: ``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``.
@@ -247,9 +260,9 @@ def _copy_value(value: Any) -> Any:
 
 
 def _cast_value(p: Tensor, index: int, key: str, value: Any) -> Any:
-    """A loaded state entry: ``step`` as an int, arrays as fresh Tensors of the parameter's dtype and shape."""
+    """A loaded state entry: ``step`` as a count, arrays as fresh Tensors of the parameter's dtype and shape."""
     if key == "step":
-        return int(value)
+        return Optimizer._counter(float(value.data if isinstance(value, Tensor) else value))
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, Tensor) or hasattr(value, "__array__"):

@@ -54,14 +54,13 @@ class RMSprop(Optimizer):
         for p, g in self._grads(group):
             state = self.state[p]
             if not state:
-                state["step"] = 0
-                state["square_avg"] = self._buffer(p)
+                state.update(step=self._counter(), square_avg=self._buffer(p))
             # buffers an option needs are made when first needed (a scheduler may switch momentum on later)
             if momentum > 0 and "momentum_buffer" not in state:
                 state["momentum_buffer"] = self._buffer(p)
             if centered and "grad_avg" not in state:
                 state["grad_avg"] = self._buffer(p)
-            state["step"] += 1
+            self._count(state)
             if weight_decay != 0:
                 g = g + weight_decay * p.data
             v = state["square_avg"].data
