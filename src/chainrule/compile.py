@@ -25,7 +25,7 @@ import numpy as np
 
 from . import backend, primitive
 from . import random as _random
-from .engine import is_grad_enabled
+from .engine import is_grad_enabled, tick
 from .primitive import (
     BatchValueError,
     CompileError,
@@ -48,6 +48,12 @@ _ARRAYS = backend.array_types
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _STDLIB = os.path.dirname(os.path.abspath(contextlib.__file__))
 _traces: dict[int, _Trace] = {}  # the trace recording at each level
+_DATA = Tensor.__dict__["data"]  # the slot holding a tensor's array, read and written past the trace's patches
+_OTHER_BOXES = (primitive.Dual, primitive.Batched, Traced)  # tensors that are boxes of a level, never captured
+
+
+class _Abandon(Exception):
+    """Raised while tracing where the call creates state that a program cannot (an optimizer's first step)."""
 
 
 def compile(fn: Callable[..., Any] | None = None, static_argnums: int | tuple[int, ...] = ()) -> Any:
@@ -127,7 +133,10 @@ class Compiled:
                               f"{RETRACE_WARNING} times and traces again, once per new signature (shapes, dtypes, "
                               "static values, Python numbers): keep shapes fixed, or pass changing numbers as arrays",
                               RuntimeWarning, stacklevel=3)
-            program, values = _trace(self.fn, args, statics, leaves, treedef)
+            try:
+                program, values = _trace(self.fn, args, statics, leaves, treedef)
+            except _Abandon:  # it creates an optimizer's state: run as written, and trace the next call
+                return self.fn(*args, **kwargs)
             self.programs[key] = program
             if flat is not None:
                 self.flat[flat] = program
@@ -164,7 +173,13 @@ class Program:
         self.ops: list[tuple[Callable[..., Any], int, int, int, tuple[int, ...], int]] = []
         self.inputs: list[int | None] = []  # the slot of each leaf of the arguments; None for a static leaf
         self.captured: list[tuple[int, Tensor]] = []  # tensors from outside: their .data read at every run
-        self.captured_keys: list[Any] = []  # ... and the shape, dtype and device the program was traced for
+        self.captured_grads: list[tuple[int, Tensor]] = []  # ... and their gradients' arrays, read through them
+        # what the trace took as given, checked before each run (a new program is traced where one differs): the
+        # shape, dtype and device of each captured array, which gradients were None, optimizers' settings...
+        self.guards: list[tuple[Callable[[], Any], Any]] = []
+        # state outside the function that a run sets: (tensor, what, slot), what being "data" (its array),
+        # "grad" (a new .grad, or None where slot is None) or "grad data" (its .grad's array)
+        self.effects: list[tuple[Tensor, str, int | None]] = []
         self.outputs: list[tuple[int, bool] | tuple[None, Any]] = []
         self.treedef: PyTreeDef | None = None
 
@@ -178,13 +193,18 @@ class Program:
         self.ops.append((forward, len(ins), ins[0] if ins else 0, ins[1] if len(ins) > 1 else 0, ins, out))
 
     def current(self) -> bool:
-        """Whether the captured tensors still have the shapes, dtypes and devices the program was traced for."""
-        return all(_leaf_key(t) == key for (_, t), key in zip(self.captured, self.captured_keys))
+        """Whether what the trace took as given (captured tensors' shapes, dtypes and devices, ...) still holds."""
+        for guard, expected in self.guards:
+            if guard() != expected:
+                return False
+        return True
 
     def run(self, leaves: list[Any]) -> Any:
         env = self.env.copy()
         for k, t in self.captured:
             env[k] = t.data
+        for k, t in self.captured_grads:
+            env[k] = t._grad.data  # type: ignore[union-attr]  # a guard checked it is there
         for slot, x in zip(self.inputs, leaves):
             if slot is not None:
                 env[slot] = x
@@ -195,6 +215,8 @@ class Program:
                 env[out] = forward(env[a])
             else:
                 env[out] = forward(*[env[i] for i in ins])
+        if self.effects:
+            _apply_effects(self.effects, env)
         return self.result(env)
 
     def result(self, env: list[Any]) -> Any:
@@ -203,6 +225,20 @@ class Program:
         return self.treedef.unflatten([
             (Tensor._from_node(env[k], None) if tensor else env[k]) if k is not None else tensor
             for k, tensor in self.outputs])
+
+
+def _apply_effects(effects: list[tuple[Tensor, str, int | None]], env: list[Any]) -> None:
+    """The writes of a run to state outside the function: updated tensors take their new arrays (as ``p.data = new``
+    would: a view taken of one beforehand keeps the old values), with their version stamped as an in-place update
+    stamps it; gradients are set, replaced or cleared."""
+    for t, what, k in effects:
+        if what == "data":
+            t.data = env[k]  # type: ignore[index]
+            t._share_version().clock = tick()
+        elif what == "grad":
+            t._grad = None if k is None else Tensor._from_node(env[k], None)
+        else:
+            t._grad.data = env[k]  # type: ignore[union-attr, index]
 
 
 def _pack(kind: type) -> Callable[..., Any]:
@@ -230,7 +266,43 @@ class _Trace:
         self.seen: dict[int, int] = {}  # constants and captured tensors by id: one slot each
         self.tensors: set[int] = set()  # the slots that eager execution would hold as Tensors, not arrays
         self.boxes: list[tuple[int, int]] = []  # each box made: its place in ``alive``, and its first slot
-        self.viewed: set[int] = set()  # slots whose array a later result is a view of: no in-place update there
+        self.views: dict[int, list[int]] = {}  # the slots holding views of each slot's array
+        self.stale: set[int] = set()  # views of arrays updated since: eager would read the new values through them
+        self.captures: dict[int, _Capture] = {}  # tensors from outside, taken over for the trace, by id
+        self.guarded: set[Any] = set()  # what a guard already checks (an optimizer's settings, a module's mode)
+
+    def capture(self, t: Tensor) -> None:
+        """Take over ``t``, a tensor from outside whose array the function reads, writes or differentiates: its
+        array (and its gradient's) swapped for boxes read from it at every run, so everything done with them is
+        recorded, and what the trace leaves in them is written back (``_settle``)."""
+        if id(t) in self.captures or type(t) in _OTHER_BOXES:
+            return
+        data = _DATA.__get__(t)
+        if type(data) not in _ARRAYS:  # made inside the trace, of its boxes
+            return
+        capture = self.captures[id(t)] = _Capture(t, data)
+        self.alive.append(t)
+        _DATA.__set__(t, self.captured_box(data, lambda: _leaf_key(t), capture, "data"))
+        grad = capture.grad
+        if grad is not None and type(_DATA.__get__(grad)) in _ARRAYS:
+            capture.grad_data = _DATA.__get__(grad)
+            _DATA.__set__(grad, self.captured_box(capture.grad_data, lambda: _grad_key(t), capture, "grad"))
+        else:
+            self.program.guards.append((lambda: _grad_key(t), _grad_key(t)))  # None: the trace may have relied on it
+
+    def captured_box(self, value: Any, key: Callable[[], Any], capture: _Capture, what: str) -> Traced:
+        box, k = self.box(value, True)
+        (self.program.captured if what == "data" else self.program.captured_grads).append((k, capture.tensor))
+        self.program.guards.append((key, key()))
+        setattr(capture, f"{what}_slot", k)
+        return box
+
+    def guard(self, key: Any, check: Callable[[], Any]) -> None:
+        """Check ``check()`` before every run against its value now (once per ``key``): a Python value the trace
+        relied on, such as an optimizer's learning rate or a module's training mode."""
+        if key not in self.guarded:
+            self.guarded.add(key)
+            self.program.guards.append((check, check()))
 
     def box(self, value: Any, tensor: bool) -> tuple[Traced, int]:
         """A box for ``value``, a traced input or result, and its new slot (a Tensor in eager execution when
@@ -250,9 +322,11 @@ class _Trace:
             ans = np.asarray(ans)
             step = _as_array(step)
         ins = tuple(k for k, _ in pairs)
-        if ans.base is not None:
-            self.viewed.update(k for k, v in pairs if type(v) in _ARRAYS and np.may_share_memory(ans, v))
         box, out = self.box(ans, any(k in self.tensors for k in ins))
+        if ans.base is not None:
+            for k, v in pairs:
+                if type(v) in _ARRAYS and np.may_share_memory(ans, v):
+                    self.views.setdefault(k, []).append(out)
         self.program.add(step, ins, out)
         return box
 
@@ -265,6 +339,10 @@ class _Trace:
             if k is None:
                 raise CompileError("cr.compile: a traced value was computed outside chainrule's primitives (a "
                                    "custom rule run per example, or a value read and rebuilt): it cannot be replayed")
+            if k in self.stale:
+                raise CompileError("cr.compile: a view of a tensor was used after the tensor was updated in place: "
+                                   "eager execution would read the new values through it, a replay the old ones. "
+                                   "Take the view after the update")
             return k, a.value
         if (type(a) is tuple or type(a) is list) and any(_boxed(i) for i in a):
             pairs = [self.input(i) for i in a]
@@ -274,21 +352,15 @@ class _Trace:
                 self.tensors.add(out)
             return out, type(a)(v for _, v in pairs)
         if isinstance(a, Tensor):
-            if level_of(a) >= 0:
-                if level_of(a) > 0 or not a.requires_grad or is_grad_enabled():  # a box of a level below
-                    raise CompileError(
-                        "cr.compile: a tensor that requires grad, captured from outside the function (a module's "
-                        "parameter?), was used while grad mode is on: compiled programs record no graph, so its "
-                        "gradient would be lost. Pass the parameters as arguments (cr.func.functional_call) and "
-                        "take cr.grad inside, or run under cr.no_grad()")
-            k = self.seen.get(id(a))
-            if k is None:
-                k = self.seen[id(a)] = self.program.slot(a.data)
-                self.program.captured.append((k, a))  # read afresh at every run: its data may be replaced
-                self.program.captured_keys.append(_leaf_key(a))
-                self.tensors.add(k)
-                self.alive.append(a)
-            return k, a.data
+            data = _DATA.__get__(a)
+            if type(data) in _ARRAYS:  # a tensor from outside the function (or a constant made inside it)
+                self.capture(a)
+                data = _DATA.__get__(a)
+            if type(data) is not Traced or type(a) in _OTHER_BOXES:
+                raise CompileError("cr.compile: a value of a transform outside the compiled function reached it")
+            k, value = self.input(data)
+            self.tensors.add(k)
+            return k, value
         k = self.seen.get(id(a))
         if k is None:
             k = self.seen[id(a)] = self.program.slot(a)
@@ -296,12 +368,33 @@ class _Trace:
         return k, a
 
 
+class _Capture:
+    """A tensor from outside taken over by a trace: the array and gradient it had, and the slots reading them."""
+
+    __slots__ = ("tensor", "data", "grad", "grad_data", "data_slot", "grad_slot")
+
+    def __init__(self, tensor: Tensor, data: Any) -> None:
+        self.tensor, self.data, self.grad = tensor, data, tensor._grad
+        self.grad_data: Any = None
+        self.data_slot = self.grad_slot = -1
+
+
+def _grad_key(t: Tensor) -> Any:
+    return None if t._grad is None else _leaf_key(t._grad)
+
+
 def _boxed(x: Any) -> bool:
     return type(x) is Traced or ((type(x) is tuple or type(x) is list) and any(_boxed(i) for i in x))
 
 
 def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level: int) -> Any:
-    """``prim`` on ``args`` (some of them Traced boxes of ``level``): computed on the values and recorded."""
+    """``prim`` on ``args`` (some of them Traced boxes of ``level``): computed on the values and recorded. Where
+    tensors that require grad take part with grad mode on (a module's parameters), the eager graph records it
+    too, over the boxes, for the ``backward()`` the function calls: eager's graph nests inside the trace."""
+    if prim.differentiable and is_grad_enabled() and any(
+            isinstance(a, Tensor) and a.requires_grad and type(a) not in _OTHER_BOXES and level_of(a) == 0
+            for a in args):
+        return primitive._apply_reverse(prim, args, kwargs, 0)
     trace = _traces[level]
     pairs = [trace.input(a) for a in args]
     values = [v for _, v in pairs]
@@ -317,7 +410,7 @@ def opaque(rule: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, An
     """A rule that reads values (power's at the origin, a kink's side) recorded as one step of the program, run on
     the arrays at every replay, as eager runs it; None where it also sees boxes of a transform above the trace
     (their derivatives would be lost), so the refusal stands."""
-    level = next(a.level for a in args if type(a) is Traced)
+    level = _level_in(args)
     if any(isinstance(a, Tensor) and type(a) is not Traced and level_of(a) >= 0 for a in args) or any(
             type(a) is Traced and a.level != level for a in args):
         return None
@@ -327,17 +420,35 @@ def opaque(rule: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, An
     return trace.result(step, pairs, step(*[v for _, v in pairs]))
 
 
+def _level_in(args: Any) -> int:
+    """The level of the trace whose boxes ``args`` hold (directly, in tensors, or in tuples and lists)."""
+    for a in args:
+        if isinstance(a, Tensor) and type(a.data) is Traced:
+            a = a.data
+        if type(a) is Traced:
+            return a.level
+        if isinstance(a, (tuple, list)) and _boxed(a):
+            return _level_in(a)
+    raise CompileError("cr.compile: no traced value among the arguments")
+
+
 def update(box: Traced, compute: Callable[[Traced], Any]) -> Traced:
     """``box`` updated in place (``+=``, ``t[i] = v``): ``compute(box)`` recorded, and the box pointed at its slot,
     so every name for the box sees the write, as for an ordinary tensor. Refused where a replay could not give
-    eager's answer: an argument (the caller's array would change), a view, or a value a view was taken of."""
+    eager's answer: an argument (the caller's array would change) or a view (its base would). Views taken of the
+    value before become stale: using one afterwards is refused (``_Trace.input``)."""
     trace = _traces[box.level]
     k = trace.slots[id(box)]
-    if k in trace.program.inputs or box.value.base is not None or k in trace.viewed:
+    if k in trace.program.inputs or box.value.base is not None:
         what = ("an argument of the compiled function (the caller's array)" if k in trace.program.inputs
-                else "a view of another value, or a value a view was taken of (the other would see the write)")
+                else "a view of another value (its base would see the write)")
         raise CompileError(f"cr.compile: an in-place update (t += v, t[i] = v) of {what} cannot be replayed: write "
                            "it out of place (t = t + v, t = cr.assign(t, i, v))")
+    stale = trace.views.pop(k, [])
+    while stale:
+        view = stale.pop()
+        trace.stale.add(view)
+        stale += trace.views.pop(view, [])
     new = compute(box)
     if type(new) is not Traced or new.level != box.level:
         raise CompileError("cr.compile: an in-place update whose result is not traced (a constant?) cannot be "
@@ -411,6 +522,8 @@ def _trace(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[int, ..
     level = enter_level()
     trace = _traces[level] = _Trace(level)
     program = trace.program
+    stream = _random.generator().bit_generator.state
+    settled = False
     try:
         boxes = []
         for x in leaves:
@@ -426,8 +539,11 @@ def _trace(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[int, ..
         it = iter(dynamic)
         call = [a if i in statics else next(it) for i, a in enumerate(args)]
         try:
-            with _state_guarded(), _recorded_draws(level):
+            with _state_captured(trace), _recorded_draws(level):
                 out = fn(*call, **kwargs)
+        except _Abandon:
+            _random.generator().bit_generator.state = stream  # the call runs again, as written: the same draws
+            raise
         except (CompileError, BatchValueError) as error:
             raise CompileError(_located(error)) from error
         except (TypeError, ValueError) as error:
@@ -437,26 +553,74 @@ def _trace(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[int, ..
                 "cr.compile: cr.randn, cr.rand, cr.randint and their *_like forms make new leaf tensors, which a "
                 "trace cannot record yet: draw from cr.random.generator() (recorded, so every replay draws afresh), "
                 "or draw outside and pass the numbers in").with_traceback(error.__traceback__))) from error
+        out_leaves, program.treedef = tree_flatten(out)
+        values = program.env.copy()
+        for o in out_leaves:
+            if type(o) is Traced or isinstance(o, Tensor) or type(o) in _ARRAYS:
+                if isinstance(o, Tensor) and o._node is not None and o._node.raw is not None:
+                    raise CompileError(
+                        "cr.compile: an output of the compiled function has a graph to differentiate (it requires "
+                        "grad, and no backward() has used it), which a replay cannot give: call backward() inside "
+                        "the function, return cr.grad's gradients, or return t.detach() to keep the value alone")
+                k, value = trace.input(o)
+                program.outputs.append((k, k in trace.tensors))
+                values[k] = value
+            else:
+                program.outputs.append((None, o))
+        _settle(trace, done=True)
+        settled = True
     finally:
+        if not settled:
+            _settle(trace, done=False)
         exit_level()
         del _traces[level]
-    out_leaves, program.treedef = tree_flatten(out)
-    values = program.env.copy()
-    for o in out_leaves:
-        if type(o) is Traced or isinstance(o, Tensor) or type(o) in _ARRAYS:
-            k, value = trace.input(o)
-            program.outputs.append((k, k in trace.tensors))
-            values[k] = value
-        else:
-            program.outputs.append((None, o))
     _prune(program)
     _free_after_last_use(program, {k: trace.alive[i].value.nbytes for i, k in trace.boxes})
     return program, values
 
 
+def _settle(trace: _Trace, done: bool) -> None:
+    """End the takeover of the captured tensors. When the trace is ``done``: what the function left in each (its
+    array, its gradient) becomes an effect of the program where it changed, and the tensor takes the trace's values;
+    otherwise everything is put back as it was."""
+    effects = trace.program.effects
+    for c in trace.captures.values():
+        t = c.tensor
+        if not done:
+            _DATA.__set__(t, c.data)
+            t._grad = c.grad
+            if c.grad_data is not None:
+                _DATA.__set__(c.grad, c.grad_data)
+            continue
+        k, value = trace.input(_DATA.__get__(t))
+        if k != c.data_slot:
+            effects.append((t, "data", k))
+        _DATA.__set__(t, value)
+        grad = t._grad
+        if grad is None:
+            if c.grad is not None:
+                effects.append((t, "grad", None))
+        elif grad is c.grad and c.grad_data is None:
+            continue  # a gradient of the tensor's own, never read or written by the function
+        else:
+            k, value = trace.input(_DATA.__get__(grad))
+            if grad is not c.grad:
+                effects.append((t, "grad", k))
+            elif k != c.grad_slot:
+                effects.append((t, "grad data", k))
+            _DATA.__set__(grad, value)
+
+
+def _kept(program: Program) -> set[int]:
+    """The slots a program's steps must leave as they are: its inputs, outputs, captured arrays and effects."""
+    return ({k for k, _ in program.outputs if k is not None} | {k for k in program.inputs if k is not None}
+            | {k for k, _ in program.captured} | {k for k, _ in program.captured_grads}
+            | {k for _, _, k in program.effects if k is not None})
+
+
 def _prune(program: Program) -> None:
     """Drop the steps no output depends on (a rule that recorded a few steps before reading values, say)."""
-    live = {k for k, _ in program.outputs if k is not None}
+    live = _kept(program)
     kept = []
     for op in reversed(program.ops):
         if op[-1] in live:
@@ -473,7 +637,7 @@ def _free_after_last_use(program: Program, sizes: dict[int, int]) -> None:
     for i, op in enumerate(program.ops):
         for k in op[4]:
             last[k] = i
-    keep = {k for k, _ in program.outputs} | set(program.inputs)
+    keep = _kept(program)
     frees: dict[int, list[int]] = {}
     for k, i in last.items():
         if k not in keep and sizes.get(k, 0) >= FREE_BYTES:
@@ -489,38 +653,82 @@ def _nothing() -> None:
     return None
 
 
+def _subclasses(cls: type) -> list[type]:
+    found, todo = [], [cls]
+    while todo:
+        c = todo.pop()
+        found.append(c)
+        todo.extend(c.__subclasses__())
+    return found
+
+
 @contextlib.contextmanager
-def _state_guarded() -> Iterator[None]:
-    """While tracing: writes to tensors from outside the trace (in place, ``.grad``) and optimizer steps raise, since
-    a replay would not repeat them (captured state is not compiled yet)."""
+def _state_captured(trace: _Trace) -> Iterator[None]:
+    """While tracing: a tensor from outside is taken over (``_Trace.capture``) the moment the function reads or
+    writes its array or gradient, so that in-place updates, ``backward()`` and optimizer steps are recorded like
+    the rest. What a replay could not repeat is refused by name (a scheduler's step, a graph kept for later) or
+    run as written (an optimizer's first step, which makes its state); what the trace relies on is guarded (an
+    optimizer's settings and state, a module's training mode)."""
+    from .nn.module import Module
+    from .optim.lr_scheduler import LRScheduler
     from .optim.optimizer import Optimizer
 
-    def refusal(what: str) -> Callable[..., Any]:
-        def refuse(*_: Any, **__: Any) -> Any:
-            raise CompileError(
-                f"cr.compile: {what} inside the compiled function changes state outside it, which a replay would "
-                "not repeat (compiling optimizer steps and in-place updates of captured tensors is not supported "
-                "yet): return the new values (a functional update, params in and out), or move it out")
-        return refuse
+    def get_data(t: Tensor) -> Any:
+        data = _DATA.__get__(t)
+        if type(data) in _ARRAYS and type(t) not in _OTHER_BOXES:
+            trace.capture(t)
+            data = _DATA.__get__(t)
+        return data
+
+    def set_data(t: Tensor, value: Any) -> None:
+        try:
+            trace.capture(t)
+        except AttributeError:  # a tensor being made: nothing to take over
+            pass
+        _DATA.__set__(t, value)
 
     grad = Tensor.__dict__["grad"]
 
+    def get_grad(t: Tensor) -> Any:
+        trace.capture(t)
+        return grad.fget(t)
+
     def set_grad(t: Tensor, value: Any) -> None:
-        if value is not None or getattr(t, "_grad", None) is not None:  # clearing an unset one changes nothing
-            refusal("setting .grad")()
+        trace.capture(t)
+        grad.fset(t, value)
+
+    def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+        if create_graph:
+            raise CompileError("cr.compile: backward(create_graph=True) records gradients with graphs of their own, "
+                               "which a replay cannot give: take higher derivatives with cr.grad or cr.hessian")
+        return tensor_backward(t, gradient, retain_graph)
+
+    def creates_state(*_: Any, **__: Any) -> Any:
+        raise _Abandon
+
+    def stepped(original: Callable[..., Any]) -> Callable[..., Any]:
+        def step(opt: Optimizer, *args: Any, **kwargs: Any) -> Any:
+            trace.guard(("optimizer", id(opt)), lambda: _optimizer_key(opt))
+            return original(opt, *args, **kwargs)
+        return step
+
+    def scheduler_step(*_: Any, **__: Any) -> Any:
+        raise CompileError("cr.compile: a learning-rate scheduler's step() inside the compiled function would be "
+                           "frozen into it (its rates are Python numbers): call it outside, between calls (a new "
+                           "rate traces the step again)")
+
+    def called(m: Module, *args: Any, **kwargs: Any) -> Any:
+        trace.guard(("training", id(m)), lambda: m.training)
+        return module_call(m, *args, **kwargs)
+
+    tensor_backward, module_call = Tensor.backward, Module.__call__
     patches: list[tuple[type, str, Any]] = [
-        (Tensor, "_inplace", refusal("an in-place update of a tensor (t += v, p -= lr * g)")),
-        (Tensor, "__setitem__", refusal("an assignment into a tensor (t[i] = v)")),
-        (Tensor, "grad", property(grad.fget, set_grad)),
-    ]
-    optimizers: list[type] = []
-    todo: list[type] = [Optimizer]
-    while todo:
-        cls = todo.pop()
-        optimizers.append(cls)
-        todo.extend(cls.__subclasses__())
-    patches += [(cls, name, refusal(f"{cls.__name__}.{name}()")) for cls in optimizers
-                for name in ("step", "zero_grad") if name in cls.__dict__]
+        (Tensor, "data", property(get_data, set_data)), (Tensor, "grad", property(get_grad, set_grad)),
+        (Tensor, "backward", backward), (Module, "__call__", called),
+        (Optimizer, "_buffer", creates_state), (Optimizer, "_counter", creates_state)]
+    patches += [(cls, "step", stepped(cls.__dict__["step"])) for cls in _subclasses(Optimizer)
+                if "step" in cls.__dict__]
+    patches += [(cls, "step", scheduler_step) for cls in _subclasses(LRScheduler) if "step" in cls.__dict__]
     saved = [(cls, name, cls.__dict__[name]) for cls, name, _ in patches]
     try:
         for cls, name, patch in patches:
@@ -529,6 +737,13 @@ def _state_guarded() -> Iterator[None]:
     finally:
         for cls, name, original in saved:
             setattr(cls, name, original)
+
+
+def _optimizer_key(opt: Any) -> Any:
+    """What an optimizer's traced step relied on: its settings (a new learning rate traces again) and the state
+    tensors it read (``load_state_dict`` makes new ones)."""
+    return ([{k: v for k, v in group.items() if k != "params"} for group in opt.param_groups],
+            [id(v) for state in opt.state.values() for v in state.values()])
 
 
 def _located(error: Exception) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .primitive import holds_box
+from .primitive import Traced, holds_box
 from .tensor import Tensor, values
 
 Impl = Callable[..., Any]
@@ -126,7 +126,33 @@ def _wrapped(value: Any) -> Any:
 
 
 def _on_data(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if _traced(args):  # cr.compile: recorded as one step, run on the arrays at every replay
+        from .compile import opaque
+
+        out = opaque(func, args, kwargs)
+        if out is not None:
+            return out
     return _wrapped(func(*_unwrapped(args), **_unwrapped(kwargs)))
+
+
+def _traced(args: Any) -> bool:
+    """Whether ``args`` hold a value cr.compile traces (a box, or a tensor holding one), through tuples and lists."""
+    for a in args:
+        if type(a) is Traced or (isinstance(a, Tensor) and type(a.data) is Traced):
+            return True
+        if isinstance(a, (tuple, list)) and _traced(a):
+            return True
+    return False
+
+
+def _into(out: Any, ufunc: np.ufunc, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``ufunc(*inputs, out=out)`` where ``out`` is a box cr.compile traces: the result computed, recorded, and
+    taken by the box (every name for it sees it), as a NumPy array takes what is written into it."""
+    from .compile import update
+
+    box = out if type(out) is Traced else out.data
+    update(box, lambda _: ufunc(*inputs, **kwargs))
+    return out
 
 
 def _refuse(name: str) -> TypeError:
@@ -148,6 +174,9 @@ def array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwar
     """``Tensor.__array_ufunc__``: ``np.sin(t)``, ``ndarray + t``, ``np.add.reduce(t)``, ... through chainrule."""
     ufuncs, _ = _tables()
     name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+    out = kwargs.get("out")
+    if out is not None and method == "__call__" and len(out) == 1 and _traced(out):
+        return _into(out[0], ufunc, inputs, {k: v for k, v in kwargs.items() if k != "out"})
     _no_out(name, kwargs)
     impl: Impl | None = None
     if method == "__call__" and (not kwargs or (ufunc is np.vecdot and set(kwargs) <= {"axis"})):

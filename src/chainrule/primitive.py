@@ -815,6 +815,10 @@ class Traced(Tensor):
 
         _update(self, lambda t: assign(t, index, value))
 
+    def detach(self) -> Tensor:
+        """A tensor holding this box: the same traced value, outside any graph (what ``.grad`` keeps)."""
+        return _box(self)
+
     def backward(self, *args: Any, **kwargs: Any) -> None:
         raise CompileError(
             "loss.backward() inside cr.compile is not supported yet (it writes .grad of tensors outside the traced "

@@ -29,7 +29,8 @@ def _check_differentiable_dtype(dtype: np.dtype[Any]) -> None:
 
 
 def _raw(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+    """A tensor's array (cr.compile's boxes as they are: their ``.data`` holds no values)."""
+    return x.data if isinstance(x, Tensor) and type(x) is not Traced else x
 
 
 def values(x: Any) -> Any:
@@ -148,7 +149,7 @@ class Tensor:
     @classmethod
     def _from_node(cls: type[T], data: Any, node: Node | None) -> T:
         t = cls.__new__(cls)
-        t.data = data if type(data) in _ARRAYS else np.asarray(data)
+        t.data = data if type(data) in _ARRAYS or isinstance(data, Tensor) else np.asarray(data)  # (or a box)
         t.requires_grad = node is not None
         t._grad = None
         t._node = node
@@ -1311,4 +1312,4 @@ from .ops.elementwise import (  # noqa: E402
 )
 from .ops.linalg import matmul  # noqa: E402
 from .ops.shape import getitem, transpose  # noqa: E402
-from .primitive import Dual, holds_box, identity, like  # noqa: E402
+from .primitive import Dual, Traced, holds_box, identity, like  # noqa: E402

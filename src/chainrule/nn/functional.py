@@ -17,6 +17,7 @@ vector's norm has gradient 0, so what comes back is the clamp's gradient (1 / ep
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -45,7 +46,7 @@ from ..ops.reduce import softmax as _softmax
 from ..ops.reduce import sum as _sum
 from ..ops.shape import concatenate, getitem, repeat, reshape, stack, swapaxes, take, take_along_axis, transpose
 from ..ops.shape import pad as _pad_constant
-from ..primitive import as_array, holds_box, like
+from ..primitive import CompileError, Traced, as_array, holds_box, like
 from ..spelling import both_spellings
 from ..tensor import Tensor, values
 from ._helpers import check_pair, check_rows, expect_size, index_array
@@ -511,11 +512,20 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
     return x * scaled
 
 
+def _stopped(x: Any) -> Any:
+    """``x``'s value, with no gradient: its array, or the box cr.compile traces it by (which has no values to read)."""
+    while isinstance(x, Tensor) and type(x) is not Traced:
+        x = x.data
+    return x
+
+
 def _update_running(stat: Any, batch_value: np.ndarray[Any, Any], momentum: float) -> None:
     """stat <- (1 - momentum) * stat + momentum * batch_value, in place (a Tensor buffer or an ndarray)."""
     with no_grad():
-        raw = _raw(stat)
-        new = (1.0 - momentum) * raw + momentum * batch_value.astype(raw.dtype, copy=False)
+        raw = _stopped(stat)
+        if batch_value.dtype != raw.dtype:
+            batch_value = batch_value.astype(raw.dtype)
+        new = (1.0 - momentum) * raw + momentum * batch_value
         stat[...] = new
 
 
@@ -550,9 +560,9 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
         d = x - mu
         var = _mean(d * d, axis=axes, keepdims=True)
         if running_mean is not None:
-            _update_running(running_mean, np.reshape(_raw(mu), -1), momentum)
+            _update_running(running_mean, np.reshape(_stopped(mu), -1), momentum)
         if running_var is not None:
-            _update_running(running_var, np.reshape(_raw(var), -1) * (count / (count - 1)), momentum)
+            _update_running(running_var, np.reshape(_stopped(var), -1) * (count / (count - 1)), momentum)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var must be given when training=False")
@@ -982,14 +992,24 @@ def softsign(input: Any) -> Any:
 
 
 # ---- losses ---------------------------------------------------------------------------------------------------------
-def _class_targets(logp: Any, target: Any, ignore_index: int, what: str) -> tuple[np.ndarray[Any, Any],
-                                                                                  np.ndarray[Any, Any]]:
+def _class_targets(logp: Any, target: Any, ignore_index: int, what: str) -> tuple[Any, Any]:
     """Integer class targets, checked against the log-probabilities (N, C, ...): the mask of those that count (not
-    ``ignore_index``) and the targets with the ignored ones set to class 0, as host arrays."""
-    idx = index_array(target, what)
+    ``ignore_index``) and the targets with the ignored ones set to class 0, as host arrays.
+
+    Targets that cr.compile traces have no values to check here: the mask is None, and the check that every target
+    counts and is in range is a recorded step, run on the targets at every replay."""
     axis = 0 if logp.ndim == 1 else 1
     n_classes = logp.shape[axis]
     expected = logp.shape[:axis] + logp.shape[axis + 1:]
+    if type(_stopped(target)) is Traced:
+        from ..compile import opaque
+
+        if target.shape != expected:
+            raise ValueError(f"{what}: a target of shape {target.shape} does not match an input of shape "
+                             f"{logp.shape} (expected {expected})")
+        check = functools.partial(_every_target_counts, n_classes=n_classes, ignore_index=ignore_index, what=what)
+        return None, opaque(check, (_stopped(target),), {})
+    idx = index_array(target, what)
     if idx.shape != expected:
         raise ValueError(f"{what}: a target of shape {idx.shape} does not match an input of shape {logp.shape} "
                          f"(expected {expected})")
@@ -999,6 +1019,20 @@ def _class_targets(logp: Any, target: Any, ignore_index: int, what: str) -> tupl
         bad = idx[counted & ((idx < 0) | (idx >= n_classes))]
         raise IndexError(f"{what}: target {int(bad.flat[0])} is out of bounds for {n_classes} classes")
     return counted, picked
+
+
+def _every_target_counts(idx: Any, n_classes: int, ignore_index: int, what: str) -> Any:
+    """``idx`` itself, once checked to hold classes in range and no ``ignore_index`` (a compiled step's targets)."""
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{what}: indices must be integers, got an array of dtype {idx.dtype}")
+    if (idx == ignore_index).any():
+        raise ValueError(f"{what}: a target equal to ignore_index ({ignore_index}) reached a step compiled by "
+                         "cr.compile, which picks every target's log-probability: pass the batch to the eager "
+                         "function, or give ignored targets the weight 0 with probability targets")
+    if idx.size and (idx.min() < 0 or idx.max() >= n_classes):
+        bad = idx[(idx < 0) | (idx >= n_classes)]
+        raise IndexError(f"{what}: target {int(bad.flat[0])} is out of bounds for {n_classes} classes")
+    return idx
 
 
 def _class_coefficients(logp: Any, target: Any, weight: Any, ignore_index: int, smoothing: float,
@@ -1011,6 +1045,10 @@ def _class_coefficients(logp: Any, target: Any, weight: Any, ignore_index: int, 
     axis = 0 if logp.ndim == 1 else 1
     n_classes = logp.shape[axis]
     counted, picked = _class_targets(logp, target, ignore_index, what)
+    if counted is None:
+        raise CompileError(f"cr.compile: {what} with integer targets traced by cr.compile takes no class weights, "
+                           "label smoothing or ignored targets (their coefficients are made from the targets' "
+                           "values): pass probability (one-hot) targets instead")
     dtype = logp.dtype
     w = np.ones(n_classes, dtype=dtype) if weight is None else _class_weights(weight, what, dtype)
     if w.shape != (n_classes,):
@@ -1094,7 +1132,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: boo
     if t.dtype.kind != "f":
         if weight is None and not label_smoothing:
             counted, picked = _class_targets(logp, t, ignore_index, "cross_entropy")
-            if counted.all():
+            if counted is None or counted.all():
                 # every target counts with weight 1: -log p_y picked out (the coefficients below would multiply
                 # the whole (N, C) array by a one-hot matrix, to the same numbers, and cost a third of a small step)
                 grid = np.indices(picked.shape, sparse=True)
