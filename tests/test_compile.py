@@ -257,9 +257,19 @@ def test_random_draws_are_fresh_at_every_replay_as_eager() -> None:
     assert not np.array_equal(compiled[1], compiled[2])
 
 
+def test_new_random_tensors_are_drawn_afresh() -> None:
+    def noisy(x: Any) -> Any:
+        return x + cr.randn(2, dtype=np.float32) * cr.rand_like(x) + cr.randint(0, 5, size=2)
+
+    step, x = cr.compile(noisy), np.zeros(2)
+    cr.random.seed(1)
+    eager = [noisy(x) for _ in range(3)]
+    cr.random.seed(1)
+    _same([step(x) for _ in range(3)], eager)
+
+
 @pytest.mark.parametrize("draw, what", [
-    (lambda x: x + cr.randn(2), "cr.randn"),
-    (lambda x: x + cr.rand_like(x), "cr.randn"),
+    (lambda x: x + cr.randn(2, requires_grad=True), "requires_grad"),
     (lambda x: (cr.random.seed(3), x)[1], "random stream"),
     (lambda x: x + cr.random.generator().bit_generator.state["state"]["state"], "state"),
 ])

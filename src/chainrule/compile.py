@@ -546,13 +546,6 @@ def _trace(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[int, ..
             raise
         except (CompileError, BatchValueError) as error:
             raise CompileError(_located(error)) from error
-        except (TypeError, ValueError) as error:
-            if not any(f.filename == _random.__file__ for f in traceback.extract_tb(error.__traceback__)):
-                raise
-            raise CompileError(_located(CompileError(
-                "cr.compile: cr.randn, cr.rand, cr.randint and their *_like forms make new leaf tensors, which a "
-                "trace cannot record yet: draw from cr.random.generator() (recorded, so every replay draws afresh), "
-                "or draw outside and pass the numbers in").with_traceback(error.__traceback__))) from error
         out_leaves, program.treedef = tree_flatten(out)
         values = program.env.copy()
         for o in out_leaves:

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import backend
 from .creation import _dtype, _leaf, _shape
+from .primitive import CompileError
 from .tensor import Tensor, bottom
 
 _generator = np.random.default_rng()
@@ -70,7 +71,7 @@ def randn(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False, dev
     >>> cr.randn(2, 3).shape
     (2, 3)
     """
-    return _leaf(_generator.standard_normal(_shape(shape)).astype(_dtype(dtype), copy=False), requires_grad, device)
+    return _drawn(_generator.standard_normal(_shape(shape)), dtype, requires_grad, device)
 
 
 def rand(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -81,7 +82,7 @@ def rand(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False, devi
     >>> bool((x >= 0).data.all() and (x < 1).data.all())
     True
     """
-    return _leaf(_generator.random(_shape(shape)).astype(_dtype(dtype), copy=False), requires_grad, device)
+    return _drawn(_generator.random(_shape(shape)), dtype, requires_grad, device)
 
 
 def randint(low: int, high: int | None = None, size: Any = None, dtype: Any = np.int64, device: Any = None) -> Tensor:
@@ -91,7 +92,20 @@ def randint(low: int, high: int | None = None, size: Any = None, dtype: Any = np
     >>> int(cr.randint(1, 2, size=()))
     1
     """
-    return _leaf(np.asarray(_generator.integers(low, high, size=size, dtype=_dtype(dtype))), False, device)
+    return _drawn(_generator.integers(low, high, size=size, dtype=_dtype(dtype)), dtype, False, device)
+
+
+def _drawn(draws: Any, dtype: Any, requires_grad: bool, device: Any) -> Tensor:
+    """A new leaf of ``draws`` in ``dtype``. Inside cr.compile the draws are a traced box (drawn afresh at every
+    replay), which the leaf holds; it cannot require grad there, since its gradient would stay inside the program."""
+    dtype = _dtype(dtype)
+    if isinstance(draws, Tensor):
+        if requires_grad or (device is not None and backend.parse_device(device) != backend.parse_device("cpu")):
+            raise CompileError("cr.compile: a random leaf made inside the compiled function is drawn on the host and "
+                               "takes no requires_grad= (its gradient would stay inside the program): draw it "
+                               "outside and pass it in")
+        return Tensor._from_node(draws if draws.dtype == dtype else draws.astype(dtype), None)
+    return _leaf(np.asarray(draws).astype(dtype, copy=False), requires_grad, device)
 
 
 def _like(draw: Any, x: Any, dtype: Any, requires_grad: bool, device: Any) -> Tensor:
