@@ -174,6 +174,9 @@ class Program:
         self.inputs: list[int | None] = []  # the slot of each leaf of the arguments; None for a static leaf
         self.captured: list[tuple[int, Tensor]] = []  # tensors from outside: their .data read at every run
         self.captured_grads: list[tuple[int, Tensor]] = []  # ... and their gradients' arrays, read through them
+        # optimizers' learning rates and betas (which schedulers change at every step), read at every run:
+        # (slot, parameter group, key, index in a tuple or None)
+        self.captured_settings: list[tuple[int, dict[str, Any], str, int | None]] = []
         # what the trace took as given, checked before each run (a new program is traced where one differs): the
         # shape, dtype and device of each captured array, which gradients were None, optimizers' settings...
         self.guards: list[tuple[Callable[[], Any], Any]] = []
@@ -205,6 +208,9 @@ class Program:
             env[k] = t.data
         for k, t in self.captured_grads:
             env[k] = t._grad.data  # type: ignore[union-attr]  # a guard checked it is there
+        for k, group, key, index in self.captured_settings:
+            value = group[key]
+            env[k] = np.array(value if index is None else value[index], dtype=np.float64)
         for slot, x in zip(self.inputs, leaves):
             if slot is not None:
                 env[slot] = x
@@ -296,6 +302,20 @@ class _Trace:
         self.program.guards.append((key, key()))
         setattr(capture, f"{what}_slot", k)
         return box
+
+    def setting(self, group: dict[str, Any], key: str) -> Any:
+        """An optimizer's setting ``group[key]`` (a number, or a tuple of numbers) as boxes read from the group at
+        every run, so a scheduler's new rate needs no new trace; anything else as it is (a guard checks it)."""
+        value = group[key]
+        numbers = value if isinstance(value, tuple) else (value,)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+            return value
+        boxes = []
+        for index, v in enumerate(numbers):
+            box, k = self.box(np.array(v, dtype=np.float64), False)
+            self.program.captured_settings.append((k, group, key, index if isinstance(value, tuple) else None))
+            boxes.append(box)
+        return tuple(boxes) if isinstance(value, tuple) else boxes[0]
 
     def guard(self, key: Any, check: Callable[[], Any]) -> None:
         """Check ``check()`` before every run against its value now (once per ``key``): a Python value the trace
@@ -608,6 +628,7 @@ def _kept(program: Program) -> set[int]:
     """The slots a program's steps must leave as they are: its inputs, outputs, captured arrays and effects."""
     return ({k for k, _ in program.outputs if k is not None} | {k for k in program.inputs if k is not None}
             | {k for k, _ in program.captured} | {k for k, _ in program.captured_grads}
+            | {k for k, *_ in program.captured_settings}
             | {k for _, _, k in program.effects if k is not None})
 
 
@@ -702,7 +723,14 @@ def _state_captured(trace: _Trace) -> Iterator[None]:
     def stepped(original: Callable[..., Any]) -> Callable[..., Any]:
         def step(opt: Optimizer, *args: Any, **kwargs: Any) -> Any:
             trace.guard(("optimizer", id(opt)), lambda: _optimizer_key(opt))
-            return original(opt, *args, **kwargs)
+            settings = [(group, key, group[key]) for group in opt.param_groups for key in _READ_AT_RUN if key in group]
+            for group, key, _ in settings:
+                group[key] = trace.setting(group, key)
+            try:
+                return original(opt, *args, **kwargs)
+            finally:
+                for group, key, value in settings:
+                    group[key] = value
         return step
 
     def scheduler_step(*_: Any, **__: Any) -> Any:
@@ -732,10 +760,16 @@ def _state_captured(trace: _Trace) -> Iterator[None]:
             setattr(cls, name, original)
 
 
+_READ_AT_RUN = ("lr", "betas")  # the settings schedulers change (OneCycleLR cycles betas[0]): read at every run
+
+
 def _optimizer_key(opt: Any) -> Any:
-    """What an optimizer's traced step relied on: its settings (a new learning rate traces again) and the state
-    tensors it read (``load_state_dict`` makes new ones)."""
-    return ([{k: v for k, v in group.items() if k != "params"} for group in opt.param_groups],
+    """What an optimizer's traced step relied on: its parameter groups and their settings (learning rates and betas
+    by type alone: a replay reads their values), and the state tensors it read (``load_state_dict`` makes new ones:
+    groups and tensors)."""
+    return ([(id(group), {k: (type(v), len(v)) if k in _READ_AT_RUN and isinstance(v, tuple) else
+                          type(v) if k in _READ_AT_RUN else v for k, v in group.items() if k != "params"})
+             for group in opt.param_groups],
             [id(v) for state in opt.state.values() for v in state.values()])
 
 

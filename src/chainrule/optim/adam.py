@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT
+from .optimizer import Optimizer, ParamsT, scalar
 from .sgd import _descend
 
 
@@ -65,17 +65,17 @@ class Adam(Optimizer):
             step = self._count(state)
             if weight_decay != 0:
                 if self._decoupled:
-                    p *= 1 - lr * weight_decay
+                    p *= scalar(1 - lr * weight_decay, g.dtype)
                 else:
                     g = g + weight_decay * p.data
             m, v = state["exp_avg"].data, state["exp_avg_sq"].data
             # one temporary, reused for every term below: the same operations in the same order, written in place
-            work = np.multiply(g, 1 - beta1, out=np.empty_like(g))  # an array even for a 0-d parameter
-            m *= beta1
+            work = np.multiply(g, scalar(1 - beta1, g.dtype), out=np.empty_like(g))  # an array even for a 0-d p
+            m *= scalar(beta1, g.dtype)
             m += work
             np.multiply(g, g, out=work)
-            work *= 1 - beta2
-            v *= beta2
+            work *= scalar(1 - beta2, g.dtype)
+            v *= scalar(beta2, g.dtype)
             v += work
             if amsgrad:
                 if "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step

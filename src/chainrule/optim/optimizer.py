@@ -253,6 +253,12 @@ class Optimizer:
         return "\n".join(lines)
 
 
+def scalar(x: Any, dtype: Any) -> Any:
+    """A hyper-parameter (a number, or the box cr.compile reads it into at every replay) as a scalar of the
+    parameters' ``dtype``: NumPy's own cast of a Python number, so a float32 update stays float32 arithmetic."""
+    return x.astype(dtype) if hasattr(x, "astype") else np.dtype(dtype).type(x)
+
+
 def _copy_value(value: Any) -> Any:
     if isinstance(value, Tensor):
         return Tensor(value.data)  # a copy, on the value's device

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT
+from .optimizer import Optimizer, ParamsT, scalar
 
 
 class RMSprop(Optimizer):
@@ -78,8 +78,8 @@ class RMSprop(Optimizer):
                 buf = state["momentum_buffer"].data
                 buf *= momentum
                 buf += g / avg
-                p -= lr * buf
+                p -= scalar(lr, g.dtype) * buf
             else:
                 update = g / avg
-                update *= lr
+                update *= scalar(lr, g.dtype)
                 p -= update

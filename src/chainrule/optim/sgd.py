@@ -8,7 +8,7 @@ import numpy as np
 
 from ..engine import tick
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT
+from .optimizer import Optimizer, ParamsT, scalar
 
 
 def _descend(p: Tensor, step: Any) -> None:
@@ -79,4 +79,4 @@ class SGD(Optimizer):
                     b *= momentum
                     b += (1 - dampening) * g
                 g = g + momentum * buf.data if nesterov else buf.data
-            _descend(p, lr * g)
+            _descend(p, scalar(lr, g.dtype) * g)
