@@ -34,8 +34,9 @@ def test_demo_writes_the_model_and_both_pictures(tmp_path: Path) -> None:
     assert weights["1.weight"].shape == (128, 64)
 
 
-def test_same_seed_same_numbers(tmp_path: Path) -> None:
-    runs = [demo("--model", "cnn", "--epochs", "1", "--seed", "3", "--quiet", "--out", str(tmp_path / name))
+def test_same_seed_same_numbers_compiled_or_not(tmp_path: Path) -> None:
+    runs = [demo("--model", "cnn", "--epochs", "1", "--seed", "3", "--quiet", "--out", str(tmp_path / name),
+                 *(["--compile"] if name == "b" else []))
             for name in ("a", "b")]
     assert all(r.returncode == 0 for r in runs), runs[0].stderr
     assert runs[0].stdout.split("(cnn)")[0] == runs[1].stdout.split("(cnn)")[0]

@@ -23,6 +23,7 @@ import numpy as np
 from . import data, io, nn, optim
 from . import distributed as dist
 from . import random as cr_random
+from .compile import compile as cr_compile
 from .engine import no_grad
 from .nn import functional as F
 from .tensor import Tensor
@@ -77,19 +78,24 @@ def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512, device: str 
 
 def train(kind: str = "cnn", epochs: int | None = None, batch_size: int = 32, lr: float | None = None,
           seed: int = 0, out: str | Path = "chainrule-demo", quiet: bool = False,
-          device: str = "cpu", distributed: bool = False) -> tuple[nn.Module, History]:
+          device: str = "cpu", distributed: bool = False, compile: bool = False) -> tuple[nn.Module, History]:
     """Train the demo model with Adam on ``device``, print progress, and write the model and the two pictures into
     ``out``.
 
     Ctrl-C stops training after the current batch; what was trained so far is still saved and drawn. Each epoch
     prints one summary line; a progress bar (on stderr) shows during an epoch when stderr is a terminal. With
-    ``distributed``, every rank of an MPI job trains on its share of each global batch of ``batch_size``.
+    ``distributed``, every rank of an MPI job trains on its share of each global batch of ``batch_size``. With
+    ``compile``, the training step (forward, backward, Adam's update) runs through ``cr.compile``: traced once,
+    then replayed with the same numbers (the last, smaller batch of an epoch is a second signature).
     """
     from tqdm import tqdm
 
     epochs = EPOCHS[kind] if epochs is None else epochs
     lr = LEARNING_RATE if lr is None else lr
     ranks, rank = (dist.world_size(), dist.rank()) if distributed else (1, 0)
+    if compile and distributed:
+        raise ValueError("chainrule demo: --compile and --distributed do not go together yet (the gradients' "
+                         "all-reduce runs in hooks during backward, which a compiled step cannot replay)")
     if batch_size < ranks:
         raise ValueError(f"chainrule demo: a batch of {batch_size} cannot be shared by {ranks} processes: give "
                          f"--batch-size {ranks} or more")
@@ -105,11 +111,24 @@ def train(kind: str = "cnn", epochs: int | None = None, batch_size: int = 32, lr
     loader = data.DataLoader((x_train, y_train), batch_size=batch_size, shuffle=True, seed=seed)
     schedule = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(loader))
     history = History()
+
+    def train_step(xb: Tensor, yb: Tensor, whole: int) -> tuple[Tensor, Tensor]:
+        """One step on a batch: its loss and its count of right answers (values, without a graph)."""
+        logits = trained(xb)
+        # the global batch's mean: DDP averages over the ranks, each of which holds its share of the samples
+        loss = (F.cross_entropy(logits, yb) if ranks == 1
+                else F.cross_entropy(logits, yb, reduction="sum") * (ranks / whole))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.detach(), (logits.argmax(axis=1) == yb).sum()
+
+    step = cr_compile(train_step, static_argnums=2) if compile else train_step
     say = (lambda *a: None) if quiet or rank != 0 else print
     say(f"chainrule demo: {kind.upper()} on 8x8 digits ({len(x_train)} train, {len(x_test)} test), Adam, "
         f"one-cycle lr up to {lr}, "
         f"batch {batch_size}, {epochs} epochs, seed {seed}" + ("" if device == "cpu" else f", on {device}")
-        + (f", data-parallel on {ranks} processes" if distributed else ""))
+        + (f", data-parallel on {ranks} processes" if distributed else "") + (", compiled" if compile else ""))
     try:
         for epoch in range(1, epochs + 1):
             model.train()
@@ -122,17 +141,10 @@ def train(kind: str = "cnn", epochs: int | None = None, batch_size: int = 32, lr
             for xb, yb in bar:
                 whole = len(yb)
                 lo, hi = rank * whole // ranks, (rank + 1) * whole // ranks
-                xb, yb = xb[lo:hi].to(device), yb[lo:hi].to(device)
-                logits = trained(xb)
-                # the global batch's mean: DDP averages over the ranks, each of which holds (hi - lo) samples
-                loss = (F.cross_entropy(logits, yb) if ranks == 1
-                        else F.cross_entropy(logits, yb, reduction="sum") * (ranks / whole))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                loss, hits = step(xb[lo:hi].to(device), yb[lo:hi].to(device), whole)
                 schedule.step()
                 total_loss += float(loss) * whole / ranks
-                correct += float((logits.argmax(axis=1) == yb).sum())
+                correct += float(hits)
                 seen += hi - lo
                 bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}",
                                 ex_s=f"{seen * ranks / (time.perf_counter() - start):.0f}")
@@ -230,6 +242,8 @@ def add_demo_command(subparsers: Any) -> None:
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel over MPI: run as mpiexec -n N chainrule demo --distributed (needs the "
                    "distributed extra); each process trains on its share of every batch, rank 0 prints and writes")
+    p.add_argument("--compile", action="store_true",
+                   help="run the training step through cr.compile (traced once, replayed without Python overhead)")
     p.set_defaults(handler=_run_demo)
 
 
@@ -246,7 +260,7 @@ def _run_demo(args: Any) -> int:
         if args.distributed:
             dist.init()
         train(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, out=args.out,
-              quiet=args.quiet, device=args.device, distributed=args.distributed)
+              quiet=args.quiet, device=args.device, distributed=args.distributed, compile=args.compile)
     except OSError as error:  # the output folder cannot be made or written (a file of that name, no permission)
         where = f" ({error.filename})" if error.filename else ""
         print(f"chainrule demo: error: cannot write the results into {args.out}: {error.strerror or error}{where}",
