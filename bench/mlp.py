@@ -82,7 +82,7 @@ def matmuls_by_hand(batch: int, sizes: Sequence[int]) -> Callable[[], float]:
     return _matmuls([w for w, _ in layers], x)
 
 
-def _autograd_step(lib: Any, tensor: Callable[..., Any], batch: int, sizes: Sequence[int]) -> Callable[[], float]:
+def _autograd_step(lib: Any, tensor: Callable[..., Any], batch: int, sizes: Sequence[int]) -> Callable[[], Any]:
     """The step in an eager library with PyTorch's names (chainrule or PyTorch)."""
     layers, x0, y0 = data(batch, sizes)
     params = [tensor(a, requires_grad=True) for layer in layers for a in layer]
@@ -100,18 +100,18 @@ def _autograd_step(lib: Any, tensor: Callable[..., Any], batch: int, sizes: Sequ
         loss = functional.cross_entropy(h, y)
         loss.backward()
         opt.step()
-        return float(loss.detach())
+        return loss.detach()  # not float(): a value of the step, which cr.compile can return
 
     return step
 
 
-def chainrule_step(batch: int, sizes: Sequence[int]) -> Callable[[], float]:
+def chainrule_step(batch: int, sizes: Sequence[int]) -> Callable[[], Any]:
     import chainrule as cr
 
     return _autograd_step(cr, cr.tensor, batch, sizes)
 
 
-def torch_step(batch: int, sizes: Sequence[int]) -> Callable[[], float]:
+def torch_step(batch: int, sizes: Sequence[int]) -> Callable[[], Any]:
     import torch
 
     return _autograd_step(torch, lambda a, **kw: torch.tensor(a, **kw), batch, sizes)

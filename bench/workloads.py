@@ -1,7 +1,8 @@
 """The workloads of the suite (bench/suite.py) and each library's version of them.
 
 A workload's ``versions`` maps a library's key to a function of the workload's sizes that sets the work up (data,
-parameters, compiled functions) and returns a zero-argument step; a library without a version gets "-" in the table.
+parameters, compiled functions) and returns a zero-argument step; a library without a version gets "-" in the table,
+and a compiler without one of its own compiles the version of the library it compiles.
 The versions reuse the single-library scripts beside this file (chain.py, conv.py, hessian.py, mlp.py), and import
 their library only when called, so that a worker process holds only its own library.
 """
@@ -47,6 +48,16 @@ def _chainrule_chain(layers: int, shape: tuple[int, ...] = (16,)) -> Step:
 
     x0 = np.random.default_rng(0).standard_normal(shape)
     return lambda: by_chainrule(x0, layers)
+
+
+def _compiled_chain(layers: int, shape: tuple[int, ...] = (16,)) -> Step:
+    """The chain through cr.compile, its input an argument (a closure's array would be a constant of the program)."""
+    import chainrule as cr
+    from chain import by_chainrule
+
+    x0 = np.random.default_rng(0).standard_normal(shape)
+    step = cr.compile(lambda x: by_chainrule(x, layers))
+    return lambda: step(x0)
 
 
 def _numpy_chain(layers: int, shape: tuple[int, ...] = (16,)) -> Step:
@@ -110,8 +121,8 @@ def _chainrule_hessian() -> Step:
     import chainrule as cr
     import hessian
 
-    h = cr.hessian(hessian.f)
-    return lambda: h(hessian.X)
+    h, x = cr.hessian(hessian.f), cr.tensor(hessian.X)  # a tensor: cr.compile reads it at every replay
+    return lambda: h(x)
 
 
 def _numpy_hessian() -> Step:
@@ -142,7 +153,7 @@ def _jax_hessian() -> Step:
     return lambda: h(x).block_until_ready()
 
 
-_CHAIN = {"chainrule": _chainrule_chain, "numpy": _numpy_chain, "torch": _torch_chain}
+_CHAIN = {"chainrule": _chainrule_chain, "compiled": _compiled_chain, "numpy": _numpy_chain, "torch": _torch_chain}
 _MLP = {"chainrule": mlp.chainrule_step, "numpy": mlp.by_hand, "torch": mlp.torch_step, "jax": mlp.jax_step}
 _SMALL = {"batch": 128, "sizes": (64, 256, 256, 10)}
 _BIG = {"batch": 256, "sizes": (784, 1024, 1024, 10)}

@@ -275,6 +275,8 @@ class _Trace:
         self.views: dict[int, list[int]] = {}  # the slots holding views of each slot's array
         self.stale: set[int] = set()  # views of arrays updated since: eager would read the new values through them
         self.captures: dict[int, _Capture] = {}  # tensors from outside, taken over for the trace, by id
+        self.born: set[int] = set()  # the ids of the tensors made while tracing: constants, fresh at every call
+        self.made: list[tuple[Tensor, Any]] = []  # those given boxes (to record writes into them), with their arrays
         self.guarded: set[Any] = set()  # what a guard already checks (an optimizer's settings, a module's mode)
 
     def capture(self, t: Tensor) -> None:
@@ -285,6 +287,12 @@ class _Trace:
             return
         data = _DATA.__get__(t)
         if type(data) not in _ARRAYS:  # made inside the trace, of its boxes
+            return
+        if id(t) in self.born:  # made inside the trace, of constants: every run starts from the same array
+            box, k = self.box(data, True)
+            self.program.env[k] = data
+            self.made.append((t, data))
+            _DATA.__set__(t, box)
             return
         capture = self.captures[id(t)] = _Capture(t, data)
         self.alive.append(t)
@@ -597,6 +605,8 @@ def _settle(trace: _Trace, done: bool) -> None:
     array, its gradient) becomes an effect of the program where it changed, and the tensor takes the trace's values;
     otherwise everything is put back as it was."""
     effects = trace.program.effects
+    for t, data in trace.made:  # tensors the function made, which it may have kept: the trace's values, or none
+        _DATA.__set__(t, trace.input(_DATA.__get__(t))[1] if done else data)
     for c in trace.captures.values():
         t = c.tensor
         if not done:
@@ -696,9 +706,11 @@ def _state_captured(trace: _Trace) -> Iterator[None]:
 
     def set_data(t: Tensor, value: Any) -> None:
         try:
+            _DATA.__get__(t)
+        except AttributeError:  # a tensor being made: its own, fresh at every call (no state to take over)
+            trace.born.add(id(t))
+        else:
             trace.capture(t)
-        except AttributeError:  # a tensor being made: nothing to take over
-            pass
         _DATA.__set__(t, value)
 
     grad = Tensor.__dict__["grad"]

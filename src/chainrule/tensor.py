@@ -33,6 +33,13 @@ def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) and type(x) is not Traced else x
 
 
+def _traced_in(x: Any) -> Any:
+    """The box of cr.compile that ``x`` is or holds, or None."""
+    while isinstance(x, Tensor) and type(x) is not Traced:
+        x = x.data
+    return x if type(x) is Traced else None
+
+
 def values(x: Any) -> Any:
     """``x``'s values as an array of its own device: the array at the bottom of any boxes, and anything else (a
     number, a list) as a NumPy array."""
@@ -132,11 +139,17 @@ class Tensor:
                 "a new tensor from a list holding tensors that are being differentiated would cut their gradients: "
                 "use cr.stack([...]) to keep them, or t.detach() on each to cut them on purpose"
             )
-        raw = bottom(data)
         dtype = None if dtype is None else as_dtype(dtype)
-        array = backend.namespace(raw).array(raw, dtype=dtype)  # a copy, on the device the data is on
-        if device is not None:
-            array = backend.to_device(array, device)
+        traced = _traced_in(data)
+        if traced is not None:  # cr.compile's box (of an argument, say): the copy is recorded, the new tensor traced
+            if device is not None and backend.parse_device(device) != backend.parse_device(traced.device):
+                raise CompileError("cr.compile: a new tensor of a traced value on another device: move it with .to()")
+            array: Any = traced.astype(traced.dtype if dtype is None else dtype)
+        else:
+            raw = bottom(data)
+            array = backend.namespace(raw).array(raw, dtype=dtype)  # a copy, on the device the data is on
+            if device is not None:
+                array = backend.to_device(array, device)
         if requires_grad:
             _check_differentiable_dtype(array.dtype)
         self.data = array
@@ -1312,4 +1325,4 @@ from .ops.elementwise import (  # noqa: E402
 )
 from .ops.linalg import matmul  # noqa: E402
 from .ops.shape import getitem, transpose  # noqa: E402
-from .primitive import Dual, Traced, holds_box, identity, like  # noqa: E402
+from .primitive import CompileError, Dual, Traced, holds_box, identity, like  # noqa: E402

@@ -20,6 +20,7 @@ from .primitive import (
     Batched,
     Dual,
     Example,
+    Traced,
     enter_level,
     exit_level,
     level_of,
@@ -115,8 +116,11 @@ def _as_user(value: Any, like: Any) -> Any:
     levels pass through untouched (the enclosing transform differentiates them)."""
     if level_of(value) >= 0:
         return value
+    user_tensor = isinstance(like, Tensor) and level_of(like) < 0
+    if isinstance(value, Tensor) and type(value.data) is Traced:  # cr.compile's box, in a tensor: kept, traced
+        return value if user_tensor else value.data
     value = values(value)
-    return Tensor(value) if isinstance(like, Tensor) and level_of(like) < 0 else value
+    return Tensor(value) if user_tensor else value
 
 
 # ---- reverse mode ------------------------------------------------------------------------------------------------
