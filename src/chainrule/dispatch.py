@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .primitive import Traced, holds_box
+from .primitive import BatchValueError, Traced, holds_box
 from .tensor import Tensor, values
 
 Impl = Callable[..., Any]
@@ -126,13 +126,26 @@ def _wrapped(value: Any) -> Any:
 
 
 def _on_data(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if _traced(args):  # cr.compile: recorded as one step, run on the arrays at every replay
+    if func not in _VALUE_SHAPED and _traced(args):  # cr.compile: one step, run on the arrays at every replay
         from .compile import opaque
 
-        out = opaque(func, args, kwargs)
+        out = opaque(functools.partial(_one_array, func), args, kwargs)
         if out is not None:
             return out
     return _wrapped(func(*_unwrapped(args), **_unwrapped(kwargs)))
+
+
+# functions whose results' shapes depend on the values: a compiled program could not rely on the traced ones
+_VALUE_SHAPED = frozenset({np.nonzero, np.argwhere, np.flatnonzero, np.extract, np.compress, np.unique, np.bincount,
+                           np.trim_zeros, np.unique_values, np.unique_counts, np.unique_inverse, np.unique_all})
+
+
+def _one_array(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``func``'s single array, which cr.compile records (a tuple of results, or none, is left to be refused)."""
+    out = func(*args, **kwargs)
+    if isinstance(out, (tuple, list)) or out is None:
+        raise BatchValueError(f"np.{func.__name__} gives several results (or none): its values decide")
+    return out
 
 
 def _traced(args: Any) -> bool:
