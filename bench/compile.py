@@ -1,8 +1,10 @@
 """cr.compile against eager execution: chain.py's workload (200 layers of tanh(x * 0.9 + 0.1) on 16 float64 values,
-forward and backward by cr.grad, and by loss.backward() as chain.py runs it), and a functional MLP
-loss-and-gradient step (128x64 -> 256 -> 10, float32).
+forward and backward by cr.grad, and by loss.backward() as chain.py runs it, and by PyTorch), a functional MLP
+loss-and-gradient step (128x64 -> 256 -> 10, float32), hessian.py's dense Hessian (64x64 of sum(tanh(A x))),
+mlp.py's SGD step (128x64 -> 256 -> 256 -> 10, against PyTorch's eager step) and mlp_big's loss and gradient
+(256x784 -> 1024 -> 1024 -> 10, against its matrix products alone, the BLAS floor).
 
-Eager, compiled and (for the chain) hand-written NumPy, interleaved in one process, single-threaded; medians.
+Eager, compiled and the references, interleaved in one process, single-threaded; medians. PyTorch's rows need torch.
 
     python bench/compile.py [--repeats 300]
 """
@@ -23,6 +25,8 @@ import numpy as np
 
 import chainrule as cr
 import chainrule.nn.functional as F
+import hessian
+import mlp
 from chain import LAYERS, OPS, by_chainrule, by_hand
 
 
@@ -35,6 +39,33 @@ def chain_loss(x: Any) -> Any:
 def mlp_loss(params: dict[str, Any], x: Any, onehot: Any) -> Any:
     h = F.relu(x @ params["w1"] + params["b1"])
     return -cr.mean(cr.sum(onehot * F.log_softmax(h @ params["w2"] + params["b2"], dim=-1), axis=-1))
+
+
+def layers_loss(layers: list[tuple[Any, Any]], x: Any, onehot: Any) -> Any:
+    """bench/mlp.py's network (PyTorch's layout, relu between layers), with one-hot targets (a trace refuses integer
+    labels: cross_entropy reads them on the host)."""
+    for i, (w, b) in enumerate(layers):
+        x = x @ w.T + b
+        if i < len(layers) - 1:
+            x = F.relu(x)
+    return -cr.mean(cr.sum(onehot * F.log_softmax(x, dim=-1), axis=-1))
+
+
+def sgd_step(layers: list[tuple[Any, Any]], x: Any, onehot: Any) -> Any:
+    """mlp.py's training step, functional: the loss and the layers after one SGD update."""
+    loss, grads = cr.value_and_grad(layers_loss)(layers, x, onehot)
+    return loss, [(w - mlp.LR * gw, b - mlp.LR * gb) for (w, b), (gw, gb) in zip(layers, grads)]
+
+
+def torch_chain(x0: np.ndarray) -> Any:
+    import torch
+
+    x = torch.tensor(x0, requires_grad=True)
+    y = x
+    for _ in range(LAYERS):
+        y = torch.tanh(y * 0.9 + 0.1)
+    y.sum().backward()
+    return x.grad
 
 
 def median_seconds(step: Callable[[], Any], repeats: int) -> float:
@@ -57,22 +88,39 @@ def interleaved(steps: dict[str, Callable[[], Any]], repeats: int) -> dict[str, 
     return {name: statistics.median(times) for name, times in rounds.items()}
 
 
+def report(title: str, t: dict[str, float], base: str, unit: str) -> None:
+    print(title)
+    for name in t:
+        print(f"  {name:9}: {t[name] * 1e3:8.3f} ms   {t[name] / t[base]:5.2f}x {unit}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=300)
     args = parser.parse_args()
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        torch = None
 
     x0 = np.random.default_rng(0).standard_normal(16)
     eager, compiled = cr.grad(chain_loss), cr.compile(cr.grad(chain_loss))
     assert np.array_equal(eager(x0), compiled(x0))  # bit for bit
     np.testing.assert_allclose(compiled(x0), by_hand(x0), rtol=1e-12)
-    t = interleaved({"eager": lambda: eager(x0), "backward": lambda: by_chainrule(x0),
-                     "compiled": lambda: compiled(x0), "hand": lambda: by_hand(x0)}, args.repeats)
+    steps = {"eager": lambda: eager(x0), "backward": lambda: by_chainrule(x0), "compiled": lambda: compiled(x0),
+             "hand": lambda: by_hand(x0)}
+    if torch is not None:
+        steps["torch"] = lambda: torch_chain(x0)
+    t = interleaved(steps, args.repeats)
     print(f"chain of {LAYERS} layers x 3 ops on 16 float64 values, forward + backward ({OPS} ops): by cr.grad "
-          "(eager, compiled), by loss.backward() (chain.py's eager)")
+          "(eager, compiled), by loss.backward() (chain.py's eager), by PyTorch")
     for name in t:
         print(f"  {name:9}: {t[name] * 1e3:8.3f} ms   {t[name] / OPS * 1e6:6.2f} us per op   "
               f"{t[name] / t['hand']:5.2f}x hand-written NumPy")
+    if torch is not None:
+        print(f"  compiled is {t['torch'] / t['compiled']:.2f}x faster than PyTorch eager")
 
     rng = np.random.default_rng(1)
     params = {"w1": (rng.standard_normal((64, 256)) * 0.1).astype(np.float32), "b1": np.zeros(256, np.float32),
@@ -82,9 +130,40 @@ def main() -> None:
     eager_mlp, compiled_mlp = cr.value_and_grad(mlp_loss), cr.compile(cr.value_and_grad(mlp_loss))
     t = interleaved({"eager": lambda: eager_mlp(params, x, onehot),
                      "compiled": lambda: compiled_mlp(params, x, onehot)}, max(args.repeats // 3, 5))
-    print("mlp loss and gradient 128x64 -> 256 -> 10, float32 (functional: params in, grads out)")
-    for name in t:
-        print(f"  {name:9}: {t[name] * 1e3:8.3f} ms   {t[name] / t['eager']:5.2f}x eager")
+    report("mlp loss and gradient 128x64 -> 256 -> 10, float32 (functional: params in, grads out)", t, "eager",
+           "eager")
+
+    eager_h, compiled_h = cr.hessian(hessian.f), cr.compile(cr.hessian(hessian.f))
+    assert np.array_equal(eager_h(hessian.X), compiled_h(hessian.X))
+    t = interleaved({"eager": lambda: eager_h(hessian.X), "compiled": lambda: compiled_h(hessian.X),
+                     "closed": lambda: hessian.closed_form(hessian.X)}, args.repeats)
+    report(f"dense Hessian {hessian.N}x{hessian.N} of sum(tanh(A @ x)) (closed: A^T diag(...) A in NumPy)", t,
+           "closed", "the closed form")
+
+    for batch, sizes, name, repeats in ((128, [64, 256, 256, 10], "mlp", max(args.repeats // 3, 5)),
+                                        (256, [784, 1024, 1024, 10], "mlp_big", max(args.repeats // 30, 5))):
+        layers, x, labels = mlp.data(batch, sizes)
+        onehot = np.eye(sizes[-1], dtype=np.float32)[labels]
+        state = [layers, layers]
+        eager_step, compiled_step = sgd_step, cr.compile(sgd_step)
+        assert all(np.array_equal(a, b) for a, b in zip(cr.tree_util.tree_flatten(eager_step(layers, x, onehot))[0],
+                                                        cr.tree_util.tree_flatten(compiled_step(layers, x, onehot))[0]))
+        grad, compiled_grad = cr.value_and_grad(layers_loss), cr.compile(cr.value_and_grad(layers_loss))
+
+        def run(i: int, step: Any) -> None:
+            state[i] = step(state[i], x, onehot)[1]
+
+        steps = {"eager": lambda: run(0, eager_step), "compiled": lambda: run(1, compiled_step),
+                 "grad": lambda: grad(layers, x, onehot), "cgrad": lambda: compiled_grad(layers, x, onehot),
+                 "blas": mlp.matmuls_by_hand(batch, sizes)}
+        if torch is not None:
+            steps["torch"] = mlp.torch_step(batch, sizes)
+        t = interleaved(steps, repeats)
+        print(f"{name} {batch}x{' -> '.join(map(str, sizes))}, float32: an SGD step (eager, compiled, torch), loss "
+              "and gradient alone (grad, cgrad: compiled), the step's matrix products alone (blas)")
+        for row in t:
+            vs = f"{t[row] / t['torch']:5.2f}x PyTorch eager's step" if torch is not None else ""
+            print(f"  {row:9}: {t[row] * 1e3:8.3f} ms   {t[row] / t['blas']:5.2f}x the BLAS floor   {vs}")
 
 
 if __name__ == "__main__":
