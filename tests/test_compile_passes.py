@@ -212,3 +212,22 @@ def test_kept_slots_cover_arguments_results_and_captured_tensors() -> None:
     kept = compile_passes.kept_slots(program)
     assert {k for k in program.inputs if k is not None} <= kept
     assert {k for k, _ in program.outputs} <= kept and {k for k, _ in program.captured} <= kept
+
+
+def test_arguments_of_another_layout_at_replay() -> None:
+    """Traced on C-ordered arrays, replayed on Fortran-ordered ones and transposed views: results (and so the
+    layouts later steps reduce over) as eager's, since a replay writes into a 2-d buffer only where eager's result
+    would be C-contiguous too."""
+
+    def f(a: Any, b: Any) -> Any:
+        h = cr.tanh(a * 2.0 + b)
+        g = cr.exp(h) * b - h
+        return cr.sum(g * g, axis=0), cr.sum(cr.tanh(g), axis=1), h @ b.T
+
+    step = cr.compile(f)
+    a, b = RNG.standard_normal((64, 48)), RNG.standard_normal((64, 48))
+    _same(step(a, b), f(a, b))
+    for x, y in ((np.asfortranarray(a), b), (a, np.asfortranarray(b)), (a.T.copy().T, b.T.copy().T),
+                 (np.asfortranarray(a), np.asfortranarray(b))):
+        _same(step(x, y), f(x, y))
+    assert sum(len(op[4]) == 3 for op in _program(step).ops) >= 2
