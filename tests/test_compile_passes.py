@@ -167,7 +167,7 @@ def test_constant_steps_are_folded_at_trace_end() -> None:
     program = _hand_program([(np.multiply, (1, 2), 3), (np.exp, (3,), 4), (np.add, (0, 4), 5), (draw, (), 6),
                              (np.add, (6, 3), 7), (np.add, (1, 2), 8)],
                             [None, c1, c2, None, None, None, None, None, None], [0], [5, 7, 8])
-    compile_passes.fold_constants(program)
+    compile_passes._fold_constants(program)
     assert [op[0] for op in program.ops] == [np.add, draw, np.add, np.add]  # 8 is a result: computed at every run
     assert program.env[4].tobytes() == np.exp(c1 * c2).tobytes()
     x = RNG.standard_normal(3)
@@ -178,7 +178,7 @@ def test_a_constant_view_into_a_result_is_not_folded() -> None:
     c = np.arange(6.0)
     program = _hand_program([(np.negative, (1,), 2), (np.reshape, (2, 3), 4), (np.add, (0, 2), 5)],
                             [None, c, None, (2, 3), None, None], [0], [4, 5])
-    compile_passes.fold_constants(program)  # 4 may be a view of 2: folding 2 would hand every run the same array
+    compile_passes._fold_constants(program)  # 4 may be a view of 2: folding 2 would hand every run the same array
     assert len(program.ops) == 3
     first, _ = program.run([np.zeros(6)])
     second, _ = program.run([np.zeros(6)])
@@ -195,7 +195,7 @@ def test_reuse_takes_only_dead_unviewed_intermediates() -> None:
     values = {0: x, 1: np.exp(x), 2: np.exp(x), 3: np.sin(x), 4: np.tanh(np.sin(x)), 5: np.cos(np.exp(x)),
               6: np.tanh(np.sin(x)) + np.cos(np.exp(x))}
     program = _hand_program(ops, env, [0], [6, 2])
-    compile_passes.reuse_buffers(program, values)
+    compile_passes._reuse_buffers(program, values)
     steps = {op[5]: op[4] for op in program.ops}
     assert steps[4] == (3, 3)  # tanh written into the dying sin
     assert steps[5] == (2,)  # cos of the view: the view's base (1) is a result's too (2 is kept), so never a buffer
@@ -209,7 +209,7 @@ def test_kept_slots_cover_arguments_results_and_captured_tensors() -> None:
         step = cr.compile(lambda x: (x * w, cr.exp(x)))
         _same(step(np.ones(3)), (np.ones(3) * w.data, np.exp(np.ones(3))))
     program = _program(step)
-    kept = compile_passes.kept_slots(program)
+    kept = compile_passes._kept_slots(program)
     assert {k for k in program.inputs if k is not None} <= kept
     assert {k for k, _ in program.outputs} <= kept and {k for k, _ in program.captured} <= kept
 

@@ -10,7 +10,7 @@
    the array of an intermediate that is dead by then and has the same shape and dtype. A buffer is taken only from
    a step known to allocate a fresh array at every run (a ufunc); a step that may return a view of an input
    (reshape, transpose, indexing, any other forward) ties its result to its inputs, and a buffer is free only when
-   everything tied to it is dead. Slots in ``kept_slots`` (arguments, results, captured tensors) and constants are
+   everything tied to it is dead. Slots in ``_kept_slots`` (arguments, results, captured tensors) and constants are
    never written into.
 
 None of them changes an operation or the order of the operations, and ``out=`` does not change what a ufunc
@@ -39,7 +39,7 @@ LARGE = 1 << 14  # bytes from which a two-input step takes a dead buffer (throug
 _WEAK = (int, float, complex)  # Python numbers: NumPy casts them to the other operand's dtype ("weak" scalars)
 
 
-def kept_slots(program: Program) -> set[int]:
+def _kept_slots(program: Program) -> set[int]:
     """The slots no pass may fold, write into or drop: the arguments, the results, the captured tensors (extend this
     with any slot a run reads or writes from outside its steps)."""
     kept = {k for k in program.inputs if k is not None}
@@ -49,10 +49,23 @@ def kept_slots(program: Program) -> set[int]:
 
 
 def optimize(program: Program, values: dict[int, Any]) -> None:
-    """All the passes, in order; ``values`` holds the traced array of each step's result (by slot)."""
-    fold_constants(program)
-    type_scalars(program, values)
-    reuse_buffers(program, values)
+    """All the passes, in order, on a traced ``program``; ``values`` holds the traced array of each step's result (by
+    its slot).
+
+    >>> import numpy as np, chainrule as cr
+    >>> f = cr.compile(lambda x: cr.tanh(x * 0.5))
+    >>> f(np.zeros(3)).tolist()
+    [0.0, 0.0, 0.0]
+    >>> (program,) = f.programs.values()
+    >>> (times, _, x, half, _, product), (tanh, _, _, _, ins, _) = program.ops
+    >>> program.env[half]  # 0.5 as the loop casts it, once
+    array(0.5)
+    >>> ins == (product, product)  # tanh writes into the product, which dies there
+    True
+    """
+    _fold_constants(program)
+    _type_scalars(program, values)
+    _reuse_buffers(program, values)
 
 
 def _constants(program: Program, kept: set[int]) -> set[int]:
@@ -96,10 +109,10 @@ class _Aliases:
 
 
 # ---- 1. constants folded -----------------------------------------------------------------------------------------
-def fold_constants(program: Program) -> None:
+def _fold_constants(program: Program) -> None:
     """Steps whose inputs are all constants computed now; not a draw (no inputs), and not one whose result is kept or
     may be a view into a kept slot (a run must return fresh arrays, as eager does)."""
-    kept = kept_slots(program)
+    kept = _kept_slots(program)
     constants = _constants(program, kept)
     aliases = _Aliases(program.ops)
     escaping = {aliases.find(k) for k in kept}
@@ -115,10 +128,10 @@ def fold_constants(program: Program) -> None:
 
 
 # ---- 2. Python numbers as 0-d arrays of the loop's dtype ---------------------------------------------------------
-def type_scalars(program: Program, values: dict[int, Any]) -> None:
+def _type_scalars(program: Program, values: dict[int, Any]) -> None:
     """A Python number given to a binary ufunc step replaced by a 0-d array of the dtype NumPy's loop casts it to,
     where NumPy resolves the same loop for both and the traced result is the same bit for bit."""
-    constants = _constants(program, kept_slots(program))
+    constants = _constants(program, _kept_slots(program))
     env = program.env
     typed: dict[tuple[int, np.dtype], int] = {}
     for i, op in enumerate(program.ops):
@@ -157,9 +170,9 @@ def type_scalars(program: Program, values: dict[int, Any]) -> None:
 
 
 # ---- 3. buffer reuse ---------------------------------------------------------------------------------------------
-def reuse_buffers(program: Program, values: dict[int, Any]) -> None:
+def _reuse_buffers(program: Program, values: dict[int, Any]) -> None:
     """Ufunc steps given, by ``out=``, the array of an intermediate dead by then with the same shape and dtype."""
-    kept = kept_slots(program)
+    kept = _kept_slots(program)
     frozen = kept | _constants(program, kept)
     ops = program.ops
     aliases = _Aliases(ops)
