@@ -231,3 +231,16 @@ def test_arguments_of_another_layout_at_replay() -> None:
                  (np.asfortranarray(a), np.asfortranarray(b))):
         _same(step(x, y), f(x, y))
     assert sum(len(op[4]) == 3 for op in _program(step).ops) >= 2
+
+
+def test_a_matmul_writes_into_a_dead_buffer() -> None:
+    def f(a: Any, w: Any) -> Any:
+        s = cr.exp(a @ w)  # dies with its sum, so its array is free for the next product of its shape
+        t = cr.tanh(cr.sum(s, axis=0))
+        return t, a @ w.T
+
+    step = _replays(f, lambda: (RNG.standard_normal((64, 64)), RNG.standard_normal((64, 64))))
+    assert sum(op[0] is np.matmul for op in _program(step).ops) == 1  # the second product takes exp's buffer
+    a, w = RNG.standard_normal((64, 64)), RNG.standard_normal((64, 64))
+    for x, y in ((np.asfortranarray(a), w), (a, np.asfortranarray(w)), (a.T, w.T)):
+        _same(step(x, y), f(x, y))
