@@ -140,31 +140,37 @@ def main() -> None:
     report(f"dense Hessian {hessian.N}x{hessian.N} of sum(tanh(A @ x)) (closed: A^T diag(...) A in NumPy)", t,
            "closed", "the closed form")
 
-    for batch, sizes, name, repeats in ((128, [64, 256, 256, 10], "mlp", max(args.repeats // 3, 5)),
-                                        (256, [784, 1024, 1024, 10], "mlp_big", max(args.repeats // 30, 5))):
-        layers, x, labels = mlp.data(batch, sizes)
-        onehot = np.eye(sizes[-1], dtype=np.float32)[labels]
-        state = [layers, layers]
-        eager_step, compiled_step = sgd_step, cr.compile(sgd_step)
-        assert all(np.array_equal(a, b) for a, b in zip(cr.tree_util.tree_flatten(eager_step(layers, x, onehot))[0],
-                                                        cr.tree_util.tree_flatten(compiled_step(layers, x, onehot))[0]))
-        grad, compiled_grad = cr.value_and_grad(layers_loss), cr.compile(cr.value_and_grad(layers_loss))
+    mlp_rows("mlp", 128, [64, 256, 256, 10], max(args.repeats // 3, 5), torch is not None)
+    mlp_rows("mlp_big", 256, [784, 1024, 1024, 10], max(args.repeats // 30, 5), torch is not None)
 
-        def run(i: int, step: Any) -> None:
-            state[i] = step(state[i], x, onehot)[1]
 
-        steps = {"eager": lambda: run(0, eager_step), "compiled": lambda: run(1, compiled_step),
-                 "grad": lambda: grad(layers, x, onehot), "cgrad": lambda: compiled_grad(layers, x, onehot),
-                 "blas": mlp.matmuls_by_hand(batch, sizes)}
-        if torch is not None:
-            steps["torch"] = mlp.torch_step(batch, sizes)
-        t = interleaved(steps, repeats)
-        print(f"{name} {batch}x{' -> '.join(map(str, sizes))}, float32: an SGD step (eager, compiled, torch), loss "
-              "and gradient alone (grad, cgrad: compiled), the step's matrix products alone (blas)")
-        for row in t:
-            vs = f"{t[row] / t['torch']:5.2f}x PyTorch eager's step" if torch is not None else ""
-            print(f"  {row:9}: {t[row] * 1e3:8.3f} ms   {t[row] / t['blas']:5.2f}x the BLAS floor   {vs}")
+def mlp_rows(name: str, batch: int, sizes: list[int], repeats: int, with_torch: bool) -> None:
+    """mlp.py's workload: SGD steps (eager, compiled, PyTorch's), the loss and gradient alone, the BLAS floor."""
+    layers, x, labels = mlp.data(batch, sizes)
+    onehot = np.eye(sizes[-1], dtype=np.float32)[labels]
+    compiled_step = cr.compile(sgd_step)
+    eager_out, compiled_out = sgd_step(layers, x, onehot), compiled_step(layers, x, onehot)
+    assert all(np.array_equal(a, b) for a, b in zip(cr.tree_util.tree_flatten(eager_out)[0],
+                                                    cr.tree_util.tree_flatten(compiled_out)[0]))
+    state = {"eager": layers, "compiled": layers}  # each training on from its own last step
 
+    def training(which: str, step: Callable[..., Any]) -> Callable[[], None]:
+        def run() -> None:
+            state[which] = step(state[which], x, onehot)[1]
+        return run
+
+    grad, compiled_grad = cr.value_and_grad(layers_loss), cr.compile(cr.value_and_grad(layers_loss))
+    steps = {"eager": training("eager", sgd_step), "compiled": training("compiled", compiled_step),
+             "grad": lambda: grad(layers, x, onehot), "cgrad": lambda: compiled_grad(layers, x, onehot),
+             "blas": mlp.matmuls_by_hand(batch, sizes)}
+    if with_torch:
+        steps["torch"] = mlp.torch_step(batch, sizes)
+    t = interleaved(steps, repeats)
+    print(f"{name} {batch}x{' -> '.join(map(str, sizes))}, float32: an SGD step (eager, compiled, torch), loss and "
+          "gradient alone (grad, cgrad: compiled), the step's matrix products alone (blas)")
+    for row in t:
+        vs = f"{t[row] / t['torch']:5.2f}x PyTorch eager's step" if with_torch else ""
+        print(f"  {row:9}: {t[row] * 1e3:8.3f} ms   {t[row] / t['blas']:5.2f}x the BLAS floor   {vs}")
 
 if __name__ == "__main__":
     main()
