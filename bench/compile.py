@@ -1,8 +1,10 @@
 """cr.compile against eager execution: chain.py's workload (200 layers of tanh(x * 0.9 + 0.1) on 16 float64 values,
 forward and backward by cr.grad, and by loss.backward() as chain.py runs it, and by PyTorch), a functional MLP
 loss-and-gradient step (128x64 -> 256 -> 10, float32), hessian.py's dense Hessian (64x64 of sum(tanh(A x))),
-mlp.py's SGD step (128x64 -> 256 -> 256 -> 10, against PyTorch's eager step) and mlp_big's loss and gradient
-(256x784 -> 1024 -> 1024 -> 10, against its matrix products alone, the BLAS floor).
+mlp.py's SGD step (128x64 -> 256 -> 256 -> 10, against PyTorch's eager step), mlp_big's loss and gradient
+(256x784 -> 1024 -> 1024 -> 10, against its matrix products alone, the BLAS floor), and an elementwise gradient on
+64 MB arrays (past the allocator's reuse: each fresh array costs page faults, which the memory plan saves). "raw" is
+cr.compile with its passes (chainrule/compile_passes.py) switched off while tracing.
 
 Eager, compiled and the references, interleaved in one process, single-threaded; medians. PyTorch's rows need torch.
 
@@ -28,6 +30,7 @@ import chainrule.nn.functional as F
 import hessian
 import mlp
 from chain import LAYERS, OPS, by_chainrule, by_hand
+from chainrule import compile_passes
 
 
 def chain_loss(x: Any) -> Any:
@@ -66,6 +69,17 @@ def torch_chain(x0: np.ndarray) -> Any:
         y = torch.tanh(y * 0.9 + 0.1)
     y.sum().backward()
     return x.grad
+
+
+def raw(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn`` compiled and traced on ``args`` with the passes off: the program as recorded."""
+    compiled, optimize = cr.compile(fn), compile_passes.optimize
+    compile_passes.optimize = lambda program, values: None
+    try:
+        compiled(*args)
+    finally:
+        compile_passes.optimize = optimize
+    return compiled
 
 
 def median_seconds(step: Callable[[], Any], repeats: int) -> float:
@@ -109,8 +123,9 @@ def main() -> None:
     eager, compiled = cr.grad(chain_loss), cr.compile(cr.grad(chain_loss))
     assert np.array_equal(eager(x0), compiled(x0))  # bit for bit
     np.testing.assert_allclose(compiled(x0), by_hand(x0), rtol=1e-12)
+    unoptimized = raw(cr.grad(chain_loss), x0)
     steps = {"eager": lambda: eager(x0), "backward": lambda: by_chainrule(x0), "compiled": lambda: compiled(x0),
-             "hand": lambda: by_hand(x0)}
+             "raw": lambda: unoptimized(x0), "hand": lambda: by_hand(x0)}
     if torch is not None:
         steps["torch"] = lambda: torch_chain(x0)
     t = interleaved(steps, args.repeats)
@@ -128,20 +143,31 @@ def main() -> None:
     x = rng.standard_normal((128, 64)).astype(np.float32)
     onehot = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 128)]
     eager_mlp, compiled_mlp = cr.value_and_grad(mlp_loss), cr.compile(cr.value_and_grad(mlp_loss))
-    t = interleaved({"eager": lambda: eager_mlp(params, x, onehot),
-                     "compiled": lambda: compiled_mlp(params, x, onehot)}, max(args.repeats // 3, 5))
+    raw_mlp = raw(eager_mlp, params, x, onehot)
+    t = interleaved({"eager": lambda: eager_mlp(params, x, onehot), "compiled": lambda: compiled_mlp(params, x, onehot),
+                     "raw": lambda: raw_mlp(params, x, onehot)}, max(args.repeats // 3, 5))
     report("mlp loss and gradient 128x64 -> 256 -> 10, float32 (functional: params in, grads out)", t, "eager",
            "eager")
 
     eager_h, compiled_h = cr.hessian(hessian.f), cr.compile(cr.hessian(hessian.f))
     assert np.array_equal(eager_h(hessian.X), compiled_h(hessian.X))
+    raw_h = raw(eager_h, hessian.X)
     t = interleaved({"eager": lambda: eager_h(hessian.X), "compiled": lambda: compiled_h(hessian.X),
-                     "closed": lambda: hessian.closed_form(hessian.X)}, args.repeats)
+                     "raw": lambda: raw_h(hessian.X), "closed": lambda: hessian.closed_form(hessian.X)}, args.repeats)
     report(f"dense Hessian {hessian.N}x{hessian.N} of sum(tanh(A @ x)) (closed: A^T diag(...) A in NumPy)", t,
            "closed", "the closed form")
 
     mlp_rows("mlp", 128, [64, 256, 256, 10], max(args.repeats // 3, 5), torch is not None)
     mlp_rows("mlp_big", 256, [784, 1024, 1024, 10], max(args.repeats // 30, 5), torch is not None)
+
+    big = np.random.default_rng(2).standard_normal(1 << 24).astype(np.float32)
+    eager_big = cr.grad(lambda x: cr.sum(cr.tanh(x * 0.9 + 0.1) ** 2))
+    compiled_big, raw_big = cr.compile(eager_big), raw(eager_big, big)
+    assert np.array_equal(compiled_big(big), eager_big(big))
+    t = interleaved({"eager": lambda: eager_big(big), "compiled": lambda: compiled_big(big),
+                     "raw": lambda: raw_big(big)}, max(args.repeats // 30, 5))
+    report("gradient of sum(tanh(x * 0.9 + 0.1) ** 2) on 2^24 float32 values (64 MB arrays)", t, "raw",
+           "without the passes")
 
 
 def mlp_rows(name: str, batch: int, sizes: list[int], repeats: int, with_torch: bool) -> None:

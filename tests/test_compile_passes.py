@@ -69,11 +69,11 @@ def _layers_loss(layers: list[tuple[Any, Any]], x: Any, onehot: Any) -> Any:
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_mlp_loss_and_gradient_with_reused_buffers(dtype: Any) -> None:
-    sizes = [(96, 32), (96, 96), (5, 96)]  # 64x96 activations: large enough for the memory plan's 2-d buffers
+    sizes = [(160, 32), (160, 160), (5, 160)]  # 128x160 activations: large enough for the memory plan's 2-d buffers
     layers = [((RNG.standard_normal(s) * 0.2).astype(dtype), np.zeros(s[0], dtype)) for s in sizes]
 
     def make() -> tuple[Any, ...]:
-        return layers, RNG.standard_normal((64, 32)).astype(dtype), np.eye(5, dtype=dtype)[RNG.integers(0, 5, 64)]
+        return layers, RNG.standard_normal((128, 32)).astype(dtype), np.eye(5, dtype=dtype)[RNG.integers(0, 5, 128)]
 
     step = _replays(cr.value_and_grad(_layers_loss), make)
     assert sum(len(op[4]) == 3 for op in _program(step).ops) >= 4  # steps writing into a dead intermediate
@@ -225,7 +225,7 @@ def test_arguments_of_another_layout_at_replay() -> None:
         return cr.sum(g * g, axis=0), cr.sum(cr.tanh(g), axis=1), h @ b.T
 
     step = cr.compile(f)
-    a, b = RNG.standard_normal((64, 48)), RNG.standard_normal((64, 48))
+    a, b = RNG.standard_normal((128, 96)), RNG.standard_normal((128, 96))  # 96 KB: buffers taken
     _same(step(a, b), f(a, b))
     for x, y in ((np.asfortranarray(a), b), (a, np.asfortranarray(b)), (a.T.copy().T, b.T.copy().T),
                  (np.asfortranarray(a), np.asfortranarray(b))):
@@ -239,8 +239,8 @@ def test_a_matmul_writes_into_a_dead_buffer() -> None:
         t = cr.tanh(cr.sum(s, axis=0))
         return t, a @ w.T
 
-    step = _replays(f, lambda: (RNG.standard_normal((64, 64)), RNG.standard_normal((64, 64))))
+    step = _replays(f, lambda: (RNG.standard_normal((96, 96)), RNG.standard_normal((96, 96))))  # 72 KB
     assert sum(op[0] is np.matmul for op in _program(step).ops) == 1  # the second product takes exp's buffer
-    a, w = RNG.standard_normal((64, 64)), RNG.standard_normal((64, 64))
+    a, w = RNG.standard_normal((96, 96)), RNG.standard_normal((96, 96))
     for x, y in ((np.asfortranarray(a), w), (a, np.asfortranarray(w)), (a.T, w.T)):
         _same(step(x, y), f(x, y))

@@ -11,7 +11,10 @@
    a step known to allocate a fresh array at every run (a ufunc); a step that may return a view of an input
    (reshape, transpose, indexing, any other forward) ties its result to its inputs, and a buffer is free only when
    everything tied to it is dead. Slots in ``_kept_slots`` (arguments, results, captured tensors) and constants are
-   never written into.
+   never written into. What it saves is the allocation: a little on tiny arrays (a unary step writing into its
+   dying input: tanh on 16 values, 0.62 us against 0.69), nothing in between (the allocator hands a freed block
+   back), and the page faults of a fresh array past the allocator's reuse (32 MB: an add on 64 MB arrays, 7.3 ms
+   against 11.8). Steps on small arrays that would need the loop's 3-argument call or a layout check are left.
 
 None of them changes an operation or the order of the operations, and ``out=`` does not change what a ufunc
 computes, so replays keep eager's numbers bit for bit. For arrays of two or more dimensions a replay writes into a
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
 
 Op = tuple[Callable[..., Any], int, int, int, tuple[int, ...], int]
 
-LARGE = 1 << 14  # bytes from which a two-input step takes a dead buffer (through the loop's slower 3-argument call)
+LARGE = 1 << 16  # bytes from which a step takes a dead buffer through the 3-argument call or a layout check
 _WEAK = (int, float, complex)  # Python numbers: NumPy casts them to the other operand's dtype ("weak" scalars)
 
 
