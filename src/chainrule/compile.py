@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from . import backend, primitive
+from . import backend, compile_passes, primitive
 from . import random as _random
 from .engine import is_grad_enabled, tick
 from .primitive import (
@@ -596,7 +596,9 @@ def _trace(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[int, ..
         exit_level()
         del _traces[level]
     _prune(program)
-    _free_after_last_use(program, {k: trace.alive[i].value.nbytes for i, k in trace.boxes})
+    arrays = {k: trace.alive[i].value for i, k in trace.boxes}
+    compile_passes.optimize(program, arrays)
+    _free_after_last_use(program, {k: v.nbytes for k, v in arrays.items()})
     return program, values
 
 

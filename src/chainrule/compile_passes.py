@@ -1,0 +1,265 @@
+"""The passes cr.compile runs over a traced program before its first replay (compile.py's ``_trace`` calls
+``optimize`` between dropping dead steps and releasing large intermediates).
+
+1. Constant folding: a step whose inputs are all constants (not arguments, captured tensors or results of steps)
+   is computed once, at the end of the trace, and its result becomes a constant.
+2. Typed scalars: a ufunc step with a Python number among its inputs gets a 0-d array of the dtype NumPy casts the
+   number to for that loop instead (NumPy converts a Python number at every call, which costs more than the
+   arithmetic on small arrays: a multiply of 16 values by 0.9 takes 0.70 us, by a 0-d array 0.48 us).
+3. Buffer reuse (a memory plan): a ufunc step (elementwise, or a 2-d matmul) writes its result with ``out=`` into
+   the array of an intermediate that is dead by then and has the same shape and dtype. A buffer is taken only from
+   a step known to allocate a fresh array at every run (a ufunc); a step that may return a view of an input
+   (reshape, transpose, indexing, any other forward) ties its result to its inputs, and a buffer is free only when
+   everything tied to it is dead. The arrays of the slots in ``_kept_slots`` (arguments, results, captured tensors)
+   and of constants are never given as buffers (a result may take one: it is a fresh array to the caller). What it
+   saves is the allocation: a little on tiny arrays (a unary step writing into its dying input: tanh on 16 values,
+   0.62 us against 0.69), nothing in between (the allocator hands a freed block back), and the page faults of a
+   fresh array past the allocator's reuse (32 MB: an add on 64 MB arrays, 7.3 ms against 11.8). Steps on small
+   arrays that would need the loop's 3-argument call or a layout check are left.
+
+None of them changes an operation or the order of the operations, and ``out=`` does not change what a ufunc
+computes, so replays keep eager's numbers bit for bit. For arrays of two or more dimensions a replay writes into a
+buffer only where the arguments are C-contiguous (as traced), since eager's result would otherwise take another
+memory layout, which later reductions could sum in another order.
+
+Not done: fusing runs of small elementwise steps into one Python function. Without generating source code (no
+eval), such a step has to interpret its own list of calls, which costs what the replay's loop costs (measured on
+the chain: 1.93 us for a fused multiply, add, tanh against 1.83 us for the three steps; 1.49 us written out by hand,
+which only generated source would give), so it does not pay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .compile import Program
+
+Op = tuple[Callable[..., Any], int, int, int, tuple[int, ...], int]
+
+LARGE = 1 << 16  # bytes from which a step takes a dead buffer through the 3-argument call or a layout check
+_WEAK = (int, float, complex)  # Python numbers: NumPy casts them to the other operand's dtype ("weak" scalars)
+
+
+def _kept_slots(program: Program) -> set[int]:
+    """The slots no pass may fold, write into or drop: the arguments, the results, the captured tensors (extend this
+    with any slot a run reads or writes from outside its steps)."""
+    kept = {k for k in program.inputs if k is not None}
+    kept.update(k for k, _ in program.outputs if k is not None)
+    kept.update(k for k, _ in program.captured)
+    return kept
+
+
+def optimize(program: Program, values: dict[int, Any]) -> None:
+    """All the passes, in order, on a traced ``program``; ``values`` holds the traced array of each step's result (by
+    its slot).
+
+    >>> import numpy as np, chainrule as cr
+    >>> f = cr.compile(lambda x: cr.tanh(x * 0.5))
+    >>> f(np.zeros(3)).tolist()
+    [0.0, 0.0, 0.0]
+    >>> (program,) = f.programs.values()
+    >>> (times, _, x, half, _, product), (tanh, _, _, _, ins, _) = program.ops
+    >>> program.env[half]  # 0.5 as the loop casts it, once
+    array(0.5)
+    >>> ins == (product, product)  # tanh writes into the product, which dies there
+    True
+    """
+    _fold_constants(program)
+    _type_scalars(program, values)
+    _reuse_buffers(program, values)
+
+
+def _constants(program: Program, kept: set[int]) -> set[int]:
+    """The slots steps read that no step writes and no run fills: constants of the program."""
+    produced = {op[5] for op in program.ops}
+    return {k for op in program.ops for k in op[4]} - produced - kept
+
+
+def _ufunc(op: Op) -> np.ufunc | None:
+    """The ufunc of a step that is a plain ufunc call (one result, every input a slot), which allocates a fresh array
+    at every run; None for any other step."""
+    forward, n = op[0], op[1]
+    if type(forward) is np.ufunc and forward.nout == 1 and forward.nin == n:
+        return forward
+    return None
+
+
+class _Aliases:
+    """Slots whose arrays may share memory: a step that is not a plain ufunc may return a view of any input (reshape,
+    transpose, getitem; also where it did not while tracing, as a reshape of a differently strided argument)."""
+
+    def __init__(self, ops: list[Op]) -> None:
+        self.parent: dict[int, int] = {}
+        for op in ops:
+            if _ufunc(op) is None:
+                for k in op[4]:
+                    self.join(op[5], k)
+
+    def find(self, k: int) -> int:
+        root = k
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while k != root:  # path compression
+            self.parent[k], k = root, self.parent[k]
+        return root
+
+    def join(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[ra] = rb
+
+
+# ---- 1. constants folded -----------------------------------------------------------------------------------------
+def _fold_constants(program: Program) -> None:
+    """Steps whose inputs are all constants computed now; not a draw (no inputs), and not one whose result is kept or
+    may be a view into a kept slot (a run must return fresh arrays, as eager does)."""
+    kept = _kept_slots(program)
+    constants = _constants(program, kept)
+    aliases = _Aliases(program.ops)
+    escaping = {aliases.find(k) for k in kept}
+    ops = []
+    for op in program.ops:
+        forward, _, _, _, ins, out = op
+        if ins and out not in kept and aliases.find(out) not in escaping and all(k in constants for k in ins):
+            program.env[out] = forward(*[program.env[k] for k in ins])
+            constants.add(out)
+        else:
+            ops.append(op)
+    program.ops = ops
+
+
+# ---- 2. Python numbers as 0-d arrays of the loop's dtype ---------------------------------------------------------
+def _type_scalars(program: Program, values: dict[int, Any]) -> None:
+    """A Python number given to a binary ufunc step replaced by a 0-d array of the dtype NumPy's loop casts it to,
+    where NumPy resolves the same loop for both and the traced result is the same bit for bit."""
+    constants = _constants(program, _kept_slots(program))
+    env = program.env
+    typed: dict[tuple[int, np.dtype], int] = {}
+    for i, op in enumerate(program.ops):
+        forward, ins, out = _ufunc(op), op[4], op[5]
+        if forward is None or forward.nin != 2 or forward.signature is not None:
+            continue
+        pair = list(ins)
+        for pos, k in enumerate(ins):
+            other = ins[1 - pos]
+            x = values.get(other, env[other])
+            if k not in constants or type(env[k]) not in _WEAK or type(x) is not np.ndarray:
+                continue
+            number = env[k]
+            operands = [x.dtype, x.dtype]
+            operands[pos] = type(number)
+            try:
+                loop = forward.resolve_dtypes((*operands, None))
+                array = np.asarray(number, dtype=loop[pos])
+                operands[pos] = array.dtype
+                same = forward.resolve_dtypes((*operands, None)) == loop
+            except (TypeError, ValueError, OverflowError):
+                continue
+            args: list[Any] = [x, x]
+            args[pos] = number
+            with np.errstate(all="ignore"):  # the trace has warned already, as eager would
+                eager = forward(*args)
+                args[pos] = array
+                ours = forward(*args)
+            if not same or eager.dtype != ours.dtype or eager.tobytes() != ours.tobytes():
+                continue
+            slot = typed.get((k, array.dtype))
+            if slot is None:
+                slot = typed[(k, array.dtype)] = program.slot(array)
+            pair[pos] = slot
+        program.ops[i] = _step(op[0], (pair[0], pair[1]), out)
+
+
+# ---- 3. buffer reuse ---------------------------------------------------------------------------------------------
+def _reuse_buffers(program: Program, values: dict[int, Any]) -> None:
+    """Ufunc steps given, by ``out=``, the array of an intermediate dead by then with the same shape and dtype."""
+    kept = _kept_slots(program)
+    frozen = kept | _constants(program, kept)
+    ops = program.ops
+    aliases = _Aliases(ops)
+    last: dict[int, int] = {}
+    for j, op in enumerate(ops):
+        last.setdefault(op[5], j)
+        for k in op[4]:
+            last[k] = j
+    free: dict[int, float] = {}  # each alias class: the step after which all of it is dead
+    for k, j in last.items():
+        c = aliases.find(k)
+        free[c] = float("inf") if k in frozen or free.get(c) == float("inf") else max(free.get(c, -1), j)
+    fresh = {op[5] for op in ops if _ufunc(op) is not None and type(values.get(op[5])) is np.ndarray}
+    released: dict[float, list[int]] = {}
+    for k in fresh:
+        released.setdefault(free[aliases.find(k)], []).append(k)
+    pool: dict[tuple[Any, ...], list[int]] = {}
+    taken: set[int] = set()
+    for j, op in enumerate(ops):
+        ins, out = op[4], op[5]
+        forward = _ufunc(op)
+        if forward is not None and out in fresh:  # (a result may take a dead buffer: it is fresh to the caller)
+            value = values[out]
+            key = (value.shape, value.dtype)
+            elementwise = forward.signature is None
+            donor = None
+            if elementwise:  # an input dying here: written in place (exact overlap is safe for elementwise ufuncs)
+                donor = next((k for k in ins if k in fresh and k not in taken and free[aliases.find(k)] == j
+                              and _fits(values[k], key) and not _others_read(aliases, k, ins)), None)
+            if donor is None:
+                donor = next((k for k in pool.get(key, ()) if k not in taken), None)
+            rewritten = _with_buffer(forward, op, donor, value, values, program.env) if donor is not None else None
+            if rewritten is not None:
+                assert donor is not None
+                taken.add(donor)
+                ops[j] = rewritten
+        for k in released.get(j, ()):
+            if k not in taken:
+                pool.setdefault((values[k].shape, values[k].dtype), []).append(k)
+
+
+def _fits(x: np.ndarray, key: tuple[Any, ...]) -> bool:
+    return (x.shape, x.dtype) == key
+
+
+def _others_read(aliases: _Aliases, k: int, ins: tuple[int, ...]) -> bool:
+    """Whether the step reads a slot tied to ``k`` other than ``k`` itself (a view of it: a partial overlap)."""
+    c = aliases.find(k)
+    return any(i != k and aliases.find(i) == c for i in ins)
+
+
+def _with_buffer(forward: np.ufunc, op: Op, donor: int, value: np.ndarray, values: dict[int, Any],
+                 env: list[Any]) -> Op | None:
+    """``op`` writing into ``donor``'s array (NumPy's positional ``out``), or None where that would not pay or could
+    change the result's memory layout."""
+    n, ins, out = op[1], op[4], op[5]
+    if forward is np.matmul:
+        if value.ndim != 2 or value.nbytes < LARGE or any(np.ndim(values.get(k, env[k])) != 2 for k in ins):
+            return None
+        return _step(_into_c(forward, check_inputs=False), (*ins, donor), out)
+    if value.ndim <= 1:  # a fresh 1-d array is contiguous, as eager's result would be
+        return _step(forward, (*ins, donor), out) if n == 1 or value.nbytes >= LARGE else None
+    if value.nbytes < LARGE or not (value.flags.c_contiguous and values[donor].flags.c_contiguous):
+        return None
+    return _step(_into_c(forward, check_inputs=True), (*ins, donor), out)
+
+
+def _step(forward: Callable[..., Any], ins: tuple[int, ...], out: int) -> Op:
+    """A step laid out as ``Program.add`` lays it out (the first two input slots apart, for the replay's loop)."""
+    return (forward, len(ins), ins[0] if ins else 0, ins[1] if len(ins) > 1 else 0, ins, out)
+
+
+def _into_c(forward: np.ufunc, check_inputs: bool) -> Callable[..., Any]:
+    """``forward`` writing into its last argument where eager's result would be C-contiguous as that buffer is (an
+    elementwise ufunc's result follows its inputs' layout; matmul's is C-contiguous); a fresh result elsewhere."""
+
+    def into(*args: Any) -> Any:
+        buffer = args[-1]
+        inputs = args[:-1]
+        if buffer.flags.c_contiguous and (not check_inputs or all(
+                type(x) is not np.ndarray or x.flags.c_contiguous for x in inputs)):
+            return forward(*inputs, buffer)
+        return forward(*inputs)
+
+    return into

@@ -1,0 +1,246 @@
+"""cr.compile's passes (compile_passes.py): replays stay bit for bit equal to eager execution, over several replays
+with new inputs, for chains, MLPs, Hessians, views and in-place updates; and each pass, on a program written by hand,
+does what it says and leaves what it must leave (arguments, results, views still alive, random draws)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.nn.functional as F
+from chainrule import compile_passes
+from chainrule.compile import Program
+
+RNG = np.random.default_rng(7)
+
+
+def _same(a: Any, b: Any) -> None:
+    """The same pytree, every array the same dtype and bit for bit equal."""
+    la, ta = cr.tree_util.tree_flatten(a)
+    lb, tb = cr.tree_util.tree_flatten(b)
+    assert ta == tb
+    for x, y in zip(la, lb):
+        x, y = (v.data if isinstance(v, cr.Tensor) else np.asarray(v) for v in (x, y))
+        assert x.dtype == y.dtype and x.shape == y.shape
+        assert x.tobytes() == y.tobytes()
+
+
+def _replays(fn: Any, make: Any, times: int = 4) -> cr.compile:
+    """``fn`` compiled and compared with eager on ``times`` fresh inputs (the first call traces, the others replay)."""
+    step = cr.compile(fn)
+    for _ in range(times):
+        args = make()
+        _same(step(*args), fn(*args))
+    assert step.traces == 1
+    return step
+
+
+def _program(step: Any) -> Program:
+    (program,) = step.programs.values()
+    return program
+
+
+# ---- replays against eager -------------------------------------------------------------------------------------
+def _chain(x: Any) -> Any:
+    for _ in range(20):
+        x = cr.tanh(x * 0.9 + 0.1)
+    return cr.sum(x)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_chain_replays_are_eager_bit_for_bit(dtype: Any) -> None:
+    step = _replays(cr.grad(_chain), lambda: (RNG.standard_normal(16).astype(dtype),))
+    ops = _program(step).ops
+    # every Python number became a 0-d array of the loop's dtype, and the tanhs write into the dying sums
+    assert not [k for op in ops for k in op[4] if type(_program(step).env[k]) is float]
+    assert sum(op[0] is np.tanh and op[1] == 2 for op in ops) == 20
+
+
+def _layers_loss(layers: list[tuple[Any, Any]], x: Any, onehot: Any) -> Any:
+    for i, (w, b) in enumerate(layers):
+        x = x @ w.T + b
+        if i < len(layers) - 1:
+            x = F.relu(x)
+    return -cr.mean(cr.sum(onehot * F.log_softmax(x, dim=-1), axis=-1))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_mlp_loss_and_gradient_with_reused_buffers(dtype: Any) -> None:
+    sizes = [(160, 32), (160, 160), (5, 160)]  # 128x160 activations: large enough for the memory plan's 2-d buffers
+    layers = [((RNG.standard_normal(s) * 0.2).astype(dtype), np.zeros(s[0], dtype)) for s in sizes]
+
+    def make() -> tuple[Any, ...]:
+        return layers, RNG.standard_normal((128, 32)).astype(dtype), np.eye(5, dtype=dtype)[RNG.integers(0, 5, 128)]
+
+    step = _replays(cr.value_and_grad(_layers_loss), make)
+    assert sum(len(op[4]) == 3 for op in _program(step).ops) >= 4  # steps writing into a dead intermediate
+
+    def sgd(layers: list[tuple[Any, Any]], x: Any, onehot: Any) -> Any:  # results take dead buffers too
+        loss, grads = cr.value_and_grad(_layers_loss)(layers, x, onehot)
+        return loss, [(w - 0.1 * gw, b - 0.1 * gb) for (w, b), (gw, gb) in zip(layers, grads)]
+
+    compiled, state_e = cr.compile(sgd), layers
+    state_c = layers
+    for _ in range(4):  # training: each replay's results are the next one's arguments
+        _, x, onehot = make()
+        (loss_e, state_e), (loss_c, state_c) = sgd(state_e, x, onehot), compiled(state_c, x, onehot)
+        _same((loss_c, state_c), (loss_e, state_e))
+
+
+def test_hessian_replays() -> None:
+    a = RNG.standard_normal((64, 64)) / 8
+    f = lambda x: cr.sum(cr.tanh(a @ x))
+    _replays(cr.hessian(f), lambda: (RNG.standard_normal(64),))
+    _replays(cr.hessian(lambda x: cr.sum(cr.sin(x) * x * cr.exp(x))), lambda: (RNG.standard_normal(6),))
+
+
+def test_views_are_not_overwritten_while_alive() -> None:
+    def f(x: Any) -> Any:
+        a = cr.exp(x * 2.0)  # a fresh array ...
+        v = cr.reshape(a, (8, 32)).T[1:]  # ... seen through views that outlive it
+        b = cr.tanh(x) + 1.0  # same shape and dtype as a: a buffer the plan must not take from a
+        c = cr.sin(b) * 3.0
+        w = c[::2]  # a result that is a view of an intermediate
+        return v + 1.0, w, cr.sum(cr.reshape(c, (32, 8)).T, axis=0), x[3:] * 1.0
+
+    _replays(f, lambda: (RNG.standard_normal(256),))
+    _replays(f, lambda: (RNG.standard_normal(256).astype(np.float32),))
+    _replays(cr.grad(lambda x: cr.sum(f(x)[0] ** 2) + cr.sum(f(x)[2])), lambda: (RNG.standard_normal(256),))
+
+
+def test_in_place_updates_of_traced_values() -> None:
+    def f(x: Any, y: Any) -> Any:
+        t = x * 2.0
+        u = t
+        t += 1
+        t *= y
+        t[0] = -1.0
+        s = cr.exp(y)
+        s -= t
+        return u, s, cr.sum(s * s)
+
+    _replays(f, lambda: (RNG.standard_normal(300), RNG.standard_normal(300)))
+    _replays(f, lambda: (RNG.standard_normal(5).astype(np.float32), RNG.standard_normal(5).astype(np.float32)))
+
+
+def test_numbers_of_every_kind_keep_numpy_dtypes() -> None:
+    def f(x: Any) -> Any:
+        return x * 3, x + 0.5, 2 - x, x * (1 + 2j), x ** 2, cr.maximum(x, 1)
+
+    for dtype in (np.float32, np.float64, np.int32, np.int64, np.float16):
+        _replays(f, lambda: ((RNG.standard_normal(7) * 10).astype(dtype),), times=2)
+
+
+def test_the_arguments_and_results_are_not_written_into() -> None:
+    x = RNG.standard_normal(100)
+    kept = x.copy()
+    step = cr.compile(lambda x: (cr.tanh(x), cr.exp(cr.tanh(x) * 2.0)))
+    first = step(x)
+    held = [a.copy() for a in first]
+    second = step(x + 1)
+    for a, b in zip(first, held):  # a replay's results are fresh arrays, never a later replay's buffers
+        assert a.tobytes() == b.tobytes()
+    assert x.tobytes() == kept.tobytes()
+    assert all(a is not b for a in first for b in second)
+
+
+# ---- each pass on a program written by hand ------------------------------------------------------------------
+def _hand_program(ops: list[tuple[Any, tuple[int, ...], int]], env: list[Any], inputs: list[int],
+                  outputs: list[int]) -> Program:
+    program = Program()
+    program.env = list(env)
+    for forward, ins, out in ops:
+        program.add(forward, ins, out)
+    program.inputs = list(inputs)
+    program.outputs = [(k, False) for k in outputs]
+    program.treedef = cr.tree_util.tree_flatten(tuple(range(len(outputs))))[1]
+    return program
+
+
+def test_constant_steps_are_folded_at_trace_end() -> None:
+    c1, c2 = np.arange(3.0), np.full(3, 2.0)
+    draw = lambda: np.ones(3)  # no inputs, as a random draw: never folded
+    # slots: 0 the argument, 1 and 2 constants, 3 = c1 * c2, 4 = exp(3), 5 = x + 4, 6 = a draw, 7 = 6 + 3, 8 = c1 + c2
+    program = _hand_program([(np.multiply, (1, 2), 3), (np.exp, (3,), 4), (np.add, (0, 4), 5), (draw, (), 6),
+                             (np.add, (6, 3), 7), (np.add, (1, 2), 8)],
+                            [None, c1, c2, None, None, None, None, None, None], [0], [5, 7, 8])
+    compile_passes._fold_constants(program)
+    assert [op[0] for op in program.ops] == [np.add, draw, np.add, np.add]  # 8 is a result: computed at every run
+    assert program.env[4].tobytes() == np.exp(c1 * c2).tobytes()
+    x = RNG.standard_normal(3)
+    _same(program.run([x]), (x + np.exp(c1 * c2), np.ones(3) + c1 * c2, c1 + c2))
+
+
+def test_a_constant_view_into_a_result_is_not_folded() -> None:
+    c = np.arange(6.0)
+    program = _hand_program([(np.negative, (1,), 2), (np.reshape, (2, 3), 4), (np.add, (0, 2), 5)],
+                            [None, c, None, (2, 3), None, None], [0], [4, 5])
+    compile_passes._fold_constants(program)  # 4 may be a view of 2: folding 2 would hand every run the same array
+    assert len(program.ops) == 3
+    first, _ = program.run([np.zeros(6)])
+    second, _ = program.run([np.zeros(6)])
+    assert first is not second and not np.shares_memory(first, second)
+
+
+def test_reuse_takes_only_dead_unviewed_intermediates() -> None:
+    x = RNG.standard_normal(4)
+    # 1 = exp(x), 2 = a view of 1 (reshape), 3 = sin(x), 4 = tanh(3) [3 dies: in place], 5 = cos(2) [2 and 1 die],
+    # 6 = 4 + 5 [may take 1's buffer now, or 4's / 5's (dying inputs)]
+    ops = [(np.exp, (0,), 1), (np.reshape, (1, 7), 2), (np.sin, (0,), 3), (np.tanh, (3,), 4), (np.cos, (2,), 5),
+           (np.add, (4, 5), 6)]
+    env = [None] * 7 + [(4,)]
+    values = {0: x, 1: np.exp(x), 2: np.exp(x), 3: np.sin(x), 4: np.tanh(np.sin(x)), 5: np.cos(np.exp(x)),
+              6: np.tanh(np.sin(x)) + np.cos(np.exp(x))}
+    program = _hand_program(ops, env, [0], [6, 2])
+    compile_passes._reuse_buffers(program, values)
+    steps = {op[5]: op[4] for op in program.ops}
+    assert steps[4] == (3, 3)  # tanh written into the dying sin
+    assert steps[5] == (2,)  # cos of the view: the view's base (1) is a result's too (2 is kept), so never a buffer
+    assert steps[1] == (0,) and steps[3] == (0,)  # the argument is never written into
+    _same(program.run([x]), (values[6], values[2]))
+
+
+def test_kept_slots_cover_arguments_results_and_captured_tensors() -> None:
+    w = cr.tensor(RNG.standard_normal(3))
+    with cr.no_grad():
+        step = cr.compile(lambda x: (x * w, cr.exp(x)))
+        _same(step(np.ones(3)), (np.ones(3) * w.data, np.exp(np.ones(3))))
+    program = _program(step)
+    kept = compile_passes._kept_slots(program)
+    assert {k for k in program.inputs if k is not None} <= kept
+    assert {k for k, _ in program.outputs} <= kept and {k for k, _ in program.captured} <= kept
+
+
+def test_arguments_of_another_layout_at_replay() -> None:
+    """Traced on C-ordered arrays, replayed on Fortran-ordered ones and transposed views: results (and so the
+    layouts later steps reduce over) as eager's, since a replay writes into a 2-d buffer only where eager's result
+    would be C-contiguous too."""
+
+    def f(a: Any, b: Any) -> Any:
+        h = cr.tanh(a * 2.0 + b)
+        g = cr.exp(h) * b - h
+        return cr.sum(g * g, axis=0), cr.sum(cr.tanh(g), axis=1), h @ b.T
+
+    step = cr.compile(f)
+    a, b = RNG.standard_normal((128, 96)), RNG.standard_normal((128, 96))  # 96 KB: buffers taken
+    _same(step(a, b), f(a, b))
+    for x, y in ((np.asfortranarray(a), b), (a, np.asfortranarray(b)), (a.T.copy().T, b.T.copy().T),
+                 (np.asfortranarray(a), np.asfortranarray(b))):
+        _same(step(x, y), f(x, y))
+    assert sum(len(op[4]) == 3 for op in _program(step).ops) >= 2
+
+
+def test_a_matmul_writes_into_a_dead_buffer() -> None:
+    def f(a: Any, w: Any) -> Any:
+        s = cr.exp(a @ w)  # dies with its sum, so its array is free for the next product of its shape
+        t = cr.tanh(cr.sum(s, axis=0))
+        return t, a @ w.T
+
+    step = _replays(f, lambda: (RNG.standard_normal((96, 96)), RNG.standard_normal((96, 96))))  # 72 KB
+    assert sum(op[0] is np.matmul for op in _program(step).ops) == 1  # the second product takes exp's buffer
+    a, w = RNG.standard_normal((96, 96)), RNG.standard_normal((96, 96))
+    for x, y in ((np.asfortranarray(a), w), (a, np.asfortranarray(w)), (a.T, w.T)):
+        _same(step(x, y), f(x, y))
