@@ -203,13 +203,13 @@ def test_reuse_takes_only_dead_unviewed_intermediates() -> None:
     _same(program.run([x]), (values[6], values[2]))
 
 
-def test_kept_slots_cover_arguments_results_and_captured_tensors() -> None:
+def testkept_slots_cover_arguments_results_and_captured_tensors() -> None:
     w = cr.tensor(RNG.standard_normal(3))
     with cr.no_grad():
         step = cr.compile(lambda x: (x * w, cr.exp(x)))
         _same(step(np.ones(3)), (np.ones(3) * w.data, np.exp(np.ones(3))))
     program = _program(step)
-    kept = compile_passes._kept_slots(program)
+    kept = compile_passes.kept_slots(program)
     assert {k for k in program.inputs if k is not None} <= kept
     assert {k for k, _ in program.outputs} <= kept and {k for k, _ in program.captured} <= kept
 

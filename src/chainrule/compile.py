@@ -636,17 +636,9 @@ def _settle(trace: _Trace, done: bool) -> None:
             _DATA.__set__(grad, value)
 
 
-def _kept(program: Program) -> set[int]:
-    """The slots a program's steps must leave as they are: its inputs, outputs, captured arrays and effects."""
-    return ({k for k, _ in program.outputs if k is not None} | {k for k in program.inputs if k is not None}
-            | {k for k, _ in program.captured} | {k for k, _ in program.captured_grads}
-            | {k for k, *_ in program.captured_settings}
-            | {k for _, _, k in program.effects if k is not None})
-
-
 def _prune(program: Program) -> None:
     """Drop the steps no output depends on (a rule that recorded a few steps before reading values, say)."""
-    live = _kept(program)
+    live = compile_passes.kept_slots(program)
     kept = []
     for op in reversed(program.ops):
         if op[-1] in live:
@@ -663,7 +655,7 @@ def _free_after_last_use(program: Program, sizes: dict[int, int]) -> None:
     for i, op in enumerate(program.ops):
         for k in op[4]:
             last[k] = i
-    keep = _kept(program)
+    keep = compile_passes.kept_slots(program)
     frees: dict[int, list[int]] = {}
     for k, i in last.items():
         if k not in keep and sizes.get(k, 0) >= FREE_BYTES:

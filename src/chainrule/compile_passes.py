@@ -10,7 +10,7 @@
    the array of an intermediate that is dead by then and has the same shape and dtype. A buffer is taken only from
    a step known to allocate a fresh array at every run (a ufunc); a step that may return a view of an input
    (reshape, transpose, indexing, any other forward) ties its result to its inputs, and a buffer is free only when
-   everything tied to it is dead. The arrays of the slots in ``_kept_slots`` (arguments, results, captured tensors)
+   everything tied to it is dead. The arrays of the slots in ``kept_slots`` (arguments, results, captured tensors)
    and of constants are never given as buffers (a result may take one: it is a fresh array to the caller). What it
    saves is the allocation: a little on tiny arrays (a unary step writing into its dying input: tanh on 16 values,
    0.62 us against 0.69), nothing in between (the allocator hands a freed block back), and the page faults of a
@@ -44,13 +44,12 @@ LARGE = 1 << 16  # bytes from which a step takes a dead buffer through the 3-arg
 _WEAK = (int, float, complex)  # Python numbers: NumPy casts them to the other operand's dtype ("weak" scalars)
 
 
-def _kept_slots(program: Program) -> set[int]:
-    """The slots no pass may fold, write into or drop: the arguments, the results, the captured tensors (extend this
-    with any slot a run reads or writes from outside its steps)."""
-    kept = {k for k in program.inputs if k is not None}
-    kept.update(k for k, _ in program.outputs if k is not None)
-    kept.update(k for k, _ in program.captured)
-    return kept
+def kept_slots(program: Program) -> set[int]:
+    """The slots no pass may fold, write into or drop: what a run reads or writes from outside its steps (the
+    arguments, the results, the captured tensors' arrays, gradients and optimizer settings, the effects)."""
+    return ({k for k in program.inputs if k is not None} | {k for k, _ in program.outputs if k is not None}
+            | {k for k, _ in program.captured} | {k for k, _ in program.captured_grads}
+            | {k for k, *_ in program.captured_settings} | {k for _, _, k in program.effects if k is not None})
 
 
 def optimize(program: Program, values: dict[int, Any]) -> None:
@@ -117,7 +116,7 @@ class _Aliases:
 def _fold_constants(program: Program) -> None:
     """Steps whose inputs are all constants computed now; not a draw (no inputs), and not one whose result is kept or
     may be a view into a kept slot (a run must return fresh arrays, as eager does)."""
-    kept = _kept_slots(program)
+    kept = kept_slots(program)
     constants = _constants(program, kept)
     aliases = _Aliases(program.ops)
     escaping = {aliases.find(k) for k in kept}
@@ -136,7 +135,7 @@ def _fold_constants(program: Program) -> None:
 def _type_scalars(program: Program, values: dict[int, Any]) -> None:
     """A Python number given to a binary ufunc step replaced by a 0-d array of the dtype NumPy's loop casts it to,
     where NumPy resolves the same loop for both and the traced result is the same bit for bit."""
-    constants = _constants(program, _kept_slots(program))
+    constants = _constants(program, kept_slots(program))
     env = program.env
     typed: dict[tuple[int, np.dtype], int] = {}
     for i, op in enumerate(program.ops):
@@ -177,7 +176,7 @@ def _type_scalars(program: Program, values: dict[int, Any]) -> None:
 # ---- 3. buffer reuse ---------------------------------------------------------------------------------------------
 def _reuse_buffers(program: Program, values: dict[int, Any]) -> None:
     """Ufunc steps given, by ``out=``, the array of an intermediate dead by then with the same shape and dtype."""
-    kept = _kept_slots(program)
+    kept = kept_slots(program)
     frozen = kept | _constants(program, kept)
     ops = program.ops
     aliases = _Aliases(ops)
