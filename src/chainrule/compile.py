@@ -6,9 +6,11 @@ A primitive applied to a box of the trace's level lands in ``apply`` here: it co
 and appends a step (the forward with its options bound, its input slots, its output slot) to a flat program.
 Transforms inside the function (grad, value_and_grad, jvp, hessian, vmap) open levels above the trace's and call
 primitives on its boxes, so their forward and backward sweeps are recorded too; so are a rule that reads values
-(recorded whole, rerun on the arrays) and draws from chainrule's generator (drawn afresh). A replay is a loop over
-the program on plain arrays: no Tensors, nodes, or per-op dispatch, and the same operations in the same order, so
-the same numbers bit for bit.
+(recorded whole, rerun on the arrays) and draws from chainrule's generator (drawn afresh). Tensors from outside
+(parameters, gradients, optimizer state, buffers) are taken over when first touched (``_Trace.capture``), so that
+``backward()``, optimizer steps and in-place updates record too, and what the function leaves in them is written
+back by every run (its effects). A replay is a loop over the program on plain arrays: no Tensors, nodes, or per-op
+dispatch, and the same operations in the same order, so the same numbers bit for bit.
 """
 
 from __future__ import annotations
@@ -61,14 +63,18 @@ def compile(fn: Callable[..., Any] | None = None, static_argnums: int | tuple[in
 
     The signature is the pytree structure of the arguments, the shape, dtype and device of each array (or Tensor)
     leaf, and the value of every other leaf and of the arguments at ``static_argnums``: a new one traces again.
-    Replays give eager's numbers bit for bit. Draws from ``cr.random.generator()`` (dropout's masks) are recorded
-    and drawn afresh at every replay, as eager draws them. Tensors captured from outside are read at every replay;
-    other captured values (arrays, Python numbers) are constants of the program. Refused while tracing, by
-    ``CompileError``: a decision on traced values (``bool``, ``float``, ``.item()``, ``np.asarray``), ``cr.randn``
-    and the other leaf-making draws, reseeding, writes to state outside the function (in-place updates of captured
-    tensors, ``.grad``, ``optimizer.step()``, ``loss.backward()``), and tensors that require grad captured while grad
-    mode is on. Called on values being differentiated (inside a transform, or tensors that require grad), it runs
-    ``fn`` as written, so their graph records as usual.
+    Replays give eager's numbers bit for bit. Random draws (dropout's masks, ``cr.randn``) are recorded and drawn
+    afresh at every replay, as eager draws them. A whole training step compiles: tensors captured from outside
+    (a module's parameters and buffers, their ``.grad``, an optimizer's state) are read at every replay, and what
+    the step does to them (``loss.backward()``, ``optimizer.step()``, ``zero_grad()``, ``p -= lr * p.grad`` under
+    ``no_grad``, running statistics) is written back, as eager does it; learning rates and betas are read at every
+    replay, so a scheduler stepped between calls needs no new trace. Other captured values (arrays, Python numbers)
+    are constants of the program. A change to what the trace relied on (an optimizer's other settings or state, a
+    module's training mode, which gradients are None) traces again; the call that makes an optimizer's state (its
+    first step) runs as written. Refused while tracing, by ``CompileError``: a decision on traced values (``bool``,
+    ``float``, ``.item()``, ``np.asarray``), reseeding, a scheduler's ``step()``, ``backward(create_graph=True)``,
+    and an output whose graph no backward used. Called on values being differentiated (inside a transform, or
+    tensors that require grad), it runs ``fn`` as written, so their graph records as usual.
 
     >>> import numpy as np, chainrule as cr
     >>> f = cr.compile(cr.grad(lambda x: cr.sum(cr.tanh(x) ** 2)))
@@ -77,6 +83,19 @@ def compile(fn: Callable[..., Any] | None = None, static_argnums: int | tuple[in
     True
     >>> f(np.array([1.0, 2.0])).shape  # same signature: replayed
     (2,)
+    >>> model = cr.nn.Linear(2, 1)
+    >>> opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    >>> @cr.compile
+    ... def step(x, y):
+    ...     opt.zero_grad()
+    ...     loss = cr.mean((model(x) - y) ** 2)
+    ...     loss.backward()
+    ...     opt.step()
+    ...     return loss.detach()
+    >>> x, y = np.ones((4, 2), dtype=np.float32), np.zeros((4, 1), dtype=np.float32)
+    >>> losses = [float(step(x, y)) for _ in range(20)]
+    >>> losses[-1] < losses[0], step.traces  # traced on the second call, once gradients exist
+    (True, 2)
     """
     statics = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     if fn is None:

@@ -821,9 +821,9 @@ class Traced(Tensor):
 
     def backward(self, *args: Any, **kwargs: Any) -> None:
         raise CompileError(
-            "loss.backward() inside cr.compile is not supported yet (it writes .grad of tensors outside the traced "
-            "function): take gradients with cr.grad or cr.value_and_grad of a function of the parameters, and "
-            "update them outside (or return the new ones)")
+            "backward() on a value computed from the compiled function's arguments alone: nothing in it requires "
+            "grad (eager would refuse it too). Take gradients of the arguments with cr.grad, or compute the loss from "
+            "tensors that require grad (a module's parameters)")
 
     def __repr__(self) -> str:
         return f"Traced(shape={self.shape}, dtype={self.dtype}, level={self.level})"
