@@ -517,6 +517,28 @@ def test_on_the_device(gpu: None) -> None:
     assert step.traces == 2
 
 
+def test_a_training_step_on_the_device(gpu: None) -> None:
+    results = []
+    for compiled in (False, True):
+        cr.manual_seed(0)
+        model = cr.nn.Sequential(cr.nn.Linear(4, 8), cr.nn.ReLU(), cr.nn.Linear(8, 3)).to("cuda")
+        opt = cr.optim.Adam(model.parameters(), lr=0.1)
+
+        def step(x: Any, y: Any) -> Any:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()  # its step count and settings are host scalars, mixed with the device's arrays
+            return loss.detach()
+
+        run, rng = cr.compile(step) if compiled else step, np.random.default_rng(0)
+        losses = [run(cr.tensor(rng.standard_normal((5, 4)).astype(np.float32), device="cuda"),
+                      cr.tensor(rng.integers(0, 3, 5), device="cuda")).cpu() for _ in range(4)]
+        results.append((losses, [p.cpu() for p in model.parameters()]))
+    _same(results[1], results[0])
+    assert model[0].weight.device == "cuda:0"
+
+
 def test_large_intermediates_are_dropped_after_their_last_use() -> None:
     import tracemalloc
 

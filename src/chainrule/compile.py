@@ -446,11 +446,22 @@ def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level:
     pairs = [trace.input(a) for a in args]
     values = [v for _, v in pairs]
     forward = prim.forward
+    if any(type(v) in _ARRAYS and type(v) is not np.ndarray for v in values):
+        scalars = tuple(i for i, v in enumerate(values) if type(v) is np.ndarray and not v.ndim)
+        if scalars:  # host 0-d values (a step count, a learning rate) next to a GPU's arrays: as eager's scalars
+            forward = functools.partial(_host_scalars, forward, scalars)
     try:
         ans = forward(*values, **kwargs)
     except (ValueError, TypeError) as error:
         raise _named(prim, values, error) from None
     return trace.result(functools.partial(forward, **kwargs) if kwargs else forward, pairs, ans)
+
+
+def _host_scalars(forward: Callable[..., Any], at: tuple[int, ...], *args: Any, **kwargs: Any) -> Any:
+    """``forward`` with the host 0-d arrays at positions ``at`` given as NumPy scalars, which a GPU's arrays mix
+    with (eager computes them as scalars: NumPy gives scalars for 0-d results; a trace keeps arrays)."""
+    args = tuple(a[()] if i in at else a for i, a in enumerate(args))
+    return forward(*args, **kwargs)
 
 
 def opaque(rule: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Traced | None:
@@ -497,6 +508,8 @@ def update(box: Traced, compute: Callable[[Traced], Any]) -> Traced:
         trace.stale.add(view)
         stale += trace.views.pop(view, [])
     new = compute(box)
+    if isinstance(new, Tensor) and type(new) is not Traced and type(new.data) is Traced:  # a tensor holding one
+        new = new.data
     if type(new) is not Traced or new.level != box.level:
         raise CompileError("cr.compile: an in-place update whose result is not traced (a constant?) cannot be "
                            "replayed: write it out of place")

@@ -813,7 +813,10 @@ class Traced(Tensor):
     def __setitem__(self, index: Any, value: Any) -> None:
         from .ops.shape import assign
 
-        _update(self, lambda t: assign(t, index, value))
+        if index is Ellipsis and isinstance(value, Tensor) and value.shape == self.shape:  # t[...] = a whole value
+            _update(self, lambda t: value)
+        else:
+            _update(self, lambda t: assign(t, index, value))
 
     def detach(self) -> Tensor:
         """A tensor holding this box: the same traced value, outside any graph (what ``.grad`` keeps)."""
