@@ -13,19 +13,9 @@ import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import compile_passes
 from chainrule.compile import Program
+from same_bits import same as _same
 
 RNG = np.random.default_rng(7)
-
-
-def _same(a: Any, b: Any) -> None:
-    """The same pytree, every array the same dtype and bit for bit equal."""
-    la, ta = cr.tree_util.tree_flatten(a)
-    lb, tb = cr.tree_util.tree_flatten(b)
-    assert ta == tb
-    for x, y in zip(la, lb):
-        x, y = (v.data if isinstance(v, cr.Tensor) else np.asarray(v) for v in (x, y))
-        assert x.dtype == y.dtype and x.shape == y.shape
-        assert x.tobytes() == y.tobytes()
 
 
 def _replays(fn: Any, make: Any, times: int = 4) -> cr.compile:
