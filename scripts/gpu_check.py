@@ -6,7 +6,8 @@
    suite does on its CuPy stand-in.
 2. The digits CNN of ``chainrule demo``, one epoch on the GPU (needs scikit-learn for the data).
 3. Side by side with PyTorch CUDA, in one process: an MLP training step 784 -> 1024 -> 1024 -> 10 (float32, Adam) at
-   batch 256 and 4096, the two-conv workload of bench/conv.py, and a 200-layer elementwise chain (per-op overhead).
+   batch 256 and 4096, the two-conv workload of bench/conv.py, and a 200-layer elementwise chain (per-op overhead);
+   the MLP step and the chain also through ``cr.compile``.
    Medians of ``--repeats`` timed runs after warm-up, each ended by a device synchronize; a table of ratios.
 """
 
@@ -158,10 +159,12 @@ def compare_with_torch(repeats: int) -> None:
     sync_torch = torch.cuda.synchronize
     rows = []
     for batch in (256, 4096):
-        ours = _median_ms(_mlp_chainrule(batch), sync_cr, repeats)
         theirs = _median_ms(_mlp_torch(torch, batch), sync_torch, repeats)
-        rows.append((f"MLP step 784-1024-1024-10, batch {batch} (throughput)", f"{batch / ours * 1e3:,.0f} ex/s",
-                     f"{batch / theirs * 1e3:,.0f} ex/s", theirs / ours, ">= 0.8x" if batch == 4096 else ""))
+        for how, wrap in (("", lambda step: step), (", compiled", cr.compile)):
+            ours = _median_ms(wrap(_mlp_chainrule(batch)), sync_cr, repeats)
+            rows.append((f"MLP step 784-1024-1024-10, batch {batch}{how} (throughput)",
+                         f"{batch / ours * 1e3:,.0f} ex/s", f"{batch / theirs * 1e3:,.0f} ex/s", theirs / ours,
+                         ">= 0.8x" if batch == 4096 else ""))
     conv_torch = conv.torch_step("cuda")
     assert conv_torch is not None
     ours, theirs = _median_ms(conv.chainrule_step(DEVICE), sync_cr, repeats), _median_ms(conv_torch, sync_torch,
@@ -169,9 +172,11 @@ def compare_with_torch(repeats: int) -> None:
     rows.append(("two 3x3 convs, batch 32 of 28x28 (time per step)", f"{ours:.2f} ms", f"{theirs:.2f} ms",
                  ours / theirs, "<= 2x"))
     torch_chain = _chain(torch.tanh, torch.linspace(-1.0, 1.0, 16, device="cuda"))
-    ours, theirs = _median_ms(_chain_chainrule(), sync_cr, repeats), _median_ms(torch_chain, sync_torch, repeats)
-    rows.append((f"elementwise chain, {CHAIN_OPS} ops (per op)", f"{ours / CHAIN_OPS * 1e3:.1f} us",
-                 f"{theirs / CHAIN_OPS * 1e3:.1f} us", ours / theirs, "<= 2x"))
+    theirs = _median_ms(torch_chain, sync_torch, repeats)
+    for how, wrap in (("", lambda step: step), (", compiled", cr.compile)):
+        ours = _median_ms(wrap(_chain_chainrule()), sync_cr, repeats)
+        rows.append((f"elementwise chain, {CHAIN_OPS} ops{how} (per op)", f"{ours / CHAIN_OPS * 1e3:.1f} us",
+                     f"{theirs / CHAIN_OPS * 1e3:.1f} us", ours / theirs, "<= 2x"))
     print(f"3. side by side with PyTorch {torch.__version__} on {torch.cuda.get_device_name()}, medians of {repeats}:")
     print(f"  {'workload':55} {'chainrule':>14} {'PyTorch':>14} {'ratio':>7}  target")
     for name, a, b, ratio, target in rows:

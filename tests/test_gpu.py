@@ -171,8 +171,10 @@ def test_the_gpu_script_runs_its_chainrule_side_on_the_stand_in(gpu: None, capsy
     spec.loader.exec_module(script)
     assert script.train_digits()
     assert "digits CNN, one epoch on cuda" in capsys.readouterr().out
-    for step in (script._mlp_chainrule(8), script.conv.chainrule_step("cuda"), script._chain_chainrule()):
-        step()
+    for step in (script._mlp_chainrule(8), script.conv.chainrule_step("cuda"), script._chain_chainrule(),
+                 cr.compile(script._mlp_chainrule(8)), cr.compile(script._chain_chainrule())):
+        for _ in range(3):  # compiled: made Adam's state, traced, replayed
+            step()
     assert script.check_device(cr.tanh, (np.array([0.5]),), {}, "cuda")
 
 
