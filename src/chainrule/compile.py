@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
@@ -577,8 +578,17 @@ def _recorded_draws(level: int) -> Iterator[_Recording]:
 
 
 # ---- tracing -------------------------------------------------------------------------------------------------
+_one_trace = threading.Lock()  # a trace patches classes (Tensor.data, optimizers) process-wide: one at a time
+
+
 def _trace(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[int, ...], leaves: list[Any],
            treedef: PyTreeDef) -> tuple[Program, list[Any]]:
+    with _one_trace:
+        return _trace_alone(fn, args, statics, leaves, treedef)
+
+
+def _trace_alone(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[int, ...], leaves: list[Any],
+                 treedef: PyTreeDef) -> tuple[Program, list[Any]]:
     level = enter_level()
     trace = _traces[level] = _Trace(level)
     program = trace.program
