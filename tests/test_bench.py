@@ -41,7 +41,7 @@ def test_suite_prints_a_table(suite) -> None:
     rows = [line for line in run.stdout.splitlines() if line.startswith("|")]
     header, rule, *body = rows
     columns = header.count("|")
-    assert "chainrule eager" in header and "NumPy by hand" in header
+    assert "chainrule eager" in header and "chainrule compiled" in header and "NumPy by hand" in header
     assert rule == "|" + " --- |" * (columns - 1)
     assert "failed:" not in run.stdout
     assert [row.split(" | ")[0][2:] for row in body] == [w.label for w in suite.WORKLOADS]
