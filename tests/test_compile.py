@@ -18,7 +18,7 @@ RNG = np.random.default_rng(0)
 
 
 def _program(f: Any) -> Program:
-    (program,) = f.programs.values()
+    (program,) = [p for programs in f.programs.values() for p in programs]
     return program
 
 
@@ -505,6 +505,178 @@ def test_on_the_device(gpu: None) -> None:
         np.testing.assert_array_equal(out.cpu().data, f(x).cpu().data)
     _same(step(np.ones(4)), f(np.ones(4)))  # the same shape on the host: another signature
     assert step.traces == 2
+
+
+def _both(make: Any, calls: int, between: Any = None) -> None:
+    """``make()`` -> (step, state) run eagerly and compiled, ``between(i, state)`` after each call recording what to
+    compare in ``state["seen"]``."""
+    runs = []
+    for compiled in (False, True):
+        cr.manual_seed(3)
+        step, state = make()
+        run = cr.compile(step) if compiled else step
+        for i in range(calls):
+            run(np.full((2, 3), 0.5 + i, dtype=np.float32))
+            if between is not None:
+                between(i, state)
+        runs.append(state["seen"])
+    _same(runs[1], runs[0])
+
+
+def _linear_sgd(**settings: Any) -> Any:
+    model = cr.nn.Linear(3, 1)
+    opt = cr.optim.SGD(model.parameters(), **{"lr": 0.1, **settings})
+
+    def step(x: Any) -> None:
+        opt.zero_grad()
+        cr.sum(model(x) ** 2).backward()
+        opt.step()
+
+    return step, {"model": model, "opt": opt}
+
+
+def _params(state: dict[str, Any]) -> list[Any]:
+    return [p.data.copy() for p in state["model"].parameters()]
+
+
+def test_what_changes_between_calls_is_seen() -> None:
+    def frozen() -> Any:
+        step, state = _linear_sgd()
+        state["model"].weight.requires_grad_(False)
+        return step, state
+
+    def unfreeze(i: int, state: dict[str, Any]) -> None:
+        state.setdefault("seen", []).append(_params(state))
+        if i == 2:
+            state["model"].weight.requires_grad_(True)
+
+    _both(frozen, 5, unfreeze)
+
+    def replace(i: int, state: dict[str, Any]) -> None:  # a new parameter object on the module (and the optimizer)
+        state.setdefault("seen", []).append(_params(state))
+        if i == 2:
+            model, opt = state["model"], state["opt"]
+            model.weight = cr.nn.Parameter(cr.Tensor(np.zeros((1, 3), np.float32)))
+            opt.param_groups[0]["params"][0] = model.weight
+
+    _both(_linear_sgd, 5, replace)
+
+    def scheduled() -> Any:  # learning rates of NumPy's types, changed by a scheduler at every call
+        step, state = _linear_sgd(lr=np.float32(0.1))
+        state["scheduler"] = cr.optim.lr_scheduler.StepLR(state["opt"], step_size=1, gamma=0.5)
+        return step, state
+
+    def schedule(i: int, state: dict[str, Any]) -> None:
+        state["scheduler"].step()
+        state.setdefault("seen", []).append(_params(state))
+
+    _both(scheduled, 5, schedule)
+
+
+def test_outside_views_and_names_see_the_updates() -> None:
+    model = cr.nn.Linear(3, 1)
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    view, name = model.weight.detach(), model.weight.data
+
+    @cr.compile
+    def step(x: Any) -> None:
+        opt.zero_grad()
+        cr.sum(model(x) ** 2).backward()
+        opt.step()
+
+    for _ in range(4):
+        step(np.ones((2, 3), np.float32))
+        assert np.array_equal(view.data, model.weight.data) and name is model.weight.data  # updated in place
+
+
+def test_arrays_a_call_hands_out_are_its_own() -> None:
+    t = cr.Tensor(np.ones(3))
+
+    def assigns(x: Any) -> Any:
+        t.data = np.zeros(3)  # a constant of the program: each call gets a copy, as eager makes a new array
+        return x * 1
+
+    f = cr.compile(assigns)
+    for _ in range(3):
+        f(np.ones(1))
+        with cr.no_grad():
+            t += 1
+        assert np.array_equal(t.data, np.ones(3))
+    w = cr.nn.Parameter(cr.Tensor(np.ones(4)))
+
+    def broadcast_gradient(x: Any) -> Any:
+        w.grad = None
+        cr.sum(w * x).backward()  # the gradient of w is x broadcast: .grad gets an array of its own
+        return w.grad
+
+    g = cr.compile(broadcast_gradient)
+    for _ in range(3):
+        g(np.ones(1))
+        w.grad.data *= 0.5
+        assert w.grad.data.flags.writeable and np.array_equal(w.grad.data, np.full(4, 0.5))
+    _same(cr.compile(lambda x: (x * 2, cr.zeros(3)))(np.ones(3)), (np.full(3, 2.0), np.zeros(3)))
+    model = cr.nn.Linear(3, 2)
+
+    def zeros(x: Any) -> Any:
+        for p in model.parameters():
+            p.grad = cr.zeros_like(p)
+        return x * 1
+
+    z = cr.compile(zeros)
+    for _ in range(4):
+        z(np.ones(2))
+        with cr.no_grad():
+            model.weight.grad += 1.0
+        assert np.array_equal(model.weight.grad.data, np.ones((2, 3), np.float32))
+
+
+def test_an_alias_read_after_its_tensor_is_updated_is_refused() -> None:
+    model = cr.nn.Linear(3, 1)
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    frozen = model.weight.detach()  # the same array
+
+    def step(x: Any) -> Any:
+        opt.zero_grad()
+        cr.sum(model(x) ** 2).backward()
+        opt.step()
+        return frozen * 1
+
+    weight = model.weight.data.copy()
+    with pytest.raises(cr.CompileError, match="shares"):
+        cr.compile(step)(np.ones((2, 3), np.float32))
+    assert np.array_equal(model.weight.data, weight) and model.weight.grad is None  # as it was
+
+
+def test_hooks_and_a_step_guarded_by_except() -> None:
+    def hooked() -> Any:
+        model = cr.nn.Linear(3, 1)
+        model.weight.register_hook(lambda g: g * 2)
+        opt = cr.optim.Adam(model.parameters(), lr=0.1)
+
+        def step(x: Any) -> None:
+            opt.zero_grad()
+            cr.sum(model(x) ** 2).backward()
+            try:  # the call that makes Adam's state runs as written: no `except Exception` sees how
+                opt.step()
+            except Exception:  # pragma: no cover - eager never raises here
+                raise AssertionError("unreachable") from None
+
+        return step, {"model": model}
+
+    _both(hooked, 4, lambda i, state: state.setdefault("seen", []).append(_params(state)))
+
+
+def test_tensors_kept_outside_are_refused() -> None:
+    kept: list[Any] = []
+
+    def keeps(x: Any) -> Any:
+        y = cr.tanh(cr.tensor(x))
+        kept.append(y * 2)  # a replay would not append
+        return y
+
+    with pytest.raises(cr.CompileError, match="kept a tensor"):
+        cr.compile(keeps)(np.ones(2))
+    assert type(kept[0].data) is np.ndarray  # given its value, not left holding the trace's box
 
 
 def test_a_training_step_on_the_device(gpu: None) -> None:

@@ -29,7 +29,7 @@ def _replays(fn: Any, make: Any, times: int = 4) -> cr.compile:
 
 
 def _program(step: Any) -> Program:
-    (program,) = step.programs.values()
+    (program,) = [p for programs in step.programs.values() for p in programs]
     return program
 
 

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
+import sys
 import threading
 import traceback
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -55,7 +58,7 @@ _DATA = Tensor.__dict__["data"]  # the slot holding a tensor's array, read and w
 _OTHER_BOXES = (primitive.Dual, primitive.Batched, Traced)  # tensors that are boxes of a level, never captured
 
 
-class _Abandon(Exception):
+class _Abandon(BaseException):  # not an Exception: a user's `except Exception` around a step must not catch it
     """Raised while tracing where the call creates state that a program cannot (an optimizer's first step)."""
 
 
@@ -110,8 +113,9 @@ class Compiled:
     def __init__(self, fn: Callable[..., Any], static_argnums: tuple[int, ...]) -> None:
         self.fn = fn
         self.static_argnums = static_argnums
-        self.programs: dict[Any, Program] = {}
-        self.flat: dict[Any, Program] = {}  # the same programs, by the signature of a call with host arrays alone
+        # the programs of each signature (several where what they relied on alternates: train and eval modes)
+        self.programs: dict[Any, list[Program]] = {}
+        self.flat: dict[Any, Program] = {}  # the last one run, by the signature of a call with host arrays alone
         self.traces = 0
         functools.update_wrapper(self, fn)
 
@@ -145,8 +149,9 @@ class Compiled:
             return self.fn(*args, **kwargs)
         key = (treedef, is_grad_enabled(), tuple(_static_key(args[i], f"argument {i}") for i in statics),
                tuple(_leaf_key(x) for x in leaves))
-        program = self.programs.get(key)
-        if program is None or not program.current():  # new, or a captured tensor changed shape, dtype or device
+        known = self.programs.setdefault(key, [])
+        program = next((p for p in known if p.current()), None)
+        if program is None:  # a new signature, or something the programs relied on changed (a guard failed)
             self.traces += 1
             if self.traces == RETRACE_WARNING + 1:
                 warnings.warn(f"cr.compile: {getattr(self.fn, '__name__', 'the function')} has been traced "
@@ -157,7 +162,9 @@ class Compiled:
                 program, values = _trace(self.fn, args, statics, leaves, treedef)
             except _Abandon:  # it creates an optimizer's state: run as written, and trace the next call
                 return self.fn(*args, **kwargs)
-            self.programs[key] = program
+            known.append(program)
+            if len(known) > RETRACE_WARNING:  # guards that never hold twice (a setting that changes at every call)
+                del known[0]
             if flat is not None:
                 self.flat[flat] = program
             return program.result(values)  # the traced call's own answers: running it again would draw anew
@@ -168,7 +175,8 @@ class Compiled:
 
 def _leaf_key(x: Any) -> Any:
     if isinstance(x, Tensor):
-        return ("tensor", x.shape, x.dtype, backend.device_of(x.data))
+        data = _DATA.__get__(x)  # past a trace's patches: reading it there would take the tensor over
+        return ("tensor", data.shape, data.dtype, backend.device_of(data))
     if type(x) in _ARRAYS:
         return ("array", x.shape, x.dtype, backend.device_of(x))
     return _static_key(x, "a non-array leaf")
@@ -254,17 +262,31 @@ class Program:
 
 
 def _apply_effects(effects: list[tuple[Tensor, str, int | None]], env: list[Any]) -> None:
-    """The writes of a run to state outside the function: updated tensors take their new arrays (as ``p.data = new``
-    would: a view taken of one beforehand keeps the old values), with their version stamped as an in-place update
-    stamps it; gradients are set, replaced or cleared."""
+    """The writes of a run to state outside the function, as eager leaves it: updated tensors get their new values
+    (``_write``), with their version stamped as an in-place update stamps it; gradients are set, replaced or
+    cleared."""
     for t, what, k in effects:
         if what == "data":
-            t.data = env[k]  # type: ignore[index]
+            _write(t, env[k])  # type: ignore[index]
             t._share_version().clock = tick()
         elif what == "grad":
             t._grad = None if k is None else Tensor._from_node(env[k], None)
         else:
-            t._grad.data = env[k]  # type: ignore[union-attr, index]
+            _write(t._grad, env[k])  # type: ignore[arg-type, index]
+
+
+_HELD = 4  # the references to a captured array during a run's write-back: the tensor, the run's env, _write's two
+
+
+def _write(t: Tensor, new: Any) -> None:
+    """``t``'s new values: the new array itself, taken without a copy, unless anything else holds the old one (a
+    view of it, a detached tensor, a name), which eager's in-place update would have shown the new values: then
+    they are written into it."""
+    old = t.data
+    if sys.getrefcount(old) > _HELD and old.shape == new.shape and old.dtype == new.dtype and _writeable(old):
+        old[...] = new
+    else:
+        t.data = new
 
 
 def _pack(kind: type) -> Callable[..., Any]:
@@ -295,8 +317,9 @@ class _Trace:
         self.views: dict[int, list[int]] = {}  # the slots holding views of each slot's array
         self.stale: set[int] = set()  # views of arrays updated since: eager would read the new values through them
         self.captures: dict[int, _Capture] = {}  # tensors from outside, taken over for the trace, by id
-        self.born: set[int] = set()  # the ids of the tensors made while tracing: constants, fresh at every call
-        self.made: list[tuple[Tensor, Any]] = []  # those given boxes (to record writes into them), with their arrays
+        self.sharing: set[int] = set()  # captured tensors whose arrays share memory with another captured one
+        self.born: dict[int, weakref.ref[Tensor]] = {}  # the tensors made while tracing (fresh at every call), by id
+        self.made: list[tuple[weakref.ref[Tensor], Any]] = []  # those of constants given boxes, with their arrays
         self.guarded: set[Any] = set()  # what a guard already checks (an optimizer's settings, a module's mode)
 
     def capture(self, t: Tensor) -> None:
@@ -311,11 +334,15 @@ class _Trace:
         if id(t) in self.born:  # made inside the trace, of constants: every run starts from the same array
             box, k = self.box(data, True)
             self.program.env[k] = data
-            self.made.append((t, data))
+            self.made.append((weakref.ref(t), data))
             _DATA.__set__(t, box)
             return
+        if type(data) is np.ndarray and any(type(c.data) is np.ndarray and np.may_share_memory(c.data, data)
+                                            for c in self.captures.values()):
+            self.sharing.add(id(t))  # an alias (t.detach(), a view) of a tensor already taken over
         capture = self.captures[id(t)] = _Capture(t, data)
         self.alive.append(t)
+        self.program.guards.append((lambda: t.requires_grad, t.requires_grad))  # frozen or not: another graph
         _DATA.__set__(t, self.captured_box(data, lambda: _leaf_key(t), capture, "data"))
         grad = capture.grad
         if grad is not None and type(_DATA.__get__(grad)) in _ARRAYS:
@@ -335,15 +362,20 @@ class _Trace:
         """An optimizer's setting ``group[key]`` (a number, or a tuple of numbers) as boxes read from the group at
         every run, so a scheduler's new rate needs no new trace; anything else as it is (a guard checks it)."""
         value = group[key]
-        numbers = value if isinstance(value, tuple) else (value,)
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+        if not _readable(value):
             return value
+        sequence = isinstance(value, (tuple, list))
         boxes = []
-        for index, v in enumerate(numbers):
+        for index, v in enumerate(value if sequence else (value,)):
             box, k = self.box(np.array(v, dtype=np.float64), False)
-            self.program.captured_settings.append((k, group, key, index if isinstance(value, tuple) else None))
+            self.program.captured_settings.append((k, group, key, index if sequence else None))
             boxes.append(box)
-        return tuple(boxes) if isinstance(value, tuple) else boxes[0]
+        return type(value)(boxes) if sequence else boxes[0]
+
+    def outside(self, t: Tensor) -> bool:
+        """Whether ``t`` is a tensor from outside the function (taken over, or to be), not one it made or a box."""
+        return id(t) in self.captures or (id(t) not in self.born and type(t) not in _OTHER_BOXES
+                                          and type(_DATA.__get__(t)) in _ARRAYS)
 
     def guard(self, key: Any, check: Callable[[], Any]) -> None:
         """Check ``check()`` before every run against its value now (once per ``key``): a Python value the trace
@@ -382,7 +414,8 @@ class _Trace:
         """The slot of argument ``a`` and its value now."""
         if type(a) is Traced:
             if a.level != self.level:
-                raise CompileError("cr.compile: a value traced by another cr.compile call reached this one")
+                raise CompileError("cr.compile: a value traced by another cr.compile call reached this one (kept "
+                                   "from an earlier trace, in an attribute or a list, say?)")
             k = self.slots.get(id(a))
             if k is None:
                 raise CompileError("cr.compile: a traced value was computed outside chainrule's primitives (a "
@@ -477,6 +510,15 @@ def opaque(rule: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, An
     pairs = [trace.input(a) for a in args]
     step = functools.partial(rule, **kwargs) if kwargs else rule
     return trace.result(step, pairs, step(*[v for _, v in pairs]))
+
+
+def own_array(box: Traced, shared: bool) -> Traced:
+    """A leaf's cotangent as ``.grad`` keeps it (``_accumulate_leaf_grad``): copied, by a recorded step, where
+    eager copies its array (one passed on to other leaves too, a view, a read-only broadcast)."""
+    value = box.value
+    if not shared and value.base is None and _writeable(value):
+        return box
+    return opaque(_copy, (box,), {})  # type: ignore[return-value]
 
 
 def _level_in(args: Any) -> int:
@@ -617,7 +659,7 @@ def _trace_alone(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[i
         except (CompileError, BatchValueError) as error:
             raise CompileError(_located(error)) from error
         out_leaves, program.treedef = tree_flatten(out)
-        values = program.env.copy()
+        resolved = []
         for o in out_leaves:
             if type(o) is Traced or isinstance(o, Tensor) or type(o) in _ARRAYS:
                 if isinstance(o, Tensor) and o._node is not None and o._node.raw is not None:
@@ -627,10 +669,14 @@ def _trace_alone(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[i
                         "the function, return cr.grad's gradients, or return t.detach() to keep the value alone")
                 k, value = trace.input(o)
                 program.outputs.append((k, k in trace.tensors))
-                values[k] = value
+                resolved.append((k, value))
             else:
                 program.outputs.append((None, o))
+        _escaped(trace, out_leaves)
         _settle(trace, done=True)
+        values = program.env.copy()  # after the outputs and effects, which may have added slots
+        for k, value in resolved:
+            values[k] = value
         settled = True
     finally:
         if not settled:
@@ -649,8 +695,10 @@ def _settle(trace: _Trace, done: bool) -> None:
     array, its gradient) becomes an effect of the program where it changed, and the tensor takes the trace's values;
     otherwise everything is put back as it was."""
     effects = trace.program.effects
-    for t, data in trace.made:  # tensors the function made, which it may have kept: the trace's values, or none
-        _DATA.__set__(t, trace.input(_DATA.__get__(t))[1] if done else data)
+    for ref, data in trace.made:  # tensors the function made, which it may have kept: the trace's values, or none
+        t = ref()
+        if t is not None:
+            _DATA.__set__(t, trace.input(_DATA.__get__(t))[1] if done else data)
     for c in trace.captures.values():
         t = c.tensor
         if not done:
@@ -661,9 +709,13 @@ def _settle(trace: _Trace, done: bool) -> None:
             continue
         k, value = trace.input(_DATA.__get__(t))
         if k != c.data_slot:
+            k, value = _fresh(trace, k, value)
             effects.append((t, "data", k))
+            value = _into_own(c.data, value)
         _DATA.__set__(t, value)
         grad = t._grad
+        if grad is not c.grad and c.grad_data is not None:  # the gradient it had, replaced: as it was
+            _DATA.__set__(c.grad, c.grad_data)
         if grad is None:
             if c.grad is not None:
                 effects.append((t, "grad", None))
@@ -672,10 +724,70 @@ def _settle(trace: _Trace, done: bool) -> None:
         else:
             k, value = trace.input(_DATA.__get__(grad))
             if grad is not c.grad:
+                k, value = _fresh(trace, k, value)
                 effects.append((t, "grad", k))
             elif k != c.grad_slot:
+                k, value = _fresh(trace, k, value)
                 effects.append((t, "grad data", k))
+                value = _into_own(c.grad_data, value)
             _DATA.__set__(grad, value)
+
+
+def _into_own(own: Any, value: Any) -> Any:
+    """The traced call's new values for a captured array, written into it as eager writes (views of it see them),
+    where they fit it."""
+    if value.shape != own.shape or value.dtype != own.dtype or not _writeable(own):
+        return value
+    own[...] = value
+    return own
+
+
+def _fresh(trace: _Trace, k: int, value: Any) -> tuple[int, Any]:
+    """The slot and the traced call's value of what a run writes into a tensor: a constant of the program (an array
+    the function assigned) copied, by a step of its own, so that each call hands out an array of its own, as eager
+    would."""
+    if trace.program.env[k] is None:
+        return k, value
+    out = trace.program.slot()
+    trace.program.add(_copy, (k,), out)
+    return out, value.copy()
+
+
+def _writeable(a: Any) -> bool:
+    return getattr(a.flags, "writeable", True)  # a GPU's arrays have no such flag: always writable
+
+
+def _copy(a: Any) -> Any:
+    return a.copy()
+
+
+def _escaped(trace: _Trace, outputs: list[Any]) -> None:
+    """Refuse a trace whose function kept, outside it, a tensor it made of traced values (appended to a list, set
+    as an attribute): a replay would neither keep it again nor update it. Such tensors are given their values. And
+    one that updates a tensor another tensor it read aliases."""
+    if trace.sharing and any(trace.input(_DATA.__get__(c.tensor))[0] != c.data_slot for c in trace.captures.values()):
+        raise CompileError("cr.compile: the function updates a tensor whose memory another tensor it reads shares (a "
+                           "t.detach() or a view taken outside): eager would read the new values through it, a replay "
+                           "the old ones. Take the alias inside the function")
+    handled = {id(c.tensor._grad) for c in trace.captures.values()}
+    todo = [o for o in outputs if isinstance(o, Tensor)]
+    while todo:  # the outputs, and what their graphs (used by a backward) still hold
+        t = todo.pop()
+        if id(t) not in handled:
+            handled.add(id(t))
+            if t._node is not None:
+                todo.extend(a for a in t._node.args if isinstance(a, Tensor))
+
+    def kept() -> list[Tensor]:
+        return [t for t in (ref() for ref in trace.born.values()) if t is not None and id(t) not in handled
+                and type(t) not in _OTHER_BOXES and type(_DATA.__get__(t)) is Traced]
+
+    if kept() and (gc.collect() or True) and kept():  # what only a reference cycle holds is not kept
+        for t in kept():
+            _DATA.__set__(t, _DATA.__get__(t).value)
+        raise CompileError("cr.compile: the function kept a tensor it computed somewhere outside it (appended to a "
+                           "list, set as an attribute, stored in a dict): a replay runs no Python, so it would not "
+                           "keep it again. Return it from the function instead, and store it outside")
 
 
 def _prune(program: Program) -> None:
@@ -744,7 +856,7 @@ def _state_captured(trace: _Trace) -> Iterator[None]:
         try:
             _DATA.__get__(t)
         except AttributeError:  # a tensor being made: its own, fresh at every call (no state to take over)
-            trace.born.add(id(t))
+            trace.born[id(t)] = weakref.ref(t)
         else:
             trace.capture(t)
         _DATA.__set__(t, value)
@@ -787,7 +899,12 @@ def _state_captured(trace: _Trace) -> Iterator[None]:
                            "rate traces the step again)")
 
     def called(m: Module, *args: Any, **kwargs: Any) -> Any:
-        trace.guard(("training", id(m)), lambda: m.training)
+        # its mode, and which tensors from outside it holds as parameters and buffers (one replaced is another
+        # tensor to read; those cr.func.functional_call puts in for the call are the function's own) and submodules
+        tensors = [(table, name) for table in (m._parameters, m._buffers) for name, v in table.items()
+                   if isinstance(v, Tensor) and trace.outside(v)]
+        trace.guard(("module", id(m)), lambda: (m.training, [id(table.get(name)) for table, name in tensors],
+                                                [id(v) for v in m._modules.values()]))
         return module_call(m, *args, **kwargs)
 
     tensor_backward, module_call = Tensor.backward, Module.__call__
@@ -811,13 +928,23 @@ def _state_captured(trace: _Trace) -> Iterator[None]:
 _READ_AT_RUN = ("lr", "betas")  # the settings schedulers change (OneCycleLR cycles betas[0]): read at every run
 
 
+def _readable(value: Any) -> bool:
+    """Whether a setting is read at every run: a real number (of Python or NumPy, or a 0-d array), or a tuple or
+    list of them."""
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    return all((isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)))
+               or (type(v) is np.ndarray and v.shape == () and v.dtype.kind in "iuf") for v in values)
+
+
 def _optimizer_key(opt: Any) -> Any:
-    """What an optimizer's traced step relied on: its parameter groups and their settings (learning rates and betas
-    by type alone: a replay reads their values), and the state tensors it read (``load_state_dict`` makes new ones:
-    groups and tensors)."""
-    return ([(id(group), {k: (type(v), len(v)) if k in _READ_AT_RUN and isinstance(v, tuple) else
-                          type(v) if k in _READ_AT_RUN else v for k, v in group.items() if k != "params"})
-             for group in opt.param_groups],
+    """What an optimizer's traced step relied on: its parameter groups (their parameters, and their settings: those
+    a replay reads by their kind alone) and the state tensors it read (``load_state_dict`` makes new ones)."""
+    def setting(k: str, v: Any) -> Any:
+        if k in _READ_AT_RUN and _readable(v):
+            return (type(v), len(v)) if isinstance(v, (tuple, list)) else "a number"
+        return v
+    return ([(id(group), [id(p) for p in group["params"]],
+              {k: setting(k, v) for k, v in group.items() if k != "params"}) for group in opt.param_groups],
             [id(v) for state in opt.state.values() for v in state.values()])
 
 

@@ -60,7 +60,7 @@ def optimize(program: Program, values: dict[int, Any]) -> None:
     >>> f = cr.compile(lambda x: cr.tanh(x * 0.5))
     >>> f(np.zeros(3)).tolist()
     [0.0, 0.0, 0.0]
-    >>> (program,) = f.programs.values()
+    >>> ((program,),) = f.programs.values()
     >>> (times, _, x, half, _, product), (tanh, _, _, _, ins, _) = program.ops
     >>> program.env[half]  # 0.5 as the loop casts it, once
     array(0.5)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .primitive import BatchValueError, Traced, holds_box
-from .tensor import Tensor, values
+from .tensor import Tensor, bottom, values
 
 Impl = Callable[..., Any]
 
@@ -126,7 +126,9 @@ def _wrapped(value: Any) -> Any:
 
 
 def _on_data(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if func not in _VALUE_SHAPED and _traced(args):  # cr.compile: one step, run on the arrays at every replay
+    if func in _SHAPE_QUERIES:  # what any box answers without values (vmap's and cr.compile's hold none)
+        return func(*(bottom(a) if isinstance(a, Tensor) else a for a in args), **kwargs)
+    if func not in _VALUE_SHAPED and _traced(args):  # cr.compile: one step
         from .compile import opaque
 
         out = opaque(functools.partial(_one_array, func), args, kwargs)
@@ -135,6 +137,7 @@ def _on_data(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, 
     return _wrapped(func(*_unwrapped(args), **_unwrapped(kwargs)))
 
 
+_SHAPE_QUERIES = frozenset({np.shape, np.ndim, np.size, np.result_type})  # answered by the box as it is
 # functions whose results' shapes depend on the values: a compiled program could not rely on the traced ones
 _VALUE_SHAPED = frozenset({np.nonzero, np.argwhere, np.flatnonzero, np.extract, np.compress, np.unique, np.bincount,
                            np.trim_zeros, np.unique_values, np.unique_counts, np.unique_inverse, np.unique_all})

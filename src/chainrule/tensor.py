@@ -1264,6 +1264,11 @@ def _accumulate_leaf_grad(leaf: Tensor, g: Any, create_graph: bool, stored: set[
             g = g.copy()
         stored.add(id(g))
         g = Tensor._from_node(g, None)
+    elif _traced_in(g) is not None:  # cr.compile's box (or a tensor holding one): copied, recorded, where eager's
+        from .compile import own_array  # array would be
+
+        g = own_array(_traced_in(g), id(g) in stored)
+        stored.add(id(g))
     elif id(g) in stored:
         g = g * 1  # one cotangent passed on to several leaves (add's VJP is g): each .grad its own tensor
     stored.add(id(g))
