@@ -666,6 +666,22 @@ def test_hooks_and_a_step_guarded_by_except() -> None:
     _both(hooked, 4, lambda i, state: state.setdefault("seen", []).append(_params(state)))
 
 
+def test_gradient_clipping_compiles() -> None:
+    def clipped() -> Any:
+        model = cr.nn.Sequential(cr.nn.Linear(3, 8), cr.nn.Tanh(), cr.nn.Linear(8, 1))
+        opt = cr.optim.Adam(model.parameters(), lr=0.1)
+
+        def step(x: Any) -> None:
+            opt.zero_grad()
+            cr.sum(model(x) ** 2).backward()
+            cr.nn.utils.clip_grad_norm_(model.parameters(), 0.5)  # no decision on the norm: recorded
+            opt.step()
+
+        return step, {"model": model}
+
+    _both(clipped, 5, lambda i, state: state.setdefault("seen", []).append(_params(state)))
+
+
 def test_tensors_kept_outside_are_refused() -> None:
     kept: list[Any] = []
 

@@ -12,7 +12,9 @@ import numpy as np
 from .. import backend
 from ..engine import no_grad
 from ..ops.shape import concatenate, reshape
-from ..tensor import Tensor, values
+from ..optim.optimizer import scalar
+from ..tensor import Tensor
+from .functional import _stopped
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm", "parameters_to_vector",
            "vector_to_parameters"]
@@ -61,7 +63,7 @@ def get_total_norm(tensors: TensorOrTensors, norm_type: float | str = 2.0, error
     tensor(5.)
     """
     norm_type = float(norm_type)
-    arrays = [values(t) for t in _tensors(tensors)]
+    arrays = [_stopped(t) for t in _tensors(tensors)]
     if not arrays:
         return Tensor(np.array(0.0, dtype=np.float32))
     norms = [_vector_norm(a, norm_type) for a in arrays]
@@ -81,11 +83,11 @@ def clip_grads_with_norm_(parameters: TensorOrTensors, max_norm: float, total_no
     grads = _grads(parameters)
     if not grads:
         return
-    total = values(total_norm)
-    coef = float(np.minimum(max_norm / (total + 1e-6), 1.0))  # (on a GPU: one read of a number)
+    total = _stopped(total_norm) if isinstance(total_norm, Tensor) else np.asarray(total_norm, dtype=np.float64)
+    coef = np.minimum(max_norm / (total + 1e-6), 1.0)  # no decision on it: cr.compile records this too
     with no_grad():
         for g in grads:
-            g *= coef
+            g *= scalar(coef, g.dtype)  # as a Python number would be cast
 
 
 def clip_grad_norm_(parameters: TensorOrTensors, max_norm: float, norm_type: float | str = 2.0,
