@@ -151,6 +151,9 @@ class Compiled:
                tuple(_leaf_key(x) for x in leaves))
         known = self.programs.setdefault(key, [])
         program = next((p for p in known if p.current()), None)
+        if program is not None and program is not known[0]:  # the last one run is tried first next time
+            known.remove(program)
+            known.insert(0, program)
         if program is None:  # a new signature, or something the programs relied on changed (a guard failed)
             self.traces += 1
             if self.traces == RETRACE_WARNING + 1:
@@ -162,9 +165,9 @@ class Compiled:
                 program, values = _trace(self.fn, args, statics, leaves, treedef)
             except _Abandon:  # it creates an optimizer's state: run as written, and trace the next call
                 return self.fn(*args, **kwargs)
-            known.append(program)
+            known.insert(0, program)
             if len(known) > RETRACE_WARNING:  # guards that never hold twice (a setting that changes at every call)
-                del known[0]
+                del known[-1]
             if flat is not None:
                 self.flat[flat] = program
             return program.result(values)  # the traced call's own answers: running it again would draw anew
