@@ -15,7 +15,7 @@ import heapq
 import inspect
 import itertools
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -231,7 +231,7 @@ class Node:
     prim: Any
     args: tuple[Any, ...]
     raw: Sequence[Any] | None
-    kwargs: dict[str, Any]
+    kwargs: Mapping[str, Any]
     ans: Any
     clock: int
     hooks: list[Callable[[Any], Any]] | None
