@@ -165,6 +165,9 @@ WORKLOADS = (
     # a 0-d value: the engine's per-op cost with nothing to compute; JAX would trace 100,000 ops, so it has none
     Workload("deep", "deep: 100,000-op scalar chain, fwd+bwd, per op (imports excluded)", "us per op",
              _CHAIN, {"layers": 33_333, "shape": ()}, {"layers": 300, "shape": ()}, ops=_chain_ops),
+    # the same ten times longer: the time per op should stay flat (no recursion, memory linear in the ops)
+    Workload("deep_1m", "deep_1m: the same with 1,000,000 ops, per op", "us per op",
+             _CHAIN, {"layers": 333_333, "shape": ()}, {"layers": 300, "shape": ()}, ops=_chain_ops),
     Workload("mlp", "mlp step 128x64->256->256->10, SGD, float32", "ms", _MLP, _SMALL, _TINY),
     Workload("mlp_big", "mlp_big step 256x784->1024->1024->10", "ms", _MLP, _BIG, _TINY),
     Workload("mlp_big_blas", "its matrix products alone (the BLAS floor)", "ms",

@@ -15,7 +15,7 @@ import heapq
 import inspect
 import itertools
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -231,7 +231,7 @@ class Node:
     prim: Any
     args: tuple[Any, ...]
     raw: Sequence[Any] | None
-    kwargs: dict[str, Any]
+    kwargs: Mapping[str, Any]
     ans: Any
     clock: int
     hooks: list[Callable[[Any], Any]] | None
@@ -379,7 +379,15 @@ def run(
                     continue
                 if node.level and (a._node.level if a._node is not None else 0) != node.level:
                     continue  # a box of a lower level: a constant at this node's level
-                c = vjps[i](g, ans, *args, **kw) if kw else vjps[i](g, ans, *args)
+                rule = vjps[i]
+                if kw:
+                    c = rule(g, ans, *args, **kw)
+                elif len(args) == 1:  # a plain call for the common arities: cheaper than unpacking *args
+                    c = rule(g, ans, args[0])
+                elif len(args) == 2:
+                    c = rule(g, ans, args[0], args[1])
+                else:
+                    c = rule(g, ans, *args)
                 data = a.data
                 if c.shape != data.shape:
                     try:

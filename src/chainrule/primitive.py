@@ -13,8 +13,9 @@ import inspect
 import itertools
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -206,8 +207,8 @@ class Primitive:
             node = _new(Node)  # fields set inline, without an __init__ frame
             node.prim = self
             node.args = args
-            node.raw = raw
-            node.kwargs = kwargs
+            node.raw = tuple(raw)  # a tuple of arrays and constants: the collector stops tracking it
+            node.kwargs = kwargs or _NO_OPTIONS  # one shared empty mapping: 64 bytes less per node
             node.ans = ans
             node.clock = tick()
             node.hooks = None
@@ -223,6 +224,7 @@ class Primitive:
 
 
 _new = object.__new__
+_NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 
 
 def _named(prim: Primitive, raw: Sequence[Any], error: Exception) -> Exception:
