@@ -160,8 +160,8 @@ def _serve(lib: Library, clock: Callable[[], float], out: TextIO) -> None:
 
     def answer(request: dict[str, Any]) -> dict[str, Any]:
         workload = WORKLOAD[request["workload"]]
-        own = workload.versions.get(lib.key)
-        make = own or workload.versions.get(lib.versions_of or lib.key)
+        own = workload.versions.get(lib.key)  # a compiler's own version, or None for none
+        make = own if lib.key in workload.versions else workload.versions.get(lib.versions_of or lib.key)
         if make is None:
             return {}
         if workload.key not in steps:

@@ -33,7 +33,7 @@ class Workload:
     # "us per op", "ms", or a memory workload's "MB resident" (the step's rise of the resident size / the process's
     # peak: every library) or "MB traced" (tracemalloc's peak of the step's allocations: NumPy's arrays, not torch's)
     unit: str
-    versions: dict[str, Callable[..., Step]]
+    versions: dict[str, Callable[..., Step] | None]  # None: that library has no version (a compiler skips it)
     sizes: dict[str, Any]
     tiny: dict[str, Any]  # sizes for a smoke test of the suite
     ops: Callable[..., int] | None = None  # operations per step, for a per-op time
@@ -166,8 +166,10 @@ WORKLOADS = (
     Workload("deep", "deep: 100,000-op scalar chain, fwd+bwd, per op (imports excluded)", "us per op",
              _CHAIN, {"layers": 33_333, "shape": ()}, {"layers": 300, "shape": ()}, ops=_chain_ops),
     # the same ten times longer: the time per op should stay flat (no recursion, memory linear in the ops)
+    # (not compiled: a trace of a million ops costs minutes and holds every value, for nothing a replay would add)
     Workload("deep_1m", "deep_1m: the same with 1,000,000 ops, per op", "us per op",
-             _CHAIN, {"layers": 333_333, "shape": ()}, {"layers": 300, "shape": ()}, ops=_chain_ops),
+             {**_CHAIN, "compiled": None}, {"layers": 333_333, "shape": ()}, {"layers": 300, "shape": ()},
+             ops=_chain_ops),
     Workload("mlp", "mlp step 128x64->256->256->10, SGD, float32", "ms", _MLP, _SMALL, _TINY),
     Workload("mlp_big", "mlp_big step 256x784->1024->1024->10", "ms", _MLP, _BIG, _TINY),
     Workload("mlp_big_blas", "its matrix products alone (the BLAS floor)", "ms",
