@@ -1025,6 +1025,11 @@ def _every_target_counts(idx: Any, n_classes: int, ignore_index: int, what: str)
     """``idx`` itself, once checked to hold classes in range and no ``ignore_index`` (a compiled step's targets)."""
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{what}: indices must be integers, got an array of dtype {idx.dtype}")
+    # one pass where nothing is wrong: read as unsigned, a negative target is huge, so the largest target alone says
+    # whether every one is in range (and not ignore_index, unless that is a class)
+    fine = not idx.size or idx.view(np.dtype(f"u{idx.dtype.itemsize}")).max() < n_classes
+    if fine and not 0 <= ignore_index < n_classes:
+        return idx
     if (idx == ignore_index).any():
         raise ValueError(f"{what}: a target equal to ignore_index ({ignore_index}) reached a step compiled by "
                          "cr.compile, which picks every target's log-probability: pass the batch to the eager "
