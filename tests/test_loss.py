@@ -247,9 +247,9 @@ def test_on_a_device_as_on_the_host(name: str, kw: dict[str, Any], arrays: tuple
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
-def test_compiled_cross_entropy_checks_every_target_at_every_run(dtype: Any) -> None:
-    """A compiled step's targets are checked at each replay: in range (negative ones too) and none equal to
-    ignore_index; where they are fine, the loss is eager's."""
+def test_cross_entropy_checks_every_target_eager_and_at_every_compiled_run(dtype: Any) -> None:
+    """Targets are checked in range (negative ones too), eagerly and at each replay of a compiled step, which also
+    refuses one equal to ignore_index (eager ignores it); where they are fine, the loss is eager's."""
     x = cr.tensor(_rng(4).standard_normal((3, 4)))
     loss = cr.compile(lambda t, ignore: F.cross_entropy(x, t, ignore_index=ignore), static_argnums=1)
     good = np.array([0, 3, 1], dtype=dtype)
@@ -263,3 +263,8 @@ def test_compiled_cross_entropy_checks_every_target_at_every_run(dtype: Any) -> 
     for targets, ignore, error, message in bad:
         with pytest.raises(error, match=message):
             loss(np.array(targets, dtype=dtype), ignore)
+        if error is IndexError:
+            with pytest.raises(error, match=message):
+                F.cross_entropy(x, np.array(targets, dtype=dtype), ignore_index=ignore)
+    np.testing.assert_allclose(float(F.cross_entropy(x, good, ignore_index=3)),
+                               float(F.cross_entropy(x[[0, 2]], good[[0, 2]])), rtol=1e-15)

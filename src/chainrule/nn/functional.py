@@ -996,9 +996,8 @@ def _class_targets(logp: Any, target: Any, ignore_index: int, what: str) -> tupl
     """Integer class targets, checked against the log-probabilities (N, C, ...): the mask of those that count (not
     ``ignore_index``) and the targets with the ignored ones set to class 0, as host arrays.
 
-    The mask is None where every target counts. Targets that cr.compile traces have no values to check here: the
-    mask is None, and the check that every target counts and is in range is a recorded step, run on the targets at
-    every replay."""
+    The mask is None where every target counts, and where cr.compile traces the targets: those have no values to
+    check here, and the check that every target counts and is in range is a recorded step, run at every replay."""
     axis = 0 if logp.ndim == 1 else 1
     n_classes = logp.shape[axis]
     expected = logp.shape[:axis] + logp.shape[axis + 1:]
@@ -1014,7 +1013,7 @@ def _class_targets(logp: Any, target: Any, ignore_index: int, what: str) -> tupl
     if idx.shape != expected:
         raise ValueError(f"{what}: a target of shape {idx.shape} does not match an input of shape {logp.shape} "
                          f"(expected {expected})")
-    if _classes(idx, n_classes) and not 0 <= ignore_index < n_classes:
+    if _in_range(idx, n_classes) and not 0 <= ignore_index < n_classes:
         return None, idx  # every target counts (the usual batch: one pass to know it)
     counted = idx != ignore_index
     picked = np.where(counted, idx, 0)
@@ -1024,7 +1023,7 @@ def _class_targets(logp: Any, target: Any, ignore_index: int, what: str) -> tupl
     return counted, picked
 
 
-def _classes(idx: Any, n_classes: int) -> bool:
+def _in_range(idx: Any, n_classes: int) -> bool:
     """Whether every integer in ``idx`` is a class, 0 <= y < n_classes, in one pass: read as unsigned numbers, the
     negative ones are huge, so the largest alone says it."""
     return not idx.size or bool(idx.view(np.dtype(f"u{idx.dtype.itemsize}")).max() < n_classes)
@@ -1034,7 +1033,7 @@ def _every_target_counts(idx: Any, n_classes: int, ignore_index: int, what: str)
     """``idx`` itself, once checked to hold classes in range and no ``ignore_index`` (a compiled step's targets)."""
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{what}: indices must be integers, got an array of dtype {idx.dtype}")
-    if _classes(idx, n_classes) and not 0 <= ignore_index < n_classes:  # (in range, none is ignore_index)
+    if _in_range(idx, n_classes) and not 0 <= ignore_index < n_classes:  # (in range, none is ignore_index)
         return idx
     if (idx == ignore_index).any():
         raise ValueError(f"{what}: a target equal to ignore_index ({ignore_index}) reached a step compiled by "

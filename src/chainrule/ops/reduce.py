@@ -363,7 +363,7 @@ softmax = Primitive(
 log_softmax = Primitive(
     "log_softmax",
     _log_softmax,
-    vjp=lambda g, ans, x, axis=-1: g - exp(ans) * g.sum(axis=axis, keepdims=True),  # (the method: no call on arrays)
+    vjp=lambda g, ans, x, axis=-1: g - exp(ans) * g.sum(axis=axis, keepdims=True),  # a method: no call on arrays
     jvp=lambda t, ans, x, axis=-1: t - _total(exp(ans) * t, axis=axis, keepdims=True),
     samples=_softmax_samples,
     reference=_reference_log_softmax,
