@@ -1148,8 +1148,10 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: boo
                 # every target counts with weight 1: -log p_y picked out (the coefficients below would multiply
                 # the whole (N, C) array by a one-hot matrix, to the same numbers, and cost a third of a small step)
                 grid = np.indices(picked.shape, sparse=True)
-                loss = -getitem(logp, (*grid[:axis], picked, *grid[axis:]))
-                return _weighted_mean(loss, float(picked.size)) if reduction == "mean" else _reduce(loss, reduction)
+                picked_logp = getitem(logp, (*grid[:axis], picked, *grid[axis:]))
+                if reduction == "mean":  # the minus sign goes into the divisor: the same numbers, one step fewer
+                    return _weighted_mean(picked_logp, -float(picked.size))
+                return _reduce(-picked_logp, reduction)
         coef, denominator = _class_coefficients(logp, t, weight, ignore_index, label_smoothing, "cross_entropy")
         loss = -_sum(_times(coef, logp), axis=axis)
         if reduction == "mean":
