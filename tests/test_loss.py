@@ -243,3 +243,28 @@ def test_on_a_device_as_on_the_host(name: str, kw: dict[str, Any], arrays: tuple
         for h, d in zip(host, on):
             if h.requires_grad:
                 np.testing.assert_allclose(d.grad.cpu().numpy(), h.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_cross_entropy_checks_every_target_eager_and_at_every_compiled_run(dtype: Any) -> None:
+    """Targets are checked in range (negative ones too), eagerly and at each replay of a compiled step, which also
+    refuses one equal to ignore_index (eager ignores it); where they are fine, the loss is eager's."""
+    x = cr.tensor(_rng(4).standard_normal((3, 4)))
+    loss = cr.compile(lambda t, ignore: F.cross_entropy(x, t, ignore_index=ignore), static_argnums=1)
+    good = np.array([0, 3, 1], dtype=dtype)
+    for ignore in (-100, 2, 7):  # not a class, a class no target names, past the classes
+        assert float(loss(good, ignore)) == float(F.cross_entropy(x, good, ignore_index=ignore))
+    bad: list[tuple[list[int], int, Any, str]] = [([0, 4, 1], -100, IndexError, "target 4 is out of bounds"),
+                                                 ([0, 3, 1], 3, ValueError, r"equal to ignore_index \(3\)")]
+    if np.dtype(dtype).kind == "i":
+        bad += [([0, -1, 1], -100, IndexError, "target -1 is out of bounds"),
+                ([0, -100, 1], -100, ValueError, r"equal to ignore_index \(-100\)")]
+    for targets, ignore, error, message in bad:
+        with pytest.raises(error, match=message):
+            loss(np.array(targets, dtype=dtype), ignore)
+        if error is IndexError:
+            with pytest.raises(error, match=message):
+                F.cross_entropy(x, np.array(targets, dtype=dtype), ignore_index=ignore)
+    np.testing.assert_allclose(float(F.cross_entropy(x, good, ignore_index=3)),
+                               float(F.cross_entropy(x[[0, 2]], good[[0, 2]])), rtol=1e-15)

@@ -996,8 +996,8 @@ def _class_targets(logp: Any, target: Any, ignore_index: int, what: str) -> tupl
     """Integer class targets, checked against the log-probabilities (N, C, ...): the mask of those that count (not
     ``ignore_index``) and the targets with the ignored ones set to class 0, as host arrays.
 
-    Targets that cr.compile traces have no values to check here: the mask is None, and the check that every target
-    counts and is in range is a recorded step, run on the targets at every replay."""
+    The mask is None where every target counts, and where cr.compile traces the targets: those have no values to
+    check here, and the check that every target counts and is in range is a recorded step, run at every replay."""
     axis = 0 if logp.ndim == 1 else 1
     n_classes = logp.shape[axis]
     expected = logp.shape[:axis] + logp.shape[axis + 1:]
@@ -1013,6 +1013,8 @@ def _class_targets(logp: Any, target: Any, ignore_index: int, what: str) -> tupl
     if idx.shape != expected:
         raise ValueError(f"{what}: a target of shape {idx.shape} does not match an input of shape {logp.shape} "
                          f"(expected {expected})")
+    if _in_range(idx, n_classes) and not 0 <= ignore_index < n_classes:
+        return None, idx  # every target counts (the usual batch: one pass to know it)
     counted = idx != ignore_index
     picked = np.where(counted, idx, 0)
     if counted.any() and (picked.min() < 0 or picked.max() >= n_classes):
@@ -1021,10 +1023,18 @@ def _class_targets(logp: Any, target: Any, ignore_index: int, what: str) -> tupl
     return counted, picked
 
 
+def _in_range(idx: Any, n_classes: int) -> bool:
+    """Whether every integer in ``idx`` is a class, 0 <= y < n_classes, in one pass: read as unsigned numbers, the
+    negative ones are huge, so the largest alone says it."""
+    return not idx.size or bool(idx.view(np.dtype(f"u{idx.dtype.itemsize}")).max() < n_classes)
+
+
 def _every_target_counts(idx: Any, n_classes: int, ignore_index: int, what: str) -> Any:
     """``idx`` itself, once checked to hold classes in range and no ``ignore_index`` (a compiled step's targets)."""
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{what}: indices must be integers, got an array of dtype {idx.dtype}")
+    if _in_range(idx, n_classes) and not 0 <= ignore_index < n_classes:  # (in range, none is ignore_index)
+        return idx
     if (idx == ignore_index).any():
         raise ValueError(f"{what}: a target equal to ignore_index ({ignore_index}) reached a step compiled by "
                          "cr.compile, which picks every target's log-probability: pass the batch to the eager "
@@ -1045,10 +1055,12 @@ def _class_coefficients(logp: Any, target: Any, weight: Any, ignore_index: int, 
     axis = 0 if logp.ndim == 1 else 1
     n_classes = logp.shape[axis]
     counted, picked = _class_targets(logp, target, ignore_index, what)
-    if counted is None:
+    if type(_stopped(target)) is Traced:
         raise CompileError(f"cr.compile: {what} with integer targets traced by cr.compile takes no class weights, "
                            "label smoothing or ignored targets (their coefficients are made from the targets' "
                            "values): pass probability (one-hot) targets instead")
+    if counted is None:
+        counted = np.ones(picked.shape, dtype=bool)
     dtype = logp.dtype
     w = np.ones(n_classes, dtype=dtype) if weight is None else _class_weights(weight, what, dtype)
     if w.shape != (n_classes,):
@@ -1136,8 +1148,10 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: boo
                 # every target counts with weight 1: -log p_y picked out (the coefficients below would multiply
                 # the whole (N, C) array by a one-hot matrix, to the same numbers, and cost a third of a small step)
                 grid = np.indices(picked.shape, sparse=True)
-                loss = -getitem(logp, (*grid[:axis], picked, *grid[axis:]))
-                return _weighted_mean(loss, float(picked.size)) if reduction == "mean" else _reduce(loss, reduction)
+                picked_logp = getitem(logp, (*grid[:axis], picked, *grid[axis:]))
+                if reduction == "mean":  # the minus sign goes into the divisor: the same numbers, one step fewer
+                    return _weighted_mean(picked_logp, -float(picked.size))
+                return _reduce(-picked_logp, reduction)
         coef, denominator = _class_coefficients(logp, t, weight, ignore_index, label_smoothing, "cross_entropy")
         loss = -_sum(_times(coef, logp), axis=axis)
         if reduction == "mean":

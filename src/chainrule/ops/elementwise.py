@@ -337,8 +337,17 @@ softplus = elementwise("softplus", lambda x: np.logaddexp(0, x), lambda ans, x: 
                        S.unary("any"), reference=lambda x: np.log1p(np.exp(x)))
 erf = elementwise("erf", _erf, lambda ans, x: _TWO_OVER_SQRT_PI * exp(-x * x), S.unary("any"),
                   reference=_reference_erf)
+
+
+def _relu(x: Any) -> Any:
+    """max(x, 0) against a row of zeros: NumPy's loop of an array against a scalar is not vectorized where its loop
+    of two arrays is (17 us against 10 for 128 x 256 float32); the same numbers, and the dtype the scalar 0 gives."""
+    zeros = backend.namespace(x).zeros(np.shape(x)[-1:], dtype=np.result_type(getattr(x, "dtype", x), 0))
+    return np.maximum(x, zeros)
+
+
 # relu'(0) = 0: the mask is x > 0, not x >= 0 (and no maximum(x, 0), which would split a tie)
-relu = elementwise("relu", lambda x: np.maximum(x, 0), lambda ans, x: x > 0, reference=lambda x: x * (x > 0))
+relu = elementwise("relu", _relu, lambda ans, x: x > 0, reference=lambda x: x * (x > 0))
 
 
 def _leaky_relu_grad(g: Any, ans: Any, x: Any, negative_slope: float = 0.01) -> Any:

@@ -414,11 +414,26 @@ def _linear_forward(x: Any, w: Any, b: Any = None) -> Any:
     return out
 
 
+def _rows(a: Any) -> Any:
+    """``a`` as a matrix: its leading axes flattened into one (a matrix as it is, a vector as one row)."""
+    return a if a.ndim == 2 else reshape(a, (-1, a.shape[-1]))
+
+
 def _linear_weight_vjp(g: Any, x: Any) -> Any:
     """dL/dW = g^T x summed over the leading axes, computed in W's own (out, in) layout: the transpose of x^T g would
     be a transposed view, which ``.grad`` then copies (a slow transposing copy; 5 ms for 1024 x 1024 float32)."""
-    g2 = reshape(g, (-1, g.shape[-1]))
-    return matmul(transpose(g2), reshape(x, (-1, x.shape[-1])))
+    return matmul(transpose(_rows(g)), _rows(x))
+
+
+def _linear_bias_vjp(g: Any) -> Any:
+    """dL/db = g summed over the leading axes, as the product 1^T g: BLAS's matrix-vector product beats NumPy's sum
+    down the columns (2.8 us against 5.6 for 128 x 256 float32)."""
+    if g.ndim == 1:
+        return g
+    g2 = _rows(g)
+    # on g's device (also where g is a box of cr.compile, whose device like() does not read)
+    ones = backend.to_device(np.ones(g2.shape[0], dtype=g2.dtype), backend.device_of(bottom(g2)))
+    return matmul(ones, g2)
 
 
 # y = x W^T + b, W of shape (out, in), x of shape (..., in): dL/dx = g W, dL/dW = g^T x, dL/db = g summed over the
@@ -428,7 +443,7 @@ linear = Primitive(
     _linear_forward,
     vjp=(lambda g, ans, x, w, b=None: matmul(g, w),
          lambda g, ans, x, w, b=None: _linear_weight_vjp(g, x),
-         lambda g, ans, x, w, b=None: sum(g, axis=tuple(range(g.ndim - 1)))),
+         lambda g, ans, x, w, b=None: _linear_bias_vjp(g)),
     jvp=(lambda t, ans, x, w, b=None: linear(t, w),
          lambda t, ans, x, w, b=None: linear(x, t),
          lambda t, ans, x, w, b=None: t),

@@ -287,8 +287,8 @@ argmin = Primitive(
 def _shift(x: Any, axis: Axis) -> Any:
     """The max over ``axis`` (kept), or 0 where it is infinite (an all -inf slice then stays -inf, not NaN) or
     where the slice is empty."""
-    x = values(x)
-    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf) if x.size == 0 else np.max(x, axis=axis, keepdims=True)
+    x = values(x)  # the array's own max (lighter than np.max's wrapper)
+    m = x.max(axis=axis, keepdims=True, initial=-np.inf) if x.size == 0 else x.max(axis=axis, keepdims=True)
     return np.where(np.isfinite(m), m, 0)
 
 
@@ -301,20 +301,20 @@ def _logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     x = values(x)
     m = _shift(x, axis)
     with _quiet():  # and log(0) = -inf for an all -inf (or empty) slice, as the math says
-        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+        out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def _softmax(x: Any, axis: Axis = -1) -> Any:
     with _quiet():
         e = np.exp(x - _shift(x, axis))
-        return e / np.sum(e, axis=axis, keepdims=True)
+        return e / e.sum(axis=axis, keepdims=True)
 
 
 def _log_softmax(x: Any, axis: Axis = -1) -> Any:
     with _quiet():
         shifted = x - _shift(x, axis)
-        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def _lse_weights(ans: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
@@ -363,7 +363,7 @@ softmax = Primitive(
 log_softmax = Primitive(
     "log_softmax",
     _log_softmax,
-    vjp=lambda g, ans, x, axis=-1: g - exp(ans) * _total(g, axis=axis, keepdims=True),
+    vjp=lambda g, ans, x, axis=-1: g - exp(ans) * g.sum(axis=axis, keepdims=True),  # a method: no call on arrays
     jvp=lambda t, ans, x, axis=-1: t - _total(exp(ans) * t, axis=axis, keepdims=True),
     samples=_softmax_samples,
     reference=_reference_log_softmax,

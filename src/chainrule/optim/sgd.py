@@ -65,6 +65,7 @@ class SGD(Optimizer):
     def _update(self, group: dict[str, Any]) -> None:
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+        rates: dict[Any, Any] = {}  # lr cast once per dtype: a compiled step then casts it once, not once a parameter
         for p, g in self._grads(group):
             if weight_decay != 0:
                 g = g + weight_decay * p.data
@@ -79,4 +80,6 @@ class SGD(Optimizer):
                     b *= momentum
                     b += (1 - dampening) * g
                 g = g + momentum * buf.data if nesterov else buf.data
-            _descend(p, scalar(lr, g.dtype) * g)
+            if g.dtype not in rates:
+                rates[g.dtype] = scalar(lr, g.dtype)
+            _descend(p, rates[g.dtype] * g)
