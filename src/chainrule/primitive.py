@@ -307,6 +307,8 @@ def like(host: Any, ref: Any) -> Any:
     """A constant made on the host (a mask, an index grid, a basis) on the device of ``ref``'s values, so that it
     mixes with them: a GPU's arrays refuse NumPy's. On the host it is ``host`` itself."""
     values = bottom(ref)
+    if type(values) is Example:  # a box of vmap or cr.compile: its device is the batch's
+        values = values.batch
     return host if type(values) is np.ndarray or type(values) not in _ARRAYS else backend.to_device(
         host, backend.device_of(values))
 
