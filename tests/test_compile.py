@@ -573,6 +573,30 @@ def test_what_changes_between_calls_is_seen() -> None:
     _both(scheduled, 5, schedule)
 
 
+def test_large_parameters_and_buffers_are_updated_in_their_own_arrays() -> None:
+    def run(compiled: bool) -> Any:
+        cr.manual_seed(4)
+        model = cr.nn.Linear(256, 128)  # 128 KB of weights: written into, as eager does, not replaced
+        opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x: Any) -> None:
+            opt.zero_grad()
+            cr.sum(model(x) ** 2).backward()
+            opt.step()
+
+        f = cr.compile(step) if compiled else step
+        x = np.full((4, 256), 0.01, np.float32)
+        for _ in range(3):
+            f(x)
+        arrays = model.weight.data, opt.state[model.weight]["momentum_buffer"].data
+        for _ in range(3):
+            f(x)
+        assert model.weight.data is arrays[0] and opt.state[model.weight]["momentum_buffer"].data is arrays[1]
+        return model.weight.data
+
+    _same(run(True), run(False))
+
+
 def test_outside_views_and_names_see_the_updates() -> None:
     model = cr.nn.Linear(3, 1)
     opt = cr.optim.SGD(model.parameters(), lr=0.1)

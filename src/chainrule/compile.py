@@ -214,6 +214,9 @@ class Program:
         # state outside the function that a run sets: (tensor, what, slot), what being "data" (its array),
         # "grad" (a new .grad, or None where slot is None) or "grad data" (its .grad's array)
         self.effects: list[tuple[Tensor, str, int | None]] = []
+        # tensors whose gradient a run replaces without reading it (zero_grad, then backward): let go at the start,
+        # as eager's zero_grad lets go of it, so that old and new gradients are never held at once
+        self.released: list[Tensor] = []
         self.outputs: list[tuple[int, bool] | tuple[None, Any]] = []
         self.treedef: PyTreeDef | None = None
 
@@ -239,6 +242,8 @@ class Program:
             env[k] = t.data
         for k, t in self.captured_grads:
             env[k] = t._grad.data  # type: ignore[union-attr]  # a guard checked it is there
+        for t in self.released:
+            t._grad = None
         for k, group, key, index in self.captured_settings:
             value = group[key]
             env[k] = np.array(value if index is None else value[index], dtype=np.float64)
@@ -286,6 +291,8 @@ def _write(t: Tensor, new: Any) -> None:
     view of it, a detached tensor, a name), which eager's in-place update would have shown the new values: then
     they are written into it."""
     old = t.data
+    if new is old:  # written into it by the program itself (compile_passes: a captured tensor's own array)
+        return
     if sys.getrefcount(old) > _HELD and old.shape == new.shape and old.dtype == new.dtype and _writeable(old):
         old[...] = new
     else:
@@ -687,6 +694,10 @@ def _trace_alone(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[i
         exit_level()
         del _traces[level]
     _prune(program)
+    used = {k for op in program.ops for k in op[4]} | {k for k, _ in program.outputs} | {
+        k for _, _, k in program.effects}
+    program.captured_grads = [(k, t) for k, t in program.captured_grads if k in used]  # (zero_grad reads none)
+    program.released = _released(program)
     arrays = {k: trace.alive[i].value for i, k in trace.boxes}
     compile_passes.optimize(program, arrays)
     _free_after_last_use(program, {k: v.nbytes for k, v in arrays.items()})
@@ -743,6 +754,12 @@ def _into_own(own: Any, value: Any) -> Any:
         return value
     own[...] = value
     return own
+
+
+def _released(program: Program) -> list[Tensor]:
+    """The tensors whose gradient ``program``'s effects replace or clear and which it never reads."""
+    read = {id(t) for _, t in program.captured_grads}
+    return [t for t, what, _ in program.effects if what == "grad" and id(t) not in read]
 
 
 def _fresh(trace: _Trace, k: int, value: Any) -> tuple[int, Any]:

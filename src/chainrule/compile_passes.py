@@ -195,9 +195,22 @@ def _reuse_buffers(program: Program, values: dict[int, Any]) -> None:
         released.setdefault(free[aliases.find(k)], []).append(k)
     pool: dict[tuple[Any, ...], list[int]] = {}
     taken: set[int] = set()
+    # a captured tensor's new values written into its own array, as eager's in-place update writes them, where the
+    # old values are read no more: no second array of every parameter and optimizer buffer
+    home = {k: c for c, t in program.captured for u, what, k in program.effects if u is t and what == "data"}
+    read_until = {c: max(last.get(k, -1) for k in _views_of(ops, c)) for c in home.values()}
     for j, op in enumerate(ops):
         ins, out = op[4], op[5]
         forward = _ufunc(op)
+        own = home.get(out)
+        if forward is not None and forward.signature is None and own is not None and own not in taken \
+                and read_until[own] <= j and not _others_read(aliases, own, ins) \
+                and _fits(values[own], (values[out].shape, values[out].dtype)):
+            rewritten = _with_buffer(forward, op, own, values[out], values, program.env)
+            if rewritten is not None:
+                taken.add(own)
+                ops[j] = rewritten
+                continue
         if forward is not None and out in fresh:  # (a result may take a dead buffer: it is fresh to the caller)
             value = values[out]
             key = (value.shape, value.dtype)
@@ -216,6 +229,16 @@ def _reuse_buffers(program: Program, values: dict[int, Any]) -> None:
         for k in released.get(j, ()):
             if k not in taken:
                 pool.setdefault((values[k].shape, values[k].dtype), []).append(k)
+
+
+def _views_of(ops: list[Op], k: int) -> set[int]:
+    """``k`` and the slots that may be views of its array: the results of steps other than plain ufuncs that read
+    one of them (forward from ``k`` only: unlike ``_Aliases``, a step's other inputs are not views of ``k``)."""
+    views = {k}
+    for op in ops:
+        if _ufunc(op) is None and not views.isdisjoint(op[4]):
+            views.add(op[5])
+    return views
 
 
 def _fits(x: np.ndarray, key: tuple[Any, ...]) -> bool:
