@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from ..fused import Kernel
 from ..primitive import Primitive, Sample, as_array, like
 from ..spelling import as_dtype
 from ..tensor import Tensor, bottom, values
@@ -91,6 +92,23 @@ Deriv = Callable[[Any, Any], Any]
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_FUSING = backend.fusing
+# The activations whose derivative is written with operators alone: on a GPU their rule ``g * deriv(ans, x)`` runs
+# as one fused kernel (chainrule.fused) instead of one kernel and one temporary per operator.
+_FUSED = frozenset({"relu", "sigmoid", "tanh"})
+
+
+def _fused_rule(name: str, deriv: Deriv) -> Callable[[Any, Any, Any], Any]:
+    """``g * deriv(ans, x)`` (g a cotangent or a tangent), as one kernel when g, ans and x are raw GPU arrays."""
+    kernel = Kernel(lambda xp, g, ans, x: g * deriv(ans, x), f"chainrule_{name}_rule")
+
+    def rule(g: Any, ans: Any, x: Any) -> Any:
+        if type(g) in _FUSING and type(ans) in _FUSING and type(x) in _FUSING:
+            return kernel(g, ans, x)
+        return g * deriv(ans, x)
+
+    rule.kernel = kernel  # type: ignore[attr-defined]  # for the tests and scripts/gpu_check.py
+    return rule
 
 
 def elementwise(
@@ -101,11 +119,12 @@ def elementwise(
     reference: Callable[..., Any] | None = None,
 ) -> Primitive:
     """A unary primitive from its local derivative ``deriv(ans, x)``: VJP ``g * deriv``, JVP ``t * deriv``."""
+    fused = _fused_rule(name, deriv) if name in _FUSED else None
     return Primitive(
         name,
         forward,
-        vjp=lambda g, ans, x: g * deriv(ans, x),
-        jvp=lambda t, ans, x: t * deriv(ans, x),
+        vjp=fused or (lambda g, ans, x: g * deriv(ans, x)),
+        jvp=fused or (lambda t, ans, x: t * deriv(ans, x)),
         batching=True,
         samples=samples or S.unary(),
         reference=reference,
@@ -299,10 +318,18 @@ def real_if_close(a: Any, tol: float = 100) -> Any:
 
 
 # ---- activations ---------------------------------------------------------------------------------------------
-def _stable_sigmoid(x: Any) -> Any:
+def _sigmoid_body(xp: Any, x: Any) -> Any:
     """1 / (1 + e^-x) without overflow: e^-|x| never exceeds 1."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+_sigmoid_kernel = Kernel(_sigmoid_body, "chainrule_sigmoid")
+
+
+def _stable_sigmoid(x: Any) -> Any:
+    """The sigmoid's forward: its six elementwise passes as one kernel on a GPU."""
+    return _sigmoid_kernel(x) if type(x) in _FUSING else _sigmoid_body(np, x)
 
 
 def _erf(x: Any) -> Any:

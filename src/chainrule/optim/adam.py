@@ -6,8 +6,25 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import tick
+from ..fused import Kernel, fusing
+from ..tensor import Tensor
 from .optimizer import Optimizer, ParamsT, scalar
 from .sgd import _descend
+
+
+def _adam_body(xp: Any, p: Any, g: Any, m: Any, v: Any, beta1: Any, one_minus_beta1: Any, beta2: Any,
+               one_minus_beta2: Any, step_size: Any, bias2_sqrt: Any, eps: Any) -> None:
+    """Adam's update of p, m and v in place: the operations of the eager path below, in its order."""
+    m *= beta1
+    m += g * one_minus_beta1
+    v *= beta2
+    v += g * g * one_minus_beta2
+    p -= m / (xp.sqrt(v) / bias2_sqrt + eps) * step_size
+
+
+# On a GPU the whole update is one kernel that reads p, g, m, v once and writes p, m, v (eager: eleven passes)
+_adam_kernel = Kernel(_adam_body, "chainrule_adam_update")
 
 
 class Adam(Optimizer):
@@ -69,6 +86,13 @@ class Adam(Optimizer):
                 else:
                     g = g + weight_decay * p.data
             m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+            if not amsgrad and type(p) is Tensor and p._node is None and fusing(p.data, g, m, v):
+                _adam_kernel(p.data, g, m, v, scalar(beta1, g.dtype), scalar(1 - beta1, g.dtype),
+                             scalar(beta2, g.dtype), scalar(1 - beta2, g.dtype),
+                             (lr / (1 - beta1**step)).astype(g.dtype), np.sqrt(1 - beta2**step).astype(g.dtype),
+                             scalar(eps, g.dtype))
+                p._share_version().clock = tick()  # as _descend stamps an update in place
+                continue
             # one temporary, reused for every term below: the same operations in the same order, written in place
             work = np.multiply(g, scalar(1 - beta1, g.dtype), out=np.empty_like(g))  # an array even for a 0-d p
             m *= scalar(beta1, g.dtype)
