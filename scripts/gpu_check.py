@@ -9,11 +9,14 @@
    batch 256 and 4096, the two-conv workload of bench/conv.py, and a 200-layer elementwise chain (per-op overhead);
    the MLP step and the chain also through ``cr.compile``.
    Medians of ``--repeats`` timed runs after warm-up, each ended by a device synchronize; a table of ratios.
+4. Each fused kernel (chainrule.fused: cupy.fuse) against its unfused path on the same inputs, float32 and float64:
+   the largest absolute and relative differences, and the time of each path (a row per kernel and dtype).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -24,8 +27,10 @@ from typing import Any
 import numpy as np
 
 import chainrule as cr
-from chainrule import backend
+from chainrule import backend, fused
 from chainrule.nn import functional as F
+from chainrule.ops import elementwise as E
+from chainrule.ops import reduce as R
 from chainrule.primitive import REGISTRY
 from chainrule.testing import check_device
 
@@ -185,6 +190,61 @@ def compare_with_torch(repeats: int) -> None:
           "lower is better)")
 
 
+# ---- fused kernels against their unfused paths ----------------------------------------------------------------------
+def _adam_step(p: Any, g: Any, m: Any, v: Any) -> Any:
+    """One Adam step (t = 3) of a parameter p with gradient g and moments m, v (device arrays, updated in place)."""
+    w = cr.Tensor(p, requires_grad=True)
+    opt = cr.optim.Adam([w], lr=1e-3)
+    w.grad = cr.Tensor(g)
+    opt.state[w].update(step=opt._counter(2), exp_avg=cr.Tensor(m), exp_avg_sq=cr.Tensor(v))
+    opt.step()
+    return p, m, v
+
+
+def _fused_cases(dtype: Any, rows: int, cols: int) -> list[tuple[str, Callable[..., Any], tuple[Any, ...]]]:
+    """(name, function of device arrays, host inputs) for every fused kernel, on inputs of ``dtype``."""
+    rng = np.random.default_rng(0)
+    x, g = (rng.standard_normal((rows, cols)).astype(dtype) for _ in range(2))
+    cases: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = []
+    for prim in (E.tanh, E.sigmoid, E.relu, E.elu, E.leaky_relu):
+        cases.append((f"{prim.name} rule", prim.vjps[0], (g, prim.forward(x), x)))
+    for prim in (E.sigmoid, E.elu, E.leaky_relu):
+        cases.append((f"{prim.name} forward", prim.forward, (x,)))
+    logp = R.log_softmax.forward(x, axis=1)
+    cases.append(("log_softmax forward", lambda a: R.log_softmax.forward(a, axis=1), (x,)))
+    cases.append(("log_softmax rule", lambda *a: R.log_softmax.vjps[0](*a, axis=1), (g, logp, x)))
+    cases.append(("Adam update (p, m, v)", _adam_step, (x, g, np.abs(g) * 0.1, g * g * 0.01)))
+    return cases
+
+
+def check_fused(repeats: int, rows: int = 4096, cols: int = 1024) -> bool:
+    """Every fused kernel against its unfused path on the device: the numbers and the times."""
+    sync = backend.provider("cuda").xp.cuda.Device().synchronize
+    ok, lines = True, []
+    for dtype in (np.float32, np.float64):
+        tolerance = 1e-5 if dtype == np.float32 else 1e-12
+        for name, fn, inputs in _fused_cases(dtype, rows, cols):
+            outs, times = [], []
+            for context in (contextlib.nullcontext, fused.unfused):
+                with context():
+                    args = [backend.to_device(a, DEVICE) if isinstance(a, np.ndarray) else a for a in inputs]
+                    out = fn(*args)
+                    outs.append([backend.to_host(o) for o in (out if isinstance(out, tuple) else (out,))])
+                    times.append(_median_ms(lambda: fn(*args), sync, repeats))
+            gap, rel = 0.0, 0.0
+            for a, b in zip(*outs):
+                scale = max(float(np.max(np.abs(b))), float(np.finfo(dtype).tiny))  # gaps below eps * scale: rounding
+                gap = max(gap, float(np.max(np.abs(a - b))))
+                rel = max(rel, float(np.max(np.abs(a - b) / np.maximum(np.abs(b), np.finfo(dtype).eps * scale))))
+                ok = ok and np.allclose(a, b, rtol=tolerance, atol=tolerance * scale)
+            lines.append(f"  {name:24} {np.dtype(dtype).name:8} {gap:10.2e} {rel:10.2e} {times[0]:9.3f} {times[1]:9.3f}"
+                         f" {times[1] / times[0]:7.2f}x")
+    print(f"4. fused kernels against their unfused paths, ({rows}, {cols}) inputs, medians of {repeats}:")
+    print(f"  {'kernel':24} {'dtype':8} {'max abs':>10} {'max rel':>10} {'fused ms':>9} {'unfused':>9} {'speedup':>8}")
+    print("\n".join(lines))
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
@@ -194,6 +254,7 @@ def main() -> int:
         return 2
     ok = check_primitives()
     ok = train_digits() and ok
+    ok = check_fused(args.repeats) and ok
     compare_with_torch(args.repeats)
     return 0 if ok else 1
 

@@ -126,6 +126,9 @@ class _Device:
     def __hash__(self) -> int:
         return self.id
 
+    def synchronize(self) -> None:
+        """Wait for the device's work: the stand-in's is done when its call returns."""
+
     def use(self) -> None:
         if self.id != 0:
             raise RuntimeError("cudaErrorInvalidDevice: invalid device ordinal")

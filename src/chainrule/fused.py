@@ -22,11 +22,14 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
+
 from . import backend
 
 __all__ = ["Kernel", "fusing", "unfused"]
 
 _FUSING = backend.fusing
+_SCALARS = frozenset({bool, int, float, complex})
 
 
 def fusing(*arrays: Any) -> bool:
@@ -40,20 +43,24 @@ def fusing(*arrays: Any) -> bool:
 class Kernel:
     """A body compiled, per provider, into one kernel the first time it is called on that provider's arrays.
 
+    ``kernel(*args)`` is the compiled kernel (its first argument a GPU array: check with ``fusing``);
+    ``kernel.run(*args)`` takes it when its first argument is a GPU array and the others are too, or numbers, and
+    otherwise runs ``body(host, *args)``: ``host`` is NumPy for a forward, chainrule's functions for a rule (so that
+    the rule records under ``create_graph``).
+
     >>> import numpy as np
     >>> scaled_sum = Kernel(lambda xp, a, b, c: a * c + b, "scaled_sum")
-    >>> scaled_sum.body(np, np.array([1.0, 2.0]), np.array([3.0, 4.0]), 0.5)   # the body itself, on any arrays
+    >>> scaled_sum.run(np.array([1.0, 2.0]), np.array([3.0, 4.0]), 0.5)   # the body itself, on the host
     array([3.5, 5. ])
     """
 
-    __slots__ = ("_compiled", "body", "name")
+    __slots__ = ("_compiled", "body", "host", "name")
 
-    def __init__(self, body: Callable[..., Any], name: str) -> None:
-        self.body, self.name = body, name
+    def __init__(self, body: Callable[..., Any], name: str, host: Any = np) -> None:
+        self.body, self.name, self.host = body, name, host
         self._compiled: dict[type, Callable[..., Any]] = {}
 
     def __call__(self, *args: Any) -> Any:
-        """The kernel on ``args``, whose first is an array of a provider that fuses (check with ``fusing``)."""
         kind = type(args[0])
         compiled = self._compiled.get(kind)
         if compiled is None:
@@ -61,6 +68,16 @@ class Kernel:
             assert provider is not None and provider.fuse is not None, f"{self.name}: called on a host array"
             compiled = self._compiled[kind] = provider.fuse(functools.partial(self.body, provider.xp), self.name)
         return compiled(*args)
+
+    def run(self, *args: Any) -> Any:
+        """The kernel where every array among ``args`` is a GPU array (and the first is one), else the body."""
+        if type(args[0]) in _FUSING:
+            for a in args:
+                if type(a) not in _FUSING and type(a) not in _SCALARS and not isinstance(a, np.generic):
+                    break
+            else:
+                return self(*args)
+        return self.body(self.host, *args)
 
     def __repr__(self) -> str:
         return f"<fused kernel {self.name}>"

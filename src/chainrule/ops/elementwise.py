@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -96,6 +97,7 @@ _FUSING = backend.fusing
 # The activations whose derivative is written with operators alone: on a GPU their rule ``g * deriv(ans, x)`` runs
 # as one fused kernel (chainrule.fused) instead of one kernel and one temporary per operator.
 _FUSED = frozenset({"relu", "sigmoid", "tanh"})
+_RULES = sys.modules[__name__]  # chainrule's functions under NumPy's names: a rule body's namespace off the GPU
 
 
 def _fused_rule(name: str, deriv: Deriv) -> Callable[[Any, Any, Any], Any]:
@@ -324,12 +326,12 @@ def _sigmoid_body(xp: Any, x: Any) -> Any:
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-_sigmoid_kernel = Kernel(_sigmoid_body, "chainrule_sigmoid")
+_sigmoid = Kernel(_sigmoid_body, "chainrule_sigmoid")
 
 
 def _stable_sigmoid(x: Any) -> Any:
     """The sigmoid's forward: its six elementwise passes as one kernel on a GPU."""
-    return _sigmoid_kernel(x) if type(x) in _FUSING else _sigmoid_body(np, x)
+    return _sigmoid.run(x)
 
 
 def _erf(x: Any) -> Any:
@@ -377,13 +379,20 @@ def _relu(x: Any) -> Any:
 relu = elementwise("relu", _relu, lambda ans, x: x > 0, reference=lambda x: x * (x > 0))
 
 
+# One body for leaky_relu's forward (t = x) and its rule, elu's rule, elu's forward: each one kernel on a GPU
+_leaky = Kernel(lambda xp, t, x, slope: xp.where(x > 0, t, t * slope), "chainrule_leaky_relu")
+_leaky_rule = Kernel(_leaky.body, "chainrule_leaky_relu_rule", _RULES)
+_elu_rule = Kernel(lambda xp, g, ans, x, alpha: xp.where(x > 0, g, g * (ans + alpha)), "chainrule_elu_rule", _RULES)
+_elu = Kernel(lambda xp, x, alpha: xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0))), "chainrule_elu")
+
+
 def _leaky_relu_grad(g: Any, ans: Any, x: Any, negative_slope: float = 0.01) -> Any:
-    return where(x > 0, g, g * negative_slope)
+    return _leaky_rule.run(g, x, negative_slope)
 
 
 leaky_relu = Primitive(
     "leaky_relu",
-    lambda x, negative_slope=0.01: np.where(x > 0, x, x * negative_slope),
+    lambda x, negative_slope=0.01: _leaky.run(x, x, negative_slope),
     vjp=_leaky_relu_grad,
     jvp=_leaky_relu_grad,
     batching=True,
@@ -394,12 +403,12 @@ leaky_relu = Primitive(
 
 def _elu_grad(g: Any, ans: Any, x: Any, alpha: float = 1.0) -> Any:
     """For x <= 0, d/dx alpha (e^x - 1) = alpha e^x = ans + alpha."""
-    return where(x > 0, g, g * (ans + alpha))
+    return _elu_rule.run(g, ans, x, alpha)
 
 
 elu = Primitive(
     "elu",
-    lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
+    lambda x, alpha=1.0: _elu.run(x, alpha),
     vjp=_elu_grad,
     jvp=_elu_grad,
     batching=True,

@@ -25,6 +25,7 @@ from ..fused import Kernel
 from ..primitive import Primitive, Sample, like
 from ..spelling import both_spellings
 from ..tensor import Tensor, bottom, values
+from . import elementwise as E
 from . import samples as S
 from .elementwise import (
     absolute,
@@ -316,7 +317,7 @@ def _softmax(x: Any, axis: Axis = -1) -> Any:
 # forward's result (x - shift recomputed, the same numbers), and the backward
 _shifted_exp = Kernel(lambda xp, x, shift: xp.exp(x - shift), "chainrule_log_softmax_exp")
 _shifted_log = Kernel(lambda xp, x, shift, total: x - shift - xp.log(total), "chainrule_log_softmax")
-_log_softmax_rule = Kernel(lambda xp, g, ans, total: g - xp.exp(ans) * total, "chainrule_log_softmax_rule")
+_log_softmax_rule = Kernel(lambda xp, g, ans, total: g - xp.exp(ans) * total, "chainrule_log_softmax_rule", E)
 
 
 def _log_softmax(x: Any, axis: Axis = -1) -> Any:
@@ -329,10 +330,7 @@ def _log_softmax(x: Any, axis: Axis = -1) -> Any:
 
 
 def _log_softmax_vjp(g: Any, ans: Any, x: Any, axis: Axis = -1) -> Any:
-    total = g.sum(axis=axis, keepdims=True)  # a method: no call on arrays
-    if type(g) in backend.fusing and type(ans) in backend.fusing:
-        return _log_softmax_rule(g, ans, total)
-    return g - exp(ans) * total
+    return _log_softmax_rule.run(g, ans, g.sum(axis=axis, keepdims=True))  # a method: no call on arrays
 
 
 def _lse_weights(ans: Any, x: Any, axis: Axis, keepdims: bool) -> Any:

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..engine import tick
 from ..fused import Kernel, fusing
-from ..tensor import Tensor
+from ..primitive import Dual
 from .optimizer import Optimizer, ParamsT, scalar
 from .sgd import _descend
 
@@ -86,12 +86,12 @@ class Adam(Optimizer):
                 else:
                     g = g + weight_decay * p.data
             m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-            if not amsgrad and type(p) is Tensor and p._node is None and fusing(p.data, g, m, v):
+            if not amsgrad and type(p) is not Dual and p._node is None and fusing(p.data, g, m, v):
                 _adam_kernel(p.data, g, m, v, scalar(beta1, g.dtype), scalar(1 - beta1, g.dtype),
                              scalar(beta2, g.dtype), scalar(1 - beta2, g.dtype),
                              (lr / (1 - beta1**step)).astype(g.dtype), np.sqrt(1 - beta2**step).astype(g.dtype),
                              scalar(eps, g.dtype))
-                p._share_version().clock = tick()  # as _descend stamps an update in place
+                p._share_version().clock = tick()  # as an update in place is stamped
                 continue
             # one temporary, reused for every term below: the same operations in the same order, written in place
             work = np.multiply(g, scalar(1 - beta1, g.dtype), out=np.empty_like(g))  # an array even for a 0-d p
