@@ -107,6 +107,7 @@ def test_cross_entropy_forward_and_backward_are_fused(gpu: None, dtype: Any) -> 
 ADAM_CASES = [
     ("Adam", {}), ("Adam", {"weight_decay": 0.1}), ("Adam", {"maximize": True, "betas": (0.8, 0.99)}),
     ("AdamW", {}), ("AdamW", {"weight_decay": 0.3, "eps": 1e-6}), ("Adam", {"amsgrad": True}),
+    ("AdamW", {"amsgrad": True, "weight_decay": 0.1}),
 ]
 
 
@@ -130,7 +131,8 @@ def test_adam_steps_on_the_device_equal_the_hosts(gpu: None, name: str, settings
         return [_host(t) for t in (w, b, *state)]
 
     on_device, calls = _calls(lambda: train("cuda"))
-    assert calls["chainrule_adam_update"] == (0 if settings.get("amsgrad") else 2 * steps)  # AMSGrad: unfused
+    assert calls == {"chainrule_amsgrad_update" if settings.get("amsgrad") else "chainrule_adam_update": 2 * steps,
+                     "chainrule_tanh_rule": steps}
     on_host = train("cpu")
     for a, c in zip(on_device, on_host):
         assert a.dtype == dtype
@@ -213,4 +215,11 @@ def test_the_gpu_scripts_fused_section_runs_on_the_stand_in(gpu: None, capsys: p
     out = capsys.readouterr().out
     for dtype in ("float32", "float64"):  # a row per kernel and dtype
         rows = [line.split(f" {dtype} ")[0].strip() for line in out.splitlines() if f" {dtype} " in line]
-        assert len(rows) == 11 and "Adam update (p, m, v)" in rows and "log_softmax rule" in rows
+        assert len(rows) == 12 and "AMSGrad update" in rows and "log_softmax rule" in rows
+
+
+def test_the_gpu_script_runs_to_its_end_on_the_stand_in(gpu: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _script().main(["--repeats", "1", "--fused-shape", "6", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "1. primitives on cuda" in out and "digits CNN" in out and "4. fused kernels" in out
+    assert "FAILED" not in out and "failed" not in out
