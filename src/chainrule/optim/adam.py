@@ -103,9 +103,10 @@ class Adam(Optimizer):
             m, v = state["exp_avg"].data, state["exp_avg_sq"].data
             if amsgrad and "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
                 state["max_exp_avg_sq"] = self._buffer(p)
-            arrays = (p.data, g, m, v, state["max_exp_avg_sq"].data) if amsgrad else (p.data, g, m, v)
+            v_max = state["max_exp_avg_sq"].data if amsgrad else None
+            arrays = (p.data, g, m, v) if v_max is None else (p.data, g, m, v, v_max)
             if type(p) is not Dual and p._node is None and fusing(*arrays):
-                kernel = _amsgrad_kernel if amsgrad else _adam_kernel
+                kernel = _adam_kernel if v_max is None else _amsgrad_kernel
                 kernel(*arrays, scalar(beta1, g.dtype), scalar(1 - beta1, g.dtype), scalar(beta2, g.dtype),
                        scalar(1 - beta2, g.dtype), (lr / (1 - beta1**step)).astype(g.dtype),
                        np.sqrt(1 - beta2**step).astype(g.dtype), scalar(eps, g.dtype))
@@ -119,11 +120,9 @@ class Adam(Optimizer):
             work *= scalar(1 - beta2, g.dtype)
             v *= scalar(beta2, g.dtype)
             v += work
-            if amsgrad:
-                v_hat = arrays[4]
-                np.maximum(v_hat, v, out=v_hat)
-            else:
-                v_hat = v
+            if v_max is not None:
+                np.maximum(v_max, v, out=v_max)
+            v_hat = v if v_max is None else v_max
             # the bias corrections in float64, then rounded to the parameter's dtype, as a Python number would be
             step_size = (lr / (1 - beta1**step)).astype(g.dtype)
             denom = np.sqrt(v_hat, out=work)
