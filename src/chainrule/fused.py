@@ -22,14 +22,11 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
-
 from . import backend
 
 __all__ = ["Kernel", "fusing", "unfused"]
 
 _FUSING = backend.fusing
-_SCALARS = frozenset({bool, int, float, complex})
 
 
 def fusing(*arrays: Any) -> bool:
@@ -43,24 +40,25 @@ def fusing(*arrays: Any) -> bool:
 class Kernel:
     """A body compiled, per provider, into one kernel the first time it is called on that provider's arrays.
 
-    ``kernel(*args)`` is the compiled kernel (its first argument a GPU array: check with ``fusing``);
-    ``kernel.run(*args)`` takes it when its first argument is a GPU array and the others are too, or numbers, and
-    otherwise runs ``body(host, *args)``: ``host`` is NumPy for a forward, chainrule's functions for a rule (so that
-    the rule records under ``create_graph``).
+    A call site checks the types itself and calls the body on the host (``body(np, ...)`` in a forward; in a rule
+    ``body(chainrule's functions, ...)``, so that it records under ``create_graph``): written out, a check costs a
+    type lookup where a generic dispatcher's ``*args`` would cost several times that on every host call.
 
     >>> import numpy as np
     >>> scaled_sum = Kernel(lambda xp, a, b, c: a * c + b, "scaled_sum")
-    >>> scaled_sum.run(np.array([1.0, 2.0]), np.array([3.0, 4.0]), 0.5)   # the body itself, on the host
+    >>> a, b = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    >>> scaled_sum(a, b, 0.5) if fusing(a, b) else scaled_sum.body(np, a, b, 0.5)   # on the host: the body
     array([3.5, 5. ])
     """
 
-    __slots__ = ("_compiled", "body", "host", "name")
+    __slots__ = ("_compiled", "body", "name")
 
-    def __init__(self, body: Callable[..., Any], name: str, host: Any = np) -> None:
-        self.body, self.name, self.host = body, name, host
+    def __init__(self, body: Callable[..., Any], name: str) -> None:
+        self.body, self.name = body, name
         self._compiled: dict[type, Callable[..., Any]] = {}
 
     def __call__(self, *args: Any) -> Any:
+        """The kernel on ``args``: the arrays among them GPU arrays of one provider that fuses, the rest numbers."""
         kind = type(args[0])
         compiled = self._compiled.get(kind)
         if compiled is None:
@@ -68,16 +66,6 @@ class Kernel:
             assert provider is not None and provider.fuse is not None, f"{self.name}: called on a host array"
             compiled = self._compiled[kind] = provider.fuse(functools.partial(self.body, provider.xp), self.name)
         return compiled(*args)
-
-    def run(self, *args: Any) -> Any:
-        """The kernel where every array among ``args`` is a GPU array (and the first is one), else the body."""
-        if type(args[0]) in _FUSING:
-            for a in args:
-                if type(a) not in _FUSING and type(a) not in _SCALARS and not isinstance(a, np.generic):
-                    break
-            else:
-                return self(*args)
-        return self.body(self.host, *args)
 
     def __repr__(self) -> str:
         return f"<fused kernel {self.name}>"

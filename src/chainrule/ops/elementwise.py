@@ -331,7 +331,7 @@ _sigmoid = Kernel(_sigmoid_body, "chainrule_sigmoid")
 
 def _stable_sigmoid(x: Any) -> Any:
     """The sigmoid's forward: its six elementwise passes as one kernel on a GPU."""
-    return _sigmoid.run(x)
+    return _sigmoid(x) if type(x) in _FUSING else _sigmoid_body(np, x)
 
 
 def _erf(x: Any) -> Any:
@@ -379,20 +379,38 @@ def _relu(x: Any) -> Any:
 relu = elementwise("relu", _relu, lambda ans, x: x > 0, reference=lambda x: x * (x > 0))
 
 
-# One body for leaky_relu's forward (t = x) and its rule, elu's rule, elu's forward: each one kernel on a GPU
-_leaky = Kernel(lambda xp, t, x, slope: xp.where(x > 0, t, t * slope), "chainrule_leaky_relu")
-_leaky_rule = Kernel(_leaky.body, "chainrule_leaky_relu_rule", _RULES)
-_elu_rule = Kernel(lambda xp, g, ans, x, alpha: xp.where(x > 0, g, g * (ans + alpha)), "chainrule_elu_rule", _RULES)
-_elu = Kernel(lambda xp, x, alpha: xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0))), "chainrule_elu")
+def _leaky_body(xp: Any, t: Any, x: Any, slope: Any) -> Any:
+    """leaky_relu's forward (t = x) and its rule (t = g or a tangent)."""
+    return xp.where(x > 0, t, t * slope)
+
+
+def _elu_body(xp: Any, x: Any, alpha: Any) -> Any:
+    return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+
+
+def _elu_rule_body(xp: Any, g: Any, ans: Any, x: Any, alpha: Any) -> Any:
+    """For x <= 0, d/dx alpha (e^x - 1) = alpha e^x = ans + alpha."""
+    return xp.where(x > 0, g, g * (ans + alpha))
+
+
+# each one kernel on a GPU (four passes, or three, else)
+_leaky, _leaky_rule = Kernel(_leaky_body, "chainrule_leaky_relu"), Kernel(_leaky_body, "chainrule_leaky_relu_rule")
+_elu, _elu_rule = Kernel(_elu_body, "chainrule_elu"), Kernel(_elu_rule_body, "chainrule_elu_rule")
+
+
+def _leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
+    return _leaky(x, x, negative_slope) if type(x) in _FUSING else _leaky_body(np, x, x, negative_slope)
 
 
 def _leaky_relu_grad(g: Any, ans: Any, x: Any, negative_slope: float = 0.01) -> Any:
-    return _leaky_rule.run(g, x, negative_slope)
+    if type(g) in _FUSING and type(x) in _FUSING:
+        return _leaky_rule(g, x, negative_slope)
+    return _leaky_body(_RULES, g, x, negative_slope)
 
 
 leaky_relu = Primitive(
     "leaky_relu",
-    lambda x, negative_slope=0.01: _leaky.run(x, x, negative_slope),
+    _leaky_relu,
     vjp=_leaky_relu_grad,
     jvp=_leaky_relu_grad,
     batching=True,
@@ -401,14 +419,19 @@ leaky_relu = Primitive(
 )
 
 
+def _elu_forward(x: Any, alpha: float = 1.0) -> Any:
+    return _elu(x, alpha) if type(x) in _FUSING else _elu_body(np, x, alpha)
+
+
 def _elu_grad(g: Any, ans: Any, x: Any, alpha: float = 1.0) -> Any:
-    """For x <= 0, d/dx alpha (e^x - 1) = alpha e^x = ans + alpha."""
-    return _elu_rule.run(g, ans, x, alpha)
+    if type(g) in _FUSING and type(ans) in _FUSING and type(x) in _FUSING:
+        return _elu_rule(g, ans, x, alpha)
+    return _elu_rule_body(_RULES, g, ans, x, alpha)
 
 
 elu = Primitive(
     "elu",
-    lambda x, alpha=1.0: _elu.run(x, alpha),
+    _elu_forward,
     vjp=_elu_grad,
     jvp=_elu_grad,
     batching=True,

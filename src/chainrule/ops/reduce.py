@@ -315,13 +315,20 @@ def _softmax(x: Any, axis: Axis = -1) -> Any:
 
 # softmax cross-entropy's elementwise passes, each one kernel on a GPU: the exponentials summed in the forward, the
 # forward's result (x - shift recomputed, the same numbers), and the backward
+_FUSING = backend.fusing
 _shifted_exp = Kernel(lambda xp, x, shift: xp.exp(x - shift), "chainrule_log_softmax_exp")
 _shifted_log = Kernel(lambda xp, x, shift, total: x - shift - xp.log(total), "chainrule_log_softmax")
-_log_softmax_rule = Kernel(lambda xp, g, ans, total: g - xp.exp(ans) * total, "chainrule_log_softmax_rule", E)
+
+
+def _log_softmax_rule_body(xp: Any, g: Any, ans: Any, total: Any) -> Any:
+    return g - xp.exp(ans) * total
+
+
+_log_softmax_rule = Kernel(_log_softmax_rule_body, "chainrule_log_softmax_rule")
 
 
 def _log_softmax(x: Any, axis: Axis = -1) -> Any:
-    if type(x) in backend.fusing:
+    if type(x) in _FUSING:
         shift = _shift(x, axis)
         return _shifted_log(x, shift, _shifted_exp(x, shift).sum(axis=axis, keepdims=True))
     with _quiet():
@@ -330,7 +337,10 @@ def _log_softmax(x: Any, axis: Axis = -1) -> Any:
 
 
 def _log_softmax_vjp(g: Any, ans: Any, x: Any, axis: Axis = -1) -> Any:
-    return _log_softmax_rule.run(g, ans, g.sum(axis=axis, keepdims=True))  # a method: no call on arrays
+    total = g.sum(axis=axis, keepdims=True)  # a method: no call on arrays
+    if type(g) in _FUSING and type(ans) in _FUSING:
+        return _log_softmax_rule(g, ans, total)
+    return _log_softmax_rule_body(E, g, ans, total)
 
 
 def _lse_weights(ans: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
