@@ -190,11 +190,11 @@ def test_the_stand_ins_fuse_checks_arguments_as_cupy_does(gpu: None) -> None:
 
 
 def test_unfused_restores_the_fusing_types_after_an_error(gpu: None) -> None:
-    taken = set(backend.fusing)
+    taken = set(backend.fused_types)
     with pytest.raises(ZeroDivisionError), fused.unfused():
-        assert not backend.fusing
+        assert not backend.fused_types
         1 / 0  # noqa: B018
-    assert backend.fusing == taken and DeviceArray in taken
+    assert backend.fused_types == taken and DeviceArray in taken
 
 
 def _script() -> Any:

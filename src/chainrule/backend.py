@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Provider", "array_types", "device_of", "fusing", "is_available", "namespace", "parse_device",
-           "to_device", "to_host", "use_provider"]
+__all__ = ["Provider", "array_types", "device_of", "fused_types", "is_available", "namespace", "parse_device",
+           "provider_of", "to_device", "to_host", "use_provider"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Provider:
 array_types: set[type] = {np.ndarray}
 # The device array types whose provider fuses kernels: what a fused rule checks its arrays' types against (a set of
 # its own, so the host's check is one lookup that fails; chainrule.fused.unfused() empties it for a while).
-fusing: set[type] = set()
+fused_types: set[type] = set()
 _by_type: dict[type, Provider] = {}
 _providers: dict[str, Provider] = {}
 
@@ -107,7 +107,7 @@ def _register(p: Provider) -> None:
     _by_type[p.array_type] = p
     array_types.add(p.array_type)
     if p.fuse is not None:
-        fusing.add(p.array_type)
+        fused_types.add(p.array_type)
 
 
 @contextlib.contextmanager
@@ -120,7 +120,7 @@ def use_provider(p: Provider) -> Iterator[None]:
     finally:
         del _by_type[p.array_type]
         array_types.discard(p.array_type)
-        fusing.discard(p.array_type)
+        fused_types.discard(p.array_type)
         if before is None:
             del _providers[p.kind]
         else:

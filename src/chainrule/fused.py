@@ -26,7 +26,7 @@ from . import backend
 
 __all__ = ["Kernel", "fusing", "unfused"]
 
-_FUSING = backend.fusing
+_FUSING = backend.fused_types
 
 
 def fusing(*arrays: Any) -> bool:

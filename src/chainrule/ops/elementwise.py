@@ -93,7 +93,7 @@ Deriv = Callable[[Any, Any], Any]
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-_FUSING = backend.fusing
+_FUSING = backend.fused_types
 # The activations whose derivative is written with operators alone: on a GPU their rule ``g * deriv(ans, x)`` runs
 # as one fused kernel (chainrule.fused) instead of one kernel and one temporary per operator.
 _FUSED = frozenset({"relu", "sigmoid", "tanh"})

@@ -315,7 +315,7 @@ def _softmax(x: Any, axis: Axis = -1) -> Any:
 
 # softmax cross-entropy's elementwise passes, each one kernel on a GPU: the exponentials summed in the forward, the
 # forward's result (x - shift recomputed, the same numbers), and the backward
-_FUSING = backend.fusing
+_FUSING = backend.fused_types
 _shifted_exp = Kernel(lambda xp, x, shift: xp.exp(x - shift), "chainrule_log_softmax_exp")
 _shifted_log = Kernel(lambda xp, x, shift, total: x - shift - xp.log(total), "chainrule_log_softmax")
 
