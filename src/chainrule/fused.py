@@ -2,12 +2,14 @@
 
 A *body* is a plain function ``body(xp, *arrays_and_scalars)`` written with operators and the array namespace
 ``xp``'s ufuncs only (no chainrule functions, no Python ``if`` on values, no reductions): what ``cupy.fuse`` can
-compile. A rule that has one takes the fused path only when all its arrays are raw arrays of a provider that fuses
-(``fusing(a, b, ...)``: one failed set lookup on the host); NumPy arrays, and the boxes of transforms (Tensors
-recording, Duals, vmap's and cr.compile's boxes), keep the rule as it was, so the host's numbers and speed do not
-change and compiled programs record the unfused steps. On CuPy the body runs under ``cupy.fuse``, compiled once per
-argument dtypes and ranks (CuPy's cache); on the test suite's stand-in it runs as written on the stand-in's arrays,
-as ``cupy.fuse`` runs a body handed host arrays.
+compile. Its call site takes the fused path (``Kernel(body, name)(...)``) only when all its arrays are raw arrays of
+a provider that fuses (``type(a) in backend.fused_types``: one failed set lookup on the host), and otherwise calls
+the body itself with NumPy (a forward) or chainrule's functions (a rule, which then records under
+``create_graph``). So NumPy arrays and the boxes of transforms (recording Tensors, Duals, vmap's and cr.compile's
+boxes) compute what they computed before, bit for bit; a compiled program holds a rule's unfused operations, and a
+primitive's forward, one step of it, fuses when the program replays on device arrays. On CuPy the body runs under
+``cupy.fuse``, compiled once per argument dtypes and ranks (CuPy's cache); on the test suite's stand-in it runs as
+written on the stand-in's arrays, as ``cupy.fuse`` runs a body handed host arrays.
 
 What ``cupy.fuse`` takes (cupy/_core/fusion.pyx): device arrays (any rank, 0-d too: they broadcast), NumPy scalars
 and Python numbers (a Python float next to a float32 array keeps the float32 loop, as NumPy's weak scalars do; pass
