@@ -1,6 +1,6 @@
 """GPU check, for a machine with an NVIDIA GPU, CuPy (the ``gpu`` extra) and, for the comparisons, PyTorch with CUDA.
 
-    PYTHONPATH=src python scripts/gpu_check.py [--repeats 30]
+    PYTHONPATH=src python scripts/gpu_check.py [--repeats 30] [--unfused] [--fused-shape 4096 1024]
 
 1. Every primitive and sample of the table on "cuda" against the host (value, VJP, JVP, second order), as the test
    suite does on its CuPy stand-in.
@@ -9,14 +9,20 @@
    batch 256 and 4096, the two-conv workload of bench/conv.py, and a 200-layer elementwise chain (per-op overhead);
    the MLP step and the chain also through ``cr.compile``.
    Medians of ``--repeats`` timed runs after warm-up, each ended by a device synchronize; a table of ratios.
+4. Each fused kernel (chainrule.fused: cupy.fuse) against its unfused path on the same inputs, float32 and float64:
+   the largest absolute and relative differences, and the time of each path (a row per kernel and dtype).
+   ``--unfused`` runs sections 1-3 with every rule on its unfused path, to compare. A section that fails is
+   reported with its traceback and the run goes on.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,8 +30,10 @@ from typing import Any
 import numpy as np
 
 import chainrule as cr
-from chainrule import backend
+from chainrule import backend, fused
 from chainrule.nn import functional as F
+from chainrule.ops import elementwise as E
+from chainrule.ops import reduce as R
 from chainrule.primitive import REGISTRY
 from chainrule.testing import check_device
 
@@ -185,16 +193,95 @@ def compare_with_torch(repeats: int) -> None:
           "lower is better)")
 
 
-def main() -> int:
+# ---- fused kernels against their unfused paths ----------------------------------------------------------------------
+def _adam_step(p: Any, g: Any, m: Any, v: Any, *v_max: Any) -> Any:
+    """One Adam step (t = 3) of a parameter p with gradient g and moments m, v (device arrays, updated in place);
+    AMSGrad's when the running maximum ``v_max`` is given."""
+    w = cr.Tensor(p, requires_grad=True)
+    opt = cr.optim.Adam([w], lr=1e-3, amsgrad=bool(v_max))
+    w.grad = cr.Tensor(g)
+    opt.state[w].update(step=opt._counter(2), exp_avg=cr.Tensor(m), exp_avg_sq=cr.Tensor(v))
+    if v_max:
+        opt.state[w]["max_exp_avg_sq"] = cr.Tensor(v_max[0])
+    opt.step()
+    return (p, m, v, *v_max)
+
+
+def _fused_cases(dtype: Any, rows: int, cols: int) -> list[tuple[str, Callable[..., Any], tuple[Any, ...]]]:
+    """(name, function of device arrays, host inputs) for every fused kernel, on inputs of ``dtype``."""
+    rng = np.random.default_rng(0)
+    x, g = (rng.standard_normal((rows, cols)).astype(dtype) for _ in range(2))
+    cases: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = []
+    for prim in (E.tanh, E.sigmoid, E.relu, E.elu, E.leaky_relu):
+        cases.append((f"{prim.name} rule", prim.vjps[0], (g, prim.forward(x), x)))
+    for prim in (E.sigmoid, E.elu, E.leaky_relu):
+        cases.append((f"{prim.name} forward", prim.forward, (x,)))
+    logp = R.log_softmax.forward(x, axis=1)
+    cases.append(("log_softmax forward", lambda a: R.log_softmax.forward(a, axis=1), (x,)))
+    cases.append(("log_softmax rule", lambda *a: R.log_softmax.vjps[0](*a, axis=1), (g, logp, x)))
+    cases.append(("Adam update (p, m, v)", _adam_step, (x, g, np.abs(g) * 0.1, g * g * 0.01)))
+    cases.append(("AMSGrad update", _adam_step, (x, g, np.abs(g) * 0.1, g * g * 0.01, g * g * 0.011)))
+    return cases
+
+
+def check_fused(repeats: int, rows: int = 4096, cols: int = 1024) -> bool:
+    """Every fused kernel against its unfused path on the device: the numbers and the times."""
+    sync = backend.provider("cuda").xp.cuda.Device().synchronize
+    ok, lines = True, []
+    for dtype in (np.float32, np.float64):
+        tolerance = 1e-5 if dtype == np.float32 else 1e-12
+        for name, fn, inputs in _fused_cases(dtype, rows, cols):
+            outs, times = [], []
+            try:
+                for context in (contextlib.nullcontext, fused.unfused):
+                    with context():
+                        args = [backend.to_device(a, DEVICE) for a in inputs]
+                        out = fn(*args)
+                        outs.append([backend.to_host(o) for o in (out if isinstance(out, tuple) else (out,))])
+                        times.append(_median_ms(lambda: fn(*args), sync, repeats))
+            except Exception as error:  # report it, then go on with the other kernels
+                ok = False
+                lines.append(f"  {name:24} {np.dtype(dtype).name:8} FAILED: {type(error).__name__}: {error}"[:300])
+                continue
+            gap, rel = 0.0, 0.0
+            for a, b in zip(*outs):
+                scale = max(float(np.max(np.abs(b))), float(np.finfo(dtype).tiny))  # gaps below eps * scale: rounding
+                gap = max(gap, float(np.max(np.abs(a - b))))
+                rel = max(rel, float(np.max(np.abs(a - b) / np.maximum(np.abs(b), np.finfo(dtype).eps * scale))))
+                ok = ok and np.allclose(a, b, rtol=tolerance, atol=tolerance * scale)
+            lines.append(f"  {name:24} {np.dtype(dtype).name:8} {gap:10.2e} {rel:10.2e} {times[0]:9.3f} {times[1]:9.3f}"
+                         f" {times[1] / times[0]:7.2f}x")
+    print(f"4. fused kernels against their unfused paths, ({rows}, {cols}) inputs, medians of {repeats}:")
+    print(f"  {'kernel':24} {'dtype':8} {'max abs':>10} {'max rel':>10} {'fused ms':>9} {'unfused':>9} {'speedup':>8}")
+    print("\n".join(lines))
+    return ok
+
+
+def _section(check: Callable[..., Any], *args: Any) -> bool:
+    """``check(*args)``, an exception reported (with its traceback) rather than ending the run: False then."""
+    try:
+        return check(*args) is not False
+    except Exception:
+        print(f"{check.__name__} failed:")
+        traceback.print_exc(file=sys.stdout)
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
-    args = parser.parse_args()
+    parser.add_argument("--unfused", action="store_true", help="sections 1-3 without the fused kernels")
+    parser.add_argument("--fused-shape", type=int, nargs=2, default=(4096, 1024), metavar=("ROWS", "COLS"),
+                        help="the inputs' shape in section 4")
+    args = parser.parse_args(argv)
     if not cr.cuda.is_available():
         print("gpu_check: no usable GPU here (CuPy and an NVIDIA GPU are needed: pip install 'chainrule[gpu]')")
         return 2
-    ok = check_primitives()
-    ok = train_digits() and ok
-    compare_with_torch(args.repeats)
+    with fused.unfused() if args.unfused else contextlib.nullcontext():
+        ok = _section(check_primitives)
+        ok = _section(train_digits) and ok
+        _section(compare_with_torch, args.repeats)
+    ok = _section(check_fused, args.repeats, *args.fused_shape) and ok
     return 0 if ok else 1
 
 

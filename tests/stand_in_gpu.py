@@ -6,13 +6,15 @@ type"), while Python and NumPy scalars do; ``.get()`` / ``xp.asnumpy`` copy to t
 from it. Results are stand-in arrays, reductions give 0-d arrays (never NumPy scalars), integer indexing gives 0-d
 views, views keep their root array as ``.base``. Only what ``cupy.ndarray`` has is here: no ``flags.writeable``, no
 ``__index__``, no ``where=``/``initial=``, ufunc methods only where CuPy implements them, ``cupy.linalg`` without
-NumPy 2's ``vector_norm``/``matrix_norm``. The values are NumPy's.
+NumPy 2's ``vector_norm``/``matrix_norm``. The values are NumPy's. ``provider.fuse`` stands for ``cupy.fuse``: it
+checks the arguments as CuPy does, counts the call in ``fused_calls`` and runs the body as written.
 
 Use ``xp`` for ``cupy``, ``DeviceArray`` for ``cupy.ndarray`` and ``provider`` for the library's backend.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import types
 import warnings
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
-__all__ = ["DeviceArray", "Named", "provider", "xp"]
+__all__ = ["DeviceArray", "Named", "fused_calls", "provider", "xp"]
 
 _IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. "
              "Please use `.get()` to construct a NumPy array explicitly.")
@@ -123,6 +125,9 @@ class _Device:
 
     def __hash__(self) -> int:
         return self.id
+
+    def synchronize(self) -> None:
+        """Wait for the device's work: the stand-in's is done when its call returns."""
 
     def use(self) -> None:
         if self.id != 0:
@@ -481,6 +486,22 @@ def _from_host(array: np.ndarray[Any, Any], index: int) -> DeviceArray:
         return _asarray(array)
 
 
+fused_calls: collections.Counter[str] = collections.Counter()  # kernel name -> calls through the stand-in's fuse
+_FUSE_ARGUMENTS = (DeviceArray, int, float, complex, np.generic)  # what a cupy.fuse kernel takes (and None)
+
+
+def _fuse(body: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """``cupy.fuse(kernel_name=name)(body)``: CuPy compiles the body into one kernel; here it runs as written on the
+    stand-in's arrays, as cupy.fuse runs a body handed host arrays. Arguments are checked as CuPy checks them (a
+    NumPy array, a list, a Tensor is refused), and every call is counted in ``fused_calls[name]``."""
+    def kernel(*args: Any) -> Any:
+        if not any(isinstance(a, DeviceArray) for a in args) or not all(isinstance(a, _FUSE_ARGUMENTS) for a in args):
+            raise TypeError(f"Invalid argument type for '{name}': ({', '.join(repr(type(a)) for a in args)})")
+        fused_calls[name] += 1
+        return body(*args)
+    return kernel
+
+
 @dataclass(frozen=True)
 class StandInProvider:
     """The library's view of a device kind: the stand-in's array type and namespace, copies to and from the host."""
@@ -494,6 +515,7 @@ class StandInProvider:
     from_host: Callable[[np.ndarray[Any, Any], int], DeviceArray] = _from_host  # a copy, on device ``index``
     to_host: Callable[[Any], np.ndarray[Any, Any]] = _asnumpy  # a copy
     device_index: Callable[[Any], int] = lambda a: a.device.id
+    fuse: Callable[[Callable[..., Any], str], Callable[..., Any]] = _fuse  # one kernel of a body, as cupy.fuse
 
 
 provider = StandInProvider()

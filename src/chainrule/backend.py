@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Provider", "array_types", "device_of", "is_available", "namespace", "parse_device", "to_device",
-           "to_host", "use_provider"]
+__all__ = ["Provider", "array_types", "device_of", "fused_types", "is_available", "namespace", "parse_device",
+           "provider_of", "to_device", "to_host", "use_provider"]
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,17 @@ class Provider:
     from_host: Callable[[np.ndarray[Any, Any], int], Any]  # (host array, device index) -> device array
     to_host: Callable[[Any], np.ndarray[Any, Any]]
     device_index: Callable[[Any], int]
+    # (body, kernel name) -> the body compiled into one kernel (CuPy's: cupy.fuse); None: the body's calls run one
+    # by one. See chainrule.fused.
+    fuse: Callable[[Callable[..., Any], str], Callable[..., Any]] | None = None
 
 
 # The array types the call path takes as they are (a set, so a provider's type joins it in place: the hot path holds
 # a reference to this very object). The namespace of each, and the provider behind each device type.
 array_types: set[type] = {np.ndarray}
+# The device array types whose provider fuses kernels: what a fused rule checks its arrays' types against (a set of
+# its own, so the host's check is one lookup that fails; chainrule.fused.unfused() empties it for a while).
+fused_types: set[type] = set()
 _by_type: dict[type, Provider] = {}
 _providers: dict[str, Provider] = {}
 
@@ -81,7 +87,10 @@ def _cupy_provider() -> Provider:
         with cupy.cuda.Device(index):
             return cupy.asarray(array)
 
-    return Provider("cuda", cupy, cupy.ndarray, lambda: count, from_host, cupy.asnumpy, lambda a: a.device.id)
+    def fuse(body: Callable[..., Any], name: str) -> Callable[..., Any]:
+        return cupy.fuse(kernel_name=name)(body)  # a kernel name, since CUDA takes no "<lambda>"
+
+    return Provider("cuda", cupy, cupy.ndarray, lambda: count, from_host, cupy.asnumpy, lambda a: a.device.id, fuse)
 
 
 def provider(kind: str) -> Provider:
@@ -97,6 +106,8 @@ def _register(p: Provider) -> None:
     _providers[p.kind] = p
     _by_type[p.array_type] = p
     array_types.add(p.array_type)
+    if p.fuse is not None:
+        fused_types.add(p.array_type)
 
 
 @contextlib.contextmanager
@@ -109,6 +120,7 @@ def use_provider(p: Provider) -> Iterator[None]:
     finally:
         del _by_type[p.array_type]
         array_types.discard(p.array_type)
+        fused_types.discard(p.array_type)
         if before is None:
             del _providers[p.kind]
         else:
@@ -122,6 +134,11 @@ def is_available(kind: str = "cuda") -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def provider_of(x: Any) -> Provider | None:
+    """The provider behind a device array (None for host arrays and anything else)."""
+    return _by_type.get(type(x))
 
 
 def namespace(x: Any) -> ModuleType:

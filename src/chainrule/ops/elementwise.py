@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .. import backend
+from ..fused import Kernel
 from ..primitive import Primitive, Sample, as_array, like
 from ..spelling import as_dtype
 from ..tensor import Tensor, bottom, values
@@ -91,6 +93,23 @@ Deriv = Callable[[Any, Any], Any]
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_FUSING = backend.fused_types
+# The activations whose derivative is written with operators alone: on a GPU their rule ``g * deriv(ans, x)`` runs
+# as one fused kernel (chainrule.fused) instead of one kernel and one temporary per operator.
+_FUSED = frozenset({"relu", "sigmoid", "tanh"})
+_RULES = sys.modules[__name__]  # chainrule's functions under NumPy's names: a rule body's namespace off the GPU
+
+
+def _fused_rule(name: str, deriv: Deriv) -> Callable[[Any, Any, Any], Any]:
+    """``g * deriv(ans, x)`` (g a cotangent or a tangent), as one kernel when g, ans and x are raw GPU arrays."""
+    kernel = Kernel(lambda xp, g, ans, x: g * deriv(ans, x), f"chainrule_{name}_rule")
+
+    def rule(g: Any, ans: Any, x: Any) -> Any:
+        if type(g) in _FUSING and type(ans) in _FUSING and type(x) in _FUSING:
+            return kernel(g, ans, x)
+        return g * deriv(ans, x)
+
+    return rule
 
 
 def elementwise(
@@ -101,11 +120,12 @@ def elementwise(
     reference: Callable[..., Any] | None = None,
 ) -> Primitive:
     """A unary primitive from its local derivative ``deriv(ans, x)``: VJP ``g * deriv``, JVP ``t * deriv``."""
+    fused = _fused_rule(name, deriv) if name in _FUSED else None
     return Primitive(
         name,
         forward,
-        vjp=lambda g, ans, x: g * deriv(ans, x),
-        jvp=lambda t, ans, x: t * deriv(ans, x),
+        vjp=fused or (lambda g, ans, x: g * deriv(ans, x)),
+        jvp=fused or (lambda t, ans, x: t * deriv(ans, x)),
         batching=True,
         samples=samples or S.unary(),
         reference=reference,
@@ -299,10 +319,18 @@ def real_if_close(a: Any, tol: float = 100) -> Any:
 
 
 # ---- activations ---------------------------------------------------------------------------------------------
-def _stable_sigmoid(x: Any) -> Any:
+def _sigmoid_body(xp: Any, x: Any) -> Any:
     """1 / (1 + e^-x) without overflow: e^-|x| never exceeds 1."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+_sigmoid = Kernel(_sigmoid_body, "chainrule_sigmoid")
+
+
+def _stable_sigmoid(x: Any) -> Any:
+    """The sigmoid's forward: its six elementwise passes as one kernel on a GPU."""
+    return _sigmoid(x) if type(x) in _FUSING else _sigmoid_body(np, x)
 
 
 def _erf(x: Any) -> Any:
@@ -350,13 +378,38 @@ def _relu(x: Any) -> Any:
 relu = elementwise("relu", _relu, lambda ans, x: x > 0, reference=lambda x: x * (x > 0))
 
 
+def _leaky_body(xp: Any, t: Any, x: Any, slope: Any) -> Any:
+    """leaky_relu's forward (t = x) and its rule (t = g or a tangent)."""
+    return xp.where(x > 0, t, t * slope)
+
+
+def _elu_body(xp: Any, x: Any, alpha: Any) -> Any:
+    return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+
+
+def _elu_rule_body(xp: Any, g: Any, ans: Any, x: Any, alpha: Any) -> Any:
+    """For x <= 0, d/dx alpha (e^x - 1) = alpha e^x = ans + alpha."""
+    return xp.where(x > 0, g, g * (ans + alpha))
+
+
+# one kernel each on a GPU, where NumPy's way takes three or four passes and their temporaries
+_leaky, _leaky_rule = Kernel(_leaky_body, "chainrule_leaky_relu"), Kernel(_leaky_body, "chainrule_leaky_relu_rule")
+_elu, _elu_rule = Kernel(_elu_body, "chainrule_elu"), Kernel(_elu_rule_body, "chainrule_elu_rule")
+
+
+def _leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
+    return _leaky(x, x, negative_slope) if type(x) in _FUSING else _leaky_body(np, x, x, negative_slope)
+
+
 def _leaky_relu_grad(g: Any, ans: Any, x: Any, negative_slope: float = 0.01) -> Any:
-    return where(x > 0, g, g * negative_slope)
+    if type(g) in _FUSING and type(x) in _FUSING:
+        return _leaky_rule(g, x, negative_slope)
+    return _leaky_body(_RULES, g, x, negative_slope)
 
 
 leaky_relu = Primitive(
     "leaky_relu",
-    lambda x, negative_slope=0.01: np.where(x > 0, x, x * negative_slope),
+    _leaky_relu,
     vjp=_leaky_relu_grad,
     jvp=_leaky_relu_grad,
     batching=True,
@@ -365,14 +418,19 @@ leaky_relu = Primitive(
 )
 
 
+def _elu_forward(x: Any, alpha: float = 1.0) -> Any:
+    return _elu(x, alpha) if type(x) in _FUSING else _elu_body(np, x, alpha)
+
+
 def _elu_grad(g: Any, ans: Any, x: Any, alpha: float = 1.0) -> Any:
-    """For x <= 0, d/dx alpha (e^x - 1) = alpha e^x = ans + alpha."""
-    return where(x > 0, g, g * (ans + alpha))
+    if type(g) in _FUSING and type(ans) in _FUSING and type(x) in _FUSING:
+        return _elu_rule(g, ans, x, alpha)
+    return _elu_rule_body(_RULES, g, ans, x, alpha)
 
 
 elu = Primitive(
     "elu",
-    lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
+    _elu_forward,
     vjp=_elu_grad,
     jvp=_elu_grad,
     batching=True,

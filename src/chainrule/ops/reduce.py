@@ -21,9 +21,11 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from ..fused import Kernel
 from ..primitive import Primitive, Sample, like
 from ..spelling import both_spellings
 from ..tensor import Tensor, bottom, values
+from . import elementwise as E
 from . import samples as S
 from .elementwise import (
     absolute,
@@ -311,10 +313,34 @@ def _softmax(x: Any, axis: Axis = -1) -> Any:
         return e / e.sum(axis=axis, keepdims=True)
 
 
+# softmax cross-entropy's elementwise passes, each one kernel on a GPU: the exponentials summed in the forward, the
+# forward's result (x - shift recomputed, the same numbers), and the backward
+_FUSING = backend.fused_types
+_shifted_exp = Kernel(lambda xp, x, shift: xp.exp(x - shift), "chainrule_log_softmax_exp")
+_shifted_log = Kernel(lambda xp, x, shift, total: x - shift - xp.log(total), "chainrule_log_softmax")
+
+
+def _log_softmax_rule_body(xp: Any, g: Any, ans: Any, total: Any) -> Any:
+    return g - xp.exp(ans) * total
+
+
+_log_softmax_rule = Kernel(_log_softmax_rule_body, "chainrule_log_softmax_rule")
+
+
 def _log_softmax(x: Any, axis: Axis = -1) -> Any:
+    if type(x) in _FUSING:
+        shift = _shift(x, axis)
+        return _shifted_log(x, shift, _shifted_exp(x, shift).sum(axis=axis, keepdims=True))
     with _quiet():
         shifted = x - _shift(x, axis)
         return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def _log_softmax_vjp(g: Any, ans: Any, x: Any, axis: Axis = -1) -> Any:
+    total = g.sum(axis=axis, keepdims=True)  # a method: no call on arrays
+    if type(g) in _FUSING and type(ans) in _FUSING:
+        return _log_softmax_rule(g, ans, total)
+    return _log_softmax_rule_body(E, g, ans, total)
 
 
 def _lse_weights(ans: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
@@ -363,7 +389,7 @@ softmax = Primitive(
 log_softmax = Primitive(
     "log_softmax",
     _log_softmax,
-    vjp=lambda g, ans, x, axis=-1: g - exp(ans) * g.sum(axis=axis, keepdims=True),  # a method: no call on arrays
+    vjp=_log_softmax_vjp,
     jvp=lambda t, ans, x, axis=-1: t - _total(exp(ans) * t, axis=axis, keepdims=True),
     samples=_softmax_samples,
     reference=_reference_log_softmax,

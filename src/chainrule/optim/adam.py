@@ -6,8 +6,40 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import tick
+from ..fused import Kernel, fusing
+from ..primitive import Dual
 from .optimizer import Optimizer, ParamsT, scalar
 from .sgd import _descend
+
+
+def _moments(g: Any, m: Any, v: Any, beta1: Any, one_minus_beta1: Any, beta2: Any, one_minus_beta2: Any) -> None:
+    m *= beta1
+    m += g * one_minus_beta1
+    v *= beta2
+    v += g * g * one_minus_beta2
+
+
+def _descent(xp: Any, p: Any, m: Any, v_hat: Any, step_size: Any, bias2_sqrt: Any, eps: Any) -> None:
+    p -= m / (xp.sqrt(v_hat) / bias2_sqrt + eps) * step_size
+
+
+def _adam_body(xp: Any, p: Any, g: Any, m: Any, v: Any, *settings: Any) -> None:
+    """Adam's update of p, m and v in place: the operations of the eager path below, in its order."""
+    _moments(g, m, v, *settings[:4])
+    _descent(xp, p, m, v, *settings[4:])
+
+
+def _amsgrad_body(xp: Any, p: Any, g: Any, m: Any, v: Any, v_max: Any, *settings: Any) -> None:
+    """AMSGrad's update of p, m, v and the running maximum of v in place, in the eager path's order."""
+    _moments(g, m, v, *settings[:4])
+    xp.maximum(v_max, v, out=v_max)
+    _descent(xp, p, m, v_max, *settings[4:])
+
+
+# On a GPU the whole update is one kernel that reads p, g, m, v once and writes p, m, v (eager: eleven passes)
+_adam_kernel = Kernel(_adam_body, "chainrule_adam_update")
+_amsgrad_kernel = Kernel(_amsgrad_body, "chainrule_amsgrad_update")
 
 
 class Adam(Optimizer):
@@ -69,6 +101,17 @@ class Adam(Optimizer):
                 else:
                     g = g + weight_decay * p.data
             m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+            if amsgrad and "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
+                state["max_exp_avg_sq"] = self._buffer(p)
+            v_max = state["max_exp_avg_sq"].data if amsgrad else None
+            arrays = (p.data, g, m, v) if v_max is None else (p.data, g, m, v, v_max)
+            if type(p) is not Dual and p._node is None and fusing(*arrays):
+                kernel = _adam_kernel if v_max is None else _amsgrad_kernel
+                kernel(*arrays, scalar(beta1, g.dtype), scalar(1 - beta1, g.dtype), scalar(beta2, g.dtype),
+                       scalar(1 - beta2, g.dtype), (lr / (1 - beta1**step)).astype(g.dtype),
+                       np.sqrt(1 - beta2**step).astype(g.dtype), scalar(eps, g.dtype))
+                p._share_version().clock = tick()  # as an update in place is stamped
+                continue
             # one temporary, reused for every term below: the same operations in the same order, written in place
             work = np.multiply(g, scalar(1 - beta1, g.dtype), out=np.empty_like(g))  # an array even for a 0-d p
             m *= scalar(beta1, g.dtype)
@@ -77,13 +120,9 @@ class Adam(Optimizer):
             work *= scalar(1 - beta2, g.dtype)
             v *= scalar(beta2, g.dtype)
             v += work
-            if amsgrad:
-                if "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
-                    state["max_exp_avg_sq"] = self._buffer(p)
-                v_hat = state["max_exp_avg_sq"].data
-                np.maximum(v_hat, v, out=v_hat)
-            else:
-                v_hat = v
+            if v_max is not None:
+                np.maximum(v_max, v, out=v_max)
+            v_hat = v if v_max is None else v_max
             # the bias corrections in float64, then rounded to the parameter's dtype, as a Python number would be
             step_size = (lr / (1 - beta1**step)).astype(g.dtype)
             denom = np.sqrt(v_hat, out=work)
