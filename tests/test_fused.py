@@ -220,3 +220,11 @@ def test_the_gpu_script_runs_to_its_end_on_the_stand_in(gpu: None, capsys: pytes
     out = capsys.readouterr().out
     assert "1. primitives on cuda" in out and "digits CNN" in out and "4. fused kernels" in out
     assert "FAILED" not in out and "failed" not in out
+
+
+def test_the_gpu_script_runs_the_sections_asked_for_in_their_order(gpu: None,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert _script().main(["--repeats", "1", "--fused-shape", "6", "5", "--sections", "4", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "1. primitives" not in out and "3. " not in out
+    assert 0 <= out.index("4. fused kernels") < out.index("digits CNN")
