@@ -4,6 +4,7 @@ does what it says and leaves what it must leave (arguments, results, views still
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -11,9 +12,10 @@ import pytest
 
 import chainrule as cr
 import chainrule.nn.functional as F
-from chainrule import compile_passes
+from chainrule import backend, compile_passes, fused
 from chainrule.compile import Program
 from same_bits import same as _same
+from stand_in_gpu import fused_calls, provider
 
 RNG = np.random.default_rng(7)
 
@@ -234,3 +236,59 @@ def test_a_matmul_writes_into_a_dead_buffer() -> None:
     a, w = RNG.standard_normal((96, 96)), RNG.standard_normal((96, 96))
     for x, y in ((np.asfortranarray(a), w), (a, np.asfortranarray(w)), (a.T, w.T)):
         _same(step(x, y), f(x, y))
+
+
+# ---- fused runs, on a (stand-in) GPU ----------------------------------------------------------------------------
+def _grad_of_chain(x: Any) -> Any:
+    x = x.detach().requires_grad_()
+    y = x
+    for _ in range(20):
+        y = cr.tanh(y * 0.9 + 0.1)
+    (y * y).sum().backward()
+    return x.grad
+
+
+def _kernels(step: Any) -> list[Any]:
+    return [op[0] for op in _program(step).ops if isinstance(op[0], fused.Kernel)]
+
+
+def test_elementwise_runs_fuse_into_kernels_on_the_device(gpu: None) -> None:
+    """The chain's forward and backward are runs of elementwise steps: each becomes one kernel (at most FUSED_RUN
+    steps), the replays give eager's numbers (the stand-in runs a kernel's body as written), and the host's program
+    of the same function has none."""
+    step = cr.compile(_grad_of_chain)
+    for values in (np.linspace(-1.0, 1.0, 16), RNG.standard_normal(16)):
+        x = cr.tensor(values, device="cuda")
+        _same(step(x).cpu(), _grad_of_chain(x).cpu())
+    kernels = _kernels(step)
+    assert len(kernels) == 5 and sum(int(k.name.split("_")[2]) for k in kernels) == 143  # of 145 steps
+    before = sum(fused_calls.values())
+    step(cr.tensor(np.ones(16), device="cuda"))
+    assert sum(fused_calls.values()) - before == len(kernels)  # one launch per kernel, no rule fused besides
+    host = cr.compile(_grad_of_chain)
+    _same(host(cr.tensor(np.ones(16))), _grad_of_chain(cr.tensor(np.ones(16))))
+    assert not _kernels(host) and len(_program(step).ops) < len(_program(host).ops) / 3  # unpacking included
+
+
+def test_a_kernel_that_does_not_give_the_traced_results_is_not_kept() -> None:
+    """A provider whose fusion computes something else (off by a little, here): every run stays as it was."""
+    off = dataclasses.replace(provider, fuse=lambda body, name: lambda *args: body(provider.xp, *args) * 1.0001)
+    with backend.use_provider(off):
+        step = cr.compile(_grad_of_chain)
+        x = cr.tensor(np.linspace(-1.0, 1.0, 16), device="cuda")
+        with fused.unfused():  # the eager rules on the unfused path, which this provider would get wrong
+            expected = _grad_of_chain(x).cpu()
+        _same(step(x).cpu(), expected)
+        assert not _kernels(step)
+
+
+def test_fused_results_are_checked_to_units_in_the_last_place(gpu: None) -> None:
+    xp = provider.xp
+    traced = xp.asarray(np.array([1.0, -2.0, np.inf, np.nan], dtype=np.float32))
+    nudged = xp.asarray(np.array([1.0 + 2**-22, -2.0, np.inf, np.nan], dtype=np.float32))
+    assert compile_passes._agrees(nudged, traced)
+    for wrong in ([1.001, -2.0, np.inf, np.nan], [1.0, -2.0, -np.inf, np.nan], [1.0, -2.0, np.inf, 0.0]):
+        assert not compile_passes._agrees(xp.asarray(np.array(wrong, dtype=np.float32)), traced)
+    assert not compile_passes._agrees(xp.asarray(np.array([1.0, -2.0, np.inf, np.nan])), traced)  # float64
+    assert not compile_passes._agrees(traced[:2], traced[2:])  # a value off, at the same shape
+    assert compile_passes._agrees(xp.asarray(np.arange(3)), xp.asarray(np.arange(3)))

@@ -154,7 +154,8 @@ def test_the_host_never_fuses(gpu: None) -> None:
 
 def test_a_compiled_training_step_fuses_only_its_forwards(gpu: None) -> None:
     """A primitive's forward is one step of a compiled program, and fuses when it replays on device arrays; rules
-    and the optimizer ran on the trace's boxes, so the program holds their unfused operations."""
+    and the optimizer ran on the trace's boxes, so the program holds their unfused operations (which the compiler's
+    own pass may then fuse into runs: compile_passes, chainrule_compiled_* kernels)."""
     def training() -> tuple[Any, Any]:
         w = cr.tensor(np.linspace(-1.0, 1.0, 12, dtype=np.float32).reshape(4, 3), device="cuda", requires_grad=True)
         opt = cr.optim.Adam([w], lr=0.1)
@@ -178,7 +179,7 @@ def test_a_compiled_training_step_fuses_only_its_forwards(gpu: None) -> None:
         loss, calls = _calls(lambda: compiled(x, y))
         np.testing.assert_array_equal(_host(loss), expected)
         np.testing.assert_array_equal(_host(w_traced), _host(w_eager))
-        assert i < 2 or calls == forwards
+        assert i < 2 or {k: n for k, n in calls.items() if not k.startswith("chainrule_compiled_")} == forwards
 
 
 def test_the_stand_ins_fuse_checks_arguments_as_cupy_does(gpu: None) -> None:

@@ -824,7 +824,7 @@ def _prune(program: Program) -> None:
 def _free_after_last_use(program: Program, sizes: dict[int, int]) -> None:
     """A step that drops each large intermediate (``FREE_BYTES`` or more) after its last use, so a replay holds
     about what eager execution holds (whose backward frees the saved values as it goes), not every value at once.
-    The step is an ordinary one (``env[k] = _nothing()``): the loop pays nothing for it elsewhere."""
+    The step is an ordinary one (``compile_passes.let_go``)."""
     last: dict[int, int] = {}
     for i, op in enumerate(program.ops):
         for k in op[4]:
@@ -837,12 +837,8 @@ def _free_after_last_use(program: Program, sizes: dict[int, int]) -> None:
     ops = []
     for i, op in enumerate(program.ops):
         ops.append(op)
-        ops.extend((_nothing, 0, 0, 0, (), k) for k in frees.get(i, ()))
+        ops.extend((compile_passes.let_go, 0, 0, 0, (), k) for k in frees.get(i, ()))
     program.ops = ops
-
-
-def _nothing() -> None:
-    return None
 
 
 def _subclasses(cls: type) -> list[type]:

@@ -17,23 +17,35 @@
    fresh array past the allocator's reuse (32 MB: an add on 64 MB arrays, 7.3 ms against 11.8). Steps on small
    arrays that would need the loop's 3-argument call or a layout check are left.
 
-None of them changes an operation or the order of the operations, and ``out=`` does not change what a ufunc
+4. Fused runs, on a GPU: where the program's arrays live on a provider that fuses kernels (CuPy: ``cupy.fuse``),
+   each run of consecutive elementwise ufunc steps becomes one kernel (chainrule.fused), whose outputs are the run's
+   results read after it; a kernel launch costs more than the arithmetic of a small array, and the intermediates
+   never reach memory. Each kernel is run once at the trace on the traced inputs and kept only where it gives the
+   traced results (dtype, shape, and values to a few units in the last place: the GPU's compiler may contract a
+   multiply and an add into one rounding).
+
+Passes 1-3 do not change an operation or the order of the operations, and ``out=`` does not change what a ufunc
 computes, so replays keep eager's numbers bit for bit. For arrays of two or more dimensions a replay writes into a
 buffer only where the arguments are C-contiguous (as traced), since eager's result would otherwise take another
 memory layout, which later reductions could sum in another order.
 
-Not done: fusing runs of small elementwise steps into one Python function. Without generating source code (no
-eval), such a step has to interpret its own list of calls, which costs what the replay's loop costs (measured on
-the chain: 1.93 us for a fused multiply, add, tanh against 1.83 us for the three steps; 1.49 us written out by hand,
-which only generated source would give), so it does not pay.
+Not done on the host: fusing runs of small elementwise steps into one Python function. Without generating source
+code (no eval), such a step has to interpret its own list of calls, which costs what the replay's loop costs
+(measured on the chain: 1.93 us for a fused multiply, add, tanh against 1.83 us for the three steps; 1.49 us written
+out by hand, which only generated source would give), so it does not pay. On a GPU the interpreting happens once,
+while cupy.fuse traces the body into its kernel.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from . import backend
+from .fused import Kernel
 
 if TYPE_CHECKING:
     from .compile import Program
@@ -69,6 +81,7 @@ def optimize(program: Program, values: dict[int, Any]) -> None:
     """
     _fold_constants(program)
     _type_scalars(program, values)
+    _fuse_runs(program, values)
     _reuse_buffers(program, values)
 
 
@@ -285,3 +298,109 @@ def _into_c(forward: np.ufunc, check_inputs: bool) -> Callable[..., Any]:
         return forward(*inputs)
 
     return into
+
+
+# ---- 4. fused runs of elementwise steps, on a GPU -------------------------------------------------------------------
+FUSED_RUN = 32  # steps at most in one kernel: its arguments (inputs and outputs) stay far below CUDA's limit
+_NUMBERS = (bool, int, float, complex)  # what a fused kernel takes besides its arrays: weak scalars, as NumPy's
+
+
+def _fusable(op: Op, values: dict[int, Any], env: list[Any]) -> bool:
+    """Whether a step is an elementwise ufunc on arrays of a provider that fuses (and Python numbers), which that
+    provider's namespace has by the same name."""
+    forward = _ufunc(op)
+    value = values.get(op[5])
+    if forward is None or forward.signature is not None or type(value) not in backend.fused_types:
+        return False
+    if not all(type(values.get(k, env[k])) is type(value) or type(env[k]) in _NUMBERS for k in op[4]):
+        return False
+    provider = backend.provider_of(value)
+    return provider is not None and getattr(provider.xp, forward.__name__, None) is not None
+
+
+def _fuse_runs(program: Program, values: dict[int, Any]) -> None:
+    """Each run of consecutive fusable steps (two or more) as one fused kernel, where it gives the traced results."""
+    ops, env = program.ops, program.env
+    last_read: dict[int, int] = {}
+    for j, op in enumerate(ops):
+        for k in op[4]:
+            last_read[k] = j
+    kept = kept_slots(program)
+    fused: list[Op] = []
+    run: list[Op] = []
+
+    def close(after: int) -> None:  # the run ends before step ``after``: what is read from there on is an output
+        outputs = [op[5] for op in run if op[5] in kept or last_read.get(op[5], -1) >= after]
+        fused.extend(_fused(program, run, outputs, values) if len(run) > 1 and outputs else run)
+        run.clear()
+
+    for j, op in enumerate(ops):
+        if not _fusable(op, values, env):
+            close(j)
+            fused.append(op)
+            continue
+        if len(run) == FUSED_RUN:
+            close(j)
+        run.append(op)
+    close(len(ops))
+    program.ops = fused
+
+
+def _fused(program: Program, run: list[Op], outputs: list[int], values: dict[int, Any]) -> list[Op]:
+    """The steps of ``run`` as one kernel writing ``outputs`` (then unpacked from its tuple, which is let go), or
+    the run as it was where the kernel does not give the traced results."""
+    produced = [op[5] for op in run]
+    inputs = list(dict.fromkeys(k for op in run for k in op[4] if k not in produced))
+    inputs.sort(key=lambda k: type(program.env[k]) in _NUMBERS)  # an array first: it names the kernel's provider
+    place = {k: i for i, k in enumerate([*inputs, *produced])}
+    steps = [(_ufunc(op).__name__, tuple(place[k] for k in op[4])) for op in run]  # type: ignore[union-attr]
+    kernel = Kernel(_run_body(steps, [place[k] for k in outputs]), f"chainrule_compiled_{len(run)}_steps")
+    traced = [values.get(k, program.env[k]) for k in inputs]
+    try:
+        got = kernel(*traced)
+    except Exception:  # a run the provider cannot fuse (a dtype its fusion lacks, say) stays as it is
+        return run
+    got = got if len(outputs) > 1 else (got,)
+    if not all(_agrees(a, values[k]) for a, k in zip(got, outputs)):
+        return run
+    if len(outputs) == 1:
+        return [_step(kernel, tuple(inputs), outputs[0])]
+    results = program.slot()
+    return [_step(kernel, tuple(inputs), results), *(_step(operator.itemgetter(i), (results,), k)
+                                                     for i, k in enumerate(outputs)),
+            _step(let_go, (), results)]
+
+
+def _run_body(steps: list[tuple[str, tuple[int, ...]]], outputs: list[int]) -> Callable[..., Any]:
+    """The body of a fused run: each step's ufunc, by name in the namespace, on the inputs and earlier results."""
+
+    def body(xp: Any, *inputs: Any) -> Any:
+        values = list(inputs)
+        for name, args in steps:
+            values.append(getattr(xp, name)(*[values[i] for i in args]))
+        return tuple(values[i] for i in outputs) if len(outputs) > 1 else values[outputs[0]]
+
+    return body
+
+
+def _agrees(got: Any, traced: Any) -> bool:
+    """A fused result against the traced one: the same dtype and shape, and values to a few units in the last place
+    of the traced values' scale (exact for integers and booleans)."""
+    if got.dtype != traced.dtype or got.shape != traced.shape:
+        return False
+    xp = backend.namespace(traced)
+    if traced.dtype.kind not in "fc":
+        return bool((got == traced).all().item())
+    nan, inf = xp.isnan(traced), xp.isinf(traced)
+    if bool((nan != xp.isnan(got)).any().item()) or not bool((got[inf] == traced[inf]).all().item()):
+        return False  # NaN where the traced values have NaN, the same infinities where they have one
+    finite = ~(nan | inf)
+    scale = float(xp.abs(xp.where(finite, traced, 0)).max().item()) if traced.size else 0.0
+    tolerance = 64 * np.finfo(traced.dtype).eps * max(scale, float(np.finfo(traced.dtype).tiny))
+    gap = xp.where(finite, got, 0) - xp.where(finite, traced, 0)
+    return bool((xp.abs(gap) <= tolerance).all().item())
+
+
+def let_go() -> None:
+    """A step's forward that drops its slot's value (``env[k] = let_go()``), so the loop pays nothing for it."""
+    return None
