@@ -167,13 +167,17 @@ def _taps(image: Array, kernel: Pair, stride: Pair, dilation: Pair, ho: int, wo:
 class _Conv:
     """The geometry of one convolution: input (H, W), kernel, stride, padding, dilation, output (Ho, Wo).
 
-    im2col columns come in two layouts. Narrow: Ho * Wo columns, one per output pixel (the forward and the weight
-    gradient). Wide, for stride 1: Ho * Wp columns, column i * Wp + j for window (i, j), the columns j >= Wo being
-    spare; then the window at kernel tap (p, q) of every output pixel is one contiguous slice of the flattened padded
-    image, starting at ``p * dh * Wp + q * dw``, which makes col2im a single strided sum (see ``fold_product``).
+    im2col columns come in three layouts, the last two for stride 1, where the window at kernel tap (p, q) of every
+    output pixel is one contiguous slice of a flattened image. Narrow: Ho * Wo columns, one per output pixel (the
+    forward and the weight gradient). Same (the output as wide as the input, Wo = W): the same columns, read off the
+    flattened *unpadded* image of pitch W, tap (p, q) at the shift ``(p dh - pt) W + q dw - pl``; the entries whose
+    tap falls left or right of the image wrap onto a neighbouring row there, and are set to zero (``clear_wraps``).
+    Wide: Ho * Wp columns, column i * Wp + j for window (i, j), the columns j >= Wo being spare, read off the
+    flattened padded image at ``p * dh * Wp + q * dw``. Both make col2im a single strided sum (see ``fold_product``)
+    and im2col a single long-run copy; the same layout needs neither a padded copy of the image nor spare columns.
     """
 
-    __slots__ = ("h", "w", "kh", "kw", "sh", "sw", "pads", "dh", "dw", "hp", "wp", "ho", "wo", "wide")
+    __slots__ = ("h", "w", "kh", "kw", "sh", "sw", "pads", "dh", "dw", "hp", "wp", "ho", "wo", "wide", "same")
 
     def __init__(self, size: Sequence[int], kernel: Pair, stride: Pair, padding: Pads, dilation: Pair) -> None:
         self.h, self.w = int(size[0]), int(size[1])
@@ -186,6 +190,7 @@ class _Conv:
             raise ValueError(f"convolution: input of size {(self.h, self.w)} (padded {(self.hp, self.wp)}) is "
                              f"smaller than the dilated kernel: output size {(self.ho, self.wo)} is too small")
         self.wide = stride == (1, 1)
+        self.same = self.wide and self.wo == self.w
 
     @property
     def reach(self) -> int:
@@ -212,12 +217,40 @@ class _Conv:
         if self.kh == self.kw == 1 and self.wide and not padded:
             return xp.ascontiguousarray(x).reshape(n, c, 1, 1, self.ho * self.wo)
         cols = _scratch("cols", (n, c, self.kh, self.kw, self.ho * self.wo), x.dtype, xp)
+        if self.same:
+            # the image flattened between pt rows (and pl entries) of zeros before and pb rows (and pr) after: tap
+            # (p, q) of column l is entry l + p dh W + q dw there, so the copy runs along whole images
+            lead, size = pt * self.w + pl, self.h * self.w
+            src = _scratch("pad", (n, c, lead + size + pb * self.w + pr), x.dtype, xp)
+            src[..., :lead] = 0
+            src[..., lead + size:] = 0
+            src[..., lead:lead + size].reshape(n, c, self.h, self.w)[...] = x
+            s = src.strides
+            xp.copyto(cols, _as_strided(src, cols.shape, (s[0], s[1], self.dh * self.w * s[2], self.dw * s[2], s[2])))
+            self.clear_wraps(cols)
+            return cols
         image = _grid(_padded(x, self.pads, scratch="pad"), self.hp, self.wp) if padded else x
         s = image.strides
         view = _as_strided(image, (n, c, self.kh, self.kw, self.ho, self.wo),
                            (s[0], s[1], self.dh * s[2], self.dw * s[3], self.sh * s[2], self.sw * s[3]))
         xp.copyto(cols.reshape(n, c, self.kh, self.kw, self.ho, self.wo), view)
         return cols
+
+    def clear_wraps(self, cols: Array) -> None:
+        """Zero the entries of same-layout columns (..., kh * kw rows per channel, Ho * W) whose tap falls left or
+        right of the image, which the flat shift reads from (or adds onto) a neighbouring row instead."""
+        rows = cols.strides[-2]
+        e = cols.itemsize
+        lead = math.prod(cols.shape[:-1]) // (self.kh * self.kw)
+        grid = _as_strided(cols, (lead, self.kh, self.kw, self.ho, self.w),
+                           (self.kh * self.kw * rows, self.kw * rows, rows, self.w * e, e))
+        (_, _), (pl, _) = self.pads
+        for q in range(self.kw):
+            left, right = pl - q * self.dw, max(self.w + pl - q * self.dw, 0)  # the columns of the image
+            if left > 0:
+                grid[:, :, q, :, :left] = 0
+            if right < self.w:
+                grid[:, :, q, :, right:] = 0
 
     def widen(self, y: Array) -> Array:
         """An output-shaped array (N, O, Ho, Wo) as wide columns (N, O, Ho * Wp), zero in the spare columns (a
@@ -251,28 +284,37 @@ class _Conv:
             for t, tap in enumerate(taps):
                 tap += parts[:, :, t]
             return image[:, :, pt:pt + self.h, pl:pl + self.w].copy()
-        # Each row of wide columns sits between zero margins as wide as the kernel's reach (a row's right margin is
-        # the next row's left one); then, for every pixel m of the flattened padded image, the column entries that
-        # land on it are found at one strided offset per tap (m - offset(p, q), inside the row or in its zeros), so
-        # col2im is a single sum over the kh * kw taps.
-        length = self.ho * self.wp
-        reach = self.reach
-        stride = length + reach
+        # Each row of columns sits between zero margins (a row's right margin is the next row's left one), wide
+        # enough that for every pixel m of the flattened image (padded; unpadded in the same layout) the column
+        # entries that land on it are found at one strided offset per tap (m - shift(p, q), inside the row or in its
+        # zeros), so col2im is a single sum over the kh * kw taps.
+        same = self.same
+        pitch = self.w if same else self.wp
+        length = self.ho * pitch
+        base = pt * self.w + pl if same else 0  # shift(p, q) = p dh pitch + q dw - base
+        size = self.h * self.w if same else self.hp * self.wp + (self.kw - 1) * self.dw
+        reach = (self.kh - 1) * self.dh * pitch + (self.kw - 1) * self.dw
+        margin = max(reach - base, size - length + base, 0)
+        stride = length + margin
         rows = n * groups * k
-        buf = _scratch("fold", (reach + rows * stride,), dtype, xp)
-        buf[:reach] = 0
+        buf = _scratch("fold", (margin + rows * stride,), dtype, xp)
+        buf[:margin] = 0
         e = buf.itemsize
-        _as_strided(buf[reach + length:], (rows, reach), (stride * e, e))[...] = 0
-        base = buf[reach:]
-        middle = _as_strided(base, (n, groups, k, length), (groups * k * stride * e, k * stride * e, stride * e, e))
-        size = self.hp * self.wp + (self.kw - 1) * self.dw
-        spread = _as_strided(base, (n, c, self.kh, self.kw, size),
+        _as_strided(buf[margin + length:], (rows, margin), (stride * e, e))[...] = 0
+        middle = _as_strided(buf[margin:], (n, groups, k, length),
+                             (groups * k * stride * e, k * stride * e, stride * e, e))
+        spread = _as_strided(buf[margin + base:], (n, c, self.kh, self.kw, size),
                              (groups * k * stride * e, self.kh * self.kw * stride * e,
-                              (self.kw * stride - self.dh * self.wp) * e, (stride - self.dw) * e, e))
-        image = _scratch("image", (n, c, size), dtype, xp)
+                              (self.kw * stride - self.dh * pitch) * e, (stride - self.dw) * e, e))
+        image = xp.empty((n, c, size), dtype=dtype) if same else _scratch("image", (n, c, size), dtype, xp)
         for run in _blocks(n, groups * k * stride * e, xp):  # each run's columns summed while still in cache
-            xp.matmul(a, self.widen(y[run]).reshape(-1, groups, o // groups, length), out=middle[run])
+            cols = xp.ascontiguousarray(y[run]) if same else self.widen(y[run])
+            xp.matmul(a, cols.reshape(-1, groups, o // groups, length), out=middle[run])
+            if same:
+                self.clear_wraps(middle[run])
             xp.sum(spread[run], axis=(2, 3), out=image[run])
+        if same:
+            return image.reshape(n, c, self.h, self.w)
         return _grid(image, self.hp, self.wp)[:, :, pt:pt + self.h, pl:pl + self.w].copy()
 
 
