@@ -224,7 +224,7 @@ class _Conv:
             src = _scratch("pad", (n, c, lead + size + pb * self.w + pr), x.dtype, xp)
             src[..., :lead] = 0
             src[..., lead + size:] = 0
-            src[..., lead:lead + size].reshape(n, c, self.h, self.w)[...] = x
+            _grid(src[..., lead:], self.h, self.w)[...] = x
             s = src.strides
             xp.copyto(cols, _as_strided(src, cols.shape, (s[0], s[1], self.dh * self.w * s[2], self.dw * s[2], s[2])))
             self.clear_wraps(cols)
@@ -241,10 +241,10 @@ class _Conv:
         right of the image, which the flat shift reads from (or adds onto) a neighbouring row instead."""
         rows = cols.strides[-2]
         e = cols.itemsize
-        lead = math.prod(cols.shape[:-1]) // (self.kh * self.kw)
-        grid = _as_strided(cols, (lead, self.kh, self.kw, self.ho, self.w),
+        planes = math.prod(cols.shape[:-1]) // (self.kh * self.kw)
+        grid = _as_strided(cols, (planes, self.kh, self.kw, self.ho, self.w),
                            (self.kh * self.kw * rows, self.kw * rows, rows, self.w * e, e))
-        (_, _), (pl, _) = self.pads
+        pl = self.pads[1][0]
         for q in range(self.kw):
             left, right = pl - q * self.dw, max(self.w + pl - q * self.dw, 0)  # the columns of the image
             if left > 0:
