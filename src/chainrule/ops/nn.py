@@ -224,10 +224,25 @@ class _Conv:
             src = _scratch("pad", (n, c, lead + size + pb * self.w + pr), x.dtype, xp)
             src[..., :lead] = 0
             src[..., lead + size:] = 0
-            _grid(src[..., lead:], self.h, self.w)[...] = x
+            image = _grid(src[..., lead:], self.h, self.w)
+            image[...] = x
             s = src.strides
-            xp.copyto(cols, _as_strided(src, cols.shape, (s[0], s[1], self.dh * self.w * s[2], self.dw * s[2], s[2])))
-            self.clear_wraps(cols)
+            view = _as_strided(src, cols.shape, (s[0], s[1], self.dh * self.w * s[2], self.dw * s[2], s[2]))
+            # tap column q reads the image shifted by s = q dw - pl along the flattened rows: the entries falling
+            # off a row's end read the next row's first s columns (or the last -s ones of the row before), which
+            # that tap reads nowhere else, so they are zeroed in the image for the taps that need it (right taps
+            # first, in order of shift, then the image restored for the left ones)
+            shifts = [q * self.dw - pl for q in range(self.kw)]
+            right = sorted((q for q in range(self.kw) if shifts[q] >= 0), key=lambda q: shifts[q])
+            left = sorted((q for q in range(self.kw) if shifts[q] < 0), key=lambda q: -shifts[q])
+            for q in right:
+                image[..., :shifts[q]] = 0
+                xp.copyto(cols[:, :, :, q], view[:, :, :, q])
+            if left and right and shifts[right[-1]] > 0:
+                image[...] = x
+            for q in left:
+                image[..., max(self.w + shifts[q], 0):] = 0
+                xp.copyto(cols[:, :, :, q], view[:, :, :, q])
             return cols
         image = _grid(_padded(x, self.pads, scratch="pad"), self.hp, self.wp) if padded else x
         s = image.strides
