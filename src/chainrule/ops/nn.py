@@ -204,8 +204,9 @@ class _Conv:
         """x padded and flattened to (N, C, Hp * Wp + tail) (a scratch buffer), for wide windows."""
         return _padded(x, self.pads, (self.kw - 1) * self.dw, scratch="pad")
 
-    def unfold(self, x: Array) -> Array:
-        """Narrow im2col: (N, C, kh, kw, Ho * Wo), column l holding the input under tap (p, q) of window l.
+    def unfold(self, x: Array, ones: bool = False) -> Array:
+        """Narrow im2col: (N, C, kh, kw, Ho * Wo), column l holding the input under tap (p, q) of window l; with
+        ``ones``, (N, C kh kw + 1, Ho * Wo), the last row all ones (for a bias inside the product).
 
         The result is a scratch buffer (or x itself, for an unpadded 1x1 kernel of stride 1): valid until the next
         ``unfold`` in this thread.
@@ -214,9 +215,17 @@ class _Conv:
         (pt, pb), (pl, pr) = self.pads
         padded = pt or pb or pl or pr
         xp = backend.namespace(x)
-        if self.kh == self.kw == 1 and self.wide and not padded:
-            return xp.ascontiguousarray(x).reshape(n, c, 1, 1, self.ho * self.wo)
-        cols = _scratch("cols", (n, c, self.kh, self.kw, self.ho * self.wo), x.dtype, xp)
+        length = self.ho * self.wo
+        if self.kh == self.kw == 1 and self.wide and not padded and not ones:
+            return xp.ascontiguousarray(x).reshape(n, c, 1, 1, length)
+        k = c * self.kh * self.kw
+        buf = _scratch("cols", (n, k + int(ones), length), x.dtype, xp)
+        if ones:
+            buf[:, k] = 1
+        e = buf.itemsize
+        cols = _as_strided(buf, (n, c, self.kh, self.kw, length),
+                           (buf.strides[0], self.kh * self.kw * length * e, self.kw * length * e, length * e, e))
+        result = buf if ones else cols
         if self.same:
             # the image flattened between pt rows (and pl entries) of zeros before and pb rows (and pr) after: tap
             # (p, q) of column l is entry l + p dh W + q dw there, so the copy runs along whole images
@@ -243,13 +252,13 @@ class _Conv:
             for q in left:
                 image[..., max(self.w + shifts[q], 0):] = 0
                 xp.copyto(cols[:, :, :, q], view[:, :, :, q])
-            return cols
+            return result
         image = _grid(_padded(x, self.pads, scratch="pad"), self.hp, self.wp) if padded else x
         s = image.strides
         view = _as_strided(image, (n, c, self.kh, self.kw, self.ho, self.wo),
                            (s[0], s[1], self.dh * s[2], self.dw * s[3], self.sh * s[2], self.sw * s[3]))
-        xp.copyto(cols.reshape(n, c, self.kh, self.kw, self.ho, self.wo), view)
-        return cols
+        xp.copyto(_as_strided(cols, view.shape, (*cols.strides[:4], self.wo * e, e)), view)
+        return result
 
     def clear_wraps(self, cols: Array) -> None:
         """Zero the entries of same-layout columns (..., kh * kw rows per channel, Ho * W) whose tap falls left or
@@ -341,14 +350,18 @@ def _conv2d_forward(x: Any, w: Any, b: Any = None, stride: Pair = (1, 1), paddin
     geo = _Conv(x.shape[2:], (kh, kw), stride, padding, dilation)
     k, length = cg * kh * kw, geo.ho * geo.wo
     xp = backend.namespace(x)
+    dtype = np.result_type(x.dtype, w.dtype)
+    # a bias of the product's dtype goes inside the product, as a last weight column against a row of ones
+    inside = groups == 1 and b is not None and hasattr(b, "dtype") and b.dtype == dtype
     wm = w.reshape(o, k) if groups == 1 else w.reshape(groups, o // groups, k)
-    out = xp.empty((n, o, length) if groups == 1 else (n, groups, o // groups, length),
-                   dtype=np.result_type(x.dtype, w.dtype))
+    if inside:
+        wm = xp.concatenate([wm, b.reshape(o, 1)], axis=1)
+    out = xp.empty((n, o, length) if groups == 1 else (n, groups, o // groups, length), dtype=dtype)
     for run in _blocks(n, groups * k * length * x.itemsize, xp):
         part = out[run]
-        xp.matmul(wm, geo.unfold(x[run]).reshape((*part.shape[:-2], k, length)), out=part)
+        xp.matmul(wm, geo.unfold(x[run], ones=inside).reshape((*part.shape[:-2], k + int(inside), length)), out=part)
     out = out.reshape(n, o, geo.ho, geo.wo)
-    if b is not None:
+    if b is not None and not inside:
         out += b.reshape(1, o, 1, 1)
     return out
 
