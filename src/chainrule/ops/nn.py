@@ -222,10 +222,8 @@ class _Conv:
         buf = _scratch("cols", (n, k + int(ones), length), x.dtype, xp)
         if ones:
             buf[:, k] = 1
-        e = buf.itemsize
-        cols = _as_strided(buf, (n, c, self.kh, self.kw, length),
-                           (buf.strides[0], self.kh * self.kw * length * e, self.kw * length * e, length * e, e))
-        result = buf if ones else cols
+        # views made by splitting axes (never a copy), which costs less than as_strided (4 us a call, per run)
+        cols = buf[:, :k].reshape(n, c, self.kh, self.kw, length)
         if self.same:
             # the image flattened between pt rows (and pl entries) of zeros before and pb rows (and pr) after: tap
             # (p, q) of column l is entry l + p dh W + q dw there, so the copy runs along whole images
@@ -233,32 +231,30 @@ class _Conv:
             src = _scratch("pad", (n, c, lead + size + pb * self.w + pr), x.dtype, xp)
             src[..., :lead] = 0
             src[..., lead + size:] = 0
-            image = _grid(src[..., lead:], self.h, self.w)
+            image = src[..., lead:lead + size].reshape(n, c, self.h, self.w)
             image[...] = x
             s = src.strides
             view = _as_strided(src, cols.shape, (s[0], s[1], self.dh * self.w * s[2], self.dw * s[2], s[2]))
-            # tap column q reads the image shifted by s = q dw - pl along the flattened rows: the entries falling
-            # off a row's end read the next row's first s columns (or the last -s ones of the row before), which
-            # that tap reads nowhere else, so they are zeroed in the image for the taps that need it (right taps
-            # first, in order of shift, then the image restored for the left ones)
-            shifts = [q * self.dw - pl for q in range(self.kw)]
-            right = sorted((q for q in range(self.kw) if shifts[q] >= 0), key=lambda q: shifts[q])
-            left = sorted((q for q in range(self.kw) if shifts[q] < 0), key=lambda q: -shifts[q])
-            for q in right:
-                image[..., :shifts[q]] = 0
+            # Tap column q reads the image shifted by q dw - pl along the flattened rows: the entries falling off
+            # a row's end read the next row's first columns (or the last ones of the row before), which that tap
+            # reads nowhere else, so they are zeroed in the image for it: the taps right of their pixel first, in
+            # order of shift, then, the image restored, those left of it.
+            first = -(-pl // self.dw)  # the first tap column not left of its pixel
+            for q in range(first, self.kw):
+                image[..., :q * self.dw - pl] = 0
                 xp.copyto(cols[:, :, :, q], view[:, :, :, q])
-            if left and right and shifts[right[-1]] > 0:
+            if first and pr:
                 image[...] = x
-            for q in left:
-                image[..., max(self.w + shifts[q], 0):] = 0
+            for q in reversed(range(first)):
+                image[..., max(self.w + q * self.dw - pl, 0):] = 0
                 xp.copyto(cols[:, :, :, q], view[:, :, :, q])
-            return result
+            return buf if ones else cols
         image = _grid(_padded(x, self.pads, scratch="pad"), self.hp, self.wp) if padded else x
         s = image.strides
         view = _as_strided(image, (n, c, self.kh, self.kw, self.ho, self.wo),
                            (s[0], s[1], self.dh * s[2], self.dw * s[3], self.sh * s[2], self.sw * s[3]))
-        xp.copyto(_as_strided(cols, view.shape, (*cols.strides[:4], self.wo * e, e)), view)
-        return result
+        xp.copyto(cols.reshape(view.shape), view)
+        return buf if ones else cols
 
     def clear_wraps(self, cols: Array) -> None:
         """Zero the entries of same-layout columns (..., kh * kw rows per channel, Ho * W) whose tap falls left or
