@@ -30,6 +30,8 @@ GEOMETRIES = [
     ((1, 2, 4, 5), (3, 2, 3, 1), (1, 1), ((1, 1), (0, 0)), (1, 1), 1),
     ((2, 3, 6, 7), (4, 3, 3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1), 1),
     ((1, 2, 6, 5), (2, 2, 3, 2), (2, 1), ((1, 1), (1, 0)), (1, 1), 1),
+    ((1, 24, 5, 6), (2, 24, 3, 3), (1, 1), ((1, 1), (0, 0)), (1, 1), 1),  # wide, 24 channels: weight gradient by taps
+    ((1, 48, 4, 5), (4, 24, 2, 2), (1, 1), ((0, 1), (0, 0)), (1, 1), 2),
 ]
 
 
@@ -50,6 +52,19 @@ def test_the_three_kernels_match_the_loop_references(xs: tuple[int, ...], ws: tu
     np.testing.assert_allclose(ops_nn._conv2d_weight_forward(x, g, kernel_size=ws[2:], **kw),
                                ops_nn._reference_conv2d_weight(x, g, kernel_size=ws[2:], **kw), rtol=1e-12,
                                atol=1e-12)
+
+
+@pytest.mark.parametrize(("groups", "dtype"), [(1, np.float64), (2, np.float64), (1, np.float32)])
+def test_the_bias_inside_the_product_or_added_after(groups: int, dtype: Any) -> None:
+    """A bias of the product's dtype is a last weight column against a row of ones; grouped, or of another dtype,
+    it is added to the product."""
+    kw = _kwargs((1, 1), ((1, 1), (1, 1)), (1, 1), groups)
+    x, w = RNG.standard_normal((2, 4, 5, 6)).astype(dtype), RNG.standard_normal((6, 4 // groups, 3, 3)).astype(dtype)
+    b = RNG.standard_normal(6)
+    y = ops_nn._conv2d_forward(x, w, b, **kw)
+    assert y.dtype == dtype
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(y, ops_nn._reference_conv2d(x, w, b, **kw), rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize(("xs", "ws", "stride", "padding", "dilation", "groups"), GEOMETRIES[:5])
