@@ -18,12 +18,15 @@ Three primitives are closed under differentiation, each one's VJPs and JVPs bein
 so gradients of gradients (and forward mode) run through the same fast kernels. Each kernel is one BLAS ``matmul``
 per image against an im2col matrix (the strided windows of the padded input, copied into columns): the forward and
 the weight gradient multiply by it; the input gradient multiplies into columns and adds them back onto their windows
-(col2im), for stride 1 as a single strided sum over the kernel taps (see ``_Conv.fold_product``). With many input
-channels the weight gradient skips the im2col copy: at stride 1 each tap's windows are one slice of the flattened
-padded input. Python loops run over kernel taps (kh * kw of them) and over runs of a few images (whose columns, about
-2 MB, stay in cache from the copy to the product that reads them), never over pixels; the large temporaries live in
-per-thread scratch buffers, reused from call to call. The same kernels run on a GPU's arrays
-(each array's own library, ``backend.namespace``: its matmul and stride tricks), with fresh temporaries there.
+(col2im), for stride 1 as a single strided sum over the kernel taps (see ``_Conv.fold_product``). When the output is
+as wide as the input at stride 1 (``_Conv.same``: "same" padding), each tap's windows are one slice of the flattened
+unpadded image, so im2col copies whole images and every product comes out in NCHW directly. With many input channels
+and a narrower output, the weight gradient skips the im2col copy: one product per tap, on slices of the flattened
+padded input. The forward's bias goes inside its product (a weight column against a row of ones). Python loops run
+over kernel taps (kh * kw of them) and over runs of a few images (whose columns, about 2 MB, stay in cache from the
+copy to the product that reads them), never over pixels; the large temporaries live in per-thread scratch buffers,
+reused from call to call. The same kernels run on a GPU's arrays (each array's own library, ``backend.namespace``:
+its matmul and stride tricks), with fresh temporaries there.
 
 Pooling: ``max_pool2d`` (the whole gradient goes to the first maximum of each window in row-major order, as in
 PyTorch; a NaN counts as the maximum), with its adjoint pair ``max_pool2d_scatter`` / ``max_pool2d_gather`` taking the
@@ -168,13 +171,15 @@ class _Conv:
     """The geometry of one convolution: input (H, W), kernel, stride, padding, dilation, output (Ho, Wo).
 
     im2col columns come in three layouts, the last two for stride 1, where the window at kernel tap (p, q) of every
-    output pixel is one contiguous slice of a flattened image. Narrow: Ho * Wo columns, one per output pixel (the
-    forward and the weight gradient). Same (the output as wide as the input, Wo = W): the same columns, read off the
-    flattened *unpadded* image of pitch W, tap (p, q) at the shift ``(p dh - pt) W + q dw - pl``; the entries whose
-    tap falls left or right of the image wrap onto a neighbouring row there, and are set to zero (``clear_wraps``).
-    Wide: Ho * Wp columns, column i * Wp + j for window (i, j), the columns j >= Wo being spare, read off the
-    flattened padded image at ``p * dh * Wp + q * dw``. Both make col2im a single strided sum (see ``fold_product``)
-    and im2col a single long-run copy; the same layout needs neither a padded copy of the image nor spare columns.
+    output pixel is one contiguous slice of a flattened image. Narrow: Ho * Wo columns, one per output pixel, copied
+    row by row of the windows. Same (the output as wide as the input, Wo = W, as with "same" padding): the same
+    columns, read off the flattened *unpadded* image (pitch W, zero rows above and below) at the shift
+    ``(p dh - pt) W + q dw - pl``; an entry whose tap falls left or right of the image wraps onto a neighbouring row
+    there, so im2col zeroes those image columns for that tap column, and col2im zeroes those entries of its product
+    (``clear_wraps``). Wide: Ho * Wp columns, column i * Wp + j for window (i, j), the columns j >= Wo being spare,
+    read off the flattened padded image at ``p * dh * Wp + q * dw``. In both, im2col copies whole images at once and
+    col2im is a single strided sum (see ``fold_product``); the same layout needs no padded copy, no spare columns in
+    the product, and no copy of its result into NCHW.
     """
 
     __slots__ = ("h", "w", "kh", "kw", "sh", "sw", "pads", "dh", "dw", "hp", "wp", "ho", "wo", "wide", "same")
@@ -191,11 +196,6 @@ class _Conv:
                              f"smaller than the dilated kernel: output size {(self.ho, self.wo)} is too small")
         self.wide = stride == (1, 1)
         self.same = self.wide and self.wo == self.w
-
-    @property
-    def reach(self) -> int:
-        """The offset of the last kernel tap in the flattened padded image (wide layout)."""
-        return (self.kh - 1) * self.dh * self.wp + (self.kw - 1) * self.dw
 
     def offset(self, p: int, q: int) -> int:
         return p * self.dh * self.wp + q * self.dw
@@ -258,7 +258,7 @@ class _Conv:
 
     def clear_wraps(self, cols: Array) -> None:
         """Zero the entries of same-layout columns (..., kh * kw rows per channel, Ho * W) whose tap falls left or
-        right of the image, which the flat shift reads from (or adds onto) a neighbouring row instead."""
+        right of the image, which the flat shift would add onto a neighbouring row instead."""
         rows = cols.strides[-2]
         e = cols.itemsize
         planes = math.prod(cols.shape[:-1]) // (self.kh * self.kw)
