@@ -74,8 +74,8 @@ CONV2D = [
     ((1, 2, 6, 7), (3, 2, 2, 3), {"padding": "valid", "stride": (1, 2)}),
     ((2, 3, 5, 5), (2, 3, 1, 1), {"stride": 2}),
     ((3, 7, 7), (2, 3, 3, 3), {"padding": 1}),                                     # unbatched
-    ((2, 24, 5, 4), (3, 24, 3, 3), {"padding": 1}),                  # many channels: weight gradient tap by tap
-    ((1, 48, 4, 5), (4, 24, 2, 3), {"groups": 2, "dilation": (1, 2), "padding": (1, 2)}),
+    ((2, 24, 5, 4), (3, 24, 3, 3), {"padding": (1, 0)}),             # many channels: weight gradient tap by tap
+    ((1, 48, 4, 5), (4, 24, 2, 3), {"groups": 2, "dilation": (1, 2), "padding": (1, 1)}),
 ]
 
 

@@ -367,11 +367,26 @@ erf = elementwise("erf", _erf, lambda ans, x: _TWO_OVER_SQRT_PI * exp(-x * x), S
                   reference=_reference_erf)
 
 
+_RELU_ROW = 8192  # NumPy's buffer length: a binary loop over rows this long runs fastest (measured)
+_RELU_ROWS_MIN = 16 * _RELU_ROW  # below this the two calls and the output cost more than they save (measured)
+
+
 def _relu(x: Any) -> Any:
     """max(x, 0) against a row of zeros: NumPy's loop of an array against a scalar is not vectorized where its loop
-    of two arrays is (17 us against 10 for 128 x 256 float32); the same numbers, and the dtype the scalar 0 gives."""
-    zeros = backend.namespace(x).zeros(np.shape(x)[-1:], dtype=np.result_type(getattr(x, "dtype", x), 0))
-    return np.maximum(x, zeros)
+    of two arrays is (17 us against 10 for 128 x 256 float32); the same numbers, and the dtype the scalar 0 gives.
+    A large contiguous array on the host is taken as rows of ``_RELU_ROW`` (and a tail): short rows (an image's 28
+    pixels) pay the loop's start per row (0.15 ms against 0.37 for 32 x 32 x 28 x 28 float32)."""
+    xp = backend.namespace(x)
+    dtype = np.result_type(getattr(x, "dtype", x), 0)
+    if xp is not np or getattr(x, "size", 0) < _RELU_ROWS_MIN or not x.flags.c_contiguous:
+        return np.maximum(x, xp.zeros(np.shape(x)[-1:], dtype=dtype))
+    zeros = np.zeros(_RELU_ROW, dtype=dtype)
+    out = np.empty(x.shape, dtype=dtype)
+    flat, dest = x.reshape(-1), out.reshape(-1)
+    bulk = x.size - x.size % _RELU_ROW
+    np.maximum(flat[:bulk].reshape(-1, _RELU_ROW), zeros, out=dest[:bulk].reshape(-1, _RELU_ROW))
+    np.maximum(flat[bulk:], zeros[:x.size - bulk], out=dest[bulk:])
+    return out
 
 
 # relu'(0) = 0: the mask is x > 0, not x >= 0 (and no maximum(x, 0), which would split a tie)

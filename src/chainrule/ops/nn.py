@@ -18,12 +18,15 @@ Three primitives are closed under differentiation, each one's VJPs and JVPs bein
 so gradients of gradients (and forward mode) run through the same fast kernels. Each kernel is one BLAS ``matmul``
 per image against an im2col matrix (the strided windows of the padded input, copied into columns): the forward and
 the weight gradient multiply by it; the input gradient multiplies into columns and adds them back onto their windows
-(col2im), for stride 1 as a single strided sum over the kernel taps (see ``_Conv.fold_product``). With many input
-channels the weight gradient skips the im2col copy: at stride 1 each tap's windows are one slice of the flattened
-padded input. Python loops run over kernel taps (kh * kw of them) and over runs of a few images (whose columns, about
-2 MB, stay in cache from the copy to the product that reads them), never over pixels; the large temporaries live in
-per-thread scratch buffers, reused from call to call. The same kernels run on a GPU's arrays
-(each array's own library, ``backend.namespace``: its matmul and stride tricks), with fresh temporaries there.
+(col2im), for stride 1 as a single strided sum over the kernel taps (see ``_Conv.fold_product``). When the output is
+as wide as the input at stride 1 (``_Conv.same``: "same" padding), each tap's windows are one slice of the flattened
+unpadded image, so im2col copies whole images and every product comes out in NCHW directly. With many input channels
+and a narrower output, the weight gradient skips the im2col copy: one product per tap, on slices of the flattened
+padded input. The forward's bias goes inside its product (a weight column against a row of ones). Python loops run
+over kernel taps (kh * kw of them) and over runs of a few images (whose columns, about 2 MB, stay in cache from the
+copy to the product that reads them), never over pixels; the large temporaries live in per-thread scratch buffers,
+reused from call to call. The same kernels run on a GPU's arrays (each array's own library, ``backend.namespace``:
+its matmul and stride tricks), with fresh temporaries there.
 
 Pooling: ``max_pool2d`` (the whole gradient goes to the first maximum of each window in row-major order, as in
 PyTorch; a NaN counts as the maximum), with its adjoint pair ``max_pool2d_scatter`` / ``max_pool2d_gather`` taking the
@@ -167,13 +170,19 @@ def _taps(image: Array, kernel: Pair, stride: Pair, dilation: Pair, ho: int, wo:
 class _Conv:
     """The geometry of one convolution: input (H, W), kernel, stride, padding, dilation, output (Ho, Wo).
 
-    im2col columns come in two layouts. Narrow: Ho * Wo columns, one per output pixel (the forward and the weight
-    gradient). Wide, for stride 1: Ho * Wp columns, column i * Wp + j for window (i, j), the columns j >= Wo being
-    spare; then the window at kernel tap (p, q) of every output pixel is one contiguous slice of the flattened padded
-    image, starting at ``p * dh * Wp + q * dw``, which makes col2im a single strided sum (see ``fold_product``).
+    im2col columns come in three layouts, the last two for stride 1, where the window at kernel tap (p, q) of every
+    output pixel is one contiguous slice of a flattened image. Narrow: Ho * Wo columns, one per output pixel, copied
+    row by row of the windows. Same (the output as wide as the input, Wo = W, as with "same" padding): the same
+    columns, read off the flattened *unpadded* image (pitch W, zero rows above and below) at the shift
+    ``(p dh - pt) W + q dw - pl``; an entry whose tap falls left or right of the image wraps onto a neighbouring row
+    there, so im2col zeroes those image columns for that tap column, and col2im zeroes those entries of its product
+    (``clear_wraps``). Wide: Ho * Wp columns, column i * Wp + j for window (i, j), the columns j >= Wo being spare,
+    read off the flattened padded image at ``p * dh * Wp + q * dw``. In both, im2col copies whole images at once and
+    col2im is a single strided sum (see ``fold_product``); the same layout needs no padded copy, no spare columns in
+    the product, and no copy of its result into NCHW.
     """
 
-    __slots__ = ("h", "w", "kh", "kw", "sh", "sw", "pads", "dh", "dw", "hp", "wp", "ho", "wo", "wide")
+    __slots__ = ("h", "w", "kh", "kw", "sh", "sw", "pads", "dh", "dw", "hp", "wp", "ho", "wo", "wide", "same")
 
     def __init__(self, size: Sequence[int], kernel: Pair, stride: Pair, padding: Pads, dilation: Pair) -> None:
         self.h, self.w = int(size[0]), int(size[1])
@@ -186,11 +195,7 @@ class _Conv:
             raise ValueError(f"convolution: input of size {(self.h, self.w)} (padded {(self.hp, self.wp)}) is "
                              f"smaller than the dilated kernel: output size {(self.ho, self.wo)} is too small")
         self.wide = stride == (1, 1)
-
-    @property
-    def reach(self) -> int:
-        """The offset of the last kernel tap in the flattened padded image (wide layout)."""
-        return (self.kh - 1) * self.dh * self.wp + (self.kw - 1) * self.dw
+        self.same = self.wide and self.wo == self.w
 
     def offset(self, p: int, q: int) -> int:
         return p * self.dh * self.wp + q * self.dw
@@ -199,8 +204,9 @@ class _Conv:
         """x padded and flattened to (N, C, Hp * Wp + tail) (a scratch buffer), for wide windows."""
         return _padded(x, self.pads, (self.kw - 1) * self.dw, scratch="pad")
 
-    def unfold(self, x: Array) -> Array:
-        """Narrow im2col: (N, C, kh, kw, Ho * Wo), column l holding the input under tap (p, q) of window l.
+    def unfold(self, x: Array, ones: bool = False) -> Array:
+        """Narrow im2col: (N, C, kh, kw, Ho * Wo), column l holding the input under tap (p, q) of window l; with
+        ``ones``, (N, C kh kw + 1, Ho * Wo), the last row all ones (for a bias inside the product).
 
         The result is a scratch buffer (or x itself, for an unpadded 1x1 kernel of stride 1): valid until the next
         ``unfold`` in this thread.
@@ -209,15 +215,62 @@ class _Conv:
         (pt, pb), (pl, pr) = self.pads
         padded = pt or pb or pl or pr
         xp = backend.namespace(x)
-        if self.kh == self.kw == 1 and self.wide and not padded:
-            return xp.ascontiguousarray(x).reshape(n, c, 1, 1, self.ho * self.wo)
-        cols = _scratch("cols", (n, c, self.kh, self.kw, self.ho * self.wo), x.dtype, xp)
+        length = self.ho * self.wo
+        if self.kh == self.kw == 1 and self.wide and not padded and not ones:
+            return xp.ascontiguousarray(x).reshape(n, c, 1, 1, length)
+        k = c * self.kh * self.kw
+        buf = _scratch("cols", (n, k + int(ones), length), x.dtype, xp)
+        if ones:
+            buf[:, k] = 1
+        # views made by splitting axes (never a copy), which costs less than as_strided (4 us a call, per run)
+        cols = buf[:, :k].reshape(n, c, self.kh, self.kw, length)
+        if self.same:
+            # the image flattened between pt rows (and pl entries) of zeros before and pb rows (and pr) after: tap
+            # (p, q) of column l is entry l + p dh W + q dw there, so the copy runs along whole images
+            lead, size = pt * self.w + pl, self.h * self.w
+            src = _scratch("pad", (n, c, lead + size + pb * self.w + pr), x.dtype, xp)
+            src[..., :lead] = 0
+            src[..., lead + size:] = 0
+            image = src[..., lead:lead + size].reshape(n, c, self.h, self.w)
+            image[...] = x
+            s = src.strides
+            view = _as_strided(src, cols.shape, (s[0], s[1], self.dh * self.w * s[2], self.dw * s[2], s[2]))
+            # Tap column q reads the image shifted by q dw - pl along the flattened rows: the entries falling off
+            # a row's end read the next row's first columns (or the last ones of the row before), which that tap
+            # reads nowhere else, so they are zeroed in the image for it: the taps right of their pixel first, in
+            # order of shift, then, the image restored, those left of it.
+            first = -(-pl // self.dw)  # the first tap column not left of its pixel
+            for q in range(first, self.kw):
+                image[..., :q * self.dw - pl] = 0
+                xp.copyto(cols[:, :, :, q], view[:, :, :, q])
+            if first and pr:
+                image[...] = x
+            for q in reversed(range(first)):
+                image[..., max(self.w + q * self.dw - pl, 0):] = 0
+                xp.copyto(cols[:, :, :, q], view[:, :, :, q])
+            return buf if ones else cols
         image = _grid(_padded(x, self.pads, scratch="pad"), self.hp, self.wp) if padded else x
         s = image.strides
         view = _as_strided(image, (n, c, self.kh, self.kw, self.ho, self.wo),
                            (s[0], s[1], self.dh * s[2], self.dw * s[3], self.sh * s[2], self.sw * s[3]))
-        xp.copyto(cols.reshape(n, c, self.kh, self.kw, self.ho, self.wo), view)
-        return cols
+        xp.copyto(cols.reshape(view.shape), view)
+        return buf if ones else cols
+
+    def clear_wraps(self, cols: Array) -> None:
+        """Zero the entries of same-layout columns (..., kh * kw rows per channel, Ho * W) whose tap falls left or
+        right of the image, which the flat shift would add onto a neighbouring row instead."""
+        rows = cols.strides[-2]
+        e = cols.itemsize
+        planes = math.prod(cols.shape[:-1]) // (self.kh * self.kw)
+        grid = _as_strided(cols, (planes, self.kh, self.kw, self.ho, self.w),
+                           (self.kh * self.kw * rows, self.kw * rows, rows, self.w * e, e))
+        pl = self.pads[1][0]
+        for q in range(self.kw):
+            left, right = pl - q * self.dw, max(self.w + pl - q * self.dw, 0)  # the columns of the image
+            if left > 0:
+                grid[:, :, q, :, :left] = 0
+            if right < self.w:
+                grid[:, :, q, :, right:] = 0
 
     def widen(self, y: Array) -> Array:
         """An output-shaped array (N, O, Ho, Wo) as wide columns (N, O, Ho * Wp), zero in the spare columns (a
@@ -251,28 +304,37 @@ class _Conv:
             for t, tap in enumerate(taps):
                 tap += parts[:, :, t]
             return image[:, :, pt:pt + self.h, pl:pl + self.w].copy()
-        # Each row of wide columns sits between zero margins as wide as the kernel's reach (a row's right margin is
-        # the next row's left one); then, for every pixel m of the flattened padded image, the column entries that
-        # land on it are found at one strided offset per tap (m - offset(p, q), inside the row or in its zeros), so
-        # col2im is a single sum over the kh * kw taps.
-        length = self.ho * self.wp
-        reach = self.reach
-        stride = length + reach
+        # Each row of columns sits between zero margins (a row's right margin is the next row's left one), wide
+        # enough that for every pixel m of the flattened image (padded; unpadded in the same layout) the column
+        # entries that land on it are found at one strided offset per tap (m - shift(p, q), inside the row or in its
+        # zeros), so col2im is a single sum over the kh * kw taps.
+        same = self.same
+        pitch = self.w if same else self.wp
+        length = self.ho * pitch
+        base = pt * self.w + pl if same else 0  # shift(p, q) = p dh pitch + q dw - base
+        size = self.h * self.w if same else self.hp * self.wp + (self.kw - 1) * self.dw
+        reach = (self.kh - 1) * self.dh * pitch + (self.kw - 1) * self.dw
+        margin = max(reach - base, size - length + base, 0)
+        stride = length + margin
         rows = n * groups * k
-        buf = _scratch("fold", (reach + rows * stride,), dtype, xp)
-        buf[:reach] = 0
+        buf = _scratch("fold", (margin + rows * stride,), dtype, xp)
+        buf[:margin] = 0
         e = buf.itemsize
-        _as_strided(buf[reach + length:], (rows, reach), (stride * e, e))[...] = 0
-        base = buf[reach:]
-        middle = _as_strided(base, (n, groups, k, length), (groups * k * stride * e, k * stride * e, stride * e, e))
-        size = self.hp * self.wp + (self.kw - 1) * self.dw
-        spread = _as_strided(base, (n, c, self.kh, self.kw, size),
+        _as_strided(buf[margin + length:], (rows, margin), (stride * e, e))[...] = 0
+        middle = _as_strided(buf[margin:], (n, groups, k, length),
+                             (groups * k * stride * e, k * stride * e, stride * e, e))
+        spread = _as_strided(buf[margin + base:], (n, c, self.kh, self.kw, size),
                              (groups * k * stride * e, self.kh * self.kw * stride * e,
-                              (self.kw * stride - self.dh * self.wp) * e, (stride - self.dw) * e, e))
-        image = _scratch("image", (n, c, size), dtype, xp)
+                              (self.kw * stride - self.dh * pitch) * e, (stride - self.dw) * e, e))
+        image = xp.empty((n, c, size), dtype=dtype) if same else _scratch("image", (n, c, size), dtype, xp)
         for run in _blocks(n, groups * k * stride * e, xp):  # each run's columns summed while still in cache
-            xp.matmul(a, self.widen(y[run]).reshape(-1, groups, o // groups, length), out=middle[run])
+            cols = xp.ascontiguousarray(y[run]) if same else self.widen(y[run])
+            xp.matmul(a, cols.reshape(-1, groups, o // groups, length), out=middle[run])
+            if same:
+                self.clear_wraps(middle[run])
             xp.sum(spread[run], axis=(2, 3), out=image[run])
+        if same:
+            return image.reshape(n, c, self.h, self.w)
         return _grid(image, self.hp, self.wp)[:, :, pt:pt + self.h, pl:pl + self.w].copy()
 
 
@@ -284,14 +346,18 @@ def _conv2d_forward(x: Any, w: Any, b: Any = None, stride: Pair = (1, 1), paddin
     geo = _Conv(x.shape[2:], (kh, kw), stride, padding, dilation)
     k, length = cg * kh * kw, geo.ho * geo.wo
     xp = backend.namespace(x)
+    dtype = np.result_type(x.dtype, w.dtype)
+    # a bias of the product's dtype goes inside the product, as a last weight column against a row of ones
+    inside = groups == 1 and b is not None and hasattr(b, "dtype") and b.dtype == dtype
     wm = w.reshape(o, k) if groups == 1 else w.reshape(groups, o // groups, k)
-    out = xp.empty((n, o, length) if groups == 1 else (n, groups, o // groups, length),
-                   dtype=np.result_type(x.dtype, w.dtype))
+    if inside:
+        wm = xp.concatenate([wm, b.reshape(o, 1)], axis=1)
+    out = xp.empty((n, o, length) if groups == 1 else (n, groups, o // groups, length), dtype=dtype)
     for run in _blocks(n, groups * k * length * x.itemsize, xp):
         part = out[run]
-        xp.matmul(wm, geo.unfold(x[run]).reshape((*part.shape[:-2], k, length)), out=part)
+        xp.matmul(wm, geo.unfold(x[run], ones=inside).reshape((*part.shape[:-2], k + int(inside), length)), out=part)
     out = out.reshape(n, o, geo.ho, geo.wo)
-    if b is not None:
+    if b is not None and not inside:
         out += b.reshape(1, o, 1, 1)
     return out
 
@@ -309,7 +375,9 @@ def _conv_transpose2d_forward(y: Any, w: Any, stride: Pair = (1, 1), padding: Pa
     return geo.fold_product(a, y, groups)
 
 
-_TAPWISE_MIN_CHANNELS = 24  # measured: below this the per-tap products are too thin to beat one im2col product
+# measured: below this the per-tap products are too thin to beat one im2col product; the same layout's im2col (one
+# long-run copy) beats them at every width (4.4 against 5.0 ms for 16 -> 32 channels, 6.8 against 7.8 for 64 -> 64)
+_TAPWISE_MIN_CHANNELS = 24
 
 
 def _conv2d_weight_forward(x: Any, y: Any, stride: Pair = (1, 1), padding: Pads = ((0, 0), (0, 0)),
@@ -324,7 +392,7 @@ def _conv2d_weight_forward(x: Any, y: Any, stride: Pair = (1, 1), padding: Pads 
                          f"output size {(geo.ho, geo.wo)}")
     cg, og = c // groups, o // groups
     xp = backend.namespace(x)
-    if not geo.wide or cg < _TAPWISE_MIN_CHANNELS:
+    if not geo.wide or geo.same or cg < _TAPWISE_MIN_CHANNELS:
         length, k = geo.ho * geo.wo, cg * kh * kw
         gy = xp.ascontiguousarray(y).reshape(n, groups, og, length)
         each = xp.empty((n, groups, og, k), dtype=np.result_type(x.dtype, y.dtype))  # one product per image
