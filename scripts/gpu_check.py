@@ -26,6 +26,7 @@ import statistics
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -207,7 +208,9 @@ def _adam_step(p: Any, g: Any, m: Any, v: Any, *v_max: Any) -> Any:
     if v_max:
         opt.state[w]["max_exp_avg_sq"] = cr.Tensor(v_max[0])
     opt.step()
-    return (p, m, v, *v_max)
+    state = opt.state[w]  # (the tensors hold copies of the arrays given: compare what the step updated)
+    return (w.data, state["exp_avg"].data, state["exp_avg_sq"].data,
+            *((state["max_exp_avg_sq"].data,) if v_max else ()))
 
 
 def _fused_cases(dtype: Any, rows: int, cols: int) -> list[tuple[str, Callable[..., Any], tuple[Any, ...]]]:
@@ -236,15 +239,26 @@ def check_fused(repeats: int, rows: int = 4096, cols: int = 1024) -> bool:
         for name, fn, inputs in _fused_cases(dtype, rows, cols):
             outs, times = [], []
             try:
-                for context in (contextlib.nullcontext, fused.unfused):
-                    with context():
-                        args = [backend.to_device(a, DEVICE) for a in inputs]
-                        out = fn(*args)
-                        outs.append([backend.to_host(o) for o in (out if isinstance(out, tuple) else (out,))])
-                        times.append(_median_ms(lambda: fn(*args), sync, repeats))
+                with warnings.catch_warnings(record=True) as fell_back:  # a kernel that differs keeps to its body
+                    warnings.simplefilter("always", RuntimeWarning)
+                    for context in (contextlib.nullcontext, fused.unfused):
+                        with context():
+                            args = [backend.to_device(a, DEVICE) for a in inputs]
+                            out = fn(*args)
+                            outs.append([backend.to_host(o) for o in (out if isinstance(out, tuple) else (out,))])
+                            times.append(_median_ms(lambda: fn(*args), sync, repeats))
             except Exception as error:  # report it, then go on with the other kernels
                 ok = False
                 lines.append(f"  {name:24} {np.dtype(dtype).name:8} FAILED: {type(error).__name__}: {error}"[:300])
+                continue
+            if fell_back:
+                ok = False
+                lines.append(f"  {name:24} {np.dtype(dtype).name:8} FELL BACK: {fell_back[0].message!s}"[:300])
+                continue
+            if any(a.dtype != b.dtype or a.shape != b.shape for a, b in zip(*outs)):
+                ok = False
+                lines.append(f"  {name:24} {np.dtype(dtype).name:8} FAILED: dtypes or shapes differ: "
+                             f"{[(a.dtype, a.shape) for a in outs[0]]} against {[(b.dtype, b.shape) for b in outs[1]]}")
                 continue
             gap, rel = 0.0, 0.0
             for a, b in zip(*outs):

@@ -5,6 +5,7 @@ taken on the host, on recording Tensors or on cr.compile's boxes."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
@@ -229,3 +230,50 @@ def test_the_gpu_script_runs_the_sections_asked_for_in_their_order(gpu: None,
     out = capsys.readouterr().out
     assert "1. primitives" not in out and "3. " not in out
     assert 0 <= out.index("4. fused kernels") < out.index("digits CNN")
+
+
+def _fusing_wrongly(body: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """A fusion that miscompiles: its kernel's results, and what it writes into its arguments, are off."""
+    def kernel(*args: Any) -> Any:
+        result = body(*args)
+        for a in args:
+            if isinstance(a, DeviceArray):
+                a += 1e-3
+        return tuple(r * 2 for r in result) if isinstance(result, tuple) else None if result is None else result * 2
+
+    return kernel
+
+
+def test_a_kernel_that_differs_from_its_body_warns_once_and_keeps_to_the_body() -> None:
+    """Each signature's first call checks the kernel against the body's operations one by one (which give that call's
+    answer and updates); a kernel that differs, in its results or in what it writes in place (Adam), is said so and
+    dropped, so every number is still the unfused path's."""
+    def train() -> list[np.ndarray[Any, Any]]:
+        w = cr.tensor(np.linspace(-1.0, 1.0, 6, dtype=np.float32), device="cuda", requires_grad=True)
+        opt = cr.optim.Adam([w], lr=0.05)
+        for _ in range(3):
+            opt.zero_grad()
+            cr.sum(cr.tanh(w * 2.0) ** 2).backward()
+            opt.step()
+        return [_host(w), *(_host(t) for key, t in opt.state[w].items() if key != "step")]
+
+    with backend.use_provider(provider):
+        with fused.unfused():
+            expected = train()
+    wrong = dataclasses.replace(provider, fuse=_fusing_wrongly)
+    with backend.use_provider(wrong):
+        with pytest.warns(RuntimeWarning) as caught:
+            got = train()
+    assert sorted(str(w.message).split()[2] for w in caught) == ["chainrule_adam_update", "chainrule_tanh_rule"]
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_gpu_scripts_adam_rows_compare_the_updated_arrays(gpu: None) -> None:
+    """Section 4's Adam case returns what the step updated (the parameter and its moments), not its inputs."""
+    rng = np.random.default_rng(0)
+    p, g = rng.standard_normal(5), rng.standard_normal(5)
+    m, v = np.abs(g) * 0.1, g * g * 0.01
+    inputs = [backend.to_device(a, "cuda") for a in (p, g, m, v)]
+    for before, after in zip((p, m, v), _script()._adam_step(*inputs)):
+        assert not np.allclose(_host(after), before)

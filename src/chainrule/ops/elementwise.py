@@ -322,7 +322,7 @@ def real_if_close(a: Any, tol: float = 100) -> Any:
 def _sigmoid_body(xp: Any, x: Any) -> Any:
     """1 / (1 + e^-x) without overflow: e^-|x| never exceeds 1."""
     e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return xp.where(x >= 0.0, 1 / (1 + e), e / (1 + e))
 
 
 _sigmoid = Kernel(_sigmoid_body, "chainrule_sigmoid")
@@ -389,22 +389,23 @@ def _relu(x: Any) -> Any:
     return out
 
 
-# relu'(0) = 0: the mask is x > 0, not x >= 0 (and no maximum(x, 0), which would split a tie)
-relu = elementwise("relu", _relu, lambda ans, x: x > 0, reference=lambda x: x * (x > 0))
+# relu'(0) = 0: the mask is x > 0, not x >= 0 (and no maximum(x, 0), which would split a tie). The fused bodies
+# compare with 0.0: cupy.fuse's first implementation has mis-typed comparisons with a Python int (cupy#10003)
+relu = elementwise("relu", _relu, lambda ans, x: x > 0.0, reference=lambda x: x * (x > 0))
 
 
 def _leaky_body(xp: Any, t: Any, x: Any, slope: Any) -> Any:
     """leaky_relu's forward (t = x) and its rule (t = g or a tangent)."""
-    return xp.where(x > 0, t, t * slope)
+    return xp.where(x > 0.0, t, t * slope)
 
 
 def _elu_body(xp: Any, x: Any, alpha: Any) -> Any:
-    return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+    return xp.where(x > 0.0, x, alpha * xp.expm1(xp.minimum(x, 0.0)))
 
 
 def _elu_rule_body(xp: Any, g: Any, ans: Any, x: Any, alpha: Any) -> Any:
     """For x <= 0, d/dx alpha (e^x - 1) = alpha e^x = ans + alpha."""
-    return xp.where(x > 0, g, g * (ans + alpha))
+    return xp.where(x > 0.0, g, g * (ans + alpha))
 
 
 # one kernel each on a GPU, where NumPy's way takes three or four passes and their temporaries
