@@ -362,12 +362,20 @@ def _fused(program: Program, run: list[Op], outputs: list[int]) -> list[Op]:
 
 
 def _run_body(steps: list[tuple[str, tuple[int, ...]]], outputs: list[int]) -> Callable[..., Any]:
-    """The body of a fused run: each step's ufunc, by name in the namespace, on the inputs and earlier results."""
+    """The body of a fused run: each step's ufunc, by name in the namespace, on the inputs and earlier results; each
+    value let go after its last use (the body runs as written at a kernel's first call, and where it is dropped)."""
+    last = {i: j for j, (_, args) in enumerate(steps) for i in args}
+    done_after: dict[int, list[int]] = {}
+    for i, j in last.items():
+        if i not in outputs:
+            done_after.setdefault(j, []).append(i)
 
     def body(xp: Any, *inputs: Any) -> Any:
-        values = list(inputs)
-        for name, args in steps:
+        values: list[Any] = list(inputs)
+        for j, (name, args) in enumerate(steps):
             values.append(getattr(xp, name)(*[values[i] for i in args]))
+            for i in done_after.get(j, ()):
+                values[i] = None
         return tuple(values[i] for i in outputs) if len(outputs) > 1 else values[outputs[0]]
 
     return body
