@@ -14,6 +14,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import backend
+from chainrule.nn import functional as F
 from stand_in_gpu import provider
 
 
@@ -94,6 +95,34 @@ def test_a_training_step_on_the_device(gpu: None) -> None:
         np.testing.assert_array_equal(cr.load(path)["0.weight"].numpy(), model[0].weight.cpu().numpy())
     model.to("cpu")
     assert all(p.device == "cpu" for p in model.parameters())
+
+
+def test_dropout_on_the_device_draws_the_hosts_mask(gpu: None) -> None:
+    """The mask is drawn on the host (one seed, one mask on every device) and moved: eagerly, in its gradient, and
+    inside cr.compile, where each replay draws afresh."""
+    x = cr.tensor(np.arange(1.0, 9.0), device="cuda", requires_grad=True)
+    cr.random.seed(4)
+    y = F.dropout(x, 0.5)
+    y.sum().backward()
+    cr.random.seed(4)
+    on_host = F.dropout(cr.tensor(np.arange(1.0, 9.0)), 0.5).numpy()
+    assert y.device == "cuda:0" and x.grad is not None
+    np.testing.assert_array_equal(y.cpu().numpy(), on_host)
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), (on_host != 0) * 2.0)
+    step = cr.compile(lambda a: F.dropout(a, 0.5))
+    for seed in range(3):
+        cr.random.seed(seed)
+        compiled = step(x.detach()).cpu().numpy()
+        cr.random.seed(seed)
+        np.testing.assert_array_equal(compiled, F.dropout(x.detach(), 0.5).cpu().numpy())
+    assert step.traces == 1
+
+
+def test_softmax_family_of_empty_slices_on_the_device(gpu: None) -> None:
+    for shape, axis in (((4, 0), -1), ((0, 3), -1), ((2, 0, 3), 0)):
+        host = F.log_softmax(cr.tensor(np.zeros(shape)), axis=axis)
+        on_device = F.log_softmax(cr.tensor(np.zeros(shape), device="cuda"), axis=axis)
+        assert on_device.device == "cuda:0" and on_device.shape == host.shape and on_device.dtype == host.dtype
 
 
 def test_a_state_dict_loads_across_devices(gpu: None) -> None:

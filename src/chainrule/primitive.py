@@ -306,11 +306,26 @@ def stacked(args: Sequence[Any]) -> list[Any]:
 def like(host: Any, ref: Any) -> Any:
     """A constant made on the host (a mask, an index grid, a basis) on the device of ``ref``'s values, so that it
     mixes with them: a GPU's arrays refuse NumPy's. On the host it is ``host`` itself."""
-    values = bottom(ref)
-    if type(values) is Example:  # a box of vmap or cr.compile: its device is the batch's
-        values = values.batch
+    values = _values_of(ref)
     return host if type(values) is np.ndarray or type(values) not in _ARRAYS else backend.to_device(
         host, backend.device_of(values))
+
+
+def device_of_values(ref: Any) -> str:
+    """The device of ``ref``'s values (``"cpu"``, ``"cuda:0"``...), through the boxes of every transform.
+
+    >>> import numpy as np, chainrule as cr
+    >>> device_of_values(cr.tensor(np.zeros(2), requires_grad=True) * 2)
+    'cpu'
+    """
+    return backend.device_of(_values_of(ref))
+
+
+def _values_of(ref: Any) -> Any:
+    """The array at the bottom of ``ref``'s boxes; for a box of vmap or cr.compile, its batch's (which has the
+    device)."""
+    values = bottom(ref)
+    return values.batch if type(values) is Example else values
 
 
 def as_array(x: Any) -> Any:

@@ -39,6 +39,7 @@ from ..ops.elementwise import relu as _relu
 from ..ops.elementwise import selu as _selu
 from ..ops.elementwise import silu as _silu
 from ..ops.elementwise import softplus as _softplus
+from ..ops.elementwise import transfer as _transfer
 from ..ops.linalg import einsum, matmul
 from ..ops.reduce import log_softmax as _log_softmax
 from ..ops.reduce import mean as _mean
@@ -46,7 +47,7 @@ from ..ops.reduce import softmax as _softmax
 from ..ops.reduce import sum as _sum
 from ..ops.shape import concatenate, getitem, repeat, reshape, stack, swapaxes, take, take_along_axis, transpose
 from ..ops.shape import pad as _pad_constant
-from ..primitive import CompileError, Traced, as_array, holds_box, like
+from ..primitive import CompileError, Traced, as_array, device_of_values, holds_box, like
 from ..spelling import both_spellings
 from ..tensor import Tensor, values
 from ._helpers import check_pair, check_rows, expect_size, index_array
@@ -509,7 +510,8 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
     mask = (_random.generator().random(x.shape, dtype=np.float32 if dtype == np.float32 else np.float64) >= p)
     scaled = mask.astype(dtype)
     scaled *= 1.0 / (1.0 - p)
-    return x * scaled
+    device = device_of_values(x)  # the mask is drawn on the host (one mask per seed on every device), and moved
+    return x * (scaled if device == "cpu" else _transfer(scaled, device=device))
 
 
 def _stopped(x: Any) -> Any:

@@ -290,7 +290,9 @@ def _shift(x: Any, axis: Axis) -> Any:
     """The max over ``axis`` (kept), or 0 where it is infinite (an all -inf slice then stays -inf, not NaN) or
     where the slice is empty."""
     x = values(x)  # the array's own max (lighter than np.max's wrapper)
-    m = x.max(axis=axis, keepdims=True, initial=-np.inf) if x.size == 0 else x.max(axis=axis, keepdims=True)
+    if x.size == 0:  # no slice has a max: the shift is 0, the shape an empty sum's (CuPy's max takes no initial=)
+        return x.sum(axis=axis, keepdims=True)
+    m = x.max(axis=axis, keepdims=True)
     return np.where(np.isfinite(m), m, 0)
 
 
@@ -328,10 +330,10 @@ _log_softmax_rule = Kernel(_log_softmax_rule_body, "chainrule_log_softmax_rule")
 
 
 def _log_softmax(x: Any, axis: Axis = -1) -> Any:
-    if type(x) in _FUSING:
-        shift = _shift(x, axis)
-        return _shifted_log(x, shift, _shifted_exp(x, shift).sum(axis=axis, keepdims=True))
     with _quiet():
+        if type(x) in _FUSING:
+            shift = _shift(x, axis)
+            return _shifted_log(x, shift, _shifted_exp(x, shift).sum(axis=axis, keepdims=True))
         shifted = x - _shift(x, axis)
         return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
