@@ -132,3 +132,13 @@ def test_relu_of_an_image_batch_keeps_nan_and_its_gradient() -> None:
     y.sum().backward()
     assert t.grad is not None
     np.testing.assert_array_equal(t.grad.numpy(), (x > 0).astype(np.float32))
+
+
+@pytest.mark.parametrize("conv,x,w", [
+    (F.conv2d, (2, 3, 4, 5), (2, 3, 0, 3)), (F.conv2d, (2, 3, 4, 5), (2, 3, 3, 0)),
+    (F.conv1d, (2, 3, 5), (2, 3, 0)), (F.conv3d, (1, 3, 4, 4, 4), (2, 3, 2, 0, 2)),
+    (F.conv_transpose2d, (2, 3, 4, 5), (3, 2, 0, 3))])
+def test_a_kernel_of_size_zero_is_refused(conv: Any, x: tuple[int, ...], w: tuple[int, ...]) -> None:
+    for padding in (0, 1, "same") if conv is not F.conv_transpose2d else (0,):
+        with pytest.raises(ValueError, match=r"kernel's size .* has a zero"):
+            conv(cr.ones(x), cr.ones(w), padding=padding)

@@ -250,6 +250,11 @@ def _conv_padding(padding: Any, kernel: tuple[int, ...], dilation: tuple[int, ..
     return tuple((p, p) for p in pads)
 
 
+def _nonempty_kernel(w: Any, what: str) -> None:
+    if 0 in w.shape[2:]:
+        raise ValueError(f"{what}: the kernel's size {tuple(w.shape[2:])} has a zero (weight of shape {w.shape})")
+
+
 def _conv_args(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: int, n: int,
                what: str) -> tuple[Any, Any, Any, tuple[int, ...], tuple[Pair, ...], tuple[int, ...], int, bool]:
     """An n-d convolution's arguments checked and normalised: (x batched, w, bias, stride, padding pairs,
@@ -260,6 +265,7 @@ def _conv_args(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, di
         kernel = ", ".join(("kd", "kh", "kw")[3 - n:]) if n > 1 else "k"
         raise ValueError(f"{what}: weight must be {n + 2}-d (out_channels, in_channels / groups, {kernel}), got shape "
                          f"{w.shape}")
+    _nonempty_kernel(w, what)
     groups = int(groups)
     if groups < 1 or x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
         raise ValueError(f"{what}: input of shape {x.shape} with groups={groups} does not fit a weight of shape "
@@ -334,6 +340,7 @@ def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
     if w.ndim != 4:
         raise ValueError(f"conv_transpose2d: weight must be 4-d (in_channels, out_channels / groups, kh, kw), got "
                          f"shape {w.shape}")
+    _nonempty_kernel(w, "conv_transpose2d")
     groups = int(groups)
     if groups < 1 or x.shape[1] != w.shape[0] or w.shape[0] % groups:
         raise ValueError(f"conv_transpose2d: input of shape {x.shape} with groups={groups} does not fit a weight of "
