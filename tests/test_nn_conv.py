@@ -142,3 +142,20 @@ def test_a_kernel_of_size_zero_is_refused(conv: Any, x: tuple[int, ...], w: tupl
     for padding in (0, 1, "same") if conv is not F.conv_transpose2d else (0,):
         with pytest.raises(ValueError, match=r"kernel's size .* has a zero"):
             conv(cr.ones(x), cr.ones(w), padding=padding)
+
+
+def test_an_infinite_weight_reaches_only_the_pixels_it_touches() -> None:
+    """The wide layout's spare columns (a stride-1 output narrower than its input) stand for zeros: their products
+    with an infinite weight (inf * 0, NaN) are cleared rather than added onto real pixels, as PyTorch computes."""
+    x, w = np.ones((1, 1, 3, 3)), np.array([[[[np.inf, 1.0]]]])
+    g = np.ones((1, 1, 3, 2))
+    g[0, 0, 0, 0] = -1
+    tx = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.conv2d(tx, torch.tensor(w)).backward(torch.tensor(g))
+    cx = cr.tensor(x, requires_grad=True)
+    with np.errstate(invalid="ignore"):  # NumPy's product says inf * 0, which PyTorch computes silently
+        F.conv2d(cx, cr.tensor(w)).backward(cr.tensor(g))
+        transposed = F.conv_transpose2d(cr.tensor(g), cr.tensor(w)).numpy()
+    assert cx.grad is not None
+    np.testing.assert_array_equal(cx.grad.numpy(), tx.grad.numpy())
+    np.testing.assert_array_equal(transposed, torch.nn.functional.conv_transpose2d(torch.tensor(g), torch.tensor(w)))

@@ -332,6 +332,10 @@ class _Conv:
             xp.matmul(a, cols.reshape(-1, groups, o // groups, length), out=middle[run])
             if same:
                 self.clear_wraps(middle[run])
+            elif self.wp > self.wo:  # the spare columns' products: zeros, or NaN where a holds an infinity
+                part = middle[run]
+                _as_strided(part[..., self.wo:], (*part.shape[:3], self.ho, self.wp - self.wo),
+                            (*part.strides[:3], self.wp * e, e))[...] = 0
             xp.sum(spread[run], axis=(2, 3), out=image[run])
         if same:
             return image.reshape(n, c, self.h, self.w)
