@@ -775,3 +775,15 @@ def test_a_compiled_method() -> None:
     _same(two(x), np.exp(x) * 2.0)
     _same(three(x), np.exp(x) * 3.0)  # the instance is static: its own program
     _same(two(x + 1), np.exp(x + 1) * 2.0)
+
+
+def test_masks_combined_by_logical_operators_are_recorded() -> None:
+    def f(a: Any, b: Any) -> Any:
+        mask = (a > b) & (a < 3.0) | ~(a == 0.0) ^ (b > 2.0)
+        return cr.where(np.logical_and(mask, np.logical_not(a > 2.5)), a, 0.0)
+
+    step = cr.compile(f)
+    for shift in (0.0, 1.0, 2.0):
+        a, b = cr.tensor(np.arange(4.0) + shift), cr.tensor(np.full(4, 1.5))
+        _same(step(a, b), f(a, b))
+    assert step.traces == 1

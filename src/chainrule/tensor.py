@@ -1102,27 +1102,28 @@ class Tensor:
         return Tensor(data, dtype=self.dtype if dtype is None else dtype,
                       device=self.device if device is None else device, requires_grad=requires_grad)
 
-    # the logical operators of boolean (and integer) tensors, as NumPy's and PyTorch's: no gradient to carry
+    # the logical operators of boolean (and integer) tensors, as NumPy's and PyTorch's: primitives without a
+    # gradient, so that vmap batches them and cr.compile records them
     def __and__(self, other: ArrayLike) -> Tensor:
-        return Tensor._from_node(bottom(self) & bottom(other), None)
+        return _apply(bitwise_and, self, other)
 
     def __rand__(self, other: ArrayLike) -> Tensor:
-        return Tensor._from_node(bottom(other) & bottom(self), None)
+        return _apply(bitwise_and, other, self)
 
     def __or__(self, other: ArrayLike) -> Tensor:
-        return Tensor._from_node(bottom(self) | bottom(other), None)
+        return _apply(bitwise_or, self, other)
 
     def __ror__(self, other: ArrayLike) -> Tensor:
-        return Tensor._from_node(bottom(other) | bottom(self), None)
+        return _apply(bitwise_or, other, self)
 
     def __xor__(self, other: ArrayLike) -> Tensor:
-        return Tensor._from_node(bottom(self) ^ bottom(other), None)
+        return _apply(bitwise_xor, self, other)
 
     def __rxor__(self, other: ArrayLike) -> Tensor:
-        return Tensor._from_node(bottom(other) ^ bottom(self), None)
+        return _apply(bitwise_xor, other, self)
 
     def __invert__(self) -> Tensor:
-        return Tensor._from_node(~bottom(self), None)
+        return _apply(invert, self)
 
     @property
     def grad_fn(self) -> Node | None:
@@ -1303,6 +1304,9 @@ from .ops.elementwise import (  # noqa: E402
     absolute,
     add,
     astype,
+    bitwise_and,
+    bitwise_or,
+    bitwise_xor,
     clip,
     cos,
     divide,
@@ -1311,6 +1315,7 @@ from .ops.elementwise import (  # noqa: E402
     floor_divide,
     greater,
     greater_equal,
+    invert,
     less,
     less_equal,
     log,

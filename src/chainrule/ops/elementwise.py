@@ -686,6 +686,29 @@ isinf = nondifferentiable("isinf", np.isinf, _with_special_values)
 isfinite = nondifferentiable("isfinite", np.isfinite, _with_special_values)
 
 
+# ---- logic and bits: masks combined (``(x > 0) & (x < 1)``), recorded as steps of vmap and cr.compile ---------
+def _masks(count: int) -> S.SamplesFn:
+    """``count`` boolean masks, ``count`` integer arrays, and broadcasting masks."""
+    def samples(rng: np.random.Generator) -> list[Sample]:
+        return [Sample(tuple(rng.random((2, 3)) > 0.5 for _ in range(count))),
+                Sample(tuple(rng.integers(-8, 8, (4,)) for _ in range(count))),
+                Sample(tuple(rng.random(shape) > 0.5 for shape in ((3, 1), (4,))[:count]))]
+    return samples
+
+
+bitwise_and = nondifferentiable("bitwise_and", np.bitwise_and, _masks(2))
+bitwise_or = nondifferentiable("bitwise_or", np.bitwise_or, _masks(2))
+bitwise_xor = nondifferentiable("bitwise_xor", np.bitwise_xor, _masks(2))
+invert = nondifferentiable("invert", np.invert, _masks(1))
+bitwise_invert = bitwise_not = invert  # NumPy's aliases of invert
+logical_and = nondifferentiable("logical_and", np.logical_and, _masks(2))
+logical_or = nondifferentiable("logical_or", np.logical_or, _masks(2))
+logical_xor = nondifferentiable("logical_xor", np.logical_xor, _masks(2))
+logical_not = nondifferentiable("logical_not", np.logical_not, _masks(1))
+__all__ += ["bitwise_and", "bitwise_invert", "bitwise_not", "bitwise_or", "bitwise_xor", "invert", "logical_and",
+            "logical_not", "logical_or", "logical_xor"]
+
+
 # ---- NumPy's other elementwise functions (issue 10) ------------------------------------------------------------
 __all__ += ["arccosh", "arcsinh", "arctanh", "copysign", "deg2rad", "degrees", "fabs", "fmax", "fmin", "heaviside",
             "hypot", "logaddexp", "logaddexp2", "mod", "nan_to_num", "rad2deg", "radians", "sinc", "true_divide"]
