@@ -26,7 +26,7 @@ _NO_DERIVATIVE = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, n
                   np.allclose, np.array_equal, np.array_equiv, np.searchsorted,
                   np.nanargmax, np.nanargmin, np.einsum_path, np.empty_like,
                   # truth values and tests of each entry: booleans
-                  np.all, np.any, np.logical_and, np.logical_or, np.logical_not, np.logical_xor, np.isin, np.signbit,
+                  np.all, np.any, np.isin, np.signbit,
                   np.isreal, np.iscomplex, np.isneginf, np.isposinf, np.isnat,
                   # indices: integers read off the values or the shapes
                   np.lexsort, np.digitize, np.unravel_index, np.ravel_multi_index, np.ix_,
@@ -34,9 +34,9 @@ _NO_DERIVATIVE = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, n
                   np.triu_indices, np.indices, np.broadcast_shapes, np.mask_indices,
                   # windows of a given length
                   np.bartlett, np.blackman, np.hamming, np.hanning,
-                  # integer and bit arithmetic: integers in, integers out
-                  np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.bitwise_invert, np.bitwise_left_shift,
-                  np.bitwise_right_shift, np.bitwise_count, np.gcd, np.lcm, np.packbits, np.unpackbits}
+                  # integer and bit arithmetic: integers in, integers out (and, or, xor, invert are primitives)
+                  np.bitwise_left_shift, np.bitwise_right_shift, np.bitwise_count, np.gcd, np.lcm, np.packbits,
+                  np.unpackbits}
 _SUBMODULES = ("numpy.linalg", "numpy.fft")  # named as linalg.solve, fft.fft in errors
 _UFUNC_REDUCE = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}
 _UFUNC_ACCUMULATE = {"add": "cumsum", "multiply": "cumprod"}
@@ -209,7 +209,7 @@ def array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwar
             return getattr(reductions, reduction)(inputs[0], axis=axis, **extra)
     if impl is not None:
         return impl(*inputs, **kwargs)
-    no_derivative = method == "__call__" and ufunc in _NO_DERIVATIVE  # logical_and, signbit, gcd...
+    no_derivative = method == "__call__" and ufunc in _NO_DERIVATIVE  # signbit, gcd...
     if not no_derivative and (holds_box(inputs) or holds_box(tuple(kwargs.values()))):
         raise _refuse(name)
     return _on_data(getattr(ufunc, method), inputs, kwargs)
