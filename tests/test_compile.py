@@ -787,3 +787,88 @@ def test_masks_combined_by_logical_operators_are_recorded() -> None:
         a, b = cr.tensor(np.arange(4.0) + shift), cr.tensor(np.full(4, 1.5))
         _same(step(a, b), f(a, b))
     assert step.traces == 1
+
+
+# ---- writing back what a run left in captured tensors (from an independent review) --------------------------------
+def test_copying_values_from_outside_never_shares_an_array() -> None:
+    """``t.copy_(x)`` of an argument, and a target network's ``copy_`` of parameters the same step updated: the
+    tensors get the values, never the arrays (which later writes would move together)."""
+    def run(compiled: bool) -> list[np.ndarray]:
+        cr.manual_seed(0)
+        online, target, buf = cr.nn.Linear(3, 2), cr.nn.Linear(3, 2), cr.nn.Parameter(cr.zeros(3))
+        opt = cr.optim.SGD(online.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x: Any, y: Any) -> Any:
+            opt.zero_grad()
+            loss = cr.mean((online(x) - target(x).detach()) ** 2)
+            loss.backward()
+            opt.step()
+            with cr.no_grad():
+                for t, p in zip(target.parameters(), online.parameters()):
+                    t.copy_(p)
+                buf.copy_(y)
+            return loss.detach()
+
+        run_step = cr.compile(step) if compiled else step
+        for i in range(4):
+            y = np.full(3, float(i))
+            run_step(np.ones((2, 3), np.float32) * i, y)
+            y[...] = -1.0  # the caller reuses its array: buf keeps the copied values
+            assert not np.shares_memory(target.weight.data, online.weight.data)
+        return [buf.data.copy(), *(p.data.copy() for p in (*online.parameters(), *target.parameters()))]
+
+    _same(run(True), run(False))
+
+
+def test_swapped_and_rebound_arrays_are_taken_as_eager_takes_them() -> None:
+    """``a.data, b.data = b.data, a.data`` swaps the two arrays; ``t.data = t.data * 0.5`` rebinds the tensor and
+    leaves the old array (held elsewhere) as it was."""
+    def run(compiled: bool) -> list[Any]:
+        a, b = cr.tensor(np.arange(3.0)), cr.tensor(np.arange(3.0) + 10)
+        w = cr.nn.Parameter(cr.ones(2))
+
+        def step(x: Any) -> Any:
+            a.data, b.data = b.data, a.data
+            w.data = w.data * 0.5
+            return x + 0.0
+
+        run_step = cr.compile(step) if compiled else step
+        seen = []
+        for _ in range(3):
+            held = w.detach()
+            before = held.data.copy()
+            run_step(np.zeros(1))
+            seen += [a.data.copy(), b.data.copy(), np.array_equal(held.data, before), w.data.copy()]
+        return seen
+
+    _same(run(True), run(False))
+
+
+def test_a_constant_returned_is_fresh_at_every_call() -> None:
+    step = cr.compile(lambda x: (cr.zeros(3), x + cr.eye(3)[0], cr.eye(3)[1]))
+    first = step(np.ones(3))
+    for t in first:
+        t.data[...] = 100.0  # the caller writes into what it got
+    _same(step(np.ones(3)), (cr.zeros(3), cr.tensor([2.0, 1.0, 1.0]), cr.tensor([0.0, 1.0, 0.0])))
+
+
+def test_a_hook_added_or_removed_between_calls_retraces() -> None:
+    def run(compiled: bool) -> list[Any]:
+        cr.manual_seed(0)
+        lin = cr.nn.Linear(3, 2)
+
+        def step(x: Any) -> Any:
+            lin.weight.grad = None
+            cr.sum(lin(x) ** 2).backward()
+            return lin.weight.grad.detach() + 0
+
+        run_step = cr.compile(step) if compiled else step
+        x = np.ones((4, 3), np.float32)
+        out = [run_step(x), run_step(x)]
+        handle = lin.weight.register_hook(lambda g: g * 0)
+        out.append(run_step(x))
+        handle.remove()
+        out.append(run_step(x))
+        return out
+
+    _same(run(True), run(False))

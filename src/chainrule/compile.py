@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from . import backend, compile_passes, primitive
+from . import backend, compile_passes, engine, primitive
 from . import random as _random
 from .engine import is_grad_enabled, tick
 from .primitive import (
@@ -258,8 +258,15 @@ class Program:
             else:
                 env[out] = forward(*[env[i] for i in ins])
         if self.effects:
-            _apply_effects(self.effects, env)
+            _apply_effects(self.effects, env, self._outside(env))
         return self.result(env)
+
+    def _outside(self, env: list[Any]) -> set[int]:
+        """The ids of the arrays a run was handed (arguments, captured tensors' and gradients' arrays): a tensor
+        given one of them as its new values gets a copy, as ``copy_`` and swaps copy eagerly."""
+        slots = [*(k for k in self.inputs if k is not None), *(k for k, _ in self.captured),
+                 *(k for k, _ in self.captured_grads)]
+        return {id(env[k]) for k in slots}
 
     def result(self, env: list[Any]) -> Any:
         """The outputs in the function's pytree structure, read from ``env`` (a run's, or the trace's values)."""
@@ -269,30 +276,36 @@ class Program:
             for k, tensor in self.outputs])
 
 
-def _apply_effects(effects: list[tuple[Tensor, str, int | None]], env: list[Any]) -> None:
+def _apply_effects(effects: list[tuple[Tensor, str, int | None]], env: list[Any], outside: set[int]) -> None:
     """The writes of a run to state outside the function, as eager leaves it: updated tensors get their new values
     (``_write``), with their version stamped as an in-place update stamps it; gradients are set, replaced or
     cleared."""
     for t, what, k in effects:
         if what == "data":
-            _write(t, env[k])  # type: ignore[index]
+            _write(t, env[k], outside)  # type: ignore[index]
+            outside.add(id(env[k]))  # (a second tensor given the same values gets a copy: t.copy_(p) after p's step)
             t._share_version().clock = tick()
+        elif what == "rebound":
+            t.data = env[k]  # type: ignore[index]
         elif what == "grad":
             t._grad = None if k is None else Tensor._from_node(env[k], None)
         else:
-            _write(t._grad, env[k])  # type: ignore[arg-type, index]
+            _write(t._grad, env[k], outside)  # type: ignore[arg-type, index]
 
 
 _HELD = 4  # the references to a captured array during a run's write-back: the tensor, the run's env, _write's two
 
 
-def _write(t: Tensor, new: Any) -> None:
+def _write(t: Tensor, new: Any, outside: set[int]) -> None:
     """``t``'s new values: the new array itself, taken without a copy, unless anything else holds the old one (a
     view of it, a detached tensor, a name), which eager's in-place update would have shown the new values: then
-    they are written into it."""
+    they are written into it. An array the run was handed (``t.copy_(x)``, a swap of two tensors' arrays) is
+    copied, so that no two tensors come to share one."""
     old = t.data
     if new is old:  # written into it by the program itself (compile_passes: a captured tensor's own array)
         return
+    if id(new) in outside:
+        new = new.copy()
     if sys.getrefcount(old) > _HELD and old.shape == new.shape and old.dtype == new.dtype and _writeable(old):
         old[...] = new
     else:
@@ -353,7 +366,9 @@ class _Trace:
         capture = self.captures[id(t)] = _Capture(t, data)
         self.alive.append(t)
         self.program.guards.append((lambda: t.requires_grad, t.requires_grad))  # frozen or not: another graph
-        _DATA.__set__(t, self.captured_box(data, lambda: _leaf_key(t), capture, "data"))
+        self.program.guards.append((lambda: _hooks_key(t), _hooks_key(t)))  # a hook added or removed: retraced
+        capture.box = self.captured_box(data, lambda: _leaf_key(t), capture, "data")
+        _DATA.__set__(t, capture.box)
         grad = capture.grad
         if grad is not None and type(_DATA.__get__(grad)) in _ARRAYS:
             capture.grad_data = _DATA.__get__(grad)
@@ -462,16 +477,22 @@ class _Trace:
 class _Capture:
     """A tensor from outside taken over by a trace: the array and gradient it had, and the slots reading them."""
 
-    __slots__ = ("tensor", "data", "grad", "grad_data", "data_slot", "grad_slot")
+    __slots__ = ("tensor", "data", "grad", "grad_data", "data_slot", "grad_slot", "box")
 
     def __init__(self, tensor: Tensor, data: Any) -> None:
         self.tensor, self.data, self.grad = tensor, data, tensor._grad
         self.grad_data: Any = None
         self.data_slot = self.grad_slot = -1
+        self.box: Any = None  # the box standing for its array: updated in place, or replaced (``t.data = new``)
 
 
 def _grad_key(t: Tensor) -> Any:
     return None if t._grad is None else _leaf_key(t._grad)
+
+
+def _hooks_key(t: Tensor) -> Any:
+    """The hooks a trace ran on ``t``'s gradient (its own and post-accumulate ones), by identity."""
+    return tuple(map(id, t._hooks or ())), id(t) in engine._post_hooks
 
 
 def _boxed(x: Any) -> bool:
@@ -678,7 +699,10 @@ def _trace_alone(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[i
                         "grad, and no backward() has used it), which a replay cannot give: call backward() inside "
                         "the function, return cr.grad's gradients, or return t.detach() to keep the value alone")
                 k, value = trace.input(o)
-                program.outputs.append((k, k in trace.tensors))
+                tensor = k in trace.tensors
+                if _of_constant(program, k):  # (cr.zeros(3) returned, or a view of it): fresh at every call
+                    k, value = _fresh(trace, k, value) if program.env[k] is not None else _copied(trace, k, value)
+                program.outputs.append((k, tensor))
                 resolved.append((k, value))
             else:
                 program.outputs.append((None, o))
@@ -713,6 +737,20 @@ def _settle(trace: _Trace, done: bool) -> None:
         t = ref()
         if t is not None:
             _DATA.__set__(t, trace.input(_DATA.__get__(t))[1] if done else data)
+    # every tensor's new values first, then the writes: one tensor's new values may be another's old array (a swap)
+    new_data = {}
+    for c in trace.captures.values():
+        box = _DATA.__get__(c.tensor)
+        k, value = trace.input(box)
+        if done and k != c.data_slot:
+            if box is c.box:  # updated in place: the new values go into its array, as eager's update writes them
+                k, value = _fresh(trace, k, value)
+                effects.append((c.tensor, "data", k))
+            else:  # ``t.data = new``: rebound to the new array, which may be another tensor's (eager aliases them)
+                if _of_constant(trace.program, k):
+                    k, value = _copied(trace, k, value)
+                effects.append((c.tensor, "rebound", k))
+        new_data[id(c)] = (k, value, box is c.box)
     for c in trace.captures.values():
         t = c.tensor
         if not done:
@@ -721,10 +759,8 @@ def _settle(trace: _Trace, done: bool) -> None:
             if c.grad_data is not None:
                 _DATA.__set__(c.grad, c.grad_data)
             continue
-        k, value = trace.input(_DATA.__get__(t))
-        if k != c.data_slot:
-            k, value = _fresh(trace, k, value)
-            effects.append((t, "data", k))
+        k, value, in_place = new_data[id(c)]
+        if k != c.data_slot and in_place:
             value = _into_own(c.data, value)
         _DATA.__set__(t, value)
         grad = t._grad
@@ -763,11 +799,37 @@ def _released(program: Program) -> list[Tensor]:
 
 
 def _fresh(trace: _Trace, k: int, value: Any) -> tuple[int, Any]:
-    """The slot and the traced call's value of what a run writes into a tensor: a constant of the program (an array
-    the function assigned) copied, by a step of its own, so that each call hands out an array of its own, as eager
-    would."""
-    if trace.program.env[k] is None:
-        return k, value
+    """The slot and the traced call's value of what a run writes into a tensor (or returns): a constant of the
+    program (an array the function assigned) copied, by a step of its own, so that each call hands out an array of
+    its own, as eager would. An array from outside (an argument, another captured tensor's) is copied when the run
+    writes it back (``_write``)."""
+    program = trace.program
+    if program.env[k] is None:
+        outside = k in program.inputs or any(k == j for j, _ in (*program.captured, *program.captured_grads))
+        return k, value.copy() if outside else value
+    return _copied(trace, k, value)
+
+
+def _of_constant(program: Program, k: int) -> bool:
+    """Whether slot ``k`` holds a constant of the program, or may be a view of one (through steps other than plain
+    ufuncs: getitem, reshape...)."""
+    producers = {op[5]: op for op in program.ops}
+    todo, seen = [k], set()
+    while todo:
+        j = todo.pop()
+        if j in seen:
+            continue
+        seen.add(j)
+        if program.env[j] is not None:
+            return True
+        op = producers.get(j)
+        if op is not None and compile_passes.ufunc_of(op) is None:
+            todo.extend(op[4])
+    return False
+
+
+def _copied(trace: _Trace, k: int, value: Any) -> tuple[int, Any]:
+    """Slot ``k`` copied by a step of its own, and the traced call's value copied too."""
     out = trace.program.slot()
     trace.program.add(_copy, (k,), out)
     return out, value.copy()

@@ -90,7 +90,7 @@ def _constants(program: Program, kept: set[int]) -> set[int]:
     return {k for op in program.ops for k in op[4]} - produced - kept
 
 
-def _ufunc(op: Op) -> np.ufunc | None:
+def ufunc_of(op: Op) -> np.ufunc | None:
     """The ufunc of a step that is a plain ufunc call (one result, every input a slot), which allocates a fresh array
     at every run; None for any other step."""
     forward, n = op[0], op[1]
@@ -106,7 +106,7 @@ class _Aliases:
     def __init__(self, ops: list[Op]) -> None:
         self.parent: dict[int, int] = {}
         for op in ops:
-            if _ufunc(op) is None:
+            if ufunc_of(op) is None:
                 for k in op[4]:
                     self.join(op[5], k)
 
@@ -151,7 +151,7 @@ def _type_scalars(program: Program, values: dict[int, Any]) -> None:
     env = program.env
     typed: dict[tuple[int, np.dtype], int] = {}
     for i, op in enumerate(program.ops):
-        forward, ins, out = _ufunc(op), op[4], op[5]
+        forward, ins, out = ufunc_of(op), op[4], op[5]
         if forward is None or forward.nin != 2 or forward.signature is not None:
             continue
         pair = list(ins)
@@ -201,7 +201,7 @@ def _reuse_buffers(program: Program, values: dict[int, Any]) -> None:
     for k, j in last.items():
         c = aliases.find(k)
         free[c] = float("inf") if k in frozen or free.get(c) == float("inf") else max(free.get(c, -1), j)
-    fresh = {op[5] for op in ops if _ufunc(op) is not None and type(values.get(op[5])) is np.ndarray}
+    fresh = {op[5] for op in ops if ufunc_of(op) is not None and type(values.get(op[5])) is np.ndarray}
     released: dict[float, list[int]] = {}
     for k in fresh:
         released.setdefault(free[aliases.find(k)], []).append(k)
@@ -213,7 +213,7 @@ def _reuse_buffers(program: Program, values: dict[int, Any]) -> None:
     read_until = {c: max(last.get(k, -1) for k in _views_of(ops, c)) for c in home.values()}
     for j, op in enumerate(ops):
         ins, out = op[4], op[5]
-        forward = _ufunc(op)
+        forward = ufunc_of(op)
         own = home.get(out)
         if forward is not None and forward.signature is None and own is not None and own not in taken \
                 and read_until[own] <= j and not _others_read(aliases, own, ins) \
@@ -248,7 +248,7 @@ def _views_of(ops: list[Op], k: int) -> set[int]:
     one of them (forward from ``k`` only: unlike ``_Aliases``, a step's other inputs are not views of ``k``)."""
     views = {k}
     for op in ops:
-        if _ufunc(op) is None and not views.isdisjoint(op[4]):
+        if ufunc_of(op) is None and not views.isdisjoint(op[4]):
             views.add(op[5])
     return views
 
@@ -307,7 +307,7 @@ _NUMBERS = (bool, int, float, complex)  # what a fused kernel takes besides its 
 def _fusable(op: Op, values: dict[int, Any], env: list[Any]) -> bool:
     """Whether a step is an elementwise ufunc on arrays of a provider that fuses (and Python numbers), which that
     provider's namespace has by the same name."""
-    forward = _ufunc(op)
+    forward = ufunc_of(op)
     value = values.get(op[5])
     if forward is None or forward.signature is not None or type(value) not in backend.fused_types:
         return False
@@ -351,7 +351,7 @@ def _fused(program: Program, run: list[Op], outputs: list[int]) -> list[Op]:
     inputs = list(dict.fromkeys(k for op in run for k in op[4] if k not in produced))
     inputs.sort(key=lambda k: type(program.env[k]) in _NUMBERS)  # an array first: it names the kernel's provider
     place = {k: i for i, k in enumerate([*inputs, *produced])}
-    steps = [(_ufunc(op).__name__, tuple(place[k] for k in op[4])) for op in run]  # type: ignore[union-attr]
+    steps = [(ufunc_of(op).__name__, tuple(place[k] for k in op[4])) for op in run]  # type: ignore[union-attr]
     kernel = Kernel(_run_body(steps, [place[k] for k in outputs]), f"chainrule_compiled_{len(run)}_steps")
     if len(outputs) == 1:
         return [_step(kernel, tuple(inputs), outputs[0])]
