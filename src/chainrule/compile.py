@@ -278,12 +278,13 @@ class Program:
 
 def _apply_effects(effects: list[tuple[Tensor, str, int | None]], env: list[Any], outside: set[int]) -> None:
     """The writes of a run to state outside the function, as eager leaves it: updated tensors get their new values
-    (``_write``), with their version stamped as an in-place update stamps it; gradients are set, replaced or
-    cleared."""
+    (``_write``), with their version stamped as an in-place update stamps it; rebound ones (``t.data = new``) the
+    new array itself; gradients are set, replaced or cleared."""
     for t, what, k in effects:
         if what == "data":
-            _write(t, env[k], outside)  # type: ignore[index]
-            outside.add(id(env[k]))  # (a second tensor given the same values gets a copy: t.copy_(p) after p's step)
+            new = env[k]  # type: ignore[index]
+            _write(t, new, outside)
+            outside.add(id(new))  # (a second tensor given the same values gets a copy: t.copy_(p) after p's step)
             t._share_version().clock = tick()
         elif what == "rebound":
             t.data = env[k]  # type: ignore[index]
