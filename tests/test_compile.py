@@ -872,3 +872,11 @@ def test_a_hook_added_or_removed_between_calls_retraces() -> None:
         return out
 
     _same(run(True), run(False))
+
+
+def test_draws_from_numpys_global_or_pythons_generator_are_refused() -> None:
+    import random
+
+    for draw in (lambda x: x + np.random.standard_normal(x.shape), lambda x: x * random.random()):  # noqa: NPY002
+        with pytest.raises(cr.CompileError, match="global generator"):
+            cr.compile(draw)(np.ones(2))

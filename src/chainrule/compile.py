@@ -19,6 +19,7 @@ import contextlib
 import functools
 import gc
 import os
+import random
 import sys
 import threading
 import traceback
@@ -634,6 +635,7 @@ def _recorded_draws(level: int) -> Iterator[_Recording]:
     draw from a copy of the generator taken earlier) is refused, since a replay would repeat the traced numbers."""
     generator = _random.generator()
     state = generator.bit_generator.state
+    others = _other_streams()
     recording = _Recording(generator, level)
     _random._generator = recording  # type: ignore[assignment]
     try:
@@ -641,6 +643,11 @@ def _recorded_draws(level: int) -> Iterator[_Recording]:
     finally:
         reseeded = _random._generator is not recording
         _random._generator = generator
+    if _other_streams() != others:
+        raise CompileError("cr.compile: the function drew from NumPy's global generator (np.random.*) or Python's "
+                           "random module, whose numbers a replay would repeat: draw from chainrule's "
+                           "(cr.randn, cr.rand, cr.random.generator()), which a replay draws afresh, or pass the "
+                           "numbers in as arguments")
     expected = np.random.Generator(type(generator.bit_generator)())
     expected.bit_generator.state = state
     for name, args, kwargs in recording.draws:
@@ -649,6 +656,12 @@ def _recorded_draws(level: int) -> Iterator[_Recording]:
         raise CompileError("cr.compile: the function moved the random stream other than by drawing from "
                            "cr.random.generator() (cr.random.seed, or a generator object taken before): a replay "
                            "would repeat the traced numbers. Draw outside and pass the numbers in as arguments")
+
+
+def _other_streams() -> tuple[Any, ...]:
+    """Where NumPy's global generator and Python's random module stand (their draws cannot be recorded)."""
+    state: Any = np.random.get_state()  # noqa: NPY002 (the legacy stream is what is watched)
+    return state[0], state[1].tobytes(), *state[2:], random.getstate()
 
 
 # ---- tracing -------------------------------------------------------------------------------------------------
