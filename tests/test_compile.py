@@ -880,3 +880,15 @@ def test_draws_from_numpys_global_or_pythons_generator_are_refused() -> None:
     for draw in (lambda x: x + np.random.standard_normal(x.shape), lambda x: x * random.random()):  # noqa: NPY002
         with pytest.raises(cr.CompileError, match="global generator"):
             cr.compile(draw)(np.ones(2))
+
+
+def test_gradients_through_index_arrays_given_as_arguments() -> None:
+    """cr.grad of a function indexing with an argument (``x[i]``, integer class targets): the index is traced, and
+    the gradient's scatter is recorded with it."""
+    x = RNG.standard_normal((8, 3))
+    for g, index in ((cr.grad(lambda x, i: cr.sum(x[i] ** 2)), np.array([0, 2, 2])),
+                     (cr.grad(lambda x, y: F.cross_entropy(x, y)), np.arange(8) % 3)):
+        step = cr.compile(g)
+        for i in (index, index[::-1].copy()):
+            _same(step(x, i), g(x, i))
+        assert step.traces == 1

@@ -400,10 +400,10 @@ def _apply_nested(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any]
     if any((type(a) is list or type(a) is tuple) and holds_box(a) for a in args):
         args = _stacked_inputs(prim, args)
     for a in args:
-        if type(a) is tuple:  # an option (an index): vmap may batch the index arrays in it
+        if type(a) is tuple:  # an option (an index): vmap may batch the index arrays in it, cr.compile trace them
             for i in a:
-                if type(i) is Batched and i.level > top:
-                    top, kind = i.level, Batched
+                if (type(i) is Batched or type(i) is Traced) and i.level > top:
+                    top, kind = i.level, type(i)
             continue
         level = level_of(a)
         if level > top:
@@ -425,8 +425,8 @@ def _stacked_inputs(prim: Primitive, args: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _batched_index(args: tuple[Any, ...]) -> bool:
-    """Whether an option tuple (an index) holds index arrays batched by vmap."""
-    return any(type(a) is tuple and any(type(i) is Batched for i in a) for a in args)
+    """Whether an option tuple (an index) holds index arrays batched by vmap or traced by cr.compile."""
+    return any(type(a) is tuple and any(type(i) is Batched or type(i) is Traced for i in a) for a in args)
 
 
 def _apply_batched(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level: int) -> Any:
