@@ -892,3 +892,14 @@ def test_gradients_through_index_arrays_given_as_arguments() -> None:
         for i in (index, index[::-1].copy()):
             _same(step(x, i), g(x, i))
         assert step.traces == 1
+
+
+def test_functions_that_ask_whether_values_are_complex() -> None:
+    """var, std, sign, vdot, rfft read the dtype of a traced (or batched) box, which has no values for
+    np.iscomplexobj to read."""
+    x = RNG.standard_normal((4, 3))
+    for f in (lambda a: cr.var(a, axis=0), cr.std, cr.sign, lambda a: cr.vdot(a, a), lambda a: cr.fft.rfft(a).real):
+        step = cr.compile(f)
+        for values in (x, x + 1.0):
+            _same(step(values), f(values))
+        _same(cr.vmap(f)(x), cr.stack([f(row) for row in x]))

@@ -23,8 +23,9 @@ from .creation import tensor
 from .ops.elementwise import conjugate
 from .ops.fft import NORMS, fftn_c2c, irfftn_c2r, rfftn_r2c
 from .ops.shape import as_array, getitem, pad, roll
+from .primitive import is_complex
 from .spelling import both_spellings
-from .tensor import Tensor, bottom
+from .tensor import Tensor
 
 __all__ = [
     "fft",
@@ -112,7 +113,7 @@ def _c2c(name: str, a: Any, s: Shape, axes: Axes, norm: str | None, inverse: boo
 def _r2c(name: str, a: Any, s: Shape, axes: Axes, norm: str | None) -> Any:
     _check_norm(norm)
     x = _inexact(a)
-    if np.iscomplexobj(bottom(x)):
+    if is_complex(x):
         raise TypeError(f"fft.{name}: the input is complex; {name} transforms real input (its imaginary part would "
                         f"be dropped): use fft.{name[1:]} for complex input, or take cr.real(x) first")
     lengths, negative = _plan(name, x, s, axes)

@@ -311,6 +311,18 @@ def like(host: Any, ref: Any) -> Any:
         host, backend.device_of(values))
 
 
+def is_complex(x: Any) -> bool:
+    """Whether ``x``'s values are complex, through the boxes of every transform (vmap's and cr.compile's have a
+    dtype, and no values for NumPy's functions to read).
+
+    >>> import chainrule as cr
+    >>> is_complex(cr.tensor([1j])), is_complex([1.0, 2.0])
+    (True, False)
+    """
+    dtype = getattr(bottom(x), "dtype", None)
+    return bool(np.iscomplexobj(x)) if dtype is None else np.dtype(dtype).kind == "c"
+
+
 def device_of_values(ref: Any) -> str:
     """The device of ``ref``'s values (``"cpu"``, ``"cuda:0"``...), through the boxes of every transform.
 

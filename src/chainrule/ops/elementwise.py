@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import backend
 from ..fused import Kernel
-from ..primitive import Primitive, Sample, as_array, like
+from ..primitive import Primitive, Sample, as_array, is_complex, like
 from ..spelling import as_dtype
 from ..tensor import Tensor, bottom, values
 from . import samples as S
@@ -172,7 +172,7 @@ negative = Primitive("negative", np.negative, vjp=lambda g, ans, x: -g, jvp=lamb
 def _log_base(x: Any) -> Any:
     """log(x) where x > 0, and 0 elsewhere: d(x**y)/dy is taken as 0 where the real logarithm does not exist. A
     complex x has the principal logarithm everywhere but at 0."""
-    if np.iscomplexobj(bottom(x)):
+    if is_complex(x):
         return log(where(x == 0, 1.0, x))
     return log(where(x > 0, x, 1.0))
 
@@ -665,7 +665,7 @@ def sign(x: Any) -> Any:
     >>> cr.sign(cr.tensor([-2.0, 0.0, 3.0])), cr.sign(cr.tensor([3.0 + 4.0j]))
     (tensor([-1.,  0.,  1.]), tensor([0.6+0.8j], dtype=complex128))
     """
-    if not np.iscomplexobj(bottom(x)):
+    if not is_complex(x):
         return _sign(x)
     x = as_array(x)
     return x / where(x == 0, 1.0, absolute(x))
@@ -966,7 +966,7 @@ def float_power(x: Any, y: Any) -> Any:
     tensor([4., 9.])
     """
     x, y = as_array(x), as_array(y)
-    wide = np.complex128 if np.iscomplexobj(bottom(x)) or np.iscomplexobj(bottom(y)) else np.float64
+    wide = np.complex128 if is_complex(x) or is_complex(y) else np.float64
     return power(astype(x, wide), astype(y, wide))
 
 

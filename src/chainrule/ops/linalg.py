@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..primitive import Primitive, Sample, like
+from ..primitive import Primitive, Sample, is_complex, like
 from ..spelling import both_spellings
-from ..tensor import bottom
 from . import samples as S
 from .elementwise import conjugate, where
 from .reduce import sum
@@ -355,7 +354,7 @@ def vdot(a: Any, b: Any) -> Any:
     10.0
     """
     a = as_array(a)
-    if np.iscomplexobj(bottom(a)):
+    if is_complex(a):
         a = conjugate(a)
     return matmul(reshape(a, (-1,)), reshape(as_array(b), (-1,)))
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import backend
 from ..fused import Kernel
-from ..primitive import Primitive, Sample, like
+from ..primitive import Primitive, Sample, is_complex, like
 from ..spelling import both_spellings
 from ..tensor import Tensor, bottom, values
 from . import elementwise as E
@@ -683,7 +683,7 @@ def _var(x: Any, axis: Axis, ddof: Any, keepdims: bool, where: Any, center: Any)
     d = x - (_mean(x, axis, True, where) if center is None else center)
     if where is not True:
         d = _pick(_mask(where, x, "var"), d, 0)
-    squares = d * d if not np.iscomplexobj(bottom(d)) else real(d * conjugate(d))  # |d|^2: a real variance
+    squares = d * d if not is_complex(d) else real(d * conjugate(d))  # |d|^2: a real variance
     return _per(_reduced(_total, squares, axis, keepdims), _counts(x, axis, keepdims, where, "var") - ddof)
 
 

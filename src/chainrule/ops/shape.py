@@ -17,7 +17,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from .. import backend
-from ..primitive import Primitive, Sample, as_array, fit_batch, holds_box, like
+from ..primitive import Primitive, Sample, as_array, fit_batch, holds_box, is_complex, like
 from ..spelling import both_spellings
 from ..tensor import Tensor, bottom, values
 from . import samples as S
@@ -1839,7 +1839,7 @@ def _ordered_host(name: str, *arrays: Any) -> list[np.ndarray[Any, Any]]:
     """The arrays' values on the host, to order; complex values being differentiated are refused (NumPy orders
     them lexicographically, which no gradient follows), as ``sort`` does."""
     for a in arrays:
-        if np.iscomplexobj(bottom(a)) and holds_box((a,)):
+        if is_complex(a) and holds_box((a,)):
             raise TypeError(f"{name}: complex numbers have no order; take their real parts (cr.real(z)) or their "
                             "magnitudes (cr.abs(z)) first")
     return [backend.to_host(bottom(a)) for a in arrays]
