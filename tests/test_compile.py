@@ -903,3 +903,16 @@ def test_functions_that_ask_whether_values_are_complex() -> None:
         for values in (x, x + 1.0):
             _same(step(values), f(values))
         _same(cr.vmap(f)(x), cr.stack([f(row) for row in x]))
+
+
+def test_powers_at_second_order_and_through_parameters() -> None:
+    """x ** n with a constant exponent that has no zero never reads x's values (no origin to take apart), so it
+    compiles at any order and inside a gradient through a module (a gradient penalty)."""
+    lin = cr.nn.Linear(3, 2)
+    x = RNG.standard_normal((4, 3)).astype(np.float32)
+    for f, v in ((cr.hessian(lambda v: cr.sum(v ** 3)), x[0].astype(np.float64)),
+                 (lambda v: cr.grad(lambda u: cr.sum(lin(u) ** 2))(v).detach(), x)):
+        step = cr.compile(f)
+        for values in (v, v * 2):
+            _same(step(values), f(values))
+        assert step.traces == 1

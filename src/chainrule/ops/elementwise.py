@@ -180,7 +180,10 @@ def _log_base(x: Any) -> Any:
 def _power_dx(x: Any, y: Any) -> Any:
     """d(x**y)/dx = y * x**(y - 1), taken as 0 where x = y = 0 (PyTorch's choice: d/dx x**0 = 0 everywhere), where
     the formula reads 0 * inf. The exponent there is replaced too, so no inf is computed, nor differentiated."""
-    origin = np.logical_and(bottom(x) == 0, bottom(y) == 0)  # the values, under any transform's boxes
+    exponent = bottom(y)
+    if isinstance(exponent, (int, float, complex, np.ndarray, np.generic)) and not np.any(exponent == 0):
+        return y * x ** (y - 1)  # an exponent with no zero (x ** 2): no origin, whatever x's values (never read)
+    origin = np.logical_and(bottom(x) == 0, exponent == 0)  # the values, under any transform's boxes
     if not origin.any():
         return y * x ** (y - 1)
     return where(origin, 0.0, y * x ** where(origin, 1.0, y - 1))
