@@ -916,3 +916,27 @@ def test_powers_at_second_order_and_through_parameters() -> None:
         for values in (v, v * 2):
             _same(step(values), f(values))
         assert step.traces == 1
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_a_parameter_whose_array_is_a_view(optimizer: str) -> None:
+    """nn.Parameter(t.reshape(...)) holds a view: its updates compile, and are written into it (its base sees them,
+    as eagerly)."""
+    def run(compiled: bool) -> list[Any]:
+        base = np.random.default_rng(0).standard_normal(12)
+        w = cr.nn.Parameter(cr.tensor(base).reshape(3, 4))
+        opt = getattr(cr.optim, optimizer)([w], lr=0.1)
+
+        def step(x: Any) -> Any:
+            opt.zero_grad()
+            loss = cr.sum((x @ w) ** 2)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        run_step = cr.compile(step) if compiled else step
+        out = [run_step(np.ones((2, 3))) for _ in range(5)]
+        assert not compiled or run_step.traces <= 2
+        return [*out, w.data.copy(), w.data.base is not None and np.array_equal(w.data.base.reshape(3, 4), w.data)]
+
+    _same(run(True), run(False))

@@ -308,7 +308,8 @@ def _write(t: Tensor, new: Any, outside: set[int]) -> None:
         return
     if id(new) in outside:
         new = new.copy()
-    if sys.getrefcount(old) > _HELD and old.shape == new.shape and old.dtype == new.dtype and _writeable(old):
+    if (sys.getrefcount(old) > _HELD or old.base is not None) and old.shape == new.shape and \
+            old.dtype == new.dtype and _writeable(old):  # (a view: its base sees the new values, as eagerly)
         old[...] = new
     else:
         t.data = new
@@ -573,7 +574,9 @@ def update(box: Traced, compute: Callable[[Traced], Any]) -> Traced:
     value before become stale: using one afterwards is refused (``_Trace.input``)."""
     trace = _traces[box.level]
     k = trace.slots[id(box)]
-    if k in trace.program.inputs or box.value.base is not None:
+    program = trace.program
+    captured = any(k == j for j, _ in (*program.captured, *program.captured_grads))  # (its write-back writes in)
+    if k in program.inputs or (box.value.base is not None and not captured):
         what = ("an argument of the compiled function (the caller's array)" if k in trace.program.inputs
                 else "a view of another value (its base would see the write)")
         raise CompileError(f"cr.compile: an in-place update (t += v, t[i] = v) of {what} cannot be replayed: write "
