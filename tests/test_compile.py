@@ -940,3 +940,17 @@ def test_a_parameter_whose_array_is_a_view(optimizer: str) -> None:
         return [*out, w.data.copy(), w.data.base is not None and np.array_equal(w.data.base.reshape(3, 4), w.data)]
 
     _same(run(True), run(False))
+
+
+def test_a_module_setting_changed_between_calls_retraces() -> None:
+    """A dropout's p, a norm's eps, a LeakyReLU's slope: plain settings of the modules called are guarded."""
+    def run(compiled: bool) -> list[Any]:
+        cr.manual_seed(0)
+        model = cr.nn.Sequential(cr.nn.Linear(3, 4), cr.nn.LeakyReLU(0.1), cr.nn.Dropout(0.5))
+        run_step = cr.compile(lambda x: model(x).detach()) if compiled else (lambda x: model(x).detach())
+        out = [run_step(np.ones((2, 3), np.float32))]
+        model[2].p, model[1].negative_slope = 0.0, 0.3
+        out += [run_step(-np.ones((2, 3), np.float32)) for _ in range(2)]
+        return out
+
+    _same(run(True), run(False))

@@ -920,6 +920,15 @@ def _free_after_last_use(program: Program, sizes: dict[int, int]) -> None:
     program.ops = ops
 
 
+_PLAIN = (bool, int, float, complex, str, type(None))
+
+
+def _settings(m: Any) -> tuple[Any, ...]:
+    """A module's plain settings (its mode, a dropout's p, a norm's eps and momentum...), which a trace bakes in."""
+    return tuple((k, v) for k, v in vars(m).items()
+                 if isinstance(v, _PLAIN) or (type(v) is tuple and all(isinstance(e, _PLAIN) for e in v)))
+
+
 def _subclasses(cls: type) -> list[type]:
     found, todo = [], [cls]
     while todo:
@@ -998,7 +1007,7 @@ def _state_captured(trace: _Trace) -> Iterator[None]:
         # tensor to read; those cr.func.functional_call puts in for the call are the function's own) and submodules
         tensors = [(table, name) for table in (m._parameters, m._buffers) for name, v in table.items()
                    if isinstance(v, Tensor) and trace.outside(v)]
-        trace.guard(("module", id(m)), lambda: (m.training, [id(table.get(name)) for table, name in tensors],
+        trace.guard(("module", id(m)), lambda: (type(m), _settings(m), [id(table.get(name)) for table, name in tensors],
                                                 [id(v) for v in m._modules.values()]))
         return module_call(m, *args, **kwargs)
 
