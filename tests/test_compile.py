@@ -954,3 +954,11 @@ def test_a_module_setting_changed_between_calls_retraces() -> None:
         return out
 
     _same(run(True), run(False))
+
+
+def test_a_nan_number_is_one_signature() -> None:
+    step = cr.compile(lambda x, scale: x * scale, static_argnums=1)
+    for _ in range(3):
+        assert np.isnan(step(np.ones(2), float("nan"))).all()
+        assert np.isnan(step(np.ones(2), np.float64("nan"))).all()
+    assert step.traces == 2

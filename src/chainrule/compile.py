@@ -192,6 +192,8 @@ def _static_key(x: Any, what: str) -> Any:
     except TypeError:
         raise TypeError(f"cr.compile: {what} ({type(x).__name__}) is part of the signature, so it must be "
                         "hashable") from None
+    if isinstance(x, (float, complex, np.inexact)) and x != x:  # a NaN, unequal to itself: a new key at every call
+        return (type(x), "nan")
     return (type(x), x)
 
 
