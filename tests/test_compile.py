@@ -962,3 +962,18 @@ def test_a_nan_number_is_one_signature() -> None:
         assert np.isnan(step(np.ones(2), float("nan"))).all()
         assert np.isnan(step(np.ones(2), np.float64("nan"))).all()
     assert step.traces == 2
+
+
+@pytest.mark.parametrize("loss", [
+    lambda a, b: F.softplus(a), lambda a, b: F.smooth_l1_loss(a, b), lambda a, b: F.huber_loss(a, b),
+    lambda a, b: F.binary_cross_entropy_with_logits(a, (b > 0) * 1.0),
+    lambda a, b: F.cross_entropy(a, cr.softmax(b, axis=1)),
+    lambda a, b: F.kl_div(cr.log_softmax(a, axis=1), cr.softmax(b, axis=1), reduction="batchmean")])
+def test_losses_whose_masks_are_recorded(loss: Any) -> None:
+    """Their masks (|d| < beta, the 0 log 0 convention...) are recorded comparisons, not reads of the values."""
+    g = cr.grad(lambda a, b: cr.sum(loss(a, b)))
+    step = cr.compile(g)
+    x, y = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 3))
+    for shift in (0.0, 1.0):
+        _same(step(x + shift, y), g(x + shift, y))
+    assert step.traces == 1

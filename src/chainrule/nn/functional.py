@@ -32,7 +32,7 @@ from ..ops import nn as _nn
 from ..ops.elementwise import abs as _abs
 from ..ops.elementwise import clip as _clip
 from ..ops.elementwise import elu as _elu
-from ..ops.elementwise import exp, gelu, log, log_sigmoid, maximum, sigmoid, sqrt, tanh, where
+from ..ops.elementwise import exp, gelu, isinf, log, log_sigmoid, maximum, sigmoid, sqrt, tanh, where
 from ..ops.elementwise import leaky_relu as _leaky_relu
 from ..ops.elementwise import minimum as _minimum  # the ranking and CTC losses
 from ..ops.elementwise import relu as _relu
@@ -47,9 +47,9 @@ from ..ops.reduce import softmax as _softmax
 from ..ops.reduce import sum as _sum
 from ..ops.shape import concatenate, getitem, repeat, reshape, stack, swapaxes, take, take_along_axis, transpose
 from ..ops.shape import pad as _pad_constant
-from ..primitive import CompileError, Traced, as_array, device_of_values, holds_box, like
+from ..primitive import CompileError, Example, Traced, as_array, device_of_values, holds_box, like
 from ..spelling import both_spellings
-from ..tensor import Tensor, values
+from ..tensor import Tensor, bottom, values
 from ._helpers import check_pair, check_rows, expect_size, index_array
 
 __all__ = [
@@ -661,7 +661,7 @@ def _norm(x: Any, p: float, dim: int) -> Any:
     if p == 1.0:
         return _sum(y, axis=dim, keepdims=True) * scale
     total = _sum(y * y if p == 2.0 else y ** p, axis=dim, keepdims=True)
-    positive = _raw(total) > 0
+    positive = total > 0  # (a recorded comparison: vmap and cr.compile see it)
     safe = where(positive, total, 1.0)
     root = sqrt(safe) if p == 2.0 else safe ** (1.0 / p)
     return where(positive, root, 0.0) * scale
@@ -940,7 +940,7 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
     x = as_array(input)
     bx = x * beta if beta != 1.0 else x
     soft = _softplus(bx) if beta == 1.0 else _softplus(bx) / beta
-    return where(_raw(bx) > threshold, x, soft)
+    return where(bx > threshold, x, soft)
 
 
 def logsigmoid(input: Any) -> Any:
@@ -1089,6 +1089,8 @@ def _times(c: Any, v: Any) -> Any:
     """``c * v``, except that ``0 * ±inf`` is 0: the convention ``0 log 0 = 0`` of every cross-entropy, so a class
     (or an outcome) that the target gives no weight costs nothing even where its log-probability is -inf; its
     gradient there is 0. A NaN in ``v`` still gives NaN."""
+    if type(bottom(c)) is Example or type(bottom(v)) is Example:  # a box of vmap or cr.compile: no values to test
+        return c * where((c == 0) & isinf(v), 0.0, v)
     skip = (_raw(c) == 0) & np.isinf(_raw(v))
     return c * where(skip, 0.0, v) if skip.any() else c * v
 
@@ -1262,7 +1264,7 @@ def smooth_l1_loss(input: Any, target: Any, size_average: bool | None = None, re
     x, y = _input_and_target(input, target, "smooth_l1_loss")
     d = x - y
     ad = _abs(d)
-    loss = ad if beta == 0 else where(_raw(ad) < beta, (0.5 / beta) * d * d, ad - 0.5 * beta)
+    loss = ad if beta == 0 else where(ad < beta, (0.5 / beta) * d * d, ad - 0.5 * beta)
     return _elementwise_loss(loss, None, _legacy_reduction(size_average, reduce, reduction), False, "smooth_l1_loss")
 
 
@@ -1279,14 +1281,13 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
     x, y = _input_and_target(input, target, "huber_loss")
     d = x - y
     ad = _abs(d)
-    loss = where(_raw(ad) < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+    loss = where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
     return _elementwise_loss(loss, weight, reduction, False, "huber_loss")
 
 
 def _clamped_log(p: Any) -> Any:
     """``max(log p, -100)`` as PyTorch's BCE takes it, without evaluating log(0) (gradient 0 at p = 0)."""
-    raw = _raw(p)
-    positive = raw > 0
+    positive = p > 0
     return maximum(where(positive, log(where(positive, p, 1.0)), -100.0), -100.0)
 
 
@@ -1361,7 +1362,7 @@ def kl_div(input: Any, target: Any, size_average: bool | None = None, reduce: bo
         p = exp(t)
         loss = _times(p, t) - _times(p, x)
     else:
-        positive = _raw(t) > 0
+        positive = t > 0
         loss = where(positive, t * log(where(positive, t, 1.0)), 0.0) - _times(t, x)
     if reduction == "batchmean":
         total = _sum(loss)
@@ -1689,7 +1690,7 @@ __all__ += ["cosine_embedding_loss", "ctc_loss", "margin_ranking_loss", "pairwis
 
 def _hinge(v: Any) -> Any:
     """``max(v, 0)`` with PyTorch's ``clamp_min`` gradient: 1 where v >= 0, so at the kink v = 0 it passes through."""
-    return where(_raw(v) >= 0, v, 0.0)
+    return where(v >= 0, v, 0.0)
 
 
 def _constant_target(target: Any, what: str) -> np.ndarray[Any, Any]:
@@ -1793,7 +1794,7 @@ def _log_add_exp(x: Any, axis: int) -> Any:
     top = np.max(raw, axis=axis, keepdims=True)
     top = np.where(np.isfinite(top), top, 0).astype(raw.dtype)
     total = _sum(exp(x - top), axis=axis)
-    reached = _raw(total) > 0
+    reached = total > 0
     return where(reached, log(where(reached, total, 1.0)), -math.inf) + np.squeeze(top, axis)
 
 
