@@ -977,3 +977,15 @@ def test_losses_whose_masks_are_recorded(loss: Any) -> None:
     for shift in (0.0, 1.0):
         _same(step(x + shift, y), g(x + shift, y))
     assert step.traces == 1
+
+
+def test_stop_gradient_inside() -> None:
+    """cr.stop_gradient of a traced value (or of a tensor computed from one, inside cr.grad) is that value, with no
+    gradient: it took the values, which a trace does not have."""
+    lin = cr.nn.Linear(2, 2)
+    for f in (lambda x: cr.stop_gradient(x) * 2 + x, cr.grad(lambda x: cr.sum(x * cr.stop_gradient(x))),
+              lambda x: cr.stop_gradient(lin(x.astype(np.float32))) * 1.0):
+        step = cr.compile(f)
+        for values in (np.arange(2.0), np.arange(2.0) + 1):
+            _same(step(values), f(values))
+        assert step.traces == 1

@@ -30,7 +30,7 @@ from .primitive import (
     make_dual,
     stack_batch,
 )
-from .tensor import Tensor, bottom, values
+from .tensor import Tensor, _traced_in, bottom, values
 from .tree_util import tree_flatten
 
 Tree = Any
@@ -537,7 +537,10 @@ def stop_gradient(x: Tree) -> Tree:
 def _stopped(x: Any) -> Any:
     if type(x) is Batched:  # a batch under vmap: its examples stopped, still a batch
         return make_batched(stop_gradient(x.value), x.level)
-    return Tensor._from_node(values(x), None) if isinstance(x, Tensor) else x
+    if not isinstance(x, Tensor):
+        return x
+    traced = _traced_in(x)  # cr.compile's box: no gradient of its own, and no values to take (a replay computes them)
+    return Tensor._from_node(values(x), None) if traced is None else traced
 
 
 class custom_vjp:
