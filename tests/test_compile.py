@@ -989,3 +989,26 @@ def test_stop_gradient_inside() -> None:
         for values in (np.arange(2.0), np.arange(2.0) + 1):
             _same(step(values), f(values))
         assert step.traces == 1
+
+
+def test_a_compiled_loss_inside_a_compiled_step_with_a_stateful_optimizer() -> None:
+    """The call that makes the optimizer's state runs as written, and so does the compiled loss it calls (inside a
+    trace it would too: its output has a graph to differentiate)."""
+    def run(compiled: bool) -> list[Any]:
+        cr.manual_seed(0)
+        model = cr.nn.Linear(4, 3)
+        opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        loss_fn = (cr.compile if compiled else (lambda f: f))(lambda x, y: F.cross_entropy(model(x), y))
+
+        def step(x: Any, y: Any) -> Any:
+            opt.zero_grad()
+            loss = loss_fn(x, y)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        run_step = cr.compile(step) if compiled else step
+        x, y = np.ones((8, 4), np.float32), np.arange(8) % 3
+        return [run_step(x * i, y) for i in range(4)] + [p.data.copy() for p in model.parameters()]
+
+    _same(run(True), run(False))

@@ -108,6 +108,20 @@ def compile(fn: Callable[..., Any] | None = None, static_argnums: int | tuple[in
     return Compiled(fn, statics)
 
 
+_written = 0  # compiled functions running as written (an abandoned trace): the compiled ones they call do too
+
+
+def _as_written(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``fn`` run as written, and every compiled function it calls too, as they would run inside its trace (a
+    compiled loss called by a compiled step returns a graph there, which no program of its own could)."""
+    global _written
+    _written += 1
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _written -= 1
+
+
 class Compiled:
     """A compiled function: its programs by signature; calling it traces a new signature or replays a known one."""
 
@@ -133,7 +147,7 @@ class Compiled:
         return self._call(args, kwargs, flat)
 
     def _flat_key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if kwargs or self.static_argnums or primitive._depth:
+        if kwargs or self.static_argnums or primitive._depth or _written:
             return None
         key = tuple((a.shape, a.dtype) if type(a) is np.ndarray else None for a in args)
         return None if None in key else (is_grad_enabled(), key)
@@ -144,7 +158,7 @@ class Compiled:
             raise TypeError(f"cr.compile: static_argnums {self.static_argnums} out of range for {len(args)} arguments")
         dynamic = tuple(a for i, a in enumerate(args) if i not in statics)
         leaves, treedef = tree_flatten((dynamic, kwargs))
-        if primitive._depth or any(level_of(x) >= 0 for x in leaves):
+        if primitive._depth or _written or any(level_of(x) >= 0 for x in leaves):
             # inside a trace or a transform (fn may close over its boxes), or on tensors that require grad: run as
             # written, so that the enclosing levels (or the graph) record what fn does
             return self.fn(*args, **kwargs)
@@ -165,7 +179,7 @@ class Compiled:
             try:
                 program, values = _trace(self.fn, args, statics, leaves, treedef)
             except _Abandon:  # it creates an optimizer's state: run as written, and trace the next call
-                return self.fn(*args, **kwargs)
+                return _as_written(self.fn, args, kwargs)
             known.insert(0, program)
             if len(known) > RETRACE_WARNING:  # guards that never hold twice (a setting that changes at every call)
                 del known[-1]
