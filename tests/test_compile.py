@@ -1012,3 +1012,34 @@ def test_a_compiled_loss_inside_a_compiled_step_with_a_stateful_optimizer() -> N
         return [run_step(x * i, y) for i in range(4)] + [p.data.copy() for p in model.parameters()]
 
     _same(run(True), run(False))
+
+
+def test_attention_with_boolean_masks_given_as_arguments() -> None:
+    """Padding and causal masks passed to a compiled training step are traced: applied by a recorded where."""
+    def run(compiled: bool) -> list[Any]:
+        cr.manual_seed(0)
+        mha = cr.nn.MultiheadAttention(8, 2, batch_first=True)
+        opt = cr.optim.Adam(mha.parameters(), lr=0.01)
+
+        def step(x: Any, padding: Any, causal: Any) -> Any:
+            opt.zero_grad()
+            out, _ = mha(x, x, x, key_padding_mask=padding, attn_mask=causal)
+            loss = cr.sum(out ** 2)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        run_step, rng = (cr.compile(step) if compiled else step), np.random.default_rng(0)
+        results = []
+        for i in range(4):
+            padding = np.zeros((2, 5), bool)
+            padding[:, -1 - i % 2:] = True
+            results.append(run_step(rng.standard_normal((2, 5, 8)).astype(np.float32), padding,
+                                    np.triu(np.ones((5, 5), bool), 1)))
+        return results + [p.data.copy() for p in mha.parameters()]
+
+    _same(run(True), run(False))
+    q, mask = RNG.standard_normal((2, 4, 3)), np.tril(np.ones((4, 4), bool))
+    attention = cr.compile(lambda q, m: F.scaled_dot_product_attention(q, q, q, attn_mask=m))
+    for m in (mask, ~mask | np.eye(4, dtype=bool)):
+        _same(attention(q, m), F.scaled_dot_product_attention(q, q, q, attn_mask=m))

@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from ..ops.elementwise import astype, where
 from ..ops.linalg import matmul
 from ..ops.reduce import mean, softmax
-from ..ops.shape import concatenate, expand_dims, pad, reshape, squeeze, swapaxes, tile
+from ..ops.shape import as_array, concatenate, expand_dims, pad, reshape, squeeze, swapaxes, tile
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -26,13 +27,14 @@ __all__ = ["MultiheadAttention"]
 
 
 def _additive(mask: Any, dtype: Any) -> Any:
-    """A boolean mask (True = do not attend) as 0 / -inf; a float mask is added as it is."""
-    raw = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
-    if raw.dtype == np.bool_:
-        return np.where(raw, -np.inf, 0.0).astype(dtype)
-    if not np.issubdtype(raw.dtype, np.floating):
-        raise TypeError(f"attention masks must be boolean or floating point, got dtype {raw.dtype}")
-    return mask if isinstance(mask, Tensor) else raw.astype(dtype, copy=False)
+    """A boolean mask (True = do not attend) as 0 / -inf, by a recorded ``where`` (a mask passed to a compiled
+    step is traced); a float mask is added as it is."""
+    mask = as_array(mask)
+    if mask.dtype == np.bool_:
+        return astype(where(mask, -np.inf, 0.0), dtype)
+    if not np.issubdtype(mask.dtype, np.floating):
+        raise TypeError(f"attention masks must be boolean or floating point, got dtype {mask.dtype}")
+    return mask if isinstance(mask, Tensor) else mask.astype(dtype, copy=False)
 
 
 class MultiheadAttention(Module):

@@ -817,7 +817,7 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     if attn_mask is not None:
         mask = as_array(attn_mask)
         if mask.dtype == np.bool_:
-            scores = where(_raw(mask), scores, -math.inf)
+            scores = where(mask, scores, -math.inf)  # (a recorded where: a mask passed to a compiled step is traced)
         else:
             scores = scores + mask
     weights = _softmax(scores, axis=-1)
