@@ -214,3 +214,35 @@ def test_indices_on_the_gpu() -> None:
     kth = cr.argpartition(t, [0, 3])
     np.testing.assert_array_equal(np.take_along_axis(A, backend.to_host(kth.data), -1)[:, [0, 3]],
                                   np.sort(A)[:, [0, 3]])
+
+
+# ---- under vmap and cr.compile: the permutation is a recorded primitive, batched and replayed ----------------------
+TRANSFORMED: list[tuple[str, Callable[..., Any]]] = [
+    ("sort", lambda t: (cr.sort(t, axis=1) * cr.arange(5.0)).sum()),
+    ("topk", lambda t: (cr.topk(t, 3).values * cr.arange(3.0)).sum() + cr.topk(t, 2, largest=False).indices.sum()),
+    ("partition", lambda t: cr.partition(t, (1, 3), axis=1)[:, 1].sum()),
+    ("argsort", lambda t: cr.take_along_axis(t, cr.argsort(t, axis=0), axis=0)[-1].sum()),
+]
+
+
+@pytest.mark.parametrize("f", [pytest.param(f, id=name) for name, f in TRANSFORMED])
+def test_compiled_replays_the_permutation_of_new_values(f: Callable[..., Any]) -> None:
+    def step(x: Any) -> Any:
+        t = cr.tensor(x, requires_grad=True)
+        loss = f(t)
+        loss.backward()
+        return loss.detach(), t.grad
+
+    compiled = cr.compile(step)
+    for x in (_x(4, 5), _x(4, 5), _x(4, 5)):  # each call orders different values
+        (got, got_grad), (want, want_grad) = compiled(x), step(x)
+        np.testing.assert_array_equal(got.data, want.data)
+        np.testing.assert_array_equal(got_grad.data, want_grad.data)
+    assert compiled.traces == 1
+
+
+@pytest.mark.parametrize("f", [pytest.param(f, id=name) for name, f in TRANSFORMED])
+def test_vmap_orders_each_example(f: Callable[..., Any]) -> None:
+    xs = _x(3, 4, 5)
+    np.testing.assert_array_equal(cr.vmap(cr.grad(f))(xs).data, np.stack([cr.grad(f)(x).data for x in xs]))
+    np.testing.assert_array_equal(cr.vmap(f)(xs).data, [f(cr.tensor(x)).data for x in xs])

@@ -307,7 +307,7 @@ def _over_axis(flatten: bool) -> Rule:
 
 for _name in ("sum", "prod", "max", "min", "logsumexp", "softmax", "log_softmax"):
     RULES[_name] = _over_axis(flatten=False)
-for _name in ("cumsum", "cumprod", "argmax", "argmin"):
+for _name in ("cumsum", "cumprod", "argmax", "argmin", "argsort", "argpartition"):
     RULES[_name] = _over_axis(flatten=True)
 
 

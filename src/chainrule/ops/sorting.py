@@ -1,7 +1,8 @@
 """Sorting: sort, partition, msort and topk, composites that pick elements by a permutation; argsort and argpartition.
 
-The permutation is read off the values (``tensor.bottom``, on their device) and applied with ``take_along_axis``,
-so the gradient of each output position goes back to the element the permutation put there: no rules of their own.
+The permutation comes from a recorded primitive without a gradient (``_ordering``, ``_partitioning``: NumPy's or the
+device's argsort and argpartition), so cr.compile replays it and vmap batches it, and is applied with
+``take_along_axis``: the gradient of each output position goes back to the element the permutation put there.
 Ties: ``sort`` and ``topk`` use a stable permutation (CuPy's sort is stable too), so among equal elements the k-th
 in input order receives the cotangent of the k-th position they occupy (``topk(largest=True)``: the earliest
 first). ``argsort`` and ``argpartition`` give integer indices, which have no gradient.
@@ -17,11 +18,11 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
 from .. import backend
-from ..primitive import as_array
+from ..primitive import Primitive, Sample, as_array
 from ..spelling import both_spellings
-from ..tensor import Tensor, bottom
+from . import samples as S
 from .elementwise import ordered
-from .shape import _along, flip, ravel, reshape, take_along_axis
+from .shape import _along, flip, getitem, ravel, reshape, take_along_axis
 
 __all__ = ["argpartition", "argsort", "msort", "partition", "sort", "topk"]
 
@@ -39,21 +40,45 @@ def _no_order(name: str, order: Any) -> None:
         raise ValueError(f"{name}: order= sorts structured arrays by field, which tensors are not")
 
 
-def _stable_order(v: Any, axis: int) -> Any:
-    """The stable permutation that sorts the array ``v`` along ``axis``, on its device (NaNs last, as NumPy)."""
+def _order(v: Any, axis: int = -1, kind: str | None = None, stable: bool | None = None) -> Any:
+    """The permutation that sorts the array ``v`` along ``axis``: NumPy's by ``kind`` on the host; on a device its
+    library's sort, which is stable (CuPy's takes no kind)."""
     if type(v) is np.ndarray:
-        return np.argsort(v, axis=axis, kind="stable")
-    return backend.namespace(v).argsort(v, axis=axis)  # CuPy's sort is stable, and takes no other kind
+        return np.argsort(v, axis=axis, kind=kind, stable=stable)  # type: ignore[arg-type]
+    return backend.namespace(v).argsort(v, axis=axis)
+
+
+def _order_samples(rng: np.random.Generator) -> list[Sample]:
+    ties = np.array([[2.0, 1.0, 2.0, 1.0], [3.0, 3.0, -1.0, 3.0]])
+    return [Sample((S.draw(rng, (5,)),)), Sample((S.draw(rng, (3, 4)),), {"axis": 0}),
+            Sample((ties,), {"axis": 1, "kind": "stable"}), Sample((np.zeros(0),))]
+
+
+def _partition_order(v: Any, kth: tuple[int, ...], axis: int = -1) -> Any:
+    return backend.namespace(v).argpartition(v, list(kth), axis=axis)
+
+
+def _partition_samples(rng: np.random.Generator) -> list[Sample]:
+    return [Sample((S.draw(rng, (5,)),), {"kth": (2,)}), Sample((S.draw(rng, (4, 3)),), {"kth": (0, 2), "axis": 0}),
+            Sample((np.array([3.0, 1.0, 3.0, 1.0, 2.0]),), {"kth": (-1,)})]
+
+
+# integer results, no gradient: recorded, so that cr.compile replays them and vmap batches them
+_ordering = Primitive("argsort", _order, samples=_order_samples, differentiable=False)
+_partitioning = Primitive("argpartition", _partition_order, samples=_partition_samples, differentiable=False)
+
+
+def _kth(kth: Any) -> tuple[int, ...]:
+    """``kth`` (an int or a sequence of them) as a tuple of ints: an option a primitive can carry."""
+    k = np.asarray(kth)
+    if k.dtype.kind not in "iu":
+        raise TypeError(f"partition: kth must be integers, got {kth!r}")
+    return tuple(int(i) for i in k.reshape(-1))
 
 
 def _real(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` refusing complex values by its name: NumPy orders them lexicographically, which no gradient follows."""
     return ordered(fn.__name__, fn)
-
-
-def _like_input(indices: Any, a: Any) -> Any:
-    """Integer results as a constant Tensor for a Tensor input, and as the plain array for an array input."""
-    return Tensor._from_node(indices, None) if isinstance(a, Tensor) else indices
 
 
 @both_spellings
@@ -76,7 +101,7 @@ def sort(a: Any, axis: int | None = -1, kind: str | None = None, order: Any = No
     """
     _no_order("sort", order)
     x, axis = _flat(a, axis)
-    return take_along_axis(x, _stable_order(bottom(x), axis), axis)
+    return take_along_axis(x, _ordering(x, axis=axis, kind="stable"), axis)
 
 
 @_real
@@ -104,19 +129,7 @@ def argsort(a: Any, axis: int | None = -1, kind: str | None = None, order: Any =
     """
     _no_order("argsort", order)
     x, axis = _flat(a, axis)
-    v = bottom(x)
-    if type(v) is np.ndarray:
-        found = np.argsort(v, axis=axis, kind=kind, stable=stable)  # type: ignore[arg-type]
-    else:
-        found = backend.namespace(v).argsort(v, axis=axis)
-    return _like_input(found, a)
-
-
-def _partition_order(v: Any, kth: Any, axis: int) -> Any:
-    kth = np.asarray(kth)
-    if kth.dtype.kind not in "iu":
-        raise TypeError(f"partition: kth must be integers, got {kth!r}")
-    return backend.namespace(v).argpartition(v, kth.tolist(), axis=axis)
+    return _ordering(x, axis=axis, kind=kind, stable=stable)
 
 
 @both_spellings
@@ -132,7 +145,7 @@ def partition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect"
     """
     _no_order("partition", order)
     x, axis = _flat(a, axis)
-    return take_along_axis(x, _partition_order(bottom(x), kth, axis), axis)
+    return take_along_axis(x, _partitioning(x, kth=_kth(kth), axis=axis), axis)
 
 
 @both_spellings
@@ -146,7 +159,7 @@ def argpartition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introsele
     """
     _no_order("argpartition", order)
     x, axis = _flat(a, axis)
-    return _like_input(_partition_order(bottom(x), kth, axis), a)
+    return _partitioning(x, kth=_kth(kth), axis=axis)
 
 
 class TopK(NamedTuple):
@@ -177,11 +190,10 @@ def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool =
     n = x.shape[dim]
     if not 0 <= k <= n:
         raise ValueError(f"topk: k={k} is out of range for a dimension of length {n}")
-    v = bottom(x)
     if largest:  # stable descending: sort the reversed values, reverse back (ties keep input order, NaNs first)
-        order = (n - 1) - flip(_stable_order(flip(v, dim), dim), dim)
+        ranks = (n - 1) - flip(_ordering(flip(x, dim), axis=dim, kind="stable"), dim)
     else:
-        order = _stable_order(v, dim)
-    indices = order[_along(dim, slice(0, k))].astype(np.int64, copy=False)
-    return TopK(take_along_axis(x, indices, dim), _like_input(indices, input))
+        ranks = _ordering(x, axis=dim, kind="stable")
+    indices = getitem(ranks, _along(dim, slice(0, k)))
+    return TopK(take_along_axis(x, indices, dim), indices)
 
