@@ -452,3 +452,48 @@ def test_nan_arg_reductions_compute_inside_transforms() -> None:
     x = np.array([1.0, np.nan, 3.0, -2.0])
     g = cr.grad(lambda v: v[np.nanargmax(v)] * 2 + v[np.nanargmin(v)])(x)
     np.testing.assert_array_equal(g, [0.0, 0.0, 2.0, 1.0])
+
+
+# ---- under vmap and cr.compile: the sort order, NaN counts and positions are recorded steps ------------------------
+QUANTILES: list[tuple[str, Callable[..., Any]]] = [
+    ("median", lambda t: cr.median(t, axis=1)),
+    ("quantile-linear", lambda t: cr.quantile(t, [0.1, 0.75], axis=-1)),
+    ("quantile-nearest", lambda t: cr.quantile(t, 0.4, axis=1, method="nearest")),
+    ("quantile-averaged-inverted-cdf", lambda t: cr.quantile(t, 0.5, axis=1, method="averaged_inverted_cdf")),
+    ("nanquantile", lambda t: cr.nanquantile(t, 0.3, axis=1)),
+    ("percentile-all", lambda t: cr.percentile(t, 60)),
+]
+
+
+def _two_nans(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    x = x.copy()
+    x[0, 1] = x[2, 3] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("f", [pytest.param(f, id=name) for name, f in QUANTILES])
+def test_compiled_quantiles_follow_new_values(f: Callable[..., Any]) -> None:
+    weights = np.cos(np.arange(8.0))
+
+    def step(x: Any) -> Any:
+        t = cr.tensor(x, requires_grad=True)
+        value = f(t)
+        (value * cr.tensor(weights[:value.size].reshape(value.shape))).sum().backward()
+        return value.detach(), t.grad
+
+    compiled = cr.compile(step)
+    rng = np.random.default_rng(5)
+    for x in (rng.standard_normal((3, 5)), _two_nans(rng.standard_normal((3, 5))), rng.standard_normal((3, 5))):
+        (got, got_grad), (want, want_grad) = compiled(x), step(x)
+        np.testing.assert_array_equal(got.data, want.data)
+        np.testing.assert_array_equal(got_grad.data, want_grad.data)
+    assert compiled.traces == 1
+
+
+@pytest.mark.parametrize("f", [pytest.param(f, id=name) for name, f in QUANTILES])
+def test_vmapped_quantiles_match_the_loop(f: Callable[..., Any]) -> None:
+    xs = np.random.default_rng(6).standard_normal((4, 3, 5))
+    xs[1] = _two_nans(xs[1])
+    np.testing.assert_array_equal(cr.vmap(f)(xs).data, np.stack([f(cr.tensor(x)).data for x in xs]))
+    total = lambda t: f(t).sum()
+    np.testing.assert_array_equal(cr.vmap(cr.grad(total))(xs).data, np.stack([cr.grad(total)(x).data for x in xs]))

@@ -324,3 +324,11 @@ def test_on_a_device(monkeypatch: pytest.MonkeyPatch) -> None:
         np.testing.assert_allclose(jac.cpu().numpy(), np.broadcast_to(np.eye(3), (4, 3, 3)))
     for k in p:
         np.testing.assert_allclose(got[k], host[k], rtol=1e-12)
+
+
+def test_a_batch_of_indices_into_a_constant_of_a_gradient() -> None:
+    # inside grad, argsort's result is a constant of grad's level around vmap's batch; an index batched by vmap into
+    # it was applied as if the constant were one example's (and the gradient came back with the batch twice)
+    xs = np.random.default_rng(0).standard_normal((4, 5))
+    f = lambda t: t[cr.argsort(t)[cr.argmax(t)]] * 2
+    np.testing.assert_array_equal(cr.vmap(cr.grad(f))(xs), np.stack([cr.grad(f)(x) for x in xs]))

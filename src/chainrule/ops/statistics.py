@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
 from ..primitive import like
 from ..spelling import both_spellings
 from ..tensor import Tensor, values
-from .elementwise import astype, clip, isnan, sqrt, where
+from .elementwise import around, astype, ceil, clip, floor, isnan, maximum, minimum, sqrt, where
 from .linalg import diagonal, matmul
 from .reduce import (
     Axis,
@@ -43,6 +42,7 @@ from .reduce import (
     var,
 )
 from .shape import as_array, broadcast_to, concatenate, getitem, reshape, squeeze, transpose
+from .sorting import _ordering
 
 __all__ = [
     "average",
@@ -74,35 +74,36 @@ _CONTINUOUS = {"linear": (1.0, 1.0), "weibull": (0.0, 0.0), "hazen": (0.5, 0.5),
 _DISCRETE = ("lower", "higher", "nearest", "midpoint", "inverted_cdf", "averaged_inverted_cdf", "closest_observation")
 
 
-def _positions(method: str, n: Any, q: Any, xp: Any) -> tuple[Any, Any]:
+def _positions(method: str, n: Any, q: Any) -> tuple[Any, Any]:
     """The sorted position below a quantile (a float array, perhaps outside [0, n - 1]) and the weight of the one
-    above it, as NumPy's method computes them from the slice sizes ``n`` and ``q``. The weight is recorded through
-    ``q`` for the interpolating methods; the other methods' results are piecewise constant in ``q``."""
+    above it, as NumPy's method computes them from the slice sizes ``n`` and ``q``, with recorded operations (``n``
+    may be a box of vmap or cr.compile). The weight is recorded through ``q`` for the interpolating methods; the
+    other methods' results are piecewise constant in ``q``."""
     if method in _CONTINUOUS:
         alpha, beta = _CONTINUOUS[method]
         # NumPy's own form for "linear", (n - 1) q, rounds the same way as NumPy's
         virtual = (n - 1) * q if method == "linear" else n * q + (alpha + q * (1 - alpha - beta)) - 1
-        below = xp.floor(values(virtual))
+        below = floor(virtual)  # no gradient: the weight carries q's
         return below, virtual - below
     qv = values(q)
     h = (n - 1) * qv
     if method == "lower":
-        return xp.floor(h), 0.0
+        return floor(h), 0.0
     if method == "higher":
-        return xp.ceil(h), 0.0
+        return ceil(h), 0.0
     if method == "nearest":
-        return xp.around(h), 0.0  # half to even, as NumPy
+        return around(h), 0.0  # half to even, as NumPy
     if method == "midpoint":
-        below = xp.floor(h)
-        return below, xp.where(xp.ceil(h) > below, 0.5, 0.0)
+        below = floor(h)
+        return below, where(ceil(h) > below, 0.5, 0.0)
     v = n * qv - (1.5 if method == "closest_observation" else 1.0)
-    below = xp.floor(v)
+    below = floor(v)
     if method == "averaged_inverted_cdf":
-        return below, xp.where(v == below, 0.5, 1.0)
+        return below, where(v == below, 0.5, 1.0)
     if method == "inverted_cdf":
-        return xp.where(v == below, below, below + 1), 0.0
+        return where(v == below, below, below + 1), 0.0
     if method == "closest_observation":  # the nearest even order statistic (1-based) at a tie
-        return xp.where((v == below) & (below % 2 == 1), below, below + 1), 0.0
+        return where((v == below) & (below % 2 == 1), below, below + 1), 0.0
     raise ValueError(f"quantile: method={method!r} is not one of NumPy's ({', '.join([*_CONTINUOUS, *_DISCRETE])})")
 
 
@@ -112,7 +113,7 @@ def _lerp(a: Any, b: Any, t: Any) -> Any:
     if type(t) is float:
         return a
     d = b - a
-    return where(values(t) >= 0.5, b - d * (1 - t), a + d * t)
+    return where(t >= 0.5, b - d * (1 - t), a + d * t)
 
 
 def _quantile(name: str, a: Any, q: Any, scale: float, axis: Axis, keepdims: bool, method: str, skip_nan: bool,
@@ -134,24 +135,25 @@ def _quantile(name: str, a: Any, q: Any, scale: float, axis: Axis, keepdims: boo
     xt, _ = _to_last(x, axes)
     rows = xt.shape[: xt.ndim - len(axes)]
     flat = reshape(xt, (-1,))
-    xv = values(reshape(xt, (*rows, n)))
-    xp = backend.namespace(xv)
-    order = xp.argsort(xv, axis=-1, kind="stable")  # NaNs sort last
-    nans = xp.isnan(xv).sum(axis=-1) if xv.dtype.kind == "f" else xp.zeros(rows, dtype=np.int64)
-    count = (n - nans if skip_nan else xp.full(rows, n)).astype(np.float64)
+    slices = reshape(xt, (*rows, n))
+    # recorded steps without a gradient (so vmap batches them and cr.compile replays them on new values)
+    order = reshape(_ordering(slices, axis=-1, kind="stable"), (-1,))  # NaNs sort last
+    floating = x.dtype.kind == "f"
+    nans = sum(isnan(slices), axis=-1) if floating else like(np.zeros(rows, dtype=np.int64), x)
+    count = astype(n - nans, np.float64) if skip_nan else like(np.full(rows, float(n)), x)
     q = reshape(q / scale if scale != 1 else q, (*q.shape, *(1,) * len(rows)))
-    below, gamma = _positions(method, count, q, xp)
+    below, gamma = _positions(method, count, q)
     last = count - 1
     # the neighbours in each slice, within [0, count - 1]; a slice holding a NaN picks it (its last entry), so the
     # result is NaN as in NumPy (and the NaN takes the gradient, as max's does)
-    lo, hi = (xp.maximum(xp.minimum(i, last), 0).astype(np.int64) for i in (below, below + 1))
+    lo, hi = (astype(maximum(minimum(i, last), 0), np.int64) for i in (below, below + 1))
     if not skip_nan:
-        lo, hi = (xp.where(nans > 0, n - 1, i) for i in (lo, hi))
-    start = xp.arange(int(np.prod(rows, dtype=np.int64))).reshape(rows) * n
-    order = order.reshape(-1)
-    if not isinstance(gamma, Tensor) and type(gamma) is not float and xv.dtype.kind == "f":
-        gamma = gamma.astype(xv.dtype)  # a constant weight keeps float32 float32
-    value = _lerp(getitem(flat, start + order[start + lo]), getitem(flat, start + order[start + hi]), gamma)
+        lo, hi = (where(nans > 0, n - 1, i) for i in (lo, hi))
+    start = like(np.arange(int(np.prod(rows, dtype=np.int64))).reshape(rows) * n, x)
+    if type(gamma) is not float and floating and not (isinstance(gamma, Tensor) and gamma.requires_grad):
+        gamma = astype(gamma, x.dtype)  # a constant weight keeps float32 float32
+    value = _lerp(getitem(flat, start + getitem(order, start + lo)), getitem(flat, start + getitem(order, start + hi)),
+                  gamma)
     if skip_nan:
         value = where(count == 0, math.nan, value)  # an all-NaN slice: NaN, with no gradient
     if keepdims:
