@@ -664,3 +664,17 @@ def test_a_masked_numpy_loss_records_every_convention() -> None:
 
     assert cr.gradcheck(loss, x, order=2, modes=("rev", "fwd"))
     assert float(loss(cr.tensor(x))) == pytest.approx(float(loss(x)), rel=1e-12)
+
+
+def test_all_and_any_are_recorded_tests_of_a_mask() -> None:
+    x = np.array([[1.0, -2.0, 3.0], [4.0, 5.0, 6.0]])
+    t = cr.tensor(x)
+    for got, want in (((t > 0).all(axis=1), [False, True]), (np.any(t < 0, axis=0), [False, True, False]),
+                      (cr.all(t > -3), True), (cr.any(t > 9, keepdims=True, dim=1), [[False], [False]])):
+        assert isinstance(got, cr.Tensor) and got.dtype == np.bool_
+        np.testing.assert_array_equal(got.data, want)
+    # inside vmap and cr.compile a mask's test is a step (it was read off the values, which neither has)
+    np.testing.assert_array_equal(cr.vmap(lambda r: (r > 0).all())(x), [False, True])
+    masked = cr.compile(lambda a: cr.where((a > 0).any(axis=1, keepdims=True), a, 0.0))
+    for a in (x, -x, x - 4.5):
+        np.testing.assert_array_equal(masked(a).data, np.where((a > 0).any(axis=1, keepdims=True), a, 0.0))

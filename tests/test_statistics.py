@@ -454,8 +454,17 @@ def test_nan_arg_reductions_compute_inside_transforms() -> None:
     np.testing.assert_array_equal(g, [0.0, 0.0, 2.0, 1.0])
 
 
-# ---- under vmap and cr.compile: the sort order, NaN counts and positions are recorded steps ------------------------
-QUANTILES: list[tuple[str, Callable[..., Any]]] = [
+# ---- under vmap and cr.compile: sort orders, NaN masks and counts are recorded steps, not reads of the values -----
+RECORDED: list[tuple[str, Callable[..., Any]]] = [
+    ("nansum", lambda t: cr.nansum(t, axis=1)),
+    ("nanmean", lambda t: cr.nanmean(t, axis=0)),
+    ("nanmax", lambda t: cr.nanmax(t, axis=1)),
+    ("nanstd", lambda t: cr.nanstd(t, axis=1, ddof=1)),
+    ("nancumsum", lambda t: cr.nancumsum(t, axis=1)),
+    ("mean-where", lambda t: cr.mean(t, axis=1, where=t > 0)),
+    ("average", lambda t: cr.average(t, axis=1, weights=np.arange(1.0, 6.0))),
+    ("cov", lambda t: cr.cov(t)),
+    ("corrcoef", lambda t: cr.corrcoef(t)),
     ("median", lambda t: cr.median(t, axis=1)),
     ("quantile-linear", lambda t: cr.quantile(t, [0.1, 0.75], axis=-1)),
     ("quantile-nearest", lambda t: cr.quantile(t, 0.4, axis=1, method="nearest")),
@@ -471,9 +480,9 @@ def _two_nans(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return x
 
 
-@pytest.mark.parametrize("f", [pytest.param(f, id=name) for name, f in QUANTILES])
-def test_compiled_quantiles_follow_new_values(f: Callable[..., Any]) -> None:
-    weights = np.cos(np.arange(8.0))
+@pytest.mark.parametrize("f", [pytest.param(f, id=name) for name, f in RECORDED])
+def test_compiled_statistics_follow_new_values(f: Callable[..., Any]) -> None:
+    weights = np.cos(np.arange(15.0))
 
     def step(x: Any) -> Any:
         t = cr.tensor(x, requires_grad=True)
@@ -490,8 +499,8 @@ def test_compiled_quantiles_follow_new_values(f: Callable[..., Any]) -> None:
     assert compiled.traces == 1
 
 
-@pytest.mark.parametrize("f", [pytest.param(f, id=name) for name, f in QUANTILES])
-def test_vmapped_quantiles_match_the_loop(f: Callable[..., Any]) -> None:
+@pytest.mark.parametrize("f", [pytest.param(f, id=name) for name, f in RECORDED])
+def test_vmapped_statistics_match_the_loop(f: Callable[..., Any]) -> None:
     xs = np.random.default_rng(6).standard_normal((4, 3, 5))
     xs[1] = _two_nans(xs[1])
     np.testing.assert_array_equal(cr.vmap(f)(xs).data, np.stack([f(cr.tensor(x)).data for x in xs]))

@@ -315,7 +315,7 @@ def _over_axis(flatten: bool) -> Rule:
     return rule
 
 
-for _name in ("sum", "prod", "max", "min", "logsumexp", "softmax", "log_softmax"):
+for _name in ("sum", "prod", "max", "min", "logsumexp", "softmax", "log_softmax", "all", "any"):
     RULES[_name] = _over_axis(flatten=False)
 for _name in ("cumsum", "cumprod", "argmax", "argmin", "argsort", "argpartition"):
     RULES[_name] = _over_axis(flatten=True)

@@ -26,7 +26,7 @@ _NO_DERIVATIVE = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, n
                   np.allclose, np.array_equal, np.array_equiv, np.searchsorted,
                   np.nanargmax, np.nanargmin, np.einsum_path, np.empty_like,
                   # truth values and tests of each entry: booleans
-                  np.all, np.any, np.isin, np.signbit,
+                  np.isin, np.signbit,
                   np.isreal, np.iscomplex, np.isneginf, np.isposinf, np.isnat,
                   # indices: integers read off the values or the shapes
                   np.lexsort, np.digitize, np.unravel_index, np.ravel_multi_index, np.ix_,

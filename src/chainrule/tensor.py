@@ -661,12 +661,12 @@ class Tensor:
     @both_spellings
     def all(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """Whether every element is true (no gradient)."""
-        return Tensor._from_node(bottom(self).all(axis=axis, keepdims=keepdims), None)
+        return _reduce.all(self, axis=axis, keepdims=keepdims)
 
     @both_spellings
     def any(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """Whether some element is true (no gradient)."""
-        return Tensor._from_node(bottom(self).any(axis=axis, keepdims=keepdims), None)
+        return _reduce.any(self, axis=axis, keepdims=keepdims)
 
     @both_spellings
     def cumsum(self, axis: int | None = None) -> Tensor:

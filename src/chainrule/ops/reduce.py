@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import backend
 from ..fused import Kernel
-from ..primitive import Primitive, Sample, is_complex, like
+from ..primitive import Example, Primitive, Sample, is_complex, like
 from ..spelling import both_spellings
 from ..tensor import Tensor, bottom, values
 from . import elementwise as E
@@ -45,8 +45,10 @@ from .elementwise import (
 from .shape import as_array, broadcast_to, concatenate, getitem, reshape, scatter_add, transpose
 
 __all__ = [
+    "all",
     "amax",
     "amin",
+    "any",
     "argmax",
     "argmin",
     "cumprod",
@@ -168,8 +170,8 @@ def _per(total: Any, n: Any) -> Any:
     a count, or an array of counts (one per slice, under ``where=``)."""
     if isinstance(n, int):
         return total / n if n > 0 else total * math.nan
-    dtype = values(total).dtype
-    counts = np.where(n > 0, n, math.nan)
+    dtype = total.dtype
+    counts = np.where(n > 0, n, math.nan)  # (recorded, where n is a box: counts under a mask computed inside vmap)
     return total / (counts.astype(dtype) if dtype.kind == "f" else counts)  # float32 stays float32
 
 
@@ -283,6 +285,20 @@ argmin = Primitive(
     samples=_arg_samples,
     differentiable=False,
 )
+
+
+def _truth_samples(rng: np.random.Generator) -> list[Sample]:
+    mixed = rng.standard_normal((3, 4)) > 0
+    return [Sample((mixed,)), Sample((mixed,), {"axis": 1}), Sample((mixed,), {"axis": 0, "keepdims": True}),
+            Sample((S.draw(rng, (2, 3)),), {"axis": -1}), Sample((np.zeros((2, 0), dtype=bool),), {"axis": 1})]
+
+
+# whether every (some) entry is true: recorded, without a gradient, so a mask's test is a step of cr.compile and
+# vmap batches it (Tensor.all, np.all on tensors)
+all = Primitive("all", lambda x, axis=None, keepdims=False: x.all(axis=axis, keepdims=keepdims),
+                samples=_truth_samples, differentiable=False)
+any = Primitive("any", lambda x, axis=None, keepdims=False: x.any(axis=axis, keepdims=keepdims),
+                samples=_truth_samples, differentiable=False)
 
 
 # ---- logsumexp, softmax, log_softmax: shifted by the max, so nothing overflows ----------------------------------
@@ -532,9 +548,13 @@ def _cast(a: Any, dtype: Any) -> Any:
 
 
 def _mask(where: Any, x: Any, name: str) -> Any:
-    """A ``where=`` argument as a boolean array next to x's values, checked to broadcast to x's shape."""
+    """A ``where=`` argument as a boolean array next to x's values, checked to broadcast to x's shape; a mask that
+    is a box of vmap or cr.compile (computed from the values: ``~isnan(x)``) as it is."""
     w = bottom(where)
-    if type(w) not in backend.array_types:
+    boxed = type(w) is Example
+    if boxed:
+        w = where
+    elif type(w) not in backend.array_types:
         w = np.asarray(w)
     if w.dtype != np.bool_:
         raise TypeError(f"{name}(..., where=) takes a boolean mask, not an array of {w.dtype}")
@@ -545,7 +565,7 @@ def _mask(where: Any, x: Any, name: str) -> Any:
     if not fits:
         raise ValueError(f"{name}(..., where=): a mask of shape {w.shape} does not broadcast to the input's shape "
                          f"{x.shape}")
-    return like(w, x)
+    return w if boxed else like(w, x)
 
 
 def _masked(a: Any, dtype: Any, where: Any, fill: Any, name: str) -> Any:
@@ -562,6 +582,8 @@ def _counts(x: Any, axis: Axis, keepdims: bool, where: Any, name: str) -> Any:
     if where is True:
         return _count(x, axis)
     mask = _mask(where, x, name)
+    if isinstance(mask, Tensor):  # a box: the count recorded too
+        return sum(broadcast_to(mask, x.shape), axis=axis, keepdims=keepdims)
     return backend.namespace(mask).broadcast_to(mask, x.shape).sum(axis=axis, keepdims=keepdims)
 
 
@@ -794,7 +816,7 @@ def _cumulative(name: str, op: Callable[..., Any], identity: int, x: Any, axis: 
         return out
     shape = list(x.shape)
     shape[axis] = 1
-    start = np.full(shape, identity, dtype=values(out).dtype)
+    start = np.full(shape, identity, dtype=bottom(out).dtype)
     return concatenate([like(start, out), out], axis=axis)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..primitive import like
 from ..spelling import both_spellings
-from ..tensor import Tensor, values
+from ..tensor import Tensor, bottom, values
 from .elementwise import around, astype, ceil, clip, floor, isnan, maximum, minimum, sqrt, where
 from .linalg import diagonal, matmul
 from .reduce import (
@@ -249,14 +249,14 @@ def nanmedian(a: Any, axis: Axis = None, out: None = None, overwrite_input: bool
 def _valid(a: Any, where: Any, name: str) -> tuple[Any, Any]:
     """``a`` as an array, and the mask of its entries that are not NaN (and that ``where=`` selects)."""
     x = as_array(a)
-    ok = ~isnan(values(x))
+    ok = ~isnan(x)  # recorded, without a gradient: a step of cr.compile, batched by vmap
     return x, ok if where is True else ok & _mask(where, x, name)
 
 
 def _zeroed(a: Any, fill: int) -> Any:
     """``a`` with its NaNs replaced by ``fill`` (gradient 0 there)."""
     x = as_array(a)
-    return _pick(isnan(values(x)), fill, x) if x.dtype.kind == "f" else x
+    return _pick(isnan(x), fill, x) if x.dtype.kind == "f" else x
 
 
 @both_spellings
@@ -411,7 +411,7 @@ def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = Fal
     x = as_array(a)
     if weights is None:
         avg = mean(x, axis, keepdims=keepdims)
-        scale = like(np.full(avg.shape, _count(x, axis), dtype=values(avg).dtype), x)
+        scale = like(np.full(avg.shape, _count(x, axis), dtype=bottom(avg).dtype), x)
     else:
         w = _along(_beside(weights, x), x, axis)
         scale = sum(broadcast_to(w, np.broadcast_shapes(w.shape, x.shape)), axis, keepdims=keepdims)
@@ -444,7 +444,7 @@ def _observations(v: Any, rowvar: bool, dtype: Any, keep_one_row: bool) -> Any:
     v = as_array(v)
     if v.ndim > 2:
         raise ValueError(f"cov: an input of {v.ndim} dimensions (at most 2: variables by observations)")
-    kind = values(v).dtype.kind
+    kind = bottom(v).dtype.kind
     if dtype is not None or kind != "f":
         v = astype(v, np.float64 if dtype is None else dtype)
     if v.ndim < 2:
@@ -495,7 +495,7 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: in
         spread = x - center
         weighted = spread
     else:
-        w = astype(w, values(x).dtype)
+        w = astype(w, bottom(x).dtype)
         total = sum(w)
         center = reshape(sum(x * w, axis=1) / total, (-1, 1))
         fact = total if ddof == 0 else total - ddof if a is None else total - ddof * sum(w * a) / total
