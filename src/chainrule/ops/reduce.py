@@ -1,4 +1,5 @@
-"""Reductions: sum, mean, prod, var, std, max/min, arg-reductions, logsumexp, softmax, cumulative sums.
+"""Reductions: sum, mean, prod, var, std, max/min, arg-reductions, logsumexp, softmax, softmax cross-entropy against
+integer classes, cumulative sums.
 
 A reduction's VJP spreads the output cotangent back over the reduced axes (``_unreduce``); its JVP reduces the
 input tangent the same way the forward reduces the input. Every rule reuses the forward's answer where it can.
@@ -22,7 +23,7 @@ import numpy as np
 
 from .. import backend
 from ..fused import Kernel
-from ..primitive import Primitive, Sample, is_complex, like
+from ..primitive import Primitive, Sample, Traced, is_complex, like
 from ..spelling import both_spellings
 from ..tensor import Tensor, bottom, values
 from . import elementwise as E
@@ -301,25 +302,26 @@ def _shift(x: Any, axis: Axis) -> Any:
 _quiet = functools.partial(np.errstate, over="ignore", divide="ignore", invalid="ignore")
 
 
-def _logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
-    x = values(x)
-    m = _shift(x, axis)
-    with _quiet():  # and log(0) = -inf for an all -inf (or empty) slice, as the math says
-        out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
-    return out if keepdims else np.squeeze(out, axis=axis)
-
-
 def _softmax(x: Any, axis: Axis = -1) -> Any:
     with _quiet():
         e = np.exp(x - _shift(x, axis))
         return e / e.sum(axis=axis, keepdims=True)
 
 
-# softmax cross-entropy's elementwise passes, each one kernel on a GPU: the exponentials summed in the forward, the
-# forward's result (x - shift recomputed, the same numbers), and the backward
+# log_softmax's elementwise passes, each one kernel on a GPU: the exponentials summed in the forward (logsumexp's and
+# softmax_cross_entropy's too), the forward's result (x - shift recomputed, the same numbers), and the backward
 _FUSING = backend.fused_types
 _shifted_exp = Kernel(lambda xp, x, shift: xp.exp(x - shift), "chainrule_log_softmax_exp")
 _shifted_log = Kernel(lambda xp, x, shift, total: x - shift - xp.log(total), "chainrule_log_softmax")
+
+
+def _logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+    x = values(x)
+    m = _shift(x, axis)
+    with _quiet():  # and log(0) = -inf for an all -inf (or empty) slice, as the math says
+        e = _shifted_exp(x, m) if type(x) in _FUSING else np.exp(x - m)
+        out = np.log(e.sum(axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def _log_softmax_rule_body(xp: Any, g: Any, ans: Any, total: Any) -> Any:
@@ -395,6 +397,163 @@ log_softmax = Primitive(
     jvp=lambda t, ans, x, axis=-1: t - _total(exp(ans) * t, axis=axis, keepdims=True),
     samples=_softmax_samples,
     reference=_reference_log_softmax,
+)
+
+
+# ---- softmax cross-entropy against integer classes: cross_entropy's common case in one forward ------------------
+def _with_class_axis(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
+    """A per-example shape (the targets') with the class axis put back as size 1, so it broadcasts against x."""
+    return (*shape[:axis], 1, *shape[axis:])
+
+
+def _target_positions(x: Any, target: Any, axis: int) -> Any:
+    """The flat (row-major) position in x of each example's target class, an array of target's shape: x.take reads
+    the target logits in one gather, np.put writes there, whatever x's rank and layout."""
+    n, inner = x.shape[axis], math.prod(x.shape[axis + 1:])
+    xp = backend.namespace(target)
+    if inner == 1:  # (C,) or (N, C): example k's row starts at k * n
+        return xp.arange(0, target.size * n, n).reshape(target.shape) + target
+    k = xp.arange(target.size).reshape(target.shape)  # example k = (outer, inner), flattened
+    return k // inner * (n * inner) + k % inner + target * inner
+
+
+def _class_total(e: Any, axis: int) -> Any:
+    """The sum of a host array over its class axis (kept): for (N, C) in float32/64 a product with a vector of ones
+    (NumPy's reduction along a short last axis costs several times more)."""
+    if e.ndim == 2 and axis == 1 and (e.dtype == np.float32 or e.dtype == np.float64):
+        return (e @ np.ones(e.shape[1], e.dtype)).reshape(-1, 1)
+    return e.sum(axis=axis, keepdims=True)
+
+
+def _softmax_cross_entropy(x: Any, target: Any, axis: int = 1) -> Any:
+    """logsumexp(x) - x[target] along ``axis``.
+
+    On the host the shift is the target's own logit, which needs no max (a slow reduction along a short axis):
+    loss = log(sum(exp(x - x[target]))), a sum holding an exact 1. Where an exponential overflows (a logit far above
+    the target's, -inf or NaN at the target) the loss is recomputed shifted by the max, as on a GPU (where testing
+    the sums would wait for the device at every step). The targets are classes in range (cross_entropy checks them).
+
+    >>> import numpy as np
+    >>> from chainrule.ops.reduce import softmax_cross_entropy
+    >>> softmax_cross_entropy(np.array([[0.0, 0.0], [1000.0, 0.0]]), np.array([1, 1])).tolist()
+    [0.6931471805599453, 1000.0]
+    """
+    if x.dtype.kind != "f":
+        raise TypeError(f"softmax_cross_entropy: the logits must be floating point, got {x.dtype}")
+    axis %= x.ndim
+    picked = x.take(_target_positions(x, target, axis)).reshape(_with_class_axis(target.shape, axis))
+    with _quiet():
+        if type(x) is np.ndarray:
+            e = x - picked
+            loss = np.log(_class_total(np.exp(e, out=e), axis))
+            if math.isfinite(loss.sum()):
+                return loss.reshape(target.shape)
+        return (_logsumexp(x, axis=axis, keepdims=True) - picked).reshape(target.shape)
+
+
+def _onehot(x: Any, target: Any, axis: int) -> Any:
+    """[c == target] along x's class axis (booleans, no derivative), made on x's device."""
+    n = x.shape[axis]
+    classes = np.arange(n).reshape((n,) + (1,) * (x.ndim - axis - 1))
+    return equal(reshape(target, _with_class_axis(target.shape, axis)), like(classes, x))
+
+
+def _softmax_minus_onehot(x: Any, target: Any, axis: int) -> Any:
+    """softmax(x) - onehot(target) along the class axis, the loss's gradient, written with primitives: it
+    differentiates again, and runs on every transform's boxes."""
+    return softmax(x, axis=axis) - _onehot(x, target, axis)
+
+
+def _host_rule(g: Any, ans: Any, x: Any, target: Any, axis: int) -> Any:
+    """The VJP on host arrays: softmax = exp(x - lse), with lse = ans + x[target] read back from the loss (no max,
+    no sum), times g, and g taken off at each target (a gather and a scatter of one entry per example): three
+    passes over x. Where lse is not finite (an infinite logit at a target, a loss past the float range) it is
+    recomputed, shifted by the max."""
+    at = _target_positions(x, target, axis)
+    kept = _with_class_axis(target.shape, axis)
+    with _quiet():
+        lse = ans.reshape(kept) + x.take(at).reshape(kept)
+        if not math.isfinite(lse.sum()):
+            lse = _logsumexp(x, axis=axis, keepdims=True)
+        e = x - lse
+        np.exp(e, out=e)
+        e *= g.reshape(kept)
+    np.put(e, at, e.take(at) - g)
+    return e
+
+
+def _ce_rule_body(xp: Any, x: Any, shift: Any, total: Any, hit: Any, g: Any) -> Any:
+    return (xp.exp(x - shift) / total - hit) * g
+
+
+_ce_rule = Kernel(_ce_rule_body, "chainrule_softmax_cross_entropy_rule")
+
+
+def _array_rule(g: Any, ans: Any, x: Any, target: Any, axis: int) -> Any:
+    """The VJP on raw arrays: on the host ``_host_rule``; on a GPU one kernel, shifted by the max (no test of the
+    values, which would wait for the device); elsewhere (a device that does not fuse) the body's operations."""
+    if type(x) is np.ndarray:
+        return _host_rule(g, ans, x, target, axis)
+    shift = _shift(x, axis)
+    total = (_shifted_exp(x, shift) if type(x) in _FUSING else np.exp(x - shift)).sum(axis=axis, keepdims=True)
+    args = (x, shift, total, _onehot(x, target, axis), g.reshape(_with_class_axis(g.shape, axis)))
+    return _ce_rule(*args) if type(x) in _FUSING else _ce_rule_body(np, *args)
+
+
+def _softmax_cross_entropy_vjp(g: Any, ans: Any, x: Any, target: Any, axis: int = 1) -> Any:
+    """(softmax(x) - onehot(target)) g, with g broadcast along the class axis: on raw arrays (an eager backward)
+    and in cr.compile (one step of the program, run on the arrays) computed from the arrays; with primitives
+    otherwise, so that it differentiates again."""
+    axis %= x.ndim
+    if type(x) in backend.array_types:
+        if type(g) is type(x) and type(ans) is type(x) and type(target) is type(x):
+            return _array_rule(g, ans, x, target, axis)
+    elif type(x) is Traced:
+        from ..compile import opaque
+
+        out = opaque(_array_rule, (g, ans, x, target), {"axis": axis})
+        if out is not None:  # None where a transform above the trace differentiates the rule too
+            return out
+    return _softmax_minus_onehot(x, target, axis) * reshape(g, _with_class_axis(target.shape, axis))
+
+
+def _softmax_cross_entropy_jvp(t: Any, ans: Any, x: Any, target: Any, axis: int = 1, batched: bool = False) -> Any:
+    """sum_c softmax(x)_c t_c - t[target] along the class axis (one axis further right for a batch of tangents)."""
+    axis %= x.ndim
+    return _total(_softmax_minus_onehot(x, target, axis) * t, axis=axis + batched)
+
+
+def _reference_softmax_cross_entropy(x: Any, target: Any, axis: int = 1) -> Any:
+    m = np.max(x, axis=axis, keepdims=True)
+    logp = x - m - np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+    return -np.squeeze(np.take_along_axis(logp, np.expand_dims(target, axis), axis), axis)
+
+
+def _cross_entropy_samples(rng: np.random.Generator) -> list[Sample]:
+    def classes(n: int, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
+        return rng.integers(0, n, shape)
+
+    far = S.draw(rng, (2, 3), "any")
+    far[0, 2] += 800.0  # exp(x - x_y) overflows in float64: the sums are shifted by the max
+    return [Sample((S.draw(rng, (4,), "any"), classes(4, ())), {"axis": 0}),
+            Sample((S.draw(rng, (3, 4), "any"), classes(4, (3,)))),
+            Sample((S.draw(rng, (2, 3, 2), "any"), classes(3, (2, 2)))),
+            Sample((S.draw(rng, (3, 2), "any"), classes(3, (2,))), {"axis": 0}),
+            Sample((S.draw(rng, (3, 4), "any"), classes(4, (3,)).astype(np.uint8)), {"axis": -1}),
+            Sample((far, np.array([1, 2])))]
+
+
+# loss_i = logsumexp(x_i) - x_i[y_i] along the class axis; d/dx = softmax(x) - onehot(y); the targets (integers)
+# have no derivative. On the host the target's logit is the forward's shift, and the rule reads the log-sum-exp back
+# from the loss: no max and no sum over the classes in the backward.
+softmax_cross_entropy = Primitive(
+    "softmax_cross_entropy",
+    _softmax_cross_entropy,
+    vjp=(_softmax_cross_entropy_vjp, None),
+    jvp=(_softmax_cross_entropy_jvp, None),
+    batching=(functools.partial(_softmax_cross_entropy_jvp, batched=True), None),
+    samples=_cross_entropy_samples,
+    reference=_reference_softmax_cross_entropy,
 )
 
 
