@@ -1158,13 +1158,11 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: boo
         if weight is None and not label_smoothing:
             counted, picked = _class_targets(x, t, ignore_index, "cross_entropy")
             if counted is None or counted.all():
-                # every target counts with weight 1: logsumexp(x) - x[y] in one primitive, whose rule is
+                # every target counts with weight 1: logsumexp(x) - x[y], reduced, in one primitive whose rule is
                 # softmax(x) - onehot(y) (the coefficients below would multiply the whole (N, C) array by a one-hot
-                # matrix; log_softmax and a pick cost twice the forward and a scatter in the backward)
-                loss = _softmax_cross_entropy(x, picked if type(picked) is Traced else like(picked, x), axis=axis)
-                if reduction == "mean":
-                    return _weighted_mean(loss, float(picked.size))
-                return _reduce(loss, reduction)
+                # matrix; log_softmax, a pick and the mean's divide and sum are four nodes, one a scatter)
+                return _softmax_cross_entropy(x, picked if type(picked) is Traced else like(picked, x), axis=axis,
+                                              reduction=reduction)
         logp = _log_softmax(x, axis=axis)
         coef, denominator = _class_coefficients(logp, t, weight, ignore_index, label_smoothing, "cross_entropy")
         loss = -_sum(_times(coef, logp), axis=axis)

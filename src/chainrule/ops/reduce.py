@@ -401,6 +401,9 @@ log_softmax = Primitive(
 
 
 # ---- softmax cross-entropy against integer classes: cross_entropy's common case in one forward ------------------
+_REDUCTIONS = ("none", "mean", "sum")
+
+
 def _with_class_axis(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
     """A per-example shape (the targets') with the class axis put back as size 1, so it broadcasts against x."""
     return (*shape[:axis], 1, *shape[axis:])
@@ -412,7 +415,8 @@ def _target_positions(x: Any, target: Any, axis: int) -> Any:
     n, inner = x.shape[axis], math.prod(x.shape[axis + 1:])
     xp = backend.namespace(target)
     if inner == 1:  # (C,) or (N, C): example k's row starts at k * n
-        return xp.arange(0, target.size * n, n).reshape(target.shape) + target
+        start = xp.arange(0, target.size * n, n)
+        return (start if target.ndim == 1 else start.reshape(target.shape)) + target
     k = xp.arange(target.size).reshape(target.shape)  # example k = (outer, inner), flattened
     return k // inner * (n * inner) + k % inner + target * inner
 
@@ -420,18 +424,41 @@ def _target_positions(x: Any, target: Any, axis: int) -> Any:
 def _class_total(e: Any, axis: int) -> Any:
     """The sum of a host array over its class axis (kept): for (N, C) in float32/64 a product with a vector of ones
     (NumPy's reduction along a short last axis costs several times more)."""
-    if e.ndim == 2 and axis == 1 and (e.dtype == np.float32 or e.dtype == np.float64):
+    if e.ndim == 2 and axis == 1 and e.dtype.char in "fd":
         return (e @ np.ones(e.shape[1], e.dtype)).reshape(-1, 1)
     return e.sum(axis=axis, keepdims=True)
 
 
-def _softmax_cross_entropy(x: Any, target: Any, axis: int = 1) -> Any:
-    """logsumexp(x) - x[target] along ``axis``.
+def _exponentials(x: Any, picked: Any, axis: int) -> tuple[Any, Any, Any]:
+    """exp(x - s), its sum over the class axis (kept) and the shift s, computed under ``_quiet``.
 
-    On the host the shift is the target's own logit, which needs no max (a slow reduction along a short axis):
-    loss = log(sum(exp(x - x[target]))), a sum holding an exact 1. Where an exponential overflows (a logit far above
-    the target's, -inf or NaN at the target) the loss is recomputed shifted by the max, as on a GPU (where testing
-    the sums would wait for the device at every step). The targets are classes in range (cross_entropy checks them).
+    On the host s is each example's target logit (``picked``), which needs no max (a slow reduction along a short
+    axis) and puts an exact 1 in every sum. Where an exponential overflows (a logit far above the target's, -inf or
+    NaN at the target) s is the max instead, as on a GPU straight away (where testing the sums would wait for the
+    device at every step)."""
+    if type(x) is np.ndarray:
+        e = x - picked
+        total = _class_total(np.exp(e, out=e), axis)
+        if math.isfinite(total.sum()):
+            return e, total, picked
+    shift = _shift(x, axis)
+    e = _shifted_exp(x, shift) if type(x) in _FUSING else np.exp(x - shift)
+    return e, e.sum(axis=axis, keepdims=True), shift
+
+
+def _reduced_losses(loss: Any, reduction: str) -> Any:
+    """The per-example losses as they are, summed, or averaged: each divided by the count first, so that a float16
+    sum overflows only where the mean does; NaN over no examples (as PyTorch)."""
+    if reduction == "none":
+        return loss
+    n = loss.size
+    total = _sum(loss / n if reduction == "mean" and n else loss, keepdims=True).reshape(())
+    return total * math.nan if reduction == "mean" and not n else total
+
+
+def _softmax_cross_entropy(x: Any, target: Any, axis: int = 1, reduction: str = "none") -> Any:
+    """logsumexp(x) - x[target] along ``axis`` for each example (reduced as ``reduction`` says); see
+    ``_exponentials`` for the shift. The targets are classes in range (cross_entropy checks them).
 
     >>> import numpy as np
     >>> from chainrule.ops.reduce import softmax_cross_entropy
@@ -440,15 +467,14 @@ def _softmax_cross_entropy(x: Any, target: Any, axis: int = 1) -> Any:
     """
     if x.dtype.kind != "f":
         raise TypeError(f"softmax_cross_entropy: the logits must be floating point, got {x.dtype}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"softmax_cross_entropy: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     axis %= x.ndim
     picked = x.take(_target_positions(x, target, axis)).reshape(_with_class_axis(target.shape, axis))
     with _quiet():
-        if type(x) is np.ndarray:
-            e = x - picked
-            loss = np.log(_class_total(np.exp(e, out=e), axis))
-            if math.isfinite(loss.sum()):
-                return loss.reshape(target.shape)
-        return (_logsumexp(x, axis=axis, keepdims=True) - picked).reshape(target.shape)
+        _, total, shift = _exponentials(x, picked, axis)
+        loss = np.log(total) if shift is picked else np.log(total) + (shift - picked)
+    return _reduced_losses(loss.reshape(target.shape), reduction)
 
 
 def _onehot(x: Any, target: Any, axis: int) -> Any:
@@ -464,21 +490,22 @@ def _softmax_minus_onehot(x: Any, target: Any, axis: int) -> Any:
     return softmax(x, axis=axis) - _onehot(x, target, axis)
 
 
-def _host_rule(g: Any, ans: Any, x: Any, target: Any, axis: int) -> Any:
-    """The VJP on host arrays: softmax = exp(x - lse), with lse = ans + x[target] read back from the loss (no max,
-    no sum), times g, and g taken off at each target (a gather and a scatter of one entry per example): three
-    passes over x. Where lse is not finite (an infinite logit at a target, a loss past the float range) it is
-    recomputed, shifted by the max."""
+def _per_example(g: Any, target: Any, axis: int, reduction: str) -> Any:
+    """The cotangent of each example's loss, shaped to broadcast against x: g itself (class axis put back), or for
+    a reduced loss the 0-d g (divided by the count for the mean)."""
+    if reduction == "none":
+        return g.reshape(_with_class_axis(target.shape, axis))
+    return g / target.size if reduction == "mean" else g
+
+
+def _host_rule(g: Any, x: Any, target: Any, axis: int) -> Any:
+    """The VJP on host arrays: the forward's exponentials recomputed, scaled in place by g / sum, and g taken off
+    at each target (a gather and a scatter of one entry per example): three passes over x."""
     at = _target_positions(x, target, axis)
-    kept = _with_class_axis(target.shape, axis)
     with _quiet():
-        lse = ans.reshape(kept) + x.take(at).reshape(kept)
-        if not math.isfinite(lse.sum()):
-            lse = _logsumexp(x, axis=axis, keepdims=True)
-        e = x - lse
-        np.exp(e, out=e)
-        e *= g.reshape(kept)
-    np.put(e, at, e.take(at) - g)
+        e, total, _ = _exponentials(x, x.take(at).reshape(_with_class_axis(target.shape, axis)), axis)
+        e *= g / total
+    np.put(e, at, e.take(at) - (g.reshape(at.shape) if g.ndim else g))
     return e
 
 
@@ -489,44 +516,53 @@ def _ce_rule_body(xp: Any, x: Any, shift: Any, total: Any, hit: Any, g: Any) -> 
 _ce_rule = Kernel(_ce_rule_body, "chainrule_softmax_cross_entropy_rule")
 
 
-def _array_rule(g: Any, ans: Any, x: Any, target: Any, axis: int) -> Any:
+def _array_rule(g: Any, ans: Any, x: Any, target: Any, axis: int, reduction: str) -> Any:
     """The VJP on raw arrays: on the host ``_host_rule``; on a GPU one kernel, shifted by the max (no test of the
     values, which would wait for the device); elsewhere (a device that does not fuse) the body's operations."""
+    g = _per_example(g, target, axis, reduction)
     if type(x) is np.ndarray:
-        return _host_rule(g, ans, x, target, axis)
+        return _host_rule(g, x, target, axis)
     shift = _shift(x, axis)
     total = (_shifted_exp(x, shift) if type(x) in _FUSING else np.exp(x - shift)).sum(axis=axis, keepdims=True)
-    args = (x, shift, total, _onehot(x, target, axis), g.reshape(_with_class_axis(g.shape, axis)))
+    args = (x, shift, total, _onehot(x, target, axis), g)
     return _ce_rule(*args) if type(x) in _FUSING else _ce_rule_body(np, *args)
 
 
-def _softmax_cross_entropy_vjp(g: Any, ans: Any, x: Any, target: Any, axis: int = 1) -> Any:
+def _softmax_cross_entropy_vjp(g: Any, ans: Any, x: Any, target: Any, axis: int = 1,
+                               reduction: str = "none") -> Any:
     """(softmax(x) - onehot(target)) g, with g broadcast along the class axis: on raw arrays (an eager backward)
     and in cr.compile (one step of the program, run on the arrays) computed from the arrays; with primitives
     otherwise, so that it differentiates again."""
     axis %= x.ndim
     if type(x) in backend.array_types:
-        if type(g) is type(x) and type(ans) is type(x) and type(target) is type(x):
-            return _array_rule(g, ans, x, target, axis)
+        if type(g) is type(x) and type(target) is type(x):
+            return _array_rule(g, ans, x, target, axis, reduction)
     elif type(x) is Traced:
         from ..compile import opaque
 
-        out = opaque(_array_rule, (g, ans, x, target), {"axis": axis})
+        out = opaque(_array_rule, (g, ans, x, target), {"axis": axis, "reduction": reduction})
         if out is not None:  # None where a transform above the trace differentiates the rule too
             return out
-    return _softmax_minus_onehot(x, target, axis) * reshape(g, _with_class_axis(target.shape, axis))
+    return _softmax_minus_onehot(x, target, axis) * _per_example(g, target, axis, reduction)
 
 
-def _softmax_cross_entropy_jvp(t: Any, ans: Any, x: Any, target: Any, axis: int = 1, batched: bool = False) -> Any:
-    """sum_c softmax(x)_c t_c - t[target] along the class axis (one axis further right for a batch of tangents)."""
+def _softmax_cross_entropy_jvp(t: Any, ans: Any, x: Any, target: Any, axis: int = 1, reduction: str = "none",
+                               batched: bool = False) -> Any:
+    """sum_c softmax(x)_c t_c - t[target] along the class axis for each example, reduced as the forward (one axis
+    further right, and the leading one kept, for a batch of tangents)."""
     axis %= x.ndim
-    return _total(_softmax_minus_onehot(x, target, axis) * t, axis=axis + batched)
+    per = _total(_softmax_minus_onehot(x, target, axis) * t, axis=axis + batched)
+    if reduction == "none":
+        return per
+    total = _total(per, axis=tuple(range(batched, per.ndim)))
+    return total / target.size if reduction == "mean" else total
 
 
-def _reference_softmax_cross_entropy(x: Any, target: Any, axis: int = 1) -> Any:
+def _reference_softmax_cross_entropy(x: Any, target: Any, axis: int = 1, reduction: str = "none") -> Any:
     m = np.max(x, axis=axis, keepdims=True)
     logp = x - m - np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
-    return -np.squeeze(np.take_along_axis(logp, np.expand_dims(target, axis), axis), axis)
+    loss = -np.squeeze(np.take_along_axis(logp, np.expand_dims(target, axis), axis), axis)
+    return {"none": loss, "sum": np.sum(loss), "mean": np.mean(loss)}[reduction]
 
 
 def _cross_entropy_samples(rng: np.random.Generator) -> list[Sample]:
@@ -540,12 +576,15 @@ def _cross_entropy_samples(rng: np.random.Generator) -> list[Sample]:
             Sample((S.draw(rng, (2, 3, 2), "any"), classes(3, (2, 2)))),
             Sample((S.draw(rng, (3, 2), "any"), classes(3, (2,))), {"axis": 0}),
             Sample((S.draw(rng, (3, 4), "any"), classes(4, (3,)).astype(np.uint8)), {"axis": -1}),
-            Sample((far, np.array([1, 2])))]
+            Sample((far, np.array([1, 2]))),
+            Sample((S.draw(rng, (3, 4), "any"), classes(4, (3,))), {"reduction": "mean"}),
+            Sample((S.draw(rng, (2, 3, 2), "any"), classes(3, (2, 2))), {"reduction": "sum"}),
+            Sample((far, np.array([1, 0])), {"reduction": "mean"})]
 
 
 # loss_i = logsumexp(x_i) - x_i[y_i] along the class axis; d/dx = softmax(x) - onehot(y); the targets (integers)
-# have no derivative. On the host the target's logit is the forward's shift, and the rule reads the log-sum-exp back
-# from the loss: no max and no sum over the classes in the backward.
+# have no derivative. ``reduction`` (PyTorch's) sums or averages the losses in the same step, so that
+# cross_entropy's usual call records one node. On the host the target's logit is the shift (no max).
 softmax_cross_entropy = Primitive(
     "softmax_cross_entropy",
     _softmax_cross_entropy,
