@@ -421,11 +421,19 @@ def _target_positions(x: Any, target: Any, axis: int) -> Any:
     return k // inner * (n * inner) + k % inner + target * inner
 
 
+@functools.lru_cache(maxsize=64)
+def _ones(n: int, dtype: str) -> np.ndarray[Any, Any]:
+    """A read-only vector of n ones, made once per size and dtype."""
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False
+    return ones
+
+
 def _class_total(e: Any, axis: int) -> Any:
     """The sum of a host array over its class axis (kept): for (N, C) in float32/64 a product with a vector of ones
     (NumPy's reduction along a short last axis costs several times more)."""
     if e.ndim == 2 and axis == 1 and e.dtype.char in "fd":
-        return (e @ np.ones(e.shape[1], e.dtype)).reshape(-1, 1)
+        return (e @ _ones(e.shape[1], e.dtype.char)).reshape(-1, 1)
     return e.sum(axis=axis, keepdims=True)
 
 
