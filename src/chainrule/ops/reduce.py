@@ -409,24 +409,33 @@ def _with_class_axis(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
     return (*shape[:axis], 1, *shape[axis:])
 
 
+def _read_only(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    a.flags.writeable = False
+    return a
+
+
+# host constants of the hot path, made once per shape (a NumPy call costs as much as the work here)
+@functools.lru_cache(maxsize=64)
+def _row_starts(count: int, n: int) -> np.ndarray[Any, Any]:
+    """0, n, 2n, ...: where each of ``count`` rows of n classes starts in the flattened array."""
+    return _read_only(np.arange(0, count * n, n))
+
+
+@functools.lru_cache(maxsize=64)
+def _ones(n: int, dtype: str) -> np.ndarray[Any, Any]:
+    return _read_only(np.ones(n, dtype))
+
+
 def _target_positions(x: Any, target: Any, axis: int) -> Any:
     """The flat (row-major) position in x of each example's target class, an array of target's shape: x.take reads
     the target logits in one gather, np.put writes there, whatever x's rank and layout."""
     n, inner = x.shape[axis], math.prod(x.shape[axis + 1:])
     xp = backend.namespace(target)
     if inner == 1:  # (C,) or (N, C): example k's row starts at k * n
-        start = xp.arange(0, target.size * n, n)
+        start = _row_starts(target.size, n) if xp is np else xp.arange(0, target.size * n, n)
         return (start if target.ndim == 1 else start.reshape(target.shape)) + target
     k = xp.arange(target.size).reshape(target.shape)  # example k = (outer, inner), flattened
     return k // inner * (n * inner) + k % inner + target * inner
-
-
-@functools.lru_cache(maxsize=64)
-def _ones(n: int, dtype: str) -> np.ndarray[Any, Any]:
-    """A read-only vector of n ones, made once per size and dtype."""
-    ones = np.ones(n, dtype)
-    ones.flags.writeable = False
-    return ones
 
 
 def _class_total(e: Any, axis: int) -> Any:
