@@ -501,9 +501,9 @@ def test_cross_entropy_with_probability_targets_matches_torch(kw: dict[str, Any]
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("shape", [(6, 4), (3, 4, 2), (4,)])
-def test_cross_entropy_picking_the_target_equals_the_coefficient_form(reduction: str, shape: tuple[int, ...]) -> None:
-    """Without class weights or smoothing, cross_entropy picks -log p_y out of the log-probabilities; the general
-    form (here forced by weights of ones) multiplies by one-hot coefficients: the same numbers, bit for bit."""
+def test_cross_entropy_of_classes_equals_the_coefficient_form(reduction: str, shape: tuple[int, ...]) -> None:
+    """Without class weights or smoothing, cross_entropy is one primitive, logsumexp(x) - x[y]; the general form
+    (here forced by weights of ones) multiplies log_softmax by one-hot coefficients: the same numbers, to an ulp."""
     rng = _rng(5)
     x = rng.standard_normal(shape).astype(np.float32)
     axis = 0 if len(shape) == 1 else 1
@@ -512,9 +512,116 @@ def test_cross_entropy_picking_the_target_equals_the_coefficient_form(reduction:
     general = _loss_and_grad(F.cross_entropy, x, target, reduction=reduction, weight=np.ones(shape[axis], np.float32))
     for a, b in zip(picked, general):
         assert a.dtype == b.dtype == np.float32
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, b, rtol=3e-7, atol=3e-8)
     assert cr.gradcheck(lambda z: F.cross_entropy(z, target, reduction=reduction), x.astype(np.float64), order=2,
                         modes=("rev", "fwd"))
+
+
+def _class_logits(shape: tuple[int, ...], dtype: Any, seed: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Random logits (some large, some -inf, never a whole slice) and integer targets for cross_entropy."""
+    rng = _rng(seed)
+    axis = 0 if len(shape) == 1 else 1
+    x = rng.standard_normal(shape) * 3
+    x[rng.random(shape) < 0.15] *= 300.0  # logits hundreds apart: exp(x - x_y) overflows in float32
+    x[rng.random(shape) < 0.15] = -np.inf  # classes of probability 0
+    np.moveaxis(x, axis, 0)[0] = rng.standard_normal(np.moveaxis(x, axis, 0)[0].shape)  # class 0 finite everywhere
+    target = rng.integers(0, shape[axis], size=shape[:axis] + shape[axis + 1:])
+    target[np.isinf(np.take_along_axis(x, np.expand_dims(target, axis), axis).squeeze(axis))] = 0  # a finite loss
+    return x.astype(dtype), target
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape", [(7,), (6, 5), (4, 5, 3), (3, 4, 2, 2)])
+def test_cross_entropy_of_classes_matches_torch_with_large_and_minus_inf_logits(dtype: Any, reduction: str,
+                                                                               shape: tuple[int, ...]) -> None:
+    """The one-primitive path (integer targets, no weights, no smoothing): value and eager gradient against torch,
+    where logits hundreds apart overflow the exponentials the host shifts by the target's logit, and -inf logits
+    are classes of probability 0."""
+    x, target = _class_logits(shape, dtype, seed=len(shape) + 10 * (dtype == np.float32))
+    tol = {"rtol": 1e-12, "atol": 1e-12} if dtype == np.float64 else {"rtol": 2e-6, "atol": 1e-6}
+    value, grad = _loss_and_grad(F.cross_entropy, x, target, reduction=reduction)
+    xt = torch.tensor(x, requires_grad=True)
+    ref = TF.cross_entropy(xt, torch.tensor(target), reduction=reduction)
+    ref.sum().backward()
+    assert value.dtype == grad.dtype == dtype
+    assert np.isfinite(value).all() and np.isfinite(grad).all()
+    np.testing.assert_allclose(value, ref.detach().numpy(), **tol)
+    np.testing.assert_allclose(grad, xt.grad.numpy(), **tol)
+
+
+@pytest.mark.parametrize("shape", [(5,), (4, 3), (3, 4, 2)])
+def test_cross_entropy_of_classes_the_eager_rule_equals_the_differentiable_one_and_order_two(
+        shape: tuple[int, ...]) -> None:
+    """An eager backward computes the rule on the arrays (softmax read back from the loss); cr.grad and
+    create_graph run it with primitives: the same gradient, and derivatives of second order (finite differences)."""
+    x, target = _class_logits(shape, np.float64, seed=3)
+    x = np.where(np.isinf(x), -40.0, x)  # finite differences need finite logits
+    x = np.clip(x, -40.0, 40.0)
+    _, eager = _loss_and_grad(F.cross_entropy, x, target, reduction="sum")
+    np.testing.assert_allclose(cr.grad(lambda z: F.cross_entropy(z, target, reduction="sum"))(x), eager,
+                               rtol=1e-12, atol=1e-14)
+    xt = cr.tensor(x, requires_grad=True)
+    (g,) = cr.autograd.grad(F.cross_entropy(xt, target), xt, create_graph=True)
+    np.testing.assert_allclose(g.data * target.size, eager, rtol=1e-12, atol=1e-14)
+    for reduction in ("mean", "none"):
+        assert cr.gradcheck(lambda z, r=reduction: F.cross_entropy(z, target, reduction=r), x, order=2,
+                            modes=("rev", "fwd"))
+
+
+def test_cross_entropy_of_classes_propagates_nan_and_handles_extreme_logits() -> None:
+    """NaN logits give a NaN loss and gradient in their slice only; an infinite loss (-inf at the target, logits
+    further apart than the float range) keeps the gradient softmax - onehot, finite, as torch's."""
+    x = np.array([[np.nan, 0.0, 1.0], [0.0, 1.0, 2.0], [0.0, -np.inf, 1.0], [-1e308, 0.0, 1e308]])
+    target = np.array([1, 2, 1, 0])
+    value, grad = _loss_and_grad(F.cross_entropy, x, target, reduction="none")
+    assert np.isnan(value[0]) and np.isnan(grad[0]).all()
+    np.testing.assert_allclose(value[1], -np.log(np.exp(2.0) / np.exp([0.0, 1.0, 2.0]).sum()), rtol=1e-15)
+    assert value[2] == value[3] == np.inf
+    softmax = np.exp([0.0, 1.0]) / np.exp([0.0, 1.0]).sum()
+    np.testing.assert_allclose(grad[2], [softmax[0], -1.0, softmax[1]], rtol=1e-15)
+    np.testing.assert_array_equal(grad[3], [-1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(grad[1:], cr.grad(lambda z: F.cross_entropy(z, target[1:], reduction="sum"))(x[1:]))
+
+
+def test_cross_entropy_of_classes_under_vmap_jacfwd_and_hessian() -> None:
+    """vmap over batches of logits (the primitive's loop over examples), forward-mode Jacobians (batched tangents)
+    and Hessians agree with a loop, reverse mode and torch."""
+    rng = _rng(8)
+    xs, target = rng.standard_normal((3, 4, 5)), rng.integers(0, 5, 4)
+    mapped = cr.vmap(lambda x: F.cross_entropy(x, target))(xs)
+    np.testing.assert_allclose(mapped, [float(F.cross_entropy(x, target)) for x in xs], rtol=1e-15)
+    for reduction in ("none", "mean"):
+        def loss(x: Any, r: str = reduction) -> Any:
+            return F.cross_entropy(x, target, reduction=r)
+
+        np.testing.assert_allclose(cr.jacfwd(loss)(xs[0]), cr.jacrev(loss)(xs[0]), rtol=1e-12, atol=1e-15)
+    hessian = torch.autograd.functional.hessian(lambda x: TF.cross_entropy(x, torch.tensor(target)),
+                                                torch.tensor(xs[0]))
+    np.testing.assert_allclose(cr.hessian(lambda x: F.cross_entropy(x, target))(xs[0]), hessian.numpy(),
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_cross_entropy_of_classes_compiled_traces_its_targets() -> None:
+    """Under cr.compile the targets stay an input of the program (each call's own), the rule is one step run on the
+    arrays as eager runs it: loss and gradient are eager's, bit for bit."""
+    rng = _rng(6)
+    w0 = rng.standard_normal((4, 3)).astype(np.float32)
+
+    def step(w: Any, x: Any, y: Any) -> Any:
+        loss = F.cross_entropy(x @ w, y)
+        loss.backward()
+        return loss.detach()
+
+    w_eager, w_traced = cr.tensor(w0, requires_grad=True), cr.tensor(w0, requires_grad=True)
+    compiled = cr.compile(lambda x, y: step(w_traced, x, y))
+    for i in range(4):
+        x, y = rng.standard_normal((6, 4)).astype(np.float32), rng.integers(0, 3, 6)
+        w_eager.grad = w_traced.grad = None
+        expected = step(w_eager, cr.tensor(x), cr.tensor(y))
+        got = compiled(cr.tensor(x), cr.tensor(y))
+        np.testing.assert_array_equal(got.data, expected.data, err_msg=f"call {i}")
+        np.testing.assert_array_equal(w_traced.grad.data, w_eager.grad.data, err_msg=f"call {i}")
 
 
 def test_cross_entropy_all_ignored_is_nan_as_torch_and_errors_are_clear() -> None:

@@ -44,6 +44,7 @@ from ..ops.linalg import einsum, matmul
 from ..ops.reduce import log_softmax as _log_softmax
 from ..ops.reduce import mean as _mean
 from ..ops.reduce import softmax as _softmax
+from ..ops.reduce import softmax_cross_entropy as _softmax_cross_entropy
 from ..ops.reduce import sum as _sum
 from ..ops.shape import concatenate, getitem, repeat, reshape, stack, swapaxes, take, take_along_axis, transpose
 from ..ops.shape import pad as _pad_constant
@@ -1002,8 +1003,8 @@ def softsign(input: Any) -> Any:
 
 # ---- losses ---------------------------------------------------------------------------------------------------------
 def _class_targets(logp: Any, target: Any, ignore_index: int, what: str) -> tuple[Any, Any]:
-    """Integer class targets, checked against the log-probabilities (N, C, ...): the mask of those that count (not
-    ``ignore_index``) and the targets with the ignored ones set to class 0, as host arrays.
+    """Integer class targets, checked against the logits or log-probabilities (N, C, ...): the mask of those that
+    count (not ``ignore_index``) and the targets with the ignored ones set to class 0, as host arrays.
 
     The mask is None where every target counts, and where cr.compile traces the targets: those have no values to
     check here, and the check that every target counts and is in range is a recorded step, run at every replay."""
@@ -1131,8 +1132,10 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: boo
                   label_smoothing: float = 0.0) -> Any:
     """Cross-entropy of logits (N, C) or (N, C, d1, ...) against integer classes or class probabilities.
 
-    Computed from ``log_softmax`` (stable at any logit size); a logit of -inf is a class of probability 0, which
-    costs nothing unless the target puts weight on it (0 log 0 = 0). For integer targets: ``-w[y] log p_y``, with
+    Stable at any logit size; a logit of -inf is a class of probability 0, which costs nothing unless the target
+    puts weight on it (0 log 0 = 0). Integer targets without weights or smoothing are one primitive,
+    ``logsumexp(x) - x[y]`` per example, whose gradient is ``softmax(x) - onehot(y)``; the other cases multiply
+    ``log_softmax`` by the target's coefficients. For integer targets: ``-w[y] log p_y``, with
     ``ignore_index`` and "mean" over the summed weights of the counted targets; for probability targets (same shape
     as the input): ``-sum_c w_c t_c log p_c``, "mean" over the batch elements. ``label_smoothing`` s mixes the
     target with the uniform distribution: (1 - s) target + s / C.
@@ -1150,19 +1153,17 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: boo
     if x.ndim == 0:
         raise ValueError("cross_entropy: the input must have a class axis (shape (C,), (N, C) or (N, C, d1, ...))")
     axis = 0 if x.ndim == 1 else 1
-    logp = _log_softmax(x, axis=axis)
     t = as_array(target)
     if t.dtype.kind != "f":
         if weight is None and not label_smoothing:
-            counted, picked = _class_targets(logp, t, ignore_index, "cross_entropy")
+            counted, picked = _class_targets(x, t, ignore_index, "cross_entropy")
             if counted is None or counted.all():
-                # every target counts with weight 1: -log p_y picked out (the coefficients below would multiply
-                # the whole (N, C) array by a one-hot matrix, to the same numbers, and cost a third of a small step)
-                grid = np.indices(picked.shape, sparse=True)
-                picked_logp = getitem(logp, (*grid[:axis], picked, *grid[axis:]))
-                if reduction == "mean":  # the minus sign goes into the divisor: the same numbers, one step fewer
-                    return _weighted_mean(picked_logp, -float(picked.size))
-                return _reduce(-picked_logp, reduction)
+                # every target counts with weight 1: logsumexp(x) - x[y], reduced, in one primitive whose rule is
+                # softmax(x) - onehot(y) (the coefficients below would multiply the whole (N, C) array by a one-hot
+                # matrix; log_softmax, a pick and the mean's divide and sum are four nodes, one a scatter)
+                return _softmax_cross_entropy(x, picked if type(picked) is Traced else like(picked, x), axis=axis,
+                                              reduction=reduction)
+        logp = _log_softmax(x, axis=axis)
         coef, denominator = _class_coefficients(logp, t, weight, ignore_index, label_smoothing, "cross_entropy")
         loss = -_sum(_times(coef, logp), axis=axis)
         if reduction == "mean":
@@ -1170,6 +1171,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: boo
         return _reduce(loss, reduction)
     if t.shape != x.shape:
         raise ValueError(f"cross_entropy: probability targets must have the input's shape {x.shape}, got {t.shape}")
+    logp = _log_softmax(x, axis=axis)
     n_classes = x.shape[axis]
     if label_smoothing:
         t = t * (1.0 - label_smoothing) + label_smoothing / n_classes

@@ -1,4 +1,5 @@
-"""Reductions: sum, mean, prod, var, std, max/min, arg-reductions, logsumexp, softmax, cumulative sums.
+"""Reductions: sum, mean, prod, var, std, max/min, arg-reductions, logsumexp, softmax, softmax cross-entropy against
+integer classes, cumulative sums.
 
 A reduction's VJP spreads the output cotangent back over the reduced axes (``_unreduce``); its JVP reduces the
 input tangent the same way the forward reduces the input. Every rule reuses the forward's answer where it can.
@@ -22,7 +23,7 @@ import numpy as np
 
 from .. import backend
 from ..fused import Kernel
-from ..primitive import Example, Primitive, Sample, is_complex, like
+from ..primitive import Example, Primitive, Sample, Traced, is_complex, like
 from ..spelling import both_spellings
 from ..tensor import Tensor, bottom, values
 from . import elementwise as E
@@ -317,25 +318,26 @@ def _shift(x: Any, axis: Axis) -> Any:
 _quiet = functools.partial(np.errstate, over="ignore", divide="ignore", invalid="ignore")
 
 
-def _logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
-    x = values(x)
-    m = _shift(x, axis)
-    with _quiet():  # and log(0) = -inf for an all -inf (or empty) slice, as the math says
-        out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
-    return out if keepdims else np.squeeze(out, axis=axis)
-
-
 def _softmax(x: Any, axis: Axis = -1) -> Any:
     with _quiet():
         e = np.exp(x - _shift(x, axis))
         return e / e.sum(axis=axis, keepdims=True)
 
 
-# softmax cross-entropy's elementwise passes, each one kernel on a GPU: the exponentials summed in the forward, the
-# forward's result (x - shift recomputed, the same numbers), and the backward
+# log_softmax's elementwise passes, each one kernel on a GPU: the exponentials summed in the forward (logsumexp's and
+# softmax_cross_entropy's too), the forward's result (x - shift recomputed, the same numbers), and the backward
 _FUSING = backend.fused_types
 _shifted_exp = Kernel(lambda xp, x, shift: xp.exp(x - shift), "chainrule_log_softmax_exp")
 _shifted_log = Kernel(lambda xp, x, shift, total: x - shift - xp.log(total), "chainrule_log_softmax")
+
+
+def _logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+    x = values(x)
+    m = _shift(x, axis)
+    with _quiet():  # and log(0) = -inf for an all -inf (or empty) slice, as the math says
+        e = _shifted_exp(x, m) if type(x) in _FUSING else np.exp(x - m)
+        out = np.log(e.sum(axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def _log_softmax_rule_body(xp: Any, g: Any, ans: Any, total: Any) -> Any:
@@ -411,6 +413,219 @@ log_softmax = Primitive(
     jvp=lambda t, ans, x, axis=-1: t - _total(exp(ans) * t, axis=axis, keepdims=True),
     samples=_softmax_samples,
     reference=_reference_log_softmax,
+)
+
+
+# ---- softmax cross-entropy against integer classes: cross_entropy's common case in one forward ------------------
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _with_class_axis(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
+    """A per-example shape (the targets') with the class axis put back as size 1, so it broadcasts against x."""
+    return (*shape[:axis], 1, *shape[axis:])
+
+
+def _read_only(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    a.flags.writeable = False
+    return a
+
+
+# host constants of the hot path, made once per shape (a NumPy call costs as much as the work here)
+@functools.lru_cache(maxsize=64)
+def _row_starts(count: int, n: int) -> np.ndarray[Any, Any]:
+    """0, n, 2n, ...: where each of ``count`` rows of n classes starts in the flattened array."""
+    return _read_only(np.arange(0, count * n, n))
+
+
+@functools.lru_cache(maxsize=64)
+def _ones(n: int, dtype: str) -> np.ndarray[Any, Any]:
+    return _read_only(np.ones(n, dtype))
+
+
+def _target_positions(x: Any, target: Any, axis: int) -> Any:
+    """The flat (row-major) position in x of each example's target class, an array of target's shape: x.take reads
+    the target logits in one gather, np.put writes there, whatever x's rank and layout."""
+    n, inner = x.shape[axis], math.prod(x.shape[axis + 1:])
+    xp = backend.namespace(target)
+    if inner == 1:  # (C,) or (N, C): example k's row starts at k * n
+        start = _row_starts(target.size, n) if xp is np else xp.arange(0, target.size * n, n)
+        return (start if target.ndim == 1 else start.reshape(target.shape)) + target
+    k = xp.arange(target.size).reshape(target.shape)  # example k = (outer, inner), flattened
+    return k // inner * (n * inner) + k % inner + target * inner
+
+
+def _class_total(e: Any, axis: int) -> Any:
+    """The sum of a host array over its class axis (kept): for (N, C) in float32/64 a product with a vector of ones
+    (NumPy's reduction along a short last axis costs several times more)."""
+    if e.ndim == 2 and axis == 1 and e.dtype.char in "fd":
+        return (e @ _ones(e.shape[1], e.dtype.char)).reshape(-1, 1)
+    return e.sum(axis=axis, keepdims=True)
+
+
+def _exponentials(x: Any, picked: Any, axis: int) -> tuple[Any, Any, Any]:
+    """exp(x - s), its sum over the class axis (kept) and the shift s, computed under ``_quiet``.
+
+    On the host s is each example's target logit (``picked``), which needs no max (a slow reduction along a short
+    axis) and puts an exact 1 in every sum. Where an exponential overflows (a logit far above the target's, -inf or
+    NaN at the target) s is the max instead, as on a GPU straight away (where testing the sums would wait for the
+    device at every step)."""
+    if type(x) is np.ndarray:
+        e = x - picked
+        total = _class_total(np.exp(e, out=e), axis)
+        if math.isfinite(total.sum()):
+            return e, total, picked
+    shift = _shift(x, axis)
+    e = _shifted_exp(x, shift) if type(x) in _FUSING else np.exp(x - shift)
+    return e, e.sum(axis=axis, keepdims=True), shift
+
+
+def _reduced_losses(loss: Any, reduction: str) -> Any:
+    """The per-example losses as they are, summed, or averaged: each divided by the count first, so that a float16
+    sum overflows only where the mean does; NaN over no examples (as PyTorch)."""
+    if reduction == "none":
+        return loss
+    n = loss.size
+    total = _sum(loss / n if reduction == "mean" and n else loss, keepdims=True).reshape(())
+    return total * math.nan if reduction == "mean" and not n else total
+
+
+def _softmax_cross_entropy(x: Any, target: Any, axis: int = 1, reduction: str = "none") -> Any:
+    """logsumexp(x) - x[target] along ``axis`` for each example (reduced as ``reduction`` says); see
+    ``_exponentials`` for the shift. The targets are classes in range (cross_entropy checks them).
+
+    >>> import numpy as np
+    >>> from chainrule.ops.reduce import softmax_cross_entropy
+    >>> softmax_cross_entropy(np.array([[0.0, 0.0], [1000.0, 0.0]]), np.array([1, 1])).tolist()
+    [0.6931471805599453, 1000.0]
+    """
+    if x.dtype.kind != "f":
+        raise TypeError(f"softmax_cross_entropy: the logits must be floating point, got {x.dtype}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"softmax_cross_entropy: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+    axis %= x.ndim
+    picked = x.take(_target_positions(x, target, axis)).reshape(_with_class_axis(target.shape, axis))
+    with _quiet():
+        _, total, shift = _exponentials(x, picked, axis)
+        loss = np.log(total) if shift is picked else np.log(total) + (shift - picked)
+    return _reduced_losses(loss.reshape(target.shape), reduction)
+
+
+def _onehot(x: Any, target: Any, axis: int) -> Any:
+    """[c == target] along x's class axis (booleans, no derivative), made on x's device."""
+    n = x.shape[axis]
+    classes = np.arange(n).reshape((n,) + (1,) * (x.ndim - axis - 1))
+    return equal(reshape(target, _with_class_axis(target.shape, axis)), like(classes, x))
+
+
+def _softmax_minus_onehot(x: Any, target: Any, axis: int) -> Any:
+    """softmax(x) - onehot(target) along the class axis, the loss's gradient, written with primitives: it
+    differentiates again, and runs on every transform's boxes."""
+    return softmax(x, axis=axis) - _onehot(x, target, axis)
+
+
+def _per_example(g: Any, target: Any, axis: int, reduction: str) -> Any:
+    """The cotangent of each example's loss, shaped to broadcast against x: g itself (class axis put back), or for
+    a reduced loss the 0-d g (divided by the count for the mean)."""
+    if reduction == "none":
+        return g.reshape(_with_class_axis(target.shape, axis))
+    return g / target.size if reduction == "mean" else g
+
+
+def _host_rule(g: Any, x: Any, target: Any, axis: int) -> Any:
+    """The VJP on host arrays: the forward's exponentials recomputed, scaled in place by g / sum, and g taken off
+    at each target (a gather and a scatter of one entry per example): three passes over x."""
+    at = _target_positions(x, target, axis)
+    with _quiet():
+        e, total, _ = _exponentials(x, x.take(at).reshape(_with_class_axis(target.shape, axis)), axis)
+        e *= g / total
+    np.put(e, at, e.take(at) - (g.reshape(at.shape) if g.ndim else g))
+    return e
+
+
+def _ce_rule_body(xp: Any, x: Any, shift: Any, total: Any, hit: Any, g: Any) -> Any:
+    return (xp.exp(x - shift) / total - hit) * g
+
+
+_ce_rule = Kernel(_ce_rule_body, "chainrule_softmax_cross_entropy_rule")
+
+
+def _array_rule(g: Any, ans: Any, x: Any, target: Any, axis: int, reduction: str) -> Any:
+    """The VJP on raw arrays: on the host ``_host_rule``; on a GPU one kernel, shifted by the max (no test of the
+    values, which would wait for the device); elsewhere (a device that does not fuse) the body's operations."""
+    g = _per_example(g, target, axis, reduction)
+    if type(x) is np.ndarray:
+        return _host_rule(g, x, target, axis)
+    shift = _shift(x, axis)
+    total = (_shifted_exp(x, shift) if type(x) in _FUSING else np.exp(x - shift)).sum(axis=axis, keepdims=True)
+    args = (x, shift, total, _onehot(x, target, axis), g)
+    return _ce_rule(*args) if type(x) in _FUSING else _ce_rule_body(np, *args)
+
+
+def _softmax_cross_entropy_vjp(g: Any, ans: Any, x: Any, target: Any, axis: int = 1,
+                               reduction: str = "none") -> Any:
+    """(softmax(x) - onehot(target)) g, with g broadcast along the class axis: on raw arrays (an eager backward)
+    and in cr.compile (one step of the program, run on the arrays) computed from the arrays; with primitives
+    otherwise, so that it differentiates again."""
+    axis %= x.ndim
+    if type(x) in backend.array_types:
+        if type(g) is type(x) and type(target) is type(x):
+            return _array_rule(g, ans, x, target, axis, reduction)
+    elif type(x) is Traced:
+        from ..compile import opaque
+
+        out = opaque(_array_rule, (g, ans, x, target), {"axis": axis, "reduction": reduction})
+        if out is not None:  # None where a transform above the trace differentiates the rule too
+            return out
+    return _softmax_minus_onehot(x, target, axis) * _per_example(g, target, axis, reduction)
+
+
+def _softmax_cross_entropy_jvp(t: Any, ans: Any, x: Any, target: Any, axis: int = 1, reduction: str = "none",
+                               batched: bool = False) -> Any:
+    """sum_c softmax(x)_c t_c - t[target] along the class axis for each example, reduced as the forward (one axis
+    further right, and the leading one kept, for a batch of tangents)."""
+    axis %= x.ndim
+    per = _total(_softmax_minus_onehot(x, target, axis) * t, axis=axis + batched)
+    if reduction == "none":
+        return per
+    total = _total(per, axis=tuple(range(batched, per.ndim)))
+    return total / target.size if reduction == "mean" else total
+
+
+def _reference_softmax_cross_entropy(x: Any, target: Any, axis: int = 1, reduction: str = "none") -> Any:
+    m = np.max(x, axis=axis, keepdims=True)
+    logp = x - m - np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+    loss = -np.squeeze(np.take_along_axis(logp, np.expand_dims(target, axis), axis), axis)
+    return {"none": loss, "sum": np.sum(loss), "mean": np.mean(loss)}[reduction]
+
+
+def _cross_entropy_samples(rng: np.random.Generator) -> list[Sample]:
+    def classes(n: int, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
+        return rng.integers(0, n, shape)
+
+    far = S.draw(rng, (2, 3), "any")
+    far[0, 2] += 800.0  # exp(x - x_y) overflows in float64: the sums are shifted by the max
+    return [Sample((S.draw(rng, (4,), "any"), classes(4, ())), {"axis": 0}),
+            Sample((S.draw(rng, (3, 4), "any"), classes(4, (3,)))),
+            Sample((S.draw(rng, (2, 3, 2), "any"), classes(3, (2, 2)))),
+            Sample((S.draw(rng, (3, 2), "any"), classes(3, (2,))), {"axis": 0}),
+            Sample((S.draw(rng, (3, 4), "any"), classes(4, (3,)).astype(np.uint8)), {"axis": -1}),
+            Sample((far, np.array([1, 2]))),
+            Sample((S.draw(rng, (3, 4), "any"), classes(4, (3,))), {"reduction": "mean"}),
+            Sample((S.draw(rng, (2, 3, 2), "any"), classes(3, (2, 2))), {"reduction": "sum"}),
+            Sample((far, np.array([1, 0])), {"reduction": "mean"})]
+
+
+# loss_i = logsumexp(x_i) - x_i[y_i] along the class axis; d/dx = softmax(x) - onehot(y); the targets (integers)
+# have no derivative. ``reduction`` (PyTorch's) sums or averages the losses in the same step, so that
+# cross_entropy's usual call records one node. On the host the target's logit is the shift (no max).
+softmax_cross_entropy = Primitive(
+    "softmax_cross_entropy",
+    _softmax_cross_entropy,
+    vjp=(_softmax_cross_entropy_vjp, None),
+    jvp=(_softmax_cross_entropy_jvp, None),
+    batching=(functools.partial(_softmax_cross_entropy_jvp, batched=True), None),
+    samples=_cross_entropy_samples,
+    reference=_reference_softmax_cross_entropy,
 )
 
 
