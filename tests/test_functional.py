@@ -1056,3 +1056,72 @@ def test_class_weights_being_differentiated_are_refused() -> None:
     with pytest.raises(TypeError, match="class weights cannot be differentiated"):
         F.cross_entropy(logits, np.array([[0.2, 0.3, 0.5]]), weight=w)
     assert np.isfinite(float(F.cross_entropy(logits, np.array([1]), weight=w.detach())))
+
+
+# ---- value checks and value-derived constants as recorded steps: under vmap and cr.compile -------------------------
+def test_per_example_gradients_of_cross_entropy_under_vmap() -> None:
+    rng = np.random.default_rng(4)
+    w, xs, ys = rng.standard_normal((4, 3)), rng.standard_normal((5, 4)), np.array([0, 2, 1, 1, 0])
+
+    def loss(w: Any, x: Any, y: Any) -> Any:
+        return F.cross_entropy((x @ w)[None], y[None])
+
+    got = cr.vmap(cr.grad(loss), in_axes=(None, 0, 0))(w, xs, ys)
+    np.testing.assert_allclose(got, np.stack([cr.grad(loss)(w, x, y) for x, y in zip(xs, ys)]), rtol=1e-13)
+    with pytest.raises(IndexError, match="target 3 is out of bounds for 3 classes"):  # the check runs on the batch
+        cr.vmap(cr.grad(loss), in_axes=(None, 0, 0))(w, xs, np.array([0, 2, 1, 3, 0]))
+
+
+def test_a_compiled_embedding_step_checks_each_batch_of_ids() -> None:
+    rng = np.random.default_rng(5)
+    ours, theirs = cr.nn.Embedding(10, 4, padding_idx=0), cr.nn.Embedding(10, 4, padding_idx=0)
+    theirs.weight.data[...] = ours.weight.data
+
+    def trainer(emb: Any) -> Callable[[Any], Any]:
+        opt = cr.optim.SGD(emb.parameters(), lr=0.1)
+
+        def step(ids: Any) -> Any:
+            opt.zero_grad()
+            loss = (emb(ids) ** 2).sum()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        return step
+
+    compiled, eager = cr.compile(trainer(ours)), trainer(theirs)
+    for _ in range(4):
+        ids = rng.integers(0, 10, (3, 5))  # the padding row (0) among them: no gradient there
+        np.testing.assert_array_equal(compiled(ids).data, eager(ids).data)
+        np.testing.assert_array_equal(ours.weight.data, theirs.weight.data)
+    assert compiled.traces == 2  # the first call makes the optimizer's state (run as written), the second traces
+    for bad, match in ((12, "index 12 is out of range"), (-1, "a negative index does not count from the end")):
+        with pytest.raises(IndexError, match=match):
+            compiled(np.array([[1, bad, 3, 4, 5]] * 3))
+
+
+@pytest.mark.parametrize("f", [
+    pytest.param(lambda r: F.normalize(r, dim=1), id="normalize"),
+    pytest.param(lambda r: F.cosine_similarity(r, r * 2 + 1, dim=1), id="cosine_similarity"),
+    pytest.param(lambda r: F.binary_cross_entropy(cr.sigmoid(r), cr.ones_like(r) * 0.25, reduction="none"),
+                 id="binary_cross_entropy"),
+])
+def test_losses_that_read_values_run_under_vmap_and_compile(f: Callable[..., Any]) -> None:
+    xs = np.random.default_rng(6).standard_normal((3, 2, 4)) * 10.0 ** np.arange(-2, 2)  # magnitudes apart
+    total = lambda r: f(r).sum()
+    np.testing.assert_allclose(cr.vmap(f)(xs), np.stack([f(cr.tensor(x)).data for x in xs]), rtol=1e-14)
+    np.testing.assert_allclose(cr.vmap(cr.grad(total))(xs), np.stack([cr.grad(total)(x) for x in xs]), rtol=1e-13)
+    compiled = cr.compile(lambda x: f(cr.tensor(x)))
+    for x in xs:
+        np.testing.assert_array_equal(compiled(x).data, f(cr.tensor(x)).data)
+    assert compiled.traces == 1
+
+
+def test_binary_cross_entropy_checks_its_probabilities_at_every_replay_and_batch() -> None:
+    compiled = cr.compile(lambda p: F.binary_cross_entropy(cr.tensor(p), cr.tensor(np.ones(3))))
+    compiled(np.array([0.2, 0.5, 0.9]))
+    for outside in (np.array([0.2, 1.5, 0.9]), np.array([-0.1, 0.5, 0.9])):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            compiled(outside)
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            cr.vmap(lambda p: F.binary_cross_entropy(p, cr.ones_like(p)))(np.stack([outside, outside]))

@@ -666,3 +666,13 @@ def test_custom_vjp_and_checkpoint_over_pytrees() -> None:
                                rtol=1e-12)
     with pytest.raises(TypeError, match="mixes floating-point leaves"):
         cr.grad(lambda w: cr.checkpoint(lambda q: q["w"] * q["n"])({"w": w, "n": 3}).sum())(np.ones(2))
+
+
+def test_stop_gradient_inside_nested_transforms_keeps_vmaps_batch() -> None:
+    # inside vmap(grad) and vmap(jacfwd) the stopped value is a box over vmap's batch, which it must stay (it was
+    # read as values, which a batch has not: refused)
+    xs = np.random.default_rng(2).standard_normal((3, 4))
+    f = lambda r: (r * cr.stop_gradient(r) ** 2).sum()
+    for got in (cr.vmap(cr.grad(f))(xs), cr.vmap(cr.jacfwd(f))(xs), cr.grad(lambda w: cr.vmap(f)(w).sum())(xs)):
+        np.testing.assert_allclose(got, xs**2, rtol=1e-15)
+    np.testing.assert_array_equal(cr.hessian(f)(xs[0]), np.zeros((4, 4)))  # a constant at every level

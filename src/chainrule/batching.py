@@ -19,7 +19,18 @@ from typing import Any
 import numpy as np
 
 from . import backend
-from .primitive import REGISTRY, Batched, Example, Primitive, constant_data, enter_level, exit_level, like, make_batched
+from .primitive import (
+    REGISTRY,
+    Batched,
+    Example,
+    Primitive,
+    below_constants,
+    constant_data,
+    enter_level,
+    exit_level,
+    like,
+    make_batched,
+)
 from .tensor import Tensor, bottom
 from .tree_util import flatten_up_to, tree_flatten, tree_structure
 
@@ -144,7 +155,8 @@ def _unbatch(o: Any, axis: Any, level: int, size: int, like: Any) -> Any:
 # ---- applying a primitive to a batch ---------------------------------------------------------------------------
 def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level: int) -> Any:
     """``prim`` on ``args``, some of them Batched boxes of ``level``: by its batching rule, or by the loop."""
-    args = tuple(_below_constants(a) for a in args)
+    # constants of higher reverse levels stand for the batch they hold (here when an index's batch chose this level)
+    args = tuple(below_constants(a) for a in args)
     vals = list(args)
     batched = [False] * len(args)
     size, indexed = 0, False
@@ -169,15 +181,6 @@ def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level:
         if out is not None:
             return make_batched(constant_data(out), level)
     return make_batched(constant_data(_loop(prim, args, kwargs, level)), level)
-
-
-def _below_constants(a: Any) -> Any:
-    """``a`` without the constant tensors of higher reverse-mode levels around it (what a function without a
-    gradient gives there, an argsort inside grad): at this level they stand for the box they hold. Here when an
-    index's batch chose this level (``primitive._apply_nested``), not the wrapped argument."""
-    while type(a) is Tensor and not a.requires_grad and isinstance(a.data, Tensor):
-        a = a.data
-    return a
 
 
 def call(prim: Primitive, args: list[Any], kwargs: dict[str, Any]) -> Any:

@@ -230,6 +230,8 @@ _NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 def _named(prim: Primitive, raw: Sequence[Any], error: Exception) -> Exception:
     """The forward's error, said in the primitive's name (never a private helper's) with the input shapes; arrays on
     different devices (which the GPU's library refuses to mix) are named as such."""
+    if prim is checked:
+        return error  # a check's own error, in the words and the name of the function that asked for it
     message = str(error)
     devices = sorted({backend.device_of(r) for r in raw if type(r) in _ARRAYS})
     if len(devices) > 1:
@@ -536,6 +538,61 @@ def lower(x: Any) -> Any:
 identity = Primitive("identity", lambda x: x, vjp=lambda g, ans, x: g, jvp=lambda t, ans, x: t, batching=True,
                      samples=lambda rng: [Sample((rng.standard_normal(s),)) for s in ((), (3,), (2, 3))],
                      reference=lambda x: x)
+
+
+def _checked(x: Any, check: Callable[[Any], None]) -> Any:
+    check(x)
+    return x
+
+
+def _finite_check(x: Any) -> None:
+    if not bool(np.isfinite(x).all()):
+        raise ValueError("a value is not finite")
+
+
+# ``x`` after ``check(values)`` has passed (it raises otherwise): a function's test of its input's values (a range)
+# as a recorded step, so that cr.compile runs it at every replay and vmap on the whole batch (a test of every
+# element); the identity otherwise
+checked = Primitive("checked", _checked, vjp=lambda g, ans, x, check: g, jvp=lambda t, ans, x, check: t,
+                    batching=True, reference=lambda x, check: x,
+                    samples=lambda rng: [Sample((rng.standard_normal(s),), {"check": _finite_check})
+                                         for s in ((), (3,), (2, 3))])
+
+
+def below_constants(x: Any) -> Any:
+    """``x`` without the constant tensors of reverse-mode levels around it (what a function without a gradient
+    gives inside grad: an argsort's result, a mask), which stand for the box or array they hold."""
+    while type(x) is Tensor and not x.requires_grad and isinstance(x.data, Tensor):
+        x = x.data
+    return x
+
+
+def index_box(x: Any) -> Any:
+    """Where ``x``'s values are a box of vmap or cr.compile (integers computed inside the transform: labels, an
+    argsort), that box without the constant tensors of reverse-mode levels around it, for the indexing primitives
+    to batch or record; None where ``x`` has values (an array, a list, a tensor of them)."""
+    if type(bottom(x)) is not Example:
+        return None
+    x = below_constants(x)
+    if bottom(x).dtype.kind not in "iu":
+        raise IndexError(f"indices must be integers, got an array of dtype {bottom(x).dtype}")
+    return x
+
+
+def check_values(x: Any, check: Callable[[Any], None]) -> Any:
+    """``check`` run on ``x``'s values (it raises where they are wrong), and ``x``: at once where the values are
+    there, or as the step ``checked`` where ``x`` is a box of vmap or cr.compile (whose values come later, for every
+    replay and batch).
+
+    >>> import numpy as np
+    >>> check_values(np.array([0.5]), lambda v: None)
+    array([0.5])
+    """
+    values = bottom(x)
+    if type(values) is Example:
+        return checked(x, check=check)
+    check(values if type(values) in _ARRAYS else np.asarray(values))
+    return x
 
 
 # ---- forward mode ----------------------------------------------------------------------------------------------

@@ -537,10 +537,16 @@ def stop_gradient(x: Tree) -> Tree:
 def _stopped(x: Any) -> Any:
     if type(x) is Batched:  # a batch under vmap: its examples stopped, still a batch
         return make_batched(stop_gradient(x.value), x.level)
+    if type(x) is Dual:  # its primal stopped (which may be a batch, or a box of a lower level)
+        return _stopped(x.primal)
     if not isinstance(x, Tensor):
         return x
     traced = _traced_in(x)  # cr.compile's box: no gradient of its own, and no values to take (a replay computes them)
-    return Tensor._from_node(values(x), None) if traced is None else traced
+    if traced is not None:
+        return traced
+    if isinstance(x.data, Tensor):  # a box over a lower level's: that one stopped (it may be vmap's batch)
+        return _stopped(x.data)
+    return Tensor._from_node(x.data, None)
 
 
 class custom_vjp:

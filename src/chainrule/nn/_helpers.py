@@ -125,6 +125,7 @@ def index_array(x: Any, who: str) -> np.ndarray[Any, Any]:
 
 def check_rows(who: str, idx: np.ndarray[Any, Any], n: int) -> None:
     """Refuse an index outside [0, n): as PyTorch, a negative index is an error, not a count from the end."""
+    idx = backend.to_host(idx)  # (a recorded check sees the indices on their device)
     bad = idx[(idx < 0) | (idx >= n)]
     if bad.size:
         raise IndexError(f"{who}: index {int(bad.flat[0])} is out of range for {n} embeddings: indices must lie in "

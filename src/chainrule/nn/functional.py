@@ -30,9 +30,9 @@ from .. import random as _random
 from ..engine import no_grad
 from ..ops import nn as _nn
 from ..ops.elementwise import abs as _abs
+from ..ops.elementwise import astype, exp, gelu, isfinite, isinf, log, log_sigmoid, maximum, sigmoid, sqrt, tanh, where
 from ..ops.elementwise import clip as _clip
 from ..ops.elementwise import elu as _elu
-from ..ops.elementwise import exp, gelu, isinf, log, log_sigmoid, maximum, sigmoid, sqrt, tanh, where
 from ..ops.elementwise import leaky_relu as _leaky_relu
 from ..ops.elementwise import minimum as _minimum  # the ranking and CTC losses
 from ..ops.elementwise import relu as _relu
@@ -42,15 +42,28 @@ from ..ops.elementwise import softplus as _softplus
 from ..ops.elementwise import transfer as _transfer
 from ..ops.linalg import einsum, matmul
 from ..ops.reduce import log_softmax as _log_softmax
+from ..ops.reduce import max as _max
 from ..ops.reduce import mean as _mean
 from ..ops.reduce import softmax as _softmax
 from ..ops.reduce import softmax_cross_entropy as _softmax_cross_entropy
 from ..ops.reduce import sum as _sum
 from ..ops.shape import concatenate, getitem, repeat, reshape, stack, swapaxes, take, take_along_axis, transpose
 from ..ops.shape import pad as _pad_constant
-from ..primitive import CompileError, Example, Traced, as_array, device_of_values, holds_box, like
+from ..primitive import (
+    BatchValueError,
+    CompileError,
+    Example,
+    Traced,
+    as_array,
+    check_values,
+    device_of_values,
+    holds_box,
+    index_box,
+    like,
+)
 from ..spelling import both_spellings
 from ..tensor import Tensor, bottom, values
+from ..transforms import stop_gradient
 from ._helpers import check_pair, check_rows, expect_size, index_array
 
 __all__ = [
@@ -654,10 +667,10 @@ def _norm(x: Any, p: float, dim: int) -> Any:
     norm itself is representable (entries of 1e200 in float64). A zero vector has norm 0 with gradient 0: the root's
     infinite slope at 0 is never taken, so the clamp's gradient comes through unspoilt.
     """
-    raw = np.abs(_raw(x))
-    dtype = raw.dtype if raw.dtype.kind == "f" else np.dtype(np.float64)
-    biggest = np.max(raw, axis=dim, keepdims=True, initial=0)
-    scale = np.where(np.isfinite(biggest) & (biggest > 0), biggest, 1).astype(dtype)
+    magnitude = _abs(stop_gradient(x))  # recorded without a gradient (a step of cr.compile, batched by vmap)
+    dtype = magnitude.dtype if magnitude.dtype.kind == "f" else np.dtype(np.float64)
+    biggest = _max(magnitude, axis=dim, keepdims=True, initial=0)
+    scale = astype(where(isfinite(biggest) & (biggest > 0), biggest, 1), dtype)
     y = _abs(x / scale)
     if p == 1.0:
         return _sum(y, axis=dim, keepdims=True) * scale
@@ -687,10 +700,12 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None, max_norm:
     """
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not supported")
-    idx = index_array(input, "embedding")
     w = as_array(weight)
     n = w.shape[0]
-    check_rows("embedding", idx, n)
+    idx = index_box(input)  # ids computed inside vmap or cr.compile: checked by a recorded step
+    if idx is None:
+        idx = index_array(input, "embedding")
+    idx = check_values(idx, functools.partial(check_rows, "embedding", n=n))
     if max_norm is not None:
         with no_grad():
             raw = _raw(w)
@@ -704,8 +719,8 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None, max_norm:
         if not 0 <= pad_row < n:
             raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for {n} embeddings")
         hit = idx == pad_row
-        if hit.any():
-            out = where(hit[..., None], _raw(w)[idx], out)  # the padding row's value, cut off from the gradient
+        if isinstance(hit, Tensor) or hit.any():  # (a box's hits are not known here: always)
+            out = where(hit[..., None], getitem(_stopped(w), idx), out)  # the padding row's value, no gradient
     return out
 
 
@@ -1006,19 +1021,19 @@ def _class_targets(logp: Any, target: Any, ignore_index: int, what: str) -> tupl
     """Integer class targets, checked against the logits or log-probabilities (N, C, ...): the mask of those that
     count (not ``ignore_index``) and the targets with the ignored ones set to class 0, as host arrays.
 
-    The mask is None where every target counts, and where cr.compile traces the targets: those have no values to
-    check here, and the check that every target counts and is in range is a recorded step, run at every replay."""
+    The mask is None where every target counts, and where the targets are a box of vmap or cr.compile: those have
+    no values to check here, and the check that every target counts and is in range is a recorded step, run on
+    every batch and at every replay."""
     axis = 0 if logp.ndim == 1 else 1
     n_classes = logp.shape[axis]
     expected = logp.shape[:axis] + logp.shape[axis + 1:]
-    if type(_stopped(target)) is Traced:
-        from ..compile import opaque
-
-        if target.shape != expected:
-            raise ValueError(f"{what}: a target of shape {target.shape} does not match an input of shape "
+    box = index_box(target)
+    if box is not None:
+        if box.shape != expected:
+            raise ValueError(f"{what}: a target of shape {box.shape} does not match an input of shape "
                              f"{logp.shape} (expected {expected})")
         check = functools.partial(_every_target_counts, n_classes=n_classes, ignore_index=ignore_index, what=what)
-        return None, opaque(check, (_stopped(target),), {})
+        return None, check_values(box, check)
     idx = index_array(target, what)
     if idx.shape != expected:
         raise ValueError(f"{what}: a target of shape {idx.shape} does not match an input of shape {logp.shape} "
@@ -1039,12 +1054,10 @@ def _in_range(idx: Any, n_classes: int) -> bool:
     return not idx.size or bool(idx.view(np.dtype(f"u{idx.dtype.itemsize}")).max() < n_classes)
 
 
-def _every_target_counts(idx: Any, n_classes: int, ignore_index: int, what: str) -> Any:
-    """``idx`` itself, once checked to hold classes in range and no ``ignore_index`` (a compiled step's targets)."""
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"{what}: indices must be integers, got an array of dtype {idx.dtype}")
+def _every_target_counts(idx: Any, n_classes: int, ignore_index: int, what: str) -> None:
+    """Refuse targets out of range, or equal to ``ignore_index`` (a batch of vmap, a compiled step's targets)."""
     if _in_range(idx, n_classes) and not 0 <= ignore_index < n_classes:  # (in range, none is ignore_index)
-        return idx
+        return
     if (idx == ignore_index).any():
         raise ValueError(f"{what}: a target equal to ignore_index ({ignore_index}) reached a step compiled by "
                          "cr.compile, which picks every target's log-probability: pass the batch to the eager "
@@ -1052,7 +1065,6 @@ def _every_target_counts(idx: Any, n_classes: int, ignore_index: int, what: str)
     if idx.size and (idx.min() < 0 or idx.max() >= n_classes):
         bad = idx[(idx < 0) | (idx >= n_classes)]
         raise IndexError(f"{what}: target {int(bad.flat[0])} is out of bounds for {n_classes} classes")
-    return idx
 
 
 def _class_coefficients(logp: Any, target: Any, weight: Any, ignore_index: int, smoothing: float,
@@ -1065,10 +1077,12 @@ def _class_coefficients(logp: Any, target: Any, weight: Any, ignore_index: int, 
     axis = 0 if logp.ndim == 1 else 1
     n_classes = logp.shape[axis]
     counted, picked = _class_targets(logp, target, ignore_index, what)
-    if type(_stopped(target)) is Traced:
-        raise CompileError(f"cr.compile: {what} with integer targets traced by cr.compile takes no class weights, "
-                           "label smoothing or ignored targets (their coefficients are made from the targets' "
-                           "values): pass probability (one-hot) targets instead")
+    box = index_box(target)
+    if box is not None:
+        refusal = CompileError if type(box) is Traced else BatchValueError
+        raise refusal(f"{what}: integer targets computed inside cr.compile or vmap take no class weights, label "
+                      "smoothing or ignored targets (their coefficients are made from the targets' values): pass "
+                      "probability (one-hot) targets instead")
     if counted is None:
         counted = np.ones(picked.shape, dtype=bool)
     dtype = logp.dtype
@@ -1161,8 +1175,8 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: boo
                 # every target counts with weight 1: logsumexp(x) - x[y], reduced, in one primitive whose rule is
                 # softmax(x) - onehot(y) (the coefficients below would multiply the whole (N, C) array by a one-hot
                 # matrix; log_softmax, a pick and the mean's divide and sum are four nodes, one a scatter)
-                return _softmax_cross_entropy(x, picked if type(picked) is Traced else like(picked, x), axis=axis,
-                                              reduction=reduction)
+                return _softmax_cross_entropy(x, picked if isinstance(picked, Tensor) else like(picked, x),
+                                              axis=axis, reduction=reduction)
         logp = _log_softmax(x, axis=axis)
         coef, denominator = _class_coefficients(logp, t, weight, ignore_index, label_smoothing, "cross_entropy")
         loss = -_sum(_times(coef, logp), axis=axis)
@@ -1293,6 +1307,11 @@ def _clamped_log(p: Any) -> Any:
     return maximum(where(positive, log(where(positive, p, 1.0)), -100.0), -100.0)
 
 
+def _probabilities(raw: Any) -> None:
+    if raw.size and not bool(((raw >= 0) & (raw <= 1)).all()):
+        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
+
+
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None, size_average: bool | None = None,
                          reduce: bool | None = None, reduction: str = "mean") -> Any:
     """``-w (y log x + (1 - y) log(1 - x))`` for probabilities x in [0, 1], each log clamped at -100 (as PyTorch).
@@ -1304,9 +1323,7 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, size_avera
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     x, y = _input_and_target(input, target, "binary_cross_entropy")
-    raw = _raw(x)
-    if raw.size and not (np.all(raw >= 0) and np.all(raw <= 1)):
-        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
+    x = check_values(x, _probabilities)
     loss = -(y * _clamped_log(x) + (1 - y) * _clamped_log(1 - x))
     if weight is not None:
         _check_broadcast("binary_cross_entropy", "weight", weight, x.shape)

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from .. import backend
-from ..primitive import Example, Primitive, Sample, as_array, constant_data, fit_batch, holds_box, is_complex, like
+from ..primitive import Primitive, Sample, as_array, fit_batch, holds_box, index_box, is_complex, like
 from ..spelling import both_spellings
 from ..tensor import Tensor, bottom, values
 from . import samples as S
@@ -276,12 +276,9 @@ def _index_array(indices: Any) -> Any:
     """Indices (an int, a list, an ndarray or an int Tensor) as an integer ndarray; a box of vmap or cr.compile
     (indices with a dtype and no values: computed from the batch, or traced) as it is, for the indexing primitives
     to batch or record."""
-    if type(bottom(indices)) is Example:
-        if bottom(indices).dtype.kind not in "iu":
-            raise IndexError(f"indices must be integers, got an array of dtype {bottom(indices).dtype}")
-        while constant_data(indices) is not indices:  # constant tensors around the box (an argsort's result)
-            indices = constant_data(indices)
-        return indices
+    box = index_box(indices)
+    if box is not None:
+        return box
     raw = values(indices)
     if raw.size == 0 and raw.dtype.kind == "f":
         raw = raw.astype(np.intp)
