@@ -126,6 +126,28 @@ def test_numbers_of_every_kind_keep_numpy_dtypes() -> None:
         _replays(f, lambda: ((RNG.standard_normal(7) * 10).astype(dtype),), times=2)
 
 
+def test_comparisons_replay_as_their_ufuncs() -> None:
+    """A comparison's check for complex inputs ran at the trace: the replay calls the ufunc itself, with its scalar
+    typed, and maximum (whose positional ``out`` NumPy 2.4 deprecates: warnings are errors here) writes into a
+    dead buffer by keyword; complex inputs are still refused, at the trace of their signature."""
+
+    def f(x: Any, y: Any) -> Any:
+        m = cr.maximum(x * 2.0, y)  # 72 KB or more, as the product it may write into
+        return cr.where(x > 0.25, m + 1.0, -m), cr.minimum(m, 0.5) * y
+
+    for dtype in (np.float64, np.float32):
+        step = _replays(f, lambda: (RNG.standard_normal((192, 96)).astype(dtype),
+                                    RNG.standard_normal((192, 96)).astype(dtype)))
+        program = _program(step)
+        (greater,) = [op for op in program.ops if op[0] is np.greater]
+        assert type(program.env[greater[3]]) is np.ndarray and program.env[greater[3]].dtype == dtype
+        assert not [op for op in program.ops if getattr(op[0], "__code__", None) is compile_passes._CHECKED]
+        assert sum(getattr(op[0], "__name__", "") == "into" for op in program.ops) == 3  # maximum, minimum, product
+    _replays(f, lambda: (RNG.standard_normal(20000), RNG.standard_normal(20000)))  # 1-d: NumPy's 3-argument call
+    with pytest.raises(TypeError, match="complex numbers have no order"):
+        cr.compile(lambda z: z > 0)(np.ones(3, complex))
+
+
 def test_the_arguments_and_results_are_not_written_into() -> None:
     x = RNG.standard_normal(100)
     kept = x.copy()

@@ -1,6 +1,9 @@
 """The passes cr.compile runs over a traced program before its first replay (compile.py's ``_trace`` calls
 ``optimize`` between dropping dead steps and releasing large intermediates).
 
+0. Checks the trace made: a comparison's forward that refuses complex inputs before calling its ufunc is replaced by
+   the ufunc, since a signature fixes the dtypes every replay sees (a 128 x 256 float32 ``x > 0.0``: 2.5 us
+   against 7.7 for the wrapper with an untyped scalar); the ufunc step then takes the passes below.
 1. Constant folding: a step whose inputs are all constants (not arguments, captured tensors or results of steps)
    is computed once, at the end of the trace, and its result becomes a constant.
 2. Typed scalars: a ufunc step with a Python number among its inputs gets a 0-d array of the dtype NumPy casts the
@@ -45,6 +48,7 @@ import numpy as np
 
 from . import backend
 from .fused import Kernel
+from .ops.elementwise import ordered
 
 if TYPE_CHECKING:
     from .compile import Program
@@ -78,6 +82,7 @@ def optimize(program: Program, values: dict[int, Any]) -> None:
     >>> ins == (product, product)  # tanh writes into the product, which dies there
     True
     """
+    _unwrap_checks(program)
     _fold_constants(program)
     _type_scalars(program, values)
     _fuse_runs(program, values)
@@ -122,6 +127,19 @@ class _Aliases:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[ra] = rb
+
+
+# ---- 0. dtype checks made by the trace ------------------------------------------------------------------------
+_CHECKED = ordered("", np.add).__code__  # elementwise.ordered's wrapper: a ufunc that refuses complex inputs
+
+
+def _unwrap_checks(program: Program) -> None:
+    """A comparison's forward (``elementwise.ordered``: the ufunc behind a check that refuses complex inputs) replaced
+    by its ufunc: the trace ran the check on the dtypes every replay sees (a signature fixes them), and a plain ufunc
+    step costs one call less, takes a typed scalar and a buffer, and is known to return a fresh array, not a view."""
+    for i, op in enumerate(program.ops):
+        if getattr(op[0], "__code__", None) is _CHECKED:
+            program.ops[i] = (op[0].__wrapped__, *op[1:])  # type: ignore[attr-defined]
 
 
 # ---- 1. constants folded -----------------------------------------------------------------------------------------
@@ -273,7 +291,7 @@ def _with_buffer(forward: np.ufunc, op: Op, donor: int, value: np.ndarray, value
             return None
         return _step(_into_c(forward, check_inputs=False), (*ins, donor), out)
     if value.ndim <= 1:  # a fresh 1-d array is contiguous, as eager's result would be
-        return _step(forward, (*ins, donor), out) if n == 1 or value.nbytes >= LARGE else None
+        return _step(_out_last(forward), (*ins, donor), out) if n == 1 or value.nbytes >= LARGE else None
     if value.nbytes < LARGE or not (value.flags.c_contiguous and values[donor].flags.c_contiguous):
         return None
     return _step(_into_c(forward, check_inputs=True), (*ins, donor), out)
@@ -282,6 +300,14 @@ def _with_buffer(forward: np.ufunc, op: Op, donor: int, value: np.ndarray, value
 def _step(forward: Callable[..., Any], ins: tuple[int, ...], out: int) -> Op:
     """A step laid out as ``Program.add`` lays it out (the first two input slots apart, for the replay's loop)."""
     return (forward, len(ins), ins[0] if ins else 0, ins[1] if len(ins) > 1 else 0, ins, out)
+
+
+def _out_last(forward: np.ufunc) -> Callable[..., Any]:
+    """``forward`` taking its output as its last positional argument (NumPy 2.4 deprecates that for maximum and
+    minimum, which take it by keyword here)."""
+    if forward.__name__ in ("maximum", "minimum"):
+        return lambda *args: forward(*args[:-1], out=args[-1])
+    return forward
 
 
 def _into_c(forward: np.ufunc, check_inputs: bool) -> Callable[..., Any]:
@@ -293,7 +319,7 @@ def _into_c(forward: np.ufunc, check_inputs: bool) -> Callable[..., Any]:
         inputs = args[:-1]
         if buffer.flags.c_contiguous and (not check_inputs or all(
                 type(x) is not np.ndarray or x.flags.c_contiguous for x in inputs)):
-            return forward(*inputs, buffer)
+            return forward(*inputs, out=buffer)
         return forward(*inputs)
 
     return into
