@@ -148,6 +148,34 @@ def test_comparisons_replay_as_their_ufuncs() -> None:
         cr.compile(lambda z: z > 0)(np.ones(3, complex))
 
 
+def test_a_learning_rate_is_cast_where_a_run_reads_it() -> None:
+    """SGD's cast of its learning rate to the parameters' float32: made where a run reads the rate, with no step of
+    its own, so the rates set between calls reach the updates, as eager's."""
+    x = RNG.standard_normal((4, 3)).astype(np.float32)
+    start = RNG.standard_normal((3, 2)).astype(np.float32)
+    runs = []
+    for compiled in (False, True):
+        w = cr.tensor(start.copy(), requires_grad=True)
+        opt = cr.optim.SGD([w], lr=0.1)
+
+        def step(w: Any = w, opt: Any = opt) -> Any:
+            opt.zero_grad()
+            cr.sum(cr.tanh(x @ w)).backward()
+            opt.step()
+
+        run = cr.compile(step) if compiled else step
+        values = []
+        for lr in (0.1, 0.1, 0.3, 0.05, 0.2):
+            opt.param_groups[0]["lr"] = lr
+            run()
+            values.append(w.data.copy())
+        runs.append(values)
+    _same(runs[0], runs[1])
+    (program,) = run.flat.values()  # the program of the last call (the first traces with no gradient yet)
+    assert [entry[4] for entry in program.captured_settings] == [np.dtype(np.float32)]
+    assert not [op for op in program.ops if getattr(op[0], "func", None) is compile_passes._cast_forward]
+
+
 def test_the_arguments_and_results_are_not_written_into() -> None:
     x = RNG.standard_normal(100)
     kept = x.copy()

@@ -222,9 +222,9 @@ class Program:
         self.inputs: list[int | None] = []  # the slot of each leaf of the arguments; None for a static leaf
         self.captured: list[tuple[int, Tensor]] = []  # tensors from outside: their .data read at every run
         self.captured_grads: list[tuple[int, Tensor]] = []  # ... and their gradients' arrays, read through them
-        # optimizers' learning rates and betas (which schedulers change at every step), read at every run:
-        # (slot, parameter group, key, index in a tuple or None)
-        self.captured_settings: list[tuple[int, dict[str, Any], str, int | None]] = []
+        # optimizers' learning rates and betas (which schedulers change at every step), read at every run as
+        # float64: (slot, parameter group, key, index in a tuple or None, the dtype it is then cast to or None)
+        self.captured_settings: list[tuple[int, dict[str, Any], str, int | None, np.dtype | None]] = []
         # what the trace took as given, checked before each run (a new program is traced where one differs): the
         # shape, dtype and device of each captured array, which gradients were None, optimizers' settings...
         self.guards: list[tuple[Callable[[], Any], Any]] = []
@@ -262,9 +262,10 @@ class Program:
             env[k] = t._grad.data  # type: ignore[union-attr]  # a guard checked it is there
         for t in self.released:
             t._grad = None
-        for k, group, key, index in self.captured_settings:
+        for k, group, key, index, dtype in self.captured_settings:
             value = group[key]
-            env[k] = np.array(value if index is None else value[index], dtype=np.float64)
+            value = np.array(value if index is None else value[index], dtype=np.float64)
+            env[k] = value if dtype is None else value.astype(dtype)
         for slot, x in zip(self.inputs, leaves):
             if slot is not None:
                 env[slot] = x
@@ -414,7 +415,7 @@ class _Trace:
         boxes = []
         for index, v in enumerate(value if sequence else (value,)):
             box, k = self.box(np.array(v, dtype=np.float64), False)
-            self.program.captured_settings.append((k, group, key, index if sequence else None))
+            self.program.captured_settings.append((k, group, key, index if sequence else None, None))
             boxes.append(box)
         return type(value)(boxes) if sequence else boxes[0]
 

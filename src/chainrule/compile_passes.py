@@ -3,7 +3,8 @@
 
 0. Checks the trace made: a comparison's forward that refuses complex inputs before calling its ufunc is replaced by
    the ufunc, since a signature fixes the dtypes every replay sees (a 128 x 256 float32 ``x > 0.0``: 2.5 us
-   against 7.7 for the wrapper with an untyped scalar); the ufunc step then takes the passes below.
+   against 7.7 for the wrapper with an untyped scalar); the ufunc step then takes the passes below. The cast of an
+   optimizer's setting to the parameters' dtype is made where a run reads the setting (one step less).
 1. Constant folding: a step whose inputs are all constants (not arguments, captured tensors or results of steps)
    is computed once, at the end of the trace, and its result becomes a constant.
 2. Typed scalars: a ufunc step with a Python number among its inputs gets a 0-d array of the dtype NumPy casts the
@@ -40,6 +41,7 @@ while cupy.fuse traces the body into its kernel.
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -48,7 +50,7 @@ import numpy as np
 
 from . import backend
 from .fused import Kernel
-from .ops.elementwise import ordered
+from .ops.elementwise import _cast_forward, ordered
 
 if TYPE_CHECKING:
     from .compile import Program
@@ -83,6 +85,7 @@ def optimize(program: Program, values: dict[int, Any]) -> None:
     True
     """
     _unwrap_checks(program)
+    _cast_settings(program)
     _fold_constants(program)
     _type_scalars(program, values)
     _fuse_runs(program, values)
@@ -140,6 +143,25 @@ def _unwrap_checks(program: Program) -> None:
     for i, op in enumerate(program.ops):
         if getattr(op[0], "__code__", None) is _CHECKED:
             program.ops[i] = (op[0].__wrapped__, *op[1:])  # type: ignore[attr-defined]
+
+
+def _cast_settings(program: Program) -> None:
+    """A cast of an optimizer's setting (its learning rate to the parameters' dtype) made where the run reads the
+    setting, with no step of its own; the setting's own slot is left to the steps that still read it."""
+    settings = {entry[0]: entry for entry in program.captured_settings}
+    ops = []
+    for op in program.ops:
+        forward, ins = op[0], op[4]
+        if type(forward) is functools.partial and forward.func is _cast_forward and not forward.args \
+                and forward.keywords.keys() == {"dtype"} and len(ins) == 1 and ins[0] in settings:
+            _, group, key, index, dtype = settings[ins[0]]
+            if dtype is None:
+                program.captured_settings.append((op[5], group, key, index, np.dtype(forward.keywords["dtype"])))
+                continue
+        ops.append(op)
+    program.ops = ops
+    read = {k for op in ops for k in op[4]} | {k for k, _ in program.outputs} | {k for _, _, k in program.effects}
+    program.captured_settings = [entry for entry in program.captured_settings if entry[0] in read]
 
 
 # ---- 1. constants folded -----------------------------------------------------------------------------------------
