@@ -334,13 +334,31 @@ def _out_last(forward: np.ufunc) -> Callable[..., Any]:
 
 def _into_c(forward: np.ufunc, check_inputs: bool) -> Callable[..., Any]:
     """``forward`` writing into its last argument where eager's result would be C-contiguous as that buffer is (an
-    elementwise ufunc's result follows its inputs' layout; matmul's is C-contiguous); a fresh result elsewhere."""
+    elementwise ufunc's result follows its inputs' layout; matmul's is C-contiguous); a fresh result elsewhere.
+    Written out for one and two inputs, which a replay calls often (2.1 us over the ufunc for ``*args``, 0.7 so)."""
+
+    def c(x: Any) -> bool:
+        return type(x) is not np.ndarray or x.flags.c_contiguous
+
+    if not check_inputs:
+        def product(x: Any, y: Any, buffer: Any) -> Any:
+            return forward(x, y, out=buffer) if buffer.flags.c_contiguous else forward(x, y)
+
+        return product
+    if forward.nin == 1:
+        def unary(x: Any, buffer: Any) -> Any:
+            return forward(x, out=buffer) if buffer.flags.c_contiguous and c(x) else forward(x)
+
+        return unary
+    if forward.nin == 2:
+        def binary(x: Any, y: Any, buffer: Any) -> Any:
+            return forward(x, y, out=buffer) if buffer.flags.c_contiguous and c(x) and c(y) else forward(x, y)
+
+        return binary
 
     def into(*args: Any) -> Any:
-        buffer = args[-1]
-        inputs = args[:-1]
-        if buffer.flags.c_contiguous and (not check_inputs or all(
-                type(x) is not np.ndarray or x.flags.c_contiguous for x in inputs)):
+        inputs, buffer = args[:-1], args[-1]
+        if buffer.flags.c_contiguous and all(c(x) for x in inputs):
             return forward(*inputs, out=buffer)
         return forward(*inputs)
 
