@@ -307,13 +307,14 @@ def _apply_effects(effects: list[tuple[Tensor, str, int | None]], env: list[Any]
     for t, what, k in effects:
         if what == "data":
             new = env[k]  # type: ignore[index]
-            _write(t, new, outside)
+            if new is not t.data:  # (the call spared where the program wrote into the tensor's own array)
+                _write(t, new, outside)
             outside.add(id(new))  # (a second tensor given the same values gets a copy: t.copy_(p) after p's step)
             t._share_version().clock = tick()
-        elif what == "rebound":
-            t.data = env[k]  # type: ignore[index]
         elif what == "grad":
             t._grad = None if k is None else Tensor._from_node(env[k], None)
+        elif what == "rebound":
+            t.data = env[k]  # type: ignore[index]
         else:
             _write(t._grad, env[k], outside)  # type: ignore[arg-type, index]
 
