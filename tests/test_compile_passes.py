@@ -321,6 +321,21 @@ def test_elementwise_runs_fuse_into_kernels_on_the_device(gpu: None) -> None:
     assert not _kernels(host) and len(_program(step).ops) < len(_program(host).ops) / 3  # unpacking included
 
 
+def test_comparisons_fuse_on_the_device_except_with_python_ints(gpu: None) -> None:
+    """A comparison is a ufunc step (its complex check ran at the trace), so it joins a fused run, except with a
+    Python int, which cupy.fuse's first implementation mis-types in some releases (cupy#10003)."""
+
+    def f(x: Any) -> Any:
+        return (x * 2.0 + 1.0) * (x > 0.5), (x * 3.0) * (x >= 1)
+
+    step = cr.compile(f)
+    for values in (np.linspace(-1.0, 2.0, 16), RNG.standard_normal(16)):
+        x = cr.tensor(values, device="cuda")
+        _same([r.cpu() for r in step(x)], [r.cpu() for r in f(x)])
+    assert [int(k.name.split("_")[2]) for k in _kernels(step)] == [5]  # up to x * 3.0; then x >= 1 ends the run
+    assert sum(op[0] is np.greater_equal for op in _program(step).ops) == 1
+
+
 def test_a_kernel_that_does_not_give_its_steps_numbers_keeps_to_them() -> None:
     """A provider whose fusion computes something else (off by a little, here): each kernel says so at its first
     call and runs its steps one by one from then on, so the replays still give eager's numbers."""

@@ -25,7 +25,8 @@
    each run of consecutive elementwise ufunc steps becomes one kernel (chainrule.fused), whose outputs are the run's
    results read after it; a kernel launch costs more than the arithmetic of a small array, and the intermediates
    never reach memory. A kernel checks itself at its first call against its steps run one by one
-   (``fused.Kernel``), and keeps to them where it differs.
+   (``fused.Kernel``), and keeps to them where it differs. A comparison with a Python int stays out of kernels
+   (cupy.fuse's first implementation mis-types it in some releases: cupy#10003).
 
 Passes 1-3 do not change an operation or the order of the operations, and ``out=`` does not change what a ufunc
 computes, so replays keep eager's numbers bit for bit. For arrays of two or more dimensions a replay writes into a
@@ -368,6 +369,7 @@ def _into_c(forward: np.ufunc, check_inputs: bool) -> Callable[..., Any]:
 # ---- 4. fused runs of elementwise steps, on a GPU -------------------------------------------------------------------
 FUSED_RUN = 32  # steps at most in one kernel: its arguments (inputs and outputs) stay far below CUDA's limit
 _NUMBERS = (bool, int, float, complex)  # what a fused kernel takes besides its arrays: weak scalars, as NumPy's
+_COMPARISONS = frozenset({"greater", "greater_equal", "less", "less_equal", "equal", "not_equal"})
 
 
 def _fusable(op: Op, values: dict[int, Any], env: list[Any]) -> bool:
@@ -379,6 +381,8 @@ def _fusable(op: Op, values: dict[int, Any], env: list[Any]) -> bool:
         return False
     if not all(type(values.get(k, env[k])) is type(value) or type(env[k]) in _NUMBERS for k in op[4]):
         return False
+    if forward.__name__ in _COMPARISONS and any(type(env[k]) is int for k in op[4]):
+        return False  # cupy.fuse's first implementation mis-types these in some releases (cupy#10003)
     provider = backend.provider_of(value)
     return provider is not None and getattr(provider.xp, forward.__name__, None) is not None
 
