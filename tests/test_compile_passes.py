@@ -13,7 +13,7 @@ import pytest
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import backend, compile_passes, fused
-from chainrule.compile import Program
+from chainrule.compile import _CHECKED, Program
 from same_bits import same as _same
 from stand_in_gpu import fused_calls, provider
 
@@ -141,10 +141,19 @@ def test_comparisons_replay_as_their_ufuncs() -> None:
         program = _program(step)
         (greater,) = [op for op in program.ops if op[0] is np.greater]
         assert type(program.env[greater[3]]) is np.ndarray and program.env[greater[3]].dtype == dtype
-        assert not [op for op in program.ops if getattr(op[0], "__code__", None) is compile_passes._CHECKED]
+        assert not [op for op in program.ops if getattr(op[0], "__code__", None) is _CHECKED]
         into = [op for op in program.ops if getattr(op[0], "__qualname__", "").startswith("_into_c.")]
         assert len(into) == 3  # maximum, minimum and the last product write into dead buffers
     _replays(f, lambda: (RNG.standard_normal(20000), RNG.standard_normal(20000)))  # 1-d: NumPy's 3-argument call
+
+    def masks(x: Any) -> Any:  # a returned mask is never a buffer, a dead one is (bool, 80 KB)
+        kept, dead = x > 0.25, x < -0.5
+        return kept, (x * 2.0) * dead, ~(x > 1.0)
+
+    step = _replays(masks, lambda: (RNG.standard_normal((160, 500)),))
+    first = step(np.ones((160, 500)))
+    second = step(-np.ones((160, 500)))
+    assert first[0].all() and not second[0].any() and not np.shares_memory(first[0], second[0])
     with pytest.raises(TypeError, match="complex numbers have no order"):
         cr.compile(lambda z: z > 0)(np.ones(3, complex))
 

@@ -33,6 +33,7 @@ import numpy as np
 from . import backend, compile_passes, engine, primitive
 from . import random as _random
 from .engine import is_grad_enabled, tick
+from .ops.elementwise import ordered
 from .primitive import (
     BatchValueError,
     CompileError,
@@ -57,6 +58,10 @@ _STDLIB = os.path.dirname(os.path.abspath(contextlib.__file__))
 _traces: dict[int, _Trace] = {}  # the trace recording at each level
 _DATA = Tensor.__dict__["data"]  # the slot holding a tensor's array, read and written past the trace's patches
 _OTHER_BOXES = (primitive.Dual, primitive.Batched, Traced)  # tensors that are boxes of a level, never captured
+# a comparison's forward (elementwise.ordered): its ufunc after a check that refuses complex inputs. A trace records
+# the ufunc itself: a plain ufunc step costs a call less, takes a typed scalar and a buffer, and is known to give a
+# fresh array, never a view (a 128 x 256 float32 ``x > 0.0``: 2.5 us against 7.7 through the wrapper)
+_CHECKED = ordered("", np.add).__code__
 
 
 class _Abandon(BaseException):  # not an Exception: a user's `except Exception` around a step must not catch it
@@ -546,6 +551,8 @@ def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level:
         ans = forward(*values, **kwargs)
     except (ValueError, TypeError) as error:
         raise _named(prim, values, error) from None
+    if getattr(forward, "__code__", None) is _CHECKED:  # its check passed, on the dtypes every replay sees
+        forward = forward.__wrapped__  # type: ignore[attr-defined]
     return trace.result(functools.partial(forward, **kwargs) if kwargs else forward, pairs, ans)
 
 

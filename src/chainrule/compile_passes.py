@@ -1,10 +1,8 @@
 """The passes cr.compile runs over a traced program before its first replay (compile.py's ``_trace`` calls
 ``optimize`` between dropping dead steps and releasing large intermediates).
 
-0. Checks the trace made: a comparison's forward that refuses complex inputs before calling its ufunc is replaced by
-   the ufunc, since a signature fixes the dtypes every replay sees (a 128 x 256 float32 ``x > 0.0``: 2.5 us
-   against 7.7 for the wrapper with an untyped scalar); the ufunc step then takes the passes below. The cast of an
-   optimizer's setting to the parameters' dtype is made where a run reads the setting (one step less).
+0. The cast of an optimizer's setting to the parameters' dtype is made where a run reads the setting (one step
+   less).
 1. Constant folding: a step whose inputs are all constants (not arguments, captured tensors or results of steps)
    is computed once, at the end of the trace, and its result becomes a constant.
 2. Typed scalars: a ufunc step with a Python number among its inputs gets a 0-d array of the dtype NumPy casts the
@@ -51,7 +49,7 @@ import numpy as np
 
 from . import backend
 from .fused import Kernel
-from .ops.elementwise import _cast_forward, ordered
+from .ops.elementwise import _cast_forward
 
 if TYPE_CHECKING:
     from .compile import Program
@@ -85,7 +83,6 @@ def optimize(program: Program, values: dict[int, Any]) -> None:
     >>> ins == (product, product)  # tanh writes into the product, which dies there
     True
     """
-    _unwrap_checks(program)
     _cast_settings(program)
     _fold_constants(program)
     _type_scalars(program, values)
@@ -133,19 +130,7 @@ class _Aliases:
             self.parent[ra] = rb
 
 
-# ---- 0. dtype checks made by the trace ------------------------------------------------------------------------
-_CHECKED = ordered("", np.add).__code__  # elementwise.ordered's wrapper: a ufunc that refuses complex inputs
-
-
-def _unwrap_checks(program: Program) -> None:
-    """A comparison's forward (``elementwise.ordered``: the ufunc behind a check that refuses complex inputs) replaced
-    by its ufunc: the trace ran the check on the dtypes every replay sees (a signature fixes them), and a plain ufunc
-    step costs one call less, takes a typed scalar and a buffer, and is known to return a fresh array, not a view."""
-    for i, op in enumerate(program.ops):
-        if getattr(op[0], "__code__", None) is _CHECKED:
-            program.ops[i] = (op[0].__wrapped__, *op[1:])  # type: ignore[attr-defined]
-
-
+# ---- 0. a setting's cast ----------------------------------------------------------------------------------------
 def _cast_settings(program: Program) -> None:
     """A cast of an optimizer's setting (its learning rate to the parameters' dtype) made where the run reads the
     setting, with no step of its own; the setting's own slot is left to the steps that still read it."""
