@@ -35,7 +35,12 @@ Not done on the host: fusing runs of small elementwise steps into one Python fun
 code (no eval), such a step has to interpret its own list of calls, which costs what the replay's loop costs
 (measured on the chain: 1.93 us for a fused multiply, add, tanh against 1.83 us for the three steps; 1.49 us written
 out by hand, which only generated source would give), so it does not pay. On a GPU the interpreting happens once,
-while cupy.fuse traces the body into its kernel.
+while cupy.fuse traces the body into its kernel. Also measured on the MLP step (256 x 784 -> 1024 -> 1024 -> 10,
+float32) and not done: buffers the program keeps between runs (a dead intermediate's array handed to the same step
+at the next run) are slower, since a fresh array comes from memory the allocator freed moments before, still in
+cache, where a kept buffer was last touched a run earlier (SGD's lr * grad into a kept 4 MB buffer: +70 us on the
+update's 1.1 ms), and a run takes no page faults either way once the allocator has settled; the update done in one
+pass of cache-sized blocks (lr * grad, then the subtraction, per block) stays within the noise (+-50 us).
 """
 
 from __future__ import annotations
