@@ -13,7 +13,7 @@ import pytest
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import backend, compile_passes, fused
-from chainrule.compile import Program
+from chainrule.compile import _CHECKED, Program
 from same_bits import same as _same
 from stand_in_gpu import fused_calls, provider
 
@@ -124,6 +124,66 @@ def test_numbers_of_every_kind_keep_numpy_dtypes() -> None:
 
     for dtype in (np.float32, np.float64, np.int32, np.int64, np.float16):
         _replays(f, lambda: ((RNG.standard_normal(7) * 10).astype(dtype),), times=2)
+
+
+def test_comparisons_replay_as_their_ufuncs() -> None:
+    """A comparison's check for complex inputs ran at the trace: the replay calls the ufunc itself, with its scalar
+    typed, and maximum (whose positional ``out`` NumPy 2.4 deprecates: warnings are errors here) writes into a
+    dead buffer by keyword; complex inputs are still refused, at the trace of their signature."""
+
+    def f(x: Any, y: Any) -> Any:
+        m = cr.maximum(x * 2.0, y)  # 72 KB or more, as the product it may write into
+        return cr.where(x > 0.25, m + 1.0, -m), cr.minimum(m, 0.5) * y
+
+    for dtype in (np.float64, np.float32):
+        step = _replays(f, lambda: (RNG.standard_normal((192, 96)).astype(dtype),
+                                    RNG.standard_normal((192, 96)).astype(dtype)))
+        program = _program(step)
+        (greater,) = [op for op in program.ops if op[0] is np.greater]
+        assert type(program.env[greater[3]]) is np.ndarray and program.env[greater[3]].dtype == dtype
+        assert not [op for op in program.ops if getattr(op[0], "__code__", None) is _CHECKED]
+        into = [op for op in program.ops if getattr(op[0], "__qualname__", "").startswith("_into_c.")]
+        assert len(into) == 3  # maximum, minimum and the last product write into dead buffers
+    _replays(f, lambda: (RNG.standard_normal(20000), RNG.standard_normal(20000)))  # 1-d: NumPy's 3-argument call
+
+    def masks(x: Any) -> Any:  # a returned mask is never a buffer, a dead one is (bool, 80 KB)
+        kept, dead = x > 0.25, x < -0.5
+        return kept, (x * 2.0) * dead, ~(x > 1.0)
+
+    step = _replays(masks, lambda: (RNG.standard_normal((160, 500)),))
+    first = step(np.ones((160, 500)))
+    second = step(-np.ones((160, 500)))
+    assert first[0].all() and not second[0].any() and not np.shares_memory(first[0], second[0])
+    with pytest.raises(TypeError, match="complex numbers have no order"):
+        cr.compile(lambda z: z > 0)(np.ones(3, complex))
+
+
+def test_a_learning_rate_is_cast_where_a_run_reads_it() -> None:
+    """SGD's cast of its learning rate to the parameters' float32: made where a run reads the rate, with no step of
+    its own, so the rates set between calls reach the updates, as eager's."""
+    x = RNG.standard_normal((4, 3)).astype(np.float32)
+    start = RNG.standard_normal((3, 2)).astype(np.float32)
+    runs = []
+    for compiled in (False, True):
+        w = cr.tensor(start.copy(), requires_grad=True)
+        opt = cr.optim.SGD([w], lr=0.1)
+
+        def step(w: Any = w, opt: Any = opt) -> Any:
+            opt.zero_grad()
+            cr.sum(cr.tanh(x @ w)).backward()
+            opt.step()
+
+        run = cr.compile(step) if compiled else step
+        values = []
+        for lr in (0.1, 0.1, 0.3, 0.05, 0.2):
+            opt.param_groups[0]["lr"] = lr
+            run()
+            values.append(w.data.copy())
+        runs.append(values)
+    _same(runs[0], runs[1])
+    (program,) = run.flat.values()  # the program of the last call (the first traces with no gradient yet)
+    assert [entry[4] for entry in program.captured_settings] == [np.dtype(np.float32)]
+    assert not [op for op in program.ops if getattr(op[0], "func", None) is compile_passes._cast_forward]
 
 
 def test_the_arguments_and_results_are_not_written_into() -> None:
@@ -268,6 +328,21 @@ def test_elementwise_runs_fuse_into_kernels_on_the_device(gpu: None) -> None:
     host = cr.compile(_grad_of_chain)
     _same(host(cr.tensor(np.ones(16))), _grad_of_chain(cr.tensor(np.ones(16))))
     assert not _kernels(host) and len(_program(step).ops) < len(_program(host).ops) / 3  # unpacking included
+
+
+def test_comparisons_fuse_on_the_device_except_with_python_ints(gpu: None) -> None:
+    """A comparison is a ufunc step (its complex check ran at the trace), so it joins a fused run, except with a
+    Python int, which cupy.fuse's first implementation mis-types in some releases (cupy#10003)."""
+
+    def f(x: Any) -> Any:
+        return (x * 2.0 + 1.0) * (x > 0.5), (x * 3.0) * (x >= 1)
+
+    step = cr.compile(f)
+    for values in (np.linspace(-1.0, 2.0, 16), RNG.standard_normal(16)):
+        x = cr.tensor(values, device="cuda")
+        _same([r.cpu() for r in step(x)], [r.cpu() for r in f(x)])
+    assert [int(k.name.split("_")[2]) for k in _kernels(step)] == [5]  # up to x * 3.0; then x >= 1 ends the run
+    assert sum(op[0] is np.greater_equal for op in _program(step).ops) == 1
 
 
 def test_a_kernel_that_does_not_give_its_steps_numbers_keeps_to_them() -> None:

@@ -1,6 +1,8 @@
 """The passes cr.compile runs over a traced program before its first replay (compile.py's ``_trace`` calls
 ``optimize`` between dropping dead steps and releasing large intermediates).
 
+0. The cast of an optimizer's setting to the parameters' dtype is made where a run reads the setting (one step
+   less).
 1. Constant folding: a step whose inputs are all constants (not arguments, captured tensors or results of steps)
    is computed once, at the end of the trace, and its result becomes a constant.
 2. Typed scalars: a ufunc step with a Python number among its inputs gets a 0-d array of the dtype NumPy casts the
@@ -15,13 +17,14 @@
    saves is the allocation: a little on tiny arrays (a unary step writing into its dying input: tanh on 16 values,
    0.62 us against 0.69), nothing in between (the allocator hands a freed block back), and the page faults of a
    fresh array past the allocator's reuse (32 MB: an add on 64 MB arrays, 7.3 ms against 11.8). Steps on small
-   arrays that would need the loop's 3-argument call or a layout check are left.
+   arrays of two or more dimensions, which would need a layout check, are left.
 
 4. Fused runs, on a GPU: where the program's arrays live on a provider that fuses kernels (CuPy: ``cupy.fuse``),
    each run of consecutive elementwise ufunc steps becomes one kernel (chainrule.fused), whose outputs are the run's
    results read after it; a kernel launch costs more than the arithmetic of a small array, and the intermediates
    never reach memory. A kernel checks itself at its first call against its steps run one by one
-   (``fused.Kernel``), and keeps to them where it differs.
+   (``fused.Kernel``), and keeps to them where it differs. A comparison with a Python int stays out of kernels
+   (cupy.fuse's first implementation mis-types it in some releases: cupy#10003).
 
 Passes 1-3 do not change an operation or the order of the operations, and ``out=`` does not change what a ufunc
 computes, so replays keep eager's numbers bit for bit. For arrays of two or more dimensions a replay writes into a
@@ -32,11 +35,17 @@ Not done on the host: fusing runs of small elementwise steps into one Python fun
 code (no eval), such a step has to interpret its own list of calls, which costs what the replay's loop costs
 (measured on the chain: 1.93 us for a fused multiply, add, tanh against 1.83 us for the three steps; 1.49 us written
 out by hand, which only generated source would give), so it does not pay. On a GPU the interpreting happens once,
-while cupy.fuse traces the body into its kernel.
+while cupy.fuse traces the body into its kernel. Also measured on the MLP step (256 x 784 -> 1024 -> 1024 -> 10,
+float32) and not done: buffers the program keeps between runs (a dead intermediate's array handed to the same step
+at the next run) are slower, since a fresh array comes from memory the allocator freed moments before, still in
+cache, where a kept buffer was last touched a run earlier (SGD's lr * grad into a kept 4 MB buffer: +70 us on the
+update's 1.1 ms), and a run takes no page faults either way once the allocator has settled; the update done in one
+pass of cache-sized blocks (lr * grad, then the subtraction, per block) stays within the noise (+-50 us).
 """
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -45,13 +54,14 @@ import numpy as np
 
 from . import backend
 from .fused import Kernel
+from .ops.elementwise import _cast_forward
 
 if TYPE_CHECKING:
     from .compile import Program
 
 Op = tuple[Callable[..., Any], int, int, int, tuple[int, ...], int]
 
-LARGE = 1 << 16  # bytes from which a step takes a dead buffer through the 3-argument call or a layout check
+LARGE = 1 << 16  # bytes from which a step of two or more dimensions takes a dead buffer (through a layout check)
 _WEAK = (int, float, complex)  # Python numbers: NumPy casts them to the other operand's dtype ("weak" scalars)
 
 
@@ -78,6 +88,7 @@ def optimize(program: Program, values: dict[int, Any]) -> None:
     >>> ins == (product, product)  # tanh writes into the product, which dies there
     True
     """
+    _cast_settings(program)
     _fold_constants(program)
     _type_scalars(program, values)
     _fuse_runs(program, values)
@@ -122,6 +133,26 @@ class _Aliases:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[ra] = rb
+
+
+# ---- 0. a setting's cast ----------------------------------------------------------------------------------------
+def _cast_settings(program: Program) -> None:
+    """A cast of an optimizer's setting (its learning rate to the parameters' dtype) made where the run reads the
+    setting, with no step of its own; the setting's own slot is left to the steps that still read it."""
+    settings = {entry[0]: entry for entry in program.captured_settings}
+    ops = []
+    for op in program.ops:
+        forward, ins = op[0], op[4]
+        if type(forward) is functools.partial and forward.func is _cast_forward and not forward.args \
+                and forward.keywords.keys() == {"dtype"} and len(ins) == 1 and ins[0] in settings:
+            _, group, key, index, dtype = settings[ins[0]]
+            if dtype is None:
+                program.captured_settings.append((op[5], group, key, index, np.dtype(forward.keywords["dtype"])))
+                continue
+        ops.append(op)
+    program.ops = ops
+    read = {k for op in ops for k in op[4]} | {k for k, _ in program.outputs} | {k for _, _, k in program.effects}
+    program.captured_settings = [entry for entry in program.captured_settings if entry[0] in read]
 
 
 # ---- 1. constants folded -----------------------------------------------------------------------------------------
@@ -267,13 +298,13 @@ def _with_buffer(forward: np.ufunc, op: Op, donor: int, value: np.ndarray, value
                  env: list[Any]) -> Op | None:
     """``op`` writing into ``donor``'s array (NumPy's positional ``out``), or None where that would not pay or could
     change the result's memory layout."""
-    n, ins, out = op[1], op[4], op[5]
+    ins, out = op[4], op[5]
     if forward is np.matmul:
         if value.ndim != 2 or value.nbytes < LARGE or any(np.ndim(values.get(k, env[k])) != 2 for k in ins):
             return None
         return _step(_into_c(forward, check_inputs=False), (*ins, donor), out)
-    if value.ndim <= 1:  # a fresh 1-d array is contiguous, as eager's result would be
-        return _step(forward, (*ins, donor), out) if n == 1 or value.nbytes >= LARGE else None
+    if value.ndim <= 1:  # a fresh 1-d array is contiguous, as eager's result would be; the replay's loop calls a
+        return _step(_out_last(forward), (*ins, donor), out)  # 3-input step directly (16 values: 0.48 us, 0.54 fresh)
     if value.nbytes < LARGE or not (value.flags.c_contiguous and values[donor].flags.c_contiguous):
         return None
     return _step(_into_c(forward, check_inputs=True), (*ins, donor), out)
@@ -284,16 +315,42 @@ def _step(forward: Callable[..., Any], ins: tuple[int, ...], out: int) -> Op:
     return (forward, len(ins), ins[0] if ins else 0, ins[1] if len(ins) > 1 else 0, ins, out)
 
 
+def _out_last(forward: np.ufunc) -> Callable[..., Any]:
+    """``forward`` taking its output as its last positional argument (NumPy 2.4 deprecates that for maximum and
+    minimum, which take it by keyword here)."""
+    if forward.__name__ in ("maximum", "minimum"):
+        return lambda *args: forward(*args[:-1], out=args[-1])
+    return forward
+
+
 def _into_c(forward: np.ufunc, check_inputs: bool) -> Callable[..., Any]:
     """``forward`` writing into its last argument where eager's result would be C-contiguous as that buffer is (an
-    elementwise ufunc's result follows its inputs' layout; matmul's is C-contiguous); a fresh result elsewhere."""
+    elementwise ufunc's result follows its inputs' layout; matmul's is C-contiguous); a fresh result elsewhere.
+    Written out for one and two inputs, which a replay calls often (2.1 us over the ufunc for ``*args``, 0.7 so)."""
+
+    def c(x: Any) -> bool:
+        return type(x) is not np.ndarray or x.flags.c_contiguous
+
+    if not check_inputs:
+        def product(x: Any, y: Any, buffer: Any) -> Any:
+            return forward(x, y, out=buffer) if buffer.flags.c_contiguous else forward(x, y)
+
+        return product
+    if forward.nin == 1:
+        def unary(x: Any, buffer: Any) -> Any:
+            return forward(x, out=buffer) if buffer.flags.c_contiguous and c(x) else forward(x)
+
+        return unary
+    if forward.nin == 2:
+        def binary(x: Any, y: Any, buffer: Any) -> Any:
+            return forward(x, y, out=buffer) if buffer.flags.c_contiguous and c(x) and c(y) else forward(x, y)
+
+        return binary
 
     def into(*args: Any) -> Any:
-        buffer = args[-1]
-        inputs = args[:-1]
-        if buffer.flags.c_contiguous and (not check_inputs or all(
-                type(x) is not np.ndarray or x.flags.c_contiguous for x in inputs)):
-            return forward(*inputs, buffer)
+        inputs, buffer = args[:-1], args[-1]
+        if buffer.flags.c_contiguous and all(c(x) for x in inputs):
+            return forward(*inputs, out=buffer)
         return forward(*inputs)
 
     return into
@@ -302,6 +359,7 @@ def _into_c(forward: np.ufunc, check_inputs: bool) -> Callable[..., Any]:
 # ---- 4. fused runs of elementwise steps, on a GPU -------------------------------------------------------------------
 FUSED_RUN = 32  # steps at most in one kernel: its arguments (inputs and outputs) stay far below CUDA's limit
 _NUMBERS = (bool, int, float, complex)  # what a fused kernel takes besides its arrays: weak scalars, as NumPy's
+_COMPARISONS = frozenset({"greater", "greater_equal", "less", "less_equal", "equal", "not_equal"})
 
 
 def _fusable(op: Op, values: dict[int, Any], env: list[Any]) -> bool:
@@ -313,6 +371,8 @@ def _fusable(op: Op, values: dict[int, Any], env: list[Any]) -> bool:
         return False
     if not all(type(values.get(k, env[k])) is type(value) or type(env[k]) in _NUMBERS for k in op[4]):
         return False
+    if forward.__name__ in _COMPARISONS and any(type(env[k]) is int for k in op[4]):
+        return False  # cupy.fuse's first implementation mis-types these in some releases (cupy#10003)
     provider = backend.provider_of(value)
     return provider is not None and getattr(provider.xp, forward.__name__, None) is not None
 
