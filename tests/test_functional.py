@@ -1125,3 +1125,19 @@ def test_binary_cross_entropy_checks_its_probabilities_at_every_replay_and_batch
             compiled(outside)
         with pytest.raises(ValueError, match="between 0 and 1"):
             cr.vmap(lambda p: F.binary_cross_entropy(p, cr.ones_like(p)))(np.stack([outside, outside]))
+
+
+def test_nll_loss_of_labels_runs_under_vmap_and_compile() -> None:
+    rng = np.random.default_rng(7)
+    logps = np.log(rng.dirichlet(np.ones(4), size=(3, 5)))  # 3 batches of 5 examples, 4 classes
+    labels = rng.integers(0, 4, (3, 5))
+    loss = lambda lp, y: F.nll_loss(lp, y)
+    each = [loss(cr.tensor(a), b).data for a, b in zip(logps, labels)]
+    np.testing.assert_allclose(cr.vmap(loss)(logps, labels), each, rtol=1e-15)
+    np.testing.assert_allclose(cr.vmap(cr.grad(loss))(logps, labels),
+                               np.stack([cr.grad(loss)(a, b) for a, b in zip(logps, labels)]), rtol=1e-15)
+    compiled = cr.compile(lambda lp, y: loss(cr.tensor(lp), y))
+    for a, b in zip(logps, labels):
+        np.testing.assert_array_equal(compiled(a, b).data, loss(cr.tensor(a), b).data)
+    with pytest.raises(IndexError, match="out of bounds"):
+        compiled(logps[0], np.full(5, 4))

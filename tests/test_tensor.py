@@ -704,3 +704,10 @@ def test_a_missing_name_says_what_it_is_called_here(name: str, hint: str) -> Non
         getattr(cr, name)
     with pytest.raises(AttributeError, match=r"no attribute 'xyzzy'$"):
         _ = cr.xyzzy
+
+
+def test_a_scalar_tensor_formats_as_its_number() -> None:
+    loss = cr.tensor(np.float32(2.0)) / 3
+    assert f"{loss:.4f}" == f"{2.0 / 3:.4f}" and f"{cr.tensor(7):>3d}" == "  7" and f"{loss}" == str(loss)
+    with pytest.raises(TypeError, match="unsupported format string"):
+        f"{cr.tensor([1.0, 2.0]):.2f}"  # as an ndarray: no spec for many numbers

@@ -323,6 +323,18 @@ class Tensor:
             return np.array(data, dtype=dtype)
         return data if dtype is None else data.astype(dtype, copy=False)
 
+    def __format__(self, spec: str) -> str:
+        """A 0-d tensor in a format string is its number (``f"{loss:.4f}"``, as PyTorch); any other tensor takes no
+        format spec, as an ndarray.
+
+        >>> import chainrule as cr
+        >>> f"{cr.tensor(2.0) / 3:.3f}"
+        '0.667'
+        """
+        if spec and self.ndim == 0:
+            return format(self.item(), spec)
+        return super().__format__(spec)
+
     def __repr__(self) -> str:
         values = backend.to_host(bottom(self))  # inside a transform: the values; on a GPU: a copy
         body = np.array2string(values, separator=", ", prefix="tensor(")

@@ -1119,6 +1119,14 @@ def _weighted_mean(loss: Any, denominator: float) -> Any:
     return _sum(loss / denominator)
 
 
+def _picked(logp: Any, classes: Any) -> Any:
+    """``logp[..., y, ...]`` along the class axis for each example's class y (an array of the targets' shape)."""
+    axis = 0 if logp.ndim == 1 else 1
+    index = classes if isinstance(classes, Tensor) else like(classes, logp)
+    shape = (*classes.shape[:axis], 1, *classes.shape[axis:])
+    return reshape(take_along_axis(logp, reshape(index, shape), axis), classes.shape)
+
+
 def nll_loss(input: Any, target: Any, weight: Any = None, size_average: bool | None = None, ignore_index: int = -100,
              reduce: bool | None = None, reduction: str = "mean") -> Any:
     """Negative log-likelihood of integer targets under log-probabilities ``input`` (N, C) or (N, C, d1, ...).
@@ -1134,6 +1142,11 @@ def nll_loss(input: Any, target: Any, weight: Any = None, size_average: bool | N
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     logp = as_array(input)
+    if weight is None:
+        counted, picked = _class_targets(logp, target, ignore_index, "nll_loss")
+        if counted is None or counted.all():  # every target counts with weight 1: -log p_y picked out
+            loss = -_picked(logp, picked)  # (the coefficients below give the same numbers, and need the values)
+            return _weighted_mean(loss, float(loss.size)) if reduction == "mean" else _reduce(loss, reduction)
     coef, denominator = _class_coefficients(logp, target, weight, ignore_index, 0.0, "nll_loss")
     loss = -_sum(_times(coef, logp), axis=0 if logp.ndim == 1 else 1)
     if reduction == "mean":
