@@ -18,3 +18,19 @@ def same(a: Any, b: Any) -> None:
         x, y = (v.data if isinstance(v, cr.Tensor) else np.asarray(v) for v in (x, y))
         assert x.dtype == y.dtype and x.shape == y.shape
         assert x.tobytes() == y.tobytes()
+
+
+def replays_as_eager(f: Any, inputs: Any) -> None:
+    """``f`` of a tensor (any shape of output) compiled, with the gradient of a weighted sum of its output, gives
+    eager's bits on every input in turn from one trace: what it read off the values is replayed on new ones."""
+
+    def step(x: Any) -> Any:
+        t = cr.tensor(x, requires_grad=True)
+        value = f(t)
+        (value * cr.tensor(np.cos(np.arange(value.size)).reshape(value.shape))).sum().backward()
+        return value.detach(), t.grad
+
+    compiled = cr.compile(step)
+    for x in inputs:
+        same(compiled(x), step(x))
+    assert compiled.traces == 1
