@@ -401,3 +401,18 @@ def test_unique_results() -> None:
     with pytest.raises(TypeError, match="sort_complex: complex numbers have no order"):
         np.sort_complex(cr.tensor(REPEATS + 1j, requires_grad=True))
     _check_values(np.sort_complex(cr.tensor(REPEATS[::-1] - 1j)), np.sort_complex(REPEATS[::-1] - 1j))
+
+
+def test_unwrap_and_asarray_chkfinite_under_vmap_and_compile() -> None:
+    phases = np.cumsum(np.random.default_rng(8).standard_normal((3, 6)) * 3, axis=1)
+    np.testing.assert_array_equal(cr.vmap(cr.unwrap)(phases), np.unwrap(phases, axis=1))
+    compiled = cr.compile(lambda p: cr.unwrap(cr.tensor(p), axis=0))
+    for p in (phases.T, -phases.T, 2 * phases.T):  # the multiples of 2 pi recomputed at every replay
+        np.testing.assert_array_equal(compiled(p).data, np.unwrap(p, axis=0))
+    checked = cr.compile(lambda a: cr.asarray_chkfinite(cr.tensor(a)) * 2)
+    np.testing.assert_array_equal(checked(phases).data, phases * 2)
+    for bad in (np.inf, np.nan):
+        with pytest.raises(ValueError, match="must not contain infs or NaNs"):
+            checked(np.where(phases > 2, bad, phases))
+        with pytest.raises(ValueError, match="must not contain infs or NaNs"):
+            cr.vmap(cr.asarray_chkfinite)(np.where(phases > 2, bad, phases))

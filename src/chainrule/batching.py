@@ -320,7 +320,7 @@ def _over_axis(flatten: bool) -> Rule:
 
 for _name in ("sum", "prod", "max", "min", "logsumexp", "softmax", "log_softmax", "all", "any"):
     RULES[_name] = _over_axis(flatten=False)
-for _name in ("cumsum", "cumprod", "argmax", "argmin", "argsort", "argpartition"):
+for _name in ("cumsum", "cumprod", "argmax", "argmin", "argsort", "argpartition", "unwrap_offsets"):
     RULES[_name] = _over_axis(flatten=True)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from .. import backend
-from ..primitive import Primitive, Sample, as_array, fit_batch, holds_box, index_box, is_complex, like
+from ..primitive import Primitive, Sample, as_array, check_values, fit_batch, holds_box, index_box, is_complex, like
 from ..spelling import both_spellings
 from ..tensor import Tensor, bottom, values
 from . import samples as S
@@ -1697,8 +1697,22 @@ def unwrap(p: Any, discont: float | None = None, axis: int = -1, *, period: floa
     tensor([0.        , 3.        , 0.21681469])
     """
     p = as_array(p)
-    data = bottom(p)
-    return p + (np.unwrap(data, discont, axis, period=period) - data)
+    return p + _unwrap_offsets(p, discont=discont, axis=axis, period=period)
+
+
+def _offsets_forward(p: Any, discont: float | None = None, axis: int = -1, period: float = 2 * np.pi) -> Any:
+    return backend.namespace(p).unwrap(p, discont, axis, period=period) - p
+
+
+# the multiples of the period that unwrap adds: piecewise constant, no gradient; recorded, so vmap batches them
+# and cr.compile replays them
+_unwrap_offsets = Primitive(
+    "unwrap_offsets", _offsets_forward, differentiable=False,
+    samples=lambda rng: [Sample((np.array([0.0, 3.0, 6.5, -1.0]),)),
+                         Sample((np.cumsum(rng.standard_normal((3, 5)) * 3, axis=1),), {"axis": 1}),
+                         Sample((np.cumsum(rng.standard_normal((4, 2)) * 3, axis=0),), {"axis": 0, "discont": 4.0}),
+                         Sample((np.array([0.0, 100.0, 200.0]),), {"period": 90.0})],
+    reference=lambda p, discont=None, axis=-1, period=2 * np.pi: np.unwrap(p, discont, axis, period=period) - p)
 
 
 # ---- selecting by conditions and indices, counting (issue 10) ----------------------------------------------------
@@ -1789,10 +1803,12 @@ def asarray_chkfinite(a: Any, dtype: Any = None, order: str | None = None) -> An
     tensor([1., 2.])
     """
     out = asarray(a, dtype, order)
-    data = bottom(out)
-    if data.dtype.kind in "fc" and not bool(np.isfinite(data).all()):
+    return check_values(out, _finite) if bottom(out).dtype.kind in "fc" else out
+
+
+def _finite(data: Any) -> None:
+    if not bool(np.isfinite(data).all()):
         raise ValueError("array must not contain infs or NaNs")
-    return out
 
 
 def bincount(x: Any, weights: Any = None, minlength: int = 0) -> Any:
