@@ -225,6 +225,10 @@ def _fused_cases(dtype: Any, rows: int, cols: int) -> list[tuple[str, Callable[.
     logp = R.log_softmax.forward(x, axis=1)
     cases.append(("log_softmax forward", lambda a: R.log_softmax.forward(a, axis=1), (x,)))
     cases.append(("log_softmax rule", lambda *a: R.log_softmax.vjps[0](*a, axis=1), (g, logp, x)))
+    target = rng.integers(0, cols, rows)
+    loss = R.softmax_cross_entropy.forward(x, target, axis=1, reduction="mean")
+    cases.append(("cross-entropy rule", lambda *a: R.softmax_cross_entropy.vjps[0](*a, axis=1, reduction="mean"),
+                  (np.ones((), dtype), loss, x, target)))
     cases.append(("Adam update (p, m, v)", _adam_step, (x, g, np.abs(g) * 0.1, g * g * 0.01)))
     cases.append(("AMSGrad update", _adam_step, (x, g, np.abs(g) * 0.1, g * g * 0.01, g * g * 0.011)))
     return cases

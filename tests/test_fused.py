@@ -217,7 +217,7 @@ def test_the_gpu_scripts_fused_section_runs_on_the_stand_in(gpu: None, capsys: p
     out = capsys.readouterr().out
     for dtype in ("float32", "float64"):  # a row per kernel and dtype
         rows = [line.split(f" {dtype} ")[0].strip() for line in out.splitlines() if f" {dtype} " in line]
-        assert len(rows) == 12 and "AMSGrad update" in rows and "log_softmax rule" in rows
+        assert len(rows) == 13 and "AMSGrad update" in rows and "cross-entropy rule" in rows
 
 
 def test_the_gpu_script_runs_to_its_end_on_the_stand_in(gpu: None, capsys: pytest.CaptureFixture[str]) -> None:
