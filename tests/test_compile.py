@@ -1043,3 +1043,31 @@ def test_attention_with_boolean_masks_given_as_arguments() -> None:
     attention = cr.compile(lambda q, m: F.scaled_dot_product_attention(q, q, q, attn_mask=m))
     for m in (mask, ~mask | np.eye(4, dtype=bool)):
         _same(attention(q, m), F.scaled_dot_product_attention(q, q, q, attn_mask=m))
+
+
+def test_a_check_whose_answer_is_unused_still_runs_at_every_replay() -> None:
+    # the point of a value check is its refusal: the pass that drops unused steps keeps it
+    def step(p: Any, t: Any) -> Any:
+        cr.nn.functional.binary_cross_entropy(p, t)  # only its check of p matters here
+        cr.asarray_chkfinite(p)
+        return p * 2
+
+    compiled, target = cr.compile(step), cr.tensor([1.0, 0.0])
+    compiled(cr.tensor([0.2, 0.7]), target)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        compiled(cr.tensor([3.0, 0.7]), target)
+    with pytest.raises(ValueError, match="between 0 and 1"):  # (BCE's check comes first: NaN is not in [0, 1])
+        compiled(cr.tensor([np.nan, 0.7]), target)
+    finite = cr.compile(lambda p: (cr.asarray_chkfinite(p), p * 2)[1])
+    finite(cr.tensor([0.2, 0.7]))
+    with pytest.raises(ValueError, match="must not contain infs or NaNs"):
+        finite(cr.tensor([np.inf, 0.7]))
+
+
+def test_per_example_gradients_of_order_statistics_compile() -> None:
+    x = np.random.default_rng(9).standard_normal((3, 5))
+    for f in (cr.median, lambda t: cr.quantile(t, 0.3), lambda t: cr.topk(t, 2).values):
+        total = lambda t, f=f: f(t).sum()
+        compiled = cr.compile(cr.vmap(cr.grad(total)))
+        for a in (x, -x, 2 * x):  # an index into the batch's gradient, traced and replayed
+            _same(compiled(cr.tensor(a)), cr.vmap(cr.grad(total))(cr.tensor(a)))

@@ -678,3 +678,15 @@ def test_all_and_any_are_recorded_tests_of_a_mask() -> None:
     masked = cr.compile(lambda a: cr.where((a > 0).any(axis=1, keepdims=True), a, 0.0))
     for a in (x, -x, x - 4.5):
         np.testing.assert_array_equal(masked(a).data, np.where((a > 0).any(axis=1, keepdims=True), a, 0.0))
+
+
+def test_all_and_any_take_numpys_signature() -> None:
+    u = cr.tensor([[1.0, -2.0], [3.0, 4.0]])
+    mask = np.array([[True, False], [True, True]])
+    for ours, theirs in ((np.all(u > 0, where=mask), np.all(u.data > 0, where=mask)),
+                         (np.any(u < 0, where=cr.tensor(~mask)), np.any(u.data < 0, where=~mask)),
+                         (np.all(u > 0, 1, None, True), np.all(u.data > 0, 1, None, True)),
+                         (cr.any(u > 3, dim=0, keepdim=True), np.any(u.data > 3, axis=0, keepdims=True))):
+        np.testing.assert_array_equal(ours.data, theirs)
+    with pytest.raises(TypeError, match="never writes into an array"):
+        np.all(u > 0, axis=0, out=np.empty(2, dtype=bool))

@@ -184,9 +184,10 @@ def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level:
 
 
 def call(prim: Primitive, args: list[Any], kwargs: dict[str, Any]) -> Any:
-    """``prim`` on arguments without boxes of this level: its forward on plain arrays, the call path otherwise."""
+    """``prim`` on arguments without boxes of this level: its forward on plain arrays, the call path otherwise (for
+    tensors, and for an index holding them: cr.compile's traced index arrays record there)."""
     for a in args:
-        if isinstance(a, Tensor):
+        if isinstance(a, Tensor) or (type(a) is tuple and any(isinstance(i, Tensor) for i in a)):
             return prim(*args, **kwargs)
     try:
         out = prim.forward(*args, **kwargs)

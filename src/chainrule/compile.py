@@ -239,6 +239,9 @@ class Program:
         # tensors whose gradient a run replaces without reading it (zero_grad, then backward): let go at the start,
         # as eager's zero_grad lets go of it, so that old and new gradients are never held at once
         self.released: list[Tensor] = []
+        # the results of checks of values (primitive.checked): kept even where nothing reads them, since the check
+        # is what they are for (an unused BCE, asarray_chkfinite)
+        self.checks: list[int] = []
         self._handed: list[int] | None = None  # the slots of the arrays a run is handed (``_outside``)
         self.outputs: list[tuple[int, bool] | tuple[None, Any]] = []
         self.treedef: PyTreeDef | None = None
@@ -553,7 +556,10 @@ def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level:
         raise _named(prim, values, error) from None
     if getattr(forward, "__code__", None) is _CHECKED:  # its check passed, on the dtypes every replay sees
         forward = forward.__wrapped__  # type: ignore[attr-defined]
-    return trace.result(functools.partial(forward, **kwargs) if kwargs else forward, pairs, ans)
+    box = trace.result(functools.partial(forward, **kwargs) if kwargs else forward, pairs, ans)
+    if prim is primitive.checked:
+        trace.program.checks.append(trace.slots[id(box)])
+    return box
 
 
 def _host_scalars(forward: Callable[..., Any], at: tuple[int, ...], *args: Any, **kwargs: Any) -> Any:

@@ -67,10 +67,12 @@ _WEAK = (int, float, complex)  # Python numbers: NumPy casts them to the other o
 
 def kept_slots(program: Program) -> set[int]:
     """The slots no pass may fold, write into or drop: what a run reads or writes from outside its steps (the
-    arguments, the results, the captured tensors' arrays, gradients and optimizer settings, the effects)."""
+    arguments, the results, the captured tensors' arrays, gradients and optimizer settings, the effects), and the
+    results of value checks, which a run computes for the check alone."""
     return ({k for k in program.inputs if k is not None} | {k for k, _ in program.outputs if k is not None}
             | {k for k, _ in program.captured} | {k for k, _ in program.captured_grads}
-            | {k for k, *_ in program.captured_settings} | {k for _, _, k in program.effects if k is not None})
+            | {k for k, *_ in program.captured_settings} | {k for _, _, k in program.effects if k is not None}
+            | set(program.checks))
 
 
 def optimize(program: Program, values: dict[int, Any]) -> None:

@@ -1059,8 +1059,8 @@ def _every_target_counts(idx: Any, n_classes: int, ignore_index: int, what: str)
     if _in_range(idx, n_classes) and not 0 <= ignore_index < n_classes:  # (in range, none is ignore_index)
         return
     if (idx == ignore_index).any():
-        raise ValueError(f"{what}: a target equal to ignore_index ({ignore_index}) reached a step compiled by "
-                         "cr.compile, which picks every target's log-probability: pass the batch to the eager "
+        raise ValueError(f"{what}: a target equal to ignore_index ({ignore_index}) computed inside cr.compile or "
+                         "vmap, whose step picks every target's log-probability: pass the batch to the eager "
                          "function, or give ignored targets the weight 0 with probability targets")
     if idx.size and (idx.min() < 0 or idx.max() >= n_classes):
         bad = idx[(idx < 0) | (idx >= n_classes)]

@@ -296,10 +296,44 @@ def _truth_samples(rng: np.random.Generator) -> list[Sample]:
 
 # whether every (some) entry is true: recorded, without a gradient, so a mask's test is a step of cr.compile and
 # vmap batches it (Tensor.all, np.all on tensors)
-all = Primitive("all", lambda x, axis=None, keepdims=False: x.all(axis=axis, keepdims=keepdims),
-                samples=_truth_samples, differentiable=False)
-any = Primitive("any", lambda x, axis=None, keepdims=False: x.any(axis=axis, keepdims=keepdims),
-                samples=_truth_samples, differentiable=False)
+_all = Primitive("all", lambda x, axis=None, keepdims=False: x.all(axis=axis, keepdims=keepdims),
+                 samples=_truth_samples, differentiable=False)
+_any = Primitive("any", lambda x, axis=None, keepdims=False: x.any(axis=axis, keepdims=keepdims),
+                 samples=_truth_samples, differentiable=False)
+
+
+def _truth(test: Primitive, a: Any, axis: Axis, out: None, keepdims: bool, where: Any) -> Any:
+    """``test`` over the entries ``where=`` selects: the others count as true for all, as false for any."""
+    _no_out(test.name, out)
+    x = as_array(a)
+    if where is not True:
+        mask = _mask(where, x, test.name)
+        x = E.logical_or(x, E.logical_not(mask)) if test is _all else E.logical_and(x, mask)
+    return test(x, axis=axis, keepdims=keepdims)
+
+
+@both_spellings
+def all(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False, *, where: Any = True) -> Any:
+    """Whether every entry along ``axis`` (all axes by default) is true, as ``np.all``; those ``where=`` leaves out
+    count as true. No gradient.
+
+    >>> import chainrule as cr
+    >>> cr.all(cr.tensor([[1.0, 0.0], [2.0, 3.0]]) > 0, axis=1)
+    tensor([False,  True])
+    """
+    return _truth(_all, a, axis, out, keepdims, where)
+
+
+@both_spellings
+def any(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False, *, where: Any = True) -> Any:
+    """Whether some entry along ``axis`` (all axes by default) is true, as ``np.any``; those ``where=`` leaves out
+    count as false. No gradient.
+
+    >>> import chainrule as cr
+    >>> cr.any(cr.tensor([[1.0, 0.0], [2.0, 3.0]]) > 2, dim=0)
+    tensor([False,  True])
+    """
+    return _truth(_any, a, axis, out, keepdims, where)
 
 
 # ---- logsumexp, softmax, log_softmax: shifted by the max, so nothing overflows ----------------------------------
