@@ -95,6 +95,8 @@ FUNCTIONS: list[Case] = [
     ("nanvar", cr.nanvar, (A,), {"axis": 2, "ddof": 1}),
     ("nanstd", cr.nanstd, (A,), {"axis": 0, "keepdims": True}),
     ("nanmax", cr.nanmax, (A,), {"axis": 1}),
+    ("all", cr.all, (A > 0,), {"axis": 1, "keepdims": True}),
+    ("any", cr.any, (A > 0.5,), {"axis": (0, 2)}),
     ("nanmin", cr.nanmin, (A,), {"axis": -1, "keepdims": True}),
     ("average", cr.average, (A,), {"axis": 1, "weights": np.arange(1.0, 4.0), "keepdims": True}),
     ("ptp", cr.ptp, (A,), {"axis": 2, "keepdims": True}),

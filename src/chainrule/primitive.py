@@ -86,6 +86,18 @@ def _parameters(fn: Callable[..., Any]) -> tuple[str, ...]:
         return ()
 
 
+def _forward_options(forward: Callable[..., Any]) -> frozenset[str] | None:
+    """The options of a primitive without rules: its forward's parameters after the first (the array: ``axis``,
+    ``kth``, ``kind``); None when it takes ``**kwargs`` or has no signature (a ufunc)."""
+    try:
+        params = list(inspect.signature(forward).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return frozenset(p.name for p in params[1:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
 def _options(rules: Sequence[Rule | None], n: int) -> frozenset[str] | None:
     """The keyword options the rules take (``axis``, ``keepdims``...), read from the first rule's signature;
     None when it takes any (``**kwargs``) or has no signature."""
@@ -157,7 +169,8 @@ class Primitive:
             raise ValueError(f"primitive '{name}' needs one VJP and one JVP per input")
         # what a call may pass by keyword: the inputs by their forward's names, and the options the rules take
         self.inputs = () if variadic else _input_names(forward, len(self.vjps))
-        rule_options = _options(self.vjps, 0 if variadic else len(self.vjps)) if differentiable else None
+        n = 0 if variadic else len(self.vjps)
+        rule_options = _options(self.vjps, n) if differentiable else _forward_options(forward)
         self.options = None if rule_options is None else rule_options - {name for name, _ in self.inputs}
         # PyTorch's spelling of the axis options it takes (dim=, keepdim=), renamed to NumPy's in _bind
         self.renames = spelling.renames(

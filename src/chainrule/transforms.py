@@ -549,6 +549,19 @@ def _stopped(x: Any) -> Any:
     return Tensor._from_node(x.data, None)
 
 
+def decision_values(x: Any) -> Any:
+    """What a decision on ``x``'s values (a permutation, a mask, a count) computes with: the values themselves, the
+    array at the bottom of any boxes, where there are some, so that it is a plain call on them; else (a box of vmap
+    or cr.compile, whose values come with the batch or the replay) the box stopped, so that it records.
+
+    >>> import chainrule as cr
+    >>> decision_values(cr.tensor([2.0, 1.0], requires_grad=True) * 3)
+    array([6., 3.])
+    """
+    v = bottom(x)
+    return v if type(v) is not Example else _stopped(x)
+
+
 class custom_vjp:
     """A function with a reverse-mode rule of your own (JAX's convention).
 

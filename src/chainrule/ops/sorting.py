@@ -1,7 +1,8 @@
 """Sorting: sort, partition, msort and topk, composites that pick elements by a permutation; argsort and argpartition.
 
-The permutation comes from a recorded primitive without a gradient (``_ordering``, ``_partitioning``: NumPy's or the
-device's argsort and argpartition), so cr.compile replays it and vmap batches it, and is applied with
+The permutation comes from a primitive without a gradient (``_ordering``, ``_partitioning``: NumPy's or the device's
+argsort and argpartition) applied to the values (``transforms.decision_values``): a plain call on them eagerly, a
+recorded step on the boxes of vmap and cr.compile (which batches and replays it). It is applied with
 ``take_along_axis``: the gradient of each output position goes back to the element the permutation put there.
 Ties: ``sort`` and ``topk`` use a stable permutation (CuPy's sort is stable too), so among equal elements the k-th
 in input order receives the cotangent of the k-th position they occupy (``topk(largest=True)``: the earliest
@@ -20,6 +21,8 @@ from numpy.lib.array_utils import normalize_axis_index
 from .. import backend
 from ..primitive import Primitive, Sample, as_array
 from ..spelling import both_spellings
+from ..tensor import Tensor
+from ..transforms import decision_values
 from . import samples as S
 from .elementwise import ordered
 from .shape import _along, flip, getitem, ravel, reshape, take_along_axis
@@ -68,6 +71,12 @@ _ordering = Primitive("argsort", _order, samples=_order_samples, differentiable=
 _partitioning = Primitive("argpartition", _partition_order, samples=_partition_samples, differentiable=False)
 
 
+def _like_input(indices: Any, a: Any) -> Any:
+    """Integer results computed on the values as a constant Tensor for a Tensor input (a box, computed on one, is
+    one already), and as the plain array for an array input."""
+    return Tensor._from_node(indices, None) if isinstance(a, Tensor) and not isinstance(indices, Tensor) else indices
+
+
 def _kth(kth: Any) -> tuple[int, ...]:
     """``kth`` (an int or a sequence of them) as a tuple of ints: an option a primitive can carry."""
     k = np.asarray(kth)
@@ -101,7 +110,7 @@ def sort(a: Any, axis: int | None = -1, kind: str | None = None, order: Any = No
     """
     _no_order("sort", order)
     x, axis = _flat(a, axis)
-    return take_along_axis(x, _ordering(x, axis=axis, kind="stable"), axis)
+    return take_along_axis(x, _ordering(decision_values(x), axis, "stable"), axis)
 
 
 @_real
@@ -129,7 +138,7 @@ def argsort(a: Any, axis: int | None = -1, kind: str | None = None, order: Any =
     """
     _no_order("argsort", order)
     x, axis = _flat(a, axis)
-    return _ordering(x, axis=axis, kind=kind, stable=stable)
+    return _like_input(_ordering(decision_values(x), axis, kind, stable), a)
 
 
 @both_spellings
@@ -145,7 +154,7 @@ def partition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect"
     """
     _no_order("partition", order)
     x, axis = _flat(a, axis)
-    return take_along_axis(x, _partitioning(x, kth=_kth(kth), axis=axis), axis)
+    return take_along_axis(x, _partitioning(decision_values(x), _kth(kth), axis), axis)
 
 
 @both_spellings
@@ -159,7 +168,7 @@ def argpartition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introsele
     """
     _no_order("argpartition", order)
     x, axis = _flat(a, axis)
-    return _partitioning(x, kth=_kth(kth), axis=axis)
+    return _like_input(_partitioning(decision_values(x), _kth(kth), axis), a)
 
 
 class TopK(NamedTuple):
@@ -190,10 +199,11 @@ def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool =
     n = x.shape[dim]
     if not 0 <= k <= n:
         raise ValueError(f"topk: k={k} is out of range for a dimension of length {n}")
+    v = decision_values(x)
     if largest:  # stable descending: sort the reversed values, reverse back (ties keep input order, NaNs first)
-        ranks = (n - 1) - flip(_ordering(flip(x, dim), axis=dim, kind="stable"), dim)
+        ranks = (n - 1) - flip(_ordering(flip(v, dim), dim, "stable"), dim)
     else:
-        ranks = _ordering(x, axis=dim, kind="stable")
+        ranks = _ordering(v, dim, "stable")
     indices = getitem(ranks, _along(dim, slice(0, k)))
-    return TopK(take_along_axis(x, indices, dim), indices)
+    return TopK(take_along_axis(x, indices, dim), _like_input(indices, input))
 

@@ -19,6 +19,7 @@ import numpy as np
 from ..primitive import like
 from ..spelling import both_spellings
 from ..tensor import Tensor, bottom, values
+from ..transforms import decision_values
 from .elementwise import around, astype, ceil, clip, floor, isnan, maximum, minimum, sqrt, where
 from .linalg import diagonal, matmul
 from .reduce import (
@@ -135,9 +136,10 @@ def _quantile(name: str, a: Any, q: Any, scale: float, axis: Axis, keepdims: boo
     xt, _ = _to_last(x, axes)
     rows = xt.shape[: xt.ndim - len(axes)]
     flat = reshape(xt, (-1,))
-    slices = reshape(xt, (*rows, n))
-    # recorded steps without a gradient (so vmap batches them and cr.compile replays them on new values)
-    order = reshape(_ordering(slices, axis=-1, kind="stable"), (-1,))  # NaNs sort last
+    # the order, NaN counts and positions are computed on the values: plain calls eagerly, recorded steps without a
+    # gradient on the boxes of vmap and cr.compile (which batch them and replay them on new values)
+    slices = decision_values(reshape(xt, (*rows, n)))
+    order = reshape(_ordering(slices, -1, "stable"), (-1,))  # NaNs sort last
     floating = x.dtype.kind == "f"
     nans = sum(isnan(slices), axis=-1) if floating else like(np.zeros(rows, dtype=np.int64), x)
     count = astype(n - nans, np.float64) if skip_nan else like(np.full(rows, float(n)), x)
