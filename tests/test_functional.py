@@ -1141,3 +1141,54 @@ def test_nll_loss_of_labels_runs_under_vmap_and_compile() -> None:
         np.testing.assert_array_equal(compiled(a, b).data, loss(cr.tensor(a), b).data)
     with pytest.raises(IndexError, match="out of bounds"):
         compiled(logps[0], np.full(5, 4))
+
+
+def test_cross_entropy_of_small_integer_targets_with_spatial_axes_matches_pytorch() -> None:
+    # a uint8 segmentation mask: the target's flat positions are computed wide, never in the target's own dtype
+    rng = np.random.default_rng(10)
+    for shape, dtype in (((2, 10, 30), np.uint8), ((1, 10, 5, 5), np.int8), ((1, 3, 16, 16), np.uint8)):
+        x = rng.standard_normal(shape).astype(np.float32)
+        t = rng.integers(0, shape[1], (shape[0], *shape[2:])).astype(dtype)
+        want = TF.cross_entropy(torch.tensor(x), torch.tensor(t.astype(np.int64)))
+        np.testing.assert_allclose(F.cross_entropy(cr.tensor(x), t).item(), float(want), rtol=1e-6)
+
+
+def test_float16_means_over_more_examples_than_float16_counts() -> None:
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 3, 200, 200)).astype(np.float16)  # 80,000 examples: over float16's 65,504
+    t = rng.integers(0, 3, (2, 200, 200))
+    ours = cr.tensor(x, requires_grad=True)
+    loss = F.cross_entropy(ours, t)
+    loss.backward()
+    theirs = torch.tensor(x.astype(np.float32), requires_grad=True)
+    TF.cross_entropy(theirs, torch.tensor(t)).backward()
+    assert loss.dtype == np.float16
+    np.testing.assert_allclose(loss.item(), TF.cross_entropy(theirs.detach(), torch.tensor(t)).item(), rtol=1e-3)
+    np.testing.assert_allclose(ours.grad.data.astype(np.float32), theirs.grad.numpy(), rtol=2e-2, atol=1e-7)
+    half = np.log(np.full((70000, 2), 0.5, np.float16))
+    np.testing.assert_allclose(F.nll_loss(cr.tensor(half), np.zeros(70000, int)).item(), np.log(2), rtol=1e-3)
+
+
+def test_a_scaled_cross_entropy_compiles_to_eagers_bits() -> None:
+    # loss / 2 hands the rule a NumPy scalar: the same arrays' rule as an unscaled loss, eager and compiled
+    rng = np.random.default_rng(12)
+    grad = lambda a, b: cr.grad(lambda z: F.cross_entropy(z, b) / 2)(a)
+    compiled = cr.compile(grad)
+    for _ in range(3):
+        a, b = rng.standard_normal((3, 4)).astype(np.float32), rng.integers(0, 4, 3)
+        assert np.asarray(compiled(a, b)).tobytes() == np.asarray(grad(a, b)).tobytes()
+
+
+def test_cross_entropy_of_an_empty_batch_of_no_classes() -> None:
+    for reduction, want in (("none", []), ("mean", np.nan), ("sum", 0.0)):
+        np.testing.assert_array_equal(F.cross_entropy(cr.tensor(np.zeros((0, 0))), np.zeros(0, int),
+                                                      reduction=reduction).data, want)
+
+
+def test_embedding_mapped_over_its_weights_keeps_the_padding_row_out_of_the_gradient() -> None:
+    weights, ids = np.random.default_rng(13).standard_normal((3, 5, 2)), np.array([0, 1, 0, 4])
+    pick = lambda w: F.embedding(ids, w, padding_idx=0)
+    np.testing.assert_array_equal(cr.vmap(pick)(weights), np.stack([pick(cr.tensor(w)).data for w in weights]))
+    g = cr.vmap(cr.grad(lambda w: pick(w).sum()))(weights)
+    np.testing.assert_array_equal(g[:, 0], 0.0)
+    np.testing.assert_array_equal(g[:, 1], 1.0)

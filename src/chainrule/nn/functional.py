@@ -720,7 +720,7 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None, max_norm:
             raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for {n} embeddings")
         hit = idx == pad_row
         if isinstance(hit, Tensor) or hit.any():  # (a box's hits are not known here: always)
-            out = where(hit[..., None], getitem(_stopped(w), idx), out)  # the padding row's value, no gradient
+            out = where(hit[..., None], getitem(stop_gradient(w), idx), out)  # the padding row's value, no gradient
     return out
 
 
@@ -1116,6 +1116,8 @@ def _weighted_mean(loss: Any, denominator: float) -> Any:
     division-by-zero warning."""
     if denominator == 0.0:
         return _sum(loss) * 0.0 + math.nan  # gradient 0, as PyTorch
+    if loss.dtype == np.float16:  # float16 holds no count over 65504: the terms in float32, the mean back
+        return astype(_sum(astype(loss, np.float32) / denominator), np.float16)
     return _sum(loss / denominator)
 
 

@@ -468,7 +468,7 @@ def _read_only(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 @functools.lru_cache(maxsize=64)
 def _row_starts(count: int, n: int) -> np.ndarray[Any, Any]:
     """0, n, 2n, ...: where each of ``count`` rows of n classes starts in the flattened array."""
-    return _read_only(np.arange(0, count * n, n))
+    return _read_only(np.arange(count) * n)
 
 
 @functools.lru_cache(maxsize=64)
@@ -481,8 +481,9 @@ def _target_positions(x: Any, target: Any, axis: int) -> Any:
     the target logits in one gather, np.put writes there, whatever x's rank and layout."""
     n, inner = x.shape[axis], math.prod(x.shape[axis + 1:])
     xp = backend.namespace(target)
+    target = target.astype(np.intp, copy=False)  # positions of any size: a uint8 target's arithmetic would wrap
     if inner == 1:  # (C,) or (N, C): example k's row starts at k * n
-        start = _row_starts(target.size, n) if xp is np else xp.arange(0, target.size * n, n)
+        start = _row_starts(target.size, n) if xp is np else xp.arange(target.size) * n
         return (start if target.ndim == 1 else start.reshape(target.shape)) + target
     k = xp.arange(target.size).reshape(target.shape)  # example k = (outer, inner), flattened
     return k // inner * (n * inner) + k % inner + target * inner
@@ -519,8 +520,9 @@ def _reduced_losses(loss: Any, reduction: str) -> Any:
     if reduction == "none":
         return loss
     n = loss.size
-    total = _sum(loss / n if reduction == "mean" and n else loss, keepdims=True).reshape(())
-    return total * math.nan if reduction == "mean" and not n else total
+    wide = loss.astype(np.float32) if loss.dtype == _HALF else loss  # float16 sums in float32 (n may exceed 65504)
+    total = _sum(wide / n if reduction == "mean" and n else wide, keepdims=True).reshape(())
+    return (total * math.nan if reduction == "mean" and not n else total).astype(loss.dtype, copy=False)
 
 
 def _softmax_cross_entropy(x: Any, target: Any, axis: int = 1, reduction: str = "none") -> Any:
@@ -562,7 +564,10 @@ def _per_example(g: Any, target: Any, axis: int, reduction: str) -> Any:
     a reduced loss the 0-d g (divided by the count for the mean)."""
     if reduction == "none":
         return g.reshape(_with_class_axis(target.shape, axis))
-    return g / target.size if reduction == "mean" else g
+    if reduction == "sum":
+        return g
+    count = np.float32(target.size) if g.dtype == _HALF else target.size  # (float16 holds no count over 65504)
+    return g / count if target.size else g * math.nan
 
 
 def _host_rule(g: Any, x: Any, target: Any, axis: int) -> Any:
@@ -601,6 +606,8 @@ def _softmax_cross_entropy_vjp(g: Any, ans: Any, x: Any, target: Any, axis: int 
     and in cr.compile (one step of the program, run on the arrays) computed from the arrays; with primitives
     otherwise, so that it differentiates again."""
     axis %= x.ndim
+    if isinstance(g, np.generic):  # a NumPy scalar: a 0-d result of the loss's scaling (loss / 2)
+        g = np.asarray(g)
     if type(x) in backend.array_types:
         if type(g) is type(x) and type(target) is type(x):
             return _array_rule(g, ans, x, target, axis, reduction)
@@ -622,7 +629,9 @@ def _softmax_cross_entropy_jvp(t: Any, ans: Any, x: Any, target: Any, axis: int 
     if reduction == "none":
         return per
     total = _total(per, axis=tuple(range(batched, per.ndim)))
-    return total / target.size if reduction == "mean" else total
+    if reduction != "mean":
+        return total
+    return total / np.float32(target.size) if total.dtype == _HALF else total / target.size
 
 
 def _reference_softmax_cross_entropy(x: Any, target: Any, axis: int = 1, reduction: str = "none") -> Any:
