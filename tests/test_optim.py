@@ -893,3 +893,20 @@ def test_lbfgs_on_a_device_and_in_float32_as_on_the_host() -> None:
     host = run("cpu")
     with backend.use_provider(provider):
         np.testing.assert_array_equal(run("cuda"), host)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_a_learning_rate_given_as_a_tensor(name: str) -> None:
+    # PyTorch takes lr=torch.tensor(0.05); each update computed with it crashed here (an out= on a tensor)
+    runs = []
+    for lr in (0.05, cr.tensor(np.array(0.05))):
+        p = cr.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+        opt = getattr(cr.optim, name)([p], lr=lr)
+        for _ in range(3):
+            opt.zero_grad()
+            (p * p).sum().backward()
+            opt.step()
+        runs.append(p.data.copy())
+    np.testing.assert_array_equal(*runs)
+    with pytest.raises(TypeError, match="lr must be a number or a 0-d tensor that needs no gradient"):
+        getattr(cr.optim, name)([cr.tensor([1.0], requires_grad=True)], lr=cr.tensor(0.1, requires_grad=True))

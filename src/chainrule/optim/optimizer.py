@@ -106,6 +106,9 @@ class Optimizer:
         group["params"] = params
         for name, default in self.defaults.items():
             group.setdefault(name, default)
+        for name, value in group.items():
+            if name != "params":
+                group[name] = _setting(name, value)
         self._validate(group)
         ids = [id(p) for p in params]
         if len(set(ids)) != len(ids):
@@ -281,3 +284,17 @@ def _cast_value(p: Tensor, index: int, key: str, value: Any) -> Any:
             )
         return Tensor(backend.to_device(array, p.device))  # on the parameter's device
     return copy.deepcopy(value)
+
+
+def _setting(name: str, value: Any) -> Any:
+    """A hyper-parameter given as a tensor (``lr=cr.tensor(0.01)``, as PyTorch takes it) as its array, which the
+    updates compute with (an in-place change of the tensor is seen); one being differentiated is refused."""
+    if isinstance(value, tuple):
+        return tuple(_setting(name, v) for v in value)
+    if not isinstance(value, Tensor):
+        return value
+    if value.requires_grad or value.data.ndim:
+        raise TypeError(f"optimizer: {name} must be a number or a 0-d tensor that needs no gradient, got a tensor of "
+                        f"shape {value.shape}" + (" that requires grad" if value.requires_grad else ""))
+    return value.data
+
