@@ -1071,3 +1071,20 @@ def test_per_example_gradients_of_order_statistics_compile() -> None:
         compiled = cr.compile(cr.vmap(cr.grad(total)))
         for a in (x, -x, 2 * x):  # an index into the batch's gradient, traced and replayed
             _same(compiled(cr.tensor(a)), cr.vmap(cr.grad(total))(cr.tensor(a)))
+
+
+def test_a_parameter_made_a_view_of_another_between_calls_is_refused_not_replayed() -> None:
+    model = cr.nn.Linear(3, 2)
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x: Any, y: Any) -> None:
+        opt.zero_grad()
+        cr.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    compiled, rng = cr.compile(step), np.random.default_rng(1)
+    for _ in range(2):
+        compiled(rng.standard_normal((4, 3)).astype(np.float32), rng.integers(0, 2, 4))
+    model.bias.data = model.weight.data[0, :2]  # the bias now shares the weight's memory: the program kept them apart
+    with pytest.raises(cr.CompileError, match="shares"):
+        compiled(rng.standard_normal((4, 3)).astype(np.float32), rng.integers(0, 2, 4))

@@ -530,6 +530,18 @@ def _tensor_key(t: Tensor) -> Any:
     return (*key, data.shape, data.dtype, "cpu" if type(data) is np.ndarray else backend.device_of(data))
 
 
+def _sharing(tensors: list[Tensor]) -> tuple[int, ...]:
+    """For each tensor, the first of ``tensors`` whose array has the same memory owner: a tensor made a view of
+    another between calls (``b.data = w.data[0]``) changes it, and a trace relied on their being apart."""
+    first: dict[int, int] = {}
+    owners = []
+    for i, t in enumerate(tensors):
+        data = _DATA.__get__(t)
+        owner = data.base if getattr(data, "base", None) is not None else data
+        owners.append(first.setdefault(id(owner), i))
+    return tuple(owners)
+
+
 def _boxed(x: Any) -> bool:
     return type(x) is Traced or ((type(x) is tuple or type(x) is list) and any(_boxed(i) for i in x))
 
@@ -761,6 +773,9 @@ def _trace_alone(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[i
             else:
                 program.outputs.append((None, o))
         _escaped(trace, out_leaves)
+        tensors = [c.tensor for c in trace.captures.values()]
+        if len(tensors) > 1:  # which captured arrays are one memory: an alias made between calls needs a new trace
+            program.guards.append((functools.partial(_sharing, tensors), _sharing(tensors)))
         _settle(trace, done=True)
         values = program.env.copy()  # after the outputs and effects, which may have added slots
         for k, value in resolved:
