@@ -86,33 +86,25 @@ def _parameters(fn: Callable[..., Any]) -> tuple[str, ...]:
         return ()
 
 
-def _forward_options(forward: Callable[..., Any]) -> frozenset[str] | None:
-    """The options of a primitive without rules: its forward's parameters after the first (the array: ``axis``,
-    ``kth``, ``kind``); None when it takes ``**kwargs`` or has no signature (a ufunc)."""
+def _keywords(fn: Callable[..., Any], skip: int) -> frozenset[str] | None:
+    """The names ``fn`` takes by keyword after its first ``skip`` parameters; None when it takes any (``**kwargs``)
+    or has no signature (a ufunc)."""
     try:
-        params = list(inspect.signature(forward).parameters.values())
+        params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return None
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return None
-    return frozenset(p.name for p in params[1:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    return frozenset(p.name for p in params[skip:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
 def _options(rules: Sequence[Rule | None], n: int) -> frozenset[str] | None:
-    """The keyword options the rules take (``axis``, ``keepdims``...), read from the first rule's signature;
-    None when it takes any (``**kwargs``) or has no signature."""
+    """The keyword options the rules take (``axis``, ``keepdims``...), read from the first rule's signature (after
+    g, ans and the ``n`` inputs)."""
     rule = next((r for r in rules if r is not None), None)
     if isinstance(rule, functools.partial):  # a variadic primitive's rule, told its input
         rule = rule.func
-    if rule is None:
-        return None
-    try:
-        params = list(inspect.signature(rule).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return None
-    return frozenset(p.name for p in params[2 + n:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    return None if rule is None else _keywords(rule, 2 + n)
 
 
 class Primitive:
@@ -170,7 +162,8 @@ class Primitive:
         # what a call may pass by keyword: the inputs by their forward's names, and the options the rules take
         self.inputs = () if variadic else _input_names(forward, len(self.vjps))
         n = 0 if variadic else len(self.vjps)
-        rule_options = _options(self.vjps, n) if differentiable else _forward_options(forward)
+        # (a primitive without rules: its forward's parameters after the array, axis= or kth=)
+        rule_options = _options(self.vjps, n) if differentiable else _keywords(forward, 1)
         self.options = None if rule_options is None else rule_options - {name for name, _ in self.inputs}
         # PyTorch's spelling of the axis options it takes (dim=, keepdim=), renamed to NumPy's in _bind
         self.renames = spelling.renames(
