@@ -281,3 +281,13 @@ def test_new_linalg_under_jacfwd_hessian_and_grad(name: str) -> None:
     from test_elementwise import check_transforms
 
     check_transforms(LINALG_NUMPY_ONLY[name], np.array([0.3, -0.7, 1.4]))
+
+
+def test_cond_under_vmap_and_compile_decides_infinite_per_matrix() -> None:
+    x = np.stack([np.zeros((2, 2)), np.eye(2), np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([[2.0, 1.0], [0.0, 1.0]])])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.linalg.cond(x)
+        np.testing.assert_allclose(cr.vmap(cr.linalg.cond)(x), want, rtol=1e-14)
+        compiled = cr.compile(lambda v: cr.linalg.cond(cr.tensor(v)))
+        for v, w in zip(x, want):
+            np.testing.assert_allclose(compiled(v).data, w, rtol=1e-14)

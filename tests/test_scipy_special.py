@@ -333,3 +333,10 @@ def test_without_scipy_cr_scipy_names_the_extra() -> None:
     assert run.returncode != 0 and run.stdout.strip() == "0.0"
     assert "ImportError: cr.scipy needs SciPy, an optional extra of chainrule: pip install 'chainrule[scipy]'" \
         in run.stderr
+
+
+def test_riemann_zeta_maps_over_a_batch_and_still_refuses_its_derivative() -> None:
+    s = np.array([2.0, 3.0, 4.5])
+    np.testing.assert_allclose(cr.vmap(cr.scipy.special.zeta)(s), sp.zeta(s), rtol=1e-14)
+    with pytest.raises(TypeError, match="no closed-form derivative with respect to the exponent"):
+        cr.grad(lambda x: cr.scipy.special.zeta(x))(2.0)

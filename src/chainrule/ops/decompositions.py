@@ -39,7 +39,8 @@ from .. import backend
 from ..primitive import Primitive, Sample, holds_box, like
 from ..spelling import both_spellings
 from ..tensor import Tensor, bottom, values
-from .elementwise import absolute, conjugate, imag, real, sqrt, where
+from ..transforms import decision_values
+from .elementwise import absolute, conjugate, imag, isnan, logical_and, real, sqrt, where
 from .linalg import _mT, _to_end
 from .reduce import sum
 from .shape import as_array, getitem, reshape, transpose
@@ -1129,8 +1130,9 @@ def cond(x: Any, p: Any = None) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):  # a singular matrix: inf (0 / 0 for the zero matrix)
             r = small / big if p == -2 else big / small
         # NaN (0 / 0) where x holds no NaN is inf, as NumPy has it
-        infinite = np.logical_and(np.isnan(bottom(r)), ~np.isnan(values(x)).any(axis=(-2, -1)))
-        return where(infinite, math.inf, r) if infinite.any() else r
+        # (decided on the values: plain calls eagerly, recorded steps inside vmap and cr.compile)
+        infinite = logical_and(isnan(decision_values(r)), ~isnan(decision_values(x)).any(axis=(-2, -1)))
+        return where(infinite, math.inf, r) if isinstance(infinite, Tensor) or infinite.any() else r
     _check_square("cond", x)
     try:
         inverse = inv(x)

@@ -33,7 +33,7 @@ from ..linalg import eigh as _eigh
 from ..ops.elementwise import where
 from ..ops.shape import concatenate, getitem, pad, reshape, tril, triu
 from ..primitive import Example, Primitive, Sample, as_array, like
-from ..tensor import bottom
+from ..tensor import bottom, values
 
 __all__ = [
     "block_diag", "cho_factor", "cho_solve", "eigh", "expm", "logm", "lu_factor", "lu_solve", "solve_banded",
@@ -275,7 +275,7 @@ def lu_factor(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> t
     """
     (a,) = _prepare("lu_factor", check_finite, a)
     _square("lu_factor", a, 2)
-    piv = _pivots(bottom(a))
+    piv = _pivots(values(a))  # (inside vmap or cr.compile, which have no values yet for the pivots: refused by name)
     return _lu_unpivoted(getitem(a, _permutation(piv))), piv
 
 

@@ -27,7 +27,7 @@ from ..ops.reduce import log_softmax as _log_softmax
 from ..ops.reduce import logsumexp as _logsumexp
 from ..ops.reduce import softmax as _softmax
 from ..ops.reduce import sum as _sum
-from ..primitive import Primitive, Sample, as_array, holds_box, like
+from ..primitive import Dual, Primitive, Sample, as_array, like
 from ..spelling import both_spellings
 from ..tensor import Tensor, bottom
 
@@ -373,7 +373,7 @@ def zeta(x: Any, q: Any = None) -> Any:
     """
     if q is not None:
         return _hurwitz(x, q)
-    if holds_box((x,)):
+    if isinstance(x, Tensor) and (x.requires_grad or type(x) is Dual):  # differentiated (vmap's batches are fine)
         _no_derivative("zeta", "the exponent x")(None)
     return _riemann(x)
 
