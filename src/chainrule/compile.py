@@ -568,10 +568,22 @@ def apply(prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any], level:
         raise _named(prim, values, error) from None
     if getattr(forward, "__code__", None) is _CHECKED:  # its check passed, on the dtypes every replay sees
         forward = forward.__wrapped__  # type: ignore[attr-defined]
-    box = trace.result(functools.partial(forward, **kwargs) if kwargs else forward, pairs, ans)
+    step = functools.partial(forward, **kwargs) if kwargs else forward
+    quiet = np.geterr()
+    if quiet != _WARNS:  # computed under np.errstate (a 0 / 0 the function expects): so is the step at every replay
+        step = functools.partial(_in_errstate, step, quiet)
+    box = trace.result(step, pairs, ans)
     if prim is primitive.checked:
         trace.program.checks.append(trace.slots[id(box)])
     return box
+
+
+_WARNS = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}  # NumPy's default
+
+
+def _in_errstate(step: Callable[..., Any], state: Any, *args: Any) -> Any:
+    with np.errstate(**state):
+        return step(*args)
 
 
 def _host_scalars(forward: Callable[..., Any], at: tuple[int, ...], *args: Any, **kwargs: Any) -> Any:
