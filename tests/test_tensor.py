@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import re
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -243,6 +244,60 @@ def test_binary_operators_match_numpy_in_every_combination(name: str, op: Callab
     got = op(np.float64(2.0), cr.tensor(B))
     assert isinstance(got, cr.Tensor)
     np.testing.assert_allclose(got.data, op(2.0, B))
+
+
+def _outcome(fn: Callable[[], Any]) -> tuple[Any, ...]:
+    """What a call gives: its result (as an array) or its exception's type, and the warnings it raised."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value: Any = fn()
+        except (OverflowError, TypeError, ValueError) as error:
+            value = type(error)
+    value = value.data if isinstance(value, cr.Tensor) else value
+    return value, [(w.category, str(w.message)) for w in caught]
+
+
+NUMBERS = [0.9, 3, -2, 0.0, -0.0, 1.0, float("nan"), float("inf"), -1e300, 1e-320, 10**30, 10**400, True]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "int64", "int8", "bool", "complex128"])
+def test_python_numbers_in_arithmetic_give_numpys_bits_and_warnings(dtype: str) -> None:
+    # the arithmetic operators take a Python number as a 0-d array of the tensor's dtype (faster in NumPy): the
+    # same bits, dtype, warnings and errors as NumPy's own weak number, on either side, in the gradient too
+    a = np.array([1.5, -0.25, 0.0, 3.0]).astype(dtype)
+    for name, op in BINARY[:4]:
+        for number in NUMBERS:
+            for left in (True, False):
+                def mine() -> Any:
+                    return op(cr.tensor(a), number) if left else op(number, cr.tensor(a))
+
+                def numpys() -> Any:
+                    return op(a, number) if left else op(number, a)
+
+                got, want = _outcome(mine), _outcome(numpys)
+                where = f"{dtype} {name} {number!r} ({'left' if left else 'right'})"
+                assert got[1] == want[1], where
+                if isinstance(want[0], type):
+                    assert got[0] is want[0], where
+                else:
+                    assert got[0].dtype == want[0].dtype and got[0].tobytes() == want[0].tobytes(), where
+    if a.dtype.kind == "f":
+        x = cr.tensor(a, requires_grad=True)
+        g = np.array([0.5, 2.0, -1.0, 3.0], dtype)
+        (x * 0.9 + 2.5 / (x + 0.1) - 0.3).backward(cr.tensor(g))
+        np.testing.assert_array_equal(_grad(x), g * 0.9 - g * ((2.5 / (a + 0.1)) / (a + 0.1)))
+
+
+def test_many_different_numbers_in_arithmetic() -> None:
+    a = np.arange(3.0)
+    x = cr.tensor(a, requires_grad=True)
+    total, expected = x, a
+    for k in range(3000):  # more numbers than are kept as arrays at once
+        total, expected = total + x * (k / 7), expected + a * (k / 7)
+    total.sum().backward()
+    assert total.data.tobytes() == expected.tobytes()
+    np.testing.assert_allclose(_grad(x), 1 + sum(k / 7 for k in range(3000)), rtol=1e-13)
 
 
 def test_power_operator() -> None:

@@ -347,9 +347,24 @@ def run(
     # create_graph: rules record their own graph. Otherwise they see plain arrays and record nothing anyway, and
     # grad mode stays as it is, so a rule that runs a transform inside (checkpoint, custom rules) still can.
     with _grad_mode(True) if create_graph else contextlib.nullcontext():
-        while heap:
-            node = pop(heap)[1]
-            g = grads.pop(node)
+        # ``held``: a parent whose first cotangent arrived while the heap was empty, kept out of the heap and the
+        # dict. When the heap is still empty after its consumer, every other consumer of it has run (each lies on
+        # a path from a root, and an unfinished path keeps a node in the heap), so it goes next: a chain of ops,
+        # the commonest graph, is walked without the heap.
+        held: Node | None = None
+        held_g: Any = None
+        while True:
+            if held is not None and not heap:
+                node, g, held, held_g = held, held_g, None, None
+            else:
+                if held is not None:
+                    grads[held] = held_g
+                    push(heap, (-held.clock, held))
+                    held = held_g = None
+                if not heap:
+                    break
+                node = pop(heap)[1]
+                g = grads.pop(node)
             if node.raw is None:
                 raise _freed_error(node)
             if node.hooks is not None:
@@ -402,8 +417,12 @@ def run(
                         _last_use(out, pending, a, c is g and not create_graph, c, on_leaf)  # type: ignore[arg-type]
                     else:
                         _accumulate(out, a, c)
+                elif parent is held:
+                    held_g = held_g + c
                 elif parent in grads:
                     grads[parent] = grads[parent] + c
+                elif held is None and not heap:
+                    held, held_g = parent, c
                 else:
                     grads[parent] = c
                     push(heap, (-parent.clock, parent))

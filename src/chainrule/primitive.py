@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
+import math
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -180,6 +181,13 @@ class Primitive:
         if _depth:
             return _apply_nested(self, args, kwargs)
         # the hot path: no transform is active, so every Tensor is an ordinary (level 0) one
+        if len(args) == 1 and not kwargs and isinstance(args[0], Tensor):  # the commonest call: one tensor alone
+            data = args[0].data
+            try:
+                ans = self.forward(data)
+            except (ValueError, TypeError) as error:
+                raise _named(self, (data,), error) from None
+            return _output(self, args, (data,), _NO_OPTIONS, ans, args[0].requires_grad)
         raw: list[Any] | None = None
         requires = False
         i = 0
@@ -202,28 +210,7 @@ class Primitive:
             ans = self.forward(*raw, **kwargs) if kwargs else self.forward(*raw)
         except (ValueError, TypeError) as error:  # NumPy's words, without the op: say which op and which shapes
             raise _named(self, raw, error) from None
-        if type(ans) not in _ARRAYS:
-            ans = np.asarray(ans)
-        out = _new(Tensor)
-        out.data = ans
-        out._grad = None
-        out._hooks = None
-        out._version = None if ans.base is None else _share_version(args)
-        if requires and self.differentiable and is_grad_enabled():
-            node = _new(Node)  # fields set inline, without an __init__ frame
-            node.prim = self
-            node.args = args
-            node.raw = tuple(raw)  # a tuple of arrays and constants: the collector stops tracking it
-            node.kwargs = kwargs or _NO_OPTIONS  # one shared empty mapping: 64 bytes less per node
-            node.ans = ans
-            node.clock = tick()
-            node.hooks = None
-            out._node = node
-            out.requires_grad = True
-        else:
-            out._node = None
-            out.requires_grad = False
-        return out
+        return _output(self, args, tuple(raw), kwargs, ans, requires)
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -231,6 +218,106 @@ class Primitive:
 
 _new = object.__new__
 _NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
+
+
+def _output(prim: Primitive, args: tuple[Any, ...], raw: tuple[Any, ...], kwargs: Mapping[str, Any], ans: Any,
+            requires: bool) -> Tensor:
+    """The Tensor of a level-0 application, and its node when an input requires grad and grad mode is on.
+    ``raw`` is a tuple of arrays and constants: the collector stops tracking it."""
+    if type(ans) not in _ARRAYS:
+        ans = np.asarray(ans)
+    out = _new(Tensor)
+    out.data = ans
+    out._grad = None
+    out._hooks = None
+    out._version = None if ans.base is None else _share_version(args)
+    if requires and prim.differentiable and is_grad_enabled():
+        node = _new(Node)  # fields set inline, without an __init__ frame
+        node.prim = prim
+        node.args = args
+        node.raw = raw
+        node.kwargs = kwargs or _NO_OPTIONS  # one shared empty mapping: 64 bytes less per node
+        node.ans = ans
+        node.clock = tick()
+        node.hooks = None
+        out._node = node
+        out.requires_grad = True
+    else:
+        out._node = None
+        out.requires_grad = False
+    return out
+
+
+# Primitives whose forward and rules give the same bits for a Python number and for a 0-d array of the other
+# input's floating dtype holding it (+, -, *, /: NumPy converts the number to that dtype first). elementwise.py
+# adds them.
+ARITHMETIC: set[Primitive] = set()
+# Python numbers as 0-d read-only arrays of float64 or float32, by number: NumPy takes a 0-d array of the right
+# dtype about 0.2 us faster than a Python number, whose weak type it resolves at every call (in the backward too:
+# multiply's rule multiplies by it again). Keyed by dtype identity (NumPy's native dtypes are single objects).
+_FLOAT64, _FLOAT32 = np.dtype(np.float64), np.dtype(np.float32)
+_AS_FLOAT64: dict[float, Any] = {}
+_AS_FLOAT32: dict[float, Any] = {}
+
+
+def _typed_scalar(number: float, dtype: np.dtype[Any]) -> Any:
+    """``number`` as a 0-d array of ``dtype`` when that is float64 or float32 and the number converts to a finite
+    value there (else the number itself, so NumPy decides, and warns, as always). Zeros and NaNs are left alone:
+    0.0 and -0.0 are one key, and no NaN finds itself."""
+    if dtype is _FLOAT64:
+        table = _AS_FLOAT64
+    elif dtype is _FLOAT32:
+        table = _AS_FLOAT32
+    else:
+        return number
+    typed = table.get(number)
+    if typed is not None:
+        return typed
+    if number == 0 or number != number:
+        return number
+    with np.errstate(over="ignore"):
+        try:
+            typed = np.asarray(number, dtype)
+        except OverflowError:  # an int too large for a float: NumPy's own call says so
+            return number
+    if not np.isfinite(typed) and math.isfinite(number):
+        return number
+    if len(table) >= 1024:  # a program with many different numbers: start again rather than grow without end
+        table.clear()
+    typed.flags.writeable = False
+    table[number] = typed
+    return typed
+
+
+def operate(prim: Primitive, x: Any, y: Any) -> Any:
+    """``prim(x, y)`` for a Tensor operator (x or y is the Tensor): the call of the instance without packing the
+    arguments into a tuple and a dict, and without the generic loop over them (the commonest call there is)."""
+    if _depth:
+        return _apply_nested(prim, (x, y), {})
+    if isinstance(x, Tensor):
+        a = x.data
+        requires = x.requires_grad
+        if isinstance(y, Tensor):
+            b = y.data
+            requires = requires or y.requires_grad
+        elif type(y) is list or type(y) is tuple:
+            return prim(x, y)  # a sequence may hold tensors: the general path stacks them
+        elif (type(y) is float or type(y) is int) and prim in ARITHMETIC and type(a) is np.ndarray:
+            b = _typed_scalar(y, a.dtype)
+        else:
+            b = y
+    elif type(x) is list or type(x) is tuple:
+        return prim(x, y)
+    else:
+        b = y.data
+        requires = y.requires_grad
+        a = _typed_scalar(x, b.dtype) if ((type(x) is float or type(x) is int) and prim in ARITHMETIC
+                                          and type(b) is np.ndarray) else x
+    try:
+        ans = prim.forward(a, b)
+    except (ValueError, TypeError) as error:
+        raise _named(prim, (a, b), error) from None
+    return _output(prim, (x, y), (a, b), _NO_OPTIONS, ans, requires)
 
 
 def _named(prim: Primitive, raw: Sequence[Any], error: Exception) -> Exception:

@@ -532,55 +532,55 @@ class Tensor:
                 earlier.clock = self._version.clock
 
     # ---- operators -------------------------------------------------------------------------------------------
-    # each calls Primitive.__call__ as a plain function (_apply): Python enters it directly, without the longer
-    # path a call of the instance takes through __call__ (about 200 machine instructions an operator)
+    # binary ones go through primitive.operate, which skips the packing of arguments a call of the instance does;
+    # unary ones call Primitive.__call__ as a plain function (_apply), which Python enters more directly
     def __add__(self, other: ArrayLike) -> Tensor:
-        return _apply(add, self, other)
+        return _operate(add, self, other)
 
     def __radd__(self, other: ArrayLike) -> Tensor:
-        return _apply(add, other, self)
+        return _operate(add, other, self)
 
     def __sub__(self, other: ArrayLike) -> Tensor:
-        return _apply(subtract, self, other)
+        return _operate(subtract, self, other)
 
     def __rsub__(self, other: ArrayLike) -> Tensor:
-        return _apply(subtract, other, self)
+        return _operate(subtract, other, self)
 
     def __mul__(self, other: ArrayLike) -> Tensor:
-        return _apply(multiply, self, other)
+        return _operate(multiply, self, other)
 
     def __rmul__(self, other: ArrayLike) -> Tensor:
-        return _apply(multiply, other, self)
+        return _operate(multiply, other, self)
 
     def __truediv__(self, other: ArrayLike) -> Tensor:
-        return _apply(divide, self, other)
+        return _operate(divide, self, other)
 
     def __rtruediv__(self, other: ArrayLike) -> Tensor:
-        return _apply(divide, other, self)
+        return _operate(divide, other, self)
 
     def __floordiv__(self, other: ArrayLike) -> Tensor:
-        return _apply(floor_divide, self, other)
+        return _operate(floor_divide, self, other)
 
     def __rfloordiv__(self, other: ArrayLike) -> Tensor:
-        return _apply(floor_divide, other, self)
+        return _operate(floor_divide, other, self)
 
     def __mod__(self, other: ArrayLike) -> Tensor:
-        return _apply(remainder, self, other)
+        return _operate(remainder, self, other)
 
     def __rmod__(self, other: ArrayLike) -> Tensor:
-        return _apply(remainder, other, self)
+        return _operate(remainder, other, self)
 
     def __pow__(self, other: ArrayLike) -> Tensor:
-        return _apply(power, self, other)
+        return _operate(power, self, other)
 
     def __rpow__(self, other: ArrayLike) -> Tensor:
-        return _apply(power, other, self)
+        return _operate(power, other, self)
 
     def __matmul__(self, other: ArrayLike) -> Tensor:
-        return _apply(matmul, self, other)
+        return _operate(matmul, self, other)
 
     def __rmatmul__(self, other: ArrayLike) -> Tensor:
-        return _apply(matmul, other, self)
+        return _operate(matmul, other, self)
 
     def __neg__(self) -> Tensor:
         return _apply(negative, self)
@@ -592,22 +592,22 @@ class Tensor:
         return _apply(absolute, self)
 
     def __lt__(self, other: ArrayLike) -> Tensor:
-        return _apply(less, self, other)
+        return _operate(less, self, other)
 
     def __le__(self, other: ArrayLike) -> Tensor:
-        return _apply(less_equal, self, other)
+        return _operate(less_equal, self, other)
 
     def __gt__(self, other: ArrayLike) -> Tensor:
-        return _apply(greater, self, other)
+        return _operate(greater, self, other)
 
     def __ge__(self, other: ArrayLike) -> Tensor:
-        return _apply(greater_equal, self, other)
+        return _operate(greater_equal, self, other)
 
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
-        return _apply(equal, self, other)
+        return _operate(equal, self, other)
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
-        return _apply(not_equal, self, other)
+        return _operate(not_equal, self, other)
 
     def __getitem__(self, index: Any) -> Tensor:
         return getitem(self, index)
@@ -1117,22 +1117,22 @@ class Tensor:
     # the logical operators of boolean (and integer) tensors, as NumPy's and PyTorch's: primitives without a
     # gradient, so that vmap batches them and cr.compile records them
     def __and__(self, other: ArrayLike) -> Tensor:
-        return _apply(bitwise_and, self, other)
+        return _operate(bitwise_and, self, other)
 
     def __rand__(self, other: ArrayLike) -> Tensor:
-        return _apply(bitwise_and, other, self)
+        return _operate(bitwise_and, other, self)
 
     def __or__(self, other: ArrayLike) -> Tensor:
-        return _apply(bitwise_or, self, other)
+        return _operate(bitwise_or, self, other)
 
     def __ror__(self, other: ArrayLike) -> Tensor:
-        return _apply(bitwise_or, other, self)
+        return _operate(bitwise_or, other, self)
 
     def __xor__(self, other: ArrayLike) -> Tensor:
-        return _apply(bitwise_xor, self, other)
+        return _operate(bitwise_xor, self, other)
 
     def __rxor__(self, other: ArrayLike) -> Tensor:
-        return _apply(bitwise_xor, other, self)
+        return _operate(bitwise_xor, other, self)
 
     def __invert__(self) -> Tensor:
         return _apply(invert, self)
@@ -1350,5 +1350,6 @@ from .ops.elementwise import (  # noqa: E402
 from .ops.linalg import matmul  # noqa: E402
 from .ops.shape import getitem, transpose  # noqa: E402
 from .primitive import CompileError, Dual, Primitive, Traced, holds_box, identity, like  # noqa: E402
+from .primitive import operate as _operate  # noqa: E402
 
 _apply = Primitive.__call__

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import backend
 from ..fused import Kernel
-from ..primitive import Primitive, Sample, as_array, is_complex, like
+from ..primitive import ARITHMETIC, Primitive, Sample, as_array, is_complex, like
 from ..spelling import as_dtype
 from ..tensor import Tensor, bottom, values
 from . import samples as S
@@ -165,6 +165,7 @@ multiply = Primitive("multiply", np.multiply, vjp=(lambda g, ans, x, y: g * y, l
 divide = Primitive("divide", np.divide, vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y),
                    jvp=(lambda t, ans, x, y: t / y, lambda t, ans, x, y: -t * ans / y), batching=True,
                    samples=S.with_complex(S.binary(), S.complex_binary()))
+ARITHMETIC.update((add, subtract, multiply, divide))
 negative = Primitive("negative", np.negative, vjp=lambda g, ans, x: -g, jvp=lambda t, ans, x: -t,
                      batching=True, samples=S.unary("any"))
 
