@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import backend
 from ..fused import Kernel
-from ..primitive import ARITHMETIC, Primitive, Sample, as_array, is_complex, like
+from ..primitive import ARITHMETIC, Primitive, Sample, as_array, is_complex, like, number
 from ..spelling import as_dtype
 from ..tensor import Tensor, bottom, values
 from . import samples as S
@@ -261,7 +261,7 @@ arccos = elementwise("arccos", np.arccos, lambda ans, x: -1 / sqrt(1 - x * x), S
 arctan = elementwise("arctan", np.arctan, lambda ans, x: 1 / (1 + x * x), S.unary("any"))
 sinh = elementwise("sinh", np.sinh, lambda ans, x: cosh(x), S.unary("any"))
 cosh = elementwise("cosh", np.cosh, lambda ans, x: sinh(x), S.unary("any"))
-tanh = elementwise("tanh", np.tanh, lambda ans, x: 1 - ans * ans,
+tanh = elementwise("tanh", np.tanh, lambda ans, x: number(1, ans) - ans * ans,
                    S.with_complex(S.unary("any"), S.complex_unary("unit")))  # |z| < 1: away from tanh's poles
 arctan2 = Primitive(
     "arctan2",
@@ -363,7 +363,8 @@ def _reference_erf(x: Any) -> Any:
 
 
 # the seed's result: sigma' = sigma (1 - sigma), reusing the forward's answer
-sigmoid = elementwise("sigmoid", _stable_sigmoid, lambda ans, x: ans * (1 - ans), reference=_reference_sigmoid)
+sigmoid = elementwise("sigmoid", _stable_sigmoid, lambda ans, x: ans * (number(1, ans) - ans),
+                      reference=_reference_sigmoid)
 # log(1 + e^x) = logaddexp(0, x) never overflows; its derivative is sigmoid(x)
 softplus = elementwise("softplus", lambda x: np.logaddexp(0, x), lambda ans, x: sigmoid(x),
                        S.unary("any"), reference=lambda x: np.log1p(np.exp(x)))
