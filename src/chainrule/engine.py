@@ -294,6 +294,12 @@ def _modified_error(node: Node, a: Any) -> RuntimeError:
     )
 
 
+def unchanged(g: Any, ans: Any, *args: Any) -> Any:
+    """The VJP or JVP rule that passes its cotangent (tangent) on as it is (d(x + y)/dx = 1): the sweep skips the
+    call."""
+    return g
+
+
 def _rule_shape_error(node: Node, i: int, c: Any, data: Any) -> RuntimeError:
     return RuntimeError(
         f"the VJP rule of '{node.prim.name}' for input {i} returned a cotangent of shape {c.shape}, which does not "
@@ -395,7 +401,9 @@ def run(
                 if node.level and (a._node.level if a._node is not None else 0) != node.level:
                     continue  # a box of a lower level: a constant at this node's level
                 rule = vjps[i]
-                if kw:
+                if rule is unchanged:
+                    c = g
+                elif kw:
                     c = rule(g, ans, *args, **kw)
                 elif len(args) == 1:  # a plain call for the common arities: cheaper than unpacking *args
                     c = rule(g, ans, args[0])

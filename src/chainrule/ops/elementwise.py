@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from ..engine import unchanged
 from ..fused import Kernel
 from ..primitive import ARITHMETIC, Primitive, Sample, as_array, is_complex, like, number
 from ..spelling import as_dtype
@@ -153,11 +154,10 @@ def ordered(name: str, forward: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # ---- arithmetic ----------------------------------------------------------------------------------------------
-add = Primitive("add", np.add, vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g),
-                jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: t), batching=True,
+add = Primitive("add", np.add, vjp=(unchanged, unchanged), jvp=(unchanged, unchanged), batching=True,
                 samples=S.with_complex(S.binary(), S.complex_binary()))
-subtract = Primitive("subtract", np.subtract, vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g),
-                     jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t), batching=True, samples=S.binary())
+subtract = Primitive("subtract", np.subtract, vjp=(unchanged, lambda g, ans, x, y: -g),
+                     jvp=(unchanged, lambda t, ans, x, y: -t), batching=True, samples=S.binary())
 multiply = Primitive("multiply", np.multiply, vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x),
                      jvp=(lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t), batching=True,
                      samples=S.with_complex(S.binary(), S.complex_binary()))
