@@ -289,6 +289,25 @@ def test_python_numbers_in_arithmetic_give_numpys_bits_and_warnings(dtype: str) 
         np.testing.assert_array_equal(_grad(x), g * 0.9 - g * ((2.5 / (a + 0.1)) / (a + 0.1)))
 
 
+def test_a_number_saved_for_the_backward_cannot_be_changed() -> None:
+    saved = (cr.tensor([1.0, 2.0], requires_grad=True) * 0.1).grad_fn.raw[1]
+    with pytest.raises(ValueError, match="WRITEABLE"):
+        saved.flags.writeable = True
+    assert (cr.tensor([1.0, 2.0]) * 0.1).data.tolist() == [0.1, 0.2]
+
+
+def test_a_hook_returning_another_dtype_keeps_the_gradients_dtype() -> None:
+    # float32 stays float32: the hook's float64 tensor is cast, as a returned array is, before the rule sees it
+    for create_graph in (False, True):
+        x = cr.tensor(np.ones(3, np.float32), requires_grad=True)
+        y = x / 0.1
+        y.register_hook(lambda g: g * np.float64(0.7203244934421581))
+        y.sum().backward(create_graph=create_graph)
+        g = (np.ones(3, np.float32) * np.float64(0.7203244934421581)).astype(np.float32)
+        assert _grad(x).dtype == np.float32
+        assert _grad(x).tobytes() == (g / np.float32(0.1)).tobytes()
+
+
 def test_many_different_numbers_in_arithmetic() -> None:
     a = np.arange(3.0)
     x = cr.tensor(a, requires_grad=True)

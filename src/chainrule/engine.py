@@ -626,10 +626,12 @@ def _run_hooks(hooks: list[Callable[[Any], Any]], g: Any, create_graph: bool) ->
             raise RuntimeError(f"a hook returned a gradient of shape {np.shape(result)} for a tensor of shape "
                                f"{g.shape}")
         xp = backend.namespace(g.data if create_graph else g)
+        dtype = g.dtype
         if create_graph:
-            g = result if isinstance(result, Tensor) else Tensor._from_node(xp.asarray(result, dtype=g.dtype), None)
+            g = result if isinstance(result, Tensor) else Tensor._from_node(xp.asarray(result, dtype=dtype), None)
         else:
-            g = result.data if isinstance(result, Tensor) else xp.asarray(result, dtype=g.dtype)
+            g = result.data if isinstance(result, Tensor) else xp.asarray(result, dtype=dtype)
+        g = in_dtype(g, dtype)  # a hook's tensor of another dtype: the gradient keeps its own, as an array would
     return g
 
 

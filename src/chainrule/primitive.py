@@ -285,6 +285,7 @@ def _typed_scalar(number: float, dtype: np.dtype[Any]) -> Any:
     if len(table) >= 1024:  # a program with many different numbers: start again rather than grow without end
         table.clear()
     typed.flags.writeable = False
+    typed = typed.view()  # a view of a read-only array cannot be made writeable again: no one can change the number
     table[number] = typed
     return typed
 
