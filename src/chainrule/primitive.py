@@ -254,7 +254,9 @@ def _output(prim: Primitive, args: tuple[Any, ...], raw: tuple[Any, ...], kwargs
 ARITHMETIC: set[Primitive] = set()
 # Python numbers as 0-d read-only arrays of float64 or float32, by number: NumPy takes a 0-d array of the right
 # dtype about 0.2 us faster than a Python number, whose weak type it resolves at every call (in the backward too:
-# multiply's rule multiplies by it again). Keyed by dtype identity (NumPy's native dtypes are single objects).
+# multiply's rule multiplies by it again). Not for 0-d inputs: their results and cotangents are NumPy scalars, whose
+# arithmetic with a Python number is the fastest of all. Keyed by dtype identity (NumPy's native dtypes are single
+# objects).
 _FLOAT64, _FLOAT32 = np.dtype(np.float64), np.dtype(np.float32)
 _AS_FLOAT64: dict[float, Any] = {}
 _AS_FLOAT32: dict[float, Any] = {}
@@ -292,14 +294,15 @@ def _typed_scalar(number: float, dtype: np.dtype[Any]) -> Any:
 
 def number(value: float, like: Any) -> Any:
     """``value`` for arithmetic with ``like`` inside a rule: a cached 0-d array of its dtype when ``like`` is a NumPy
-    float64 or float32 array (the same bits as the Python number, taken faster: 0.15-0.3 us a call on small
-    arrays), else the number itself.
+    float64 or float32 array of one axis or more (the same bits as the Python number, taken faster: 0.15-0.3 us a
+    call on small arrays), else the number itself (a 0-d value's arithmetic gives NumPy scalars, whose own
+    arithmetic with a Python number is faster still).
 
     >>> import numpy as np
     >>> number(1, np.zeros(2)).dtype, number(1, np.zeros(2, np.float32)).dtype, number(1, np.zeros(2, int))
     (dtype('float64'), dtype('float32'), 1)
     """
-    return _typed_scalar(value, like.dtype) if type(like) is np.ndarray else value
+    return _typed_scalar(value, like.dtype) if type(like) is np.ndarray and like.ndim else value
 
 
 def operate(prim: Primitive, x: Any, y: Any) -> Any:
@@ -315,7 +318,7 @@ def operate(prim: Primitive, x: Any, y: Any) -> Any:
             requires = requires or y.requires_grad
         elif type(y) is list or type(y) is tuple:
             return prim(x, y)  # a sequence may hold tensors: the general path stacks them
-        elif (type(y) is float or type(y) is int) and prim in ARITHMETIC and type(a) is np.ndarray:
+        elif (type(y) is float or type(y) is int) and prim in ARITHMETIC and type(a) is np.ndarray and a.ndim:
             b = _typed_scalar(y, a.dtype)
         else:
             b = y
@@ -325,7 +328,7 @@ def operate(prim: Primitive, x: Any, y: Any) -> Any:
         b = y.data
         requires = y.requires_grad
         a = _typed_scalar(x, b.dtype) if ((type(x) is float or type(x) is int) and prim in ARITHMETIC
-                                          and type(b) is np.ndarray) else x
+                                          and type(b) is np.ndarray and b.ndim) else x
     try:
         ans = prim.forward(a, b)
     except (ValueError, TypeError) as error:
