@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .primitive import BatchValueError, Traced, holds_box
+from .primitive import BatchValueError, Primitive, Traced, holds_box, operate
 from .tensor import Tensor, bottom, values
 
 Impl = Callable[..., Any]
@@ -189,6 +189,10 @@ def _no_out(name: str, kwargs: dict[str, Any]) -> None:
 def array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
     """``Tensor.__array_ufunc__``: ``np.sin(t)``, ``ndarray + t``, ``np.add.reduce(t)``, ... through chainrule."""
     ufuncs, _ = _tables()
+    if not kwargs and method == "__call__":  # the commonest call (np.tanh(t), np.multiply(t, 0.9)): straight in
+        primitive = ufuncs.get(ufunc)
+        if type(primitive) is Primitive:
+            return operate(primitive, *inputs) if len(inputs) == 2 else primitive(*inputs)
     name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
     out = kwargs.get("out")
     if out is not None and method == "__call__" and len(out) == 1 and _traced(out):
