@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import blas
 from ..engine import tick
 from ..tensor import Tensor
 from .optimizer import Optimizer, ParamsT, scalar
@@ -21,6 +22,16 @@ def _descend(p: Tensor, step: Any) -> None:
     data = p.data
     data -= step
     p._share_version().clock = tick()
+
+
+def _descend_scaled(p: Tensor, rate: Any, g: Any) -> None:
+    """``p -= rate * g``: one BLAS axpy into p's array where ``blas.axpy`` takes it (a large float array on the
+    host, SciPy installed: one pass, no temporary), else the product and ``_descend`` (and always under cr.compile,
+    which reads the rate at run: its replay makes the same axpy of the product and the difference it records)."""
+    if type(p) is Tensor and p._node is None and type(rate) is np.ndarray and blas.axpy(-float(rate), g, p.data):
+        p._share_version().clock = tick()
+    else:
+        _descend(p, rate * g)
 
 
 class SGD(Optimizer):
@@ -82,4 +93,4 @@ class SGD(Optimizer):
                 g = g + momentum * buf.data if nesterov else buf.data
             if g.dtype not in rates:
                 rates[g.dtype] = scalar(lr, g.dtype)
-            _descend(p, rates[g.dtype] * g)
+            _descend_scaled(p, rates[g.dtype], g)

@@ -1,0 +1,50 @@
+"""SciPy's BLAS, where SciPy is installed, for the one update NumPy has no single call for: ``w += a * g`` written
+into w in one pass (axpy), with no temporary. The optimizers' steps and cr.compile's replay of them both use it, so
+eager and compiled updates round alike.
+
+Without SciPy (core needs NumPy alone) the callers keep NumPy's two passes: ``a * g`` rounded, then the sum. BLAS
+rounds once (a fused multiply-add on current machines), so the two differ in the last bit of some entries.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+AXPY_BYTES = 1 << 16  # below this an array sits in cache and NumPy's two passes cost no more than BLAS's call
+
+
+@functools.cache
+def _blas() -> Any:
+    """scipy.linalg.blas, or None without SciPy."""
+    try:
+        from scipy.linalg import blas
+    except ImportError:
+        return None
+    return blas
+
+
+def takes(w: Any) -> bool:
+    """Whether ``axpy`` can update ``w``: a writable C-contiguous float32 or float64 host array of AXPY_BYTES or
+    more, with SciPy installed."""
+    return (type(w) is np.ndarray and w.dtype.char in "fd" and w.nbytes >= AXPY_BYTES and w.flags.c_contiguous
+            and w.flags.writeable and _blas() is not None)
+
+
+def axpy(a: float, g: Any, w: Any) -> bool:
+    """``w += a * g`` into w's own memory by BLAS when ``takes(w)`` and g is a C-contiguous array of w's shape and
+    dtype that does not overlap it; returns whether it did (False: nothing was done, the caller computes it).
+
+    >>> w, g = np.zeros(1 << 14), np.ones(1 << 14)
+    >>> done = axpy(-0.5, g, w)  # False without SciPy, w unchanged
+    >>> float(w[0]) if done else -0.5
+    -0.5
+    """
+    if not (takes(w) and type(g) is np.ndarray and g.shape == w.shape and g.dtype == w.dtype and g.flags.c_contiguous
+            and not np.may_share_memory(g, w)):
+        return False
+    routine = _blas().saxpy if w.dtype.char == "f" else _blas().daxpy
+    routine(g.reshape(-1), w.reshape(-1), a=float(a))  # into w: BLAS writes its y argument, a view of w's memory
+    return True
