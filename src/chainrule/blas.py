@@ -9,6 +9,7 @@ rounds once (a fused multiply-add on current machines), so the two differ in the
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,12 @@ def takes(w: Any) -> bool:
     more, with SciPy installed."""
     return (type(w) is np.ndarray and w.dtype.char in "fd" and w.nbytes >= AXPY_BYTES and w.flags.c_contiguous
             and w.flags.writeable and _blas() is not None)
+
+
+def load_for(arrays: Iterable[Any]) -> None:
+    """Import SciPy's BLAS now if one of ``arrays`` is one ``axpy`` will update: the import (some 15 MB resident)
+    belongs with an optimizer's set-up, not with its first step."""
+    any(takes(w) for w in arrays)
 
 
 def axpy(a: float, g: Any, w: Any) -> bool:
