@@ -35,7 +35,7 @@ def takes(w: Any) -> bool:
 
 
 def load_for(arrays: Iterable[Any]) -> None:
-    """Import SciPy's BLAS now if one of ``arrays`` is one ``axpy`` will update: the import (some 15 MB resident)
+    """Import SciPy's BLAS now if one of ``arrays`` is one ``axpy`` will update: the import (some 12 MB resident)
     belongs with an optimizer's set-up, not with its first step."""
     any(takes(w) for w in arrays)
 
