@@ -423,3 +423,99 @@ def _calls_in(during: Any) -> tuple[Any, dict[str, int]]:
     before = fused_calls.copy()
     out = during()
     return out, dict(fused_calls - before)
+
+
+# ---- a parameter's update as one BLAS axpy ----------------------------------------------------------------------
+def _sgd_run(shape: tuple[int, ...], dtype: Any, calls: int = 4, relayout: bool = False) -> tuple[Any, list[Any]]:
+    """A compiled SGD step on a weight of ``shape``; each call's weight before it, its gradient and the weight after."""
+    x = RNG.standard_normal((8, shape[1])).astype(dtype)
+    w = cr.tensor(RNG.standard_normal(shape).astype(dtype), requires_grad=True)
+    opt = cr.optim.SGD([w], lr=0.1)
+
+    @cr.compile
+    def step() -> None:
+        opt.zero_grad()
+        cr.sum(cr.tanh(x @ w.T)).backward()
+        opt.step()
+
+    seen = []
+    for i in range(calls):
+        if relayout and i == calls - 1:  # another layout, set between calls: the same signature, no new trace
+            w.data = np.asfortranarray(w.data)
+        before = w.data.copy()
+        step()
+        seen.append((before, w.grad.data.copy(), w.data.copy(), w.data))
+    return step, seen
+
+
+def _axpy_steps(step: Any) -> int:
+    return sum(getattr(op[0], "__qualname__", "").startswith("_axpy") for op in _program_of(step).ops)
+
+
+def _program_of(step: Any) -> Program:
+    return list(step.flat.values())[-1]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_large_update_is_one_axpy_within_an_ulp_of_the_exact_step(dtype: Any) -> None:
+    """w - lr * g of a weight of AXPY_BYTES or more is one BLAS axpy written into w's own array: one rounding
+    (a fused multiply-add), so within an ulp of the exact update where eager's two roundings may differ by one more."""
+    shape = (compile_passes.AXPY_BYTES // np.dtype(dtype).itemsize // 64, 64)
+    step, seen = _sgd_run(shape, dtype)
+    assert _axpy_steps(step) == 1 and step.traces == 2
+    lr = np.array(0.1, dtype)
+    for before, g, after, _ in seen[2:]:  # (the first call runs as written, the second traces: eager's numbers)
+        exact = before.astype(np.longdouble) - lr.astype(np.longdouble) * g  # (64 bits of mantissa)
+        ulp = np.spacing(np.maximum(np.abs(before), np.abs(lr * g))).astype(np.longdouble)
+        assert np.all(np.abs(after - exact) <= ulp)
+        assert np.all(np.abs(after - (before - lr * g)) <= 2 * ulp)
+    assert seen[-1][3] is seen[1][3]  # the same array, updated in place
+
+
+def test_small_updates_and_layouts_blas_cannot_take_keep_eager_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below AXPY_BYTES, without SciPy, and for a weight of another layout at replay: eager's two ufuncs, bit for
+    bit."""
+    lr = np.float32(0.1)
+
+    def exact_eager(seen: list[Any]) -> None:
+        for before, g, after, _ in seen:
+            _same(after, before - lr * g)
+
+    step, seen = _sgd_run((4, 64), np.float32)
+    assert _axpy_steps(step) == 0
+    exact_eager(seen)
+    step, seen = _sgd_run((64, 256), np.float32, relayout=True)
+    assert _axpy_steps(step) == 1 and step.traces == 2
+    exact_eager(seen[-1:])
+    monkeypatch.setattr(compile_passes, "_blas", lambda: None)
+    step, seen = _sgd_run((64, 256), np.float32)
+    assert _axpy_steps(step) == 0
+    exact_eager(seen)
+
+
+def test_an_update_whose_parts_are_read_elsewhere_or_come_from_outside_is_left() -> None:
+    """No axpy where the scaled step escapes (returned), or where g is an array from outside (it may be w's
+    own)."""
+    w0 = RNG.standard_normal((64, 256)).astype(np.float32)
+    x = RNG.standard_normal((64, 256)).astype(np.float32)
+
+    def returned(w: Any, x: Any) -> Any:
+        with cr.no_grad():
+            u = 0.5 * (x * 2.0)
+            w -= u
+        return u
+
+    def from_outside(w: Any, x: Any) -> Any:
+        with cr.no_grad():
+            w -= 0.5 * w.detach()
+            w -= 0.25 * x
+
+    for fn in (returned, from_outside):
+        results = []
+        for compiled in (False, True):
+            w = cr.tensor(w0.copy(), requires_grad=True)
+            run = cr.compile(lambda x, w=w: fn(w, x)) if compiled else (lambda x, w=w: fn(w, x))
+            out = [run(x + i) for i in range(3)]
+            results.append((out, w.data.copy()))
+        _same(results[1], results[0])
+        assert _axpy_steps(run) == 0

@@ -71,20 +71,21 @@ class _Abandon(BaseException):  # not an Exception: a user's `except Exception` 
 def compile(fn: Callable[..., Any] | None = None, static_argnums: int | tuple[int, ...] = ()) -> Any:
     """``fn`` traced once per signature and replayed as a flat program of array-library calls afterwards.
 
-    The signature is the pytree structure of the arguments, the shape, dtype and device of each array (or Tensor)
-    leaf, and the value of every other leaf and of the arguments at ``static_argnums``: a new one traces again.
-    Replays give eager's numbers bit for bit. Random draws (dropout's masks, ``cr.randn``) are recorded and drawn
-    afresh at every replay, as eager draws them. A whole training step compiles: tensors captured from outside
-    (a module's parameters and buffers, their ``.grad``, an optimizer's state) are read at every replay, and what
-    the step does to them (``loss.backward()``, ``optimizer.step()``, ``zero_grad()``, ``p -= lr * p.grad`` under
-    ``no_grad``, running statistics) is written back, as eager does it; learning rates and betas are read at every
-    replay, so a scheduler stepped between calls needs no new trace. Other captured values (arrays, Python numbers)
-    are constants of the program. A change to what the trace relied on (an optimizer's other settings or state, a
-    module's training mode, which gradients are None) traces again; the call that makes an optimizer's state (its
-    first step) runs as written. Refused while tracing, by ``CompileError``: a decision on traced values (``bool``,
-    ``float``, ``.item()``, ``np.asarray``), reseeding, a scheduler's ``step()``, ``backward(create_graph=True)``,
-    and an output whose graph no backward used. Called on values being differentiated (inside a transform, or
-    tensors that require grad), it runs ``fn`` as written, so their graph records as usual.
+    The signature is the pytree structure of the arguments, the shape, dtype and device of each array (or Tensor) leaf,
+    and the value of every other leaf and of the arguments at ``static_argnums``: a new one traces again. Replays give
+    eager's numbers bit for bit, but for the update ``w -= lr * g`` of a parameter of 64 KB or more, which is one BLAS
+    axpy where SciPy is installed (one rounding, not two: within an ulp). Random draws (dropout's masks, ``cr.randn``)
+    are recorded and drawn afresh at every replay, as eager draws them. A whole training step compiles: tensors captured
+    from outside (a module's parameters and buffers, their ``.grad``, an optimizer's state) are read at every replay,
+    and what the step does to them (``loss.backward()``, ``optimizer.step()``, ``zero_grad()``, ``p -= lr * p.grad``
+    under ``no_grad``, running statistics) is written back, as eager does it; learning rates and betas are read at every
+    replay, so a scheduler stepped between calls needs no new trace. Other captured values (arrays, Python numbers) are
+    constants of the program. A change to what the trace relied on (an optimizer's other settings or state, a module's
+    training mode, which gradients are None) traces again; the call that makes an optimizer's state (its first step)
+    runs as written. Refused while tracing, by ``CompileError``: a decision on traced values (``bool``, ``float``,
+    ``.item()``, ``np.asarray``), reseeding, a scheduler's ``step()``, ``backward(create_graph=True)``, and an output
+    whose graph no backward used. Called on values being differentiated (inside a transform, or tensors that require
+    grad), it runs ``fn`` as written, so their graph records as usual.
 
     >>> import numpy as np, chainrule as cr
     >>> f = cr.compile(cr.grad(lambda x: cr.sum(cr.tanh(x) ** 2)))

@@ -19,6 +19,14 @@
    fresh array past the allocator's reuse (32 MB: an add on 64 MB arrays, 7.3 ms against 11.8). Steps on small
    arrays of two or more dimensions, which would need a layout check, are left.
 
+3b. Parameter updates as one BLAS axpy (where SciPy is installed): ``w - s * g`` (or ``+``) written back into a
+   captured tensor's own array, s a number and g an array the program made, of ``AXPY_BYTES`` or more, float32 or
+   float64 on the host, becomes SciPy's ``saxpy``/``daxpy`` into w: one pass over w's memory instead of two and no
+   temporary (SGD's update of 1024 x 1024 float32: 0.11 ms against 0.24; 256 x 256: 7.5 us against 17). BLAS
+   contracts the product and the sum into one rounding where eager rounds each, so the new values are within an
+   ulp of the exact update, and may differ from eager's by one. Smaller updates keep eager's bits (what they
+   would save is below a microsecond).
+
 4. Fused runs, on a GPU: where the program's arrays live on a provider that fuses kernels (CuPy: ``cupy.fuse``),
    each run of consecutive elementwise ufunc steps becomes one kernel (chainrule.fused), whose outputs are the run's
    results read after it; a kernel launch costs more than the arithmetic of a small array, and the intermediates
@@ -27,9 +35,9 @@
    (cupy.fuse's first implementation mis-types it in some releases: cupy#10003).
 
 Passes 1-3 do not change an operation or the order of the operations, and ``out=`` does not change what a ufunc
-computes, so replays keep eager's numbers bit for bit. For arrays of two or more dimensions a replay writes into a
-buffer only where the arguments are C-contiguous (as traced), since eager's result would otherwise take another
-memory layout, which later reductions could sum in another order.
+computes, so replays keep eager's numbers bit for bit (3b's one rounding aside). For arrays of two or more dimensions a
+replay writes into a buffer only where the arguments are C-contiguous (as traced), since eager's result would otherwise
+take another memory layout, which later reductions could sum in another order.
 
 Not done on the host: fusing runs of small elementwise steps into one Python function. Without generating source
 code (no eval), such a step has to interpret its own list of calls, which costs what the replay's loop costs
@@ -94,6 +102,7 @@ def optimize(program: Program, values: dict[int, Any]) -> None:
     _fold_constants(program)
     _type_scalars(program, values)
     _fuse_runs(program, values)
+    _axpy_updates(program, values)
     _reuse_buffers(program, values)
 
 
@@ -356,6 +365,94 @@ def _into_c(forward: np.ufunc, check_inputs: bool) -> Callable[..., Any]:
         return forward(*inputs)
 
     return into
+
+
+# ---- 3b. a parameter's update w -= s * g as one BLAS axpy --------------------------------------------------------
+AXPY_BYTES = LARGE  # the size from which an update is one axpy (below it, eager's two roundings are kept)
+
+
+@functools.cache
+def _blas() -> Any:
+    """SciPy's BLAS wrappers, or None without SciPy (the pass is then left out)."""
+    try:
+        from scipy.linalg import blas
+    except ImportError:
+        return None
+    return blas
+
+
+def _axpy_updates(program: Program, values: dict[int, Any]) -> None:
+    """``w - s * g`` (or ``w + s * g``) written back into a captured tensor's own array w, with s a number, as one
+    BLAS axpy into w: one pass over w's memory instead of two and no temporary. Only where ``s * g`` is read by the
+    update alone, ``w`` is read no more, and ``g`` is made by the program (never an array from outside, which might
+    be w itself)."""
+    blas = _blas()
+    ops = program.ops
+    if blas is None or not program.effects:
+        return
+    home = {k: c for c, t in program.captured for u, what, k in program.effects if u is t and what == "data"}
+    if not home:
+        return
+    aliases = _Aliases(ops)
+    kept = kept_slots(program)
+    outside = {k for k in program.inputs if k is not None} | {k for k, _ in program.captured} | {
+        k for k, _ in program.captured_grads} | _constants(program, kept)
+    # arrays from outside, and what may be views of them (a shape or axes among a step's constants is no array)
+    tainted = {aliases.find(k) for k in outside if type(values.get(k, program.env[k])) in backend.array_types}
+    readers: dict[int, list[int]] = {}
+    for j, op in enumerate(ops):
+        for k in op[4]:
+            readers.setdefault(k, []).append(j)
+    producer = {op[5]: j for j, op in enumerate(ops)}
+    dropped: set[int] = set()
+    for j, op in enumerate(ops):
+        forward, own = ufunc_of(op), home.get(op[5])
+        if own is None or forward not in (np.subtract, np.add) or len(op[4]) != 2:
+            continue
+        w, t = op[4]
+        if forward is np.add and t == own:
+            w, t = t, w
+        i = producer.get(t)
+        if w != own or i is None or t in kept or readers.get(t) != [j] or ufunc_of(ops[i]) is not np.multiply:
+            continue
+        if max(readers[k][-1] for k in _views_of(ops, own) if k in readers) > j:
+            continue
+        scaled = _scaled(ops[i][4], values, program.env, values.get(own))
+        if scaled is None or aliases.find(scaled[1]) in tainted:
+            continue
+        axpy = getattr(blas, {"f": "saxpy", "d": "daxpy"}[values[own].dtype.char])
+        ops[j] = _step(_axpy(axpy, forward is np.subtract), (own, *scaled), op[5])
+        dropped.add(i)
+    program.ops = [op for i, op in enumerate(ops) if i not in dropped]
+
+
+def _scaled(ins: tuple[int, ...], values: dict[int, Any], env: list[Any], w: Any) -> tuple[int, int] | None:
+    """The slots (s, g) of a product ``s * g`` (either order) of a number s and an array g of w's shape and
+    dtype, float32 or float64 on the host, of AXPY_BYTES or more; None otherwise."""
+    if type(w) is not np.ndarray or w.dtype.char not in "fd" or w.nbytes < AXPY_BYTES:
+        return None
+    for s, g in (ins, ins[::-1]):
+        number, array = values.get(s, env[s]), values.get(g, env[g])
+        if type(array) is np.ndarray and (array.shape, array.dtype) == (w.shape, w.dtype) and (
+                type(number) in (int, float) or (type(number) is np.ndarray and number.shape == ()
+                                                  and number.dtype == w.dtype)):
+            return s, g
+    return None
+
+
+def _axpy(axpy: Callable[..., Any], subtract: bool) -> Callable[..., Any]:
+    """The update ``w -/+ s * g`` written into w by BLAS (one rounding, a fused multiply-add, where eager's
+    product and difference round twice); the two ufuncs, into a fresh array, where w is not a writable C-contiguous
+    array or g not C-contiguous (an array of another layout set between calls)."""
+    sign = -1.0 if subtract else 1.0
+
+    def update(w: Any, s: Any, g: Any) -> Any:
+        if w.flags.c_contiguous and w.flags.writeable and g.flags.c_contiguous:
+            axpy(g.reshape(-1), w.reshape(-1), a=sign * float(s))  # (a float: f2py takes it faster than a 0-d array)
+            return w
+        return np.subtract(w, np.multiply(s, g)) if subtract else np.add(w, np.multiply(s, g))
+
+    return update
 
 
 # ---- 4. fused runs of elementwise steps, on a GPU -------------------------------------------------------------------
