@@ -5,6 +5,7 @@ does what it says and leaves what it must leave (arguments, results, views still
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import numpy as np
@@ -519,3 +520,89 @@ def test_an_update_whose_parts_are_read_elsewhere_or_come_from_outside_is_left()
             results.append((out, w.data.copy()))
         _same(results[1], results[0])
         assert _axpy_steps(run) == 0
+
+
+# ---- cross-entropy's exponentials kept for its rule; forwards as the calls they make ----------------------------
+def _names(step: Any) -> list[str]:
+    names = []
+    for op in _program_of(step).ops:
+        f = op[0]
+        while type(f) is functools.partial:
+            f = f.func
+        names.append(getattr(f, "__name__", type(f).__name__))
+    return names
+
+
+@pytest.mark.parametrize("shape,axis,reduction", [((16, 5), 1, "mean"), ((16, 5), -1, "sum"), ((4, 3, 6), 1, "none"),
+                                                  ((5,), 0, "mean")])
+def test_cross_entropy_keeps_its_exponentials_for_its_rule(shape: tuple[int, ...], axis: int, reduction: str) -> None:
+    """softmax_cross_entropy's forward keeps its exponentials, sums and target positions for its rule, which scales
+    them in place: eager's loss and gradient bit for bit, over replays (one of them overflowing, shifted by the max),
+    and no replay's gradient is another's array."""
+    from chainrule.ops.reduce import softmax_cross_entropy
+
+    classes = shape[axis]
+    target_shape = shape[:axis % len(shape)] + shape[axis % len(shape) + 1:]
+    weights = RNG.standard_normal(target_shape) if reduction == "none" else None
+
+    def f(x: Any, y: Any) -> Any:
+        loss = softmax_cross_entropy(x, y, axis=axis, reduction=reduction)
+        return cr.sum(loss * weights) if weights is not None else loss * 1.5
+
+    def make() -> tuple[Any, Any]:
+        return RNG.standard_normal(shape) * 3, RNG.integers(0, classes, target_shape)
+
+    step = cr.compile(cr.value_and_grad(f))
+    held = []
+    for i in range(4):
+        x, y = make()
+        if i == 3:
+            x[(0,) * len(shape)] = 900.0  # exp(x - x_y) overflows: the max is the shift, in both forms
+        got = step(x, y)
+        _same(got, cr.value_and_grad(f)(x, y))
+        held.append((got[1], got[1].copy()))
+    assert step.traces == 1
+    if len(shape) > 1:  # (one example's loss is a NumPy scalar, made an array by a wrapper step: left as it is)
+        assert {"_losses_keeping", "_rule_from_kept"} <= set(_names(step))
+        assert "_softmax_cross_entropy" not in _names(step) and "_array_rule" not in _names(step)
+    for a, copy in held:  # each gradient its own array, untouched by later replays
+        assert a.tobytes() == copy.tobytes()
+    assert len({id(a) for a, _ in held}) == len(held)
+
+
+def test_a_cross_entropy_read_by_two_rules_keeps_nothing() -> None:
+    """Two backward sweeps through one loss (retain_graph): two rule steps, each recomputing (a kept array is
+    written into by the rule that takes it)."""
+    from chainrule.ops.reduce import softmax_cross_entropy
+
+    w0 = RNG.standard_normal((6, 4))
+    x = RNG.standard_normal((8, 6))
+    y = RNG.integers(0, 4, 8)
+
+    def step(w: Any) -> Any:
+        w = cr.tensor(w, requires_grad=True)
+        loss = softmax_cross_entropy(x @ w, y, reduction="mean")
+        loss.backward(retain_graph=True)
+        first = w.grad.detach() * 1.0
+        (loss * 2.0).backward()
+        return first, w.grad.detach()
+
+    compiled = cr.compile(step)
+    for i in range(3):
+        _same(compiled(w0 + i), step(w0 + i))
+    assert "_losses_keeping" not in _names(compiled) and _names(compiled).count("_array_rule") == 2
+
+
+def test_transposes_and_small_relus_replay_as_the_calls_they_make() -> None:
+    """A transpose as the array's own view, relu of an array below its rows of 8192 as a maximum against a row of
+    zeros (a constant): eager's bits; a larger relu keeps its own forward."""
+    for n, relu_steps in ((64, 0), (512, 1)):  # 64 x 64 floats: a maximum step; 512 x 512: relu's rows
+        a = RNG.standard_normal((n, n)) / n
+
+        def f(x: Any, a: Any = a) -> Any:
+            return cr.sum(F.relu(x @ a.T) ** 2)
+
+        step = _replays(cr.grad(f), lambda n=n: (RNG.standard_normal((n, n)),))
+        names = _names(step)
+        assert names.count("_relu") == relu_steps and "<lambda>" not in names
+        assert (names.count("maximum") == 1) == (relu_steps == 0)

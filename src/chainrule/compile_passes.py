@@ -62,6 +62,7 @@ import numpy as np
 
 from . import backend
 from .fused import Kernel
+from .ops import elementwise, reduce, shape
 from .ops.elementwise import _cast_forward
 
 if TYPE_CHECKING:
@@ -99,7 +100,9 @@ def optimize(program: Program, values: dict[int, Any]) -> None:
     True
     """
     _cast_settings(program)
+    _cheaper_forms(program, values)
     _fold_constants(program)
+    _keep_for_rules(program, values)
     _type_scalars(program, values)
     _fuse_runs(program, values)
     _axpy_updates(program, values)
@@ -166,6 +169,34 @@ def _cast_settings(program: Program) -> None:
     program.captured_settings = [entry for entry in program.captured_settings if entry[0] in read]
 
 
+# ---- 0b. forwards as the call they make on the traced arrays ----------------------------------------------------
+def _cheaper_forms(program: Program, values: dict[int, Any]) -> None:
+    """On host arrays: a transpose as the array's own method (np.transpose's dispatch costs more than taking the
+    view: 2.4 us against 0.7 in a replay), and relu of an array too small for its rows of 8192 as what it computes,
+    a maximum against a row of zeros, now a plain ufunc step with the row a constant of the program (made once, not
+    at every run; and the step may write into a dead buffer)."""
+    rows: dict[tuple[Any, ...], int] = {}
+    for i, op in enumerate(program.ops):
+        forward, options = _bound(op[0])
+        ins, out = op[4], op[5]
+        x = values.get(ins[0]) if len(ins) == 1 else None
+        if type(x) is not np.ndarray:
+            continue
+        if forward is shape.transpose.forward:
+            axes = options.get("axes")
+            program.ops[i] = _step(operator.methodcaller("transpose", axes) if axes is not None else _transposed,
+                                   ins, out)
+        elif forward is elementwise._relu and not options and x.size < elementwise._RELU_ROWS_MIN:
+            zeros = np.zeros(x.shape[-1:], dtype=np.result_type(x.dtype, 0))
+            key = (zeros.shape, zeros.dtype)
+            if key not in rows:
+                rows[key] = program.slot(zeros)
+            program.ops[i] = _step(np.maximum, (ins[0], rows[key]), out)
+
+
+_transposed = operator.attrgetter("T")
+
+
 # ---- 1. constants folded -----------------------------------------------------------------------------------------
 def _fold_constants(program: Program) -> None:
     """Steps whose inputs are all constants computed now; not a draw (no inputs), and not one whose result is kept or
@@ -183,6 +214,51 @@ def _fold_constants(program: Program) -> None:
         else:
             ops.append(op)
     program.ops = ops
+
+
+# ---- 1b. what a forward made, kept for its rule ---------------------------------------------------------------
+# forwards whose rule (recorded as one step, on the arrays) recomputes what the forward made: by forward, the rule,
+# the forward that also returns what it made, and the rule that takes that instead of recomputing it
+_KEPT = {reduce._softmax_cross_entropy: (reduce._array_rule, reduce._losses_keeping, reduce._rule_from_kept)}
+
+
+def _bound(forward: Callable[..., Any]) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """A step's function and the options bound into it (a plain function has none)."""
+    if type(forward) is functools.partial and not forward.args:
+        return forward.func, forward.keywords
+    return forward, {}
+
+
+def _keep_for_rules(program: Program, values: dict[int, Any]) -> None:
+    """A forward of ``_KEPT`` on host arrays whose answer one rule step reads (with the same inputs and options)
+    run in the form that keeps what the rule needs, and that rule reading it: the same numbers, computed once. What
+    is kept is let go after the rule where it is large."""
+    ops = program.ops
+    producer = {op[5]: i for i, op in enumerate(ops)}
+    rules: dict[int, list[int]] = {}  # a forward's step: the steps of its rule reading its answer
+    for j, op in enumerate(ops):
+        rule = _bound(op[0])[0]
+        i = producer.get(op[4][1]) if len(op[4]) == 4 else None
+        if i is not None and _KEPT.get(_bound(ops[i][0])[0], (None,))[0] is rule:
+            rules.setdefault(i, []).append(j)
+    after: dict[int, list[Op]] = {}
+    for i, found in rules.items():
+        forward, options = _bound(ops[i][0])
+        x = values.get(ops[i][4][0]) if len(ops[i][4]) == 2 else None
+        if len(found) != 1 or type(x) is not np.ndarray:  # (a rule run twice would write twice into what is kept)
+            continue
+        j = found[0]
+        _, keeping, from_kept = _KEPT[forward]
+        g, _, *inputs = ops[j][4]
+        if tuple(inputs) != ops[i][4]:  # (the rule's options are the node's: the forward's, normalized)
+            continue
+        kept, answer = program.slot(), ops[i][5]
+        ops[i] = _step(functools.partial(keeping, **options), ops[i][4], kept)
+        after.setdefault(i, []).append(_step(operator.itemgetter(0), (kept,), answer))
+        ops[j] = _step(functools.partial(from_kept, **_bound(ops[j][0])[1]), (g, kept, inputs[1]), ops[j][5])
+        if x.nbytes >= LARGE:
+            after.setdefault(j, []).append(_step(let_go, (), kept))
+    program.ops = [new for i, op in enumerate(ops) for new in (op, *after.get(i, ()))]
 
 
 # ---- 2. Python numbers as 0-d arrays of the loop's dtype ---------------------------------------------------------

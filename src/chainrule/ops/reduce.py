@@ -534,16 +534,24 @@ def _softmax_cross_entropy(x: Any, target: Any, axis: int = 1, reduction: str = 
     >>> softmax_cross_entropy(np.array([[0.0, 0.0], [1000.0, 0.0]]), np.array([1, 1])).tolist()
     [0.6931471805599453, 1000.0]
     """
+    return _losses_keeping(x, target, axis, reduction)[0]
+
+
+def _losses_keeping(x: Any, target: Any, axis: int = 1, reduction: str = "none") -> tuple[Any, tuple[Any, Any, Any]]:
+    """The forward's losses, and what its rule on the host recomputes from x (the exponentials, their sums over the
+    class axis and the targets' positions): cr.compile's form of the pair keeps them for the rule
+    (``_rule_from_kept``), which then takes no second pass of exponentials."""
     if x.dtype.kind != "f":
         raise TypeError(f"softmax_cross_entropy: the logits must be floating point, got {x.dtype}")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"softmax_cross_entropy: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     axis %= x.ndim
-    picked = x.take(_target_positions(x, target, axis)).reshape(_with_class_axis(target.shape, axis))
+    at = _target_positions(x, target, axis)
+    picked = x.take(at).reshape(_with_class_axis(target.shape, axis))
     with _quiet():
-        _, total, shift = _exponentials(x, picked, axis)
+        e, total, shift = _exponentials(x, picked, axis)
         loss = np.log(total) if shift is picked else np.log(total) + (shift - picked)
-    return _reduced_losses(loss.reshape(target.shape), reduction)
+    return _reduced_losses(loss.reshape(target.shape), reduction), (e, total, at)
 
 
 def _onehot(x: Any, target: Any, axis: int) -> Any:
@@ -576,9 +584,21 @@ def _host_rule(g: Any, x: Any, target: Any, axis: int) -> Any:
     at = _target_positions(x, target, axis)
     with _quiet():
         e, total, _ = _exponentials(x, x.take(at).reshape(_with_class_axis(target.shape, axis)), axis)
+    return _scaled(g, e, total, at)
+
+
+def _scaled(g: Any, e: Any, total: Any, at: Any) -> Any:
+    """exp(x - s) / sum * g - onehot * g, written into the exponentials ``e`` (which it takes over)."""
+    with _quiet():
         e *= g / total
     np.put(e, at, e.take(at) - (g.reshape(at.shape) if g.ndim else g))
     return e
+
+
+def _rule_from_kept(g: Any, losses_kept: tuple[Any, Any], target: Any, axis: int = 1, reduction: str = "none") -> Any:
+    """The host VJP from what ``_losses_keeping`` kept (whose exponentials it writes into): eager's numbers, bit for
+    bit, without their second computation."""
+    return _scaled(_per_example(g, target, axis % (target.ndim + 1), reduction), *losses_kept[1])
 
 
 def _ce_rule_body(xp: Any, x: Any, shift: Any, total: Any, hit: Any, g: Any) -> Any:
