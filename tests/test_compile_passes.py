@@ -450,7 +450,7 @@ def _sgd_run(shape: tuple[int, ...], dtype: Any, calls: int = 4, relayout: bool 
 
 
 def _axpy_steps(step: Any) -> int:
-    return sum(getattr(op[0], "__qualname__", "").startswith("_axpy") for op in _program_of(step).ops)
+    return sum(type(op[0]) is compile_passes._Axpy for op in _program_of(step).ops)
 
 
 def _program_of(step: Any) -> Program:

@@ -244,6 +244,8 @@ class Program:
         # is what they are for (an unused BCE, asarray_chkfinite)
         self.checks: list[int] = []
         self._handed: list[int] | None = None  # the slots of the arrays a run is handed (``_outside``)
+        # the settings whose array a run may reuse while their number is the same float (``_reusable_settings``)
+        self._settings: dict[int, tuple[Any, Any]] | None = None
         self.outputs: list[tuple[int, bool] | tuple[None, Any]] = []
         self.treedef: PyTreeDef | None = None
 
@@ -271,10 +273,19 @@ class Program:
             env[k] = t._grad.data  # type: ignore[union-attr]  # a guard checked it is there
         for t in self.released:
             t._grad = None
+        if self._settings is None:
+            self._settings = _reusable_settings(self)
         for k, group, key, index, dtype in self.captured_settings:
-            value = group[key]
-            value = np.array(value if index is None else value[index], dtype=np.float64)
-            env[k] = value if dtype is None else value.astype(dtype)
+            number = group[key] if index is None else group[key][index]
+            made = self._settings.get(k)
+            if made is None or made[0] is not number:
+                value = np.array(number, dtype=np.float64)
+                value = value if dtype is None else value.astype(dtype)
+                if made is not None and type(number) is float:
+                    self._settings[k] = (number, value)
+            else:
+                value = made[1]
+            env[k] = value
         for slot, x in zip(self.inputs, leaves):
             if slot is not None:
                 env[slot] = x
@@ -290,16 +301,17 @@ class Program:
             else:
                 env[out] = forward(*[env[i] for i in ins])
         if self.effects:
-            _apply_effects(self.effects, env, self._outside(env))
+            _apply_effects(self, env)
         return self.result(env)
 
-    def _outside(self, env: list[Any]) -> set[int]:
-        """The ids of the arrays a run was handed (arguments, captured tensors' and gradients' arrays): a tensor
-        given one of them as its new values gets a copy, as ``copy_`` and swaps copy eagerly."""
+    def _outside(self, env: list[Any], written: list[int]) -> set[int]:
+        """The ids of the arrays a run was handed (arguments, captured tensors' and gradients' arrays), and of those
+        ``written`` already: a tensor given one of them as its new values gets a copy, as ``copy_`` and swaps copy
+        eagerly."""
         if self._handed is None:  # (the slots are known once the trace is done)
             self._handed = [*(k for k in self.inputs if k is not None), *(k for k, _ in self.captured),
                             *(k for k, _ in self.captured_grads)]
-        return {id(env[k]) for k in self._handed}
+        return {*(id(env[k]) for k in self._handed), *written}
 
     def result(self, env: list[Any]) -> Any:
         """The outputs in the function's pytree structure, read from ``env`` (a run's, or the trace's values)."""
@@ -309,22 +321,39 @@ class Program:
             for k, tensor in self.outputs])
 
 
-def _apply_effects(effects: list[tuple[Tensor, str, int | None]], env: list[Any], outside: set[int]) -> None:
+def _reusable_settings(program: Program) -> dict[int, tuple[Any, Any]]:
+    """The slots of settings whose array no run writes into (kept_slots) and none hands out (no result or effect
+    may be a view of it), each with a placeholder for its last (number, array): a float is immutable, so while the
+    number is the same object its array is the same numbers (0.7 us a setting, at every run)."""
+    aliases = compile_passes._Aliases(program.ops)
+    escaping = {aliases.find(k) for k, _ in program.outputs if k is not None} | {
+        aliases.find(k) for _, _, k in program.effects if k is not None}
+    return {k: (None, None) for k, *_ in program.captured_settings if aliases.find(k) not in escaping}
+
+
+def _apply_effects(program: Program, env: list[Any]) -> None:
     """The writes of a run to state outside the function, as eager leaves it: updated tensors get their new values
     (``_write``), with their version stamped as an in-place update stamps it; rebound ones (``t.data = new``) the
-    new array itself; gradients are set, replaced or cleared."""
-    for t, what, k in effects:
+    new array itself; gradients are set, replaced or cleared. The arrays a run was handed are gathered only where a
+    write needs them (none, where the program wrote every update into the tensors' own arrays)."""
+    outside: set[int] | None = None
+    written: list[int] = []  # the new values given so far (a second tensor given the same ones gets a copy: t.copy_(p))
+    for t, what, k in program.effects:
         if what == "data":
             new = env[k]  # type: ignore[index]
             if new is not t.data:  # (the call spared where the program wrote into the tensor's own array)
+                outside = outside if outside is not None else program._outside(env, written)
                 _write(t, new, outside)
-            outside.add(id(new))  # (a second tensor given the same values gets a copy: t.copy_(p) after p's step)
+            written.append(id(new))
+            if outside is not None:
+                outside.add(id(new))
             t._share_version().clock = tick()
         elif what == "grad":
             t._grad = None if k is None else Tensor._from_node(env[k], None)
         elif what == "rebound":
             t.data = env[k]  # type: ignore[index]
         else:
+            outside = outside if outside is not None else program._outside(env, written)
             _write(t._grad, env[k], outside)  # type: ignore[arg-type, index]
 
 
@@ -380,6 +409,7 @@ class _Trace:
         self.born: dict[int, weakref.ref[Tensor]] = {}  # the tensors made while tracing (fresh at every call), by id
         self.made: list[tuple[weakref.ref[Tensor], Any]] = []  # those of constants given boxes, with their arrays
         self.guarded: set[Any] = set()  # what a guard already checks (an optimizer's settings, a module's mode)
+        self.keys: list[Any] = []  # each captured tensor's ``_tensor_key`` when it was taken over
 
     def capture(self, t: Tensor) -> None:
         """Take over ``t``, a tensor from outside whose array the function reads, writes or differentiates: its
@@ -401,7 +431,7 @@ class _Trace:
             self.sharing.add(id(t))  # an alias (t.detach(), a view) of a tensor already taken over
         capture = self.captures[id(t)] = _Capture(t, data)
         self.alive.append(t)
-        self.program.guards.append((functools.partial(_tensor_key, t), _tensor_key(t)))
+        self.keys.append(_tensor_key(t))
         capture.box = self.captured_box(data, capture, "data")
         _DATA.__set__(t, capture.box)
         grad = capture.grad
@@ -518,16 +548,24 @@ class _Capture:
         self.box: Any = None  # the box standing for its array: updated in place, or replaced (``t.data = new``)
 
 
-def _tensor_key(t: Tensor) -> Any:
-    """What a trace relies on in a captured tensor, checked before every run (one guard, as it is checked often):
-    ``requires_grad`` (frozen or not: another graph), the hooks run on its gradient (its own and post-accumulate
-    ones, by identity), its array's shape, dtype and device, and its gradient's (or None)."""
-    data, grad = _DATA.__get__(t), t._grad
-    key = (t.requires_grad, tuple(map(id, t._hooks)) if t._hooks else (), id(t) in engine._post_hooks,
+_GET = _DATA.__get__
+_POST_HOOKS = engine._post_hooks  # (a dict changed in place, never rebound)
+
+
+def _tensor_key(t: Tensor, grad_array: bool = True) -> Any:
+    """What a trace relies on in a captured tensor: ``requires_grad`` (frozen or not: another graph), the hooks run
+    on its gradient (its own and post-accumulate ones, by identity), its array's shape, dtype and device, and its
+    gradient's (or None); whether it has a gradient alone where not ``grad_array`` (a gradient the program replaces
+    without reading it). (Checked for every captured tensor before every run: written for speed, and reading as
+    few objects as it can, which the products of a step have evicted from the caches.)"""
+    data, grad, hooks = _GET(t), t._grad, t._hooks
+    key = (t.requires_grad, tuple(map(id, hooks)) if hooks else (), id(t) in _POST_HOOKS,
            data.shape, data.dtype, "cpu" if type(data) is np.ndarray else backend.device_of(data))
     if grad is None:
         return key
-    data = _DATA.__get__(grad)
+    if not grad_array:
+        return (*key, True)
+    data = _GET(grad)
     return (*key, data.shape, data.dtype, "cpu" if type(data) is np.ndarray else backend.device_of(data))
 
 
@@ -537,10 +575,24 @@ def _sharing(tensors: list[Tensor]) -> tuple[int, ...]:
     first: dict[int, int] = {}
     owners = []
     for i, t in enumerate(tensors):
-        data = _DATA.__get__(t)
+        data = _GET(t)
         owner = data.base if getattr(data, "base", None) is not None else data
         owners.append(first.setdefault(id(owner), i))
     return tuple(owners)
+
+
+def _captured_key(tensors: list[Tensor], grad_arrays: list[bool]) -> Any:
+    """The captured tensors' keys and which of them share memory, in one guard (the first checked)."""
+    return [*map(_tensor_key, tensors, grad_arrays), _sharing(tensors) if len(tensors) > 1 else ()]
+
+
+def _guard_captured(program: Program, tensors: list[Tensor], keys: list[Any], sharing: tuple[int, ...]) -> None:
+    """The guard of the captured tensors, from their keys when taken over (and the sharing at the trace's end):
+    the gradients the program lets go of unread (``released``) are checked for being there alone."""
+    unread = {id(t) for t in program.released}
+    grad_arrays = [id(t) not in unread for t in tensors]
+    expected = [key if full or len(key) == 6 else (*key[:6], True) for key, full in zip(keys, grad_arrays)]
+    program.guards.insert(0, (functools.partial(_captured_key, tensors, grad_arrays), [*expected, sharing]))
 
 
 def _boxed(x: Any) -> bool:
@@ -787,8 +839,7 @@ def _trace_alone(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[i
                 program.outputs.append((None, o))
         _escaped(trace, out_leaves)
         tensors = [c.tensor for c in trace.captures.values()]
-        if len(tensors) > 1:  # which captured arrays are one memory: an alias made between calls needs a new trace
-            program.guards.append((functools.partial(_sharing, tensors), _sharing(tensors)))
+        sharing = _sharing(tensors) if len(tensors) > 1 else ()  # an alias made between calls needs a new trace
         _settle(trace, done=True)
         values = program.env.copy()  # after the outputs and effects, which may have added slots
         for k, value in resolved:
@@ -804,6 +855,8 @@ def _trace_alone(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[i
         k for _, _, k in program.effects}
     program.captured_grads = [(k, t) for k, t in program.captured_grads if k in used]  # (zero_grad reads none)
     program.released = _released(program)
+    if tensors:
+        _guard_captured(program, tensors, trace.keys, sharing)
     arrays = {k: trace.alive[i].value for i, k in trace.boxes}
     compile_passes.optimize(program, arrays)
     _free_after_last_use(program, {k: v.nbytes for k, v in arrays.items()})

@@ -132,7 +132,7 @@ class _Aliases:
         self.parent: dict[int, int] = {}
         for op in ops:
             if ufunc_of(op) is None:
-                for k in op[4]:
+                for k in op[4][:1] if type(op[0]) is _Axpy else op[4]:
                     self.join(op[5], k)
 
     def find(self, k: int) -> int:
@@ -497,7 +497,7 @@ def _axpy_updates(program: Program, values: dict[int, Any]) -> None:
         if scaled is None or aliases.find(scaled[1]) in tainted:
             continue
         axpy = getattr(blas, {"f": "saxpy", "d": "daxpy"}[values[own].dtype.char])
-        ops[j] = _step(_axpy(axpy, forward is np.subtract), (own, *scaled), op[5])
+        ops[j] = _step(_Axpy(axpy, forward is np.subtract), (own, *scaled), op[5])
         dropped.add(i)
     program.ops = [op for i, op in enumerate(ops) if i not in dropped]
 
@@ -516,19 +516,20 @@ def _scaled(ins: tuple[int, ...], values: dict[int, Any], env: list[Any], w: Any
     return None
 
 
-def _axpy(axpy: Callable[..., Any], subtract: bool) -> Callable[..., Any]:
+class _Axpy:
     """The update ``w -/+ s * g`` written into w by BLAS (one rounding, a fused multiply-add, where eager's
     product and difference round twice); the two ufuncs, into a fresh array, where w is not a writable C-contiguous
-    array or g not C-contiguous (an array of another layout set between calls)."""
-    sign = -1.0 if subtract else 1.0
+    array or g not C-contiguous (an array of another layout set between calls). Its result is w or a fresh array,
+    never a view of s or g (``_Aliases``)."""
 
-    def update(w: Any, s: Any, g: Any) -> Any:
+    def __init__(self, axpy: Callable[..., Any], subtract: bool) -> None:
+        self.axpy, self.subtract, self.sign = axpy, subtract, -1.0 if subtract else 1.0
+
+    def __call__(self, w: Any, s: Any, g: Any) -> Any:
         if w.flags.c_contiguous and w.flags.writeable and g.flags.c_contiguous:
-            axpy(g.reshape(-1), w.reshape(-1), a=sign * float(s))  # (a float: f2py takes it faster than a 0-d array)
+            self.axpy(g.reshape(-1), w.reshape(-1), a=self.sign * float(s))  # (f2py takes a float faster than a 0-d)
             return w
-        return np.subtract(w, np.multiply(s, g)) if subtract else np.add(w, np.multiply(s, g))
-
-    return update
+        return np.subtract(w, np.multiply(s, g)) if self.subtract else np.add(w, np.multiply(s, g))
 
 
 # ---- 4. fused runs of elementwise steps, on a GPU -------------------------------------------------------------------
