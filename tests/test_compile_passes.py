@@ -593,9 +593,10 @@ def test_a_cross_entropy_read_by_two_rules_keeps_nothing() -> None:
     assert "_losses_keeping" not in _names(compiled) and _names(compiled).count("_array_rule") == 2
 
 
-def test_transposes_and_small_relus_replay_as_the_calls_they_make() -> None:
+def test_transposes_small_relus_and_linear_layers_replay_as_the_calls_they_make() -> None:
     """A transpose as the array's own view, relu of an array below its rows of 8192 as a maximum against a row of
-    zeros (a constant): eager's bits; a larger relu keeps its own forward."""
+    zeros (a constant), a linear layer adding its bias in place without its check: eager's bits; a larger relu
+    keeps its own forward, and a bias of a wider dtype than the product (added out of place) the layer's."""
     for n, relu_steps in ((64, 0), (512, 1)):  # 64 x 64 floats: a maximum step; 512 x 512: relu's rows
         a = RNG.standard_normal((n, n)) / n
 
@@ -606,3 +607,8 @@ def test_transposes_and_small_relus_replay_as_the_calls_they_make() -> None:
         names = _names(step)
         assert names.count("_relu") == relu_steps and "<lambda>" not in names
         assert (names.count("maximum") == 1) == (relu_steps == 0)
+    w = RNG.standard_normal((3, 4)).astype(np.float32)
+    for bias, in_place in ((np.ones(3, np.float32), True), (np.ones(3), False)):
+        step = _replays(lambda x, bias=bias: F.linear(x, w, bias),
+                        lambda: (RNG.standard_normal((5, 4)).astype(np.float32),))
+        assert ("_biased_product" in _names(step)) == in_place

@@ -62,7 +62,7 @@ import numpy as np
 
 from . import backend
 from .fused import Kernel
-from .ops import elementwise, reduce, shape
+from .ops import elementwise, nn, reduce, shape
 from .ops.elementwise import _cast_forward
 
 if TYPE_CHECKING:
@@ -171,22 +171,24 @@ def _cast_settings(program: Program) -> None:
 
 # ---- 0b. forwards as the call they make on the traced arrays ----------------------------------------------------
 def _cheaper_forms(program: Program, values: dict[int, Any]) -> None:
-    """On host arrays: a transpose as the array's own method (np.transpose's dispatch costs more than taking the
-    view: 2.4 us against 0.7 in a replay), and relu of an array too small for its rows of 8192 as what it computes,
+    """On host arrays: a transpose (of all axes) as the array's own view (np.transpose's dispatch costs more than
+    taking it: 2.4 us against 0.7 in a replay); relu of an array too small for its rows of 8192 as what it computes,
     a maximum against a row of zeros, now a plain ufunc step with the row a constant of the program (made once, not
-    at every run; and the step may write into a dead buffer)."""
+    at every run; and the step may write into a dead buffer); a linear layer whose bias goes into the product in
+    place without its check of the dtypes (the trace made it). The same operations: eager's bits."""
     rows: dict[tuple[Any, ...], int] = {}
     for i, op in enumerate(program.ops):
         forward, options = _bound(op[0])
         ins, out = op[4], op[5]
-        x = values.get(ins[0]) if len(ins) == 1 else None
-        if type(x) is not np.ndarray:
+        x = values.get(ins[0]) if ins else None
+        if type(x) is not np.ndarray or options:
             continue
-        if forward is shape.transpose.forward:
-            axes = options.get("axes")
-            program.ops[i] = _step(operator.methodcaller("transpose", axes) if axes is not None else _transposed,
-                                   ins, out)
-        elif forward is elementwise._relu and not options and x.size < elementwise._RELU_ROWS_MIN:
+        if forward is shape.transpose.forward and len(ins) == 1:
+            program.ops[i] = _step(_transposed, ins, out)
+        elif forward is nn._linear_forward and len(ins) == 3 and _biased_in_place(
+                [values.get(k, program.env[k]) for k in ins], values[out]):
+            program.ops[i] = _step(_biased_product, ins, out)
+        elif forward is elementwise._relu and len(ins) == 1 and x.size < elementwise._RELU_ROWS_MIN:
             zeros = np.zeros(x.shape[-1:], dtype=np.result_type(x.dtype, 0))
             key = (zeros.shape, zeros.dtype)
             if key not in rows:
@@ -195,6 +197,20 @@ def _cheaper_forms(program: Program, values: dict[int, Any]) -> None:
 
 
 _transposed = operator.attrgetter("T")
+
+
+def _biased_in_place(inputs: list[Any], out: Any) -> bool:
+    """Whether a linear layer's forward on ``inputs`` (x, w, b) added its bias, an array, into the product in place
+    (``_linear_forward`` does where the sum keeps the product's dtype)."""
+    x, w, _ = inputs
+    return all(type(a) is np.ndarray for a in (*inputs, out)) and out.dtype == np.result_type(x.dtype, w.dtype)
+
+
+def _biased_product(x: Any, w: Any, b: Any) -> Any:
+    """A linear layer's forward where the trace found the bias added in place (its check made once)."""
+    out = x @ w.T
+    out += b
+    return out
 
 
 # ---- 1. constants folded -----------------------------------------------------------------------------------------

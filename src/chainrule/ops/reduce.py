@@ -521,8 +521,10 @@ def _reduced_losses(loss: Any, reduction: str) -> Any:
         return loss
     n = loss.size
     wide = loss.astype(np.float32) if loss.dtype == _HALF else loss  # float16 sums in float32 (n may exceed 65504)
-    total = _sum(wide / n if reduction == "mean" and n else wide, keepdims=True).reshape(())
-    return (total * math.nan if reduction == "mean" and not n else total).astype(loss.dtype, copy=False)
+    total = (wide / n if reduction == "mean" and n else wide).sum(keepdims=True).reshape(())  # (the array's own sum)
+    if reduction == "mean" and not n:
+        total = total * math.nan
+    return total if total.dtype == loss.dtype else total.astype(loss.dtype)
 
 
 def _softmax_cross_entropy(x: Any, target: Any, axis: int = 1, reduction: str = "none") -> Any:
