@@ -593,7 +593,12 @@ def _scaled(g: Any, e: Any, total: Any, at: Any) -> Any:
     """exp(x - s) / sum * g - onehot * g, written into the exponentials ``e`` (which it takes over)."""
     with _quiet():
         e *= g / total
-    np.put(e, at, e.take(at) - (g.reshape(at.shape) if g.ndim else g))
+    g = g.reshape(at.shape) if g.ndim else g
+    if e.flags.c_contiguous:  # its flat view, indexed: np.put's dispatch costs more than the gather and the scatter
+        flat = e.reshape(-1)
+        flat[at] = flat[at] - g
+    else:
+        np.put(e, at, e.take(at) - g)
     return e
 
 
