@@ -3,8 +3,15 @@
 
 0. The cast of an optimizer's setting to the parameters' dtype is made where a run reads the setting (one step
    less).
+0b. Forwards as the calls they make on the traced host arrays, without the checks the trace already made: a
+   transpose as the array's own view, a small relu as a maximum against a constant row of zeros (a plain ufunc
+   step, which passes 2-3 then treat as one), a linear layer adding its bias in place.
 1. Constant folding: a step whose inputs are all constants (not arguments, captured tensors or results of steps)
    is computed once, at the end of the trace, and its result becomes a constant.
+1b. What a forward made, kept for its rule (``_KEPT``): softmax cross-entropy's forward on host arrays, where one
+   rule step reads its answer, runs in the form that also returns its exponentials, their sums and the targets'
+   positions, and the rule scales those in place instead of computing them again (the small MLP's loss and rule:
+   57 us against 74). The same operations: eager's bits.
 2. Typed scalars: a ufunc step with a Python number among its inputs gets a 0-d array of the dtype NumPy casts the
    number to for that loop instead (NumPy converts a Python number at every call, which costs more than the
    arithmetic on small arrays: a multiply of 16 values by 0.9 takes 0.70 us, by a 0-d array 0.48 us).
@@ -34,7 +41,7 @@
    (``fused.Kernel``), and keeps to them where it differs. A comparison with a Python int stays out of kernels
    (cupy.fuse's first implementation mis-types it in some releases: cupy#10003).
 
-Passes 1-3 do not change an operation or the order of the operations, and ``out=`` does not change what a ufunc
+Passes 0b-3 do not change an operation or the order of the operations, and ``out=`` does not change what a ufunc
 computes, so replays keep eager's numbers bit for bit (3b's one rounding aside). For arrays of two or more dimensions a
 replay writes into a buffer only where the arguments are C-contiguous (as traced), since eager's result would otherwise
 take another memory layout, which later reductions could sum in another order.
@@ -48,7 +55,11 @@ float32) and not done: buffers the program keeps between runs (a dead intermedia
 at the next run) are slower, since a fresh array comes from memory the allocator freed moments before, still in
 cache, where a kept buffer was last touched a run earlier (SGD's lr * grad into a kept 4 MB buffer: +70 us on the
 update's 1.1 ms), and a run takes no page faults either way once the allocator has settled; the update done in one
-pass of cache-sized blocks (lr * grad, then the subtraction, per block) stays within the noise (+-50 us).
+pass of cache-sized blocks (lr * grad, then the subtraction, per block) stays within the noise (+-50 us). On the
+small MLP (128 x 64 -> 256 -> 256 -> 10): leaving intermediates below 1 MB alive to the run's end (ten steps that
+drop them fewer) changes nothing (963 us against 962, side by side): the steps cost what the allocator's reuse of
+the freed memory saves. What a run spends outside its steps (the guards, 17 us, and the write-back, 13 us) is
+mostly cache misses on the tensors' objects, which the products evict: the same guards cost 9.5 us in a loop.
 """
 
 from __future__ import annotations
