@@ -1159,17 +1159,24 @@ def _readable(value: Any) -> bool:
 
 
 def _optimizer_key(opt: Any) -> Any:
-    """What an optimizer's traced step relied on: its parameter groups (their parameters, and their settings: those
-    a replay reads by their kind alone) and the state tensors it read (``load_state_dict`` makes new ones)."""
-    groups = []
-    for group in opt.param_groups:  # (checked before every run: written for speed)
-        settings = {k: v for k, v in group.items() if k != "params"}
-        for k in _READ_AT_RUN:
-            v = settings.get(k)
-            if v is not None and (type(v) is float or _readable(v)):
-                settings[k] = (type(v), len(v)) if isinstance(v, (tuple, list)) else "a number"
-        groups.append((id(group), list(map(id, group["params"])), settings))
-    return groups, [id(v) for state in opt.state.values() for v in state.values()]
+    """What an optimizer's traced step relied on: its parameter groups (their keys, parameters and settings: those a
+    replay reads by their kind alone) and the state tensors it read (``load_state_dict`` makes new ones). Checked
+    before every run, so one flat list (a list of dicts cost 9 us a run of the small MLP, this one 4): each group's
+    id and keys, then by key its parameters' count and ids, or its setting."""
+    key: list[Any] = []
+    for group in opt.param_groups:
+        key += (id(group), tuple(group))
+        for k, v in group.items():
+            if k == "params":
+                key.append(len(v))
+                key += map(id, v)
+            elif k in _READ_AT_RUN and (type(v) is float or _readable(v)):
+                key.append((type(v), len(v)) if isinstance(v, (tuple, list)) else "a number")
+            else:
+                key.append(v)
+    key.append(len(opt.state))
+    key += (id(v) for state in opt.state.values() for v in state.values())
+    return key
 
 
 def _located(error: Exception) -> str:
