@@ -245,8 +245,9 @@ def _fold_constants(program: Program) -> None:
 
 # ---- 1b. what a forward made, kept for its rule ---------------------------------------------------------------
 # forwards whose rule (recorded as one step, on the arrays) recomputes what the forward made: by forward, the rule,
-# the forward that also returns what it made, and the rule that takes that instead of recomputing it
-_KEPT = {reduce._softmax_cross_entropy: (reduce._array_rule, reduce._losses_keeping, reduce._rule_from_kept)}
+# the step (made from the traced inputs and the options) of the forward that also returns what it made, and the
+# rule that takes that instead of recomputing it
+_KEPT = {reduce._softmax_cross_entropy: (reduce._array_rule, reduce._keeping_step, reduce._rule_from_kept)}
 
 
 def _bound(forward: Callable[..., Any]) -> tuple[Callable[..., Any], dict[str, Any]]:
@@ -280,7 +281,7 @@ def _keep_for_rules(program: Program, values: dict[int, Any]) -> None:
         if tuple(inputs) != ops[i][4]:  # (the rule's options are the node's: the forward's, normalized)
             continue
         kept, answer = program.slot(), ops[i][5]
-        ops[i] = _step(functools.partial(keeping, **options), ops[i][4], kept)
+        ops[i] = _step(keeping(x, values.get(inputs[1], program.env[inputs[1]]), **options), ops[i][4], kept)
         after.setdefault(i, []).append(_step(operator.itemgetter(0), (kept,), answer))
         ops[j] = _step(functools.partial(from_kept, **_bound(ops[j][0])[1]), (g, kept, inputs[1]), ops[j][5])
         if x.nbytes >= LARGE:
