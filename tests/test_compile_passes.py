@@ -568,7 +568,8 @@ def test_cross_entropy_keeps_its_exponentials_for_its_rule(shape: tuple[int, ...
     if len(shape) > 1:  # (one example's loss is a NumPy scalar, made an array by a wrapper step: left as it is)
         # a batch (N, C): the step made for its shapes; others: the general forward, keeping
         specialized = len(shape) == 2 and target_dtype is np.intp
-        assert "_rule_from_kept" in names and ("keeping" if specialized else "_losses_keeping") in names
+        assert ("rule" if reduction != "none" else "_rule_from_kept") in names
+        assert ("keeping" if specialized else "_losses_keeping") in names
         assert "_softmax_cross_entropy" not in names and "_array_rule" not in names
     for a, copy in held:  # each gradient its own array, untouched by later replays
         assert a.tobytes() == copy.tobytes()

@@ -245,9 +245,9 @@ def _fold_constants(program: Program) -> None:
 
 # ---- 1b. what a forward made, kept for its rule ---------------------------------------------------------------
 # forwards whose rule (recorded as one step, on the arrays) recomputes what the forward made: by forward, the rule,
-# the step (made from the traced inputs and the options) of the forward that also returns what it made, and the
-# rule that takes that instead of recomputing it
-_KEPT = {reduce._softmax_cross_entropy: (reduce._array_rule, reduce._keeping_step, reduce._rule_from_kept)}
+# and the steps (each made from the traced inputs and the options) of the forward that also returns what it made
+# and of the rule that takes that instead of recomputing it
+_KEPT = {reduce._softmax_cross_entropy: (reduce._array_rule, reduce._keeping_step, reduce._rule_step)}
 
 
 def _bound(forward: Callable[..., Any]) -> tuple[Callable[..., Any], dict[str, Any]]:
@@ -259,8 +259,9 @@ def _bound(forward: Callable[..., Any]) -> tuple[Callable[..., Any], dict[str, A
 
 def _keep_for_rules(program: Program, values: dict[int, Any]) -> None:
     """A forward of ``_KEPT`` on host arrays whose answer one rule step reads (with the same inputs and options)
-    run in the form that keeps what the rule needs, and that rule reading it: the same numbers, computed once. What
-    is kept is let go after the rule where it is large."""
+    run in the form that keeps what the rule needs, and that rule reading it: the same numbers, computed once. Both
+    steps are made for the traced arrays (what the functions decide at every call eagerly, decided once). What is
+    kept is let go after the rule where it is large."""
     ops = program.ops
     producer = {op[5]: i for i, op in enumerate(ops)}
     rules: dict[int, list[int]] = {}  # a forward's step: the steps of its rule reading its answer
@@ -276,14 +277,16 @@ def _keep_for_rules(program: Program, values: dict[int, Any]) -> None:
         if len(found) != 1 or type(x) is not np.ndarray:  # (a rule run twice would write twice into what is kept)
             continue
         j = found[0]
-        _, keeping, from_kept = _KEPT[forward]
+        _, keeping_step, rule_step = _KEPT[forward]
         g, _, *inputs = ops[j][4]
         if tuple(inputs) != ops[i][4]:  # (the rule's options are the node's: the forward's, normalized)
             continue
         kept, answer = program.slot(), ops[i][5]
-        ops[i] = _step(keeping(x, values.get(inputs[1], program.env[inputs[1]]), **options), ops[i][4], kept)
+        ops[i] = _step(keeping_step(x, values.get(inputs[1], program.env[inputs[1]]), **options), ops[i][4], kept)
         after.setdefault(i, []).append(_step(operator.itemgetter(0), (kept,), answer))
-        ops[j] = _step(functools.partial(from_kept, **_bound(ops[j][0])[1]), (g, kept, inputs[1]), ops[j][5])
+        from_kept = rule_step(values.get(g, program.env[g]), values.get(inputs[1], program.env[inputs[1]]),
+                              **_bound(ops[j][0])[1])
+        ops[j] = _step(from_kept, (g, kept, inputs[1]), ops[j][5])
         if x.nbytes >= LARGE:
             after.setdefault(j, []).append(_step(let_go, (), kept))
     program.ops = [new for i, op in enumerate(ops) for new in (op, *after.get(i, ()))]

@@ -635,6 +635,21 @@ def _rule_from_kept(g: Any, losses_kept: tuple[Any, Any], target: Any, axis: int
     return _scaled(_per_example(g, target, axis % (target.ndim + 1), reduction), *losses_kept[1])
 
 
+def _rule_step(g: Any, target: Any, axis: int = 1, reduction: str = "none") -> Callable[..., Any]:
+    """cr.compile's step for ``_rule_from_kept`` with a cotangent of g's kind: for a reduced loss's 0-d g (not
+    float16) over examples, each example's share (the mean's division by their count) taken without deciding it
+    again; the general rule elsewhere. The same operations: eager's bits."""
+    general = functools.partial(_rule_from_kept, axis=axis, reduction=reduction)
+    if reduction == "none" or type(g) is not np.ndarray or g.dtype == _HALF or not target.size:
+        return general
+    count = target.size
+
+    def rule(g: Any, losses_kept: tuple[Any, Any], target: Any) -> Any:
+        return _scaled(g / count if reduction == "mean" else g, *losses_kept[1])
+
+    return rule
+
+
 def _ce_rule_body(xp: Any, x: Any, shift: Any, total: Any, hit: Any, g: Any) -> Any:
     return (xp.exp(x - shift) / total - hit) * g
 
