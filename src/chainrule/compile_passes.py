@@ -341,6 +341,7 @@ def _reuse_buffers(program: Program, values: dict[int, Any]) -> None:
     frozen = kept | _constants(program, kept)
     ops = program.ops
     aliases = _Aliases(ops)
+    known = _c_contiguous(ops, values, program.env)
     last: dict[int, int] = {}
     for j, op in enumerate(ops):
         last.setdefault(op[5], j)
@@ -367,7 +368,7 @@ def _reuse_buffers(program: Program, values: dict[int, Any]) -> None:
         if forward is not None and forward.signature is None and own is not None and own not in taken \
                 and read_until[own] <= j and not _others_read(aliases, own, ins) \
                 and _fits(values[own], (values[out].shape, values[out].dtype)):
-            rewritten = _with_buffer(forward, op, own, values[out], values, program.env)
+            rewritten = _with_buffer(forward, op, own, values[out], values, program.env, known)
             if rewritten is not None:
                 taken.add(own)
                 ops[j] = rewritten
@@ -382,7 +383,8 @@ def _reuse_buffers(program: Program, values: dict[int, Any]) -> None:
                               and _fits(values[k], key) and not _others_read(aliases, k, ins)), None)
             if donor is None:
                 donor = next((k for k in pool.get(key, ()) if k not in taken), None)
-            rewritten = _with_buffer(forward, op, donor, value, values, program.env) if donor is not None else None
+            rewritten = _with_buffer(forward, op, donor, value, values, program.env, known) if donor is not None \
+                else None
             if rewritten is not None:
                 assert donor is not None
                 taken.add(donor)
@@ -413,19 +415,38 @@ def _others_read(aliases: _Aliases, k: int, ins: tuple[int, ...]) -> bool:
 
 
 def _with_buffer(forward: np.ufunc, op: Op, donor: int, value: np.ndarray, values: dict[int, Any],
-                 env: list[Any]) -> Op | None:
+                 env: list[Any], known: set[int]) -> Op | None:
     """``op`` writing into ``donor``'s array (NumPy's positional ``out``), or None where that would not pay or could
-    change the result's memory layout."""
+    change the result's memory layout; the arrays not ``known`` to be C-contiguous are checked at every run."""
     ins, out = op[4], op[5]
-    if forward is np.matmul:
+    if forward is np.matmul:  # (its result is C-contiguous whatever its inputs' layouts)
         if value.ndim != 2 or value.nbytes < LARGE or any(np.ndim(values.get(k, env[k])) != 2 for k in ins):
             return None
-        return _step(_into_c(forward, check_inputs=False), (*ins, donor), out)
+        return _step(_into_c(forward, () if donor in known else (2,)), (*ins, donor), out)
     if value.ndim <= 1:  # a fresh 1-d array is contiguous, as eager's result would be; the replay's loop calls a
         return _step(_out_last(forward), (*ins, donor), out)  # 3-input step directly (16 values: 0.48 us, 0.54 fresh)
     if value.nbytes < LARGE or not (value.flags.c_contiguous and values[donor].flags.c_contiguous):
         return None
-    return _step(_into_c(forward, check_inputs=True), (*ins, donor), out)
+    checked = tuple(i for i, k in enumerate((*ins, donor)) if k not in known and np.ndim(values.get(k, env[k])))
+    return _step(_into_c(forward, checked), (*ins, donor), out)  # (a 0-d value takes no part in the layout)
+
+
+def _c_contiguous(ops: list[Op], values: dict[int, Any], env: list[Any]) -> set[int]:
+    """The slots whose arrays are C-contiguous at every run by how they are made: a product (matmul's result is, and
+    a linear layer's), and an elementwise ufunc's result of such arrays of its shape and of 0-d values (which take
+    no part in its layout); written into a buffer, a step's result is that buffer (checked) or a fresh one."""
+    known: set[int] = set()
+    for op in ops:
+        forward, out = ufunc_of(op), op[5]
+        value = values.get(out)
+        if type(value) is not np.ndarray:
+            continue
+        if forward is np.matmul or op[0] is _biased_product:
+            known.add(out)
+        elif forward is not None and forward.signature is None and all(
+                (k in known and values[k].shape == value.shape) or np.ndim(values.get(k, env[k])) == 0 for k in op[4]):
+            known.add(out)
+    return known
 
 
 def _step(forward: Callable[..., Any], ins: tuple[int, ...], out: int) -> Op:
@@ -441,35 +462,44 @@ def _out_last(forward: np.ufunc) -> Callable[..., Any]:
     return forward
 
 
-def _into_c(forward: np.ufunc, check_inputs: bool) -> Callable[..., Any]:
+def _into_c(forward: np.ufunc, checked: tuple[int, ...]) -> Callable[..., Any]:
     """``forward`` writing into its last argument where eager's result would be C-contiguous as that buffer is (an
-    elementwise ufunc's result follows its inputs' layout; matmul's is C-contiguous); a fresh result elsewhere.
-    Written out for one and two inputs, which a replay calls often (2.1 us over the ufunc for ``*args``, 0.7 so)."""
+    elementwise ufunc's result follows its inputs' layout; matmul's is C-contiguous); a fresh result elsewhere. The
+    arguments at the positions ``checked`` are checked at every call (the others are C-contiguous by construction:
+    a check costs a flags object). Written out for one and two inputs, which a replay calls often (2.1 us over the
+    ufunc for ``*args``, 0.7 so)."""
+    n = forward.nin
 
     def c(x: Any) -> bool:
         return type(x) is not np.ndarray or x.flags.c_contiguous
 
-    if not check_inputs:
-        def product(x: Any, y: Any, buffer: Any) -> Any:
-            return forward(x, y, out=buffer) if buffer.flags.c_contiguous else forward(x, y)
+    if not checked:
+        if n == 1:
+            return lambda x, buffer: forward(x, out=buffer)
+        if n == 2:
+            return lambda x, y, buffer: forward(x, y, out=buffer)
+        return lambda *args: forward(*args[:-1], out=args[-1])
+    if checked == (n,):
+        if n == 2:
+            def product(x: Any, y: Any, buffer: Any) -> Any:
+                return forward(x, y, out=buffer) if buffer.flags.c_contiguous else forward(x, y)
 
-        return product
-    if forward.nin == 1:
+            return product
+    elif n == 1 and checked == (0, 1):
         def unary(x: Any, buffer: Any) -> Any:
             return forward(x, out=buffer) if buffer.flags.c_contiguous and c(x) else forward(x)
 
         return unary
-    if forward.nin == 2:
+    elif n == 2 and checked == (0, 1, 2):
         def binary(x: Any, y: Any, buffer: Any) -> Any:
             return forward(x, y, out=buffer) if buffer.flags.c_contiguous and c(x) and c(y) else forward(x, y)
 
         return binary
 
     def into(*args: Any) -> Any:
-        inputs, buffer = args[:-1], args[-1]
-        if buffer.flags.c_contiguous and all(c(x) for x in inputs):
-            return forward(*inputs, out=buffer)
-        return forward(*inputs)
+        if all(c(args[i]) for i in checked):
+            return forward(*args[:-1], out=args[-1])
+        return forward(*args[:-1])
 
     return into
 
