@@ -541,6 +541,7 @@ def _axpy_updates(program: Program, values: dict[int, Any]) -> None:
         for k in op[4]:
             readers.setdefault(k, []).append(j)
     producer = {op[5]: j for j, op in enumerate(ops)}
+    known = _c_contiguous(ops, values, program.env)
     dropped: set[int] = set()
     for j, op in enumerate(ops):
         forward, own = ufunc_of(op), home.get(op[5])
@@ -558,7 +559,7 @@ def _axpy_updates(program: Program, values: dict[int, Any]) -> None:
         if scaled is None or aliases.find(scaled[1]) in tainted:
             continue
         axpy = getattr(blas, {"f": "saxpy", "d": "daxpy"}[values[own].dtype.char])
-        ops[j] = _step(_Axpy(axpy, forward is np.subtract), (own, *scaled), op[5])
+        ops[j] = _step(_Axpy(axpy, forward is np.subtract, scaled[1] not in known), (own, *scaled), op[5])
         dropped.add(i)
     program.ops = [op for i, op in enumerate(ops) if i not in dropped]
 
@@ -580,14 +581,15 @@ def _scaled(ins: tuple[int, ...], values: dict[int, Any], env: list[Any], w: Any
 class _Axpy:
     """The update ``w -/+ s * g`` written into w by BLAS (one rounding, a fused multiply-add, where eager's
     product and difference round twice); the two ufuncs, into a fresh array, where w is not a writable C-contiguous
-    array or g not C-contiguous (an array of another layout set between calls). Its result is w or a fresh array,
-    never a view of s or g (``_Aliases``)."""
+    array or g not C-contiguous (an array of another layout set between calls; g's is checked unless it is
+    C-contiguous by construction). Its result is w or a fresh array, never a view of s or g (``_Aliases``)."""
 
-    def __init__(self, axpy: Callable[..., Any], subtract: bool) -> None:
-        self.axpy, self.subtract, self.sign = axpy, subtract, -1.0 if subtract else 1.0
+    def __init__(self, axpy: Callable[..., Any], subtract: bool, check_g: bool) -> None:
+        self.axpy, self.subtract, self.sign, self.check_g = axpy, subtract, -1.0 if subtract else 1.0, check_g
 
     def __call__(self, w: Any, s: Any, g: Any) -> Any:
-        if w.flags.c_contiguous and w.flags.writeable and g.flags.c_contiguous:
+        flags = w.flags
+        if flags.c_contiguous and flags.writeable and (not self.check_g or g.flags.c_contiguous):
             self.axpy(g.reshape(-1), w.reshape(-1), a=self.sign * float(s))  # (f2py takes a float faster than a 0-d)
             return w
         return np.subtract(w, np.multiply(s, g)) if self.subtract else np.add(w, np.multiply(s, g))
