@@ -10,7 +10,8 @@ primitives on its boxes, so their forward and backward sweeps are recorded too; 
 (parameters, gradients, optimizer state, buffers) are taken over when first touched (``_Trace.capture``), so that
 ``backward()``, optimizer steps and in-place updates record too, and what the function leaves in them is written
 back by every run (its effects). A replay is a loop over the program on plain arrays: no Tensors, nodes, or per-op
-dispatch, and the same operations in the same order, so the same numbers bit for bit.
+dispatch, and the same operations in the same order, so the same numbers bit for bit (the one exception, a large
+parameter's update as one BLAS axpy, is compile_passes' 3b).
 """
 
 from __future__ import annotations

@@ -44,7 +44,8 @@
 Passes 0b-3 do not change an operation or the order of the operations, and ``out=`` does not change what a ufunc
 computes, so replays keep eager's numbers bit for bit (3b's one rounding aside). For arrays of two or more dimensions a
 replay writes into a buffer only where the arguments are C-contiguous (as traced), since eager's result would otherwise
-take another memory layout, which later reductions could sum in another order.
+take another memory layout, which later reductions could sum in another order; that is checked at every run only for
+the arrays not C-contiguous by construction (products, and elementwise results of them: ``_c_contiguous``).
 
 Not done on the host: fusing runs of small elementwise steps into one Python function. Without generating source
 code (no eval), such a step has to interpret its own list of calls, which costs what the replay's loop costs
