@@ -512,6 +512,29 @@ def test_small_updates_and_layouts_blas_cannot_take_keep_eager_bits(monkeypatch:
     exact_eager(seen)
 
 
+def test_an_update_by_a_computed_step_size_keeps_eager_bits() -> None:
+    """Adam's update of a large weight is by its bias-corrected rate, which the program computes: no axpy, so the
+    compiled training gives eager's bits."""
+    x = RNG.standard_normal((8, 256)).astype(np.float32)
+    start = RNG.standard_normal((64, 256)).astype(np.float32)
+    weights = []
+    for compiled in (False, True):
+        w = cr.tensor(start.copy(), requires_grad=True)
+        opt = cr.optim.Adam([w], lr=0.01)
+
+        def step(w: Any = w, opt: Any = opt) -> None:
+            opt.zero_grad()
+            cr.sum(cr.tanh(x @ w.T)).backward()
+            opt.step()
+
+        run = cr.compile(step) if compiled else step
+        for _ in range(4):
+            run()
+        weights.append(w.data.copy())
+    _same(weights[1], weights[0])
+    assert _axpy_steps(run) == 0
+
+
 def test_an_update_whose_parts_are_read_elsewhere_or_come_from_outside_is_left() -> None:
     """No axpy where the scaled step escapes (returned), or where g is an array from outside (it may be w's
     own)."""

@@ -27,12 +27,13 @@
    arrays of two or more dimensions, which would need a layout check, are left.
 
 3b. Parameter updates as one BLAS axpy (where SciPy is installed): ``w - s * g`` (or ``+``) written back into a
-   captured tensor's own array, s a number and g an array the program made, of ``AXPY_BYTES`` or more, float32 or
-   float64 on the host, becomes SciPy's ``saxpy``/``daxpy`` into w: one pass over w's memory instead of two and no
+   captured tensor's own array, s a number known before the run (a constant, or a learning rate: SGD's step, not
+   Adam's, whose step size the program computes) and g an array the program made, of ``AXPY_BYTES`` or more, float32
+   or float64 on the host, becomes SciPy's ``saxpy``/``daxpy`` into w: one pass over w's memory instead of two and no
    temporary (SGD's update of 1024 x 1024 float32: 0.11 ms against 0.24; 256 x 256: 7.5 us against 17). BLAS
-   contracts the product and the sum into one rounding where eager rounds each, so the new values are within an
-   ulp of the exact update, and may differ from eager's by one. Smaller updates keep eager's bits (what they
-   would save is below a microsecond).
+   contracts the product and the sum into one rounding where eager rounds each, so the new values are within an ulp
+   of the exact update, and may differ from eager's by one. Smaller updates, and those by a computed step size, keep
+   eager's bits (what the small ones would save is below a microsecond).
 
 4. Fused runs, on a GPU: where the program's arrays live on a provider that fuses kernels (CuPy: ``cupy.fuse``),
    each run of consecutive elementwise ufunc steps becomes one kernel (chainrule.fused), whose outputs are the run's
@@ -520,10 +521,10 @@ def _blas() -> Any:
 
 
 def _axpy_updates(program: Program, values: dict[int, Any]) -> None:
-    """``w - s * g`` (or ``w + s * g``) written back into a captured tensor's own array w, with s a number, as one
-    BLAS axpy into w: one pass over w's memory instead of two and no temporary. Only where ``s * g`` is read by the
-    update alone, ``w`` is read no more, and ``g`` is made by the program (never an array from outside, which might
-    be w itself)."""
+    """``w - s * g`` (or ``w + s * g``) written back into a captured tensor's own array w, with s a number known
+    before the run (a constant, or a learning rate the run reads), as one BLAS axpy into w: one pass over w's memory
+    instead of two and no temporary. Only where ``s * g`` is read by the update alone, ``w`` is read no more, and
+    ``g`` is made by the program (never an array from outside, which might be w itself)."""
     blas = _blas()
     ops = program.ops
     if blas is None or not program.effects:
@@ -543,6 +544,10 @@ def _axpy_updates(program: Program, values: dict[int, Any]) -> None:
             readers.setdefault(k, []).append(j)
     producer = {op[5]: j for j, op in enumerate(ops)}
     known = _c_contiguous(ops, values, program.env)
+    # step sizes known before the run: constants, and the settings a run reads (an optimizer's learning rate). A
+    # step size the program computes (Adam's bias-corrected rate) is left: such optimizers' compiled steps keep
+    # eager's bits (``python -m chainrule.demo --compile`` trains Adam to the same numbers as without)
+    given = _constants(program, kept) | {k for k, *_ in program.captured_settings}
     dropped: set[int] = set()
     for j, op in enumerate(ops):
         forward, own = ufunc_of(op), home.get(op[5])
@@ -557,7 +562,7 @@ def _axpy_updates(program: Program, values: dict[int, Any]) -> None:
         if max(readers[k][-1] for k in _views_of(ops, own) if k in readers) > j:
             continue
         scaled = _scaled(ops[i][4], values, program.env, values.get(own))
-        if scaled is None or aliases.find(scaled[1]) in tainted:
+        if scaled is None or aliases.find(scaled[1]) in tainted or scaled[0] not in given:
             continue
         axpy = getattr(blas, {"f": "saxpy", "d": "daxpy"}[values[own].dtype.char])
         ops[j] = _step(_Axpy(axpy, forward is np.subtract, scaled[1] not in known), (own, *scaled), op[5])
