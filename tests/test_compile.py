@@ -594,7 +594,9 @@ def test_large_parameters_and_buffers_are_updated_in_their_own_arrays() -> None:
         assert model.weight.data is arrays[0] and opt.state[model.weight]["momentum_buffer"].data is arrays[1]
         return model.weight.data
 
-    _same(run(True), run(False))
+    # (the update of a weight this large is one BLAS axpy where SciPy is installed: one rounding where eager's product
+    # and difference round twice; compile_passes' tests bound that)
+    np.testing.assert_allclose(run(True), run(False), rtol=4 * np.finfo(np.float32).eps, atol=1e-9)
 
 
 def test_outside_views_and_names_see_the_updates() -> None:

@@ -5,6 +5,7 @@ does what it says and leaves what it must leave (arguments, results, views still
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import backend, compile_passes, fused
 from chainrule.compile import _CHECKED, Program
+from chainrule.ops import shape as shape_ops
 from same_bits import same as _same
 from stand_in_gpu import fused_calls, provider
 
@@ -298,6 +300,23 @@ def test_a_matmul_writes_into_a_dead_buffer() -> None:
         _same(step(x, y), f(x, y))
 
 
+def test_results_of_products_write_into_buffers_without_a_check() -> None:
+    """A product's result is C-contiguous at every run whatever its inputs' layouts, and so is an elementwise result
+    of such arrays: a step on them writes into a dead buffer without checking layouts at every run; a step reading
+    an argument checks it (eager's bits for arguments of other layouts)."""
+
+    def f(a: Any, w: Any) -> Any:
+        p = a @ w
+        return cr.sum((cr.tanh(p) * p) * a)
+
+    step = _replays(f, lambda: (RNG.standard_normal((96, 96)), RNG.standard_normal((96, 96))))  # 72 KB
+    names = [getattr(op[0], "__qualname__", "") for op in _program(step).ops]
+    assert "_into_c.<locals>.<lambda>" in names and "_into_c.<locals>.into" in names
+    a, w = RNG.standard_normal((96, 96)), RNG.standard_normal((96, 96))
+    for x, y in ((np.asfortranarray(a), w), (a, np.asfortranarray(w)), (a.T, w.T)):
+        _same(step(x, y), f(x, y))
+
+
 # ---- fused runs, on a (stand-in) GPU ----------------------------------------------------------------------------
 def _grad_of_chain(x: Any) -> Any:
     x = x.detach().requires_grad_()
@@ -423,3 +442,221 @@ def _calls_in(during: Any) -> tuple[Any, dict[str, int]]:
     before = fused_calls.copy()
     out = during()
     return out, dict(fused_calls - before)
+
+
+# ---- a parameter's update as one BLAS axpy ----------------------------------------------------------------------
+def _sgd_run(shape: tuple[int, ...], dtype: Any, calls: int = 4, relayout: bool = False) -> tuple[Any, list[Any]]:
+    """A compiled SGD step on a weight of ``shape``; each call's weight before it, its gradient and the weight after."""
+    x = RNG.standard_normal((8, shape[1])).astype(dtype)
+    w = cr.tensor(RNG.standard_normal(shape).astype(dtype), requires_grad=True)
+    opt = cr.optim.SGD([w], lr=0.1)
+
+    @cr.compile
+    def step() -> None:
+        opt.zero_grad()
+        cr.sum(cr.tanh(x @ w.T)).backward()
+        opt.step()
+
+    seen = []
+    for i in range(calls):
+        if relayout and i == calls - 1:  # another layout, set between calls: the same signature, no new trace
+            w.data = np.asfortranarray(w.data)
+        before = w.data.copy()
+        step()
+        seen.append((before, w.grad.data.copy(), w.data.copy(), w.data))
+    return step, seen
+
+
+def _axpy_steps(step: Any) -> int:
+    return sum(type(op[0]) is compile_passes._Axpy for op in _program_of(step).ops)
+
+
+def _program_of(step: Any) -> Program:
+    return list(step.flat.values())[-1]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_large_update_is_one_axpy_within_an_ulp_of_the_exact_step(dtype: Any) -> None:
+    """w - lr * g of a weight of AXPY_BYTES or more is one BLAS axpy written into w's own array: one rounding
+    (a fused multiply-add), so within an ulp of the exact update where eager's two roundings may differ by one more."""
+    shape = (compile_passes.AXPY_BYTES // np.dtype(dtype).itemsize // 64, 64)
+    step, seen = _sgd_run(shape, dtype)
+    assert _axpy_steps(step) == 1 and step.traces == 2
+    lr = np.array(0.1, dtype)
+    for before, g, after, _ in seen[2:]:  # (the first call runs as written, the second traces: eager's numbers)
+        exact = before.astype(np.longdouble) - lr.astype(np.longdouble) * g  # (64 bits of mantissa)
+        ulp = np.spacing(np.maximum(np.abs(before), np.abs(lr * g))).astype(np.longdouble)
+        assert np.all(np.abs(after - exact) <= ulp)
+        assert np.all(np.abs(after - (before - lr * g)) <= 2 * ulp)
+    assert seen[-1][3] is seen[1][3]  # the same array, updated in place
+
+
+def test_small_updates_and_layouts_blas_cannot_take_keep_eager_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below AXPY_BYTES, without SciPy, and for a weight of another layout at replay: eager's two ufuncs, bit for
+    bit."""
+    lr = np.float32(0.1)
+
+    def exact_eager(seen: list[Any]) -> None:
+        for before, g, after, _ in seen:
+            _same(after, before - lr * g)
+
+    step, seen = _sgd_run((4, 64), np.float32)
+    assert _axpy_steps(step) == 0
+    exact_eager(seen)
+    step, seen = _sgd_run((64, 256), np.float32, relayout=True)
+    assert _axpy_steps(step) == 1 and step.traces == 2
+    exact_eager(seen[-1:])
+    monkeypatch.setattr(compile_passes, "_blas", lambda: None)
+    step, seen = _sgd_run((64, 256), np.float32)
+    assert _axpy_steps(step) == 0
+    exact_eager(seen)
+
+
+def test_an_update_by_a_computed_step_size_keeps_eager_bits() -> None:
+    """Adam's update of a large weight is by its bias-corrected rate, which the program computes: no axpy, so the
+    compiled training gives eager's bits."""
+    x = RNG.standard_normal((8, 256)).astype(np.float32)
+    start = RNG.standard_normal((64, 256)).astype(np.float32)
+    weights = []
+    for compiled in (False, True):
+        w = cr.tensor(start.copy(), requires_grad=True)
+        opt = cr.optim.Adam([w], lr=0.01)
+
+        def step(w: Any = w, opt: Any = opt) -> None:
+            opt.zero_grad()
+            cr.sum(cr.tanh(x @ w.T)).backward()
+            opt.step()
+
+        run = cr.compile(step) if compiled else step
+        for _ in range(4):
+            run()
+        weights.append(w.data.copy())
+    _same(weights[1], weights[0])
+    assert _axpy_steps(run) == 0
+
+
+def test_an_update_whose_parts_are_read_elsewhere_or_come_from_outside_is_left() -> None:
+    """No axpy where the scaled step escapes (returned), or where g is an array from outside (it may be w's
+    own)."""
+    w0 = RNG.standard_normal((64, 256)).astype(np.float32)
+    x = RNG.standard_normal((64, 256)).astype(np.float32)
+
+    def returned(w: Any, x: Any) -> Any:
+        with cr.no_grad():
+            u = 0.5 * (x * 2.0)
+            w -= u
+        return u
+
+    def from_outside(w: Any, x: Any) -> Any:
+        with cr.no_grad():
+            w -= 0.5 * w.detach()
+            w -= 0.25 * x
+
+    for fn in (returned, from_outside):
+        results = []
+        for compiled in (False, True):
+            w = cr.tensor(w0.copy(), requires_grad=True)
+            run = cr.compile(lambda x, w=w: fn(w, x)) if compiled else (lambda x, w=w: fn(w, x))
+            out = [run(x + i) for i in range(3)]
+            results.append((out, w.data.copy()))
+        _same(results[1], results[0])
+        assert _axpy_steps(run) == 0
+
+
+# ---- cross-entropy's exponentials kept for its rule; forwards as the calls they make ----------------------------
+def _bound(f: Any) -> Any:
+    while type(f) is functools.partial:
+        f = f.func
+    return f
+
+
+def _names(step: Any) -> list[str]:
+    return [getattr(_bound(op[0]), "__name__", type(op[0]).__name__) for op in _program_of(step).ops]
+
+
+@pytest.mark.parametrize("shape,axis,reduction,target_dtype", [
+    ((16, 5), 1, "mean", np.intp), ((16, 5), -1, "sum", np.intp), ((16, 5), 1, "none", np.uint8),
+    ((4, 3, 6), 1, "none", np.intp), ((5,), 0, "mean", np.intp)])
+def test_cross_entropy_keeps_its_exponentials_for_its_rule(shape: tuple[int, ...], axis: int, reduction: str,
+                                                           target_dtype: Any) -> None:
+    """softmax_cross_entropy's forward keeps its exponentials, sums and target positions for its rule, which scales
+    them in place: eager's loss and gradient bit for bit, over replays (one of them overflowing, shifted by the max),
+    and no replay's gradient is another's array."""
+    from chainrule.ops.reduce import softmax_cross_entropy
+
+    classes = shape[axis]
+    target_shape = shape[:axis % len(shape)] + shape[axis % len(shape) + 1:]
+    weights = RNG.standard_normal(target_shape) if reduction == "none" else None
+
+    def f(x: Any, y: Any) -> Any:
+        loss = softmax_cross_entropy(x, y, axis=axis, reduction=reduction)
+        return cr.sum(loss * weights) if weights is not None else loss * 1.5
+
+    def make() -> tuple[Any, Any]:
+        return RNG.standard_normal(shape) * 3, RNG.integers(0, classes, target_shape).astype(target_dtype)
+
+    step = cr.compile(cr.value_and_grad(f))
+    held = []
+    for i in range(4):
+        x, y = make()
+        if i == 3:
+            x[(0,) * len(shape)] = 900.0  # exp(x - x_y) overflows: the max is the shift, in both forms
+        got = step(x, y)
+        _same(got, cr.value_and_grad(f)(x, y))
+        held.append((got[1], got[1].copy()))
+    assert step.traces == 1
+    names = _names(step)
+    if len(shape) > 1:  # (one example's loss is a NumPy scalar, made an array by a wrapper step: left as it is)
+        # a batch (N, C): the step made for its shapes; others: the general forward, keeping
+        specialized = len(shape) == 2 and target_dtype is np.intp
+        assert ("rule" if reduction != "none" else "_rule_from_kept") in names
+        assert ("keeping" if specialized else "_losses_keeping") in names
+        assert "_softmax_cross_entropy" not in names and "_array_rule" not in names
+    for a, copy in held:  # each gradient its own array, untouched by later replays
+        assert a.tobytes() == copy.tobytes()
+    assert len({id(a) for a, _ in held}) == len(held)
+
+
+def test_a_cross_entropy_read_by_two_rules_keeps_nothing() -> None:
+    """Two backward sweeps through one loss (retain_graph): two rule steps, each recomputing (a kept array is
+    written into by the rule that takes it)."""
+    from chainrule.ops.reduce import softmax_cross_entropy
+
+    w0 = RNG.standard_normal((6, 4))
+    x = RNG.standard_normal((8, 6))
+    y = RNG.integers(0, 4, 8)
+
+    def step(w: Any) -> Any:
+        w = cr.tensor(w, requires_grad=True)
+        loss = softmax_cross_entropy(x @ w, y, reduction="mean")
+        loss.backward(retain_graph=True)
+        first = w.grad.detach() * 1.0
+        (loss * 2.0).backward()
+        return first, w.grad.detach()
+
+    compiled = cr.compile(step)
+    for i in range(3):
+        _same(compiled(w0 + i), step(w0 + i))
+    assert "_losses_keeping" not in _names(compiled) and _names(compiled).count("_array_rule") == 2
+
+
+def test_transposes_small_relus_and_linear_layers_replay_as_the_calls_they_make() -> None:
+    """A transpose as the array's own view, relu of an array below its rows of 8192 as a maximum against a row of
+    zeros (a constant), a linear layer adding its bias in place without its check: eager's bits; a larger relu
+    keeps its own forward, and a bias of a wider dtype than the product (added out of place) the layer's."""
+    for n, relu_steps in ((64, 0), (512, 1)):  # 64 x 64 floats: a maximum step; 512 x 512: relu's rows
+        a = RNG.standard_normal((n, n)) / n
+
+        def f(x: Any, a: Any = a) -> Any:
+            return cr.sum(F.relu(x @ a.T) ** 2)
+
+        step = _replays(cr.grad(f), lambda n=n: (RNG.standard_normal((n, n)),))
+        names = _names(step)
+        assert names.count("_relu") == relu_steps
+        assert not [op for op in _program_of(step).ops if _bound(op[0]) is shape_ops.transpose.forward]
+        assert (names.count("maximum") == 1) == (relu_steps == 0)
+    w = RNG.standard_normal((3, 4)).astype(np.float32)
+    for bias, in_place in ((np.ones(3, np.float32), True), (np.ones(3), False)):
+        step = _replays(lambda x, bias=bias: F.linear(x, w, bias),
+                        lambda: (RNG.standard_normal((5, 4)).astype(np.float32),))
+        assert ("_biased_product" in _names(step)) == in_place

@@ -10,7 +10,8 @@ primitives on its boxes, so their forward and backward sweeps are recorded too; 
 (parameters, gradients, optimizer state, buffers) are taken over when first touched (``_Trace.capture``), so that
 ``backward()``, optimizer steps and in-place updates record too, and what the function leaves in them is written
 back by every run (its effects). A replay is a loop over the program on plain arrays: no Tensors, nodes, or per-op
-dispatch, and the same operations in the same order, so the same numbers bit for bit.
+dispatch, and the same operations in the same order, so the same numbers bit for bit (the one exception, a large
+parameter's update as one BLAS axpy, is compile_passes' 3b).
 """
 
 from __future__ import annotations
@@ -71,20 +72,21 @@ class _Abandon(BaseException):  # not an Exception: a user's `except Exception` 
 def compile(fn: Callable[..., Any] | None = None, static_argnums: int | tuple[int, ...] = ()) -> Any:
     """``fn`` traced once per signature and replayed as a flat program of array-library calls afterwards.
 
-    The signature is the pytree structure of the arguments, the shape, dtype and device of each array (or Tensor)
-    leaf, and the value of every other leaf and of the arguments at ``static_argnums``: a new one traces again.
-    Replays give eager's numbers bit for bit. Random draws (dropout's masks, ``cr.randn``) are recorded and drawn
-    afresh at every replay, as eager draws them. A whole training step compiles: tensors captured from outside
-    (a module's parameters and buffers, their ``.grad``, an optimizer's state) are read at every replay, and what
-    the step does to them (``loss.backward()``, ``optimizer.step()``, ``zero_grad()``, ``p -= lr * p.grad`` under
-    ``no_grad``, running statistics) is written back, as eager does it; learning rates and betas are read at every
-    replay, so a scheduler stepped between calls needs no new trace. Other captured values (arrays, Python numbers)
-    are constants of the program. A change to what the trace relied on (an optimizer's other settings or state, a
-    module's training mode, which gradients are None) traces again; the call that makes an optimizer's state (its
-    first step) runs as written. Refused while tracing, by ``CompileError``: a decision on traced values (``bool``,
-    ``float``, ``.item()``, ``np.asarray``), reseeding, a scheduler's ``step()``, ``backward(create_graph=True)``,
-    and an output whose graph no backward used. Called on values being differentiated (inside a transform, or
-    tensors that require grad), it runs ``fn`` as written, so their graph records as usual.
+    The signature is the pytree structure of the arguments, the shape, dtype and device of each array (or Tensor) leaf,
+    and the value of every other leaf and of the arguments at ``static_argnums``: a new one traces again. Replays give
+    eager's numbers bit for bit, but for the update ``w -= lr * g`` of a parameter of 64 KB or more, which is one BLAS
+    axpy where SciPy is installed (one rounding, not two: within an ulp). Random draws (dropout's masks, ``cr.randn``)
+    are recorded and drawn afresh at every replay, as eager draws them. A whole training step compiles: tensors captured
+    from outside (a module's parameters and buffers, their ``.grad``, an optimizer's state) are read at every replay,
+    and what the step does to them (``loss.backward()``, ``optimizer.step()``, ``zero_grad()``, ``p -= lr * p.grad``
+    under ``no_grad``, running statistics) is written back, as eager does it; learning rates and betas are read at every
+    replay, so a scheduler stepped between calls needs no new trace. Other captured values (arrays, Python numbers) are
+    constants of the program. A change to what the trace relied on (an optimizer's other settings or state, a module's
+    training mode, which gradients are None) traces again; the call that makes an optimizer's state (its first step)
+    runs as written. Refused while tracing, by ``CompileError``: a decision on traced values (``bool``, ``float``,
+    ``.item()``, ``np.asarray``), reseeding, a scheduler's ``step()``, ``backward(create_graph=True)``, and an output
+    whose graph no backward used. Called on values being differentiated (inside a transform, or tensors that require
+    grad), it runs ``fn`` as written, so their graph records as usual.
 
     >>> import numpy as np, chainrule as cr
     >>> f = cr.compile(cr.grad(lambda x: cr.sum(cr.tanh(x) ** 2)))
@@ -243,6 +245,8 @@ class Program:
         # is what they are for (an unused BCE, asarray_chkfinite)
         self.checks: list[int] = []
         self._handed: list[int] | None = None  # the slots of the arrays a run is handed (``_outside``)
+        # the settings whose array a run may reuse while their number is the same float (``_reusable_settings``)
+        self._settings: dict[int, tuple[Any, Any]] | None = None
         self.outputs: list[tuple[int, bool] | tuple[None, Any]] = []
         self.treedef: PyTreeDef | None = None
 
@@ -270,10 +274,19 @@ class Program:
             env[k] = t._grad.data  # type: ignore[union-attr]  # a guard checked it is there
         for t in self.released:
             t._grad = None
+        if self._settings is None:
+            self._settings = _reusable_settings(self)
         for k, group, key, index, dtype in self.captured_settings:
-            value = group[key]
-            value = np.array(value if index is None else value[index], dtype=np.float64)
-            env[k] = value if dtype is None else value.astype(dtype)
+            number = group[key] if index is None else group[key][index]
+            made = self._settings.get(k)
+            if made is None or made[0] is not number:
+                value = np.array(number, dtype=np.float64)
+                value = value if dtype is None else value.astype(dtype)
+                if made is not None and type(number) is float:
+                    self._settings[k] = (number, value)
+            else:
+                value = made[1]
+            env[k] = value
         for slot, x in zip(self.inputs, leaves):
             if slot is not None:
                 env[slot] = x
@@ -289,16 +302,17 @@ class Program:
             else:
                 env[out] = forward(*[env[i] for i in ins])
         if self.effects:
-            _apply_effects(self.effects, env, self._outside(env))
+            _apply_effects(self, env)
         return self.result(env)
 
-    def _outside(self, env: list[Any]) -> set[int]:
-        """The ids of the arrays a run was handed (arguments, captured tensors' and gradients' arrays): a tensor
-        given one of them as its new values gets a copy, as ``copy_`` and swaps copy eagerly."""
+    def _outside(self, env: list[Any], written: list[int]) -> set[int]:
+        """The ids of the arrays a run was handed (arguments, captured tensors' and gradients' arrays), and of those
+        ``written`` already: a tensor given one of them as its new values gets a copy, as ``copy_`` and swaps copy
+        eagerly."""
         if self._handed is None:  # (the slots are known once the trace is done)
             self._handed = [*(k for k in self.inputs if k is not None), *(k for k, _ in self.captured),
                             *(k for k, _ in self.captured_grads)]
-        return {id(env[k]) for k in self._handed}
+        return {*(id(env[k]) for k in self._handed), *written}
 
     def result(self, env: list[Any]) -> Any:
         """The outputs in the function's pytree structure, read from ``env`` (a run's, or the trace's values)."""
@@ -308,22 +322,39 @@ class Program:
             for k, tensor in self.outputs])
 
 
-def _apply_effects(effects: list[tuple[Tensor, str, int | None]], env: list[Any], outside: set[int]) -> None:
+def _reusable_settings(program: Program) -> dict[int, tuple[Any, Any]]:
+    """The slots of settings whose array no run writes into (kept_slots) and none hands out (no result or effect
+    may be a view of it), each with a placeholder for its last (number, array): a float is immutable, so while the
+    number is the same object its array is the same numbers (0.7 us a setting, at every run)."""
+    aliases = compile_passes._Aliases(program.ops)
+    escaping = {aliases.find(k) for k, _ in program.outputs if k is not None} | {
+        aliases.find(k) for _, _, k in program.effects if k is not None}
+    return {k: (None, None) for k, *_ in program.captured_settings if aliases.find(k) not in escaping}
+
+
+def _apply_effects(program: Program, env: list[Any]) -> None:
     """The writes of a run to state outside the function, as eager leaves it: updated tensors get their new values
     (``_write``), with their version stamped as an in-place update stamps it; rebound ones (``t.data = new``) the
-    new array itself; gradients are set, replaced or cleared."""
-    for t, what, k in effects:
+    new array itself; gradients are set, replaced or cleared. The arrays a run was handed are gathered only where a
+    write needs them (none, where the program wrote every update into the tensors' own arrays)."""
+    outside: set[int] | None = None
+    written: list[int] = []  # the new values given so far (a second tensor given the same ones gets a copy: t.copy_(p))
+    for t, what, k in program.effects:
         if what == "data":
             new = env[k]  # type: ignore[index]
             if new is not t.data:  # (the call spared where the program wrote into the tensor's own array)
+                outside = outside if outside is not None else program._outside(env, written)
                 _write(t, new, outside)
-            outside.add(id(new))  # (a second tensor given the same values gets a copy: t.copy_(p) after p's step)
+            written.append(id(new))
+            if outside is not None:
+                outside.add(id(new))
             t._share_version().clock = tick()
         elif what == "grad":
             t._grad = None if k is None else Tensor._from_node(env[k], None)
         elif what == "rebound":
             t.data = env[k]  # type: ignore[index]
         else:
+            outside = outside if outside is not None else program._outside(env, written)
             _write(t._grad, env[k], outside)  # type: ignore[arg-type, index]
 
 
@@ -379,6 +410,7 @@ class _Trace:
         self.born: dict[int, weakref.ref[Tensor]] = {}  # the tensors made while tracing (fresh at every call), by id
         self.made: list[tuple[weakref.ref[Tensor], Any]] = []  # those of constants given boxes, with their arrays
         self.guarded: set[Any] = set()  # what a guard already checks (an optimizer's settings, a module's mode)
+        self.keys: list[Any] = []  # each captured tensor's ``_tensor_key`` when it was taken over
 
     def capture(self, t: Tensor) -> None:
         """Take over ``t``, a tensor from outside whose array the function reads, writes or differentiates: its
@@ -400,7 +432,7 @@ class _Trace:
             self.sharing.add(id(t))  # an alias (t.detach(), a view) of a tensor already taken over
         capture = self.captures[id(t)] = _Capture(t, data)
         self.alive.append(t)
-        self.program.guards.append((functools.partial(_tensor_key, t), _tensor_key(t)))
+        self.keys.append(_tensor_key(t))
         capture.box = self.captured_box(data, capture, "data")
         _DATA.__set__(t, capture.box)
         grad = capture.grad
@@ -517,16 +549,24 @@ class _Capture:
         self.box: Any = None  # the box standing for its array: updated in place, or replaced (``t.data = new``)
 
 
-def _tensor_key(t: Tensor) -> Any:
-    """What a trace relies on in a captured tensor, checked before every run (one guard, as it is checked often):
-    ``requires_grad`` (frozen or not: another graph), the hooks run on its gradient (its own and post-accumulate
-    ones, by identity), its array's shape, dtype and device, and its gradient's (or None)."""
-    data, grad = _DATA.__get__(t), t._grad
-    key = (t.requires_grad, tuple(map(id, t._hooks)) if t._hooks else (), id(t) in engine._post_hooks,
+_GET = _DATA.__get__
+_POST_HOOKS = engine._post_hooks  # (a dict changed in place, never rebound)
+
+
+def _tensor_key(t: Tensor, grad_array: bool = True) -> Any:
+    """What a trace relies on in a captured tensor: ``requires_grad`` (frozen or not: another graph), the hooks run
+    on its gradient (its own and post-accumulate ones, by identity), its array's shape, dtype and device, and its
+    gradient's (or None); whether it has a gradient alone where not ``grad_array`` (a gradient the program replaces
+    without reading it). (Checked for every captured tensor before every run: written for speed, and reading as
+    few objects as it can, which the products of a step have evicted from the caches.)"""
+    data, grad, hooks = _GET(t), t._grad, t._hooks
+    key = (t.requires_grad, tuple(map(id, hooks)) if hooks else (), id(t) in _POST_HOOKS,
            data.shape, data.dtype, "cpu" if type(data) is np.ndarray else backend.device_of(data))
     if grad is None:
         return key
-    data = _DATA.__get__(grad)
+    if not grad_array:
+        return (*key, True)
+    data = _GET(grad)
     return (*key, data.shape, data.dtype, "cpu" if type(data) is np.ndarray else backend.device_of(data))
 
 
@@ -536,10 +576,24 @@ def _sharing(tensors: list[Tensor]) -> tuple[int, ...]:
     first: dict[int, int] = {}
     owners = []
     for i, t in enumerate(tensors):
-        data = _DATA.__get__(t)
+        data = _GET(t)
         owner = data.base if getattr(data, "base", None) is not None else data
         owners.append(first.setdefault(id(owner), i))
     return tuple(owners)
+
+
+def _captured_key(tensors: list[Tensor], grad_arrays: list[bool]) -> Any:
+    """The captured tensors' keys and which of them share memory, in one guard (the first checked)."""
+    return [*map(_tensor_key, tensors, grad_arrays), _sharing(tensors) if len(tensors) > 1 else ()]
+
+
+def _guard_captured(program: Program, tensors: list[Tensor], keys: list[Any], sharing: tuple[int, ...]) -> None:
+    """The guard of the captured tensors, from their keys when taken over (and the sharing at the trace's end):
+    the gradients the program lets go of unread (``released``) are checked for being there alone."""
+    unread = {id(t) for t in program.released}
+    grad_arrays = [id(t) not in unread for t in tensors]
+    expected = [key if full or len(key) == 6 else (*key[:6], True) for key, full in zip(keys, grad_arrays)]
+    program.guards.insert(0, (functools.partial(_captured_key, tensors, grad_arrays), [*expected, sharing]))
 
 
 def _boxed(x: Any) -> bool:
@@ -786,8 +840,7 @@ def _trace_alone(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[i
                 program.outputs.append((None, o))
         _escaped(trace, out_leaves)
         tensors = [c.tensor for c in trace.captures.values()]
-        if len(tensors) > 1:  # which captured arrays are one memory: an alias made between calls needs a new trace
-            program.guards.append((functools.partial(_sharing, tensors), _sharing(tensors)))
+        sharing = _sharing(tensors) if len(tensors) > 1 else ()  # an alias made between calls needs a new trace
         _settle(trace, done=True)
         values = program.env.copy()  # after the outputs and effects, which may have added slots
         for k, value in resolved:
@@ -803,6 +856,8 @@ def _trace_alone(fn: Callable[..., Any], args: tuple[Any, ...], statics: tuple[i
         k for _, _, k in program.effects}
     program.captured_grads = [(k, t) for k, t in program.captured_grads if k in used]  # (zero_grad reads none)
     program.released = _released(program)
+    if tensors:
+        _guard_captured(program, tensors, trace.keys, sharing)
     arrays = {k: trace.alive[i].value for i, k in trace.boxes}
     compile_passes.optimize(program, arrays)
     _free_after_last_use(program, {k: v.nbytes for k, v in arrays.items()})
@@ -1105,17 +1160,24 @@ def _readable(value: Any) -> bool:
 
 
 def _optimizer_key(opt: Any) -> Any:
-    """What an optimizer's traced step relied on: its parameter groups (their parameters, and their settings: those
-    a replay reads by their kind alone) and the state tensors it read (``load_state_dict`` makes new ones)."""
-    groups = []
-    for group in opt.param_groups:  # (checked before every run: written for speed)
-        settings = {k: v for k, v in group.items() if k != "params"}
-        for k in _READ_AT_RUN:
-            v = settings.get(k)
-            if v is not None and (type(v) is float or _readable(v)):
-                settings[k] = (type(v), len(v)) if isinstance(v, (tuple, list)) else "a number"
-        groups.append((id(group), list(map(id, group["params"])), settings))
-    return groups, [id(v) for state in opt.state.values() for v in state.values()]
+    """What an optimizer's traced step relied on: its parameter groups (their keys, parameters and settings: those a
+    replay reads by their kind alone) and the state tensors it read (``load_state_dict`` makes new ones). Checked
+    before every run, so one flat list (a list of dicts cost 9 us a run of the small MLP, this one 4): each group's
+    id and keys, then by key its parameters' count and ids, or its setting."""
+    key: list[Any] = []
+    for group in opt.param_groups:
+        key += (id(group), tuple(group))
+        for k, v in group.items():
+            if k == "params":
+                key.append(len(v))
+                key += map(id, v)
+            elif k in _READ_AT_RUN and (type(v) is float or _readable(v)):
+                key.append((type(v), len(v)) if isinstance(v, (tuple, list)) else "a number")
+            else:
+                key.append(v)
+    key.append(len(opt.state))
+    key += (id(v) for state in opt.state.values() for v in state.values())
+    return key
 
 
 def _located(error: Exception) -> str:

@@ -3,8 +3,15 @@
 
 0. The cast of an optimizer's setting to the parameters' dtype is made where a run reads the setting (one step
    less).
+0b. Forwards as the calls they make on the traced host arrays, without the checks the trace already made: a
+   transpose as the array's own view, a small relu as a maximum against a constant row of zeros (a plain ufunc
+   step, which passes 2-3 then treat as one), a linear layer adding its bias in place.
 1. Constant folding: a step whose inputs are all constants (not arguments, captured tensors or results of steps)
    is computed once, at the end of the trace, and its result becomes a constant.
+1b. What a forward made, kept for its rule (``_KEPT``): softmax cross-entropy's forward on host arrays, where one
+   rule step reads its answer, runs in the form that also returns its exponentials, their sums and the targets'
+   positions, and the rule scales those in place instead of computing them again (the small MLP's loss and rule:
+   57 us against 74). The same operations: eager's bits.
 2. Typed scalars: a ufunc step with a Python number among its inputs gets a 0-d array of the dtype NumPy casts the
    number to for that loop instead (NumPy converts a Python number at every call, which costs more than the
    arithmetic on small arrays: a multiply of 16 values by 0.9 takes 0.70 us, by a 0-d array 0.48 us).
@@ -19,6 +26,15 @@
    fresh array past the allocator's reuse (32 MB: an add on 64 MB arrays, 7.3 ms against 11.8). Steps on small
    arrays of two or more dimensions, which would need a layout check, are left.
 
+3b. Parameter updates as one BLAS axpy (where SciPy is installed): ``w - s * g`` (or ``+``) written back into a
+   captured tensor's own array, s a number known before the run (a constant, or a learning rate: SGD's step, not
+   Adam's, whose step size the program computes) and g an array the program made, of ``AXPY_BYTES`` or more, float32
+   or float64 on the host, becomes SciPy's ``saxpy``/``daxpy`` into w: one pass over w's memory instead of two and no
+   temporary (SGD's update of 1024 x 1024 float32: 0.11 ms against 0.24; 256 x 256: 7.5 us against 17). BLAS
+   contracts the product and the sum into one rounding where eager rounds each, so the new values are within an ulp
+   of the exact update, and may differ from eager's by one. Smaller updates, and those by a computed step size, keep
+   eager's bits (what the small ones would save is below a microsecond).
+
 4. Fused runs, on a GPU: where the program's arrays live on a provider that fuses kernels (CuPy: ``cupy.fuse``),
    each run of consecutive elementwise ufunc steps becomes one kernel (chainrule.fused), whose outputs are the run's
    results read after it; a kernel launch costs more than the arithmetic of a small array, and the intermediates
@@ -26,10 +42,11 @@
    (``fused.Kernel``), and keeps to them where it differs. A comparison with a Python int stays out of kernels
    (cupy.fuse's first implementation mis-types it in some releases: cupy#10003).
 
-Passes 1-3 do not change an operation or the order of the operations, and ``out=`` does not change what a ufunc
-computes, so replays keep eager's numbers bit for bit. For arrays of two or more dimensions a replay writes into a
-buffer only where the arguments are C-contiguous (as traced), since eager's result would otherwise take another
-memory layout, which later reductions could sum in another order.
+Passes 0b-3 do not change an operation or the order of the operations, and ``out=`` does not change what a ufunc
+computes, so replays keep eager's numbers bit for bit (3b's one rounding aside). For arrays of two or more dimensions a
+replay writes into a buffer only where the arguments are C-contiguous (as traced), since eager's result would otherwise
+take another memory layout, which later reductions could sum in another order; that is checked at every run only for
+the arrays not C-contiguous by construction (products, and elementwise results of them: ``_c_contiguous``).
 
 Not done on the host: fusing runs of small elementwise steps into one Python function. Without generating source
 code (no eval), such a step has to interpret its own list of calls, which costs what the replay's loop costs
@@ -40,7 +57,11 @@ float32) and not done: buffers the program keeps between runs (a dead intermedia
 at the next run) are slower, since a fresh array comes from memory the allocator freed moments before, still in
 cache, where a kept buffer was last touched a run earlier (SGD's lr * grad into a kept 4 MB buffer: +70 us on the
 update's 1.1 ms), and a run takes no page faults either way once the allocator has settled; the update done in one
-pass of cache-sized blocks (lr * grad, then the subtraction, per block) stays within the noise (+-50 us).
+pass of cache-sized blocks (lr * grad, then the subtraction, per block) stays within the noise (+-50 us). On the
+small MLP (128 x 64 -> 256 -> 256 -> 10): leaving intermediates below 1 MB alive to the run's end (ten steps that
+drop them fewer) changes nothing (963 us against 962, side by side): the steps cost what the allocator's reuse of
+the freed memory saves. What a run spends outside its steps (the guards, 17 us, and the write-back, 13 us) is
+mostly cache misses on the tensors' objects, which the products evict: the same guards cost 9.5 us in a loop.
 """
 
 from __future__ import annotations
@@ -54,6 +75,7 @@ import numpy as np
 
 from . import backend
 from .fused import Kernel
+from .ops import elementwise, nn, reduce, shape
 from .ops.elementwise import _cast_forward
 
 if TYPE_CHECKING:
@@ -91,9 +113,12 @@ def optimize(program: Program, values: dict[int, Any]) -> None:
     True
     """
     _cast_settings(program)
+    _cheaper_forms(program, values)
     _fold_constants(program)
+    _keep_for_rules(program, values)
     _type_scalars(program, values)
     _fuse_runs(program, values)
+    _axpy_updates(program, values)
     _reuse_buffers(program, values)
 
 
@@ -120,7 +145,7 @@ class _Aliases:
         self.parent: dict[int, int] = {}
         for op in ops:
             if ufunc_of(op) is None:
-                for k in op[4]:
+                for k in op[4][:1] if type(op[0]) is _Axpy else op[4]:
                     self.join(op[5], k)
 
     def find(self, k: int) -> int:
@@ -157,6 +182,50 @@ def _cast_settings(program: Program) -> None:
     program.captured_settings = [entry for entry in program.captured_settings if entry[0] in read]
 
 
+# ---- 0b. forwards as the call they make on the traced arrays ----------------------------------------------------
+def _cheaper_forms(program: Program, values: dict[int, Any]) -> None:
+    """On host arrays: a transpose (of all axes) as the array's own view (np.transpose's dispatch costs more than
+    taking it: 2.4 us against 0.7 in a replay); relu of an array too small for its rows of 8192 as what it computes,
+    a maximum against a row of zeros, now a plain ufunc step with the row a constant of the program (made once, not
+    at every run; and the step may write into a dead buffer); a linear layer whose bias goes into the product in
+    place without its check of the dtypes (the trace made it). The same operations: eager's bits."""
+    rows: dict[tuple[Any, ...], int] = {}
+    for i, op in enumerate(program.ops):
+        forward, options = _bound(op[0])
+        ins, out = op[4], op[5]
+        x = values.get(ins[0]) if ins else None
+        if type(x) is not np.ndarray or options:
+            continue
+        if forward is shape.transpose.forward and len(ins) == 1:
+            program.ops[i] = _step(_transposed, ins, out)
+        elif forward is nn._linear_forward and len(ins) == 3 and _biased_in_place(
+                [values.get(k, program.env[k]) for k in ins], values[out]):
+            program.ops[i] = _step(_biased_product, ins, out)
+        elif forward is elementwise._relu and len(ins) == 1 and x.size < elementwise._RELU_ROWS_MIN:
+            zeros = np.zeros(x.shape[-1:], dtype=np.result_type(x.dtype, 0))
+            key = (zeros.shape, zeros.dtype)
+            if key not in rows:
+                rows[key] = program.slot(zeros)
+            program.ops[i] = _step(np.maximum, (ins[0], rows[key]), out)
+
+
+_transposed = operator.attrgetter("T")
+
+
+def _biased_in_place(inputs: list[Any], out: Any) -> bool:
+    """Whether a linear layer's forward on ``inputs`` (x, w, b) added its bias, an array, into the product in place
+    (``_linear_forward`` does where the sum keeps the product's dtype)."""
+    x, w, _ = inputs
+    return all(type(a) is np.ndarray for a in (*inputs, out)) and out.dtype == np.result_type(x.dtype, w.dtype)
+
+
+def _biased_product(x: Any, w: Any, b: Any) -> Any:
+    """A linear layer's forward where the trace found the bias added in place (its check made once)."""
+    out = x @ w.T
+    out += b
+    return out
+
+
 # ---- 1. constants folded -----------------------------------------------------------------------------------------
 def _fold_constants(program: Program) -> None:
     """Steps whose inputs are all constants computed now; not a draw (no inputs), and not one whose result is kept or
@@ -174,6 +243,55 @@ def _fold_constants(program: Program) -> None:
         else:
             ops.append(op)
     program.ops = ops
+
+
+# ---- 1b. what a forward made, kept for its rule ---------------------------------------------------------------
+# forwards whose rule (recorded as one step, on the arrays) recomputes what the forward made: by forward, the rule,
+# and the steps (each made from the traced inputs and the options) of the forward that also returns what it made
+# and of the rule that takes that instead of recomputing it
+_KEPT = {reduce._softmax_cross_entropy: (reduce._array_rule, reduce._keeping_step, reduce._rule_step)}
+
+
+def _bound(forward: Callable[..., Any]) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """A step's function and the options bound into it (a plain function has none)."""
+    if type(forward) is functools.partial and not forward.args:
+        return forward.func, forward.keywords
+    return forward, {}
+
+
+def _keep_for_rules(program: Program, values: dict[int, Any]) -> None:
+    """A forward of ``_KEPT`` on host arrays whose answer one rule step reads (with the same inputs and options)
+    run in the form that keeps what the rule needs, and that rule reading it: the same numbers, computed once. Both
+    steps are made for the traced arrays (what the functions decide at every call eagerly, decided once). What is
+    kept is let go after the rule where it is large."""
+    ops = program.ops
+    producer = {op[5]: i for i, op in enumerate(ops)}
+    rules: dict[int, list[int]] = {}  # a forward's step: the steps of its rule reading its answer
+    for j, op in enumerate(ops):
+        rule = _bound(op[0])[0]
+        i = producer.get(op[4][1]) if len(op[4]) == 4 else None
+        if i is not None and _KEPT.get(_bound(ops[i][0])[0], (None,))[0] is rule:
+            rules.setdefault(i, []).append(j)
+    after: dict[int, list[Op]] = {}
+    for i, found in rules.items():
+        forward, options = _bound(ops[i][0])
+        x = values.get(ops[i][4][0]) if len(ops[i][4]) == 2 else None
+        if len(found) != 1 or type(x) is not np.ndarray:  # (a rule run twice would write twice into what is kept)
+            continue
+        j = found[0]
+        _, keeping_step, rule_step = _KEPT[forward]
+        g, _, *inputs = ops[j][4]
+        if tuple(inputs) != ops[i][4]:  # (the rule's options are the node's: the forward's, normalized)
+            continue
+        kept, answer = program.slot(), ops[i][5]
+        ops[i] = _step(keeping_step(x, values.get(inputs[1], program.env[inputs[1]]), **options), ops[i][4], kept)
+        after.setdefault(i, []).append(_step(operator.itemgetter(0), (kept,), answer))
+        from_kept = rule_step(values.get(g, program.env[g]), values.get(inputs[1], program.env[inputs[1]]),
+                              **_bound(ops[j][0])[1])
+        ops[j] = _step(from_kept, (g, kept, inputs[1]), ops[j][5])
+        if x.nbytes >= LARGE:
+            after.setdefault(j, []).append(_step(let_go, (), kept))
+    program.ops = [new for i, op in enumerate(ops) for new in (op, *after.get(i, ()))]
 
 
 # ---- 2. Python numbers as 0-d arrays of the loop's dtype ---------------------------------------------------------
@@ -225,6 +343,7 @@ def _reuse_buffers(program: Program, values: dict[int, Any]) -> None:
     frozen = kept | _constants(program, kept)
     ops = program.ops
     aliases = _Aliases(ops)
+    known = _c_contiguous(ops, values, program.env)
     last: dict[int, int] = {}
     for j, op in enumerate(ops):
         last.setdefault(op[5], j)
@@ -251,7 +370,7 @@ def _reuse_buffers(program: Program, values: dict[int, Any]) -> None:
         if forward is not None and forward.signature is None and own is not None and own not in taken \
                 and read_until[own] <= j and not _others_read(aliases, own, ins) \
                 and _fits(values[own], (values[out].shape, values[out].dtype)):
-            rewritten = _with_buffer(forward, op, own, values[out], values, program.env)
+            rewritten = _with_buffer(forward, op, own, values[out], values, program.env, known)
             if rewritten is not None:
                 taken.add(own)
                 ops[j] = rewritten
@@ -266,7 +385,8 @@ def _reuse_buffers(program: Program, values: dict[int, Any]) -> None:
                               and _fits(values[k], key) and not _others_read(aliases, k, ins)), None)
             if donor is None:
                 donor = next((k for k in pool.get(key, ()) if k not in taken), None)
-            rewritten = _with_buffer(forward, op, donor, value, values, program.env) if donor is not None else None
+            rewritten = _with_buffer(forward, op, donor, value, values, program.env, known) if donor is not None \
+                else None
             if rewritten is not None:
                 assert donor is not None
                 taken.add(donor)
@@ -297,19 +417,38 @@ def _others_read(aliases: _Aliases, k: int, ins: tuple[int, ...]) -> bool:
 
 
 def _with_buffer(forward: np.ufunc, op: Op, donor: int, value: np.ndarray, values: dict[int, Any],
-                 env: list[Any]) -> Op | None:
+                 env: list[Any], known: set[int]) -> Op | None:
     """``op`` writing into ``donor``'s array (NumPy's positional ``out``), or None where that would not pay or could
-    change the result's memory layout."""
+    change the result's memory layout; the arrays not ``known`` to be C-contiguous are checked at every run."""
     ins, out = op[4], op[5]
-    if forward is np.matmul:
+    if forward is np.matmul:  # (its result is C-contiguous whatever its inputs' layouts)
         if value.ndim != 2 or value.nbytes < LARGE or any(np.ndim(values.get(k, env[k])) != 2 for k in ins):
             return None
-        return _step(_into_c(forward, check_inputs=False), (*ins, donor), out)
+        return _step(_into_c(forward, () if donor in known else (2,)), (*ins, donor), out)
     if value.ndim <= 1:  # a fresh 1-d array is contiguous, as eager's result would be; the replay's loop calls a
         return _step(_out_last(forward), (*ins, donor), out)  # 3-input step directly (16 values: 0.48 us, 0.54 fresh)
     if value.nbytes < LARGE or not (value.flags.c_contiguous and values[donor].flags.c_contiguous):
         return None
-    return _step(_into_c(forward, check_inputs=True), (*ins, donor), out)
+    checked = tuple(i for i, k in enumerate((*ins, donor)) if k not in known and np.ndim(values.get(k, env[k])))
+    return _step(_into_c(forward, checked), (*ins, donor), out)  # (a 0-d value takes no part in the layout)
+
+
+def _c_contiguous(ops: list[Op], values: dict[int, Any], env: list[Any]) -> set[int]:
+    """The slots whose arrays are C-contiguous at every run by how they are made: a product (matmul's result is, and
+    a linear layer's), and an elementwise ufunc's result of such arrays of its shape and of 0-d values (which take
+    no part in its layout); written into a buffer, a step's result is that buffer (checked) or a fresh one."""
+    known: set[int] = set()
+    for op in ops:
+        forward, out = ufunc_of(op), op[5]
+        value = values.get(out)
+        if type(value) is not np.ndarray:
+            continue
+        if forward is np.matmul or op[0] is _biased_product:
+            known.add(out)
+        elif forward is not None and forward.signature is None and all(
+                (k in known and values[k].shape == value.shape) or np.ndim(values.get(k, env[k])) == 0 for k in op[4]):
+            known.add(out)
+    return known
 
 
 def _step(forward: Callable[..., Any], ins: tuple[int, ...], out: int) -> Op:
@@ -325,37 +464,141 @@ def _out_last(forward: np.ufunc) -> Callable[..., Any]:
     return forward
 
 
-def _into_c(forward: np.ufunc, check_inputs: bool) -> Callable[..., Any]:
+def _into_c(forward: np.ufunc, checked: tuple[int, ...]) -> Callable[..., Any]:
     """``forward`` writing into its last argument where eager's result would be C-contiguous as that buffer is (an
-    elementwise ufunc's result follows its inputs' layout; matmul's is C-contiguous); a fresh result elsewhere.
-    Written out for one and two inputs, which a replay calls often (2.1 us over the ufunc for ``*args``, 0.7 so)."""
+    elementwise ufunc's result follows its inputs' layout; matmul's is C-contiguous); a fresh result elsewhere. The
+    arguments at the positions ``checked`` are checked at every call (the others are C-contiguous by construction:
+    a check costs a flags object). Written out for one and two inputs, which a replay calls often (2.1 us over the
+    ufunc for ``*args``, 0.7 so)."""
+    n = forward.nin
 
     def c(x: Any) -> bool:
         return type(x) is not np.ndarray or x.flags.c_contiguous
 
-    if not check_inputs:
-        def product(x: Any, y: Any, buffer: Any) -> Any:
-            return forward(x, y, out=buffer) if buffer.flags.c_contiguous else forward(x, y)
+    if not checked:
+        if n == 1:
+            return lambda x, buffer: forward(x, out=buffer)
+        if n == 2:
+            return lambda x, y, buffer: forward(x, y, out=buffer)
+        return lambda *args: forward(*args[:-1], out=args[-1])
+    if checked == (n,):
+        if n == 2:
+            def product(x: Any, y: Any, buffer: Any) -> Any:
+                return forward(x, y, out=buffer) if buffer.flags.c_contiguous else forward(x, y)
 
-        return product
-    if forward.nin == 1:
+            return product
+    elif n == 1 and checked == (0, 1):
         def unary(x: Any, buffer: Any) -> Any:
             return forward(x, out=buffer) if buffer.flags.c_contiguous and c(x) else forward(x)
 
         return unary
-    if forward.nin == 2:
+    elif n == 2 and checked == (0, 1, 2):
         def binary(x: Any, y: Any, buffer: Any) -> Any:
             return forward(x, y, out=buffer) if buffer.flags.c_contiguous and c(x) and c(y) else forward(x, y)
 
         return binary
 
     def into(*args: Any) -> Any:
-        inputs, buffer = args[:-1], args[-1]
-        if buffer.flags.c_contiguous and all(c(x) for x in inputs):
-            return forward(*inputs, out=buffer)
-        return forward(*inputs)
+        if all(c(args[i]) for i in checked):
+            return forward(*args[:-1], out=args[-1])
+        return forward(*args[:-1])
 
     return into
+
+
+# ---- 3b. a parameter's update w -= s * g as one BLAS axpy --------------------------------------------------------
+AXPY_BYTES = LARGE  # the size from which an update is one axpy (below it, eager's two roundings are kept)
+
+
+@functools.cache
+def _blas() -> Any:
+    """SciPy's BLAS wrappers, or None without SciPy (the pass is then left out)."""
+    try:
+        from scipy.linalg import blas
+    except ImportError:
+        return None
+    return blas
+
+
+def _axpy_updates(program: Program, values: dict[int, Any]) -> None:
+    """``w - s * g`` (or ``w + s * g``) written back into a captured tensor's own array w, with s a number known
+    before the run (a constant, or a learning rate the run reads), as one BLAS axpy into w: one pass over w's memory
+    instead of two and no temporary. Only where ``s * g`` is read by the update alone, ``w`` is read no more, and
+    ``g`` is made by the program (never an array from outside, which might be w itself)."""
+    blas = _blas()
+    ops = program.ops
+    if blas is None or not program.effects:
+        return
+    home = {k: c for c, t in program.captured for u, what, k in program.effects if u is t and what == "data"}
+    if not home:
+        return
+    aliases = _Aliases(ops)
+    kept = kept_slots(program)
+    outside = {k for k in program.inputs if k is not None} | {k for k, _ in program.captured} | {
+        k for k, _ in program.captured_grads} | _constants(program, kept)
+    # arrays from outside, and what may be views of them (a shape or axes among a step's constants is no array)
+    tainted = {aliases.find(k) for k in outside if type(values.get(k, program.env[k])) in backend.array_types}
+    readers: dict[int, list[int]] = {}
+    for j, op in enumerate(ops):
+        for k in op[4]:
+            readers.setdefault(k, []).append(j)
+    producer = {op[5]: j for j, op in enumerate(ops)}
+    known = _c_contiguous(ops, values, program.env)
+    # step sizes known before the run: constants, and the settings a run reads (an optimizer's learning rate). A
+    # step size the program computes (Adam's bias-corrected rate) is left: such optimizers' compiled steps keep
+    # eager's bits (``python -m chainrule.demo --compile`` trains Adam to the same numbers as without)
+    given = _constants(program, kept) | {k for k, *_ in program.captured_settings}
+    dropped: set[int] = set()
+    for j, op in enumerate(ops):
+        forward, own = ufunc_of(op), home.get(op[5])
+        if own is None or forward not in (np.subtract, np.add) or len(op[4]) != 2:
+            continue
+        w, t = op[4]
+        if forward is np.add and t == own:
+            w, t = t, w
+        i = producer.get(t)
+        if w != own or i is None or t in kept or readers.get(t) != [j] or ufunc_of(ops[i]) is not np.multiply:
+            continue
+        if max(readers[k][-1] for k in _views_of(ops, own) if k in readers) > j:
+            continue
+        scaled = _scaled(ops[i][4], values, program.env, values.get(own))
+        if scaled is None or aliases.find(scaled[1]) in tainted or scaled[0] not in given:
+            continue
+        axpy = getattr(blas, {"f": "saxpy", "d": "daxpy"}[values[own].dtype.char])
+        ops[j] = _step(_Axpy(axpy, forward is np.subtract, scaled[1] not in known), (own, *scaled), op[5])
+        dropped.add(i)
+    program.ops = [op for i, op in enumerate(ops) if i not in dropped]
+
+
+def _scaled(ins: tuple[int, ...], values: dict[int, Any], env: list[Any], w: Any) -> tuple[int, int] | None:
+    """The slots (s, g) of a product ``s * g`` (either order) of a number s and an array g of w's shape and
+    dtype, float32 or float64 on the host, of AXPY_BYTES or more; None otherwise."""
+    if type(w) is not np.ndarray or w.dtype.char not in "fd" or w.nbytes < AXPY_BYTES:
+        return None
+    for s, g in (ins, ins[::-1]):
+        number, array = values.get(s, env[s]), values.get(g, env[g])
+        if type(array) is np.ndarray and (array.shape, array.dtype) == (w.shape, w.dtype) and (
+                type(number) in (int, float) or (type(number) is np.ndarray and number.shape == ()
+                                                  and number.dtype == w.dtype)):
+            return s, g
+    return None
+
+
+class _Axpy:
+    """The update ``w -/+ s * g`` written into w by BLAS (one rounding, a fused multiply-add, where eager's
+    product and difference round twice); the two ufuncs, into a fresh array, where w is not a writable C-contiguous
+    array or g not C-contiguous (an array of another layout set between calls; g's is checked unless it is
+    C-contiguous by construction). Its result is w or a fresh array, never a view of s or g (``_Aliases``)."""
+
+    def __init__(self, axpy: Callable[..., Any], subtract: bool, check_g: bool) -> None:
+        self.axpy, self.subtract, self.sign, self.check_g = axpy, subtract, -1.0 if subtract else 1.0, check_g
+
+    def __call__(self, w: Any, s: Any, g: Any) -> Any:
+        flags = w.flags
+        if flags.c_contiguous and flags.writeable and (not self.check_g or g.flags.c_contiguous):
+            self.axpy(g.reshape(-1), w.reshape(-1), a=self.sign * float(s))  # (f2py takes a float faster than a 0-d)
+            return w
+        return np.subtract(w, np.multiply(s, g)) if self.subtract else np.add(w, np.multiply(s, g))
 
 
 # ---- 4. fused runs of elementwise steps, on a GPU -------------------------------------------------------------------

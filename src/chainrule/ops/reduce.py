@@ -521,8 +521,10 @@ def _reduced_losses(loss: Any, reduction: str) -> Any:
         return loss
     n = loss.size
     wide = loss.astype(np.float32) if loss.dtype == _HALF else loss  # float16 sums in float32 (n may exceed 65504)
-    total = _sum(wide / n if reduction == "mean" and n else wide, keepdims=True).reshape(())
-    return (total * math.nan if reduction == "mean" and not n else total).astype(loss.dtype, copy=False)
+    total = (wide / n if reduction == "mean" and n else wide).sum(keepdims=True).reshape(())  # (the array's own sum)
+    if reduction == "mean" and not n:
+        total = total * math.nan
+    return total if total.dtype == loss.dtype else total.astype(loss.dtype)
 
 
 def _softmax_cross_entropy(x: Any, target: Any, axis: int = 1, reduction: str = "none") -> Any:
@@ -534,16 +536,51 @@ def _softmax_cross_entropy(x: Any, target: Any, axis: int = 1, reduction: str = 
     >>> softmax_cross_entropy(np.array([[0.0, 0.0], [1000.0, 0.0]]), np.array([1, 1])).tolist()
     [0.6931471805599453, 1000.0]
     """
+    return _losses_keeping(x, target, axis, reduction)[0]
+
+
+def _losses_keeping(x: Any, target: Any, axis: int = 1, reduction: str = "none") -> tuple[Any, tuple[Any, Any, Any]]:
+    """The forward's losses, and what its rule on the host recomputes from x (the exponentials, their sums over the
+    class axis and the targets' positions): cr.compile's form of the pair keeps them for the rule
+    (``_rule_from_kept``), which then takes no second pass of exponentials."""
     if x.dtype.kind != "f":
         raise TypeError(f"softmax_cross_entropy: the logits must be floating point, got {x.dtype}")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"softmax_cross_entropy: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     axis %= x.ndim
-    picked = x.take(_target_positions(x, target, axis)).reshape(_with_class_axis(target.shape, axis))
+    at = _target_positions(x, target, axis)
+    picked = x.take(at).reshape(_with_class_axis(target.shape, axis))
     with _quiet():
-        _, total, shift = _exponentials(x, picked, axis)
+        e, total, shift = _exponentials(x, picked, axis)
         loss = np.log(total) if shift is picked else np.log(total) + (shift - picked)
-    return _reduced_losses(loss.reshape(target.shape), reduction)
+    return _reduced_losses(loss.reshape(target.shape), reduction), (e, total, at)
+
+
+def _keeping_step(x: Any, target: Any, axis: int = 1, reduction: str = "none") -> Callable[..., Any]:
+    """cr.compile's step for ``_losses_keeping`` on arrays of the shapes and dtypes of ``x`` and ``target``: for a
+    host batch (N, C) of float32/64 against intp classes, what the general function decides at every call (the
+    axis, the positions' layout, the sum's form) decided once, with its constants made once; the same operations,
+    so the same bits (a replay of the small MLP: 10 us less). The general function elsewhere, and where an
+    exponential overflows (its shift is then the max)."""
+    general = functools.partial(_losses_keeping, axis=axis, reduction=reduction)
+    if type(x) is not np.ndarray or x.ndim != 2 or axis % 2 != 1 or x.dtype.char not in "fd" or \
+            type(target) is not np.ndarray or target.dtype != np.intp or target.shape != x.shape[:1] or \
+            reduction not in _REDUCTIONS:
+        return general
+    n, c = x.shape
+    starts, ones = _row_starts(n, c), _ones(c, x.dtype.char)
+
+    def keeping(x: Any, target: Any) -> tuple[Any, tuple[Any, Any, Any]]:
+        at = starts + target
+        with _quiet():
+            e = x - x.take(at).reshape(n, 1)
+            total = (np.exp(e, out=e) @ ones).reshape(n, 1)
+            if not math.isfinite(total.sum()):
+                return general(x, target)
+            loss = np.log(total)
+        return _reduced_losses(loss.reshape(n), reduction), (e, total, at)
+
+    return keeping
 
 
 def _onehot(x: Any, target: Any, axis: int) -> Any:
@@ -576,9 +613,41 @@ def _host_rule(g: Any, x: Any, target: Any, axis: int) -> Any:
     at = _target_positions(x, target, axis)
     with _quiet():
         e, total, _ = _exponentials(x, x.take(at).reshape(_with_class_axis(target.shape, axis)), axis)
+    return _scaled(g, e, total, at)
+
+
+def _scaled(g: Any, e: Any, total: Any, at: Any) -> Any:
+    """exp(x - s) / sum * g - onehot * g, written into the exponentials ``e`` (which it takes over)."""
+    with _quiet():
         e *= g / total
-    np.put(e, at, e.take(at) - (g.reshape(at.shape) if g.ndim else g))
+    g = g.reshape(at.shape) if g.ndim else g
+    if e.flags.c_contiguous:  # its flat view, indexed: np.put's dispatch costs more than the gather and the scatter
+        flat = e.reshape(-1)
+        flat[at] = flat[at] - g
+    else:
+        np.put(e, at, e.take(at) - g)
     return e
+
+
+def _rule_from_kept(g: Any, losses_kept: tuple[Any, Any], target: Any, axis: int = 1, reduction: str = "none") -> Any:
+    """The host VJP from what ``_losses_keeping`` kept (whose exponentials it writes into): eager's numbers, bit for
+    bit, without their second computation."""
+    return _scaled(_per_example(g, target, axis % (target.ndim + 1), reduction), *losses_kept[1])
+
+
+def _rule_step(g: Any, target: Any, axis: int = 1, reduction: str = "none") -> Callable[..., Any]:
+    """cr.compile's step for ``_rule_from_kept`` with a cotangent of g's kind: for a reduced loss's 0-d g (not
+    float16) over examples, each example's share (the mean's division by their count) taken without deciding it
+    again; the general rule elsewhere. The same operations: eager's bits."""
+    general = functools.partial(_rule_from_kept, axis=axis, reduction=reduction)
+    if reduction == "none" or type(g) is not np.ndarray or g.dtype == _HALF or not target.size:
+        return general
+    count = target.size
+
+    def rule(g: Any, losses_kept: tuple[Any, Any], target: Any) -> Any:
+        return _scaled(g / count if reduction == "mean" else g, *losses_kept[1])
+
+    return rule
 
 
 def _ce_rule_body(xp: Any, x: Any, shift: Any, total: Any, hit: Any, g: Any) -> Any:
