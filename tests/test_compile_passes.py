@@ -13,7 +13,7 @@ import pytest
 
 import chainrule as cr
 import chainrule.nn.functional as F
-from chainrule import backend, compile_passes, fused
+from chainrule import backend, blas, compile_passes, fused
 from chainrule.compile import _CHECKED, Program
 from chainrule.ops import shape as shape_ops
 from same_bits import same as _same
@@ -479,7 +479,7 @@ def _program_of(step: Any) -> Program:
 def test_a_large_update_is_one_axpy_within_an_ulp_of_the_exact_step(dtype: Any) -> None:
     """w - lr * g of a weight of AXPY_BYTES or more is one BLAS axpy written into w's own array: one rounding
     (a fused multiply-add), so within an ulp of the exact update where eager's two roundings may differ by one more."""
-    shape = (compile_passes.AXPY_BYTES // np.dtype(dtype).itemsize // 64, 64)
+    shape = (blas.AXPY_BYTES // np.dtype(dtype).itemsize // 64, 64)
     step, seen = _sgd_run(shape, dtype)
     assert _axpy_steps(step) == 1 and step.traces == 2
     lr = np.array(0.1, dtype)
@@ -506,7 +506,7 @@ def test_small_updates_and_layouts_blas_cannot_take_keep_eager_bits(monkeypatch:
     step, seen = _sgd_run((64, 256), np.float32, relayout=True)
     assert _axpy_steps(step) == 1 and step.traces == 2
     exact_eager(seen[-1:])
-    monkeypatch.setattr(compile_passes, "_blas", lambda: None)
+    monkeypatch.setattr(blas, "_blas", lambda: None)
     step, seen = _sgd_run((64, 256), np.float32)
     assert _axpy_steps(step) == 0
     exact_eager(seen)

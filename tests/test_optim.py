@@ -285,6 +285,52 @@ def test_training_a_linear_regression_converges(name: str, kw: dict[str, Any]) -
     assert w.dtype == np.float32 and b.dtype == np.float32 and w.is_leaf
 
 
+@pytest.mark.parametrize("name,kw", [("SGD", {}), ("SGD", dict(momentum=0.9, nesterov=True, weight_decay=0.01)),
+                                     ("RMSprop", {}), ("RMSprop", dict(momentum=0.5)), ("Adam", {}),
+                                     ("Adagrad", {})], ids=["sgd", "sgd-nesterov", "rmsprop", "rmsprop-momentum",
+                                                            "adam", "adagrad"])
+def test_large_parameters_step_alike_eager_and_replayed_and_as_torch(name: str, kw: dict[str, Any]) -> None:
+    # 128 KB of float32: SGD's and RMSprop's p -= lr * step is one BLAS axpy where SciPy is installed (one rounding),
+    # and cr.compile's replay of it makes the same call: from one state, a replayed step and an eager one give the
+    # same bits (the trace's own calls compute the update as recorded, in two roundings)
+    rng = np.random.default_rng(5)
+    w0 = rng.standard_normal((128, 256)).astype(np.float32)
+    xs = rng.standard_normal((6, 16, 128)).astype(np.float32)
+
+    def trainer() -> tuple[cr.Tensor, Any, Callable[[Any], Any]]:
+        w = cr.tensor(w0.copy(), requires_grad=True)
+        opt = getattr(optim, name)([w], lr=0.01, **kw)
+
+        def step(x: Any) -> Any:
+            opt.zero_grad()
+            loss = ((x @ w) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        return w, opt, step
+
+    w, opt, step = trainer()
+    compiled = cr.compile(step)
+    twin_w, twin_opt, twin_step = trainer()
+    for i, x in enumerate(xs):
+        if i >= 3:  # traced by now: set the eager twin to the compiled one's state, then one step of each
+            twin_w.data[...] = w.data
+            twin_opt.load_state_dict(opt.state_dict())
+            twin_step(cr.tensor(x))
+        compiled(cr.tensor(x))
+        if i >= 3:
+            assert w.data.tobytes() == twin_w.data.tobytes(), i
+    assert compiled.traces <= 2
+    wt = torch.tensor(w0.copy(), requires_grad=True)
+    opt_t = getattr(torch.optim, name)([wt], lr=0.01, **kw)
+    for x in xs:
+        opt_t.zero_grad()
+        ((torch.from_numpy(x) @ wt) ** 2).mean().backward()
+        opt_t.step()
+    np.testing.assert_allclose(w.data, wt.detach().numpy(), rtol=1e-4, atol=1e-4)
+
+
 def test_step_updates_in_place_and_bumps_the_version() -> None:
     w = cr.tensor([1.0, 2.0], requires_grad=True)
     array = w.data

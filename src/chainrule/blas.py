@@ -9,7 +9,7 @@ rounds once (a fused multiply-add on current machines), so the two differ in the
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,14 @@ def _blas() -> Any:
     except ImportError:
         return None
     return blas
+
+
+def routine(dtype: np.dtype[Any]) -> Callable[..., Any] | None:
+    """SciPy's axpy for ``dtype`` (saxpy for float32, daxpy for float64), or None: another dtype, or no SciPy."""
+    lib = _blas()
+    if lib is None or dtype.char not in "fd":
+        return None
+    return lib.saxpy if dtype.char == "f" else lib.daxpy
 
 
 def takes(w: Any) -> bool:
@@ -49,9 +57,9 @@ def axpy(a: float, g: Any, w: Any) -> bool:
     >>> float(w[0]) if done else -0.5
     -0.5
     """
-    if not (takes(w) and type(g) is np.ndarray and g.shape == w.shape and g.dtype == w.dtype and g.flags.c_contiguous
-            and not np.may_share_memory(g, w)):
+    update = routine(w.dtype) if takes(w) else None
+    if update is None or not (type(g) is np.ndarray and g.shape == w.shape and g.dtype == w.dtype
+                              and g.flags.c_contiguous and not np.may_share_memory(g, w)):
         return False
-    routine = _blas().saxpy if w.dtype.char == "f" else _blas().daxpy
-    routine(g.reshape(-1), w.reshape(-1), a=float(a))  # into w: BLAS writes its y argument, a view of w's memory
+    update(g.reshape(-1), w.reshape(-1), a=float(a))  # into w: BLAS writes its y, a view of w's memory
     return True

@@ -27,13 +27,15 @@
    arrays of two or more dimensions, which would need a layout check, are left.
 
 3b. Parameter updates as one BLAS axpy (where SciPy is installed): ``w - s * g`` (or ``+``) written back into a
-   captured tensor's own array, s a number known before the run (a constant, or a learning rate: SGD's step, not
-   Adam's, whose step size the program computes) and g an array the program made, of ``AXPY_BYTES`` or more, float32
-   or float64 on the host, becomes SciPy's ``saxpy``/``daxpy`` into w: one pass over w's memory instead of two and no
-   temporary (SGD's update of 1024 x 1024 float32: 0.11 ms against 0.24; 256 x 256: 7.5 us against 17). BLAS
-   contracts the product and the sum into one rounding where eager rounds each, so the new values are within an ulp
-   of the exact update, and may differ from eager's by one. Smaller updates, and those by a computed step size, keep
-   eager's bits (what the small ones would save is below a microsecond).
+   captured tensor's own array, s a number known before the run (a constant, or a learning rate: SGD's and
+   RMSprop's step, not Adam's, whose step size the program computes) and g an array the program made, of
+   ``blas.AXPY_BYTES`` or more, float32 or float64 on the host, becomes SciPy's ``saxpy``/``daxpy`` into w: one pass
+   over w's memory instead of two and no temporary (SGD's update of 1024 x 1024 float32: 0.11 ms against 0.24;
+   256 x 256: 7.5 us against 17). BLAS contracts the product and the sum into one rounding; SGD and RMSprop make
+   the same call eagerly (chainrule.blas), so a replayed step gives eager's bits. A trace's own calls round twice
+   (the update as recorded); so does a user's ``p -= lr * p.grad`` eagerly, which its replays then contract (within an
+   ulp of the exact update). Smaller updates, and those by a computed step size, keep eager's bits (what the small
+   ones would save is below a microsecond).
 
 4. Fused runs, on a GPU: where the program's arrays live on a provider that fuses kernels (CuPy: ``cupy.fuse``),
    each run of consecutive elementwise ufunc steps becomes one kernel (chainrule.fused), whose outputs are the run's
@@ -73,7 +75,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import backend
+from . import backend, blas
 from .fused import Kernel
 from .ops import elementwise, nn, reduce, shape
 from .ops.elementwise import _cast_forward
@@ -507,27 +509,13 @@ def _into_c(forward: np.ufunc, checked: tuple[int, ...]) -> Callable[..., Any]:
 
 
 # ---- 3b. a parameter's update w -= s * g as one BLAS axpy --------------------------------------------------------
-AXPY_BYTES = LARGE  # the size from which an update is one axpy (below it, eager's two roundings are kept)
-
-
-@functools.cache
-def _blas() -> Any:
-    """SciPy's BLAS wrappers, or None without SciPy (the pass is then left out)."""
-    try:
-        from scipy.linalg import blas
-    except ImportError:
-        return None
-    return blas
-
-
 def _axpy_updates(program: Program, values: dict[int, Any]) -> None:
     """``w - s * g`` (or ``w + s * g``) written back into a captured tensor's own array w, with s a number known
     before the run (a constant, or a learning rate the run reads), as one BLAS axpy into w: one pass over w's memory
     instead of two and no temporary. Only where ``s * g`` is read by the update alone, ``w`` is read no more, and
     ``g`` is made by the program (never an array from outside, which might be w itself)."""
-    blas = _blas()
     ops = program.ops
-    if blas is None or not program.effects:
+    if blas.routine(np.dtype(np.float32)) is None or not program.effects:
         return
     home = {k: c for c, t in program.captured for u, what, k in program.effects if u is t and what == "data"}
     if not home:
@@ -564,7 +552,9 @@ def _axpy_updates(program: Program, values: dict[int, Any]) -> None:
         scaled = _scaled(ops[i][4], values, program.env, values.get(own))
         if scaled is None or aliases.find(scaled[1]) in tainted or scaled[0] not in given:
             continue
-        axpy = getattr(blas, {"f": "saxpy", "d": "daxpy"}[values[own].dtype.char])
+        axpy = blas.routine(values[own].dtype)
+        if axpy is None:
+            continue
         ops[j] = _step(_Axpy(axpy, forward is np.subtract, scaled[1] not in known), (own, *scaled), op[5])
         dropped.add(i)
     program.ops = [op for i, op in enumerate(ops) if i not in dropped]
@@ -572,8 +562,8 @@ def _axpy_updates(program: Program, values: dict[int, Any]) -> None:
 
 def _scaled(ins: tuple[int, ...], values: dict[int, Any], env: list[Any], w: Any) -> tuple[int, int] | None:
     """The slots (s, g) of a product ``s * g`` (either order) of a number s and an array g of w's shape and
-    dtype, float32 or float64 on the host, of AXPY_BYTES or more; None otherwise."""
-    if type(w) is not np.ndarray or w.dtype.char not in "fd" or w.nbytes < AXPY_BYTES:
+    dtype, float32 or float64 on the host, of blas.AXPY_BYTES or more; None otherwise."""
+    if type(w) is not np.ndarray or w.dtype.char not in "fd" or w.nbytes < blas.AXPY_BYTES:
         return None
     for s, g in (ins, ins[::-1]):
         number, array = values.get(s, env[s]), values.get(g, env[g])

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .optimizer import Optimizer, ParamsT, scalar
+from .sgd import _descend_scaled
 
 
 class RMSprop(Optimizer):
@@ -78,8 +79,6 @@ class RMSprop(Optimizer):
                 buf = state["momentum_buffer"].data
                 buf *= momentum
                 buf += g / avg
-                p -= scalar(lr, g.dtype) * buf
+                _descend_scaled(p, scalar(lr, g.dtype), buf)
             else:
-                update = g / avg
-                update *= scalar(lr, g.dtype)
-                p -= update
+                _descend_scaled(p, scalar(lr, g.dtype), g / avg)
