@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, SupportsFloat
 
 import numpy as np
 
@@ -48,7 +48,7 @@ def load_for(arrays: Iterable[Any]) -> None:
     any(takes(w) for w in arrays)
 
 
-def axpy(a: float, g: Any, w: Any) -> bool:
+def axpy(a: SupportsFloat, g: Any, w: Any) -> bool:
     """``w += a * g`` into w's own memory by BLAS when ``takes(w)`` and g is a C-contiguous array of w's shape and
     dtype that does not overlap it; returns whether it did (False: nothing was done, the caller computes it).
 

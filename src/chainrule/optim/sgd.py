@@ -28,7 +28,7 @@ def _descend_scaled(p: Tensor, rate: Any, g: Any) -> None:
     """``p -= rate * g``: one BLAS axpy into p's array where ``blas.axpy`` takes it (a large float array on the
     host, SciPy installed: one pass, no temporary), else the product and ``_descend`` (and always under cr.compile,
     which reads the rate at run: its replay makes the same axpy of the product and the difference it records)."""
-    if type(p) is Tensor and p._node is None and isinstance(rate, np.generic) and blas.axpy(-float(rate), g, p.data):
+    if type(p) is Tensor and p._node is None and isinstance(rate, np.floating) and blas.axpy(-rate, g, p.data):
         p._share_version().clock = tick()
     else:
         _descend(p, rate * g)
