@@ -1048,10 +1048,13 @@ def _class_targets(logp: Any, target: Any, ignore_index: int, what: str) -> tupl
     return counted, picked
 
 
+_UNSIGNED = {n: np.dtype(f"u{n}") for n in (1, 2, 4, 8)}  # by item size (made once: 0.5 us a call otherwise)
+
+
 def _in_range(idx: Any, n_classes: int) -> bool:
     """Whether every integer in ``idx`` is a class, 0 <= y < n_classes, in one pass: read as unsigned numbers, the
     negative ones are huge, so the largest alone says it."""
-    return not idx.size or bool(idx.view(np.dtype(f"u{idx.dtype.itemsize}")).max() < n_classes)
+    return not idx.size or bool(idx.view(_UNSIGNED[idx.dtype.itemsize]).max() < n_classes)
 
 
 def _every_target_counts(idx: Any, n_classes: int, ignore_index: int, what: str) -> None:
