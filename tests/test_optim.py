@@ -331,6 +331,63 @@ def test_large_parameters_step_alike_eager_and_replayed_and_as_torch(name: str, 
     np.testing.assert_allclose(w.data, wt.detach().numpy(), rtol=1e-4, atol=1e-4)
 
 
+def test_large_parameters_of_every_layout_and_kind_move() -> None:
+    # the BLAS update takes only what it can write in place; everything else takes NumPy's two passes, exactly
+    n = 1 << 15
+    raw = bytearray(n * 4 + 3)
+    misaligned = np.frombuffer(raw, np.float32, offset=3, count=n)
+    for data in (np.ones(n, ">f4"), np.ones(n, ">f8"), misaligned, np.ones((n, 2), np.float32)[:, 0]):
+        data[...] = 1.0
+        w = cr.from_numpy(data)
+        w.requires_grad = True
+        g = np.full(n, 2.0, data.dtype)
+        w.grad = cr.tensor(g)
+        optim.SGD([w], lr=0.25).step()
+        np.testing.assert_array_equal(w.data, np.ones(n, data.dtype) - data.dtype.type(0.25) * g, str(data.dtype))
+    # a learning rate of 0 with a NaN gradient gives NaN, as NumPy's product and torch do (BLAS skips a 0 step)
+    w = cr.tensor(np.ones(n, np.float32), requires_grad=True)
+    w.grad = cr.tensor(np.full(n, np.nan, np.float32))
+    with np.errstate(invalid="ignore"):
+        optim.SGD([w], lr=0.0).step()
+    assert np.isnan(w.data).all()
+
+
+def test_a_parameter_steps_as_a_tensor_does() -> None:
+    # nn.Parameter (a Tensor subclass) takes the same update as a plain leaf: the BLAS one for a large weight
+    rng = np.random.default_rng(2)
+    start, g = (rng.standard_normal((128, 256)).astype(np.float32) for _ in range(2))
+    steps = []
+    for make in (lambda a: cr.tensor(a, requires_grad=True), cr.nn.Parameter):
+        w = make(start.copy())
+        w.grad = cr.tensor(g)
+        for name, kw in (("SGD", dict(momentum=0.9)), ("RMSprop", {})):
+            w.data[...] = start
+            getattr(optim, name)([w], lr=0.01, **kw).step()
+            steps.append(w.data.tobytes())
+    assert steps[:2] == steps[2:]
+
+
+def test_compiling_an_optimizers_step_itself_reads_its_learning_rate_at_every_call() -> None:
+    # cr.compile(opt.step): the bound method is looked up again when traced, so a scheduler's rate reaches the run
+    # and the settings the trace relied on are guarded
+    w = cr.tensor(np.ones((128, 256), np.float32), requires_grad=True)
+    opt = optim.SGD([w], lr=0.01)
+    step = cr.compile(opt.step)
+    g = np.ones((128, 256), np.float32)
+    for lr in (0.01, 0.005, 0.0025, 0.00125):
+        opt.param_groups[0]["lr"] = lr
+        w.grad = cr.tensor(g)
+        before = w.data.copy()
+        step()
+        np.testing.assert_allclose(before - w.data, lr, rtol=1e-3)  # (float32 steps from 1.0)
+    assert step.traces <= 2
+    opt.param_groups[0]["weight_decay"] = 1.0  # a setting the trace relied on: guarded, so the step traces again
+    w.grad = cr.tensor(g)
+    before = w.data.copy()
+    step()
+    np.testing.assert_allclose(before - w.data, 0.00125 * (1 + before), rtol=1e-3)
+
+
 def test_step_updates_in_place_and_bumps_the_version() -> None:
     w = cr.tensor([1.0, 2.0], requires_grad=True)
     array = w.data

@@ -36,10 +36,12 @@ def routine(dtype: np.dtype[Any]) -> Callable[..., Any] | None:
 
 
 def takes(w: Any) -> bool:
-    """Whether ``axpy`` can update ``w``: a writable C-contiguous float32 or float64 host array of AXPY_BYTES or
-    more, with SciPy installed."""
-    return (type(w) is np.ndarray and w.dtype.char in "fd" and w.nbytes >= AXPY_BYTES and w.flags.c_contiguous
-            and w.flags.writeable and _blas() is not None)
+    """Whether ``axpy`` can update ``w``: a writable, aligned, C-contiguous float32 or float64 host array in the
+    machine's byte order, of AXPY_BYTES or more, with SciPy installed (SciPy would work on a copy of any other)."""
+    if type(w) is not np.ndarray or w.dtype.char not in "fd" or w.nbytes < AXPY_BYTES or not w.dtype.isnative:
+        return False
+    flags = w.flags
+    return flags.c_contiguous and flags.writeable and flags.aligned and _blas() is not None
 
 
 def load_for(arrays: Iterable[Any]) -> None:
@@ -59,7 +61,13 @@ def axpy(a: SupportsFloat, g: Any, w: Any) -> bool:
     """
     update = routine(w.dtype) if takes(w) else None
     if update is None or not (type(g) is np.ndarray and g.shape == w.shape and g.dtype == w.dtype
-                              and g.flags.c_contiguous and not np.may_share_memory(g, w)):
+                              and g.flags.c_contiguous and g.flags.aligned and not np.may_share_memory(g, w)):
         return False
-    update(g.reshape(-1), w.reshape(-1), a=float(a))  # into w: BLAS writes its y, a view of w's memory
+    a = float(a)
+    if a == 0:  # BLAS returns at once for a 0 (w + 0 * nan would stay w): NumPy's product and sum say NaN
+        return False
+    y = w.reshape(-1)
+    result = update(g.reshape(-1), y, a=a)
+    if result is not y:  # SciPy worked on a copy (a layout the checks above did not foresee): its result into w
+        y[...] = result
     return True

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import inspect
 import os
 import random
 import sys
@@ -129,6 +130,16 @@ def _as_written(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str,
         _written -= 1
 
 
+def _late_bound(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A bound method (``cr.compile(opt.step)``) looked up again on its object when traced, so that the tracer's
+    patches of its class apply to it: an optimizer's step then reads its learning rate at every run and guards its
+    settings, where the method bound before tracing would bake today's rate into the program."""
+    if not inspect.ismethod(fn):
+        return fn
+    obj, name = fn.__self__, fn.__func__.__name__
+    return lambda *args, **kwargs: getattr(obj, name)(*args, **kwargs)
+
+
 class Compiled:
     """A compiled function: its programs by signature; calling it traces a new signature or replays a known one."""
 
@@ -184,7 +195,7 @@ class Compiled:
                               "static values, Python numbers): keep shapes fixed, or pass changing numbers as arrays",
                               RuntimeWarning, stacklevel=3)
             try:
-                program, values = _trace(self.fn, args, statics, leaves, treedef)
+                program, values = _trace(_late_bound(self.fn), args, statics, leaves, treedef)
             except _Abandon:  # it creates an optimizer's state: run as written, and trace the next call
                 return _as_written(self.fn, args, kwargs)
             known.insert(0, program)

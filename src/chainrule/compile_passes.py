@@ -531,7 +531,6 @@ def _axpy_updates(program: Program, values: dict[int, Any]) -> None:
         for k in op[4]:
             readers.setdefault(k, []).append(j)
     producer = {op[5]: j for j, op in enumerate(ops)}
-    known = _c_contiguous(ops, values, program.env)
     # step sizes known before the run: constants, and the settings a run reads (an optimizer's learning rate). A
     # step size the program computes (Adam's bias-corrected rate) is left: such optimizers' compiled steps keep
     # eager's bits (``python -m chainrule.demo --compile`` trains Adam to the same numbers as without)
@@ -552,10 +551,7 @@ def _axpy_updates(program: Program, values: dict[int, Any]) -> None:
         scaled = _scaled(ops[i][4], values, program.env, values.get(own))
         if scaled is None or aliases.find(scaled[1]) in tainted or scaled[0] not in given:
             continue
-        axpy = blas.routine(values[own].dtype)
-        if axpy is None:
-            continue
-        ops[j] = _step(_Axpy(axpy, forward is np.subtract, scaled[1] not in known), (own, *scaled), op[5])
+        ops[j] = _step(_Axpy(forward is np.subtract), (own, *scaled), op[5])
         dropped.add(i)
     program.ops = [op for i, op in enumerate(ops) if i not in dropped]
 
@@ -575,18 +571,16 @@ def _scaled(ins: tuple[int, ...], values: dict[int, Any], env: list[Any], w: Any
 
 
 class _Axpy:
-    """The update ``w -/+ s * g`` written into w by BLAS (one rounding, a fused multiply-add, where eager's
-    product and difference round twice); the two ufuncs, into a fresh array, where w is not a writable C-contiguous
-    array or g not C-contiguous (an array of another layout set between calls; g's is checked unless it is
-    C-contiguous by construction). Its result is w or a fresh array, never a view of s or g (``_Aliases``)."""
+    """The update ``w -/+ s * g`` written into w by BLAS (``blas.axpy``: one rounding, as SGD's and RMSprop's eager
+    update); the two ufuncs, into a fresh array, where blas.axpy does not take w and g (another layout, byte order or
+    alignment set between calls, a step size of 0). Its result is w or a fresh array, never a view of s or g
+    (``_Aliases``)."""
 
-    def __init__(self, axpy: Callable[..., Any], subtract: bool, check_g: bool) -> None:
-        self.axpy, self.subtract, self.sign, self.check_g = axpy, subtract, -1.0 if subtract else 1.0, check_g
+    def __init__(self, subtract: bool) -> None:
+        self.subtract, self.sign = subtract, -1.0 if subtract else 1.0
 
     def __call__(self, w: Any, s: Any, g: Any) -> Any:
-        flags = w.flags
-        if flags.c_contiguous and flags.writeable and (not self.check_g or g.flags.c_contiguous):
-            self.axpy(g.reshape(-1), w.reshape(-1), a=self.sign * float(s))  # (f2py takes a float faster than a 0-d)
+        if blas.axpy(self.sign * float(s), g, w):  # (f2py takes a float faster than a 0-d array)
             return w
         return np.subtract(w, np.multiply(s, g)) if self.subtract else np.add(w, np.multiply(s, g))
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import blas
 from .optimizer import Optimizer, ParamsT, scalar
 from .sgd import _descend_scaled
 
@@ -36,6 +37,7 @@ class RMSprop(Optimizer):
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                         centered=centered, maximize=maximize)
         super().__init__(params, defaults)
+        blas.load_for(p.data for group in self.param_groups for p in group["params"])
 
     def _validate(self, group: dict[str, Any]) -> None:
         if not 0.0 <= group["lr"]:

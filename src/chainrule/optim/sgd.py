@@ -8,15 +8,21 @@ import numpy as np
 
 from .. import blas
 from ..engine import tick
+from ..primitive import Batched, Dual, Traced
 from ..tensor import Tensor
 from .optimizer import Optimizer, ParamsT, scalar
+
+
+def _leaf(p: Tensor) -> bool:
+    """A leaf tensor of the user's (a Tensor or an nn.Parameter), not a transform's box (Dual, Batched, Traced)."""
+    return p._node is None and not isinstance(p, (Dual, Batched, Traced))
 
 
 def _descend(p: Tensor, step: Any) -> None:
     """``p -= step`` straight into p's array: one pass over p's memory, where the in-place operator makes the
     difference and then copies it in. A leaf's version is stamped as that operator does; anything else (a tensor
-    with a node, a Dual) takes the operator itself."""
-    if type(p) is not Tensor or p._node is not None:
+    with a node, a transform's box) takes the operator itself."""
+    if not _leaf(p):
         p -= step
         return
     data = p.data
@@ -28,7 +34,7 @@ def _descend_scaled(p: Tensor, rate: Any, g: Any) -> None:
     """``p -= rate * g``: one BLAS axpy into p's array where ``blas.axpy`` takes it (a large float array on the
     host, SciPy installed: one pass, no temporary), else the product and ``_descend`` (and always under cr.compile,
     which reads the rate at run: its replay makes the same axpy of the product and the difference it records)."""
-    if type(p) is Tensor and p._node is None and isinstance(rate, np.floating) and blas.axpy(-rate, g, p.data):
+    if _leaf(p) and isinstance(rate, np.floating) and blas.axpy(-rate, g, p.data):
         p._share_version().clock = tick()
     else:
         _descend(p, rate * g)
