@@ -536,8 +536,8 @@ def test_an_update_by_a_computed_step_size_keeps_eager_bits() -> None:
 
 
 def test_an_update_whose_parts_are_read_elsewhere_or_come_from_outside_is_left() -> None:
-    """No axpy where the scaled step escapes (returned), or where g is an array from outside (it may be w's
-    own)."""
+    """No axpy where the scaled step escapes (returned), or where the update is not into the tensor's own array
+    (a second update of w in one call: the first one's result is a new array)."""
     w0 = RNG.standard_normal((64, 256)).astype(np.float32)
     x = RNG.standard_normal((64, 256)).astype(np.float32)
 

@@ -512,20 +512,16 @@ def _into_c(forward: np.ufunc, checked: tuple[int, ...]) -> Callable[..., Any]:
 def _axpy_updates(program: Program, values: dict[int, Any]) -> None:
     """``w - s * g`` (or ``w + s * g``) written back into a captured tensor's own array w, with s a number known
     before the run (a constant, or a learning rate the run reads), as one BLAS axpy into w: one pass over w's memory
-    instead of two and no temporary. Only where ``s * g`` is read by the update alone, ``w`` is read no more, and
-    ``g`` is made by the program (never an array from outside, which might be w itself)."""
+    instead of two and no temporary. Only where ``s * g`` is read by the update alone and ``w`` is read no more; a g
+    from outside (a gradient set before the call) may be w itself or overlap it, which ``blas.axpy`` checks at
+    every run (it then leaves the update to NumPy, as eager's does)."""
     ops = program.ops
     if blas.routine(np.dtype(np.float32)) is None or not program.effects:
         return
     home = {k: c for c, t in program.captured for u, what, k in program.effects if u is t and what == "data"}
     if not home:
         return
-    aliases = _Aliases(ops)
     kept = kept_slots(program)
-    outside = {k for k in program.inputs if k is not None} | {k for k, _ in program.captured} | {
-        k for k, _ in program.captured_grads} | _constants(program, kept)
-    # arrays from outside, and what may be views of them (a shape or axes among a step's constants is no array)
-    tainted = {aliases.find(k) for k in outside if type(values.get(k, program.env[k])) in backend.array_types}
     readers: dict[int, list[int]] = {}
     for j, op in enumerate(ops):
         for k in op[4]:
@@ -549,7 +545,7 @@ def _axpy_updates(program: Program, values: dict[int, Any]) -> None:
         if max(readers[k][-1] for k in _views_of(ops, own) if k in readers) > j:
             continue
         scaled = _scaled(ops[i][4], values, program.env, values.get(own))
-        if scaled is None or aliases.find(scaled[1]) in tainted or scaled[0] not in given:
+        if scaled is None or scaled[0] not in given:
             continue
         ops[j] = _step(_Axpy(forward is np.subtract), (own, *scaled), op[5])
         dropped.add(i)
