@@ -339,6 +339,40 @@ def _train(kind: str, optimizer: str, compiled: bool, epochs: int = 3) -> tuple[
     return model, opt, losses, run
 
 
+@pytest.mark.parametrize("optimizer", ["SGD", "RMSprop"])
+def test_a_cycled_momentum_is_read_at_every_run(optimizer: str) -> None:
+    """OneCycleLR cycles SGD's (and RMSprop's) momentum with the rate: a replay reads both, with no new trace, and
+    gives eager's bits; a momentum set to 0 traces again (no momentum buffer then), and back."""
+    rng = np.random.default_rng(3)
+    xs = rng.standard_normal((14, 8, 5)).astype(np.float32)
+    results = []
+    for compiled in (False, True):
+        w = cr.tensor(np.linspace(-1, 1, 15, dtype=np.float32).reshape(5, 3), requires_grad=True)
+        opt = getattr(cr.optim, optimizer)([w], lr=0.01, momentum=0.9)
+        scheduler = cr.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=12)
+
+        def step(x: Any, w: Any = w, opt: Any = opt) -> Any:
+            opt.zero_grad()
+            loss = cr.tanh(x @ w).sum()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        run = cr.compile(step) if compiled else step
+        for i, x in enumerate(xs):
+            run(x)
+            if i < 11:
+                scheduler.step()
+            if i == 11:
+                opt.param_groups[0]["momentum"] = 0.0
+            if i == 12:
+                opt.param_groups[0]["momentum"] = 0.5
+        results.append(w.data.copy())
+        if compiled:
+            assert run.traces <= 4, run.traces  # the first two calls, the momentum of 0, and back
+    _same(results[1], results[0])
+
+
 @pytest.mark.parametrize("kind,optimizer", [("mlp", "Adam"), ("mlp", "SGD"), ("mlp", "AdamW"), ("mlp", "RMSprop"),
                                             ("mlp", "Adagrad"), ("cnn", "Adam"), ("lstm", "Adam")])
 def test_training_steps_match_eager_bit_for_bit(kind: str, optimizer: str) -> None:

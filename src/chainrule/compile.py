@@ -461,7 +461,7 @@ class _Trace:
         """An optimizer's setting ``group[key]`` (a number, or a tuple of numbers) as boxes read from the group at
         every run, so a scheduler's new rate needs no new trace; anything else as it is (a guard checks it)."""
         value = group[key]
-        if not _readable(value):
+        if not _readable(value) or (key == "momentum" and value == 0):
             return value
         sequence = isinstance(value, (tuple, list))
         boxes = []
@@ -1159,7 +1159,9 @@ def _state_captured(trace: _Trace) -> Iterator[None]:
             setattr(cls, name, original)
 
 
-_READ_AT_RUN = ("lr", "betas")  # the settings schedulers change (OneCycleLR cycles betas[0]): read at every run
+# the settings schedulers change, read at every run (OneCycleLR cycles betas[0], or momentum); a momentum of 0 stays
+# a number (it decides that the update has none: optimizer.nonzero), and the guard tells 0 from the rest
+_READ_AT_RUN = ("lr", "betas", "momentum")
 
 
 def _readable(value: Any) -> bool:
@@ -1183,7 +1185,8 @@ def _optimizer_key(opt: Any) -> Any:
                 key.append(len(v))
                 key += map(id, v)
             elif k in _READ_AT_RUN and (type(v) is float or _readable(v)):
-                key.append((type(v), len(v)) if isinstance(v, (tuple, list)) else "a number")
+                key.append((type(v), len(v)) if isinstance(v, (tuple, list)) else
+                           "a number" if k != "momentum" or v != 0 else 0)
             else:
                 key.append(v)
     key.append(len(opt.state))

@@ -256,6 +256,13 @@ class Optimizer:
         return "\n".join(lines)
 
 
+def nonzero(setting: Any) -> bool:
+    """Whether a setting (momentum) is not 0, deciding which update runs. A box, which cr.compile reads the setting
+    into at every run, stands for a number that is not 0: a trace boxes only those, and its guard checks that the
+    setting stays off 0 (one that becomes 0 traces again)."""
+    return isinstance(setting, Tensor) or bool(setting != 0)
+
+
 def scalar(x: Any, dtype: Any) -> Any:
     """A hyper-parameter (a number, or the box cr.compile reads it into at every replay) as a scalar of the
     parameters' ``dtype``: NumPy's own cast of a Python number, so a float32 update stays float32 arithmetic."""

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import blas
-from .optimizer import Optimizer, ParamsT, scalar
+from .optimizer import Optimizer, ParamsT, nonzero, scalar
 from .sgd import _descend_scaled
 
 
@@ -59,7 +59,7 @@ class RMSprop(Optimizer):
             if not state:
                 state.update(step=self._counter(), square_avg=self._buffer(p))
             # buffers an option needs are made when first needed (a scheduler may switch momentum on later)
-            if momentum > 0 and "momentum_buffer" not in state:
+            if nonzero(momentum) and "momentum_buffer" not in state:
                 state["momentum_buffer"] = self._buffer(p)
             if centered and "grad_avg" not in state:
                 state["grad_avg"] = self._buffer(p)
@@ -77,9 +77,9 @@ class RMSprop(Optimizer):
             else:
                 avg = np.sqrt(v)
             avg += eps
-            if momentum > 0:
+            if nonzero(momentum):
                 buf = state["momentum_buffer"].data
-                buf *= momentum
+                buf *= scalar(momentum, g.dtype)  # (NumPy's cast of a Python number: a box read at run gives the same)
                 buf += g / avg
                 _descend_scaled(p, scalar(lr, g.dtype), buf)
             else:

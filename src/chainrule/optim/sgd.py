@@ -10,7 +10,7 @@ from .. import blas
 from ..engine import tick
 from ..primitive import Batched, Dual, Traced
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT, scalar
+from .optimizer import Optimizer, ParamsT, nonzero, scalar
 
 
 def _leaf(p: Tensor) -> bool:
@@ -84,20 +84,24 @@ class SGD(Optimizer):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         weight_decay, nesterov = group["weight_decay"], group["nesterov"]
         rates: dict[Any, Any] = {}  # lr cast once per dtype: a compiled step then casts it once, not once a parameter
+        momenta: dict[Any, Any] = {}
         for p, g in self._grads(group):
             if weight_decay != 0:
                 g = g + weight_decay * p.data
-            if momentum != 0:
+            if nonzero(momentum):
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
+                if g.dtype not in momenta:  # (NumPy's cast of a Python number: a box read at run gives the same)
+                    momenta[g.dtype] = scalar(momentum, g.dtype)
+                mu = momenta[g.dtype]
                 if buf is None:
                     buf = state["momentum_buffer"] = self._buffer(p)
                     np.copyto(buf.data, g)
                 else:
                     b = buf.data
-                    b *= momentum
+                    b *= mu
                     b += (1 - dampening) * g
-                g = g + momentum * buf.data if nesterov else buf.data
+                g = g + mu * buf.data if nesterov else buf.data
             if g.dtype not in rates:
                 rates[g.dtype] = scalar(lr, g.dtype)
             _descend_scaled(p, rates[g.dtype], g)
