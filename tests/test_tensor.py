@@ -265,28 +265,58 @@ NUMBERS = [0.9, 3, -2, 0.0, -0.0, 1.0, float("nan"), float("inf"), -1e300, 1e-32
 def test_python_numbers_in_arithmetic_give_numpys_bits_and_warnings(dtype: str) -> None:
     # the arithmetic operators take a Python number as a 0-d array of the tensor's dtype (faster in NumPy): the
     # same bits, dtype, warnings and errors as NumPy's own weak number, on either side, in the gradient too
-    a = np.array([1.5, -0.25, 0.0, 3.0]).astype(dtype)
-    for name, op in BINARY[:4]:
-        for number in NUMBERS:
-            for left in (True, False):
-                def mine() -> Any:
-                    return op(cr.tensor(a), number) if left else op(number, cr.tensor(a))
+    # a 0-d float tensor takes NumPy's scalar arithmetic instead (also its bits), whose warnings name the operation
+    # as "scalar multiply" where the ufunc's say "multiply"
+    values = np.array([1.5, -0.25, 0.0, 3.0]).astype(dtype)
+    if dtype != "bool":  # and the largest number of the dtype, which overflows
+        info = np.iinfo(dtype) if values.dtype.kind == "i" else np.finfo(dtype)
+        values = np.append(values, values.dtype.type(info.max))
+    for a in (values, *values):
+        a = np.asarray(a)
+        for name, op in BINARY[:4]:
+            for number in NUMBERS:
+                for left in (True, False):
+                    def mine() -> Any:
+                        return op(cr.tensor(a), number) if left else op(number, cr.tensor(a))
 
-                def numpys() -> Any:
-                    return op(a, number) if left else op(number, a)
+                    def numpys() -> Any:
+                        return op(a, number) if left else op(number, a)
 
-                got, want = _outcome(mine), _outcome(numpys)
-                where = f"{dtype} {name} {number!r} ({'left' if left else 'right'})"
-                assert got[1] == want[1], where
-                if isinstance(want[0], type):
-                    assert got[0] is want[0], where
-                else:
-                    assert got[0].dtype == want[0].dtype and got[0].tobytes() == want[0].tobytes(), where
-    if a.dtype.kind == "f":
-        x = cr.tensor(a, requires_grad=True)
-        g = np.array([0.5, 2.0, -1.0, 3.0], dtype)
-        (x * 0.9 + 2.5 / (x + 0.1) - 0.3).backward(cr.tensor(g))
-        np.testing.assert_array_equal(_grad(x), g * 0.9 - g * ((2.5 / (a + 0.1)) / (a + 0.1)))
+                    got, want = _outcome(mine), _outcome(numpys)
+                    where = f"{dtype} {a!r} {name} {number!r} ({'left' if left else 'right'})"
+                    assert [(c, m.replace("in scalar ", "in ")) for c, m in got[1]] == want[1], where
+                    if isinstance(want[0], type):
+                        assert got[0] is want[0], where
+                    else:
+                        assert type(got[0]) is np.ndarray, where
+                        assert got[0].dtype == want[0].dtype and got[0].tobytes() == want[0].tobytes(), where
+    if values.dtype.kind == "f":
+        for a, g in ((values[:4], np.array([0.5, 2.0, -1.0, 3.0], dtype)), (values[0], np.array(-2.0, dtype))):
+            x = cr.tensor(a, requires_grad=True)
+            (x * 0.9 + 2.5 / (x + 0.1) - 0.3).backward(cr.tensor(g))
+            np.testing.assert_array_equal(_grad(x), g * 0.9 - g * ((2.5 / (a + 0.1)) / (a + 0.1)))
+            assert _grad(x).dtype == values.dtype
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_0d_chain_gives_the_bits_of_the_same_chain_on_one_value(dtype: str) -> None:
+    # 0-d values take NumPy's scalar arithmetic forward, and their rules see the ufuncs' scalar results: the same
+    # numbers as an array of one value, to the second derivative, and every tensor still holds an array
+    def chain(x: cr.Tensor) -> cr.Tensor:
+        y = x
+        for _ in range(5):
+            y = cr.tanh(y * 0.9 + 0.1) / 1.5 - 0.2
+            assert type(y.data) is np.ndarray
+        return cr.sigmoid(0.5 - y) * 2.0
+
+    grads = []
+    for shape in ((), (1,)):
+        x = cr.tensor(np.full(shape, 0.3, dtype), requires_grad=True)
+        (g,) = cr.autograd.grad(chain(x).sum(), x, create_graph=True)
+        (gg,) = cr.autograd.grad(g.sum(), x)
+        assert type(g.data) is np.ndarray and type(gg.data) is np.ndarray and gg.dtype == dtype
+        grads.append((g.data.tobytes(), gg.data.tobytes()))
+    assert grads[0] == grads[1]
 
 
 def test_a_number_saved_for_the_backward_cannot_be_changed() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -165,7 +166,7 @@ multiply = Primitive("multiply", np.multiply, vjp=(lambda g, ans, x, y: g * y, l
 divide = Primitive("divide", np.divide, vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y),
                    jvp=(lambda t, ans, x, y: t / y, lambda t, ans, x, y: -t * ans / y), batching=True,
                    samples=S.with_complex(S.binary(), S.complex_binary()))
-ARITHMETIC.update((add, subtract, multiply, divide))
+ARITHMETIC.update({add: operator.add, subtract: operator.sub, multiply: operator.mul, divide: operator.truediv})
 negative = Primitive("negative", np.negative, vjp=lambda g, ans, x: -g, jvp=lambda t, ans, x: -t,
                      batching=True, samples=S.unary("any"))
 
