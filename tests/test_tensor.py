@@ -300,7 +300,7 @@ def test_python_numbers_in_arithmetic_give_numpys_bits_and_warnings(dtype: str) 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_a_0d_chain_gives_the_bits_of_the_same_chain_on_one_value(dtype: str) -> None:
-    # 0-d values take NumPy's scalar arithmetic forward, and their rules see the ufuncs' scalar results: the same
+    # 0-d values take NumPy's scalar arithmetic forward: the same
     # numbers as an array of one value, to the second derivative, and every tensor still holds an array
     def chain(x: cr.Tensor) -> cr.Tensor:
         y = x
@@ -317,6 +317,27 @@ def test_a_0d_chain_gives_the_bits_of_the_same_chain_on_one_value(dtype: str) ->
         assert type(g.data) is np.ndarray and type(gg.data) is np.ndarray and gg.dtype == dtype
         grads.append((g.data.tobytes(), gg.data.tobytes()))
     assert grads[0] == grads[1]
+
+
+def test_a_0d_rule_is_given_the_output_array_itself() -> None:
+    # a rule is promised the output's array, 0-d too (not the NumPy scalar a ufunc returned): it may write into a
+    # copy of it, and an output written through .numpy() reaches the rule as a 1-d output's does
+    def rule(g: Any, ans: Any, x: Any) -> Any:
+        ones = ans.copy()
+        ones[...] = 1.0
+        return g * ones * x
+
+    half_square = cr.Primitive("half_square", lambda x: x * x / 2, vjp=rule, jvp=rule, register=False)
+    for shape in ((), (1,)):
+        x = cr.tensor(np.full(shape, 3.0), requires_grad=True)
+        half_square(x).sum().backward()
+        assert _grad(x).tolist() == np.full(shape, 3.0).tolist()
+        x = cr.tensor(np.full(shape, 0.5), requires_grad=True)
+        y = cr.exp(x)
+        assert y.grad_fn is not None and y.grad_fn.ans is y.data
+        y.numpy()[...] = 100.0
+        y.sum().backward()
+        assert _grad(x).tolist() == np.full(shape, 100.0).tolist()
 
 
 def test_a_number_saved_for_the_backward_cannot_be_changed() -> None:

@@ -223,14 +223,9 @@ _NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 def _output(prim: Primitive, args: tuple[Any, ...], raw: tuple[Any, ...], kwargs: Mapping[str, Any], ans: Any,
             requires: bool) -> Tensor:
     """The Tensor of a level-0 application, and its node when an input requires grad and grad mode is on.
-    ``raw`` is a tuple of arrays and constants: the collector stops tracking it. A NumPy float scalar (what a
-    ufunc gives for 0-d inputs) becomes the Tensor's 0-d array, and stays a scalar for the rules, whose arithmetic
-    on it then costs a tenth of a 0-d array's (the same bits and warnings)."""
-    saved = ans
+    ``raw`` is a tuple of arrays and constants: the collector stops tracking it."""
     if type(ans) not in _ARRAYS:
         ans = np.asarray(ans)
-        if type(saved) is not np.float64 and type(saved) is not np.float32:
-            saved = ans
     out = _new(Tensor)
     out.data = ans
     out._grad = None
@@ -242,7 +237,7 @@ def _output(prim: Primitive, args: tuple[Any, ...], raw: tuple[Any, ...], kwargs
         node.args = args
         node.raw = raw
         node.kwargs = kwargs or _NO_OPTIONS  # one shared empty mapping: 64 bytes less per node
-        node.ans = saved
+        node.ans = ans
         node.clock = tick()
         node.hooks = None
         out._node = node
